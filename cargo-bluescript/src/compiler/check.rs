@@ -1,0 +1,1565 @@
+//! The type checker: oxc's AST in, typed IR out (or diagnostics).
+//!
+//! Top-level functions are checked lazily, the first time their signature is
+//! needed or at the end, so that a function without a return type annotation
+//! gets its type inferred before its first caller is checked.
+
+use super::diagnostic::{Diagnostic, SourceFile, Span};
+use super::exports::Export;
+use super::ir::*;
+use super::{fingerprint, fingerprint_parts};
+use oxc_ast::ast;
+use oxc_span::GetSpan;
+use oxc_syntax::operator::{
+    AssignmentOperator, BinaryOperator, LogicalOperator, UnaryOperator, UpdateOperator,
+};
+use std::collections::{BTreeSet, HashMap};
+
+/// A result whose error has already been reported.
+type Checked<T> = Result<T, Reported>;
+
+#[derive(Debug)]
+pub struct Reported;
+
+pub fn check_program(
+    file: &SourceFile,
+    program: &ast::Program<'_>,
+    exports: &[Export],
+) -> Result<Program, Vec<Diagnostic>> {
+    let mut checker = Checker::new(file, exports);
+    checker.collect_top_level(program);
+    let main = checker.check_main(program);
+    checker.check_remaining_functions();
+    if !checker.diagnostics.is_empty() {
+        return Err(checker.diagnostics);
+    }
+    let top_level_fingerprint = checker.top_level_fingerprint(program);
+    let mut functions: Vec<Function> = checker.checked.into_values().collect();
+    functions.sort_by_key(|f| (f.span.start, f.name.clone()));
+    Ok(Program {
+        globals: checker
+            .global_order
+            .iter()
+            .map(|name| Global {
+                name: name.clone(),
+                ty: checker.globals[name].ty.expect("typed once main is checked"),
+            })
+            .collect(),
+        functions,
+        main,
+        top_level_fingerprint,
+    })
+}
+
+struct GlobalInfo {
+    /// `None` until the declaration's initializer has been checked.
+    ty: Option<Ty>,
+    is_const: bool,
+}
+
+enum FunctionState<'a> {
+    Unchecked(&'a ast::Function<'a>),
+    InProgress {
+        params: Vec<Ty>,
+        declared_ret: Option<Ty>,
+    },
+    Done(Signature),
+}
+
+#[derive(Clone)]
+struct Local {
+    ty: Ty,
+    is_const: bool,
+}
+
+/// What the checker knows about the function whose body it is in.
+struct FnContext {
+    name: String,
+    scopes: Vec<HashMap<String, Local>>,
+    /// Labels of the enclosing loops, innermost last.
+    loops: Vec<u32>,
+    next_label: u32,
+    /// `None` in top-level code, where `return` is an error.
+    ret: Option<ReturnType>,
+    references: BTreeSet<String>,
+    arrows: u32,
+    /// Arrow functions may not capture the locals of the enclosing function.
+    is_arrow: bool,
+}
+
+#[derive(Clone, Copy)]
+enum ReturnType {
+    Declared(Ty),
+    /// Fixed by the first `return`.
+    Inferred(Option<Ty>),
+}
+
+struct Checker<'s, 'a> {
+    file: &'s SourceFile,
+    diagnostics: Vec<Diagnostic>,
+    exports: HashMap<String, Export>,
+    all_exports: &'s [Export],
+    globals: HashMap<String, GlobalInfo>,
+    global_order: Vec<String>,
+    functions: HashMap<String, FunctionState<'a>>,
+    function_order: Vec<String>,
+    checked: HashMap<String, Function>,
+    contexts: Vec<FnContext>,
+}
+
+const TIMER_BUILTINS: [&str; 4] = ["setInterval", "setTimeout", "clearInterval", "clearTimeout"];
+
+impl<'s, 'a> Checker<'s, 'a> {
+    fn new(file: &'s SourceFile, exports: &'s [Export]) -> Self {
+        Checker {
+            file,
+            diagnostics: Vec::new(),
+            exports: exports
+                .iter()
+                .filter(|e| e.module.is_none())
+                .map(|e| (e.name.clone(), e.clone()))
+                .collect(),
+            all_exports: exports,
+            globals: HashMap::new(),
+            global_order: Vec::new(),
+            functions: HashMap::new(),
+            function_order: Vec::new(),
+            checked: HashMap::new(),
+            contexts: Vec::new(),
+        }
+    }
+
+    fn error(&mut self, diagnostic: Diagnostic) -> Reported {
+        self.diagnostics.push(diagnostic);
+        Reported
+    }
+
+    fn location(&self, span: impl Into<Span>) -> String {
+        self.file.location(span.into())
+    }
+
+    // ----- top level -------------------------------------------------------
+
+    fn collect_top_level(&mut self, program: &'a ast::Program<'a>) {
+        for statement in &program.body {
+            match statement {
+                ast::Statement::FunctionDeclaration(function) => self.declare_function(function),
+                ast::Statement::VariableDeclaration(declaration) => {
+                    self.declare_globals(declaration)
+                }
+                ast::Statement::ExportNamedDeclaration(export) => {
+                    self.error(Diagnostic::unsupported(export.span, "`export { … }`"));
+                }
+                ast::Statement::ExportDeclaration(export) => match &export.declaration {
+                    ast::Declaration::FunctionDeclaration(function) => {
+                        self.declare_function(function)
+                    }
+                    ast::Declaration::VariableDeclaration(declaration) => {
+                        self.declare_globals(declaration)
+                    }
+                    _ => {}
+                },
+                ast::Statement::ImportDeclaration(import) => self.import(import),
+                _ => {}
+            }
+        }
+    }
+
+    fn import(&mut self, import: &ast::ImportDeclaration<'_>) {
+        if import.import_kind == ast::ImportOrExportKind::Type {
+            return; // `import type` only informs editors
+        }
+        let source = import.source.value.as_str();
+        if source.starts_with('.') || source.starts_with('/') {
+            self.error(Diagnostic::unsupported(
+                import.source.span,
+                "importing other script files",
+            ));
+            return;
+        }
+        if !self.all_exports.iter().any(|e| e.module.as_deref() == Some(source)) {
+            self.error(
+                Diagnostic::error(import.source.span, format!("no module named '{source}'"))
+                    .with_help(
+                        "modules are Rust functions exported with #[bluescript::export(module = \"…\")]",
+                    ),
+            );
+            return;
+        }
+        for specifier in import.specifiers.iter().flatten() {
+            let ast::ImportDeclarationSpecifier::ImportSpecifier(specifier) = specifier else {
+                self.error(Diagnostic::unsupported(
+                    specifier.span(),
+                    "default and namespace imports",
+                ));
+                continue;
+            };
+            if specifier.import_kind == ast::ImportOrExportKind::Type {
+                continue;
+            }
+            let imported = specifier.imported.name();
+            match self
+                .all_exports
+                .iter()
+                .find(|e| e.module.as_deref() == Some(source) && e.name == imported.as_str())
+            {
+                Some(export) => {
+                    self.exports
+                        .insert(specifier.local.name.to_string(), export.clone());
+                }
+                None => {
+                    self.error(Diagnostic::error(
+                        specifier.span,
+                        format!("module '{source}' has no export named `{imported}`"),
+                    ));
+                }
+            }
+        }
+    }
+
+    fn declare_function(&mut self, function: &'a ast::Function<'a>) {
+        let Some(id) = &function.id else { return };
+        let name = id.name.to_string();
+        if name == "code" {
+            return; // `function code(strings: any, ...keys: any[]) {}` silences editors
+        }
+        if self.functions.contains_key(&name) {
+            self.error(Diagnostic::error(
+                id.span,
+                format!("function `{name}` is declared twice"),
+            ));
+            return;
+        }
+        self.function_order.push(name.clone());
+        self.functions
+            .insert(name, FunctionState::Unchecked(function));
+    }
+
+    fn declare_globals(&mut self, declaration: &ast::VariableDeclaration<'_>) {
+        if !self.variable_kind_supported(declaration) {
+            return;
+        }
+        for declarator in &declaration.declarations {
+            let Ok(name) = self.binding_name(&declarator.id) else {
+                continue;
+            };
+            if self.globals.contains_key(&name) {
+                self.error(Diagnostic::error(
+                    declarator.id.span(),
+                    format!("global `{name}` is declared twice"),
+                ));
+                continue;
+            }
+            let ty = match &declarator.type_annotation {
+                Some(annotation) => self.value_type(&annotation.type_annotation).ok(),
+                None => None,
+            };
+            self.global_order.push(name.clone());
+            self.globals.insert(
+                name,
+                GlobalInfo {
+                    ty,
+                    is_const: declaration.kind == ast::VariableDeclarationKind::Const,
+                },
+            );
+        }
+    }
+
+    fn check_main(&mut self, program: &'a ast::Program<'a>) -> Vec<Stmt> {
+        self.contexts.push(FnContext::new("main".into(), None, false));
+        let mut main = Vec::new();
+        for statement in &program.body {
+            match statement {
+                ast::Statement::FunctionDeclaration(_)
+                | ast::Statement::ImportDeclaration(_)
+                | ast::Statement::ExportNamedDeclaration(_) => {}
+                ast::Statement::VariableDeclaration(declaration) => {
+                    self.global_initializers(declaration, &mut main)
+                }
+                ast::Statement::ExportDeclaration(export) => match &export.declaration {
+                    ast::Declaration::VariableDeclaration(declaration) => {
+                        self.global_initializers(declaration, &mut main)
+                    }
+                    ast::Declaration::FunctionDeclaration(_) => {}
+                    other => {
+                        let _ = self.error(Diagnostic::unsupported(other.span(), "this export"));
+                    }
+                },
+                other => {
+                    if let Ok(stmt) = self.statement(other) {
+                        main.extend(stmt);
+                    }
+                }
+            }
+        }
+        self.contexts.pop();
+        main
+    }
+
+    fn global_initializers(&mut self, declaration: &ast::VariableDeclaration<'_>, out: &mut Vec<Stmt>) {
+        if !self.variable_kind_supported(declaration) {
+            return;
+        }
+        for declarator in &declaration.declarations {
+            let Ok(name) = self.binding_name(&declarator.id) else {
+                continue;
+            };
+            let Some(declared) = self.globals.get(&name).map(|g| g.ty) else {
+                continue;
+            };
+            let Some(init) = &declarator.init else {
+                if declared.is_none() {
+                    self.error(
+                        Diagnostic::unsupported(declarator.span, "a variable without type or initializer (`any`)")
+                            .with_help(format!("declare it with a type: `let {name}: integer`")),
+                    );
+                }
+                continue;
+            };
+            let Ok(value) = self.expr(init) else { continue };
+            let value = match declared {
+                Some(ty) => match self.convert(value, ty, init.span()) {
+                    Ok(value) => value,
+                    Err(_) => continue,
+                },
+                None => {
+                    if value.ty == Ty::Void {
+                        self.error(Diagnostic::error(init.span(), "this expression has no value (void)"));
+                        continue;
+                    }
+                    if let Some(global) = self.globals.get_mut(&name) {
+                        global.ty = Some(value.ty);
+                    }
+                    value
+                }
+            };
+            out.push(Stmt::Expr(Expr {
+                ty: value.ty,
+                kind: ExprKind::Assign(Place::Global(name), Box::new(value)),
+            }));
+        }
+    }
+
+    fn check_remaining_functions(&mut self) {
+        // A global without annotation that was never reached keeps no type;
+        // report it instead of guessing.
+        for name in self.function_order.clone() {
+            let _ = self.function_signature(&name, Span::default());
+        }
+    }
+
+    fn top_level_fingerprint(&self, program: &ast::Program<'_>) -> u64 {
+        let parts = program.body.iter().filter_map(|statement| match statement {
+            ast::Statement::FunctionDeclaration(_) => None,
+            ast::Statement::ExportDeclaration(export)
+                if matches!(export.declaration, ast::Declaration::FunctionDeclaration(_)) =>
+            {
+                None
+            }
+            other => Some(other.span().source_text(&self.file.text)),
+        });
+        fingerprint_parts(parts)
+    }
+
+    // ----- functions ---------------------------------------------------------
+
+    /// The signature of a script function, checking its body first when its
+    /// return type must be inferred.
+    fn function_signature(&mut self, name: &str, use_span: Span) -> Checked<Signature> {
+        let function = match self.functions.get(name) {
+            None => return Err(Reported),
+            Some(FunctionState::Done(signature)) => return Ok(signature.clone()),
+            Some(FunctionState::InProgress {
+                params,
+                declared_ret: Some(ret),
+            }) => {
+                return Ok(Signature {
+                    params: params.clone(),
+                    ret: *ret,
+                })
+            }
+            Some(FunctionState::InProgress { .. }) => {
+                return Err(self.error(
+                    Diagnostic::error(
+                        use_span,
+                        format!("the return type of `{name}` is needed before it can be inferred"),
+                    )
+                    .with_help(format!("annotate it: `function {name}(…): integer`")),
+                ))
+            }
+            Some(FunctionState::Unchecked(function)) => *function,
+        };
+        self.check_function(name, function)
+    }
+
+    fn check_function(&mut self, name: &str, function: &'a ast::Function<'a>) -> Checked<Signature> {
+        // Mark it first, so that recursion sees a declared signature or an error.
+        self.functions.insert(
+            name.to_string(),
+            FunctionState::InProgress {
+                params: Vec::new(),
+                declared_ret: None,
+            },
+        );
+        let result = self.check_function_inner(name, function);
+        match &result {
+            Ok(signature) => {
+                self.functions
+                    .insert(name.to_string(), FunctionState::Done(signature.clone()));
+            }
+            Err(_) => {
+                // Keep callers from cascading errors: an unknown signature
+                // reports nothing more.
+                self.functions.insert(
+                    name.to_string(),
+                    FunctionState::Done(Signature {
+                        params: Vec::new(),
+                        ret: Ty::Void,
+                    }),
+                );
+            }
+        }
+        result
+    }
+
+    fn check_function_inner(&mut self, name: &str, function: &'a ast::Function<'a>) -> Checked<Signature> {
+        if function.r#async || function.generator {
+            return Err(self.error(Diagnostic::unsupported(function.span, "`async` functions and generators")));
+        }
+        if let Some(tp) = &function.type_parameters {
+            return Err(self.error(Diagnostic::unsupported(tp.span, "generic functions")));
+        }
+        let Some(body) = &function.body else {
+            return Err(self.error(Diagnostic::error(function.span, format!("function `{name}` has no body"))));
+        };
+        let params = self.parameters(&function.params)?;
+        let declared_ret = match &function.return_type {
+            Some(annotation) => Some(self.return_type(&annotation.type_annotation)?),
+            None => None,
+        };
+        self.functions.insert(
+            name.to_string(),
+            FunctionState::InProgress {
+                params: params.iter().map(|p| p.1).collect(),
+                declared_ret,
+            },
+        );
+        let ret = match declared_ret {
+            Some(ty) => ReturnType::Declared(ty),
+            None => ReturnType::Inferred(None),
+        };
+        let function_ir = self.function_body(
+            name.to_string(),
+            params,
+            ret,
+            |checker| checker.statements(&body.statements),
+            function.span.into(),
+            false,
+        )?;
+        let signature = function_ir.signature.clone();
+        self.checked.insert(name.to_string(), function_ir);
+        Ok(signature)
+    }
+
+    /// Checks a function body in a fresh context and builds its IR.
+    fn function_body(
+        &mut self,
+        name: String,
+        params: Vec<(String, Ty)>,
+        ret: ReturnType,
+        body: impl FnOnce(&mut Self) -> Checked<Vec<Stmt>>,
+        span: Span,
+        is_arrow: bool,
+    ) -> Checked<Function> {
+        let mut context = FnContext::new(name.clone(), Some(ret), is_arrow);
+        for (param, ty) in &params {
+            context.scopes[0].insert(
+                param.clone(),
+                Local {
+                    ty: *ty,
+                    is_const: false,
+                },
+            );
+        }
+        self.contexts.push(context);
+        let body = body(self);
+        let context = self.contexts.pop().expect("function context");
+        let body = body?;
+        let ret = match context.ret {
+            Some(ReturnType::Declared(ty)) | Some(ReturnType::Inferred(Some(ty))) => ty,
+            _ => Ty::Void,
+        };
+        Ok(Function {
+            signature: Signature {
+                params: params.iter().map(|p| p.1).collect(),
+                ret,
+            },
+            params,
+            body,
+            fingerprint: fingerprint(span_text(self.file, span).as_bytes()),
+            references: context.references.into_iter().collect(),
+            span,
+            location: self.location(span),
+            name,
+        })
+    }
+
+    fn parameters(&mut self, params: &ast::FormalParameters<'_>) -> Checked<Vec<(String, Ty)>> {
+        if let Some(rest) = &params.rest {
+            return Err(self.error(Diagnostic::unsupported(rest.span, "rest parameters")));
+        }
+        let mut out: Vec<(String, Ty)> = Vec::new();
+        for param in &params.items {
+            let name = self.binding_name(&param.pattern)?;
+            if let Some(init) = &param.initializer {
+                return Err(self.error(Diagnostic::unsupported(init.span(), "default parameter values")));
+            }
+            let Some(annotation) = &param.type_annotation else {
+                return Err(self.error(
+                    Diagnostic::unsupported(param.span, "a parameter without a type (`any`)")
+                        .with_help(format!("give it a type: `{name}: integer`")),
+                ));
+            };
+            let ty = self.value_type(&annotation.type_annotation)?;
+            if out.iter().any(|(n, _)| *n == name) {
+                return Err(self.error(Diagnostic::error(param.span, format!("duplicate parameter `{name}`"))));
+            }
+            out.push((name, ty));
+        }
+        Ok(out)
+    }
+
+    // ----- types ---------------------------------------------------------------
+
+    fn return_type(&mut self, ty: &ast::TSType<'_>) -> Checked<Ty> {
+        if let ast::TSType::TSVoidKeyword(_) = ty {
+            return Ok(Ty::Void);
+        }
+        self.value_type(ty)
+    }
+
+    fn value_type(&mut self, ty: &ast::TSType<'_>) -> Checked<Ty> {
+        let unsupported = |what: &str| Diagnostic::unsupported(ty.span(), what);
+        match ty {
+            ast::TSType::TSBooleanKeyword(_) => Ok(Ty::Boolean),
+            // `number` is an alias of `integer` in BlueScript.
+            ast::TSType::TSNumberKeyword(_) => Ok(Ty::Integer),
+            ast::TSType::TSTypeReference(reference) if reference.type_arguments.is_none() => {
+                let name = match &reference.type_name {
+                    ast::TSTypeName::IdentifierReference(id) => id.name.as_str(),
+                    _ => "",
+                };
+                match name {
+                    "integer" | "int32" => Ok(Ty::Integer),
+                    "float" => Ok(Ty::Float),
+                    _ => Err(self.error(unsupported(&format!("the type `{}`", span_text(self.file, ty.span().into()))))),
+                }
+            }
+            ast::TSType::TSStringKeyword(_) => Err(self.error(
+                unsupported("a variable of type `string`")
+                    .with_help("string literals can be printed: console.log(\"text\", value)"),
+            )),
+            ast::TSType::TSAnyKeyword(_) => Err(self.error(unsupported("the type `any`"))),
+            ast::TSType::TSVoidKeyword(_) => Err(self.error(Diagnostic::error(ty.span(), "`void` is only a return type"))),
+            _ => Err(self.error(unsupported(&format!("the type `{}`", span_text(self.file, ty.span().into()))))),
+        }
+    }
+
+    // ----- names ---------------------------------------------------------------
+
+    fn binding_name(&mut self, pattern: &ast::BindingPattern<'_>) -> Checked<String> {
+        match pattern {
+            ast::BindingPattern::BindingIdentifier(id) => Ok(id.name.to_string()),
+            other => Err(self.error(Diagnostic::unsupported(other.span(), "destructuring"))),
+        }
+    }
+
+    fn context(&mut self) -> &mut FnContext {
+        self.contexts.last_mut().expect("inside a context")
+    }
+
+    fn lookup_local(&self, name: &str) -> Option<Local> {
+        let context = self.contexts.last()?;
+        context
+            .scopes
+            .iter()
+            .rev()
+            .find_map(|scope| scope.get(name).cloned())
+    }
+
+    /// Whether `name` is a local of a function enclosing the current arrow.
+    fn is_captured(&self, name: &str) -> bool {
+        let mut contexts = self.contexts.iter().rev();
+        let mut current = contexts.next();
+        while let Some(context) = current {
+            if !context.is_arrow {
+                return false;
+            }
+            current = contexts.next();
+            if let Some(parent) = current {
+                if parent.scopes.iter().any(|s| s.contains_key(name)) {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    fn resolve_place(&mut self, name: &str, span: Span) -> Checked<(Place, Ty, bool)> {
+        if let Some(local) = self.lookup_local(name) {
+            return Ok((Place::Local(name.to_string()), local.ty, local.is_const));
+        }
+        if self.is_captured(name) {
+            return Err(self.error(Diagnostic::unsupported(
+                span,
+                &format!("an arrow function that captures the local variable `{name}`"),
+            )));
+        }
+        if let Some(global) = self.globals.get(name) {
+            let is_const = global.is_const;
+            let Some(ty) = global.ty else {
+                return Err(self.error(
+                    Diagnostic::error(span, format!("`{name}` is used before its declaration gives it a type"))
+                        .with_help(format!("annotate the declaration: `let {name}: integer = …`")),
+                ));
+            };
+            return Ok((Place::Global(name.to_string()), ty, is_const));
+        }
+        if self.functions.contains_key(name) || self.exports.contains_key(name) {
+            return Err(self.error(Diagnostic::unsupported(
+                span,
+                "using a function as a value (other than as a setInterval/setTimeout callback)",
+            )));
+        }
+        Err(self.error(Diagnostic::error(span, format!("cannot find `{name}`"))))
+    }
+
+    fn declare_local(&mut self, name: &str, ty: Ty, is_const: bool, span: Span) -> Checked<()> {
+        let scope = self.context().scopes.last_mut().expect("a scope");
+        if scope.contains_key(name) {
+            return Err(self.error(Diagnostic::error(span, format!("`{name}` is already declared in this block"))));
+        }
+        scope.insert(name.to_string(), Local { ty, is_const });
+        Ok(())
+    }
+
+    // ----- statements ------------------------------------------------------------
+
+    fn statements(&mut self, statements: &[ast::Statement<'_>]) -> Checked<Vec<Stmt>> {
+        let mut out = Vec::new();
+        let mut failed = false;
+        for statement in statements {
+            match self.statement(statement) {
+                Ok(stmts) => out.extend(stmts),
+                Err(_) => failed = true,
+            }
+        }
+        if failed {
+            Err(Reported)
+        } else {
+            Ok(out)
+        }
+    }
+
+    fn block(&mut self, statement: &ast::Statement<'_>) -> Checked<Vec<Stmt>> {
+        self.context().scopes.push(HashMap::new());
+        let result = match statement {
+            ast::Statement::BlockStatement(block) => self.statements(&block.body),
+            other => self.statement(other),
+        };
+        self.context().scopes.pop();
+        result
+    }
+
+    fn statement(&mut self, statement: &ast::Statement<'_>) -> Checked<Vec<Stmt>> {
+        use ast::Statement as S;
+        let stmt = match statement {
+            S::BlockStatement(block) => {
+                self.context().scopes.push(HashMap::new());
+                let body = self.statements(&block.body);
+                self.context().scopes.pop();
+                Stmt::Block(body?)
+            }
+            S::EmptyStatement(_) => return Ok(Vec::new()),
+            S::ExpressionStatement(statement) => return self.expression_statement(&statement.expression),
+            S::VariableDeclaration(declaration) => return self.local_declaration(declaration),
+            S::IfStatement(statement) => {
+                let cond = self.condition(&statement.test);
+                let then = self.block(&statement.consequent);
+                let otherwise = match &statement.alternate {
+                    Some(alternate) => self.block(alternate),
+                    None => Ok(Vec::new()),
+                };
+                Stmt::If {
+                    cond: cond?,
+                    then: then?,
+                    otherwise: otherwise?,
+                }
+            }
+            S::WhileStatement(statement) => self.loop_statement(Some(&statement.test), false, None, &statement.body)?,
+            S::DoWhileStatement(statement) => self.loop_statement(Some(&statement.test), true, None, &statement.body)?,
+            S::ForStatement(statement) => return self.for_statement(statement),
+            S::BreakStatement(statement) => {
+                if let Some(label) = &statement.label {
+                    return Err(self.error(Diagnostic::unsupported(label.span, "labeled `break`")));
+                }
+                match self.context().loops.last() {
+                    Some(label) => Stmt::Break(*label),
+                    None => return Err(self.error(Diagnostic::error(statement.span, "`break` outside a loop"))),
+                }
+            }
+            S::ContinueStatement(statement) => {
+                if let Some(label) = &statement.label {
+                    return Err(self.error(Diagnostic::unsupported(label.span, "labeled `continue`")));
+                }
+                match self.context().loops.last() {
+                    Some(label) => Stmt::Continue(*label),
+                    None => return Err(self.error(Diagnostic::error(statement.span, "`continue` outside a loop"))),
+                }
+            }
+            S::ReturnStatement(statement) => self.return_statement(statement)?,
+            S::FunctionDeclaration(function) => {
+                return Err(self.error(
+                    Diagnostic::unsupported(function.span, "a nested function declaration")
+                        .with_help("declare functions at the top level of the file"),
+                ))
+            }
+            S::SwitchStatement(s) => return Err(self.error(Diagnostic::unsupported(s.span, "`switch`").with_help("use if/else"))),
+            S::ForInStatement(s) => return Err(self.error(Diagnostic::unsupported(s.span, "`for … in`"))),
+            S::ForOfStatement(s) => return Err(self.error(Diagnostic::unsupported(s.span, "`for … of`"))),
+            S::TryStatement(s) => return Err(self.error(Diagnostic::unsupported(s.span, "`try`"))),
+            S::ThrowStatement(s) => return Err(self.error(Diagnostic::unsupported(s.span, "`throw`"))),
+            S::LabeledStatement(s) => return Err(self.error(Diagnostic::unsupported(s.span, "a labeled statement"))),
+            S::ClassDeclaration(s) => return Err(self.error(Diagnostic::unsupported(s.span, "classes"))),
+            S::TSEnumDeclaration(s) => return Err(self.error(Diagnostic::unsupported(s.span, "enums"))),
+            S::TSTypeAliasDeclaration(s) => return Err(self.error(Diagnostic::unsupported(s.span, "type aliases"))),
+            S::TSInterfaceDeclaration(s) => return Err(self.error(Diagnostic::unsupported(s.span, "interfaces"))),
+            S::ExportDeclaration(s) => return Err(self.error(Diagnostic::error(s.span, "`export` only at the top level"))),
+            other => return Err(self.error(Diagnostic::unsupported(other.span(), "this statement"))),
+        };
+        Ok(vec![stmt])
+    }
+
+    fn variable_kind_supported(&mut self, declaration: &ast::VariableDeclaration<'_>) -> bool {
+        match declaration.kind {
+            ast::VariableDeclarationKind::Let | ast::VariableDeclarationKind::Const => {
+                if declaration.declare {
+                    self.error(Diagnostic::unsupported(declaration.span, "`declare`"));
+                    return false;
+                }
+                true
+            }
+            ast::VariableDeclarationKind::Var => {
+                self.error(Diagnostic::unsupported(declaration.span, "`var`").with_help("use `let` or `const`"));
+                false
+            }
+            _ => {
+                self.error(Diagnostic::unsupported(declaration.span, "`using`"));
+                false
+            }
+        }
+    }
+
+    fn local_declaration(&mut self, declaration: &ast::VariableDeclaration<'_>) -> Checked<Vec<Stmt>> {
+        if !self.variable_kind_supported(declaration) {
+            return Err(Reported);
+        }
+        let is_const = declaration.kind == ast::VariableDeclarationKind::Const;
+        let mut out = Vec::new();
+        for declarator in &declaration.declarations {
+            let name = self.binding_name(&declarator.id)?;
+            let declared = match &declarator.type_annotation {
+                Some(annotation) => Some(self.value_type(&annotation.type_annotation)?),
+                None => None,
+            };
+            let init = match &declarator.init {
+                Some(init) => {
+                    let value = self.expr(init)?;
+                    Some(match declared {
+                        Some(ty) => self.convert(value, ty, init.span())?,
+                        None => {
+                            if value.ty == Ty::Void {
+                                return Err(self.error(Diagnostic::error(init.span(), "this expression has no value (void)")));
+                            }
+                            value
+                        }
+                    })
+                }
+                None => None,
+            };
+            let ty = match (declared, &init) {
+                (Some(ty), _) => ty,
+                (None, Some(init)) => init.ty,
+                (None, None) => {
+                    return Err(self.error(
+                        Diagnostic::unsupported(declarator.span, "a variable without type or initializer (`any`)")
+                            .with_help(format!("declare it with a type: `let {name}: integer`")),
+                    ))
+                }
+            };
+            self.declare_local(&name, ty, is_const, declarator.id.span().into())?;
+            out.push(Stmt::Let { name, ty, init });
+        }
+        Ok(out)
+    }
+
+    fn loop_statement(
+        &mut self,
+        test: Option<&ast::Expression<'_>>,
+        cond_after_body: bool,
+        update: Option<&ast::Expression<'_>>,
+        body: &ast::Statement<'_>,
+    ) -> Checked<Stmt> {
+        let cond = test.map(|t| self.condition(t)).transpose();
+        let label = {
+            let context = self.context();
+            context.next_label += 1;
+            context.loops.push(context.next_label);
+            context.next_label
+        };
+        let body = self.block(body);
+        self.context().loops.pop();
+        let step = update.map(|u| self.expr(u)).transpose();
+        Ok(Stmt::Loop {
+            label,
+            cond: cond?,
+            cond_after_body,
+            body: body?,
+            step: step?,
+        })
+    }
+
+    fn for_statement(&mut self, statement: &ast::ForStatement<'_>) -> Checked<Vec<Stmt>> {
+        self.context().scopes.push(HashMap::new());
+        let result = (|| {
+            let mut out = Vec::new();
+            match &statement.init {
+                Some(ast::ForStatementInit::VariableDeclaration(declaration)) => {
+                    out.extend(self.local_declaration(declaration)?)
+                }
+                Some(init) => {
+                    let expr = init.as_expression().expect("non-declaration init is an expression");
+                    out.push(Stmt::Expr(self.expr(expr)?));
+                }
+                None => {}
+            }
+            out.push(self.loop_statement(statement.test.as_ref(), false, statement.update.as_ref(), &statement.body)?);
+            Ok(vec![Stmt::Block(out)])
+        })();
+        self.context().scopes.pop();
+        result
+    }
+
+    fn return_statement(&mut self, statement: &ast::ReturnStatement<'_>) -> Checked<Stmt> {
+        let Some(ret) = self.context().ret else {
+            return Err(self.error(Diagnostic::error(statement.span, "`return` outside a function")));
+        };
+        let value = statement.argument.as_ref().map(|a| self.expr(a)).transpose()?;
+        match (ret, value) {
+            (ReturnType::Declared(Ty::Void), None) | (ReturnType::Inferred(None | Some(Ty::Void)), None) => {
+                if let ReturnType::Inferred(None) = ret {
+                    self.context().ret = Some(ReturnType::Inferred(Some(Ty::Void)));
+                }
+                Ok(Stmt::Return(None))
+            }
+            (ReturnType::Declared(Ty::Void) | ReturnType::Inferred(Some(Ty::Void)), Some(value)) => {
+                if value.ty == Ty::Void {
+                    // `return f()` with a void f: fine, like TypeScript.
+                    return Ok(Stmt::Block(vec![Stmt::Expr(value), Stmt::Return(None)]));
+                }
+                Err(self.error(Diagnostic::error(
+                    statement.span,
+                    format!("this function returns nothing (void), but this returns a value of type {}", value.ty),
+                )))
+            }
+            (ReturnType::Declared(ty) | ReturnType::Inferred(Some(ty)), None) => Err(self.error(Diagnostic::error(
+                statement.span,
+                format!("this function must return a value of type {ty}"),
+            ))),
+            (ReturnType::Declared(ty) | ReturnType::Inferred(Some(ty)), Some(value)) => {
+                let span = statement.argument.as_ref().map_or(statement.span, |a| a.span());
+                Ok(Stmt::Return(Some(self.convert(value, ty, span)?)))
+            }
+            (ReturnType::Inferred(None), Some(value)) => {
+                self.context().ret = Some(ReturnType::Inferred(Some(value.ty)));
+                if value.ty == Ty::Void {
+                    return Ok(Stmt::Block(vec![Stmt::Expr(value), Stmt::Return(None)]));
+                }
+                Ok(Stmt::Return(Some(value)))
+            }
+        }
+    }
+
+    fn expression_statement(&mut self, expression: &ast::Expression<'_>) -> Checked<Vec<Stmt>> {
+        if let ast::Expression::CallExpression(call) = expression.without_parentheses() {
+            if let Some(to_stderr) = print_target(&call.callee) {
+                return Ok(vec![self.print(call, to_stderr)?]);
+            }
+        }
+        Ok(vec![Stmt::Expr(self.expr(expression)?)])
+    }
+
+    fn print(&mut self, call: &ast::CallExpression<'_>, to_stderr: bool) -> Checked<Stmt> {
+        let mut pieces = Vec::new();
+        for (i, argument) in call.arguments.iter().enumerate() {
+            if i > 0 {
+                pieces.push(PrintPiece::Space);
+            }
+            let Some(argument) = argument.as_expression() else {
+                return Err(self.error(Diagnostic::unsupported(argument.span(), "spread arguments")));
+            };
+            self.print_pieces(argument, &mut pieces)?;
+        }
+        Ok(Stmt::Print { to_stderr, pieces })
+    }
+
+    /// Flattens string concatenation (`"n = " + n`) into pieces printed one
+    /// after another, so printing needs no string values at run time.
+    fn print_pieces(&mut self, expression: &ast::Expression<'_>, out: &mut Vec<PrintPiece>) -> Checked<()> {
+        match expression.without_parentheses() {
+            ast::Expression::StringLiteral(literal) => {
+                out.push(PrintPiece::Text(literal.value.to_string()));
+                Ok(())
+            }
+            ast::Expression::BinaryExpression(binary)
+                if binary.operator == BinaryOperator::Addition && is_stringy(expression) =>
+            {
+                self.print_pieces(&binary.left, out)?;
+                self.print_pieces(&binary.right, out)
+            }
+            other => {
+                let value = self.expr(other)?;
+                out.push(PrintPiece::Value(value));
+                Ok(())
+            }
+        }
+    }
+
+    // ----- expressions -------------------------------------------------------------
+
+    fn condition(&mut self, expression: &ast::Expression<'_>) -> Checked<Expr> {
+        let value = self.expr(expression)?;
+        self.truthy(value, expression.span().into())
+    }
+
+    fn truthy(&mut self, value: Expr, span: Span) -> Checked<Expr> {
+        match value.ty {
+            Ty::Boolean => Ok(value),
+            Ty::Integer | Ty::Float => Ok(Expr {
+                ty: Ty::Boolean,
+                kind: ExprKind::Truthy(Box::new(value)),
+            }),
+            _ => Err(self.error(Diagnostic::error(span, "this expression has no value (void)"))),
+        }
+    }
+
+    /// An implicit conversion to `to` (LANGUAGE.md §1): the same type, or an
+    /// integer where a float is expected.
+    fn convert(&mut self, value: Expr, to: Ty, span: impl Into<Span>) -> Checked<Expr> {
+        if value.ty == to {
+            return Ok(value);
+        }
+        if value.ty == Ty::Integer && to == Ty::Float {
+            return Ok(int_to_float(value));
+        }
+        Err(self.error(Diagnostic::error(
+            span,
+            format!("expected a value of type {to}, found {}", value.ty),
+        )))
+    }
+
+    fn expr(&mut self, expression: &ast::Expression<'_>) -> Checked<Expr> {
+        use ast::Expression as E;
+        let span: Span = expression.span().into();
+        match expression {
+            E::BooleanLiteral(literal) => Ok(Expr {
+                ty: Ty::Boolean,
+                kind: ExprKind::Bool(literal.value),
+            }),
+            E::NumericLiteral(literal) => self.number(literal),
+            E::ParenthesizedExpression(inner) => self.expr(&inner.expression),
+            E::Identifier(id) => {
+                let name = id.name.as_str();
+                if name == "undefined" {
+                    return Err(self.error(Diagnostic::unsupported(span, "`undefined`")));
+                }
+                let (place, ty, _) = self.resolve_place(name, span)?;
+                Ok(Expr {
+                    ty,
+                    kind: ExprKind::Read(place),
+                })
+            }
+            E::AssignmentExpression(assignment) => self.assignment(assignment),
+            E::UpdateExpression(update) => self.update(update),
+            E::UnaryExpression(unary) => self.unary(unary),
+            E::BinaryExpression(binary) => {
+                if is_stringy(expression) {
+                    return Err(self.error(
+                        Diagnostic::unsupported(span, "a string value")
+                            .with_help("strings can be concatenated inside print/console.log arguments"),
+                    ));
+                }
+                let lhs = self.expr(&binary.left);
+                let rhs = self.expr(&binary.right);
+                self.binary(binary.operator, lhs?, rhs?, span)
+            }
+            E::LogicalExpression(logical) => self.logical(logical),
+            E::ConditionalExpression(conditional) => {
+                let cond = self.condition(&conditional.test);
+                let then = self.expr(&conditional.consequent);
+                let otherwise = self.expr(&conditional.alternate);
+                let (cond, then, otherwise) = (cond?, then?, otherwise?);
+                let (then, otherwise, ty) = self.unify(then, otherwise, span)?;
+                Ok(Expr {
+                    ty,
+                    kind: ExprKind::Conditional {
+                        cond: Box::new(cond),
+                        then: Box::new(then),
+                        otherwise: Box::new(otherwise),
+                    },
+                })
+            }
+            E::CallExpression(call) => self.call(call),
+            E::TSAsExpression(cast) => {
+                let value = self.expr(&cast.expression)?;
+                let to = self.value_type(&cast.type_annotation)?;
+                self.convert(value, to, span)
+            }
+            E::StringLiteral(_) | E::TemplateLiteral(_) => Err(self.error(
+                Diagnostic::unsupported(span, "a string value")
+                    .with_help("string literals can be printed: console.log(\"text\", value)"),
+            )),
+            E::NullLiteral(_) => Err(self.error(Diagnostic::unsupported(span, "`null`"))),
+            E::ArrayExpression(_) => Err(self.error(Diagnostic::unsupported(span, "arrays"))),
+            E::ObjectExpression(_) => Err(self.error(
+                Diagnostic::error(span, "object literals are not part of BlueScript")
+                    .with_help("objects are made with `new`"),
+            )),
+            E::ArrowFunctionExpression(_) | E::FunctionExpression(_) => Err(self.error(Diagnostic::unsupported(
+                span,
+                "a function value (other than as a setInterval/setTimeout callback)",
+            ))),
+            E::NewExpression(_) | E::ThisExpression(_) | E::Super(_) | E::ClassExpression(_) => {
+                Err(self.error(Diagnostic::unsupported(span, "classes and objects")))
+            }
+            E::TaggedTemplateExpression(_) => Err(self.error(Diagnostic::unsupported(span, "embedded Rust (`code`)"))),
+            E::StaticMemberExpression(member) => Err(self.error(Diagnostic::unsupported(
+                span,
+                &format!("the property `{}`", member.property.name),
+            ))),
+            E::ComputedMemberExpression(_) => Err(self.error(Diagnostic::unsupported(span, "indexing"))),
+            _ => Err(self.error(Diagnostic::unsupported(span, "this expression"))),
+        }
+    }
+
+    fn number(&mut self, literal: &ast::NumericLiteral<'_>) -> Checked<Expr> {
+        let is_float = literal.base == oxc_syntax::number::NumberBase::Float;
+        if is_float {
+            return Ok(Expr {
+                ty: Ty::Float,
+                kind: ExprKind::Float(literal.value as f32),
+            });
+        }
+        let value = literal.value;
+        if value.fract() != 0.0 || value > u32::MAX as f64 {
+            return Err(self.error(Diagnostic::error(
+                literal.span,
+                "this integer does not fit in 32 bits",
+            ).with_help("write it as a float (`1.0e10`) if that is what you mean")));
+        }
+        // Literals up to 0xFFFF_FFFF are accepted and wrap, like C's.
+        Ok(Expr {
+            ty: Ty::Integer,
+            kind: ExprKind::Int(value as u32 as i32),
+        })
+    }
+
+    fn assignment(&mut self, assignment: &ast::AssignmentExpression<'_>) -> Checked<Expr> {
+        let span: Span = assignment.span.into();
+        let ast::AssignmentTarget::AssignmentTargetIdentifier(target) = &assignment.left else {
+            return Err(self.error(Diagnostic::unsupported(
+                assignment.left.span(),
+                "assigning to anything but a variable",
+            )));
+        };
+        let name = target.name.as_str();
+        let (place, ty, is_const) = self.resolve_place(name, target.span.into())?;
+        if is_const {
+            return Err(self.error(Diagnostic::error(target.span, format!("cannot assign to `{name}`: it is a constant"))));
+        }
+        let value = self.expr(&assignment.right)?;
+        let value = match assignment.operator {
+            AssignmentOperator::Assign => value,
+            op => {
+                let Some(bin) = op.to_binary_operator() else {
+                    return Err(self.error(Diagnostic::unsupported(span, &format!("`{}`", op.as_str()))));
+                };
+                let current = Expr {
+                    ty,
+                    kind: ExprKind::Read(place.clone()),
+                };
+                self.binary(bin, current, value, span)?
+            }
+        };
+        let value = self.convert(value, ty, span)?;
+        Ok(Expr {
+            ty,
+            kind: ExprKind::Assign(place, Box::new(value)),
+        })
+    }
+
+    fn update(&mut self, update: &ast::UpdateExpression<'_>) -> Checked<Expr> {
+        let ast::SimpleAssignmentTarget::AssignmentTargetIdentifier(target) = &update.argument else {
+            return Err(self.error(Diagnostic::unsupported(update.span, "`++`/`--` on anything but a variable")));
+        };
+        let name = target.name.as_str();
+        let (place, ty, is_const) = self.resolve_place(name, target.span.into())?;
+        if is_const {
+            return Err(self.error(Diagnostic::error(target.span, format!("cannot assign to `{name}`: it is a constant"))));
+        }
+        if !ty.is_numeric() {
+            return Err(self.error(Diagnostic::error(
+                update.span,
+                format!("`{}` needs an integer or float, found {ty}", update.operator.as_str()),
+            )));
+        }
+        Ok(Expr {
+            ty,
+            kind: ExprKind::Update {
+                place,
+                increment: update.operator == UpdateOperator::Increment,
+                prefix: update.prefix,
+            },
+        })
+    }
+
+    fn unary(&mut self, unary: &ast::UnaryExpression<'_>) -> Checked<Expr> {
+        let span: Span = unary.span.into();
+        let op = match unary.operator {
+            UnaryOperator::UnaryNegation => Some(UnOp::Neg),
+            UnaryOperator::UnaryPlus => None,
+            UnaryOperator::LogicalNot => Some(UnOp::Not),
+            UnaryOperator::BitwiseNot => Some(UnOp::BitNot),
+            other => return Err(self.error(Diagnostic::unsupported(span, &format!("`{}`", other.as_str())))),
+        };
+        let value = self.expr(&unary.argument)?;
+        match op {
+            Some(UnOp::Not) => {
+                let value = self.truthy(value, unary.argument.span().into())?;
+                Ok(Expr {
+                    ty: Ty::Boolean,
+                    kind: ExprKind::Unary(UnOp::Not, Box::new(value)),
+                })
+            }
+            Some(UnOp::BitNot) if value.ty != Ty::Integer => Err(self.error(Diagnostic::error(
+                span,
+                format!("`~` needs an integer, found {}", value.ty),
+            ))),
+            _ if !value.ty.is_numeric() => Err(self.error(Diagnostic::error(
+                span,
+                format!("`{}` needs an integer or float, found {}", unary.operator.as_str(), value.ty),
+            ))),
+            None => Ok(value),
+            Some(op) => Ok(Expr {
+                ty: value.ty,
+                kind: ExprKind::Unary(op, Box::new(value)),
+            }),
+        }
+    }
+
+    /// The typing rules of LANGUAGE.md §7 for binary operators.
+    fn binary(&mut self, operator: BinaryOperator, lhs: Expr, rhs: Expr, span: Span) -> Checked<Expr> {
+        use BinaryOperator as B;
+        let op = match operator {
+            B::Addition => BinOp::Add,
+            B::Subtraction => BinOp::Sub,
+            B::Multiplication => BinOp::Mul,
+            B::Division => BinOp::Div,
+            B::Remainder => BinOp::Rem,
+            B::Exponential => BinOp::Pow,
+            B::LessThan => BinOp::Lt,
+            B::LessEqualThan => BinOp::Le,
+            B::GreaterThan => BinOp::Gt,
+            B::GreaterEqualThan => BinOp::Ge,
+            B::Equality | B::StrictEquality => BinOp::Eq,
+            B::Inequality | B::StrictInequality => BinOp::Ne,
+            B::ShiftLeft => BinOp::Shl,
+            B::ShiftRight => BinOp::Shr,
+            B::ShiftRightZeroFill => BinOp::UShr,
+            B::BitwiseAnd => BinOp::BitAnd,
+            B::BitwiseOR => BinOp::BitOr,
+            B::BitwiseXOR => BinOp::BitXor,
+            B::In | B::Instanceof => {
+                return Err(self.error(Diagnostic::unsupported(span, &format!("`{}`", operator.as_str()))))
+            }
+        };
+        let symbol = operator.as_str();
+        let mismatch = |lhs: Ty, rhs: Ty| {
+            Diagnostic::error(span, format!("`{symbol}` cannot be applied to {lhs} and {rhs}"))
+        };
+        let location = self.location(span);
+        let build = |operand_ty: Ty, ty: Ty, lhs: Expr, rhs: Expr| Expr {
+            ty,
+            kind: ExprKind::Binary {
+                op,
+                operand_ty,
+                lhs: Box::new(lhs),
+                rhs: Box::new(rhs),
+                location: location.clone(),
+            },
+        };
+        let (l, r) = (lhs.ty, rhs.ty);
+        match op {
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Pow => {
+                if !(l.is_numeric() && r.is_numeric()) {
+                    return Err(self.error(mismatch(l, r)));
+                }
+                let ty = if l == Ty::Float || r == Ty::Float { Ty::Float } else { Ty::Integer };
+                if op == BinOp::Pow {
+                    // `**` computes in floating point; two integers give an integer.
+                    let value = build(Ty::Float, Ty::Float, to_float(lhs), to_float(rhs));
+                    return Ok(if ty == Ty::Integer {
+                        Expr {
+                            ty: Ty::Integer,
+                            kind: ExprKind::FloatToInt(Box::new(value)),
+                        }
+                    } else {
+                        value
+                    });
+                }
+                let (lhs, rhs) = if ty == Ty::Float { (to_float(lhs), to_float(rhs)) } else { (lhs, rhs) };
+                Ok(build(ty, ty, lhs, rhs))
+            }
+            BinOp::Rem | BinOp::Shl | BinOp::Shr | BinOp::UShr | BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor => {
+                if l != Ty::Integer || r != Ty::Integer {
+                    return Err(self.error(mismatch(l, r).with_help(format!("`{symbol}` works on integers only"))));
+                }
+                Ok(build(Ty::Integer, Ty::Integer, lhs, rhs))
+            }
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                if !(l.is_numeric() && r.is_numeric()) {
+                    return Err(self.error(mismatch(l, r)));
+                }
+                Ok(numeric_comparison(lhs, rhs, build))
+            }
+            BinOp::Eq | BinOp::Ne => {
+                if l.is_numeric() && r.is_numeric() {
+                    Ok(numeric_comparison(lhs, rhs, build))
+                } else if l == Ty::Boolean && r == Ty::Boolean {
+                    Ok(build(Ty::Boolean, Ty::Boolean, lhs, rhs))
+                } else {
+                    Err(self.error(mismatch(l, r)))
+                }
+            }
+        }
+    }
+
+    fn logical(&mut self, logical: &ast::LogicalExpression<'_>) -> Checked<Expr> {
+        let span: Span = logical.span.into();
+        let and = match logical.operator {
+            LogicalOperator::And => true,
+            LogicalOperator::Or => false,
+            LogicalOperator::Coalesce => return Err(self.error(Diagnostic::unsupported(span, "`??`"))),
+        };
+        let lhs = self.expr(&logical.left);
+        let rhs = self.expr(&logical.right);
+        let (lhs, rhs, ty) = self.unify(lhs?, rhs?, span)?;
+        if ty == Ty::Void {
+            return Err(self.error(Diagnostic::error(span, "these expressions have no value (void)")));
+        }
+        Ok(Expr {
+            ty,
+            kind: ExprKind::Logical {
+                and,
+                lhs: Box::new(lhs),
+                rhs: Box::new(rhs),
+            },
+        })
+    }
+
+    /// Two values that must share a type (`?:` branches, `&&`/`||` operands).
+    fn unify(&mut self, a: Expr, b: Expr, span: Span) -> Checked<(Expr, Expr, Ty)> {
+        if a.ty == b.ty {
+            let ty = a.ty;
+            return Ok((a, b, ty));
+        }
+        if a.ty.is_numeric() && b.ty.is_numeric() {
+            return Ok((to_float(a), to_float(b), Ty::Float));
+        }
+        Err(self.error(
+            Diagnostic::unsupported(span, &format!("mixing {} and {} here (the result would be `any`)", a.ty, b.ty)),
+        ))
+    }
+
+    fn call(&mut self, call: &ast::CallExpression<'_>) -> Checked<Expr> {
+        let span: Span = call.span.into();
+        if call.optional {
+            return Err(self.error(Diagnostic::unsupported(span, "optional calls (`?.`)")));
+        }
+        let mut arguments = Vec::new();
+        for argument in &call.arguments {
+            match argument.as_expression() {
+                Some(expression) => arguments.push(expression),
+                None => return Err(self.error(Diagnostic::unsupported(argument.span(), "spread arguments"))),
+            }
+        }
+        if print_target(&call.callee).is_some() {
+            return Err(self.error(Diagnostic::error(
+                span,
+                "console.log/print returns nothing: call it as a statement",
+            )));
+        }
+        match call.callee.without_parentheses() {
+            ast::Expression::Identifier(id) => {
+                let name = id.name.as_str();
+                if self.lookup_local(name).is_some() || self.globals.contains_key(name) {
+                    return Err(self.error(Diagnostic::error(id.span, format!("`{name}` is not a function"))));
+                }
+                if TIMER_BUILTINS.contains(&name) && !self.functions.contains_key(name) {
+                    return self.timer_call(name, &arguments, span);
+                }
+                if self.functions.contains_key(name) {
+                    let signature = self.function_signature(name, id.span.into())?;
+                    let args = self.arguments(name, &signature, &arguments, span)?;
+                    self.context().references.insert(name.to_string());
+                    return Ok(Expr {
+                        ty: signature.ret,
+                        kind: ExprKind::CallScript {
+                            name: name.to_string(),
+                            signature,
+                            args,
+                        },
+                    });
+                }
+                if let Some(export) = self.exports.get(name).cloned() {
+                    let args = self.arguments(name, &export.signature, &arguments, span)?;
+                    return Ok(Expr {
+                        ty: export.signature.ret,
+                        kind: ExprKind::CallExport {
+                            name: export.name.clone(),
+                            args,
+                        },
+                    });
+                }
+                Err(self.error(Diagnostic::error(id.span, format!("cannot find function `{name}`"))))
+            }
+            ast::Expression::StaticMemberExpression(member) => {
+                let object = match member.object.without_parentheses() {
+                    ast::Expression::Identifier(id) => id.name.as_str(),
+                    _ => "",
+                };
+                match (object, member.property.name.as_str()) {
+                    ("time", "now") => {
+                        self.arity("time.now", &arguments, 0, span)?;
+                        Ok(Expr {
+                            ty: Ty::Float,
+                            kind: ExprKind::TimeNow,
+                        })
+                    }
+                    ("time", "delay") => {
+                        self.arity("time.delay", &arguments, 1, span)?;
+                        let ms = self.expr(arguments[0])?;
+                        let ms = self.convert(ms, Ty::Integer, arguments[0].span())?;
+                        Ok(Expr {
+                            ty: Ty::Void,
+                            kind: ExprKind::TimeDelay(Box::new(ms)),
+                        })
+                    }
+                    _ => Err(self.error(Diagnostic::unsupported(
+                        call.callee.span(),
+                        &format!("calling `{}`", span_text(self.file, call.callee.span().into())),
+                    ))),
+                }
+            }
+            other => Err(self.error(Diagnostic::unsupported(other.span(), "calling this expression"))),
+        }
+    }
+
+    fn arity(&mut self, name: &str, arguments: &[&ast::Expression<'_>], expected: usize, span: Span) -> Checked<()> {
+        if arguments.len() == expected {
+            return Ok(());
+        }
+        Err(self.error(Diagnostic::error(
+            span,
+            format!(
+                "`{name}` takes {expected} argument{}, but {} {} given",
+                if expected == 1 { "" } else { "s" },
+                arguments.len(),
+                if arguments.len() == 1 { "was" } else { "were" }
+            ),
+        )))
+    }
+
+    fn arguments(
+        &mut self,
+        name: &str,
+        signature: &Signature,
+        arguments: &[&ast::Expression<'_>],
+        span: Span,
+    ) -> Checked<Vec<Expr>> {
+        self.arity(name, arguments, signature.params.len(), span)?;
+        let mut out = Vec::new();
+        for (argument, ty) in arguments.iter().zip(&signature.params) {
+            let value = self.expr(argument)?;
+            out.push(self.convert(value, *ty, argument.span())?);
+        }
+        Ok(out)
+    }
+
+    fn timer_call(&mut self, name: &str, arguments: &[&ast::Expression<'_>], span: Span) -> Checked<Expr> {
+        if name.starts_with("clear") {
+            self.arity(name, arguments, 1, span)?;
+            let id = self.expr(arguments[0])?;
+            let id = self.convert(id, Ty::Integer, arguments[0].span())?;
+            return Ok(Expr {
+                ty: Ty::Void,
+                kind: ExprKind::ClearTimer(Box::new(id)),
+            });
+        }
+        self.arity(name, arguments, 2, span)?;
+        let callback = self.callback(arguments[0])?;
+        let ms = self.expr(arguments[1])?;
+        let ms = self.convert(ms, Ty::Integer, arguments[1].span())?;
+        self.context().references.insert(callback.clone());
+        Ok(Expr {
+            ty: Ty::Integer,
+            kind: ExprKind::StartTimer {
+                callback,
+                ms: Box::new(ms),
+                repeat: name == "setInterval",
+            },
+        })
+    }
+
+    /// A timer callback: a top-level function or an arrow without captures,
+    /// which is lifted to a function of its own. Returns the function's name.
+    fn callback(&mut self, expression: &ast::Expression<'_>) -> Checked<String> {
+        let span: Span = expression.span().into();
+        match expression.without_parentheses() {
+            ast::Expression::Identifier(id) if self.functions.contains_key(id.name.as_str()) => {
+                let name = id.name.as_str();
+                let signature = self.function_signature(name, id.span.into())?;
+                if !signature.params.is_empty() {
+                    return Err(self.error(Diagnostic::error(
+                        span,
+                        format!("a timer calls `{name}` without arguments, but it takes {}", signature.params.len()),
+                    )));
+                }
+                Ok(name.to_string())
+            }
+            ast::Expression::ArrowFunctionExpression(arrow) => {
+                if arrow.r#async {
+                    return Err(self.error(Diagnostic::unsupported(span, "`async` arrow functions")));
+                }
+                if !arrow.params.items.is_empty() || arrow.params.rest.is_some() {
+                    return Err(self.error(Diagnostic::error(span, "a timer callback takes no parameters")));
+                }
+                let name = {
+                    let context = self.context();
+                    context.arrows += 1;
+                    format!("{}${}", context.name, context.arrows - 1)
+                };
+                let declared = match &arrow.return_type {
+                    Some(annotation) => ReturnType::Declared(self.return_type(&annotation.type_annotation)?),
+                    None => ReturnType::Inferred(None),
+                };
+                let function = self.function_body(
+                    name.clone(),
+                    Vec::new(),
+                    declared,
+                    |checker| match &arrow.body {
+                        ast::ArrowFunctionBody::FunctionBody(body) => checker.statements(&body.statements),
+                        body => {
+                            let expression = body.as_expression().expect("expression-bodied arrow");
+                            checker.expression_statement(expression)
+                        }
+                    },
+                    span,
+                    true,
+                )?;
+                self.functions
+                    .insert(name.clone(), FunctionState::Done(function.signature.clone()));
+                self.checked.insert(name.clone(), function);
+                Ok(name)
+            }
+            _ => Err(self.error(Diagnostic::unsupported(
+                span,
+                "a timer callback other than a function name or an arrow function",
+            ))),
+        }
+    }
+}
+
+impl FnContext {
+    fn new(name: String, ret: Option<ReturnType>, is_arrow: bool) -> Self {
+        FnContext {
+            name,
+            scopes: vec![HashMap::new()],
+            loops: Vec::new(),
+            next_label: 0,
+            ret,
+            references: BTreeSet::new(),
+            arrows: 0,
+            is_arrow,
+        }
+    }
+}
+
+fn span_text(file: &SourceFile, span: Span) -> &str {
+    file.text
+        .get(span.start as usize..span.end as usize)
+        .unwrap_or("")
+}
+
+/// `console.log`/`console.error`/`print`: `Some(to_stderr)`.
+fn print_target(callee: &ast::Expression<'_>) -> Option<bool> {
+    match callee.without_parentheses() {
+        ast::Expression::Identifier(id) if id.name == "print" => Some(false),
+        ast::Expression::StaticMemberExpression(member) => {
+            let ast::Expression::Identifier(object) = member.object.without_parentheses() else {
+                return None;
+            };
+            match (object.name.as_str(), member.property.name.as_str()) {
+                ("console", "log") => Some(false),
+                ("console", "error") => Some(true),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Whether `+` here is string concatenation: a string literal somewhere in
+/// its left-nested chain of `+` (JavaScript is left-associative).
+fn is_stringy(expression: &ast::Expression<'_>) -> bool {
+    match expression.without_parentheses() {
+        ast::Expression::StringLiteral(_) | ast::Expression::TemplateLiteral(_) => true,
+        ast::Expression::BinaryExpression(binary) if binary.operator == BinaryOperator::Addition => {
+            is_stringy(&binary.left) || is_stringy(&binary.right)
+        }
+        _ => false,
+    }
+}
+
+fn int_to_float(value: Expr) -> Expr {
+    Expr {
+        ty: Ty::Float,
+        kind: ExprKind::IntToFloat(Box::new(value)),
+    }
+}
+
+fn to_float(value: Expr) -> Expr {
+    if value.ty == Ty::Integer {
+        int_to_float(value)
+    } else {
+        value
+    }
+}
+
+fn numeric_comparison(lhs: Expr, rhs: Expr, build: impl Fn(Ty, Ty, Expr, Expr) -> Expr) -> Expr {
+    if lhs.ty == Ty::Integer && rhs.ty == Ty::Integer {
+        build(Ty::Integer, Ty::Boolean, lhs, rhs)
+    } else {
+        build(Ty::Float, Ty::Boolean, to_float(lhs), to_float(rhs))
+    }
+}

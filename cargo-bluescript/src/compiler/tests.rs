@@ -1,0 +1,297 @@
+//! Checker and code generator tests: what is rejected (and where), and that
+//! what is accepted becomes Rust that rustc compiles for the device.
+
+use super::codegen::{generate_image, generate_patch, SlotMap};
+use super::diagnostic::SourceFile;
+use super::exports::Export;
+use super::*;
+
+fn source(text: &str) -> SourceFile {
+    SourceFile {
+        name: "main.bs".into(),
+        text: text.into(),
+    }
+}
+
+fn led_exports() -> Vec<Export> {
+    vec![
+        Export::parse_record("led_set(boolean):void").unwrap(),
+        Export::parse_record("gpio.read(integer):float").unwrap(),
+    ]
+}
+
+/// The rendered diagnostics of a program that must not compile.
+fn errors(text: &str) -> String {
+    let file = source(text);
+    match check(&file, &led_exports()) {
+        Ok(_) => panic!("expected a compile error for:\n{text}"),
+        Err(diagnostics) => diagnostics
+            .iter()
+            .map(|d| d.render(&file).to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
+}
+
+fn compiles(text: &str) -> ir::Program {
+    let file = source(text);
+    match check(&file, &led_exports()) {
+        Ok(program) => program,
+        Err(diagnostics) => panic!(
+            "unexpected errors:\n{}",
+            diagnostics
+                .iter()
+                .map(|d| d.render(&file).to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    }
+}
+
+#[test]
+fn rejects_unsupported_statements_with_location_and_caret() {
+    let text = errors("let x: integer = 1\nswitch (x) { case 1: break }\n");
+    assert!(text.contains("error: `switch` is not supported yet"), "{text}");
+    assert!(text.contains("--> main.bs:2:1"), "{text}");
+    assert!(text.contains("2 | switch (x) { case 1: break }\n  | ^^^^^^"), "{text}");
+}
+
+#[test]
+fn reports_syntax_errors_as_diagnostics() {
+    let text = errors("let x = 1\nlet y = (x + ;\n");
+    assert!(text.contains("--> main.bs:2:"), "{text}");
+    assert!(text.starts_with("error: "), "{text}");
+}
+
+#[test]
+fn rejects_every_unsupported_construct_without_panicking() {
+    let cases = [
+        ("class A {}", "classes"),
+        ("enum E { A = 1 }", "enums"),
+        ("var x = 1", "`var`"),
+        ("let s: string = 'a'", "`string`"),
+        ("let a = [1, 2]", "arrays"),
+        ("let o = {x: 1}", "object literals"),
+        ("function f(x) { return x }", "a parameter without a type"),
+        ("function f(x: integer = 1) {}", "default parameter"),
+        ("function f(...x: integer[]) {}", "rest parameters"),
+        ("for (const x of y) {}", "`for … of`"),
+        ("try { } catch (e) { }", "`try`"),
+        ("throw 1", "`throw`"),
+        ("async function f() {}", "`async`"),
+        ("function f() { function g() {} }", "nested function"),
+        ("let x = `a${1}`", "a string value"),
+        ("type T = integer", "type aliases"),
+        ("interface I {}", "interfaces"),
+        ("let x: any = 1", "`any`"),
+        ("import { f } from './util'", "importing other script files"),
+        ("function f() { let y = 1; setInterval(() => { y = 2 }, 10) }", "captures the local variable `y`"),
+        ("let x = typeof 1", "`typeof`"),
+        ("let x = null", "`null`"),
+        ("let x = Math.PI", "the property `PI`"),
+        ("code`foo`", "embedded Rust"),
+        ("outer: while (true) { break outer }", "a labeled statement"),
+    ];
+    for (program, expected) in cases {
+        let text = errors(program);
+        assert!(text.contains(expected), "{program}: {text}");
+        assert!(text.contains("--> main.bs:1:"), "{program}: {text}");
+    }
+}
+
+#[test]
+fn type_errors_name_the_types() {
+    let cases = [
+        ("let x: integer = 1.5", "expected a value of type integer, found float"),
+        ("let b: boolean = 1", "expected a value of type boolean, found integer"),
+        ("let x = 1 % 2.0", "`%` cannot be applied to integer and float"),
+        ("let x = 1 << 1.0", "`<<` cannot be applied to integer and float"),
+        ("let x = true + 1", "`+` cannot be applied to boolean and integer"),
+        ("let x = true == 1", "`==` cannot be applied to boolean and integer"),
+        ("const c = 1\nc = 2", "cannot assign to `c`: it is a constant"),
+        ("function f(a: integer) {}\nf()", "`f` takes 1 argument, but 0 were given"),
+        ("function f(a: integer) {}\nf(true)", "expected a value of type integer, found boolean"),
+        ("led_set(1)", "expected a value of type boolean, found integer"),
+        ("let y = nope + 1", "cannot find `nope`"),
+        ("nope()", "cannot find function `nope`"),
+        ("function f(): integer { return }", "must return a value of type integer"),
+        ("function f() { return 1 }\nfunction g(): void { return 1 }", "returns nothing"),
+        ("break", "`break` outside a loop"),
+        ("return 1", "can only be used within a function"),
+        ("function f(a: integer) {}\nsetInterval(f, 10)", "a timer calls `f` without arguments"),
+        ("let x = 1\nlet x = 2", "declared twice"),
+        ("function f() { let a = 1; let a = 2 }", "already declared in this block"),
+        ("let x = led_set(true)", "has no value (void)"),
+        ("import { write } from 'gpio'", "module 'gpio' has no export named `write`"),
+        ("import { x } from 'spi'", "no module named 'spi'"),
+    ];
+    for (program, expected) in cases {
+        let text = errors(program);
+        assert!(text.contains(expected), "{program}: {text}");
+    }
+}
+
+#[test]
+fn arithmetic_follows_the_typing_rules() {
+    let program = compiles(
+        "let a = 7 / 2\nlet b = 7 / 2.0\nlet c = 2 ** 10\nlet d = 1.5 ** 2\nlet e = 1 < 2.5\nlet f = 3 & 5",
+    );
+    let types: Vec<_> = program.globals.iter().map(|g| (g.name.as_str(), g.ty)).collect();
+    assert_eq!(
+        types,
+        [
+            ("a", ir::Ty::Integer),
+            ("b", ir::Ty::Float),
+            ("c", ir::Ty::Integer),
+            ("d", ir::Ty::Float),
+            ("e", ir::Ty::Boolean),
+            ("f", ir::Ty::Integer),
+        ]
+    );
+}
+
+#[test]
+fn infers_return_types_lazily_across_functions() {
+    let program = compiles(
+        "let x = twice(2)\nfunction twice(n: integer) { return half(n) * 4 }\nfunction half(n: integer) { return n / 2.0 }",
+    );
+    assert_eq!(program.globals[0].ty, ir::Ty::Float);
+    assert_eq!(program.function("twice").unwrap().signature.ret, ir::Ty::Float);
+    let text = errors("function f(n: integer) { return f(n - 1) }");
+    assert!(text.contains("the return type of `f` is needed"), "{text}");
+}
+
+#[test]
+fn arrows_become_functions_and_references_are_recorded() {
+    let program = compiles(
+        "let n = 0\nfunction tick() { n++ }\nfunction start() { setInterval(() => { tick(); led_set(true) }, 100) }\nstart()",
+    );
+    let names: Vec<_> = program.functions.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["tick", "start", "start$0"]);
+    assert_eq!(program.function("start").unwrap().references, ["start$0"]);
+    assert_eq!(program.function("start$0").unwrap().references, ["tick"]);
+}
+
+#[test]
+fn fingerprints_change_only_with_the_edited_function() {
+    let before = compiles("let n = 0\nfunction a() { n++ }\nfunction b() { n-- }");
+    let after = compiles("let n = 0\nfunction a() { n += 2 }\nfunction b() { n-- }");
+    let fp = |p: &ir::Program, f: &str| p.function(f).unwrap().fingerprint;
+    assert_ne!(fp(&before, "a"), fp(&after, "a"));
+    assert_eq!(fp(&before, "b"), fp(&after, "b"));
+    assert_eq!(before.top_level_fingerprint, after.top_level_fingerprint);
+    let restarted = compiles("let n = 1\nfunction a() { n++ }\nfunction b() { n-- }");
+    assert_ne!(before.top_level_fingerprint, restarted.top_level_fingerprint);
+}
+
+/// A program exercising every construct the code generator emits.
+const EVERYTHING: &str = r#"
+import type { integer, float } from './bluescript'
+import { read } from 'gpio'
+let count: integer = 0
+let ratio = 0.5
+let on = false
+const limit = 0x10
+function fib(n: integer): integer {
+  if (n < 2) { return n } else { return fib(n - 1) + fib(n - 2) }
+}
+function mix(a: integer, b: float): float {
+  let x = a * 2 + b / 3
+  x += 1
+  x++
+  --x
+  let s = -a
+  s = ~s ^ (a | 3) & 7
+  s = (s << 2) >> 1 >>> 1
+  let t = a % 3 == 0 ? 1.5 : a
+  let u = a && 5 || 0
+  let v = b && 2.5
+  return x + t + u + v + (a ** 2) + read(1)
+}
+function loops(): integer {
+  let total = 0
+  for (let i = 0; i < 10; i++) {
+    if (i == 3) continue
+    if (i > 8) break
+    total += i
+  }
+  let j = 0
+  while (j < 5) { j = j + 1; if (!j) { break } }
+  do { j-- } while (j > 0 && !on)
+  for (;;) { break }
+  return total
+}
+function tick() {
+  count++
+  on = !on
+  led_set(on)
+  console.log("tick", count, "ratio " + ratio + "!", on, time.now() > 1.0)
+  console.error("e")
+}
+print(fib(10))
+print("mix: " + mix(3, 2.5))
+let id = setInterval(tick, 100)
+setTimeout(() => { clearInterval(id); print(loops()) }, 1000)
+time.delay(1)
+"#;
+
+fn slots_for(program: &ir::Program) -> SlotMap {
+    program
+        .functions
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.name.clone(), i as u32))
+        .collect()
+}
+
+#[test]
+fn generates_an_image_module_with_slots_globals_and_exports() {
+    let program = compiles(EVERYTHING);
+    let slots = slots_for(&program);
+    let code = generate_image(&program, &slots, &led_exports(), 0xabcd, "scripts/main.bs");
+    assert!(code.contains("pub static mut __bs_g_count: i32 = 0;"));
+    assert!(code.contains("pub unsafe extern \"C\" fn __bs_fn_fib(mut v_n: i32) -> i32"));
+    assert!(code.contains("build_id: 0x0000abcd"));
+    assert!(code.contains("bs_timer_start(3, (100_i32), true)"), "{code}");
+    // Calls between script functions go through the slot table.
+    assert!(code.contains("unsafe extern \"C\" fn(i32) -> i32>(slot(0))"));
+    assert!(code.contains("__bs_export_read((1_i32))"));
+}
+
+/// Compiles generated code with rustc for the device, as a patch is.
+fn rustc_compiles(code: &str) -> Result<(), String> {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("patch.rs");
+    std::fs::write(&src, code).unwrap();
+    let output = std::process::Command::new("rustc")
+        .args([
+            "--edition=2021",
+            "--crate-type=lib",
+            "--emit=obj",
+            "-Copt-level=2",
+            "-Cpanic=abort",
+            "--target=thumbv7em-none-eabihf",
+        ])
+        .arg(&src)
+        .arg("-o")
+        .arg(dir.path().join("patch.o"))
+        .output()
+        .expect("rustc runs");
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+#[test]
+fn generated_patches_compile_for_the_device() {
+    let program = compiles(EVERYTHING);
+    let slots = slots_for(&program);
+    let functions: Vec<&ir::Function> = program.functions.iter().collect();
+    let code = generate_patch(&program, &functions, &slots, &led_exports(), 7);
+    assert!(code.contains("fn __bs_fn_tick__p7()"));
+    if let Err(errors) = rustc_compiles(&code) {
+        panic!("rustc rejected the generated patch:\n{errors}\n--- code ---\n{code}");
+    }
+}
