@@ -2,6 +2,15 @@
 //! transports behind the `cargo bluescript` subcommand.
 
 pub mod board;
+pub mod commands;
 pub mod compiler;
+pub mod firmware;
+pub mod patch;
 pub mod probe;
+pub mod project;
 pub mod rtt;
+pub mod scaffold;
+pub mod session;
+pub mod shadow;
+pub mod toolchain;
+pub mod watch;

@@ -145,7 +145,7 @@ pub fn generate_image(
         .collect();
     let _ = writeln!(
         out,
-        "#[unsafe(export_name = \"__bs_program\")]\n\
+        "#[used]\n#[unsafe(export_name = \"__bs_program\")]\n\
          pub static PROGRAM: bluescript::Program = bluescript::Program {{\n\
          \x20   build_id: {build_id:#010x},\n\
          \x20   slots: &[{}],\n\

@@ -1,0 +1,116 @@
+//! RAM symbols the host and patches find by name (docs/device-abi.md).
+//!
+//! Nothing in the firmware refers to most of them, so `keep` makes their
+//! addresses escape; otherwise the linker would drop them.
+
+#![allow(non_upper_case_globals)]
+
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+/// Number of entries of the function table.
+pub(crate) const SLOT_COUNT: usize = 1024;
+/// Size of the patch region in bytes.
+pub(crate) const PATCH_REGION_SIZE: usize = 64 * 1024;
+
+/// Storage the host (or generated code) writes behind the compiler's back.
+#[repr(transparent)]
+pub(crate) struct HostShared<T>(UnsafeCell<T>);
+
+// SAFETY: only accessed through raw pointers with volatile operations.
+unsafe impl<T> Sync for HostShared<T> {}
+
+impl<T> HostShared<T> {
+    const fn new(value: T) -> Self {
+        Self(UnsafeCell::new(value))
+    }
+
+    pub(crate) const fn get(&self) -> *mut T {
+        self.0.get()
+    }
+}
+
+/// Function table: slot `i` holds the address (Thumb bit set) of script
+/// function `i`. Generated code loads slots with volatile reads; the host
+/// switches a slot with one aligned 32-bit write.
+#[unsafe(no_mangle)]
+static __bs_slots: HostShared<[usize; SLOT_COUNT]> = HostShared::new([0; SLOT_COUNT]);
+
+#[repr(C, align(8))]
+pub(crate) struct PatchRegion([u8; PATCH_REGION_SIZE]);
+
+/// Free RAM where the host places new code (executable: no MPU is set up).
+#[unsafe(no_mangle)]
+static __bs_patch_region: HostShared<PatchRegion> =
+    HostShared::new(PatchRegion([0; PATCH_REGION_SIZE]));
+
+/// Number of patches applied since boot; written by the host only.
+#[unsafe(no_mangle)]
+static __bs_patch_epoch: AtomicU32 = AtomicU32::new(0);
+
+/// What the device is doing, see [`State`].
+#[unsafe(no_mangle)]
+static __bs_state: AtomicU32 = AtomicU32::new(State::Booting as u32);
+
+/// Run-time errors reported since boot.
+#[unsafe(no_mangle)]
+static __bs_error_count: AtomicU32 = AtomicU32::new(0);
+
+/// Values of `__bs_state`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum State {
+    Booting = 0,
+    /// Running the top-level code.
+    TopLevel = 1,
+    /// Running a timer callback.
+    Callback = 2,
+    /// Sleeping; timers are pending.
+    Idle = 3,
+    /// Top level done and no timer pending.
+    Finished = 4,
+    /// Stopped for good after a panic, a hard fault or an error outside of
+    /// script code.
+    Halted = 5,
+}
+
+pub(crate) fn set_state(state: State) {
+    __bs_state.store(state as u32, Ordering::Relaxed);
+}
+
+pub(crate) fn count_error() {
+    __bs_error_count.fetch_add(1, Ordering::Relaxed);
+}
+
+pub(crate) fn slots() -> *mut usize {
+    __bs_slots.get().cast()
+}
+
+/// Makes sure the linker keeps every ABI symbol, referenced or not: a
+/// patch compiled later may call any runtime function, and the host looks
+/// up the data symbols.
+pub(crate) fn keep() {
+    use crate::*;
+    let functions: [*const (); 14] = [
+        bs_print_begin as *const (),
+        bs_print_int as *const (),
+        bs_print_float as *const (),
+        bs_print_bool as *const (),
+        bs_print_str as *const (),
+        bs_print_space as *const (),
+        bs_print_end as *const (),
+        bs_time_now as *const (),
+        bs_time_delay as *const (),
+        bs_timer_start as *const (),
+        bs_timer_clear as *const (),
+        bs_error as *const (),
+        bs_pow as *const (),
+        bs_catch as *const (),
+    ];
+    core::hint::black_box(functions);
+    core::hint::black_box(__bs_slots.get());
+    core::hint::black_box(__bs_patch_region.get());
+    core::hint::black_box(&__bs_patch_epoch);
+    core::hint::black_box(&__bs_state);
+    core::hint::black_box(&__bs_error_count);
+}

@@ -1,0 +1,198 @@
+//! Recovery from run-time errors without unwinding support.
+//!
+//! Firmware is built with `panic = "abort"`, so a run-time error cannot
+//! unwind. Instead `bs_catch` works like `setjmp` fused with the call it
+//! protects: it saves the callee-saved registers on the stack, records the
+//! stack pointer and calls the protected function. `bs_error` reports the
+//! error, resets the stack pointer to the recorded one and returns `true`
+//! from that `bs_catch`, discarding the frames of the abandoned script code.
+//! Script frames own no resources (no destructors, no locks), so nothing is
+//! lost by skipping them.
+//!
+//! Each catcher frame stores the previous catcher's stack pointer, so
+//! catchers nest.
+
+use core::arch::naked_asm;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::{abi, fault, print};
+
+// With a hard-float ABI, s16-s31 are callee-saved too. Naked functions are
+// assembled without the crate's target features, so the FPU is named
+// explicitly (the smallest FPU of a Cortex-M4F/M7 that has s16-s31).
+#[cfg(target_abi = "eabihf")]
+macro_rules! fpu {
+    () => {
+        ".fpu fpv4-sp-d16"
+    };
+}
+#[cfg(target_abi = "eabihf")]
+macro_rules! save_fp {
+    () => {
+        "vpush {{s16-s31}}"
+    };
+}
+#[cfg(target_abi = "eabihf")]
+macro_rules! restore_fp {
+    () => {
+        "vpop {{s16-s31}}"
+    };
+}
+// Without it, keep the frame the same size (64 bytes) so the layout below
+// holds on every target.
+#[cfg(not(target_abi = "eabihf"))]
+macro_rules! fpu {
+    () => {
+        ""
+    };
+}
+#[cfg(not(target_abi = "eabihf"))]
+macro_rules! save_fp {
+    () => {
+        "sub sp, sp, #64"
+    };
+}
+#[cfg(not(target_abi = "eabihf"))]
+macro_rules! restore_fp {
+    () => {
+        "add sp, sp, #64"
+    };
+}
+
+/// Stack pointer of the innermost active catcher frame; 0 when none.
+/// Accessed by the assembly below by address.
+static CATCH_SP: AtomicUsize = AtomicUsize::new(0);
+
+/// Calls `f`; returns `false` when it returns normally and `true` when it was
+/// abandoned by `bs_error`. Output lines that `f` left open are discarded.
+///
+/// # Safety
+/// `f` must be a valid function, and every frame between this call and a
+/// `bs_error` must be safe to discard without running any code (true of
+/// generated script code).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bs_catch(f: unsafe extern "C" fn()) -> bool {
+    let depth = print::depth();
+    // SAFETY: by the caller's contract.
+    let failed = unsafe { catch_raw(f) };
+    if failed {
+        print::truncate(depth);
+    }
+    failed
+}
+
+/// The register-saving part of `bs_catch`.
+///
+/// Catcher frame, from the recorded stack pointer upwards:
+/// previous `CATCH_SP` (4 bytes), s16-s31 (64), r4-r11 and lr (36): 104
+/// bytes, so the stack stays 8-byte aligned for the call.
+#[unsafe(naked)]
+unsafe extern "C" fn catch_raw(f: unsafe extern "C" fn()) -> bool {
+    naked_asm!(
+        fpu!(),
+        "push {{r4-r11, lr}}",
+        save_fp!(),
+        // Link this frame in front of the previous catcher.
+        "movw r1, :lower16:{catch_sp}",
+        "movt r1, :upper16:{catch_sp}",
+        "ldr r2, [r1]",
+        "push {{r2}}",
+        "mov r2, sp",
+        "str r2, [r1]",
+        "blx r0",
+        // Normal return: unlink, restore, return false.
+        "movw r1, :lower16:{catch_sp}",
+        "movt r1, :upper16:{catch_sp}",
+        "pop {{r2}}",
+        "str r2, [r1]",
+        "movs r0, #0",
+        restore_fp!(),
+        "pop {{r4-r11, pc}}",
+        catch_sp = sym CATCH_SP,
+    )
+}
+
+/// Returns `true` from the innermost active `bs_catch`.
+///
+/// # Safety
+/// A catcher must be active, and this must run in the same execution
+/// context (thread mode) as that catcher.
+#[unsafe(naked)]
+unsafe extern "C" fn unwind_to_catcher() -> ! {
+    naked_asm!(
+        fpu!(),
+        "movw r1, :lower16:{catch_sp}",
+        "movt r1, :upper16:{catch_sp}",
+        "ldr r0, [r1]",
+        "mov sp, r0",
+        "pop {{r2}}",
+        "str r2, [r1]",
+        "movs r0, #1",
+        restore_fp!(),
+        "pop {{r4-r11, pc}}",
+        catch_sp = sym CATCH_SP,
+    )
+}
+
+/// Runs script code `f` under a catcher; returns `false` if it reported a
+/// run-time error.
+pub(crate) fn run_caught(f: unsafe extern "C" fn()) -> bool {
+    // SAFETY: `f` is script code (top level or a slot), whose frames may be
+    // discarded.
+    !unsafe { bs_catch(f) }
+}
+
+/// Reports a run-time error and abandons the running top-level code or
+/// callback; the event loop goes on.
+///
+/// Prints `run-time error: <msg> (at <loc>)` on the stderr channel and
+/// increments `__bs_error_count`.
+///
+/// # Safety
+/// `msg` and `loc` must point to `msg_len` and `loc_len` readable bytes
+/// (UTF-8). The frames up to the active catcher are discarded, so callers
+/// must own no resources (true of generated code).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bs_error(
+    msg: *const u8,
+    msg_len: usize,
+    loc: *const u8,
+    loc_len: usize,
+) -> ! {
+    // SAFETY: by the caller's contract.
+    let (msg, loc) = unsafe { (text(msg, msg_len), text(loc, loc_len)) };
+    report(msg, loc)
+}
+
+/// A run-time error detected by the runtime itself (no script location).
+pub(crate) fn runtime_error(msg: &str) -> ! {
+    report(msg, "")
+}
+
+unsafe fn text<'a>(ptr: *const u8, len: usize) -> &'a str {
+    if ptr.is_null() || len == 0 {
+        return "";
+    }
+    // SAFETY: by the caller's contract.
+    let bytes = unsafe { core::slice::from_raw_parts(ptr, len) };
+    core::str::from_utf8(bytes).unwrap_or("<invalid UTF-8>")
+}
+
+fn report(msg: &str, loc: &str) -> ! {
+    if loc.is_empty() {
+        print::emit_line(true, format_args!("run-time error: {msg}"));
+    } else {
+        print::emit_line(true, format_args!("run-time error: {msg} (at {loc})"));
+    }
+    abi::count_error();
+
+    // Script code only runs in thread mode; unwinding from a handler to a
+    // thread-mode frame would corrupt the exception stack.
+    let in_handler = cortex_m::peripheral::SCB::vect_active()
+        != cortex_m::peripheral::scb::VectActive::ThreadMode;
+    if in_handler || CATCH_SP.load(Ordering::Relaxed) == 0 {
+        fault::halt("run-time error outside of script code; the device is halted");
+    }
+    // SAFETY: a catcher is active in thread mode.
+    unsafe { unwind_to_catcher() }
+}

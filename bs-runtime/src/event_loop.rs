@@ -1,0 +1,96 @@
+//! Start-up and the event loop.
+
+use crate::abi::{self, set_state, State, SLOT_COUNT};
+use crate::catch::{run_caught, runtime_error};
+use crate::timer::{self, Next};
+use crate::{print, time, FnAddr, Program};
+
+/// Core clock of the default board, QEMU `mps2-an386` (Cortex-M4F): SysTick
+/// counts the 25 MHz processor clock. Boards with another clock call
+/// [`run_with_clock`].
+pub const CORE_CLOCK_HZ: u32 = 25_000_000;
+
+/// Runs the scripts: top-level code first, then timer callbacks until none
+/// is left. Never returns.
+pub fn run(program: &'static Program) -> ! {
+    run_with_clock(program, CORE_CLOCK_HZ)
+}
+
+/// [`run`], for a core clock of `core_clock_hz` (the SysTick clock source).
+pub fn run_with_clock(program: &'static Program, core_clock_hz: u32) -> ! {
+    abi::keep();
+    // The host reads the program record (`__bs_program`); make sure that
+    // inlining `run` cannot dissolve it.
+    core::hint::black_box(program as *const Program);
+    // SAFETY: thread mode.
+    unsafe { print::init() };
+    install_slots(program.slots);
+    time::start(core_clock_hz);
+
+    set_state(State::TopLevel);
+    // SAFETY: `main` is the generated top-level function, `extern "C" fn()`.
+    let main: unsafe extern "C" fn() = unsafe { core::mem::transmute(program.main.0) };
+    run_caught(main);
+
+    loop {
+        match timer::next() {
+            Next::Run(slot) => {
+                set_state(State::Callback);
+                run_caught(slot_fn(slot));
+            }
+            Next::Wait => {
+                set_state(State::Idle);
+                // The 1 ms tick wakes the core up.
+                cortex_m::asm::wfi();
+            }
+            Next::Done => {
+                set_state(State::Finished);
+                // No script code can run any more, so nothing needs the
+                // tick: stop it and sleep for good (driver interrupts, if
+                // any, just come back here). Whatever makes script code run
+                // again later (e.g. a host request) must restart the tick.
+                time::stop();
+                loop {
+                    cortex_m::asm::wfi();
+                }
+            }
+        }
+    }
+}
+
+/// Fills the function table: the program's functions, then a stub that
+/// reports calls to slots no function was loaded into.
+fn install_slots(slots: &[FnAddr]) {
+    assert!(
+        slots.len() <= SLOT_COUNT,
+        "the program has {} functions, more than the {SLOT_COUNT} slots of the function table",
+        slots.len()
+    );
+    let table = abi::slots();
+    for i in 0..SLOT_COUNT {
+        let addr = slots
+            .get(i)
+            .map_or(unloaded_slot as *const () as usize, |f| f.0 as usize);
+        // SAFETY: `i` is in bounds; nothing runs script code yet.
+        unsafe { table.add(i).write_volatile(addr) };
+    }
+}
+
+/// The function currently in `slot` (the host may have switched it).
+fn slot_fn(slot: u32) -> unsafe extern "C" fn() {
+    debug_assert!((slot as usize) < SLOT_COUNT); // checked by bs_timer_start
+                                                 // SAFETY: in bounds; the host writes slots with aligned 32-bit writes.
+    let addr = unsafe { abi::slots().add(slot as usize).read_volatile() };
+    if addr == 0 {
+        return unloaded_slot;
+    }
+    // SAFETY: slots hold addresses of `extern "C" fn()` script functions
+    // (timer callbacks take no arguments).
+    unsafe { core::mem::transmute::<usize, unsafe extern "C" fn()>(addr) }
+}
+
+/// Placed in unused slots. It never returns, so it is safe to call with any
+/// signature.
+unsafe extern "C" fn unloaded_slot() {
+    runtime_error("call of a function slot that holds no function");
+}

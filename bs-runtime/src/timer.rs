@@ -1,0 +1,146 @@
+//! `setTimeout` / `setInterval`: a fixed table of timers, served by the
+//! event loop in thread mode.
+
+use crate::abi::SLOT_COUNT;
+use crate::catch::runtime_error;
+use crate::cell::ThreadCell;
+use crate::time::{reached, ticks};
+
+/// Maximum number of pending timers.
+pub(crate) const MAX_TIMERS: usize = 32;
+
+#[derive(Clone, Copy)]
+struct Timer {
+    /// 0: free entry.
+    id: i32,
+    slot: u32,
+    /// Period in ms for an interval; 0 for a one-shot timer.
+    period: u32,
+    /// Tick at which it fires next.
+    due: u32,
+}
+
+const FREE: Timer = Timer {
+    id: 0,
+    slot: 0,
+    period: 0,
+    due: 0,
+};
+
+struct Timers {
+    table: [Timer; MAX_TIMERS],
+    last_id: i32,
+}
+
+static TIMERS: ThreadCell<Timers> = ThreadCell::new(Timers {
+    table: [FREE; MAX_TIMERS],
+    last_id: 0,
+});
+
+fn with_timers<R>(f: impl FnOnce(&mut Timers) -> R) -> R {
+    // SAFETY: timers are used from thread mode only (scripts and the event
+    // loop), and no closure passed here reports an error or runs scripts.
+    unsafe { TIMERS.with(f) }
+}
+
+/// What the event loop should do next.
+pub(crate) enum Next {
+    /// Call the function in this slot now.
+    Run(u32),
+    /// Timers are pending, none is due.
+    Wait,
+    /// No timer left.
+    Done,
+}
+
+/// Picks the timer that is due the longest, and reschedules or frees it
+/// before its callback runs (so that the callback may clear or restart it).
+pub(crate) fn next() -> Next {
+    let now = ticks();
+    with_timers(|t| {
+        let mut pending = false;
+        // (index, ms overdue) of the most overdue timer; ties go to the
+        // lowest index.
+        let mut best: Option<(usize, u32)> = None;
+        for (i, timer) in t.table.iter().enumerate() {
+            if timer.id == 0 {
+                continue;
+            }
+            pending = true;
+            if reached(now, timer.due) {
+                let overdue = now.wrapping_sub(timer.due);
+                if best.is_none_or(|(_, o)| overdue > o) {
+                    best = Some((i, overdue));
+                }
+            }
+        }
+        match best {
+            Some((i, _)) => {
+                let timer = &mut t.table[i];
+                let slot = timer.slot;
+                if timer.period == 0 {
+                    *timer = FREE;
+                } else {
+                    // Fixed rate, but do not try to catch up after a long stall.
+                    timer.due = timer.due.wrapping_add(timer.period);
+                    if reached(now, timer.due) {
+                        timer.due = now.wrapping_add(timer.period);
+                    }
+                }
+                Next::Run(slot)
+            }
+            None if pending => Next::Wait,
+            None => Next::Done,
+        }
+    })
+}
+
+/// Starts a timer that calls the function in `slot` after `ms` milliseconds,
+/// and then every `ms` milliseconds if `repeat`. Returns its id (>= 1).
+#[unsafe(no_mangle)]
+pub extern "C" fn bs_timer_start(slot: u32, ms: i32, repeat: bool) -> i32 {
+    if slot as usize >= SLOT_COUNT {
+        runtime_error("timer callback: invalid function slot");
+    }
+    let ms = ms.max(0) as u32;
+    // An interval of 0 would starve everything else, so at least 1 ms (JS
+    // clamps too).
+    let period = if repeat { ms.max(1) } else { 0 };
+    let due = ticks().wrapping_add(ms);
+    let id = with_timers(|t| {
+        let free = t.table.iter().position(|timer| timer.id == 0)?;
+        // Ids grow; after wrapping, skip ids still in use.
+        let mut id = t.last_id;
+        loop {
+            id = if id == i32::MAX { 1 } else { id + 1 };
+            if !t.table.iter().any(|timer| timer.id == id) {
+                break;
+            }
+        }
+        t.last_id = id;
+        t.table[free] = Timer {
+            id,
+            slot,
+            period,
+            due,
+        };
+        Some(id)
+    });
+    match id {
+        Some(id) => id,
+        None => runtime_error("too many timers (at most 32 may be pending)"),
+    }
+}
+
+/// Cancels a timer; unknown or finished ids are ignored (as in JS).
+#[unsafe(no_mangle)]
+pub extern "C" fn bs_timer_clear(id: i32) {
+    if id <= 0 {
+        return;
+    }
+    with_timers(|t| {
+        if let Some(timer) = t.table.iter_mut().find(|timer| timer.id == id) {
+            *timer = FREE;
+        }
+    })
+}

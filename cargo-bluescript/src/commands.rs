@@ -1,0 +1,123 @@
+//! The subcommands, as the command line sees them.
+
+use crate::board::{Board, StartOptions};
+use crate::firmware::{self, ScriptErrors};
+use crate::project::Project;
+use crate::session::Session;
+use anyhow::Result;
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often a running board is looked at for output.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(10);
+
+/// A cargo-style status line on stderr: `    Finished build in 2.1 s`.
+pub fn status(verb: &str, message: &str) {
+    if std::io::stderr().is_terminal() {
+        eprintln!("\x1b[1;32m{verb:>12}\x1b[0m {message}");
+    } else {
+        eprintln!("{verb:>12} {message}");
+    }
+}
+
+pub fn report_error(error: &anyhow::Error) {
+    if let Some(errors) = error.downcast_ref::<ScriptErrors>() {
+        eprintln!("{errors}");
+        return;
+    }
+    let red = std::io::stderr().is_terminal();
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        text.push_str(&format!("\n\nCaused by:\n    {cause}"));
+    }
+    if red {
+        eprintln!("\x1b[1;31merror\x1b[0m: {text}");
+    } else {
+        eprintln!("error: {text}");
+    }
+}
+
+pub fn new(path: &Path, board: &str) -> Result<ExitCode> {
+    let name = crate::scaffold::new_project(path, board)?;
+    status("Created", &format!("BlueScript project `{name}` for board {board}"));
+    eprintln!(
+        "\nNext:\n    cd {}\n    cargo bluescript run      # build, run, print the output\n    cargo bluescript watch    # and patch the running program on every save",
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn check(manifest_path: Option<&Path>) -> Result<ExitCode> {
+    let project = Project::locate(manifest_path)?;
+    let exports = crate::compiler::exports::scan_firmware_sources(&project.root.join("src"))?;
+    firmware::compile_scripts(&project, &exports)?;
+    status("Checked", &project.display_path(&project.main_script));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn board_of(project: &Project) -> Result<Board> {
+    project.board.parse()
+}
+
+pub fn build(manifest_path: Option<&Path>, release: bool) -> Result<ExitCode> {
+    let project = Project::locate(manifest_path)?;
+    board_of(&project)?;
+    let image = firmware::build(&project, release)?;
+    status("Built", &image.elf.display().to_string());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn flash(manifest_path: Option<&Path>, release: bool) -> Result<ExitCode> {
+    let project = Project::locate(manifest_path)?;
+    let board = board_of(&project)?;
+    board.ensure_tools_installed()?;
+    let image = firmware::build(&project, release)?;
+    let message = board.flash(&image.elf, &project.state_dir())?;
+    status("Flashed", &message);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Set when the user presses Ctrl-C.
+pub fn interrupted() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let handler_flag = flag.clone();
+    // Only fails if a handler is already installed, which this process never does twice.
+    let _ = ctrlc::set_handler(move || handler_flag.store(true, Ordering::SeqCst));
+    flag
+}
+
+/// Like `node main.js`: exits 0 once the top level is done and nothing is
+/// pending, non-zero on a run-time error.
+pub fn run(manifest_path: Option<&Path>, release: bool) -> Result<ExitCode> {
+    let project = Project::locate(manifest_path)?;
+    let board = board_of(&project)?;
+    board.ensure_tools_installed()?;
+    let image = firmware::build(&project, release)?;
+    let stop = interrupted();
+    let mut session = Session::start(board, image.shadow, &StartOptions::default())?;
+    let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
+    loop {
+        let status = session.poll(&mut stdout, &mut stderr)?;
+        if status.errors > 0 {
+            return Ok(ExitCode::FAILURE);
+        }
+        if status.finished() {
+            return Ok(ExitCode::SUCCESS);
+        }
+        if stop.load(Ordering::SeqCst) {
+            return Ok(ExitCode::from(130));
+        }
+        std::thread::sleep(POLL_INTERVAL);
+    }
+}
+
+pub fn watch(manifest_path: Option<&Path>) -> Result<ExitCode> {
+    let project = Project::locate(manifest_path)?;
+    let board = board_of(&project)?;
+    board.ensure_tools_installed()?;
+    crate::watch::watch(&project, board, interrupted())
+}

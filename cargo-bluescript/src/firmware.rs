@@ -1,0 +1,201 @@
+//! Building the firmware image: compile the scripts to Rust, then let cargo
+//! build the firmware crate around them.
+
+use crate::compiler::codegen::{generate_image, SlotMap};
+use crate::compiler::diagnostic::SourceFile;
+use crate::compiler::exports::{scan_firmware_sources, Export};
+use crate::compiler::{self, fingerprint, ir};
+use crate::project::Project;
+use crate::shadow::Shadow;
+use crate::toolchain;
+use anyhow::{bail, Context, Result};
+use std::io::BufReader;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// A compile error in the scripts, already rendered for the terminal.
+#[derive(Debug)]
+pub struct ScriptErrors(pub String);
+
+impl std::fmt::Display for ScriptErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ScriptErrors {}
+
+/// Reads and checks the main script against `exports`.
+pub fn compile_scripts(project: &Project, exports: &[Export]) -> Result<(SourceFile, ir::Program)> {
+    let text = std::fs::read_to_string(&project.main_script)
+        .with_context(|| format!("cannot read `{}`", project.main_script.display()))?;
+    let file = SourceFile {
+        name: project.display_path(&project.main_script),
+        text,
+    };
+    match compiler::check(&file, exports) {
+        Ok(program) => Ok((file, program)),
+        Err(diagnostics) => {
+            let count = diagnostics.len();
+            let mut rendered: Vec<String> = diagnostics
+                .iter()
+                .map(|d| d.render(&file).to_string())
+                .collect();
+            rendered.push(format!(
+                "error: could not compile `{}` due to {count} previous error{}",
+                file.name,
+                if count == 1 { "" } else { "s" }
+            ));
+            Err(ScriptErrors(rendered.join("\n\n")).into())
+        }
+    }
+}
+
+pub struct Image {
+    pub elf: PathBuf,
+    pub shadow: Shadow,
+}
+
+/// Compiles the scripts and builds the firmware: nothing touches a device.
+pub fn build(project: &Project, release: bool) -> Result<Image> {
+    toolchain::ensure_target_installed(&project.root)?;
+    let exports = scan_firmware_sources(&project.root.join("src"))?;
+    let (file, program) = compile_scripts(project, &exports)?;
+    let slots: SlotMap = program
+        .functions
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.name.clone(), i as u32))
+        .collect();
+    let placeholder = generate_image(&program, &slots, &exports, 0, &file.name);
+    // Same scripts, same exports: same build id.
+    let build_id = (fingerprint(placeholder.as_bytes()) as u32) | 1;
+    let code = generate_image(&program, &slots, &exports, build_id, &file.name);
+
+    let state_dir = project.state_dir();
+    std::fs::create_dir_all(&state_dir)?;
+    let generated = state_dir.join("scripts.rs");
+    write_if_changed(&generated, &code)?;
+    write_typescript_declarations(project, &exports)?;
+
+    let elf = cargo_build(project, &generated, release)?;
+    // The shadow machine links patches against a copy, so that a later
+    // `cargo build` cannot change the image it describes.
+    let image = state_dir.join("image.elf");
+    std::fs::copy(&elf, &image)
+        .with_context(|| format!("cannot copy `{}`", elf.display()))?;
+    let shadow = Shadow::from_image(&image, &program, &slots, build_id)?;
+    let missing: Vec<_> = exports
+        .iter()
+        .filter(|e| !shadow.exports.contains(e))
+        .map(|e| e.record())
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "the firmware image lacks the signature records of {}: is `#[bluescript::export]` applied through another macro?",
+            missing.join(", ")
+        );
+    }
+    shadow.save(&state_dir)?;
+    Ok(Image { elf: image, shadow })
+}
+
+/// Avoids touching the file (and so rebuilding the firmware) when the
+/// scripts did not change.
+fn write_if_changed(path: &std::path::Path, contents: &str) -> Result<()> {
+    if std::fs::read_to_string(path).ok().as_deref() != Some(contents) {
+        std::fs::write(path, contents).with_context(|| format!("cannot write `{}`", path.display()))?;
+    }
+    Ok(())
+}
+
+fn cargo_build(project: &Project, generated: &std::path::Path, release: bool) -> Result<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(&project.root)
+        .arg("build")
+        .arg("--manifest-path")
+        .arg(&project.manifest)
+        .arg("--message-format=json-render-diagnostics")
+        .env("BLUESCRIPT_SCRIPTS", generated)
+        .env("CARGO_TARGET_DIR", &project.target_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if release {
+        command.arg("--release");
+    }
+    let mut child = command.spawn().context("cannot run cargo")?;
+    let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut executable = None;
+    for message in cargo_metadata::Message::parse_stream(stdout) {
+        if let Ok(cargo_metadata::Message::CompilerArtifact(artifact)) = message {
+            if artifact.target.name == project.name || artifact.executable.is_some() {
+                if let Some(path) = artifact.executable {
+                    executable = Some(path.into_std_path_buf());
+                }
+            }
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("building the firmware failed (see cargo's messages above)");
+    }
+    executable.context("cargo built no firmware executable")
+}
+
+/// Keeps the editor's view of the drivers in step with the firmware.
+fn write_typescript_declarations(project: &Project, exports: &[Export]) -> Result<()> {
+    let path = project.root.join("bluescript.d.ts");
+    let mut text = String::from(
+        "// BlueScript declarations for TypeScript editors.\n\
+         // Generated by `cargo bluescript build` from the firmware's #[bluescript::export] functions.\n\n\
+         type integer = number;\ntype float = number;\ntype int32 = number;\n\n\
+         declare function print(value: any): void;\n\
+         declare const console: { log(...values: any[]): void; error(...values: any[]): void };\n\
+         declare const time: { now(): float; delay(ms: integer): void };\n\
+         declare function setInterval(callback: () => void, ms: integer): integer;\n\
+         declare function setTimeout(callback: () => void, ms: integer): integer;\n\
+         declare function clearInterval(id: integer): void;\n\
+         declare function clearTimeout(id: integer): void;\n\n",
+    );
+    let ts = |export: &Export| {
+        let params: Vec<String> = export
+            .signature
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, ty)| format!("arg{i}: {}", typescript_type(*ty)))
+            .collect();
+        format!(
+            "function {}({}): {};",
+            export.name,
+            params.join(", "),
+            typescript_type(export.signature.ret)
+        )
+    };
+    for export in exports.iter().filter(|e| e.module.is_none()) {
+        text.push_str(&format!("declare {}\n", ts(export)));
+    }
+    let mut modules: Vec<&str> = exports.iter().filter_map(|e| e.module.as_deref()).collect();
+    modules.sort();
+    modules.dedup();
+    for module in modules {
+        text.push_str(&format!("\ndeclare module '{module}' {{\n"));
+        for export in exports.iter().filter(|e| e.module.as_deref() == Some(module)) {
+            text.push_str(&format!("  export {}\n", ts(export)));
+        }
+        text.push_str("}\n");
+    }
+    write_if_changed(&path, &text)
+}
+
+fn typescript_type(ty: ir::Ty) -> &'static str {
+    match ty {
+        ir::Ty::Integer => "integer",
+        ir::Ty::Float => "float",
+        ir::Ty::Boolean => "boolean",
+        ir::Ty::Void => "void",
+        ir::Ty::String => "string",
+    }
+}

@@ -1,0 +1,125 @@
+//! A running device: the board, its probe, the RTT channels that carry the
+//! program's output, and the shadow machine that describes it.
+
+use crate::compiler::ir;
+use crate::patch::{self, LinkedPatch, PatchPlan, Timings};
+use crate::board::{Board, RunningBoard, StartOptions};
+use crate::rtt::Rtt;
+use crate::shadow::Shadow;
+use anyhow::{bail, Context, Result};
+use std::io::Write;
+
+// Values of `__bs_state` (docs/device-abi.md).
+pub const STATE_IDLE: u32 = 3;
+pub const STATE_FINISHED: u32 = 4;
+
+const STDOUT_CHANNEL: usize = 0;
+const STDERR_CHANNEL: usize = 1;
+
+/// What one look at the device found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Status {
+    pub state: u32,
+    /// Run-time errors reported since boot.
+    pub errors: u32,
+}
+
+impl Status {
+    /// The top level has finished and no timer is pending.
+    pub fn finished(self) -> bool {
+        self.state == STATE_FINISHED
+    }
+}
+
+pub struct Session {
+    board: Box<dyn RunningBoard>,
+    rtt: Option<Rtt>,
+    pub shadow: Shadow,
+}
+
+impl Session {
+    /// Starts `shadow`'s image on the board and lets it run.
+    pub fn start(board: Board, shadow: Shadow, options: &StartOptions) -> Result<Session> {
+        board.ensure_tools_installed()?;
+        let mut running = board.start(&shadow.image, options)?;
+        let probe = running.probe();
+        // Invariant: the device runs exactly the image the shadow describes.
+        let build_id = probe.read_word(shadow.runtime.program)?;
+        if build_id != shadow.build_id {
+            bail!(
+                "the board runs build {build_id:#010x}, but the host's model is of build {:#010x}",
+                shadow.build_id
+            );
+        }
+        probe.resume()?;
+        Ok(Session {
+            board: running,
+            rtt: None,
+            shadow,
+        })
+    }
+
+    pub fn probe(&mut self) -> &mut dyn crate::probe::Probe {
+        self.board.probe()
+    }
+
+    /// Halts the device briefly to copy its output to `stdout`/`stderr`
+    /// and read its state.
+    pub fn poll(&mut self, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<Status> {
+        let result = self.poll_halted(stdout, stderr);
+        result.map_err(|error| match self.board.failure_details() {
+            Some(details) => error.context(details),
+            None => error,
+        })
+    }
+
+    fn poll_halted(&mut self, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<Status> {
+        let shadow = &self.shadow;
+        let probe = self.board.probe();
+        probe.halt()?;
+        if self.rtt.is_none() {
+            if let Some(mut rtt) = Rtt::attach(probe, shadow.runtime.rtt)? {
+                // The firmware drops output while nobody listens; now
+                // someone does, so it may wait for the host instead.
+                for channel in 0..rtt.up_channels().len() {
+                    rtt.set_blocking(probe, channel)?;
+                }
+                self.rtt = Some(rtt);
+            }
+        }
+        if let Some(rtt) = &mut self.rtt {
+            for (channel, bytes) in rtt.read_up(probe)? {
+                match channel {
+                    STDOUT_CHANNEL => stdout.write_all(&bytes)?,
+                    STDERR_CHANNEL => stderr.write_all(&bytes)?,
+                    _ => {}
+                }
+            }
+        }
+        let state = probe.read_word(shadow.runtime.state)?;
+        let errors = probe.read_word(shadow.runtime.error_count)?;
+        probe.resume()?;
+        stdout.flush()?;
+        stderr.flush()?;
+        Ok(Status { state, errors })
+    }
+
+    /// Writes a linked patch and switches its slots (see [`patch::apply`]).
+    pub fn apply_patch(
+        &mut self,
+        program: &ir::Program,
+        plan: &PatchPlan,
+        linked: &LinkedPatch,
+        timings: &mut Timings,
+    ) -> Result<()> {
+        let probe = self.board.probe();
+        patch::apply(probe, &mut self.shadow, program, plan, linked, timings)
+    }
+
+    /// Persists the shadow machine (after every applied patch).
+    pub fn save_shadow(&self, state_dir: &std::path::Path) -> Result<()> {
+        self.shadow
+            .save(state_dir)
+            .context("cannot save the shadow machine")
+    }
+}

@@ -1,0 +1,292 @@
+//! End-to-end: the `cargo-bluescript` binary, a project made from the
+//! template, real rustc, real QEMU. Nothing is skipped when a tool is
+//! missing: `.ci/run` installs QEMU and the target.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+const TOOL: &str = env!("CARGO_BIN_EXE_cargo-bluescript");
+
+/// Firmware dependencies are compiled once for all tests.
+fn shared_target_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-firmware")
+}
+
+fn tool(args: &[&str], dir: &Path) -> Command {
+    let mut command = Command::new(TOOL);
+    command
+        .arg("bluescript")
+        .args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", shared_target_dir());
+    command
+}
+
+/// A new project from the default template, in its own temporary directory.
+struct Project {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+impl Project {
+    fn new(name: &str) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        let output = tool(&["new", name], dir.path()).output().unwrap();
+        assert!(output.status.success(), "new failed: {}", text(&output.stderr));
+        let root = dir.path().join(name);
+        Project { _dir: dir, root }
+    }
+
+    fn write_script(&self, text: &str) {
+        std::fs::write(self.root.join("scripts/main.bs"), text).unwrap();
+    }
+
+    fn run(&self) -> Output {
+        tool(&["run"], &self.root).output().unwrap()
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn run_prints_the_exact_output_of_a_finite_program_and_exits_zero() {
+    let project = Project::new("finite");
+    project.write_script(
+        r#"
+function fib(n: integer): integer {
+  if (n < 2) return n
+  return fib(n - 1) + fib(n - 2)
+}
+let total = 0
+for (let i = 0; i < 5; i++) {
+  if (i == 3) continue
+  total += i
+}
+console.log("fib", fib(20), "total", total)
+print(7 / 2)
+print(7 / 2.0)
+print(2 ** 10)
+print(-7 % 3)
+print(1 < 2 && !false)
+print("x = " + 1.5 + "!")
+led_set(true)
+console.log("toggles", led_toggle_count())
+setTimeout(() => { print("later") }, 20)
+"#,
+    );
+    let output = project.run();
+    assert_eq!(
+        text(&output.stdout),
+        "fib 6765 total 7\n3\n3.5\n1024\n-1\ntrue\nx = 1.5!\nLED on\ntoggles 1\nlater\n",
+        "stderr: {}",
+        text(&output.stderr)
+    );
+    assert!(output.status.success(), "stderr: {}", text(&output.stderr));
+}
+
+#[test]
+fn run_reports_a_runtime_error_with_its_location_and_fails() {
+    let project = Project::new("crash");
+    project.write_script("let zero = 0\nprint(1)\nprint(10 / zero)\nprint(2)\n");
+    let output = project.run();
+    assert_eq!(text(&output.stdout), "1\n");
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("integer division by zero") && stderr.contains("scripts/main.bs:3:7"),
+        "stderr: {stderr}"
+    );
+    assert!(!output.status.success());
+}
+
+#[test]
+fn run_refuses_a_type_error_before_building() {
+    let project = Project::new("typo");
+    project.write_script("let x: integer = true\n");
+    let output = project.run();
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("expected a value of type integer, found boolean")
+            && stderr.contains("--> scripts/main.bs:1:18")
+            && stderr.contains("^^^^"),
+        "stderr: {stderr}"
+    );
+    assert!(!output.status.success());
+}
+
+/// A running `cargo bluescript watch`, its output lines collected by threads.
+struct Watch {
+    child: Child,
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
+    seen_stderr: Vec<String>,
+}
+
+fn lines(stream: impl std::io::Read + Send + 'static) -> Receiver<String> {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}
+
+impl Watch {
+    fn start(project: &Project) -> Watch {
+        let mut child = tool(&["watch"], &project.root)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = lines(child.stdout.take().unwrap());
+        let stderr = lines(child.stderr.take().unwrap());
+        Watch {
+            child,
+            stdout,
+            stderr,
+            seen_stderr: Vec::new(),
+        }
+    }
+
+    /// The next stdout line that satisfies `accept`, or a panic after `timeout`.
+    fn expect_stdout(&mut self, timeout: Duration, what: &str, accept: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + timeout;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            self.drain_stderr();
+            match self.stdout.recv_timeout(left.min(Duration::from_millis(100))) {
+                Ok(line) if accept(&line) => return line,
+                Ok(_) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        self.drain_stderr();
+        panic!("no stdout line {what} within {timeout:?}; stderr:\n{}", self.seen_stderr.join("\n"));
+    }
+
+    fn expect_stderr(&mut self, timeout: Duration, needle: &str) {
+        let deadline = Instant::now() + timeout;
+        let mut checked = 0;
+        loop {
+            if self.seen_stderr[checked..].iter().any(|l| l.contains(needle)) {
+                return;
+            }
+            checked = self.seen_stderr.len();
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else { break };
+            match self.stderr.recv_timeout(left) {
+                Ok(line) => self.seen_stderr.push(line),
+                Err(_) => break,
+            }
+        }
+        panic!("no stderr line containing {needle:?}; stderr:\n{}", self.seen_stderr.join("\n"));
+    }
+
+    fn drain_stderr(&mut self) {
+        while let Ok(line) = self.stderr.try_recv() {
+            self.seen_stderr.push(line);
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `count 7` → 7.
+fn number_after(line: &str, word: &str) -> Option<i32> {
+    line.strip_prefix(word)?.trim().parse().ok()
+}
+
+#[test]
+fn watch_patches_the_running_program_and_keeps_its_state() {
+    let project = Project::new("live");
+    project.write_script(
+        r#"let count: integer = 0
+
+function tick() {
+  count = count + 1
+  console.log("count", count)
+}
+
+console.log("started")
+setInterval(tick, 100)
+"#,
+    );
+    let mut watch = Watch::start(&project);
+    let build_timeout = Duration::from_secs(600);
+    watch.expect_stdout(build_timeout, "`started`", |l| l == "started");
+    watch.expect_stderr(Duration::from_secs(30), "Watching");
+    let before = watch.expect_stdout(Duration::from_secs(10), "`count 3`", |l| {
+        number_after(l, "count").is_some_and(|n| n >= 3)
+    });
+    let before = number_after(&before, "count").unwrap();
+
+    // Edit the body of the function the interval calls.
+    project.write_script(
+        r#"let count: integer = 0
+
+function tick() {
+  count = count + 1
+  console.log("tock", count * 10)
+}
+
+console.log("started")
+setInterval(tick, 100)
+"#,
+    );
+    let patched = watch.expect_stdout(Duration::from_secs(30), "from the patched tick", |l| l.starts_with("tock"));
+    watch.expect_stderr(Duration::from_secs(5), "Patched tick");
+    let after = number_after(&patched, "tock").unwrap() / 10;
+    // The counter continued: the program was not restarted.
+    assert!(after > before, "count restarted: {before} then {after}");
+
+    // A type error: a diagnostic, and the old code keeps running.
+    project.write_script(
+        r#"let count: integer = 0
+
+function tick() {
+  count = count + true
+  console.log("broken", count)
+}
+
+console.log("started")
+setInterval(tick, 100)
+"#,
+    );
+    watch.expect_stderr(Duration::from_secs(30), "`+` cannot be applied to integer and boolean");
+    watch.expect_stderr(Duration::from_secs(5), "--> scripts/main.bs:4:11");
+    let still = watch.expect_stdout(Duration::from_secs(10), "from the old tick", |l| l.starts_with("tock"));
+    assert!(number_after(&still, "tock").unwrap() / 10 > after);
+
+    // A new function, called from an edited one.
+    project.write_script(
+        r#"let count: integer = 0
+
+function tick() {
+  count = count + 1
+  report(count)
+}
+
+function report(n: integer) {
+  console.log("report", n, n % 2 == 0)
+}
+
+console.log("started")
+setInterval(tick, 100)
+"#,
+    );
+    let reported = watch.expect_stdout(Duration::from_secs(30), "from the new function", |l| l.starts_with("report"));
+    watch.expect_stderr(Duration::from_secs(5), "report (new)");
+    let n: i32 = reported.split(' ').nth(1).unwrap().parse().unwrap();
+    assert!(n > after, "count restarted: {after} then {n}");
+}
