@@ -35,7 +35,11 @@ impl Project {
     fn new(name: &str) -> Project {
         let dir = tempfile::tempdir().unwrap();
         let output = tool(&["new", name], dir.path()).output().unwrap();
-        assert!(output.status.success(), "new failed: {}", text(&output.stderr));
+        assert!(
+            output.status.success(),
+            "new failed: {}",
+            text(&output.stderr)
+        );
         let root = dir.path().join(name);
         Project { _dir: dir, root }
     }
@@ -157,35 +161,54 @@ impl Watch {
     }
 
     /// The next stdout line that satisfies `accept`, or a panic after `timeout`.
-    fn expect_stdout(&mut self, timeout: Duration, what: &str, accept: impl Fn(&str) -> bool) -> String {
+    fn expect_stdout(
+        &mut self,
+        timeout: Duration,
+        what: &str,
+        accept: impl Fn(&str) -> bool,
+    ) -> String {
         let deadline = Instant::now() + timeout;
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             self.drain_stderr();
-            match self.stdout.recv_timeout(left.min(Duration::from_millis(100))) {
+            match self
+                .stdout
+                .recv_timeout(left.min(Duration::from_millis(100)))
+            {
                 Ok(line) if accept(&line) => return line,
                 Ok(_) | Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
         }
         self.drain_stderr();
-        panic!("no stdout line {what} within {timeout:?}; stderr:\n{}", self.seen_stderr.join("\n"));
+        panic!(
+            "no stdout line {what} within {timeout:?}; stderr:\n{}",
+            self.seen_stderr.join("\n")
+        );
     }
 
     fn expect_stderr(&mut self, timeout: Duration, needle: &str) {
         let deadline = Instant::now() + timeout;
         let mut checked = 0;
         loop {
-            if self.seen_stderr[checked..].iter().any(|l| l.contains(needle)) {
+            if self.seen_stderr[checked..]
+                .iter()
+                .any(|l| l.contains(needle))
+            {
                 return;
             }
             checked = self.seen_stderr.len();
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else { break };
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                break;
+            };
             match self.stderr.recv_timeout(left) {
                 Ok(line) => self.seen_stderr.push(line),
                 Err(_) => break,
             }
         }
-        panic!("no stderr line containing {needle:?}; stderr:\n{}", self.seen_stderr.join("\n"));
+        panic!(
+            "no stderr line containing {needle:?}; stderr:\n{}",
+            self.seen_stderr.join("\n")
+        );
     }
 
     fn drain_stderr(&mut self) {
@@ -244,7 +267,9 @@ console.log("started")
 setInterval(tick, 100)
 "#,
     );
-    let patched = watch.expect_stdout(Duration::from_secs(30), "from the patched tick", |l| l.starts_with("tock"));
+    let patched = watch.expect_stdout(Duration::from_secs(30), "from the patched tick", |l| {
+        l.starts_with("tock")
+    });
     watch.expect_stderr(Duration::from_secs(5), "Patched tick");
     let after = number_after(&patched, "tock").unwrap() / 10;
     // The counter continued: the program was not restarted.
@@ -263,9 +288,14 @@ console.log("started")
 setInterval(tick, 100)
 "#,
     );
-    watch.expect_stderr(Duration::from_secs(30), "`+` cannot be applied to integer and boolean");
+    watch.expect_stderr(
+        Duration::from_secs(30),
+        "`+` cannot be applied to integer and boolean",
+    );
     watch.expect_stderr(Duration::from_secs(5), "--> scripts/main.bs:4:11");
-    let still = watch.expect_stdout(Duration::from_secs(10), "from the old tick", |l| l.starts_with("tock"));
+    let still = watch.expect_stdout(Duration::from_secs(10), "from the old tick", |l| {
+        l.starts_with("tock")
+    });
     assert!(number_after(&still, "tock").unwrap() / 10 > after);
 
     // A new function, called from an edited one.
@@ -285,7 +315,9 @@ console.log("started")
 setInterval(tick, 100)
 "#,
     );
-    let reported = watch.expect_stdout(Duration::from_secs(30), "from the new function", |l| l.starts_with("report"));
+    let reported = watch.expect_stdout(Duration::from_secs(30), "from the new function", |l| {
+        l.starts_with("report")
+    });
     watch.expect_stderr(Duration::from_secs(5), "report (new)");
     let n: i32 = reported.split(' ').nth(1).unwrap().parse().unwrap();
     assert!(n > after, "count restarted: {after} then {n}");

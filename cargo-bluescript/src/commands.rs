@@ -43,7 +43,10 @@ pub fn report_error(error: &anyhow::Error) {
 
 pub fn new(path: &Path, board: &str) -> Result<ExitCode> {
     let name = crate::scaffold::new_project(path, board)?;
-    status("Created", &format!("BlueScript project `{name}` for board {board}"));
+    status(
+        "Created",
+        &format!("BlueScript project `{name}` for board {board}"),
+    );
     eprintln!(
         "\nNext:\n    cd {}\n    cargo bluescript run      # build, run, print the output\n    cargo bluescript watch    # and patch the running program on every save",
         path.display()
@@ -101,7 +104,12 @@ pub fn run(manifest_path: Option<&Path>, release: bool) -> Result<ExitCode> {
     let mut session = Session::start(board, image.shadow, &StartOptions::default())?;
     let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
     loop {
-        let status = session.poll(&mut stdout, &mut stderr)?;
+        let status = match session.poll(&mut stdout, &mut stderr) {
+            Ok(status) => status,
+            // Ctrl-C reaches QEMU too; its going away is then no error.
+            Err(_) if stop.load(Ordering::SeqCst) => return Ok(ExitCode::from(130)),
+            Err(error) => return Err(error),
+        };
         if status.errors > 0 {
             return Ok(ExitCode::FAILURE);
         }

@@ -82,8 +82,7 @@ pub fn build(project: &Project, release: bool) -> Result<Image> {
     // The shadow machine links patches against a copy, so that a later
     // `cargo build` cannot change the image it describes.
     let image = state_dir.join("image.elf");
-    std::fs::copy(&elf, &image)
-        .with_context(|| format!("cannot copy `{}`", elf.display()))?;
+    std::fs::copy(&elf, &image).with_context(|| format!("cannot copy `{}`", elf.display()))?;
     let shadow = Shadow::from_image(&image, &program, &slots, build_id)?;
     let missing: Vec<_> = exports
         .iter()
@@ -104,7 +103,8 @@ pub fn build(project: &Project, release: bool) -> Result<Image> {
 /// scripts did not change.
 fn write_if_changed(path: &std::path::Path, contents: &str) -> Result<()> {
     if std::fs::read_to_string(path).ok().as_deref() != Some(contents) {
-        std::fs::write(path, contents).with_context(|| format!("cannot write `{}`", path.display()))?;
+        std::fs::write(path, contents)
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
     }
     Ok(())
 }
@@ -182,7 +182,10 @@ fn write_typescript_declarations(project: &Project, exports: &[Export]) -> Resul
     modules.dedup();
     for module in modules {
         text.push_str(&format!("\ndeclare module '{module}' {{\n"));
-        for export in exports.iter().filter(|e| e.module.as_deref() == Some(module)) {
+        for export in exports
+            .iter()
+            .filter(|e| e.module.as_deref() == Some(module))
+        {
             text.push_str(&format!("  export {}\n", ts(export)));
         }
         text.push_str("}\n");

@@ -202,7 +202,7 @@ impl Patcher {
         )?;
         let mut command = Command::new(&self.lld);
         command
-            .args(["-flavor", "gnu", "--no-undefined", "--gc-sections=false"])
+            .args(["-flavor", "gnu", "--no-undefined"])
             .arg(format!("--just-symbols={}", shadow.image.display()))
             .arg("-T")
             .arg(&script)
@@ -210,7 +210,11 @@ impl Patcher {
         if let Some(builtins) = &self.builtins {
             command.arg(builtins);
         }
-        let result = command.arg("-o").arg(&output).output().context("cannot run rust-lld")?;
+        let result = command
+            .arg("-o")
+            .arg(&output)
+            .output()
+            .context("cannot run rust-lld")?;
         if !result.status.success() {
             bail!(
                 "linking the patch against the running image failed:\n{}",
@@ -247,8 +251,12 @@ fn extract(elf_path: &Path, base: u32, functions: &[String], epoch: u32) -> Resu
         }
         let start = (section.address() as u32)
             .checked_sub(base)
-            .ok_or_else(|| anyhow!("patch section `{}` below its base", section.name().unwrap_or("?")))?
-            as usize;
+            .ok_or_else(|| {
+                anyhow!(
+                    "patch section `{}` below its base",
+                    section.name().unwrap_or("?")
+                )
+            })? as usize;
         let end = start + section.size() as usize;
         if bytes.len() < end {
             bytes.resize(end, 0);
@@ -271,7 +279,11 @@ fn extract(elf_path: &Path, base: u32, functions: &[String], epoch: u32) -> Resu
         }
         placed.push((name.clone(), address, symbol.size() as u32));
     }
-    Ok(LinkedPatch { base, bytes, functions: placed })
+    Ok(LinkedPatch {
+        base,
+        bytes,
+        functions: placed,
+    })
 }
 
 /// How long to wait for the device to be between callbacks.
@@ -342,7 +354,12 @@ pub fn apply(
     Ok(())
 }
 
-fn write_and_switch(probe: &mut dyn Probe, shadow: &Shadow, plan: &PatchPlan, patch: &LinkedPatch) -> Result<()> {
+fn write_and_switch(
+    probe: &mut dyn Probe,
+    shadow: &Shadow,
+    plan: &PatchPlan,
+    patch: &LinkedPatch,
+) -> Result<()> {
     let epoch = probe.read_word(shadow.runtime.patch_epoch)?;
     if epoch != shadow.epoch {
         bail!(
@@ -354,7 +371,10 @@ fn write_and_switch(probe: &mut dyn Probe, shadow: &Shadow, plan: &PatchPlan, pa
     let mut readback = vec![0; patch.bytes.len()];
     probe.read_memory(patch.base, &mut readback)?;
     if readback != patch.bytes {
-        bail!("the patch read back differently from what was written at {:#x}; slots left unchanged", patch.base);
+        bail!(
+            "the patch read back differently from what was written at {:#x}; slots left unchanged",
+            patch.base
+        );
     }
     // Only now, with the whole patch in place, does any caller see it.
     for (name, address, _) in &patch.functions {
@@ -362,7 +382,12 @@ fn write_and_switch(probe: &mut dyn Probe, shadow: &Shadow, plan: &PatchPlan, pa
             .functions
             .get(name)
             .map(|r| r.slot)
-            .or_else(|| plan.new_slots.iter().find(|(n, _)| n == name).map(|(_, s)| *s))
+            .or_else(|| {
+                plan.new_slots
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, s)| *s)
+            })
             .expect("every patched function has a slot");
         probe.write_word(shadow.slot_address(slot), *address)?;
     }

@@ -54,8 +54,12 @@ impl Project {
                 manifest.display()
             );
         };
-        let config: Metadata = serde_json::from_value(section.clone())
-            .with_context(|| format!("invalid [package.metadata.bluescript] in `{}`", manifest.display()))?;
+        let config: Metadata = serde_json::from_value(section.clone()).with_context(|| {
+            format!(
+                "invalid [package.metadata.bluescript] in `{}`",
+                manifest.display()
+            )
+        })?;
         let root = manifest
             .parent()
             .expect("a manifest path has a parent")

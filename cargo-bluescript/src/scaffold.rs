@@ -59,7 +59,9 @@ pub fn new_project(path: &Path, board: &str) -> Result<String> {
         .with_context(|| format!("`{}` does not end in a project name", path.display()))?
         .to_string();
     if name.is_empty()
-        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         || name.starts_with(|c: char| c.is_ascii_digit())
     {
         bail!("`{name}` is not a valid package name: use letters, digits, `-` and `_`, not starting with a digit");
@@ -75,7 +77,8 @@ pub fn new_project(path: &Path, board: &str) -> Result<String> {
             .text
             .replace("{{name}}", &name)
             .replace("{{runtime_path}}", &runtime.display().to_string());
-        std::fs::write(&target, text).with_context(|| format!("cannot write `{}`", target.display()))?;
+        std::fs::write(&target, text)
+            .with_context(|| format!("cannot write `{}`", target.display()))?;
     }
     Ok(name)
 }

@@ -1,9 +1,9 @@
 //! A running device: the board, its probe, the RTT channels that carry the
 //! program's output, and the shadow machine that describes it.
 
+use crate::board::{Board, RunningBoard, StartOptions};
 use crate::compiler::ir;
 use crate::patch::{self, LinkedPatch, PatchPlan, Timings};
-use crate::board::{Board, RunningBoard, StartOptions};
 use crate::rtt::Rtt;
 use crate::shadow::Shadow;
 use anyhow::{bail, Context, Result};

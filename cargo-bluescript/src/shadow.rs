@@ -66,9 +66,16 @@ struct ElfSymbol {
 }
 
 impl Shadow {
-    pub fn from_image(image: &Path, program: &ir::Program, slots: &SlotMap, build_id: u32) -> Result<Shadow> {
-        let data = std::fs::read(image).with_context(|| format!("cannot read `{}`", image.display()))?;
-        let elf = object::File::parse(&*data).with_context(|| format!("`{}` is not an ELF file", image.display()))?;
+    pub fn from_image(
+        image: &Path,
+        program: &ir::Program,
+        slots: &SlotMap,
+        build_id: u32,
+    ) -> Result<Shadow> {
+        let data =
+            std::fs::read(image).with_context(|| format!("cannot read `{}`", image.display()))?;
+        let elf = object::File::parse(&*data)
+            .with_context(|| format!("`{}` is not an ELF file", image.display()))?;
         let symbols: HashMap<String, ElfSymbol> = elf
             .symbols()
             .filter_map(|s| {
@@ -150,8 +157,10 @@ impl Shadow {
 
     pub fn load(state_dir: &Path) -> Result<Shadow> {
         let path = state_dir.join(SHADOW_FILE);
-        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read `{}`", path.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("`{}` is corrupt; rebuild", path.display()))
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read `{}`", path.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("`{}` is corrupt; rebuild", path.display()))
     }
 
     /// Writes atomically: a crash mid-write must not leave a torn model.
@@ -169,8 +178,12 @@ impl Shadow {
 
     /// The lowest slot no function uses.
     pub fn free_slot(&self, taken: &[u32]) -> Result<u32> {
-        let used: std::collections::HashSet<u32> =
-            self.functions.values().map(|f| f.slot).chain(taken.iter().copied()).collect();
+        let used: std::collections::HashSet<u32> = self
+            .functions
+            .values()
+            .map(|f| f.slot)
+            .chain(taken.iter().copied())
+            .collect();
         (0..self.runtime.slot_count)
             .find(|s| !used.contains(s))
             .ok_or_else(|| anyhow!("all {} function slots are in use", self.runtime.slot_count))

@@ -51,7 +51,10 @@ pub fn watch(project: &Project, board: Board, stop: Arc<AtomicBool>) -> Result<E
     let mut session = start(project, board);
     status(
         "Watching",
-        &format!("{} for changes (Ctrl-C to stop)", project.display_path(&project.scripts_dir)),
+        &format!(
+            "{} for changes (Ctrl-C to stop)",
+            project.display_path(&project.scripts_dir)
+        ),
     );
     let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
     let mut finished_reported = false;
@@ -60,11 +63,17 @@ pub fn watch(project: &Project, board: Board, stop: Arc<AtomicBool>) -> Result<E
             match running.poll(&mut stdout, &mut stderr) {
                 Ok(state) if state.finished() && !finished_reported => {
                     finished_reported = true;
-                    status("Finished", "the program has no pending timers; save to patch or restart it");
+                    status(
+                        "Finished",
+                        "the program has no pending timers; save to patch or restart it",
+                    );
                 }
                 Ok(_) => {}
+                Err(_) if stop.load(Ordering::SeqCst) => break,
                 Err(error) => {
-                    crate::commands::report_error(&error.context("lost the board; save a file to restart it"));
+                    crate::commands::report_error(
+                        &error.context("lost the board; save a file to restart it"),
+                    );
                     session = None;
                 }
             }
@@ -82,7 +91,7 @@ pub fn watch(project: &Project, board: Board, stop: Arc<AtomicBool>) -> Result<E
                 match apply_edit(project, &patcher, running, saved_at) {
                     Ok(Outcome::Applied | Outcome::Unchanged | Outcome::Rejected) => {}
                     Ok(Outcome::Restart(reason)) => {
-                        status("Restarting", &reason);
+                        status("Restarting", &format!("the program: {reason}"));
                         drop(session.take()); // stop the old board first
                         session = start(project, board);
                         finished_reported = false;
@@ -92,7 +101,10 @@ pub fn watch(project: &Project, board: Board, stop: Arc<AtomicBool>) -> Result<E
             }
             (_, change) => {
                 if change == Change::Firmware {
-                    status("Restarting", "the firmware's Rust sources changed");
+                    status(
+                        "Restarting",
+                        "the program: the firmware's Rust sources changed",
+                    );
                 }
                 drop(session.take());
                 session = start(project, board);
@@ -137,7 +149,8 @@ fn classify(project: &Project, result: DebounceEventResult) -> Option<Change> {
 }
 
 fn is_script(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "bs" || e == "ts") && !path.to_string_lossy().ends_with(".d.ts")
+    path.extension().is_some_and(|e| e == "bs" || e == "ts")
+        && !path.to_string_lossy().ends_with(".d.ts")
 }
 
 enum Outcome {
@@ -148,7 +161,12 @@ enum Outcome {
     Restart(String),
 }
 
-fn apply_edit(project: &Project, patcher: &Patcher, session: &mut Session, saved_at: Instant) -> Result<Outcome> {
+fn apply_edit(
+    project: &Project,
+    patcher: &Patcher,
+    session: &mut Session,
+    saved_at: Instant,
+) -> Result<Outcome> {
     // Checked against the drivers the image really has.
     let exports = session.shadow.exports.clone();
     let (_, program) = match firmware::compile_scripts(project, &exports) {

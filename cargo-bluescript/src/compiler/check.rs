@@ -42,7 +42,9 @@ pub fn check_program(
             .iter()
             .map(|name| Global {
                 name: name.clone(),
-                ty: checker.globals[name].ty.expect("typed once main is checked"),
+                ty: checker.globals[name]
+                    .ty
+                    .expect("typed once main is checked"),
             })
             .collect(),
         functions,
@@ -177,7 +179,11 @@ impl<'s, 'a> Checker<'s, 'a> {
             ));
             return;
         }
-        if !self.all_exports.iter().any(|e| e.module.as_deref() == Some(source)) {
+        if !self
+            .all_exports
+            .iter()
+            .any(|e| e.module.as_deref() == Some(source))
+        {
             self.error(
                 Diagnostic::error(import.source.span, format!("no module named '{source}'"))
                     .with_help(
@@ -266,7 +272,8 @@ impl<'s, 'a> Checker<'s, 'a> {
     }
 
     fn check_main(&mut self, program: &'a ast::Program<'a>) -> Vec<Stmt> {
-        self.contexts.push(FnContext::new("main".into(), None, false));
+        self.contexts
+            .push(FnContext::new("main".into(), None, false));
         let mut main = Vec::new();
         for statement in &program.body {
             match statement {
@@ -296,7 +303,11 @@ impl<'s, 'a> Checker<'s, 'a> {
         main
     }
 
-    fn global_initializers(&mut self, declaration: &ast::VariableDeclaration<'_>, out: &mut Vec<Stmt>) {
+    fn global_initializers(
+        &mut self,
+        declaration: &ast::VariableDeclaration<'_>,
+        out: &mut Vec<Stmt>,
+    ) {
         if !self.variable_kind_supported(declaration) {
             return;
         }
@@ -310,8 +321,11 @@ impl<'s, 'a> Checker<'s, 'a> {
             let Some(init) = &declarator.init else {
                 if declared.is_none() {
                     self.error(
-                        Diagnostic::unsupported(declarator.span, "a variable without type or initializer (`any`)")
-                            .with_help(format!("declare it with a type: `let {name}: integer`")),
+                        Diagnostic::unsupported(
+                            declarator.span,
+                            "a variable without type or initializer (`any`)",
+                        )
+                        .with_help(format!("declare it with a type: `let {name}: integer`")),
                     );
                 }
                 continue;
@@ -324,7 +338,10 @@ impl<'s, 'a> Checker<'s, 'a> {
                 },
                 None => {
                     if value.ty == Ty::Void {
-                        self.error(Diagnostic::error(init.span(), "this expression has no value (void)"));
+                        self.error(Diagnostic::error(
+                            init.span(),
+                            "this expression has no value (void)",
+                        ));
                         continue;
                     }
                     if let Some(global) = self.globals.get_mut(&name) {
@@ -392,7 +409,11 @@ impl<'s, 'a> Checker<'s, 'a> {
         self.check_function(name, function)
     }
 
-    fn check_function(&mut self, name: &str, function: &'a ast::Function<'a>) -> Checked<Signature> {
+    fn check_function(
+        &mut self,
+        name: &str,
+        function: &'a ast::Function<'a>,
+    ) -> Checked<Signature> {
         // Mark it first, so that recursion sees a declared signature or an error.
         self.functions.insert(
             name.to_string(),
@@ -422,15 +443,25 @@ impl<'s, 'a> Checker<'s, 'a> {
         result
     }
 
-    fn check_function_inner(&mut self, name: &str, function: &'a ast::Function<'a>) -> Checked<Signature> {
+    fn check_function_inner(
+        &mut self,
+        name: &str,
+        function: &'a ast::Function<'a>,
+    ) -> Checked<Signature> {
         if function.r#async || function.generator {
-            return Err(self.error(Diagnostic::unsupported(function.span, "`async` functions and generators")));
+            return Err(self.error(Diagnostic::unsupported(
+                function.span,
+                "`async` functions and generators",
+            )));
         }
         if let Some(tp) = &function.type_parameters {
             return Err(self.error(Diagnostic::unsupported(tp.span, "generic functions")));
         }
         let Some(body) = &function.body else {
-            return Err(self.error(Diagnostic::error(function.span, format!("function `{name}` has no body"))));
+            return Err(self.error(Diagnostic::error(
+                function.span,
+                format!("function `{name}` has no body"),
+            )));
         };
         let params = self.parameters(&function.params)?;
         let declared_ret = match &function.return_type {
@@ -512,7 +543,10 @@ impl<'s, 'a> Checker<'s, 'a> {
         for param in &params.items {
             let name = self.binding_name(&param.pattern)?;
             if let Some(init) = &param.initializer {
-                return Err(self.error(Diagnostic::unsupported(init.span(), "default parameter values")));
+                return Err(self.error(Diagnostic::unsupported(
+                    init.span(),
+                    "default parameter values",
+                )));
             }
             let Some(annotation) = &param.type_annotation else {
                 return Err(self.error(
@@ -522,7 +556,10 @@ impl<'s, 'a> Checker<'s, 'a> {
             };
             let ty = self.value_type(&annotation.type_annotation)?;
             if out.iter().any(|(n, _)| *n == name) {
-                return Err(self.error(Diagnostic::error(param.span, format!("duplicate parameter `{name}`"))));
+                return Err(self.error(Diagnostic::error(
+                    param.span,
+                    format!("duplicate parameter `{name}`"),
+                )));
             }
             out.push((name, ty));
         }
@@ -552,7 +589,10 @@ impl<'s, 'a> Checker<'s, 'a> {
                 match name {
                     "integer" | "int32" => Ok(Ty::Integer),
                     "float" => Ok(Ty::Float),
-                    _ => Err(self.error(unsupported(&format!("the type `{}`", span_text(self.file, ty.span().into()))))),
+                    _ => Err(self.error(unsupported(&format!(
+                        "the type `{}`",
+                        span_text(self.file, ty.span().into())
+                    )))),
                 }
             }
             ast::TSType::TSStringKeyword(_) => Err(self.error(
@@ -560,8 +600,13 @@ impl<'s, 'a> Checker<'s, 'a> {
                     .with_help("string literals can be printed: console.log(\"text\", value)"),
             )),
             ast::TSType::TSAnyKeyword(_) => Err(self.error(unsupported("the type `any`"))),
-            ast::TSType::TSVoidKeyword(_) => Err(self.error(Diagnostic::error(ty.span(), "`void` is only a return type"))),
-            _ => Err(self.error(unsupported(&format!("the type `{}`", span_text(self.file, ty.span().into()))))),
+            ast::TSType::TSVoidKeyword(_) => {
+                Err(self.error(Diagnostic::error(ty.span(), "`void` is only a return type")))
+            }
+            _ => Err(self.error(unsupported(&format!(
+                "the type `{}`",
+                span_text(self.file, ty.span().into())
+            )))),
         }
     }
 
@@ -619,8 +664,13 @@ impl<'s, 'a> Checker<'s, 'a> {
             let is_const = global.is_const;
             let Some(ty) = global.ty else {
                 return Err(self.error(
-                    Diagnostic::error(span, format!("`{name}` is used before its declaration gives it a type"))
-                        .with_help(format!("annotate the declaration: `let {name}: integer = …`")),
+                    Diagnostic::error(
+                        span,
+                        format!("`{name}` is used before its declaration gives it a type"),
+                    )
+                    .with_help(format!(
+                        "annotate the declaration: `let {name}: integer = …`"
+                    )),
                 ));
             };
             return Ok((Place::Global(name.to_string()), ty, is_const));
@@ -637,7 +687,10 @@ impl<'s, 'a> Checker<'s, 'a> {
     fn declare_local(&mut self, name: &str, ty: Ty, is_const: bool, span: Span) -> Checked<()> {
         let scope = self.context().scopes.last_mut().expect("a scope");
         if scope.contains_key(name) {
-            return Err(self.error(Diagnostic::error(span, format!("`{name}` is already declared in this block"))));
+            return Err(self.error(Diagnostic::error(
+                span,
+                format!("`{name}` is already declared in this block"),
+            )));
         }
         scope.insert(name.to_string(), Local { ty, is_const });
         Ok(())
@@ -681,7 +734,9 @@ impl<'s, 'a> Checker<'s, 'a> {
                 Stmt::Block(body?)
             }
             S::EmptyStatement(_) => return Ok(Vec::new()),
-            S::ExpressionStatement(statement) => return self.expression_statement(&statement.expression),
+            S::ExpressionStatement(statement) => {
+                return self.expression_statement(&statement.expression)
+            }
             S::VariableDeclaration(declaration) => return self.local_declaration(declaration),
             S::IfStatement(statement) => {
                 let cond = self.condition(&statement.test);
@@ -696,8 +751,12 @@ impl<'s, 'a> Checker<'s, 'a> {
                     otherwise: otherwise?,
                 }
             }
-            S::WhileStatement(statement) => self.loop_statement(Some(&statement.test), false, None, &statement.body)?,
-            S::DoWhileStatement(statement) => self.loop_statement(Some(&statement.test), true, None, &statement.body)?,
+            S::WhileStatement(statement) => {
+                self.loop_statement(Some(&statement.test), false, None, &statement.body)?
+            }
+            S::DoWhileStatement(statement) => {
+                self.loop_statement(Some(&statement.test), true, None, &statement.body)?
+            }
             S::ForStatement(statement) => return self.for_statement(statement),
             S::BreakStatement(statement) => {
                 if let Some(label) = &statement.label {
@@ -705,16 +764,27 @@ impl<'s, 'a> Checker<'s, 'a> {
                 }
                 match self.context().loops.last() {
                     Some(label) => Stmt::Break(*label),
-                    None => return Err(self.error(Diagnostic::error(statement.span, "`break` outside a loop"))),
+                    None => {
+                        return Err(
+                            self.error(Diagnostic::error(statement.span, "`break` outside a loop"))
+                        )
+                    }
                 }
             }
             S::ContinueStatement(statement) => {
                 if let Some(label) = &statement.label {
-                    return Err(self.error(Diagnostic::unsupported(label.span, "labeled `continue`")));
+                    return Err(
+                        self.error(Diagnostic::unsupported(label.span, "labeled `continue`"))
+                    );
                 }
                 match self.context().loops.last() {
                     Some(label) => Stmt::Continue(*label),
-                    None => return Err(self.error(Diagnostic::error(statement.span, "`continue` outside a loop"))),
+                    None => {
+                        return Err(self.error(Diagnostic::error(
+                            statement.span,
+                            "`continue` outside a loop",
+                        )))
+                    }
                 }
             }
             S::ReturnStatement(statement) => self.return_statement(statement)?,
@@ -724,18 +794,41 @@ impl<'s, 'a> Checker<'s, 'a> {
                         .with_help("declare functions at the top level of the file"),
                 ))
             }
-            S::SwitchStatement(s) => return Err(self.error(Diagnostic::unsupported(s.span, "`switch`").with_help("use if/else"))),
-            S::ForInStatement(s) => return Err(self.error(Diagnostic::unsupported(s.span, "`for … in`"))),
-            S::ForOfStatement(s) => return Err(self.error(Diagnostic::unsupported(s.span, "`for … of`"))),
+            S::SwitchStatement(s) => {
+                return Err(self
+                    .error(Diagnostic::unsupported(s.span, "`switch`").with_help("use if/else")))
+            }
+            S::ForInStatement(s) => {
+                return Err(self.error(Diagnostic::unsupported(s.span, "`for … in`")))
+            }
+            S::ForOfStatement(s) => {
+                return Err(self.error(Diagnostic::unsupported(s.span, "`for … of`")))
+            }
             S::TryStatement(s) => return Err(self.error(Diagnostic::unsupported(s.span, "`try`"))),
-            S::ThrowStatement(s) => return Err(self.error(Diagnostic::unsupported(s.span, "`throw`"))),
-            S::LabeledStatement(s) => return Err(self.error(Diagnostic::unsupported(s.span, "a labeled statement"))),
-            S::ClassDeclaration(s) => return Err(self.error(Diagnostic::unsupported(s.span, "classes"))),
-            S::TSEnumDeclaration(s) => return Err(self.error(Diagnostic::unsupported(s.span, "enums"))),
-            S::TSTypeAliasDeclaration(s) => return Err(self.error(Diagnostic::unsupported(s.span, "type aliases"))),
-            S::TSInterfaceDeclaration(s) => return Err(self.error(Diagnostic::unsupported(s.span, "interfaces"))),
-            S::ExportDeclaration(s) => return Err(self.error(Diagnostic::error(s.span, "`export` only at the top level"))),
-            other => return Err(self.error(Diagnostic::unsupported(other.span(), "this statement"))),
+            S::ThrowStatement(s) => {
+                return Err(self.error(Diagnostic::unsupported(s.span, "`throw`")))
+            }
+            S::LabeledStatement(s) => {
+                return Err(self.error(Diagnostic::unsupported(s.span, "a labeled statement")))
+            }
+            S::ClassDeclaration(s) => {
+                return Err(self.error(Diagnostic::unsupported(s.span, "classes")))
+            }
+            S::TSEnumDeclaration(s) => {
+                return Err(self.error(Diagnostic::unsupported(s.span, "enums")))
+            }
+            S::TSTypeAliasDeclaration(s) => {
+                return Err(self.error(Diagnostic::unsupported(s.span, "type aliases")))
+            }
+            S::TSInterfaceDeclaration(s) => {
+                return Err(self.error(Diagnostic::unsupported(s.span, "interfaces")))
+            }
+            S::ExportDeclaration(s) => {
+                return Err(self.error(Diagnostic::error(s.span, "`export` only at the top level")))
+            }
+            other => {
+                return Err(self.error(Diagnostic::unsupported(other.span(), "this statement")))
+            }
         };
         Ok(vec![stmt])
     }
@@ -750,7 +843,10 @@ impl<'s, 'a> Checker<'s, 'a> {
                 true
             }
             ast::VariableDeclarationKind::Var => {
-                self.error(Diagnostic::unsupported(declaration.span, "`var`").with_help("use `let` or `const`"));
+                self.error(
+                    Diagnostic::unsupported(declaration.span, "`var`")
+                        .with_help("use `let` or `const`"),
+                );
                 false
             }
             _ => {
@@ -760,7 +856,10 @@ impl<'s, 'a> Checker<'s, 'a> {
         }
     }
 
-    fn local_declaration(&mut self, declaration: &ast::VariableDeclaration<'_>) -> Checked<Vec<Stmt>> {
+    fn local_declaration(
+        &mut self,
+        declaration: &ast::VariableDeclaration<'_>,
+    ) -> Checked<Vec<Stmt>> {
         if !self.variable_kind_supported(declaration) {
             return Err(Reported);
         }
@@ -779,7 +878,10 @@ impl<'s, 'a> Checker<'s, 'a> {
                         Some(ty) => self.convert(value, ty, init.span())?,
                         None => {
                             if value.ty == Ty::Void {
-                                return Err(self.error(Diagnostic::error(init.span(), "this expression has no value (void)")));
+                                return Err(self.error(Diagnostic::error(
+                                    init.span(),
+                                    "this expression has no value (void)",
+                                )));
                             }
                             value
                         }
@@ -792,8 +894,11 @@ impl<'s, 'a> Checker<'s, 'a> {
                 (None, Some(init)) => init.ty,
                 (None, None) => {
                     return Err(self.error(
-                        Diagnostic::unsupported(declarator.span, "a variable without type or initializer (`any`)")
-                            .with_help(format!("declare it with a type: `let {name}: integer`")),
+                        Diagnostic::unsupported(
+                            declarator.span,
+                            "a variable without type or initializer (`any`)",
+                        )
+                        .with_help(format!("declare it with a type: `let {name}: integer`")),
                     ))
                 }
             };
@@ -838,12 +943,19 @@ impl<'s, 'a> Checker<'s, 'a> {
                     out.extend(self.local_declaration(declaration)?)
                 }
                 Some(init) => {
-                    let expr = init.as_expression().expect("non-declaration init is an expression");
+                    let expr = init
+                        .as_expression()
+                        .expect("non-declaration init is an expression");
                     out.push(Stmt::Expr(self.expr(expr)?));
                 }
                 None => {}
             }
-            out.push(self.loop_statement(statement.test.as_ref(), false, statement.update.as_ref(), &statement.body)?);
+            out.push(self.loop_statement(
+                statement.test.as_ref(),
+                false,
+                statement.update.as_ref(),
+                &statement.body,
+            )?);
             Ok(vec![Stmt::Block(out)])
         })();
         self.context().scopes.pop();
@@ -852,32 +964,51 @@ impl<'s, 'a> Checker<'s, 'a> {
 
     fn return_statement(&mut self, statement: &ast::ReturnStatement<'_>) -> Checked<Stmt> {
         let Some(ret) = self.context().ret else {
-            return Err(self.error(Diagnostic::error(statement.span, "`return` outside a function")));
+            return Err(self.error(Diagnostic::error(
+                statement.span,
+                "`return` outside a function",
+            )));
         };
-        let value = statement.argument.as_ref().map(|a| self.expr(a)).transpose()?;
+        let value = statement
+            .argument
+            .as_ref()
+            .map(|a| self.expr(a))
+            .transpose()?;
         match (ret, value) {
-            (ReturnType::Declared(Ty::Void), None) | (ReturnType::Inferred(None | Some(Ty::Void)), None) => {
+            (ReturnType::Declared(Ty::Void), None)
+            | (ReturnType::Inferred(None | Some(Ty::Void)), None) => {
                 if let ReturnType::Inferred(None) = ret {
                     self.context().ret = Some(ReturnType::Inferred(Some(Ty::Void)));
                 }
                 Ok(Stmt::Return(None))
             }
-            (ReturnType::Declared(Ty::Void) | ReturnType::Inferred(Some(Ty::Void)), Some(value)) => {
+            (
+                ReturnType::Declared(Ty::Void) | ReturnType::Inferred(Some(Ty::Void)),
+                Some(value),
+            ) => {
                 if value.ty == Ty::Void {
                     // `return f()` with a void f: fine, like TypeScript.
                     return Ok(Stmt::Block(vec![Stmt::Expr(value), Stmt::Return(None)]));
                 }
                 Err(self.error(Diagnostic::error(
                     statement.span,
-                    format!("this function returns nothing (void), but this returns a value of type {}", value.ty),
+                    format!(
+                        "this function returns nothing (void), but this returns a value of type {}",
+                        value.ty
+                    ),
                 )))
             }
-            (ReturnType::Declared(ty) | ReturnType::Inferred(Some(ty)), None) => Err(self.error(Diagnostic::error(
-                statement.span,
-                format!("this function must return a value of type {ty}"),
-            ))),
+            (ReturnType::Declared(ty) | ReturnType::Inferred(Some(ty)), None) => {
+                Err(self.error(Diagnostic::error(
+                    statement.span,
+                    format!("this function must return a value of type {ty}"),
+                )))
+            }
             (ReturnType::Declared(ty) | ReturnType::Inferred(Some(ty)), Some(value)) => {
-                let span = statement.argument.as_ref().map_or(statement.span, |a| a.span());
+                let span = statement
+                    .argument
+                    .as_ref()
+                    .map_or(statement.span, |a| a.span());
                 Ok(Stmt::Return(Some(self.convert(value, ty, span)?)))
             }
             (ReturnType::Inferred(None), Some(value)) => {
@@ -906,7 +1037,9 @@ impl<'s, 'a> Checker<'s, 'a> {
                 pieces.push(PrintPiece::Space);
             }
             let Some(argument) = argument.as_expression() else {
-                return Err(self.error(Diagnostic::unsupported(argument.span(), "spread arguments")));
+                return Err(
+                    self.error(Diagnostic::unsupported(argument.span(), "spread arguments"))
+                );
             };
             self.print_pieces(argument, &mut pieces)?;
         }
@@ -915,7 +1048,11 @@ impl<'s, 'a> Checker<'s, 'a> {
 
     /// Flattens string concatenation (`"n = " + n`) into pieces printed one
     /// after another, so printing needs no string values at run time.
-    fn print_pieces(&mut self, expression: &ast::Expression<'_>, out: &mut Vec<PrintPiece>) -> Checked<()> {
+    fn print_pieces(
+        &mut self,
+        expression: &ast::Expression<'_>,
+        out: &mut Vec<PrintPiece>,
+    ) -> Checked<()> {
         match expression.without_parentheses() {
             ast::Expression::StringLiteral(literal) => {
                 out.push(PrintPiece::Text(literal.value.to_string()));
@@ -949,7 +1086,10 @@ impl<'s, 'a> Checker<'s, 'a> {
                 ty: Ty::Boolean,
                 kind: ExprKind::Truthy(Box::new(value)),
             }),
-            _ => Err(self.error(Diagnostic::error(span, "this expression has no value (void)"))),
+            _ => Err(self.error(Diagnostic::error(
+                span,
+                "this expression has no value (void)",
+            ))),
         }
     }
 
@@ -995,8 +1135,9 @@ impl<'s, 'a> Checker<'s, 'a> {
             E::BinaryExpression(binary) => {
                 if is_stringy(expression) {
                     return Err(self.error(
-                        Diagnostic::unsupported(span, "a string value")
-                            .with_help("strings can be concatenated inside print/console.log arguments"),
+                        Diagnostic::unsupported(span, "a string value").with_help(
+                            "strings can be concatenated inside print/console.log arguments",
+                        ),
                     ));
                 }
                 let lhs = self.expr(&binary.left);
@@ -1035,19 +1176,25 @@ impl<'s, 'a> Checker<'s, 'a> {
                 Diagnostic::error(span, "object literals are not part of BlueScript")
                     .with_help("objects are made with `new`"),
             )),
-            E::ArrowFunctionExpression(_) | E::FunctionExpression(_) => Err(self.error(Diagnostic::unsupported(
-                span,
-                "a function value (other than as a setInterval/setTimeout callback)",
-            ))),
+            E::ArrowFunctionExpression(_) | E::FunctionExpression(_) => {
+                Err(self.error(Diagnostic::unsupported(
+                    span,
+                    "a function value (other than as a setInterval/setTimeout callback)",
+                )))
+            }
             E::NewExpression(_) | E::ThisExpression(_) | E::Super(_) | E::ClassExpression(_) => {
                 Err(self.error(Diagnostic::unsupported(span, "classes and objects")))
             }
-            E::TaggedTemplateExpression(_) => Err(self.error(Diagnostic::unsupported(span, "embedded Rust (`code`)"))),
+            E::TaggedTemplateExpression(_) => {
+                Err(self.error(Diagnostic::unsupported(span, "embedded Rust (`code`)")))
+            }
             E::StaticMemberExpression(member) => Err(self.error(Diagnostic::unsupported(
                 span,
                 &format!("the property `{}`", member.property.name),
             ))),
-            E::ComputedMemberExpression(_) => Err(self.error(Diagnostic::unsupported(span, "indexing"))),
+            E::ComputedMemberExpression(_) => {
+                Err(self.error(Diagnostic::unsupported(span, "indexing")))
+            }
             _ => Err(self.error(Diagnostic::unsupported(span, "this expression"))),
         }
     }
@@ -1062,10 +1209,10 @@ impl<'s, 'a> Checker<'s, 'a> {
         }
         let value = literal.value;
         if value.fract() != 0.0 || value > u32::MAX as f64 {
-            return Err(self.error(Diagnostic::error(
-                literal.span,
-                "this integer does not fit in 32 bits",
-            ).with_help("write it as a float (`1.0e10`) if that is what you mean")));
+            return Err(self.error(
+                Diagnostic::error(literal.span, "this integer does not fit in 32 bits")
+                    .with_help("write it as a float (`1.0e10`) if that is what you mean"),
+            ));
         }
         // Literals up to 0xFFFF_FFFF are accepted and wrap, like C's.
         Ok(Expr {
@@ -1085,14 +1232,19 @@ impl<'s, 'a> Checker<'s, 'a> {
         let name = target.name.as_str();
         let (place, ty, is_const) = self.resolve_place(name, target.span.into())?;
         if is_const {
-            return Err(self.error(Diagnostic::error(target.span, format!("cannot assign to `{name}`: it is a constant"))));
+            return Err(self.error(Diagnostic::error(
+                target.span,
+                format!("cannot assign to `{name}`: it is a constant"),
+            )));
         }
         let value = self.expr(&assignment.right)?;
         let value = match assignment.operator {
             AssignmentOperator::Assign => value,
             op => {
                 let Some(bin) = op.to_binary_operator() else {
-                    return Err(self.error(Diagnostic::unsupported(span, &format!("`{}`", op.as_str()))));
+                    return Err(
+                        self.error(Diagnostic::unsupported(span, &format!("`{}`", op.as_str())))
+                    );
                 };
                 let current = Expr {
                     ty,
@@ -1109,18 +1261,28 @@ impl<'s, 'a> Checker<'s, 'a> {
     }
 
     fn update(&mut self, update: &ast::UpdateExpression<'_>) -> Checked<Expr> {
-        let ast::SimpleAssignmentTarget::AssignmentTargetIdentifier(target) = &update.argument else {
-            return Err(self.error(Diagnostic::unsupported(update.span, "`++`/`--` on anything but a variable")));
+        let ast::SimpleAssignmentTarget::AssignmentTargetIdentifier(target) = &update.argument
+        else {
+            return Err(self.error(Diagnostic::unsupported(
+                update.span,
+                "`++`/`--` on anything but a variable",
+            )));
         };
         let name = target.name.as_str();
         let (place, ty, is_const) = self.resolve_place(name, target.span.into())?;
         if is_const {
-            return Err(self.error(Diagnostic::error(target.span, format!("cannot assign to `{name}`: it is a constant"))));
+            return Err(self.error(Diagnostic::error(
+                target.span,
+                format!("cannot assign to `{name}`: it is a constant"),
+            )));
         }
         if !ty.is_numeric() {
             return Err(self.error(Diagnostic::error(
                 update.span,
-                format!("`{}` needs an integer or float, found {ty}", update.operator.as_str()),
+                format!(
+                    "`{}` needs an integer or float, found {ty}",
+                    update.operator.as_str()
+                ),
             )));
         }
         Ok(Expr {
@@ -1140,7 +1302,12 @@ impl<'s, 'a> Checker<'s, 'a> {
             UnaryOperator::UnaryPlus => None,
             UnaryOperator::LogicalNot => Some(UnOp::Not),
             UnaryOperator::BitwiseNot => Some(UnOp::BitNot),
-            other => return Err(self.error(Diagnostic::unsupported(span, &format!("`{}`", other.as_str())))),
+            other => {
+                return Err(self.error(Diagnostic::unsupported(
+                    span,
+                    &format!("`{}`", other.as_str()),
+                )))
+            }
         };
         let value = self.expr(&unary.argument)?;
         match op {
@@ -1157,7 +1324,11 @@ impl<'s, 'a> Checker<'s, 'a> {
             ))),
             _ if !value.ty.is_numeric() => Err(self.error(Diagnostic::error(
                 span,
-                format!("`{}` needs an integer or float, found {}", unary.operator.as_str(), value.ty),
+                format!(
+                    "`{}` needs an integer or float, found {}",
+                    unary.operator.as_str(),
+                    value.ty
+                ),
             ))),
             None => Ok(value),
             Some(op) => Ok(Expr {
@@ -1168,7 +1339,13 @@ impl<'s, 'a> Checker<'s, 'a> {
     }
 
     /// The typing rules of LANGUAGE.md §7 for binary operators.
-    fn binary(&mut self, operator: BinaryOperator, lhs: Expr, rhs: Expr, span: Span) -> Checked<Expr> {
+    fn binary(
+        &mut self,
+        operator: BinaryOperator,
+        lhs: Expr,
+        rhs: Expr,
+        span: Span,
+    ) -> Checked<Expr> {
         use BinaryOperator as B;
         let op = match operator {
             B::Addition => BinOp::Add,
@@ -1190,12 +1367,18 @@ impl<'s, 'a> Checker<'s, 'a> {
             B::BitwiseOR => BinOp::BitOr,
             B::BitwiseXOR => BinOp::BitXor,
             B::In | B::Instanceof => {
-                return Err(self.error(Diagnostic::unsupported(span, &format!("`{}`", operator.as_str()))))
+                return Err(self.error(Diagnostic::unsupported(
+                    span,
+                    &format!("`{}`", operator.as_str()),
+                )))
             }
         };
         let symbol = operator.as_str();
         let mismatch = |lhs: Ty, rhs: Ty| {
-            Diagnostic::error(span, format!("`{symbol}` cannot be applied to {lhs} and {rhs}"))
+            Diagnostic::error(
+                span,
+                format!("`{symbol}` cannot be applied to {lhs} and {rhs}"),
+            )
         };
         let location = self.location(span);
         let build = |operand_ty: Ty, ty: Ty, lhs: Expr, rhs: Expr| Expr {
@@ -1214,7 +1397,11 @@ impl<'s, 'a> Checker<'s, 'a> {
                 if !(l.is_numeric() && r.is_numeric()) {
                     return Err(self.error(mismatch(l, r)));
                 }
-                let ty = if l == Ty::Float || r == Ty::Float { Ty::Float } else { Ty::Integer };
+                let ty = if l == Ty::Float || r == Ty::Float {
+                    Ty::Float
+                } else {
+                    Ty::Integer
+                };
                 if op == BinOp::Pow {
                     // `**` computes in floating point; two integers give an integer.
                     let value = build(Ty::Float, Ty::Float, to_float(lhs), to_float(rhs));
@@ -1227,12 +1414,24 @@ impl<'s, 'a> Checker<'s, 'a> {
                         value
                     });
                 }
-                let (lhs, rhs) = if ty == Ty::Float { (to_float(lhs), to_float(rhs)) } else { (lhs, rhs) };
+                let (lhs, rhs) = if ty == Ty::Float {
+                    (to_float(lhs), to_float(rhs))
+                } else {
+                    (lhs, rhs)
+                };
                 Ok(build(ty, ty, lhs, rhs))
             }
-            BinOp::Rem | BinOp::Shl | BinOp::Shr | BinOp::UShr | BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor => {
+            BinOp::Rem
+            | BinOp::Shl
+            | BinOp::Shr
+            | BinOp::UShr
+            | BinOp::BitAnd
+            | BinOp::BitOr
+            | BinOp::BitXor => {
                 if l != Ty::Integer || r != Ty::Integer {
-                    return Err(self.error(mismatch(l, r).with_help(format!("`{symbol}` works on integers only"))));
+                    return Err(self.error(
+                        mismatch(l, r).with_help(format!("`{symbol}` works on integers only")),
+                    ));
                 }
                 Ok(build(Ty::Integer, Ty::Integer, lhs, rhs))
             }
@@ -1259,13 +1458,18 @@ impl<'s, 'a> Checker<'s, 'a> {
         let and = match logical.operator {
             LogicalOperator::And => true,
             LogicalOperator::Or => false,
-            LogicalOperator::Coalesce => return Err(self.error(Diagnostic::unsupported(span, "`??`"))),
+            LogicalOperator::Coalesce => {
+                return Err(self.error(Diagnostic::unsupported(span, "`??`")))
+            }
         };
         let lhs = self.expr(&logical.left);
         let rhs = self.expr(&logical.right);
         let (lhs, rhs, ty) = self.unify(lhs?, rhs?, span)?;
         if ty == Ty::Void {
-            return Err(self.error(Diagnostic::error(span, "these expressions have no value (void)")));
+            return Err(self.error(Diagnostic::error(
+                span,
+                "these expressions have no value (void)",
+            )));
         }
         Ok(Expr {
             ty,
@@ -1286,9 +1490,13 @@ impl<'s, 'a> Checker<'s, 'a> {
         if a.ty.is_numeric() && b.ty.is_numeric() {
             return Ok((to_float(a), to_float(b), Ty::Float));
         }
-        Err(self.error(
-            Diagnostic::unsupported(span, &format!("mixing {} and {} here (the result would be `any`)", a.ty, b.ty)),
-        ))
+        Err(self.error(Diagnostic::unsupported(
+            span,
+            &format!(
+                "mixing {} and {} here (the result would be `any`)",
+                a.ty, b.ty
+            ),
+        )))
     }
 
     fn call(&mut self, call: &ast::CallExpression<'_>) -> Checked<Expr> {
@@ -1300,7 +1508,11 @@ impl<'s, 'a> Checker<'s, 'a> {
         for argument in &call.arguments {
             match argument.as_expression() {
                 Some(expression) => arguments.push(expression),
-                None => return Err(self.error(Diagnostic::unsupported(argument.span(), "spread arguments"))),
+                None => {
+                    return Err(
+                        self.error(Diagnostic::unsupported(argument.span(), "spread arguments"))
+                    )
+                }
             }
         }
         if print_target(&call.callee).is_some() {
@@ -1313,7 +1525,10 @@ impl<'s, 'a> Checker<'s, 'a> {
             ast::Expression::Identifier(id) => {
                 let name = id.name.as_str();
                 if self.lookup_local(name).is_some() || self.globals.contains_key(name) {
-                    return Err(self.error(Diagnostic::error(id.span, format!("`{name}` is not a function"))));
+                    return Err(self.error(Diagnostic::error(
+                        id.span,
+                        format!("`{name}` is not a function"),
+                    )));
                 }
                 if TIMER_BUILTINS.contains(&name) && !self.functions.contains_key(name) {
                     return self.timer_call(name, &arguments, span);
@@ -1341,7 +1556,10 @@ impl<'s, 'a> Checker<'s, 'a> {
                         },
                     });
                 }
-                Err(self.error(Diagnostic::error(id.span, format!("cannot find function `{name}`"))))
+                Err(self.error(Diagnostic::error(
+                    id.span,
+                    format!("cannot find function `{name}`"),
+                )))
             }
             ast::Expression::StaticMemberExpression(member) => {
                 let object = match member.object.without_parentheses() {
@@ -1367,15 +1585,27 @@ impl<'s, 'a> Checker<'s, 'a> {
                     }
                     _ => Err(self.error(Diagnostic::unsupported(
                         call.callee.span(),
-                        &format!("calling `{}`", span_text(self.file, call.callee.span().into())),
+                        &format!(
+                            "calling `{}`",
+                            span_text(self.file, call.callee.span().into())
+                        ),
                     ))),
                 }
             }
-            other => Err(self.error(Diagnostic::unsupported(other.span(), "calling this expression"))),
+            other => Err(self.error(Diagnostic::unsupported(
+                other.span(),
+                "calling this expression",
+            ))),
         }
     }
 
-    fn arity(&mut self, name: &str, arguments: &[&ast::Expression<'_>], expected: usize, span: Span) -> Checked<()> {
+    fn arity(
+        &mut self,
+        name: &str,
+        arguments: &[&ast::Expression<'_>],
+        expected: usize,
+        span: Span,
+    ) -> Checked<()> {
         if arguments.len() == expected {
             return Ok(());
         }
@@ -1406,7 +1636,12 @@ impl<'s, 'a> Checker<'s, 'a> {
         Ok(out)
     }
 
-    fn timer_call(&mut self, name: &str, arguments: &[&ast::Expression<'_>], span: Span) -> Checked<Expr> {
+    fn timer_call(
+        &mut self,
+        name: &str,
+        arguments: &[&ast::Expression<'_>],
+        span: Span,
+    ) -> Checked<Expr> {
         if name.starts_with("clear") {
             self.arity(name, arguments, 1, span)?;
             let id = self.expr(arguments[0])?;
@@ -1442,17 +1677,25 @@ impl<'s, 'a> Checker<'s, 'a> {
                 if !signature.params.is_empty() {
                     return Err(self.error(Diagnostic::error(
                         span,
-                        format!("a timer calls `{name}` without arguments, but it takes {}", signature.params.len()),
+                        format!(
+                            "a timer calls `{name}` without arguments, but it takes {}",
+                            signature.params.len()
+                        ),
                     )));
                 }
                 Ok(name.to_string())
             }
             ast::Expression::ArrowFunctionExpression(arrow) => {
                 if arrow.r#async {
-                    return Err(self.error(Diagnostic::unsupported(span, "`async` arrow functions")));
+                    return Err(
+                        self.error(Diagnostic::unsupported(span, "`async` arrow functions"))
+                    );
                 }
                 if !arrow.params.items.is_empty() || arrow.params.rest.is_some() {
-                    return Err(self.error(Diagnostic::error(span, "a timer callback takes no parameters")));
+                    return Err(self.error(Diagnostic::error(
+                        span,
+                        "a timer callback takes no parameters",
+                    )));
                 }
                 let name = {
                     let context = self.context();
@@ -1460,7 +1703,9 @@ impl<'s, 'a> Checker<'s, 'a> {
                     format!("{}${}", context.name, context.arrows - 1)
                 };
                 let declared = match &arrow.return_type {
-                    Some(annotation) => ReturnType::Declared(self.return_type(&annotation.type_annotation)?),
+                    Some(annotation) => {
+                        ReturnType::Declared(self.return_type(&annotation.type_annotation)?)
+                    }
                     None => ReturnType::Inferred(None),
                 };
                 let function = self.function_body(
@@ -1468,7 +1713,9 @@ impl<'s, 'a> Checker<'s, 'a> {
                     Vec::new(),
                     declared,
                     |checker| match &arrow.body {
-                        ast::ArrowFunctionBody::FunctionBody(body) => checker.statements(&body.statements),
+                        ast::ArrowFunctionBody::FunctionBody(body) => {
+                            checker.statements(&body.statements)
+                        }
                         body => {
                             let expression = body.as_expression().expect("expression-bodied arrow");
                             checker.expression_statement(expression)
@@ -1477,8 +1724,10 @@ impl<'s, 'a> Checker<'s, 'a> {
                     span,
                     true,
                 )?;
-                self.functions
-                    .insert(name.clone(), FunctionState::Done(function.signature.clone()));
+                self.functions.insert(
+                    name.clone(),
+                    FunctionState::Done(function.signature.clone()),
+                );
                 self.checked.insert(name.clone(), function);
                 Ok(name)
             }
@@ -1534,7 +1783,9 @@ fn print_target(callee: &ast::Expression<'_>) -> Option<bool> {
 fn is_stringy(expression: &ast::Expression<'_>) -> bool {
     match expression.without_parentheses() {
         ast::Expression::StringLiteral(_) | ast::Expression::TemplateLiteral(_) => true,
-        ast::Expression::BinaryExpression(binary) if binary.operator == BinaryOperator::Addition => {
+        ast::Expression::BinaryExpression(binary)
+            if binary.operator == BinaryOperator::Addition =>
+        {
             is_stringy(&binary.left) || is_stringy(&binary.right)
         }
         _ => false,

@@ -120,7 +120,10 @@ pub fn generate_image(
             zero(global.ty)
         );
     }
-    let mut generator = Generator { slots, out: String::new() };
+    let mut generator = Generator {
+        slots,
+        out: String::new(),
+    };
     for function in &program.functions {
         generator.function(function, &function_symbol(&function.name));
     }
@@ -182,7 +185,10 @@ pub fn generate_patch(
     }
     out.push_str("}\n");
     out.push_str(HELPERS);
-    let mut generator = Generator { slots, out: String::new() };
+    let mut generator = Generator {
+        slots,
+        out: String::new(),
+    };
     for function in functions {
         generator.function(function, &patch_symbol(&function.name, epoch));
     }
@@ -245,7 +251,12 @@ fn float_literal(value: f32) -> String {
     if value.is_nan() {
         "f32::NAN".into()
     } else if value.is_infinite() {
-        if value > 0.0 { "f32::INFINITY" } else { "f32::NEG_INFINITY" }.into()
+        if value > 0.0 {
+            "f32::INFINITY"
+        } else {
+            "f32::NEG_INFINITY"
+        }
+        .into()
     } else {
         format!("({value:?}_f32)")
     }
@@ -278,7 +289,10 @@ impl Generator<'_> {
         );
         self.statements(&function.body, 1);
         if function.signature.ret != Ty::Void {
-            let message = format!("function `{}` ended without returning a value", function.name);
+            let message = format!(
+                "function `{}` ended without returning a value",
+                function.name
+            );
             let _ = writeln!(
                 self.out,
                 "    fail({}, {})",
@@ -313,18 +327,29 @@ impl Generator<'_> {
     fn statement(&mut self, statement: &Stmt, depth: usize) {
         match statement {
             Stmt::Let { name, ty, init } => {
-                let value = init.as_ref().map_or_else(|| zero(*ty).to_string(), |e| self.expr(e));
-                self.line(depth, &format!("let mut {}: {} = {value};", local(name), ty.rust()));
+                let value = init
+                    .as_ref()
+                    .map_or_else(|| zero(*ty).to_string(), |e| self.expr(e));
+                self.line(
+                    depth,
+                    &format!("let mut {}: {} = {value};", local(name), ty.rust()),
+                );
             }
             Stmt::Expr(expr) => {
                 let text = match &expr.kind {
                     // A plain assignment statement needs no value block.
-                    ExprKind::Assign(target, value) => format!("{} = {};", place(target), self.expr(value)),
+                    ExprKind::Assign(target, value) => {
+                        format!("{} = {};", place(target), self.expr(value))
+                    }
                     _ => format!("{};", self.expr(expr)),
                 };
                 self.line(depth, &text);
             }
-            Stmt::If { cond, then, otherwise } => {
+            Stmt::If {
+                cond,
+                then,
+                otherwise,
+            } => {
                 let cond = self.expr(cond);
                 self.line(depth, &format!("if {cond} {{"));
                 self.statements(then, depth + 1);
@@ -336,8 +361,16 @@ impl Generator<'_> {
                     self.line(depth, "}");
                 }
             }
-            Stmt::Loop { label, cond, cond_after_body, body, step } => {
-                let exit = cond.as_ref().map(|c| format!("if !{} {{ break 'b{label}; }}", self.expr(c)));
+            Stmt::Loop {
+                label,
+                cond,
+                cond_after_body,
+                body,
+                step,
+            } => {
+                let exit = cond
+                    .as_ref()
+                    .map(|c| format!("if !{} {{ break 'b{label}; }}", self.expr(c)));
                 self.line(depth, &format!("'b{label}: loop {{"));
                 if let (Some(exit), false) = (&exit, cond_after_body) {
                     self.line(depth + 1, exit);
@@ -407,7 +440,11 @@ impl Generator<'_> {
                     place(target)
                 )
             }
-            ExprKind::Update { place: target, increment, prefix } => {
+            ExprKind::Update {
+                place: target,
+                increment,
+                prefix,
+            } => {
                 let target = place(target);
                 let op = match (expr.ty, increment) {
                     (Ty::Integer, true) => "t.wrapping_add(1)",
@@ -415,7 +452,11 @@ impl Generator<'_> {
                     (_, true) => "t + 1.0",
                     (_, false) => "t - 1.0",
                 };
-                let result = if *prefix { target.clone() } else { "t".to_string() };
+                let result = if *prefix {
+                    target.clone()
+                } else {
+                    "t".to_string()
+                };
                 format!("{{ let t = {target}; {target} = {op}; {result} }}")
             }
             ExprKind::Unary(op, value) => {
@@ -426,22 +467,34 @@ impl Generator<'_> {
                     (UnOp::Not | UnOp::BitNot, _) => format!("(!{v})"),
                 }
             }
-            ExprKind::Binary { op, operand_ty, lhs, rhs, location } => {
-                self.binary(*op, *operand_ty, &self.expr(lhs), &self.expr(rhs), location)
-            }
+            ExprKind::Binary {
+                op,
+                operand_ty,
+                lhs,
+                rhs,
+                location,
+            } => self.binary(*op, *operand_ty, &self.expr(lhs), &self.expr(rhs), location),
             ExprKind::Logical { and, lhs, rhs } => {
                 let (l, r) = (self.expr(lhs), self.expr(rhs));
                 if expr.ty == Ty::Boolean {
                     return format!("({l} {} {r})", if *and { "&&" } else { "||" });
                 }
-                let test = if expr.ty == Ty::Float { "truthy_f32(t)" } else { "t != 0" };
+                let test = if expr.ty == Ty::Float {
+                    "truthy_f32(t)"
+                } else {
+                    "t != 0"
+                };
                 if *and {
                     format!("{{ let t = {l}; if {test} {{ {r} }} else {{ t }} }}")
                 } else {
                     format!("{{ let t = {l}; if {test} {{ t }} else {{ {r} }} }}")
                 }
             }
-            ExprKind::Conditional { cond, then, otherwise } => format!(
+            ExprKind::Conditional {
+                cond,
+                then,
+                otherwise,
+            } => format!(
                 "(if {} {{ {} }} else {{ {} }})",
                 self.expr(cond),
                 self.expr(then),
@@ -456,7 +509,11 @@ impl Generator<'_> {
             }
             ExprKind::IntToFloat(value) => format!("({} as f32)", self.expr(value)),
             ExprKind::FloatToInt(value) => format!("({} as i32)", self.expr(value)),
-            ExprKind::CallScript { name, signature, args } => {
+            ExprKind::CallScript {
+                name,
+                signature,
+                args,
+            } => {
                 let params: Vec<&str> = signature.params.iter().map(|t| t.rust()).collect();
                 let args: Vec<String> = args.iter().map(|a| self.expr(a)).collect();
                 format!(
@@ -473,7 +530,11 @@ impl Generator<'_> {
             }
             ExprKind::TimeNow => "bs_time_now()".into(),
             ExprKind::TimeDelay(ms) => format!("bs_time_delay({})", self.expr(ms)),
-            ExprKind::StartTimer { callback, ms, repeat } => format!(
+            ExprKind::StartTimer {
+                callback,
+                ms,
+                repeat,
+            } => format!(
                 "bs_timer_start({}, {}, {repeat})",
                 self.slot(callback),
                 self.expr(ms)

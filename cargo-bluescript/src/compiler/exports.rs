@@ -127,9 +127,18 @@ fn collect_exports(items: &[syn::Item], out: &mut Vec<Export>) {
 
 fn export_of(function: &syn::ItemFn) -> Option<Export> {
     let attr = function.attrs.iter().find(|a| {
-        let segments: Vec<_> = a.path().segments.iter().map(|s| s.ident.to_string()).collect();
+        let segments: Vec<_> = a
+            .path()
+            .segments
+            .iter()
+            .map(|s| s.ident.to_string())
+            .collect();
         matches!(
-            segments.iter().map(String::as_str).collect::<Vec<_>>().as_slice(),
+            segments
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .as_slice(),
             ["bluescript", "export"] | ["export"]
         )
     })?;
@@ -185,7 +194,11 @@ mod tests {
 
     #[test]
     fn records_round_trip() {
-        for record in ["led_set(boolean):void", "gpio.set(integer,boolean):void", "now():float"] {
+        for record in [
+            "led_set(boolean):void",
+            "gpio.set(integer,boolean):void",
+            "now():float",
+        ] {
             let export = Export::parse_record(record).unwrap();
             assert_eq!(export.record(), record);
         }
@@ -213,6 +226,9 @@ mod tests {
         .unwrap();
         let exports = scan_firmware_sources(dir.path()).unwrap();
         let records: Vec<_> = exports.iter().map(Export::record).collect();
-        assert_eq!(records, ["led_set(boolean):void", "gpio.read(integer):float"]);
+        assert_eq!(
+            records,
+            ["led_set(boolean):void", "gpio.read(integer):float"]
+        );
     }
 }

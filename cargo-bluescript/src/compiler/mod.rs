@@ -32,7 +32,10 @@ pub fn check(file: &SourceFile, exports: &[Export]) -> Result<ir::Program, Vec<D
             })
             .collect();
         if diagnostics.is_empty() {
-            diagnostics.push(Diagnostic::error(Span::default(), "the file could not be parsed"));
+            diagnostics.push(Diagnostic::error(
+                Span::default(),
+                "the file could not be parsed",
+            ));
         }
         return Err(diagnostics);
     }

@@ -51,9 +51,15 @@ fn compiles(text: &str) -> ir::Program {
 #[test]
 fn rejects_unsupported_statements_with_location_and_caret() {
     let text = errors("let x: integer = 1\nswitch (x) { case 1: break }\n");
-    assert!(text.contains("error: `switch` is not supported yet"), "{text}");
+    assert!(
+        text.contains("error: `switch` is not supported yet"),
+        "{text}"
+    );
     assert!(text.contains("--> main.bs:2:1"), "{text}");
-    assert!(text.contains("2 | switch (x) { case 1: break }\n  | ^^^^^^"), "{text}");
+    assert!(
+        text.contains("2 | switch (x) { case 1: break }\n  | ^^^^^^"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -85,7 +91,10 @@ fn rejects_every_unsupported_construct_without_panicking() {
         ("interface I {}", "interfaces"),
         ("let x: any = 1", "`any`"),
         ("import { f } from './util'", "importing other script files"),
-        ("function f() { let y = 1; setInterval(() => { y = 2 }, 10) }", "captures the local variable `y`"),
+        (
+            "function f() { let y = 1; setInterval(() => { y = 2 }, 10) }",
+            "captures the local variable `y`",
+        ),
         ("let x = typeof 1", "`typeof`"),
         ("let x = null", "`null`"),
         ("let x = Math.PI", "the property `PI`"),
@@ -102,27 +111,72 @@ fn rejects_every_unsupported_construct_without_panicking() {
 #[test]
 fn type_errors_name_the_types() {
     let cases = [
-        ("let x: integer = 1.5", "expected a value of type integer, found float"),
-        ("let b: boolean = 1", "expected a value of type boolean, found integer"),
-        ("let x = 1 % 2.0", "`%` cannot be applied to integer and float"),
-        ("let x = 1 << 1.0", "`<<` cannot be applied to integer and float"),
-        ("let x = true + 1", "`+` cannot be applied to boolean and integer"),
-        ("let x = true == 1", "`==` cannot be applied to boolean and integer"),
-        ("const c = 1\nc = 2", "cannot assign to `c`: it is a constant"),
-        ("function f(a: integer) {}\nf()", "`f` takes 1 argument, but 0 were given"),
-        ("function f(a: integer) {}\nf(true)", "expected a value of type integer, found boolean"),
-        ("led_set(1)", "expected a value of type boolean, found integer"),
+        (
+            "let x: integer = 1.5",
+            "expected a value of type integer, found float",
+        ),
+        (
+            "let b: boolean = 1",
+            "expected a value of type boolean, found integer",
+        ),
+        (
+            "let x = 1 % 2.0",
+            "`%` cannot be applied to integer and float",
+        ),
+        (
+            "let x = 1 << 1.0",
+            "`<<` cannot be applied to integer and float",
+        ),
+        (
+            "let x = true + 1",
+            "`+` cannot be applied to boolean and integer",
+        ),
+        (
+            "let x = true == 1",
+            "`==` cannot be applied to boolean and integer",
+        ),
+        (
+            "const c = 1\nc = 2",
+            "cannot assign to `c`: it is a constant",
+        ),
+        (
+            "function f(a: integer) {}\nf()",
+            "`f` takes 1 argument, but 0 were given",
+        ),
+        (
+            "function f(a: integer) {}\nf(true)",
+            "expected a value of type integer, found boolean",
+        ),
+        (
+            "led_set(1)",
+            "expected a value of type boolean, found integer",
+        ),
         ("let y = nope + 1", "cannot find `nope`"),
         ("nope()", "cannot find function `nope`"),
-        ("function f(): integer { return }", "must return a value of type integer"),
-        ("function f() { return 1 }\nfunction g(): void { return 1 }", "returns nothing"),
+        (
+            "function f(): integer { return }",
+            "must return a value of type integer",
+        ),
+        (
+            "function f() { return 1 }\nfunction g(): void { return 1 }",
+            "returns nothing",
+        ),
         ("break", "`break` outside a loop"),
         ("return 1", "can only be used within a function"),
-        ("function f(a: integer) {}\nsetInterval(f, 10)", "a timer calls `f` without arguments"),
+        (
+            "function f(a: integer) {}\nsetInterval(f, 10)",
+            "a timer calls `f` without arguments",
+        ),
         ("let x = 1\nlet x = 2", "declared twice"),
-        ("function f() { let a = 1; let a = 2 }", "already declared in this block"),
+        (
+            "function f() { let a = 1; let a = 2 }",
+            "already declared in this block",
+        ),
         ("let x = led_set(true)", "has no value (void)"),
-        ("import { write } from 'gpio'", "module 'gpio' has no export named `write`"),
+        (
+            "import { write } from 'gpio'",
+            "module 'gpio' has no export named `write`",
+        ),
         ("import { x } from 'spi'", "no module named 'spi'"),
     ];
     for (program, expected) in cases {
@@ -136,7 +190,11 @@ fn arithmetic_follows_the_typing_rules() {
     let program = compiles(
         "let a = 7 / 2\nlet b = 7 / 2.0\nlet c = 2 ** 10\nlet d = 1.5 ** 2\nlet e = 1 < 2.5\nlet f = 3 & 5",
     );
-    let types: Vec<_> = program.globals.iter().map(|g| (g.name.as_str(), g.ty)).collect();
+    let types: Vec<_> = program
+        .globals
+        .iter()
+        .map(|g| (g.name.as_str(), g.ty))
+        .collect();
     assert_eq!(
         types,
         [
@@ -156,7 +214,10 @@ fn infers_return_types_lazily_across_functions() {
         "let x = twice(2)\nfunction twice(n: integer) { return half(n) * 4 }\nfunction half(n: integer) { return n / 2.0 }",
     );
     assert_eq!(program.globals[0].ty, ir::Ty::Float);
-    assert_eq!(program.function("twice").unwrap().signature.ret, ir::Ty::Float);
+    assert_eq!(
+        program.function("twice").unwrap().signature.ret,
+        ir::Ty::Float
+    );
     let text = errors("function f(n: integer) { return f(n - 1) }");
     assert!(text.contains("the return type of `f` is needed"), "{text}");
 }
@@ -181,7 +242,10 @@ fn fingerprints_change_only_with_the_edited_function() {
     assert_eq!(fp(&before, "b"), fp(&after, "b"));
     assert_eq!(before.top_level_fingerprint, after.top_level_fingerprint);
     let restarted = compiles("let n = 1\nfunction a() { n++ }\nfunction b() { n-- }");
-    assert_ne!(before.top_level_fingerprint, restarted.top_level_fingerprint);
+    assert_ne!(
+        before.top_level_fingerprint,
+        restarted.top_level_fingerprint
+    );
 }
 
 /// A program exercising every construct the code generator emits.
@@ -252,7 +316,10 @@ fn generates_an_image_module_with_slots_globals_and_exports() {
     assert!(code.contains("pub static mut __bs_g_count: i32 = 0;"));
     assert!(code.contains("pub unsafe extern \"C\" fn __bs_fn_fib(mut v_n: i32) -> i32"));
     assert!(code.contains("build_id: 0x0000abcd"));
-    assert!(code.contains("bs_timer_start(3, (100_i32), true)"), "{code}");
+    assert!(
+        code.contains("bs_timer_start(3, (100_i32), true)"),
+        "{code}"
+    );
     // Calls between script functions go through the slot table.
     assert!(code.contains("unsafe extern \"C\" fn(i32) -> i32>(slot(0))"));
     assert!(code.contains("__bs_export_read((1_i32))"));
