@@ -2,60 +2,10 @@
 //! template, real rustc, real QEMU. Nothing is skipped when a tool is
 //! missing: `.ci/run` installs QEMU and the target.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::time::{Duration, Instant};
+mod support;
 
-const TOOL: &str = env!("CARGO_BIN_EXE_cargo-bluescript");
-
-/// Firmware dependencies are compiled once for all tests.
-fn shared_target_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-firmware")
-}
-
-fn tool(args: &[&str], dir: &Path) -> Command {
-    let mut command = Command::new(TOOL);
-    command
-        .arg("bluescript")
-        .args(args)
-        .current_dir(dir)
-        .env("CARGO_TARGET_DIR", shared_target_dir());
-    command
-}
-
-/// A new project from the default template, in its own temporary directory.
-struct Project {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-}
-
-impl Project {
-    fn new(name: &str) -> Project {
-        let dir = tempfile::tempdir().unwrap();
-        let output = tool(&["new", name], dir.path()).output().unwrap();
-        assert!(
-            output.status.success(),
-            "new failed: {}",
-            text(&output.stderr)
-        );
-        let root = dir.path().join(name);
-        Project { _dir: dir, root }
-    }
-
-    fn write_script(&self, text: &str) {
-        std::fs::write(self.root.join("scripts/main.bs"), text).unwrap();
-    }
-
-    fn run(&self) -> Output {
-        tool(&["run"], &self.root).output().unwrap()
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use std::time::Duration;
+use support::{text, Project, Watch};
 
 #[test]
 fn run_prints_the_exact_output_of_a_finite_program_and_exits_zero() {
@@ -120,109 +70,6 @@ fn run_refuses_a_type_error_before_building() {
         "stderr: {stderr}"
     );
     assert!(!output.status.success());
-}
-
-/// A running `cargo bluescript watch`, its output lines collected by threads.
-struct Watch {
-    child: Child,
-    stdout: Receiver<String>,
-    stderr: Receiver<String>,
-    seen_stderr: Vec<String>,
-}
-
-fn lines(stream: impl std::io::Read + Send + 'static) -> Receiver<String> {
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { break };
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    receiver
-}
-
-impl Watch {
-    fn start(project: &Project) -> Watch {
-        let mut child = tool(&["watch"], &project.root)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = lines(child.stdout.take().unwrap());
-        let stderr = lines(child.stderr.take().unwrap());
-        Watch {
-            child,
-            stdout,
-            stderr,
-            seen_stderr: Vec::new(),
-        }
-    }
-
-    /// The next stdout line that satisfies `accept`, or a panic after `timeout`.
-    fn expect_stdout(
-        &mut self,
-        timeout: Duration,
-        what: &str,
-        accept: impl Fn(&str) -> bool,
-    ) -> String {
-        let deadline = Instant::now() + timeout;
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            self.drain_stderr();
-            match self
-                .stdout
-                .recv_timeout(left.min(Duration::from_millis(100)))
-            {
-                Ok(line) if accept(&line) => return line,
-                Ok(_) | Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            }
-        }
-        self.drain_stderr();
-        panic!(
-            "no stdout line {what} within {timeout:?}; stderr:\n{}",
-            self.seen_stderr.join("\n")
-        );
-    }
-
-    fn expect_stderr(&mut self, timeout: Duration, needle: &str) {
-        let deadline = Instant::now() + timeout;
-        let mut checked = 0;
-        loop {
-            if self.seen_stderr[checked..]
-                .iter()
-                .any(|l| l.contains(needle))
-            {
-                return;
-            }
-            checked = self.seen_stderr.len();
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                break;
-            };
-            match self.stderr.recv_timeout(left) {
-                Ok(line) => self.seen_stderr.push(line),
-                Err(_) => break,
-            }
-        }
-        panic!(
-            "no stderr line containing {needle:?}; stderr:\n{}",
-            self.seen_stderr.join("\n")
-        );
-    }
-
-    fn drain_stderr(&mut self) {
-        while let Ok(line) = self.stderr.try_recv() {
-            self.seen_stderr.push(line);
-        }
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// `count 7` → 7.

@@ -338,6 +338,25 @@ impl Drop for SocketDir {
     }
 }
 
+/// QEMU must not outlive this process, however it ends (even SIGKILL, as
+/// when a test harness gives up): the kernel stops it when we die.
+#[cfg(target_os = "linux")]
+fn stop_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn stop_with_parent(_command: &mut Command) {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -442,22 +461,3 @@ mod tests {
         assert!(!socket_dir.exists());
     }
 }
-
-/// QEMU must not outlive this process, however it ends (even SIGKILL, as
-/// when a test harness gives up): the kernel stops it when we die.
-#[cfg(target_os = "linux")]
-fn stop_with_parent(command: &mut Command) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn stop_with_parent(_command: &mut Command) {}

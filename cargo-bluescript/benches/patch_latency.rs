@@ -1,0 +1,81 @@
+//! Save-to-new-code-running latency of `cargo bluescript watch` on QEMU.
+//!
+//! Creates a project from the template, starts `watch`, then edits the
+//! function an interval calls, again and again: each cycle writes the file
+//! and waits until the device prints what only the new code prints. The
+//! split into compile, link and transfer comes from watch's own report.
+//!
+//! `cargo bench -p cargo-bluescript --bench patch_latency [-- CYCLES]`
+
+#[path = "../../tests/support/mod.rs"]
+mod support;
+
+use std::time::{Duration, Instant};
+use support::{Project, Watch};
+
+const DEFAULT_CYCLES: usize = 60;
+
+fn script(version: usize) -> String {
+    format!(
+        "let count: integer = 0\n\nfunction tick() {{\n  count = count + 1\n  console.log(\"v{version}\", count)\n}}\n\nsetInterval(tick, 2)\n"
+    )
+}
+
+/// `compile 35 ms` in watch's status line → 35.0.
+fn stage(line: &str, name: &str) -> Option<f64> {
+    let rest = &line[line.find(&format!("{name} "))? + name.len() + 1..];
+    rest.split(' ').next()?.parse().ok()
+}
+
+fn percentile(values: &[f64], p: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank]
+}
+
+fn main() {
+    let cycles = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(DEFAULT_CYCLES);
+    let project = Project::new("patchbench");
+    project.write_script(&script(0));
+    let mut watch = Watch::start(&project);
+    watch.expect_stdout(Duration::from_secs(600), "from v0", |l| {
+        l.starts_with("v0 ")
+    });
+    watch.expect_stderr(Duration::from_secs(30), "Watching");
+
+    let (mut total, mut compile, mut link, mut transfer) = (vec![], vec![], vec![], vec![]);
+    for version in 1..=cycles {
+        // Let the previous burst of events settle, as between two saves.
+        std::thread::sleep(Duration::from_millis(100));
+        let saved = Instant::now();
+        std::fs::write(project.root.join("scripts/main.bs"), script(version)).unwrap();
+        let prefix = format!("v{version} ");
+        watch.expect_stdout(Duration::from_secs(30), "from the new code", |l| {
+            l.starts_with(&prefix)
+        });
+        total.push(saved.elapsed().as_secs_f64() * 1000.0);
+        let patched = watch.expect_stderr(Duration::from_secs(10), "Patched tick");
+        compile.push(stage(&patched, "compile").expect("compile time"));
+        link.push(stage(&patched, "link").expect("link time"));
+        transfer.push(stage(&patched, "transfer").expect("transfer time"));
+    }
+
+    println!("save → new code running, {cycles} edit cycles on qemu-m4:");
+    println!("{:<28}{:>10}{:>10}", "", "p50 ms", "p95 ms");
+    for (name, values) in [
+        ("total (save to new output)", &total),
+        ("  compile (rustc)", &compile),
+        ("  link (rust-lld)", &link),
+        ("  transfer (probe)", &transfer),
+    ] {
+        println!(
+            "{name:<28}{:>10.1}{:>10.1}",
+            percentile(values, 50.0),
+            percentile(values, 95.0)
+        );
+    }
+}

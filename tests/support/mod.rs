@@ -1,0 +1,162 @@
+//! Shared by the end-to-end tests and the patch-latency benchmark: a
+//! project made from the template, and a running `cargo bluescript watch`.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+pub const TOOL: &str = env!("CARGO_BIN_EXE_cargo-bluescript");
+
+/// Firmware dependencies are compiled once for all tests.
+pub fn shared_target_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-firmware")
+}
+
+pub fn tool(args: &[&str], dir: &Path) -> Command {
+    let mut command = Command::new(TOOL);
+    command
+        .arg("bluescript")
+        .args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", shared_target_dir());
+    command
+}
+
+/// A new project from the default template, in its own temporary directory.
+pub struct Project {
+    _dir: tempfile::TempDir,
+    pub root: PathBuf,
+}
+
+impl Project {
+    pub fn new(name: &str) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        let output = tool(&["new", name], dir.path()).output().unwrap();
+        assert!(
+            output.status.success(),
+            "new failed: {}",
+            text(&output.stderr)
+        );
+        let root = dir.path().join(name);
+        Project { _dir: dir, root }
+    }
+
+    pub fn write_script(&self, text: &str) {
+        std::fs::write(self.root.join("scripts/main.bs"), text).unwrap();
+    }
+
+    pub fn run(&self) -> Output {
+        tool(&["run"], &self.root).output().unwrap()
+    }
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A running `cargo bluescript watch`, its output lines collected by threads.
+pub struct Watch {
+    child: Child,
+    pub stdout: Receiver<String>,
+    pub stderr: Receiver<String>,
+    pub seen_stderr: Vec<String>,
+    stderr_cursor: usize,
+}
+
+pub fn lines(stream: impl std::io::Read + Send + 'static) -> Receiver<String> {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}
+
+impl Watch {
+    pub fn start(project: &Project) -> Watch {
+        let mut child = tool(&["watch"], &project.root)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = lines(child.stdout.take().unwrap());
+        let stderr = lines(child.stderr.take().unwrap());
+        Watch {
+            child,
+            stdout,
+            stderr,
+            seen_stderr: Vec::new(),
+            stderr_cursor: 0,
+        }
+    }
+
+    /// The next stdout line that satisfies `accept`, or a panic after `timeout`.
+    pub fn expect_stdout(
+        &mut self,
+        timeout: Duration,
+        what: &str,
+        accept: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + timeout;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            self.drain_stderr();
+            match self
+                .stdout
+                .recv_timeout(left.min(Duration::from_millis(100)))
+            {
+                Ok(line) if accept(&line) => return line,
+                Ok(_) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        self.drain_stderr();
+        panic!(
+            "no stdout line {what} within {timeout:?}; stderr:\n{}",
+            self.seen_stderr.join("\n")
+        );
+    }
+
+    /// The next stderr line (after the last one this matched) containing
+    /// `needle`, or a panic after `timeout`.
+    pub fn expect_stderr(&mut self, timeout: Duration, needle: &str) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let unmatched = &self.seen_stderr[self.stderr_cursor..];
+            if let Some(i) = unmatched.iter().position(|l| l.contains(needle)) {
+                self.stderr_cursor += i + 1;
+                return self.seen_stderr[self.stderr_cursor - 1].clone();
+            }
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                break;
+            };
+            match self.stderr.recv_timeout(left) {
+                Ok(line) => self.seen_stderr.push(line),
+                Err(_) => break,
+            }
+        }
+        panic!(
+            "no stderr line containing {needle:?}; stderr:\n{}",
+            self.seen_stderr.join("\n")
+        );
+    }
+
+    pub fn drain_stderr(&mut self) {
+        while let Ok(line) = self.stderr.try_recv() {
+            self.seen_stderr.push(line);
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
