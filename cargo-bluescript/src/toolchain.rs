@@ -73,20 +73,69 @@ impl Toolchain {
 /// Fails with the exact command to run when the device target is missing.
 pub fn ensure_target_installed(project_dir: &Path) -> Result<Toolchain> {
     let toolchain = Toolchain::for_project(project_dir)?;
-    let has_core = std::fs::read_dir(toolchain.target_libdir())
-        .map(|entries| {
-            entries.filter_map(|e| e.ok()).any(|e| {
-                e.file_name()
-                    .to_str()
-                    .is_some_and(|n| n.starts_with("libcore-"))
+    toolchain.ensure_target_installed()?;
+    Ok(toolchain)
+}
+
+impl Toolchain {
+    fn ensure_target_installed(&self) -> Result<()> {
+        let has_core = std::fs::read_dir(self.target_libdir())
+            .map(|entries| {
+                entries.filter_map(|e| e.ok()).any(|e| {
+                    e.file_name()
+                        .to_str()
+                        .is_some_and(|n| n.starts_with("libcore-"))
+                })
             })
-        })
-        .unwrap_or(false);
-    if !has_core {
-        bail!(
-            "the Rust target `{TARGET}` is not installed for this toolchain\n\
-             install it with: rustup target add {TARGET}"
+            .unwrap_or(false);
+        if !has_core {
+            bail!(
+                "the Rust target `{TARGET}` is not installed for this toolchain\n\
+                 install it with: rustup target add {TARGET}"
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toolchain_with_sysroot(sysroot: &Path) -> Toolchain {
+        Toolchain {
+            rustc: "rustc".into(),
+            project_dir: sysroot.to_path_buf(),
+            sysroot: sysroot.to_path_buf(),
+        }
+    }
+
+    #[test]
+    fn a_missing_target_says_how_to_install_it() {
+        let sysroot = tempfile::tempdir().unwrap();
+        let error = toolchain_with_sysroot(sysroot.path())
+            .ensure_target_installed()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("`thumbv7em-none-eabihf` is not installed"),
+            "{error}"
+        );
+        assert!(
+            error.contains("rustup target add thumbv7em-none-eabihf"),
+            "{error}"
         );
     }
-    Ok(toolchain)
+
+    #[test]
+    fn an_installed_target_is_found() {
+        let sysroot = tempfile::tempdir().unwrap();
+        let libdir = sysroot.path().join("lib/rustlib").join(TARGET).join("lib");
+        std::fs::create_dir_all(&libdir).unwrap();
+        std::fs::write(libdir.join("libcore-0123.rlib"), b"").unwrap();
+        std::fs::write(libdir.join("libcompiler_builtins-0123.rlib"), b"").unwrap();
+        let toolchain = toolchain_with_sysroot(sysroot.path());
+        toolchain.ensure_target_installed().unwrap();
+        assert!(toolchain.compiler_builtins().is_some());
+    }
 }
