@@ -129,11 +129,10 @@ fn cargo_build(project: &Project, generated: &std::path::Path, release: bool) ->
     let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
     let mut executable = None;
     for message in cargo_metadata::Message::parse_stream(stdout) {
+        // The firmware crate has one binary: the last executable built.
         if let Ok(cargo_metadata::Message::CompilerArtifact(artifact)) = message {
-            if artifact.target.name == project.name || artifact.executable.is_some() {
-                if let Some(path) = artifact.executable {
-                    executable = Some(path.into_std_path_buf());
-                }
+            if let Some(path) = artifact.executable {
+                executable = Some(path.into_std_path_buf());
             }
         }
     }

@@ -100,7 +100,15 @@ pub struct Timings {
 pub struct LinkedPatch {
     pub base: u32,
     pub bytes: Vec<u8>,
-    pub functions: Vec<(String, u32, u32)>,
+    pub functions: Vec<Placed>,
+}
+
+/// A function of a patch: its slot, and its code's address (Thumb bit set) and size.
+pub struct Placed {
+    pub name: String,
+    pub slot: u32,
+    pub address: u32,
+    pub size: u32,
 }
 
 pub struct Patcher {
@@ -144,13 +152,16 @@ impl Patcher {
         timings.compile = started.elapsed();
 
         let started = Instant::now();
-        let base = shadow.allocate(0)?;
+        let base = shadow.next_patch_address();
         let linked = self.link(&object, shadow, base, epoch)?;
-        let patch = extract(&linked, base, &plan.functions, epoch)?;
-        let end = base + patch.bytes.len() as u32;
-        if end > shadow.patch_region_end() {
-            shadow.allocate(patch.bytes.len() as u32)?; // reports the full region
-        }
+        let patch = extract(
+            &linked,
+            base,
+            &slot_map(shadow, plan),
+            &plan.functions,
+            epoch,
+        )?;
+        shadow.ensure_fits(base, patch.bytes.len() as u32)?;
         timings.link = started.elapsed();
         Ok(patch)
     }
@@ -236,7 +247,13 @@ fn slot_map(shadow: &Shadow, plan: &PatchPlan) -> SlotMap {
     slots
 }
 
-fn extract(elf_path: &Path, base: u32, functions: &[String], epoch: u32) -> Result<LinkedPatch> {
+fn extract(
+    elf_path: &Path,
+    base: u32,
+    slots: &SlotMap,
+    functions: &[String],
+    epoch: u32,
+) -> Result<LinkedPatch> {
     let data = std::fs::read(elf_path)?;
     let elf = object::File::parse(&*data)?;
     let mut bytes = Vec::new();
@@ -277,7 +294,12 @@ fn extract(elf_path: &Path, base: u32, functions: &[String], epoch: u32) -> Resu
         if address & 1 == 0 {
             bail!("`{symbol_name}` is not Thumb code ({address:#x})");
         }
-        placed.push((name.clone(), address, symbol.size() as u32));
+        placed.push(Placed {
+            name: name.clone(),
+            slot: slots[name],
+            address,
+            size: symbol.size() as u32,
+        });
     }
     Ok(LinkedPatch {
         base,
@@ -320,7 +342,7 @@ pub fn apply(
         probe.resume()?;
         std::thread::sleep(Duration::from_millis(1));
     }
-    let result = write_and_switch(probe, shadow, plan, patch);
+    let result = write_and_switch(probe, shadow, patch);
     if was_running {
         probe.resume()?;
     }
@@ -329,37 +351,25 @@ pub fn apply(
 
     shadow.epoch += 1;
     shadow.patch_next = patch.base + patch.bytes.len() as u32;
-    for (name, address, size) in &patch.functions {
-        let function = program.function(name).expect("planned from this program");
-        let slot = match shadow.functions.get(name) {
-            Some(record) => record.slot,
-            None => plan
-                .new_slots
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, s)| *s)
-                .expect("new functions have slots"),
-        };
+    for placed in &patch.functions {
+        let function = program
+            .function(&placed.name)
+            .expect("planned from this program");
         shadow.functions.insert(
-            name.clone(),
+            placed.name.clone(),
             FunctionRecord {
-                slot,
+                slot: placed.slot,
                 signature: function.signature.clone(),
                 fingerprint: function.fingerprint,
-                address: *address,
-                size: *size,
+                address: placed.address,
+                size: placed.size,
             },
         );
     }
     Ok(())
 }
 
-fn write_and_switch(
-    probe: &mut dyn Probe,
-    shadow: &Shadow,
-    plan: &PatchPlan,
-    patch: &LinkedPatch,
-) -> Result<()> {
+fn write_and_switch(probe: &mut dyn Probe, shadow: &Shadow, patch: &LinkedPatch) -> Result<()> {
     let epoch = probe.read_word(shadow.runtime.patch_epoch)?;
     if epoch != shadow.epoch {
         bail!(
@@ -377,20 +387,130 @@ fn write_and_switch(
         );
     }
     // Only now, with the whole patch in place, does any caller see it.
-    for (name, address, _) in &patch.functions {
-        let slot = shadow
-            .functions
-            .get(name)
-            .map(|r| r.slot)
-            .or_else(|| {
-                plan.new_slots
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, s)| *s)
-            })
-            .expect("every patched function has a slot");
-        probe.write_word(shadow.slot_address(slot), *address)?;
+    for placed in &patch.functions {
+        probe.write_word(shadow.slot_address(placed.slot), placed.address)?;
     }
     probe.write_word(shadow.runtime.patch_epoch, shadow.epoch + 1)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compiler::diagnostic::SourceFile;
+    use crate::shadow::RuntimeSymbols;
+
+    fn program(text: &str) -> ir::Program {
+        let file = SourceFile {
+            name: "main.bs".into(),
+            text: text.into(),
+        };
+        crate::compiler::check(&file, &[]).expect("valid program")
+    }
+
+    /// The shadow machine of a device started with `text` (addresses made up).
+    fn shadow_of(text: &str) -> Shadow {
+        let program = program(text);
+        let functions = program
+            .functions
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let record = FunctionRecord {
+                    slot: i as u32,
+                    signature: f.signature.clone(),
+                    fingerprint: f.fingerprint,
+                    address: 0x1000 + 0x100 * i as u32 + 1,
+                    size: 0x80,
+                };
+                (f.name.clone(), record)
+            })
+            .collect();
+        Shadow {
+            build_id: 1,
+            epoch: 0,
+            image: "image.elf".into(),
+            runtime: RuntimeSymbols {
+                slots: 0x2000_0000,
+                slot_count: 8,
+                patch_region: 0x2001_0000,
+                patch_region_size: 0x1000,
+                patch_epoch: 0x2000_1000,
+                state: 0x2000_1004,
+                error_count: 0x2000_1008,
+                rtt: 0x2000_2000,
+                program: 0x100,
+            },
+            functions,
+            globals: Default::default(),
+            exports: Vec::new(),
+            top_level_fingerprint: program.top_level_fingerprint,
+            patch_next: 0x2001_0000,
+        }
+    }
+
+    const BASE: &str =
+        "let n = 0\nfunction a(x: integer) { n += x }\nfunction b() { a(1) }\nsetInterval(b, 10)\n";
+
+    fn patch_plan(before: &str, after: &str) -> PatchPlan {
+        match plan(&shadow_of(before), &program(after)).unwrap() {
+            Plan::Patch(plan) => plan,
+            other => panic!("expected a patch, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_unchanged_program_needs_nothing() {
+        assert_eq!(
+            plan(&shadow_of(BASE), &program(BASE)).unwrap(),
+            Plan::Unchanged
+        );
+    }
+
+    #[test]
+    fn an_edited_body_recompiles_only_that_function() {
+        let edited = BASE.replace("n += x", "n += x * 2");
+        let plan = patch_plan(BASE, &edited);
+        assert_eq!(plan.functions, ["a"]);
+        assert!(plan.new_slots.is_empty());
+        assert!(!plan.needs_safe_point);
+    }
+
+    #[test]
+    fn a_new_function_gets_the_first_free_slot() {
+        let edited = BASE.replace("a(1) }", "a(1); c() }\nfunction c() { n-- }");
+        let plan = patch_plan(BASE, &edited);
+        assert_eq!(plan.functions, ["b", "c"]);
+        assert_eq!(plan.new_slots, [("c".to_string(), 2)]);
+    }
+
+    #[test]
+    fn a_changed_signature_recompiles_callers_at_a_safe_point() {
+        let edited = BASE
+            .replace("a(x: integer)", "a(x: integer, y: integer)")
+            .replace("a(1)", "a(1, 2)");
+        let plan = patch_plan(BASE, &edited);
+        assert_eq!(plan.functions, ["a", "b"]);
+        assert!(plan.needs_safe_point);
+    }
+
+    #[test]
+    fn top_level_changes_restart_the_program() {
+        let edited = BASE.replace("let n = 0", "let n = 1");
+        assert!(matches!(
+            plan(&shadow_of(BASE), &program(&edited)).unwrap(),
+            Plan::Restart(_)
+        ));
+    }
+
+    #[test]
+    fn a_full_patch_region_is_reported() {
+        let shadow = shadow_of(BASE);
+        let error = shadow
+            .ensure_fits(0x2001_0f00, 0x200)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("patch region is full"), "{error}");
+        assert_eq!(shadow.next_patch_address(), 0x2001_0000);
+    }
 }

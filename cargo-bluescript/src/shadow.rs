@@ -193,16 +193,20 @@ impl Shadow {
         self.runtime.patch_region + self.runtime.patch_region_size
     }
 
-    /// Reserves `size` bytes of the patch region, 8-aligned.
-    pub fn allocate(&self, size: u32) -> Result<u32> {
-        let start = (self.patch_next + 7) & !7;
+    /// Where the next patch goes: the first free byte, 8-aligned.
+    pub fn next_patch_address(&self) -> u32 {
+        (self.patch_next + 7) & !7
+    }
+
+    /// Fails when `size` bytes at `start` overrun the patch region.
+    pub fn ensure_fits(&self, start: u32, size: u32) -> Result<()> {
         if start + size > self.patch_region_end() {
             bail!(
                 "the patch region is full ({} KiB): restart `cargo bluescript watch` to start from a fresh image",
                 self.runtime.patch_region_size / 1024
             );
         }
-        Ok(start)
+        Ok(())
     }
 }
 

@@ -357,9 +357,8 @@ impl<'s, 'a> Checker<'s, 'a> {
         }
     }
 
+    /// Functions no top-level code needed yet.
     fn check_remaining_functions(&mut self) {
-        // A global without annotation that was never reached keeps no type;
-        // report it instead of guessing.
         for name in self.function_order.clone() {
             let _ = self.function_signature(&name, Span::default());
         }
