@@ -169,3 +169,37 @@ setInterval(tick, 100)
     let n: i32 = reported.split(' ').nth(1).unwrap().parse().unwrap();
     assert!(n > after, "count restarted: {after} then {n}");
 }
+
+#[test]
+fn build_works_from_anywhere_with_a_manifest_path() {
+    let project = Project::new("remote");
+    let manifest = project.root.join("Cargo.toml");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let output = support::tool(
+        &["build", "--manifest-path", manifest.to_str().unwrap()],
+        elsewhere.path(),
+    )
+    .output()
+    .unwrap();
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "stderr: {stderr}");
+    assert!(stderr.contains("Built"), "stderr: {stderr}");
+    // The editor declarations follow the firmware's drivers.
+    let declarations = std::fs::read_to_string(project.root.join("bluescript.d.ts")).unwrap();
+    assert!(
+        declarations.contains("declare function led_set(on: boolean): void;"),
+        "{declarations}"
+    );
+}
+
+#[test]
+fn outside_a_project_the_tool_says_what_to_do() {
+    let empty = tempfile::tempdir().unwrap();
+    let output = support::tool(&["run"], empty.path()).output().unwrap();
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("could not find `Cargo.toml`"),
+        "stderr: {stderr}"
+    );
+}

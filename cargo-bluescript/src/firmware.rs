@@ -84,10 +84,11 @@ pub fn build(project: &Project, release: bool) -> Result<Image> {
     let image = state_dir.join("image.elf");
     std::fs::copy(&elf, &image).with_context(|| format!("cannot copy `{}`", elf.display()))?;
     let shadow = Shadow::from_image(&image, &program, &slots, build_id)?;
-    let missing: Vec<_> = exports
+    let in_image: Vec<String> = shadow.exports.iter().map(Export::record).collect();
+    let missing: Vec<String> = exports
         .iter()
-        .filter(|e| !shadow.exports.contains(e))
-        .map(|e| e.record())
+        .map(Export::record)
+        .filter(|record| !in_image.contains(record))
         .collect();
     if !missing.is_empty() {
         bail!(
@@ -164,7 +165,14 @@ fn write_typescript_declarations(project: &Project, exports: &[Export]) -> Resul
             .params
             .iter()
             .enumerate()
-            .map(|(i, ty)| format!("arg{i}: {}", typescript_type(*ty)))
+            .map(|(i, ty)| {
+                let name = export
+                    .param_names
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| format!("arg{i}"));
+                format!("{name}: {}", typescript_type(*ty))
+            })
             .collect();
         format!(
             "function {}({}): {};",

@@ -16,6 +16,9 @@ pub struct Export {
     pub module: Option<String>,
     pub name: String,
     pub signature: Signature,
+    /// The Rust parameter names, when read from the source (records lack them).
+    #[serde(default)]
+    pub param_names: Vec<String>,
 }
 
 impl Export {
@@ -53,6 +56,7 @@ impl Export {
                 params,
                 ret: Ty::from_record_name(ret)?,
             },
+            param_names: Vec::new(),
         })
     }
 
@@ -152,15 +156,18 @@ fn export_of(function: &syn::ItemFn) -> Option<Export> {
             Ok(())
         });
     }
-    let params = function
-        .sig
-        .inputs
-        .iter()
-        .map(|input| match input {
-            syn::FnArg::Typed(pat) => ty_of_rust(&pat.ty),
-            syn::FnArg::Receiver(_) => None,
-        })
-        .collect::<Option<Vec<_>>>()?;
+    let mut params = Vec::new();
+    let mut param_names = Vec::new();
+    for input in &function.sig.inputs {
+        let syn::FnArg::Typed(typed) = input else {
+            return None;
+        };
+        params.push(ty_of_rust(&typed.ty)?);
+        param_names.push(match &*typed.pat {
+            syn::Pat::Ident(ident) => ident.ident.to_string(),
+            _ => format!("arg{}", param_names.len()),
+        });
+    }
     let ret = match &function.sig.output {
         syn::ReturnType::Default => Ty::Void,
         syn::ReturnType::Type(_, ty) => ty_of_rust(ty)?,
@@ -169,6 +176,7 @@ fn export_of(function: &syn::ItemFn) -> Option<Export> {
         module,
         name: function.sig.ident.to_string(),
         signature: Signature { params, ret },
+        param_names,
     })
 }
 
