@@ -1,6 +1,6 @@
 //! The subcommands, as the command line sees them.
 
-use crate::board::{Board, StartOptions};
+use crate::board::{Board, StartOptions, Stopped};
 use crate::firmware::{self, ScriptErrors};
 use crate::project::Project;
 use crate::session::Session;
@@ -79,9 +79,78 @@ pub fn flash(manifest_path: Option<&Path>, release: bool) -> Result<ExitCode> {
     let board = board_of(&project)?;
     board.ensure_tools_installed()?;
     let image = firmware::build(&project, release)?;
-    let message = board.flash(&image.elf, &project.state_dir())?;
-    status("Flashed", &message);
+    let flashed = board.flash(&image.shadow, &project.state_dir())?;
+    if let Some(stopped) = &flashed.replaced {
+        report_stopped(stopped);
+    }
+    let record = &flashed.record;
+    let device = flashed.device;
+    status(
+        "Flashed",
+        &format!(
+            "build {:#010x} to {board}, which runs it in the background (QEMU pid {})",
+            record.build_id, record.pid
+        ),
+    );
+    let errors = match device.errors {
+        1 => "1 run-time error".to_owned(),
+        n => format!("{n} run-time errors"),
+    };
+    // Aligned under the message of the status line.
+    let indent = " ".repeat(13);
+    eprintln!("{indent}program:      {}; {errors}", device.describe());
+    eprintln!(
+        "{indent}debug socket: {}",
+        project.display_path(&record.socket)
+    );
+    eprintln!(
+        "{indent}output log:   {}",
+        project.display_path(&record.log)
+    );
+    eprintln!("{indent}stop it with: cargo bluescript flash --stop");
+    // Nobody reads a flashed board's output, so point to where it can be seen.
+    if device.halted() {
+        eprintln!("warning: the program halted after a fatal error; `cargo bluescript run` shows its output");
+    } else if device.errors > 0 {
+        eprintln!(
+            "warning: the program reported {errors}; `cargo bluescript run` shows its output"
+        );
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `cargo bluescript flash --stop`.
+pub fn stop_flashed(manifest_path: Option<&Path>) -> Result<ExitCode> {
+    let project = Project::locate(manifest_path)?;
+    match Board::stop_flashed(&project.state_dir())? {
+        Some(stopped) => report_stopped(&stopped),
+        None => status(
+            "Stopped",
+            "nothing: no board flashed by `cargo bluescript flash` is running",
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report_stopped(stopped: &Stopped) {
+    let record = &stopped.record;
+    if stopped.was_running {
+        status(
+            "Stopped",
+            &format!(
+                "{} (QEMU pid {}, build {:#010x})",
+                record.board, record.pid, record.build_id
+            ),
+        );
+    } else {
+        status(
+            "Stopped",
+            &format!(
+                "nothing: {} (QEMU pid {}) had already stopped; its record is removed",
+                record.board, record.pid
+            ),
+        );
+    }
 }
 
 /// Set when the user presses Ctrl-C.

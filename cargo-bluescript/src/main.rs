@@ -46,7 +46,13 @@ enum Command {
     /// Compile the scripts and build the firmware image
     Build(ProjectArgs),
     /// Build and write the image to the board (QEMU: start it in the background)
-    Flash(ProjectArgs),
+    Flash {
+        #[command(flatten)]
+        project: ProjectArgs,
+        /// Stop the board an earlier flash left running, instead of flashing
+        #[arg(long, conflicts_with = "release")]
+        stop: bool,
+    },
     /// Build, start the board, stream output; exit when the program is done
     Run(ProjectArgs),
     /// Build, start, stream output, and patch the running program on every save
@@ -77,7 +83,13 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::New { path, board } => commands::new(&path, &board),
         Command::Check { manifest_path } => commands::check(manifest_path.as_deref()),
         Command::Build(args) => commands::build(args.manifest_path.as_deref(), args.release),
-        Command::Flash(args) => commands::flash(args.manifest_path.as_deref(), args.release),
+        Command::Flash {
+            project,
+            stop: true,
+        } => commands::stop_flashed(project.manifest_path.as_deref()),
+        Command::Flash { project, .. } => {
+            commands::flash(project.manifest_path.as_deref(), project.release)
+        }
         Command::Run(args) => commands::run(args.manifest_path.as_deref(), args.release),
         Command::Watch { manifest_path } => commands::watch(manifest_path.as_deref()),
     }

@@ -1,10 +1,14 @@
 //! Boards a BlueScript program can run on, and how to get a [`Probe`] to one.
 
+pub mod flashed;
+mod process;
 pub mod qemu;
 
+pub use flashed::{DeviceStatus, Flashed, FlashedBoard, Stopped};
 pub use qemu::{QemuBoard, QemuOptions};
 
 use crate::probe::Probe;
+use crate::shadow::Shadow;
 use anyhow::{bail, Result};
 use std::fmt;
 use std::path::Path;
@@ -48,24 +52,26 @@ impl Board {
         }
     }
 
-    /// Makes `elf` the program the board runs from now on, and says what was
-    /// done. `state_dir` is the project's state directory, for boards that
-    /// need to remember what they hold.
-    pub fn flash(self, elf: &Path, _state_dir: &Path) -> Result<String> {
-        if !elf.is_file() {
+    /// Makes `shadow`'s image the program the board runs from now on, and
+    /// checks that it does. `state_dir` is the project's state directory,
+    /// where the board's record (`board.json`) is kept.
+    ///
+    /// QEMU has no persistent flash: flashing starts it in the background
+    /// with the image, replacing the QEMU an earlier flash started.
+    pub fn flash(self, shadow: &Shadow, state_dir: &Path) -> Result<Flashed> {
+        if !shadow.image.is_file() {
             bail!(
                 "the firmware {} does not exist (was it built?)",
-                elf.display()
+                shadow.image.display()
             );
         }
-        match self {
-            // An emulator has no persistent flash: QEMU loads the image each
-            // time it starts.
-            Board::QemuM4 => Ok(format!(
-                "nothing to do for {self}: QEMU loads {} each time it starts (`cargo bluescript run`)",
-                elf.display()
-            )),
-        }
+        flashed::flash(self, shadow, state_dir)
+    }
+
+    /// Stops the board that `flash` left running for the project whose
+    /// state directory is `state_dir`; `None` if there was none.
+    pub fn stop_flashed(state_dir: &Path) -> Result<Option<Stopped>> {
+        flashed::stop(state_dir)
     }
 
     /// Loads `elf` on the board and connects to it; the core is left halted

@@ -1,12 +1,14 @@
 //! The `qemu-m4` board: QEMU's `mps2-an386` machine (Cortex-M4F) driven
 //! through its GDB stub on a Unix socket.
 
-use super::{Board, RunningBoard};
+use super::{process, Board, RunningBoard};
+use crate::compiler::fingerprint;
 use crate::probe::{GdbProbe, Probe};
 use anyhow::{bail, Context, Result};
 use std::ffi::OsString;
-use std::io::Read;
-use std::os::unix::fs::PermissionsExt;
+use std::io::{ErrorKind, Read};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -20,6 +22,12 @@ const MACHINE: &str = "mps2-an386";
 /// How much of QEMU's output to keep for error messages.
 const OUTPUT_TAIL: usize = 16 * 1024;
 const SOCKET_POLL_INTERVAL: Duration = Duration::from_millis(2);
+/// A bad image makes QEMU exit just after it opened its socket: how long a
+/// failed connection waits for that, to report QEMU's own error instead.
+const STARTUP_EXIT_WAIT: Duration = Duration::from_secs(1);
+/// Longest socket path every Unix accepts (`sun_path` holds 104 bytes on
+/// macOS, 108 on Linux, the terminating NUL included).
+const MAX_SOCKET_PATH: usize = 100;
 
 /// How to run QEMU.
 #[derive(Debug, Clone)]
@@ -72,8 +80,8 @@ impl QemuBoard {
         }
         let mut process = QemuProcess::spawn(elf, &options)?;
         process.wait_for_socket(options.startup_timeout)?;
-        let probe = GdbProbe::connect_unix(&process.socket_path())
-            .map_err(|err| process.explain_startup_failure(err))?;
+        let probe =
+            connect(&process.socket_path()).map_err(|err| process.explain_startup_failure(err))?;
         Ok(QemuBoard { probe, process })
     }
 
@@ -113,6 +121,188 @@ impl RunningBoard for QemuBoard {
     }
 }
 
+/// A QEMU started by `cargo bluescript flash`: it runs its image on its own,
+/// as a flashed board does, and outlives this process. Dropping it leaves
+/// QEMU running.
+pub struct DetachedQemu {
+    child: Child,
+    log: PathBuf,
+}
+
+impl DetachedQemu {
+    /// Starts QEMU running `elf` (not halted), its debug stub on `socket` and
+    /// its output in `log`; returns once the socket is open.
+    pub fn start(
+        elf: &Path,
+        socket: &Path,
+        log: &Path,
+        options: &QemuOptions,
+    ) -> Result<DetachedQemu> {
+        QemuBoard::ensure_installed()?;
+        // A leftover socket would look like the new one being ready.
+        remove_socket(socket)?;
+        let log_file =
+            fs::File::create(log).with_context(|| format!("cannot create `{}`", log.display()))?;
+        let mut command = qemu_command(elf, socket, options, false);
+        // Nothing of ours: no terminal, and no pipe (whoever reads our output
+        // to its end would wait for QEMU too).
+        command
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file);
+        detach(&mut command);
+        let child = command
+            .spawn()
+            .with_context(|| format!("could not start `{QEMU_PROGRAM}`"))?;
+        let mut qemu = DetachedQemu {
+            child,
+            log: log.to_path_buf(),
+        };
+        let log = qemu.log.clone();
+        if let Err(err) = wait_for_socket(&mut qemu.child, socket, options.startup_timeout, &|| {
+            log_tail(&log)
+        }) {
+            qemu.kill();
+            return Err(err);
+        }
+        Ok(qemu)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// If QEMU exits soon (as it does just after opening its socket when the
+    /// image is bad): its exit status and what it logged.
+    pub fn exit_report(&mut self) -> Option<String> {
+        let status = wait_for_exit(&mut self.child, STARTUP_EXIT_WAIT)?;
+        Some(describe_exit(status, &log_tail(&self.log)))
+    }
+
+    /// Stops QEMU, when flashing fails half-way.
+    pub fn kill(mut self) {
+        // Fails only if QEMU is already gone; `wait` reaps it either way.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Connects to the GDB stub of a QEMU that has just created its socket.
+pub fn connect(socket: &Path) -> Result<GdbProbe<UnixStream>> {
+    // QEMU binds its socket (creating the file) a moment before it listens
+    // on it; a connection in between is refused.
+    let deadline = Instant::now() + STARTUP_EXIT_WAIT;
+    loop {
+        match UnixStream::connect(socket) {
+            Ok(stream) => return GdbProbe::new(stream),
+            Err(err) if err.kind() == ErrorKind::ConnectionRefused && Instant::now() < deadline => {
+                thread::sleep(SOCKET_POLL_INTERVAL)
+            }
+            Err(err) => {
+                return Err(err).with_context(|| {
+                    format!(
+                        "could not connect to the board's debug socket {}",
+                        socket.display()
+                    )
+                })
+            }
+        }
+    }
+}
+
+/// Whether process `pid` is a QEMU serving the debug socket `socket`: the
+/// pid in a record may since have been reused by any other process.
+pub fn is_serving(pid: u32, socket: &Path) -> bool {
+    let spec = chardev_spec(socket);
+    let spec = spec.to_string_lossy();
+    process::is_running(pid)
+        && process::info(pid)
+            .is_some_and(|info| info.program == QEMU_PROGRAM && info.command_line.contains(&*spec))
+}
+
+/// Stops the detached QEMU `pid` that serves `socket`. Returns whether it
+/// was running: if the pid is no such QEMU, no process is touched.
+pub fn stop_detached(pid: u32, socket: &Path) -> Result<bool> {
+    let running = is_serving(pid, socket);
+    if running {
+        process::stop(pid).context("could not stop QEMU")?;
+    }
+    // QEMU leaves its socket behind when killed.
+    remove_socket(socket)?;
+    Ok(running)
+}
+
+/// Where a detached QEMU keeping its files in `dir` listens: `dir/gdb.sock`,
+/// or, when that path is too long for a Unix socket, a private directory
+/// named after `dir` in the temporary directory.
+pub fn detached_socket_path(dir: &Path) -> Result<PathBuf> {
+    let socket = dir.join("gdb.sock");
+    if socket.as_os_str().len() <= MAX_SOCKET_PATH {
+        return Ok(socket);
+    }
+    let name = format!(
+        "cargo-bluescript-{:016x}",
+        fingerprint(dir.as_os_str().as_bytes())
+    );
+    let private = env::temp_dir().join(name);
+    match fs::create_dir(&private) {
+        Ok(()) => fs::set_permissions(&private, fs::Permissions::from_mode(0o700))?,
+        Err(err) if err.kind() == ErrorKind::AlreadyExists => {}
+        Err(err) => {
+            return Err(err).with_context(|| format!("could not create `{}`", private.display()))
+        }
+    }
+    // Whoever can enter the directory can drive the board: it must be ours alone.
+    let meta = fs::symlink_metadata(&private)?;
+    if !meta.is_dir() || meta.uid() != fs::metadata(dir)?.uid() || meta.mode() & 0o077 != 0 {
+        bail!(
+            "`{}` is not a private directory of yours; remove it and flash again",
+            private.display()
+        );
+    }
+    Ok(private.join("gdb.sock"))
+}
+
+fn remove_socket(socket: &Path) -> Result<()> {
+    match fs::remove_file(socket) {
+        Err(err) if err.kind() != ErrorKind::NotFound => {
+            Err(err).with_context(|| format!("cannot remove the old socket `{}`", socket.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The end of a log file, for error messages.
+fn log_tail(log: &Path) -> String {
+    let bytes = fs::read(log).unwrap_or_default();
+    let start = bytes.len().saturating_sub(OUTPUT_TAIL);
+    String::from_utf8_lossy(&bytes[start..]).into_owned()
+}
+
+/// A session of its own: neither Ctrl-C in our terminal nor the terminal
+/// closing reaches QEMU (and, unlike attached boards, it gets no
+/// PR_SET_PDEATHSIG: it is meant to outlive us).
+#[cfg(target_os = "linux")]
+fn detach(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::setsid() == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// A process group of its own: Ctrl-C in our terminal does not reach QEMU.
+#[cfg(not(target_os = "linux"))]
+fn detach(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    command.process_group(0);
+}
+
 /// The QEMU child process, the threads collecting its output, and the
 /// directory holding its socket; all cleaned up on drop.
 struct QemuProcess {
@@ -124,7 +314,7 @@ struct QemuProcess {
 impl QemuProcess {
     fn spawn(elf: &Path, options: &QemuOptions) -> Result<QemuProcess> {
         let socket_dir = SocketDir::create()?;
-        let mut command = qemu_command(elf, &socket_dir.socket_path(), options);
+        let mut command = qemu_command(elf, &socket_dir.socket_path(), options, true);
         // QEMU must not read the terminal (the user's keys belong to us);
         // its output is kept for error messages. It stays in our process
         // group on purpose: Ctrl-C or a closed terminal then stops it too,
@@ -155,30 +345,12 @@ impl QemuProcess {
         self.socket_dir.socket_path()
     }
 
-    /// QEMU creates its socket early in startup; until then, watch for it
-    /// dying (bad ELF, unknown option) so the error can say why.
     fn wait_for_socket(&mut self, timeout: Duration) -> Result<()> {
-        let deadline = Instant::now() + timeout;
         let socket = self.socket_path();
-        while !socket.exists() {
-            if let Some(status) = self.exit_status() {
-                // Let the output threads catch QEMU's last words.
-                thread::sleep(Duration::from_millis(20));
-                bail!(
-                    "QEMU could not start the board: {}",
-                    describe_exit(status, &self.output())
-                );
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "QEMU did not open its debug socket within {} s{}",
-                    timeout.as_secs(),
-                    output_suffix(&self.output())
-                );
-            }
-            thread::sleep(SOCKET_POLL_INTERVAL);
-        }
-        Ok(())
+        let output = &self.output;
+        wait_for_socket(&mut self.child, &socket, timeout, &|| {
+            String::from_utf8_lossy(&output.lock().unwrap()).into_owned()
+        })
     }
 
     fn exit_status(&mut self) -> Option<ExitStatus> {
@@ -192,16 +364,13 @@ impl QemuProcess {
     /// Adds what QEMU said to an error, if it died: a bad image makes QEMU
     /// exit just after it opened its socket.
     fn explain_startup_failure(&mut self, err: anyhow::Error) -> anyhow::Error {
-        let deadline = Instant::now() + Duration::from_secs(1);
-        while Instant::now() < deadline {
-            if let Some(status) = self.exit_status() {
-                thread::sleep(Duration::from_millis(20));
+        match wait_for_exit(&mut self.child, STARTUP_EXIT_WAIT) {
+            Some(status) => {
                 let why = describe_exit(status, &self.output());
-                return err.context(format!("QEMU could not start the board: {why}"));
+                err.context(format!("QEMU could not start the board: {why}"))
             }
-            thread::sleep(SOCKET_POLL_INTERVAL);
+            None => err,
         }
-        err
     }
 }
 
@@ -213,7 +382,55 @@ impl Drop for QemuProcess {
     }
 }
 
-fn qemu_command(elf: &Path, socket: &Path, options: &QemuOptions) -> Command {
+/// QEMU creates its socket early in startup; until then, watch for it
+/// dying (bad ELF, unknown option) so the error can say why.
+fn wait_for_socket(
+    child: &mut Child,
+    socket: &Path,
+    timeout: Duration,
+    output: &dyn Fn() -> String,
+) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    while !socket.exists() {
+        if let Ok(Some(status)) = child.try_wait() {
+            // Let QEMU's last words reach the output.
+            thread::sleep(Duration::from_millis(20));
+            bail!(
+                "QEMU could not start the board: {}",
+                describe_exit(status, &output())
+            );
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "QEMU did not open its debug socket within {} s{}",
+                timeout.as_secs(),
+                output_suffix(&output())
+            );
+        }
+        thread::sleep(SOCKET_POLL_INTERVAL);
+    }
+    Ok(())
+}
+
+/// The exit status of `child` if it exits within `wait`.
+fn wait_for_exit(child: &mut Child, wait: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + wait;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            // Let QEMU's last words reach the output.
+            thread::sleep(Duration::from_millis(20));
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        thread::sleep(SOCKET_POLL_INTERVAL);
+    }
+}
+
+/// `halted`: start with the core halted at its reset vector (`-S`), for a
+/// host that connects at once; otherwise the guest runs from the start.
+fn qemu_command(elf: &Path, socket: &Path, options: &QemuOptions, halted: bool) -> Command {
     let mut command = Command::new(QEMU_PROGRAM);
     command
         .args(["-machine", MACHINE, "-nographic"])
@@ -221,10 +438,12 @@ fn qemu_command(elf: &Path, socket: &Path, options: &QemuOptions) -> Command {
         // never forwarded to the debugger, whose protocol state we own.
         .args(["-semihosting-config", "enable=on,target=native"])
         .arg("-kernel")
-        .arg(elf)
-        // Start halted: connecting to a running guest would stop it at a
-        // random point.
-        .arg("-S")
+        .arg(elf);
+    if halted {
+        // Connecting to a running guest would stop it at a random point.
+        command.arg("-S");
+    }
+    command
         .arg("-chardev")
         .arg(chardev_spec(socket))
         .args(["-gdb", "chardev:gdb0"])
@@ -241,7 +460,15 @@ fn qemu_command(elf: &Path, socket: &Path, options: &QemuOptions) -> Command {
 /// started in parallel.
 fn chardev_spec(socket: &Path) -> OsString {
     let mut spec = OsString::from("socket,id=gdb0,path=");
-    spec.push(socket);
+    // QEMU's option syntax: `,,` is a comma inside a value.
+    let mut path = Vec::new();
+    for &byte in socket.as_os_str().as_bytes() {
+        path.push(byte);
+        if byte == b',' {
+            path.push(b',');
+        }
+    }
+    spec.push(OsString::from_vec(path));
     spec.push(",server=on,wait=off");
     spec
 }
@@ -317,7 +544,7 @@ impl SocketDir {
                     fs::set_permissions(&path, fs::Permissions::from_mode(0o700))?;
                     return Ok(SocketDir { path });
                 }
-                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(err) if err.kind() == ErrorKind::AlreadyExists => continue,
                 Err(err) => {
                     return Err(err).with_context(|| {
                         format!("could not create a directory in {}", base.display())
@@ -398,7 +625,12 @@ mod tests {
             icount: Some(10),
             ..QemuOptions::default()
         };
-        let command = qemu_command(Path::new("fw.elf"), Path::new("dir/gdb.sock"), &options);
+        let command = qemu_command(
+            Path::new("fw.elf"),
+            Path::new("dir/gdb.sock"),
+            &options,
+            true,
+        );
         let args: Vec<_> = command.get_args().map(|a| a.to_string_lossy()).collect();
         let line = args.join(" ");
         assert!(line.contains("-machine mps2-an386"), "{line}");
@@ -459,5 +691,109 @@ mod tests {
         assert!(board.exit_report().is_none());
         drop(board);
         assert!(!socket_dir.exists());
+    }
+
+    /// A raw image QEMU loads at 0: a vector table whose reset handler is
+    /// `b .` (with the Thumb bit), so the guest spins without faulting.
+    fn spinning_image(dir: &Path) -> PathBuf {
+        let elf = dir.join("spin.bin");
+        let mut image = Vec::new();
+        image.extend_from_slice(&0x2000_1000u32.to_le_bytes());
+        image.extend_from_slice(&0x0000_0009u32.to_le_bytes());
+        image.extend_from_slice(&[0xfe, 0xe7]);
+        fs::write(&elf, image).unwrap();
+        elf
+    }
+
+    /// A failed assertion must not leave a detached QEMU behind.
+    struct StopOnDrop(u32, PathBuf);
+
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            let _ = stop_detached(self.0, &self.1);
+        }
+    }
+
+    #[test]
+    fn a_detached_qemu_runs_on_its_own_until_stopped() {
+        QemuBoard::ensure_installed().expect("QEMU is installed (.ci/run installs it)");
+        let dir = tempfile::tempdir().unwrap();
+        let elf = spinning_image(dir.path());
+        let socket = detached_socket_path(dir.path()).unwrap();
+        let log = dir.path().join("qemu.log");
+        let qemu = DetachedQemu::start(&elf, &socket, &log, &QemuOptions::default()).unwrap();
+        let pid = qemu.pid();
+        // Dropping the handle must leave QEMU running.
+        drop(qemu);
+        let _guard = StopOnDrop(pid, socket.clone());
+        let mut probe = connect(&socket).unwrap();
+        assert!(is_serving(pid, &socket));
+        assert!(!is_serving(pid, &dir.path().join("other.sock")));
+        assert!(!is_serving(std::process::id(), &socket));
+        #[cfg(target_os = "linux")]
+        {
+            // Its own session: the terminal's signals do not reach it.
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+            let (_, fields) = stat.rsplit_once(") ").unwrap();
+            let session: u32 = fields.split(' ').nth(3).unwrap().parse().unwrap();
+            assert_eq!(session, pid);
+        }
+        // It ran before we connected: the core is past its reset handler's
+        // first instruction, spinning at 0x8.
+        assert_eq!(probe.read_register(15).unwrap(), 0x8);
+        probe.resume().unwrap();
+        drop(probe);
+        assert!(stop_detached(pid, &socket).unwrap());
+        assert!(!process::is_running(pid));
+        assert!(!socket.exists());
+        assert!(!stop_detached(pid, &socket).unwrap());
+    }
+
+    #[test]
+    fn a_detached_qemu_that_cannot_start_says_why() {
+        QemuBoard::ensure_installed().expect("QEMU is installed (.ci/run installs it)");
+        let dir = tempfile::tempdir().unwrap();
+        let elf = spinning_image(dir.path());
+        let options = QemuOptions {
+            extra_args: vec!["-no-such-option".into()],
+            ..QemuOptions::default()
+        };
+        let socket = dir.path().join("gdb.sock");
+        let log = dir.path().join("qemu.log");
+        let err = DetachedQemu::start(&elf, &socket, &log, &options)
+            .err()
+            .unwrap();
+        let message = format!("{err:#}");
+        assert!(
+            message.contains("QEMU could not start the board")
+                && message.contains("no-such-option"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn long_socket_paths_move_to_a_private_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            detached_socket_path(dir.path()).unwrap(),
+            dir.path().join("gdb.sock")
+        );
+        let deep = dir.path().join("a-rather-long-directory-name".repeat(4));
+        fs::create_dir(&deep).unwrap();
+        let socket = detached_socket_path(&deep).unwrap();
+        assert!(socket.as_os_str().len() <= MAX_SOCKET_PATH, "{socket:?}");
+        assert_eq!(detached_socket_path(&deep).unwrap(), socket);
+        let private = socket.parent().unwrap();
+        assert_eq!(fs::metadata(private).unwrap().mode() & 0o777, 0o700);
+        fs::remove_dir(private).unwrap();
+    }
+
+    #[test]
+    fn commas_in_socket_paths_are_escaped_for_qemu() {
+        let spec = chardev_spec(Path::new("/a,b/gdb.sock"));
+        assert_eq!(
+            spec,
+            "socket,id=gdb0,path=/a,,b/gdb.sock,server=on,wait=off"
+        );
     }
 }

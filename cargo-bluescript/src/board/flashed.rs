@@ -1,0 +1,350 @@
+//! A board left running by `cargo bluescript flash`, and its record,
+//! `board.json` in the project's state directory.
+//!
+//! An emulator has no persistent flash, so flashing the QEMU board starts
+//! QEMU with the image in the background, detached from this tool, the way a
+//! real board goes on running its image once the flasher is done. The record
+//! says what runs (pid, debug socket, image, shadow machine, build id) so
+//! that the next `flash` replaces it, `flash --stop` stops it, and a host
+//! session can later attach to it.
+
+use super::qemu::{self, DetachedQemu, QemuOptions};
+use super::Board;
+use crate::probe::Probe;
+use crate::shadow::{RuntimeSymbols, Shadow};
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const RECORD_FILE: &str = "board.json";
+/// Holds what the flashed board runs, safe from later builds.
+const FLASHED_DIR: &str = "flashed";
+
+// Values of `__bs_state` (docs/device-abi.md).
+const STATE_BOOTING: u32 = 0;
+const STATE_HALTED: u32 = 5;
+/// How long the firmware may take to leave `STATE_BOOTING`, so that the
+/// state reported is the program's, not the boot code's.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(2);
+const BOOT_POLL_INTERVAL: Duration = Duration::from_millis(10);
+
+/// What `board.json` records about a flashed board.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlashedBoard {
+    /// The board's name (`qemu-m4`).
+    pub board: String,
+    /// The emulator's process.
+    pub pid: u32,
+    /// The GDB stub of the board (a Unix socket).
+    pub socket: PathBuf,
+    /// The image the board runs (a copy no later build overwrites).
+    pub image: PathBuf,
+    /// The shadow machine of that image.
+    pub shadow: PathBuf,
+    /// The emulator's output.
+    pub log: PathBuf,
+    pub build_id: u32,
+    /// When the board was flashed, in seconds since the Unix epoch.
+    pub started_at: u64,
+}
+
+impl FlashedBoard {
+    /// The record in `state_dir`, if a board was flashed and not stopped.
+    pub fn load(state_dir: &Path) -> Result<Option<FlashedBoard>> {
+        let path = state_dir.join(RECORD_FILE);
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(err) => {
+                return Err(err).with_context(|| format!("cannot read `{}`", path.display()))
+            }
+        };
+        let record = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "`{}` is corrupt: stop the board's emulator yourself if it still runs, then delete the file",
+                path.display()
+            )
+        })?;
+        Ok(Some(record))
+    }
+
+    /// Writes atomically: a torn record would leave a board nobody can stop.
+    fn save(&self, state_dir: &Path) -> Result<()> {
+        let path = state_dir.join(RECORD_FILE);
+        let temporary = state_dir.join(format!("{RECORD_FILE}.tmp"));
+        fs::write(&temporary, serde_json::to_vec_pretty(self)?)
+            .and_then(|()| fs::rename(&temporary, &path))
+            .with_context(|| format!("cannot write `{}`", path.display()))
+    }
+
+    fn remove(state_dir: &Path) -> Result<()> {
+        let path = state_dir.join(RECORD_FILE);
+        match fs::remove_file(&path) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                Err(err).with_context(|| format!("cannot remove `{}`", path.display()))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What the program on a board was doing when it was looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceStatus {
+    /// `__bs_state`.
+    pub state: u32,
+    /// Run-time errors reported since boot.
+    pub errors: u32,
+}
+
+impl DeviceStatus {
+    /// The program stopped for good (a panic or hard fault).
+    pub fn halted(self) -> bool {
+        self.state == STATE_HALTED
+    }
+
+    pub fn describe(self) -> String {
+        match self.state {
+            0 => "booting".into(),
+            1 => "running its top-level code".into(),
+            2 => "running a callback".into(),
+            3 => "idle, waiting for its timers".into(),
+            4 => "finished (top level done, no timer pending)".into(),
+            5 => "halted after a fatal error".into(),
+            state => format!("in an unknown state ({state})"),
+        }
+    }
+}
+
+/// The outcome of [`flash`].
+#[derive(Debug)]
+pub struct Flashed {
+    pub record: FlashedBoard,
+    /// The board this one replaced, if one was recorded.
+    pub replaced: Option<Stopped>,
+    /// What the new image was doing once started.
+    pub device: DeviceStatus,
+}
+
+/// A recorded board that was stopped.
+#[derive(Debug)]
+pub struct Stopped {
+    pub record: FlashedBoard,
+    /// False if it had already stopped on its own.
+    pub was_running: bool,
+}
+
+/// Replaces whatever runs on `board` with `shadow`'s image, starts it, and
+/// checks that it runs that very image.
+pub(super) fn flash(board: Board, shadow: &Shadow, state_dir: &Path) -> Result<Flashed> {
+    // Like writing flash: the old program is gone before the new one starts.
+    let replaced = stop(state_dir)?;
+    let dir = state_dir.join(FLASHED_DIR);
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    // The next build overwrites the image and shadow machine of the state
+    // directory; the board's own copies go on describing what it runs.
+    let image = dir.join("image.elf");
+    fs::copy(&shadow.image, &image)
+        .with_context(|| format!("cannot copy `{}`", shadow.image.display()))?;
+    let mut flashed_shadow = shadow.clone();
+    flashed_shadow.image = image.clone();
+    flashed_shadow.save(&dir)?;
+    match board {
+        Board::QemuM4 => {
+            let socket = qemu::detached_socket_path(&dir)?;
+            let log = dir.join("qemu.log");
+            let mut qemu = DetachedQemu::start(&image, &socket, &log, &QemuOptions::default())?;
+            let record = FlashedBoard {
+                board: board.name().to_owned(),
+                pid: qemu.pid(),
+                socket,
+                image,
+                shadow: dir.join("shadow.json"),
+                log,
+                build_id: shadow.build_id,
+                started_at: SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |since| since.as_secs()),
+            };
+            let checked = record.save(state_dir).and_then(|()| {
+                let mut probe = qemu::connect(&record.socket)?;
+                check_image(&mut probe, &shadow.runtime, shadow.build_id)
+            });
+            match checked {
+                Ok(device) => Ok(Flashed {
+                    record,
+                    replaced,
+                    device,
+                }),
+                Err(err) => {
+                    let err = match qemu.exit_report() {
+                        Some(why) => err.context(format!("QEMU could not start the board: {why}")),
+                        None => err,
+                    };
+                    // A board that does not run what the host believes must
+                    // not go on running.
+                    qemu.kill();
+                    // A leftover record is harmless: its pid is no QEMU any more.
+                    let _ = FlashedBoard::remove(state_dir);
+                    Err(err)
+                }
+            }
+        }
+    }
+}
+
+/// Stops the board recorded in `state_dir` and forgets it; `None` if no
+/// board was recorded.
+pub(super) fn stop(state_dir: &Path) -> Result<Option<Stopped>> {
+    let Some(record) = FlashedBoard::load(state_dir)? else {
+        return Ok(None);
+    };
+    let was_running = match record.board.parse::<Board>()? {
+        Board::QemuM4 => qemu::stop_detached(record.pid, &record.socket)?,
+    };
+    FlashedBoard::remove(state_dir)?;
+    Ok(Some(Stopped {
+        record,
+        was_running,
+    }))
+}
+
+/// Checks, through a probe freshly connected to a started board (and so
+/// halted), that it runs build `build_id`, and reads its state once it has
+/// booted. Leaves the core running.
+fn check_image(
+    probe: &mut dyn Probe,
+    runtime: &RuntimeSymbols,
+    build_id: u32,
+) -> Result<DeviceStatus> {
+    let deadline = Instant::now() + BOOT_TIMEOUT;
+    loop {
+        probe.halt()?;
+        // Invariant: the device runs exactly the image the shadow describes.
+        let running = probe.read_word(runtime.program)?;
+        if running != build_id {
+            bail!(
+                "the board runs build {running:#010x}, but the host built {build_id:#010x} \
+                 (was the image rebuilt meanwhile?); flash again"
+            );
+        }
+        let device = DeviceStatus {
+            state: probe.read_word(runtime.state)?,
+            errors: probe.read_word(runtime.error_count)?,
+        };
+        probe.resume()?;
+        if device.state != STATE_BOOTING || Instant::now() > deadline {
+            return Ok(device);
+        }
+        std::thread::sleep(BOOT_POLL_INTERVAL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::fake::MemoryProbe;
+
+    const BASE: u32 = 0x2000_0000;
+
+    fn runtime() -> RuntimeSymbols {
+        RuntimeSymbols {
+            slots: BASE + 0x100,
+            slot_count: 4,
+            patch_region: BASE + 0x200,
+            patch_region_size: 0x100,
+            patch_epoch: BASE + 0x10,
+            state: BASE + 0x14,
+            error_count: BASE + 0x18,
+            rtt: BASE + 0x40,
+            program: BASE,
+        }
+    }
+
+    fn record(pid: u32, socket: &Path) -> FlashedBoard {
+        FlashedBoard {
+            board: "qemu-m4".into(),
+            pid,
+            socket: socket.to_path_buf(),
+            image: "flashed/image.elf".into(),
+            shadow: "flashed/shadow.json".into(),
+            log: "flashed/qemu.log".into(),
+            build_id: 0x1234_5679,
+            started_at: 1_700_000_000,
+        }
+    }
+
+    #[test]
+    fn a_started_board_running_the_build_is_left_running() {
+        let mut probe = MemoryProbe::new(BASE, 0x400);
+        probe.poke_word(BASE, 0xabcd_0001);
+        probe.poke_word(BASE + 0x14, 3);
+        probe.poke_word(BASE + 0x18, 2);
+        let device = check_image(&mut probe, &runtime(), 0xabcd_0001).unwrap();
+        assert_eq!(
+            device,
+            DeviceStatus {
+                state: 3,
+                errors: 2
+            }
+        );
+        assert_eq!(device.describe(), "idle, waiting for its timers");
+        assert!(!probe.is_halted());
+    }
+
+    #[test]
+    fn another_build_on_the_board_is_reported() {
+        let mut probe = MemoryProbe::new(BASE, 0x400);
+        probe.poke_word(BASE, 0xabcd_0001);
+        let err = check_image(&mut probe, &runtime(), 0x1111_1111)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("runs build 0xabcd0001") && err.contains("built 0x11111111"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn records_round_trip_and_absence_is_no_error() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(FlashedBoard::load(dir.path()).unwrap().is_none());
+        let record = record(4242, Path::new("flashed/gdb.sock"));
+        record.save(dir.path()).unwrap();
+        assert_eq!(FlashedBoard::load(dir.path()).unwrap(), Some(record));
+        FlashedBoard::remove(dir.path()).unwrap();
+        assert!(FlashedBoard::load(dir.path()).unwrap().is_none());
+        FlashedBoard::remove(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn a_corrupt_record_says_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(RECORD_FILE), "{").unwrap();
+        let err = format!("{:#}", stop(dir.path()).unwrap_err());
+        assert!(
+            err.contains("is corrupt") && err.contains("delete"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn stopping_never_touches_a_process_that_reused_the_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut stranger = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        record(stranger.id(), &dir.path().join("gdb.sock"))
+            .save(dir.path())
+            .unwrap();
+        let stopped = stop(dir.path()).unwrap().unwrap();
+        assert!(!stopped.was_running);
+        assert!(stranger.try_wait().unwrap().is_none(), "sleep was killed");
+        assert!(FlashedBoard::load(dir.path()).unwrap().is_none());
+        stranger.kill().unwrap();
+        stranger.wait().unwrap();
+    }
+}

@@ -1,0 +1,246 @@
+//! End-to-end: `cargo bluescript flash` leaves the board running its image
+//! after the command returns, as a flashed board does; flashing again
+//! replaces it, and `flash --stop` stops it. Real rustc, real QEMU.
+// The emulator's process is watched through /proc.
+#![cfg(target_os = "linux")]
+
+mod support;
+
+use cargo_bluescript::probe::{GdbProbe, Probe};
+use serde_json::Value;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use support::{text, tool, Project};
+
+/// Unique among the tests: the state directory is named after the package.
+const PACKAGE: &str = "flash-counter";
+/// The first flash may compile the firmware's dependencies.
+const BUILD_TIMEOUT: Duration = Duration::from_secs(600);
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn counter_script(step: i32) -> String {
+    format!(
+        "let count: integer = 0\n\
+         \n\
+         function tick() {{\n  count = count + {step}\n}}\n\
+         \n\
+         setInterval(tick, 10)\n"
+    )
+}
+
+/// What `board.json` says runs.
+#[derive(Clone)]
+struct Record {
+    pid: u32,
+    socket: PathBuf,
+    build_id: u32,
+    shadow: PathBuf,
+}
+
+impl Record {
+    fn read(state_dir: &Path) -> Record {
+        Record::try_read(state_dir).expect("board.json is missing or malformed")
+    }
+
+    fn try_read(state_dir: &Path) -> Option<Record> {
+        let bytes = std::fs::read(state_dir.join("board.json")).ok()?;
+        let json: Value = serde_json::from_slice(&bytes).ok()?;
+        let number = |key: &str| json[key].as_u64().map(|n| n as u32);
+        let path = |key: &str| json[key].as_str().map(PathBuf::from);
+        Some(Record {
+            pid: number("pid")?,
+            socket: path("socket")?,
+            build_id: number("build_id")?,
+            shadow: path("shadow")?,
+        })
+    }
+
+    /// The address of global `name`, from the shadow machine of the flashed image.
+    fn global_address(&self, name: &str) -> u32 {
+        let shadow: Value = serde_json::from_slice(&std::fs::read(&self.shadow).unwrap()).unwrap();
+        assert_eq!(shadow["build_id"].as_u64(), Some(u64::from(self.build_id)));
+        shadow["globals"][name]["address"].as_u64().unwrap() as u32
+    }
+
+    /// The QEMU that `flash` started and nothing else (pids get reused).
+    fn is_running(&self) -> bool {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid));
+        // A zombie has stopped; init reaps it (in some containers, never).
+        let alive = stat.is_ok_and(|stat| {
+            stat.rsplit_once(") ")
+                .is_some_and(|(_, rest)| !rest.starts_with(['Z', 'X']))
+        });
+        let cmdline = std::fs::read(format!("/proc/{}/cmdline", self.pid)).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        alive
+            && cmdline.starts_with("qemu-system-arm\0")
+            && cmdline.contains(&*self.socket.to_string_lossy())
+    }
+}
+
+/// A flashed QEMU outlives the tool on purpose; a failing test must not
+/// leave one running: on drop, kills every QEMU it saw recorded, and the
+/// one recorded now (a panic may strike before the test reads the record).
+struct KillOnDrop {
+    state_dir: PathBuf,
+    seen: Vec<Record>,
+}
+
+impl KillOnDrop {
+    fn track(&mut self, record: &Record) {
+        self.seen.push(record.clone());
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        self.seen.extend(Record::try_read(&self.state_dir));
+        for record in self.seen.iter().filter(|r| r.is_running()) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &record.pid.to_string()])
+                .status();
+        }
+    }
+}
+
+/// Runs `command` to its end and collects its output, failing if that takes
+/// longer than `limit`: a `flash` whose QEMU kept the tool's pipes open would
+/// hang whoever reads its output, as `Command::output` does.
+fn run_within(mut command: Command, limit: Duration) -> Output {
+    let deadline = Instant::now() + limit;
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let read_to_end = |mut pipe: Box<dyn Read + Send>| {
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            let _ = sender.send(bytes);
+        });
+        receiver
+    };
+    let stdout = read_to_end(Box::new(child.stdout.take().unwrap()));
+    let stderr = read_to_end(Box::new(child.stderr.take().unwrap()));
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{command:?} did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // The tool has exited; its output ends now unless someone else holds the pipes.
+    let collect = |receiver: mpsc::Receiver<Vec<u8>>| {
+        receiver
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the tool's output pipes stayed open after it exited (QEMU inherited them?)")
+    };
+    Output {
+        status,
+        stdout: collect(stdout),
+        stderr: collect(stderr),
+    }
+}
+
+fn flash(project: &Project, args: &[&str], limit: Duration) -> String {
+    let mut all = vec!["flash"];
+    all.extend(args);
+    let output = run_within(tool(&all, &project.root), limit);
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "flash {args:?} failed:\n{stderr}");
+    stderr
+}
+
+/// Reads a word from the running board and lets it run on.
+fn read_word(socket: &Path, address: u32) -> u32 {
+    // Connecting halts the guest...
+    let mut probe = GdbProbe::connect_unix(socket).unwrap();
+    let value = probe.read_word(address).unwrap();
+    // ...and it stays halted after we leave unless resumed.
+    probe.resume().unwrap();
+    value
+}
+
+/// The board runs the counter script with this step: `count` advances by
+/// multiples of it.
+fn assert_counts_by(record: &Record, step: u32) {
+    let count = record.global_address("count");
+    let first = read_word(&record.socket, count);
+    std::thread::sleep(Duration::from_millis(300));
+    let second = read_word(&record.socket, count);
+    assert!(
+        second > first,
+        "count did not advance: {first}, then {second}"
+    );
+    assert!(
+        first % step == 0 && second % step == 0,
+        "count is not counting by {step}: {first}, then {second}"
+    );
+}
+
+#[test]
+fn flash_leaves_the_board_running_replaces_it_and_stops_it() {
+    let project = Project::new(PACKAGE);
+    let state_dir = support::shared_target_dir()
+        .join("bluescript")
+        .join(PACKAGE);
+
+    let mut guard = KillOnDrop {
+        state_dir: state_dir.clone(),
+        seen: Vec::new(),
+    };
+
+    project.write_script(&counter_script(1));
+    let stderr = flash(&project, &[], BUILD_TIMEOUT);
+    let first = Record::read(&state_dir);
+    guard.track(&first);
+    assert!(
+        stderr.contains(&format!(
+            "Flashed build {:#010x} to qemu-m4, which runs it in the background (QEMU pid {})",
+            first.build_id, first.pid
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("cargo bluescript flash --stop"), "{stderr}");
+    // The command has returned; the board goes on running the program.
+    assert!(first.is_running(), "QEMU stopped with the tool:\n{stderr}");
+    assert_counts_by(&first, 1);
+
+    // Flashing another program replaces the running one.
+    project.write_script(&counter_script(1000));
+    let stderr = flash(&project, &[], BUILD_TIMEOUT);
+    let second = Record::read(&state_dir);
+    guard.track(&second);
+    assert_ne!(second.pid, first.pid);
+    assert_ne!(second.build_id, first.build_id);
+    assert!(!first.is_running(), "the first QEMU still runs");
+    assert!(
+        stderr.contains(&format!(
+            "Stopped qemu-m4 (QEMU pid {}, build {:#010x})",
+            first.pid, first.build_id
+        )),
+        "{stderr}"
+    );
+    assert!(second.is_running(), "{stderr}");
+    assert_counts_by(&second, 1000);
+
+    let stderr = flash(&project, &["--stop"], STOP_TIMEOUT);
+    assert!(
+        stderr.contains(&format!("Stopped qemu-m4 (QEMU pid {}", second.pid)),
+        "{stderr}"
+    );
+    assert!(!second.is_running(), "QEMU still runs after --stop");
+    assert!(!state_dir.join("board.json").exists());
+    assert!(!second.socket.exists());
+
+    let stderr = flash(&project, &["--stop"], STOP_TIMEOUT);
+    assert!(stderr.contains("Stopped nothing"), "{stderr}");
+}
