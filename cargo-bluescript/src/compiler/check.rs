@@ -308,13 +308,19 @@ impl<'s, 'a> Checker<'s, 'a> {
         declaration: &ast::VariableDeclaration<'_>,
         out: &mut Vec<Stmt>,
     ) {
-        if !self.variable_kind_supported(declaration) {
+        // `declare_globals` has reported unsupported declarations already.
+        let supported_kind = matches!(
+            declaration.kind,
+            ast::VariableDeclarationKind::Let | ast::VariableDeclarationKind::Const
+        );
+        if !supported_kind || declaration.declare {
             return;
         }
         for declarator in &declaration.declarations {
-            let Ok(name) = self.binding_name(&declarator.id) else {
+            let ast::BindingPattern::BindingIdentifier(id) = &declarator.id else {
                 continue;
             };
+            let name = id.name.to_string();
             let Some(declared) = self.globals.get(&name).map(|g| g.ty) else {
                 continue;
             };
@@ -330,6 +336,13 @@ impl<'s, 'a> Checker<'s, 'a> {
                 }
                 continue;
             };
+            if declared.is_none() && starts_a_timer(init, &self.functions) {
+                // `const id = setInterval(() => { … clearInterval(id) }, 10)`:
+                // the callback, checked within the initializer, may use the id.
+                if let Some(global) = self.globals.get_mut(&name) {
+                    global.ty = Some(Ty::Integer);
+                }
+            }
             let Ok(value) = self.expr(init) else { continue };
             let value = match declared {
                 Some(ty) => match self.convert(value, ty, init.span()) {
@@ -465,6 +478,9 @@ impl<'s, 'a> Checker<'s, 'a> {
         let params = self.parameters(&function.params)?;
         let declared_ret = match &function.return_type {
             Some(annotation) => Some(self.return_type(&annotation.type_annotation)?),
+            // Without a `return` of a value, the inferred type is void; knowing
+            // it before the body is checked lets the function call itself.
+            None if !returns_a_value(&body.statements) => Some(Ty::Void),
             None => None,
         };
         self.functions.insert(
@@ -514,11 +530,15 @@ impl<'s, 'a> Checker<'s, 'a> {
         self.contexts.push(context);
         let body = body(self);
         let context = self.contexts.pop().expect("function context");
-        let body = body?;
+        let mut body = body?;
         let ret = match context.ret {
             Some(ReturnType::Declared(ty)) | Some(ReturnType::Inferred(Some(ty))) => ty,
             _ => Ty::Void,
         };
+        if let Some(ReturnType::Inferred(Some(Ty::Float))) = context.ret {
+            // Returns checked while the inferred type was still integer.
+            returns_to_float(&mut body);
+        }
         Ok(Function {
             signature: Signature {
                 params: params.iter().map(|p| p.1).collect(),
@@ -1003,6 +1023,12 @@ impl<'s, 'a> Checker<'s, 'a> {
                     format!("this function must return a value of type {ty}"),
                 )))
             }
+            (ReturnType::Inferred(Some(Ty::Integer)), Some(value)) if value.ty == Ty::Float => {
+                // Integers and floats returned: the common type is float.
+                // `function_body` converts the integer returns seen so far.
+                self.context().ret = Some(ReturnType::Inferred(Some(Ty::Float)));
+                Ok(Stmt::Return(Some(value)))
+            }
             (ReturnType::Declared(ty) | ReturnType::Inferred(Some(ty)), Some(value)) => {
                 let span = statement
                     .argument
@@ -1165,7 +1191,15 @@ impl<'s, 'a> Checker<'s, 'a> {
                 let to = self.value_type(&cast.type_annotation)?;
                 self.convert(value, to, span)
             }
-            E::StringLiteral(_) | E::TemplateLiteral(_) => Err(self.error(
+            E::TemplateLiteral(_) => Err(self.error(
+                Diagnostic::unsupported(span, "template strings")
+                    .with_help("print the pieces: console.log(\"text\", value)"),
+            )),
+            E::AwaitExpression(_) => Err(self.error(Diagnostic::unsupported(span, "`await`"))),
+            E::SequenceExpression(_) => {
+                Err(self.error(Diagnostic::unsupported(span, "the comma operator")))
+            }
+            E::StringLiteral(_) => Err(self.error(
                 Diagnostic::unsupported(span, "a string value")
                     .with_help("string literals can be printed: console.log(\"text\", value)"),
             )),
@@ -1199,7 +1233,16 @@ impl<'s, 'a> Checker<'s, 'a> {
     }
 
     fn number(&mut self, literal: &ast::NumericLiteral<'_>) -> Checked<Expr> {
-        let is_float = literal.base == oxc_syntax::number::NumberBase::Float;
+        // A `.` or an exponent makes a float (LANGUAGE.md §2). oxc reports
+        // `1e3` (an integral value written with an exponent) as a decimal
+        // integer, so look at the text too.
+        let is_float = match literal.base {
+            oxc_syntax::number::NumberBase::Float => true,
+            oxc_syntax::number::NumberBase::Decimal => {
+                span_text(self.file, literal.span.into()).contains(['e', 'E'])
+            }
+            _ => false,
+        };
         if is_float {
             return Ok(Expr {
                 ty: Ty::Float,
@@ -1672,14 +1715,21 @@ impl<'s, 'a> Checker<'s, 'a> {
         match expression.without_parentheses() {
             ast::Expression::Identifier(id) if self.functions.contains_key(id.name.as_str()) => {
                 let name = id.name.as_str();
-                let signature = self.function_signature(name, id.span.into())?;
-                if !signature.params.is_empty() {
+                // A timer ignores what its callback returns, so only the
+                // parameters matter: the body need not be checked now (it may
+                // use globals declared further down, such as the timer's id).
+                let params = match self.functions.get(name) {
+                    Some(FunctionState::Unchecked(function)) => {
+                        function.params.items.len() + usize::from(function.params.rest.is_some())
+                    }
+                    Some(FunctionState::InProgress { params, .. }) => params.len(),
+                    Some(FunctionState::Done(signature)) => signature.params.len(),
+                    None => 0,
+                };
+                if params != 0 {
                     return Err(self.error(Diagnostic::error(
                         span,
-                        format!(
-                            "a timer calls `{name}` without arguments, but it takes {}",
-                            signature.params.len()
-                        ),
+                        format!("a timer calls `{name}` without arguments, but it takes {params}"),
                     )));
                 }
                 Ok(name.to_string())
@@ -1789,6 +1839,100 @@ fn is_stringy(expression: &ast::Expression<'_>) -> bool {
         }
         _ => false,
     }
+}
+
+/// Converts the integer values of `return` statements to float (lifted
+/// arrow functions are functions of their own, not part of `body`).
+fn returns_to_float(body: &mut [Stmt]) {
+    for statement in body {
+        match statement {
+            Stmt::Return(Some(value)) if value.ty == Ty::Integer => {
+                let integer = std::mem::replace(
+                    value,
+                    Expr {
+                        ty: Ty::Integer,
+                        kind: ExprKind::Int(0),
+                    },
+                );
+                *value = int_to_float(integer);
+            }
+            Stmt::If {
+                then, otherwise, ..
+            } => {
+                returns_to_float(then);
+                returns_to_float(otherwise);
+            }
+            Stmt::Loop { body, .. } | Stmt::Block(body) => returns_to_float(body),
+            Stmt::Let { .. }
+            | Stmt::Expr(_)
+            | Stmt::Break(_)
+            | Stmt::Continue(_)
+            | Stmt::Return(_)
+            | Stmt::Print { .. } => {}
+        }
+    }
+}
+
+/// Whether a function body has a `return` with a value (not counting the
+/// bodies of nested functions). Returns are statements, so only statements
+/// need to be searched.
+fn returns_a_value(statements: &[ast::Statement<'_>]) -> bool {
+    statements
+        .iter()
+        .any(|statement| statement_returns_a_value(statement))
+}
+
+fn statement_returns_a_value(statement: &ast::Statement<'_>) -> bool {
+    use ast::Statement as S;
+    match statement {
+        S::ReturnStatement(statement) => statement.argument.is_some(),
+        S::BlockStatement(block) => returns_a_value(&block.body),
+        S::IfStatement(statement) => {
+            statement_returns_a_value(&statement.consequent)
+                || statement
+                    .alternate
+                    .as_ref()
+                    .is_some_and(|a| statement_returns_a_value(a))
+        }
+        S::WhileStatement(statement) => statement_returns_a_value(&statement.body),
+        S::DoWhileStatement(statement) => statement_returns_a_value(&statement.body),
+        S::ForStatement(statement) => statement_returns_a_value(&statement.body),
+        S::ForInStatement(statement) => statement_returns_a_value(&statement.body),
+        S::ForOfStatement(statement) => statement_returns_a_value(&statement.body),
+        S::LabeledStatement(statement) => statement_returns_a_value(&statement.body),
+        S::SwitchStatement(statement) => statement
+            .cases
+            .iter()
+            .any(|case| returns_a_value(&case.consequent)),
+        S::TryStatement(statement) => {
+            returns_a_value(&statement.block.body)
+                || statement
+                    .handler
+                    .as_ref()
+                    .is_some_and(|h| returns_a_value(&h.body.body))
+                || statement
+                    .finalizer
+                    .as_ref()
+                    .is_some_and(|f| returns_a_value(&f.body))
+        }
+        _ => false,
+    }
+}
+
+/// `setTimeout(…)` / `setInterval(…)` of the built-ins (not of a script
+/// function of that name): an integer, whatever its arguments.
+fn starts_a_timer(
+    expression: &ast::Expression<'_>,
+    functions: &HashMap<String, FunctionState<'_>>,
+) -> bool {
+    let ast::Expression::CallExpression(call) = expression.without_parentheses() else {
+        return false;
+    };
+    let ast::Expression::Identifier(id) = call.callee.without_parentheses() else {
+        return false;
+    };
+    matches!(id.name.as_str(), "setTimeout" | "setInterval")
+        && !functions.contains_key(id.name.as_str())
 }
 
 fn int_to_float(value: Expr) -> Expr {

@@ -1,0 +1,345 @@
+//! Conformance: small programs whose behaviour LANGUAGE.md fixes, run on
+//! the emulated device, and programs the compiler must refuse with a located
+//! diagnostic. The programs and the conventions of their expectation files
+//! are in `tests/conformance/` (see its README.md).
+//!
+//! The programs that run share one project and run one after another, so
+//! that each run only rebuilds the small firmware crate; the refused ones
+//! only need `cargo bluescript check`. All failures are reported together at
+//! the end. `BS_CONFORMANCE=<text>` runs only the programs whose name
+//! contains `<text>`.
+
+mod support;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+use support::{text, tool, Project};
+
+/// The first build compiles the firmware's dependencies.
+const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
+/// Every program finishes within a second; this only stops a hung one.
+const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+const CHECK_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn conformance_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance")
+}
+
+/// The `*.bs` files of `dir`, sorted, restricted by `BS_CONFORMANCE`.
+fn programs(dir: &Path) -> Vec<PathBuf> {
+    let filter = std::env::var("BS_CONFORMANCE").unwrap_or_default();
+    let mut programs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "bs"))
+        .filter(|path| name(path).contains(&filter))
+        .collect();
+    programs.sort();
+    if filter.is_empty() {
+        assert!(!programs.is_empty(), "no programs in {}", dir.display());
+    }
+    programs
+}
+
+fn name(path: &Path) -> String {
+    path.file_stem().unwrap().to_string_lossy().into_owned()
+}
+
+fn read(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path).ok()
+}
+
+struct Finished {
+    status: Option<ExitStatus>,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+}
+
+impl Finished {
+    fn success(&self) -> bool {
+        self.status.is_some_and(|s| s.success())
+    }
+
+    fn status_text(&self) -> String {
+        match self.status {
+            Some(status) => status.to_string(),
+            None => format!("killed after {:.0?}", self.elapsed),
+        }
+    }
+}
+
+/// Runs `command` to completion, or kills it after `timeout` (`status` is
+/// then `None`).
+fn finish(mut command: Command, timeout: Duration) -> Finished {
+    let start = Instant::now();
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the tool starts");
+    let collect = |mut stream: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = stream.read_to_end(&mut bytes);
+            text(&bytes)
+        })
+    };
+    let stdout = collect(Box::new(child.stdout.take().unwrap()));
+    let stderr = collect(Box::new(child.stderr.take().unwrap()));
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the tool") {
+            break Some(status);
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Finished {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+        elapsed: start.elapsed(),
+    }
+}
+
+/// The last `n` lines of `text`, indented.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let skip = lines.len().saturating_sub(n);
+    lines[skip..].iter().map(|l| format!("    {l}\n")).collect()
+}
+
+/// A line diff (longest common subsequence): `-` expected, `+` actual.
+fn diff(expected: &str, actual: &str) -> String {
+    let e: Vec<&str> = expected.lines().collect();
+    let a: Vec<&str> = actual.lines().collect();
+    let mut common = vec![vec![0usize; a.len() + 1]; e.len() + 1];
+    for i in (0..e.len()).rev() {
+        for j in (0..a.len()).rev() {
+            common[i][j] = if e[i] == a[j] {
+                common[i + 1][j + 1] + 1
+            } else {
+                common[i + 1][j].max(common[i][j + 1])
+            };
+        }
+    }
+    let mut out = String::new();
+    let (mut i, mut j) = (0, 0);
+    while i < e.len() || j < a.len() {
+        if i < e.len() && j < a.len() && e[i] == a[j] {
+            out.push_str(&format!("      {}\n", e[i]));
+            i += 1;
+            j += 1;
+        } else if j < a.len() && (i == e.len() || common[i][j + 1] >= common[i + 1][j]) {
+            out.push_str(&format!("    + {}\n", a[j]));
+            j += 1;
+        } else {
+            out.push_str(&format!("    - {}\n", e[i]));
+            i += 1;
+        }
+    }
+    if e == a {
+        // Same lines: the difference is in line endings or the final newline.
+        out.push_str(&format!(
+            "    (the lines are equal; expected {expected:?}, got {actual:?})\n"
+        ));
+    }
+    out
+}
+
+/// Builds and runs one program; `Err` describes every way it went wrong.
+fn run_program(project: &Project, path: &Path) -> Result<Duration, String> {
+    let name = name(path);
+    let source = read(path).ok_or("cannot read the program")?;
+    let expected_stdout = read(&path.with_extension("stdout"));
+    let expected_stderr: Vec<String> = read(&path.with_extension("stderr"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    let must_fail = expected_stderr
+        .iter()
+        .any(|l| l.starts_with("run-time error:"));
+    project.write_script(&source);
+
+    let build = finish(tool(&["build"], &project.root), BUILD_TIMEOUT);
+    if !build.success() {
+        return Err(format!(
+            "the firmware does not build ({}); stderr ends with:\n{}",
+            build.status_text(),
+            tail(&build.stderr, 40)
+        ));
+    }
+    let run = finish(tool(&["run"], &project.root), RUN_TIMEOUT);
+
+    let mut problems = Vec::new();
+    match &expected_stdout {
+        None => problems.push(format!(
+            "{name}.stdout is missing; the program printed:\n{}",
+            tail(&run.stdout, usize::MAX)
+        )),
+        Some(expected) if *expected != run.stdout => problems.push(format!(
+            "stdout differs (- {name}.stdout, + actual):\n{}",
+            diff(expected, &run.stdout)
+        )),
+        Some(_) => {}
+    }
+    for needle in &expected_stderr {
+        if !run.stderr.contains(needle.as_str()) {
+            problems.push(format!("stderr lacks `{needle}`"));
+        }
+    }
+    match (run.status, must_fail) {
+        (None, _) => problems.push(format!("did not finish within {RUN_TIMEOUT:?}")),
+        (Some(status), false) if !status.success() => {
+            problems.push(format!("exited with {status}, expected success"))
+        }
+        (Some(status), true) if status.success() => problems
+            .push("exited successfully, expected a failure (a run-time error is expected)".into()),
+        _ => {}
+    }
+    if problems.is_empty() {
+        return Ok(build.elapsed + run.elapsed);
+    }
+    let mut report = problems.join("\n  ");
+    report.push_str(&format!(
+        "\n  exit: {}; stderr of the run:\n{}",
+        run.status_text(),
+        tail(&run.stderr, 20)
+    ));
+    Err(report)
+}
+
+/// `// error: <message>` and `// at: <line>:<col>` at the top of a program
+/// the compiler must refuse.
+fn rejection_header(source: &str) -> Result<(String, String), String> {
+    let mut message = None;
+    let mut at = None;
+    for line in source.lines().take_while(|l| l.starts_with("//")) {
+        if let Some(m) = line.strip_prefix("// error: ") {
+            message = Some(m.trim().to_string());
+        } else if let Some(a) = line.strip_prefix("// at: ") {
+            at = Some(a.trim().to_string());
+        }
+    }
+    match (message, at) {
+        (Some(message), Some(at)) => Ok((message, at)),
+        _ => Err("the header lacks `// error: <message>` or `// at: <line>:<col>`".into()),
+    }
+}
+
+fn check_rejection(project: &Project, path: &Path) -> Result<Duration, String> {
+    let source = read(path).ok_or("cannot read the program")?;
+    let (message, at) = rejection_header(&source)?;
+    project.write_script(&source);
+    let check = finish(tool(&["check"], &project.root), CHECK_TIMEOUT);
+    let location = format!("--> scripts/main.bs:{at}");
+    let lines: Vec<&str> = check.stderr.lines().collect();
+    // The message, and the location on the line right below it.
+    let located = lines.windows(2).any(|pair| {
+        pair[0]
+            .strip_prefix("error: ")
+            .is_some_and(|m| m.contains(&message))
+            && pair[1].trim() == location
+    });
+    let mut problems = Vec::new();
+    if check.success() || check.status.is_none() {
+        problems.push(format!(
+            "`cargo bluescript check` {}, expected it to fail",
+            if check.success() {
+                "succeeded".to_string()
+            } else {
+                check.status_text()
+            }
+        ));
+    }
+    if !located {
+        problems.push(format!("no diagnostic `error: {message}` at `{location}`"));
+    }
+    if problems.is_empty() {
+        return Ok(check.elapsed);
+    }
+    Err(format!(
+        "{}\n  stderr:\n{}",
+        problems.join("\n  "),
+        tail(&check.stderr, 30)
+    ))
+}
+
+/// Keeps two test processes (say, two `cargo test` in one checkout) from
+/// running programs at the same time: projects of the same name share their
+/// firmware image and state in the shared target directory.
+#[cfg(target_os = "linux")]
+fn lock_shared_target() -> std::fs::File {
+    use std::os::fd::AsRawFd;
+    let dir = support::shared_target_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = std::fs::File::create(dir.join("conformance.lock")).unwrap();
+    // SAFETY: flock on a descriptor this function owns; the lock goes with it.
+    let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+    assert_eq!(locked, 0, "cannot lock {}", dir.display());
+    file
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lock_shared_target() {}
+
+/// Runs `each` on every program of `dir` in a project named `project`, and
+/// fails with all the failures.
+fn conform(
+    dir: &Path,
+    project: &str,
+    what: &str,
+    each: impl Fn(&Project, &Path) -> Result<Duration, String>,
+) {
+    let start = Instant::now();
+    let project = Project::new(project);
+    let programs = programs(dir);
+    let mut failures = Vec::new();
+    for path in &programs {
+        let name = name(path);
+        match each(&project, path) {
+            Ok(elapsed) => eprintln!("conformance: {what} {name} ok ({elapsed:.1?})"),
+            Err(report) => {
+                eprintln!("conformance: {what} {name} FAILED");
+                failures.push(format!("{name} ({}):\n  {report}", path.display()));
+            }
+        }
+    }
+    eprintln!(
+        "conformance: {} {what}s in {:.1?}",
+        programs.len(),
+        start.elapsed()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} conformance {what}s failed:\n\n{}",
+        failures.len(),
+        programs.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn programs_print_what_the_language_specifies() {
+    let _lock = lock_shared_target();
+    conform(&conformance_dir(), "conformance", "program", run_program);
+}
+
+#[test]
+fn unsupported_programs_are_refused_with_a_located_diagnostic() {
+    // `check` builds nothing: no lock needed.
+    conform(
+        &conformance_dir().join("reject"),
+        "conformance-reject",
+        "rejection",
+        check_rejection,
+    );
+}
