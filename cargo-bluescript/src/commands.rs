@@ -179,7 +179,7 @@ pub fn run(manifest_path: Option<&Path>, release: bool) -> Result<ExitCode> {
             Err(_) if stop.load(Ordering::SeqCst) => return Ok(ExitCode::from(130)),
             Err(error) => return Err(error),
         };
-        if status.errors > 0 {
+        if status.errors > 0 || status.halted() {
             return Ok(ExitCode::FAILURE);
         }
         if status.finished() {

@@ -170,24 +170,8 @@ impl Patcher {
         let source = self.work_dir.join(format!("patch{epoch}.rs"));
         let object = self.work_dir.join(format!("patch{epoch}.o"));
         std::fs::write(&source, code)?;
-        let output = Command::new(&self.toolchain.rustc)
+        let output = rustc_command(&self.toolchain.rustc, &source, &object)
             .current_dir(&self.toolchain.project_dir)
-            .args([
-                "--edition=2021",
-                "--crate-type=lib",
-                "--crate-name=bluescript_patch",
-                "--emit=obj",
-                "-Copt-level=2",
-                "-Cpanic=abort",
-                "-Coverflow-checks=off",
-                "-Cdebug-assertions=off",
-                "-Ccodegen-units=1",
-                "-Cdebuginfo=0",
-            ])
-            .arg(format!("--target={TARGET}"))
-            .arg(&source)
-            .arg("-o")
-            .arg(&object)
             .output()
             .context("cannot run rustc")?;
         if !output.status.success() {
@@ -234,6 +218,30 @@ impl Patcher {
         }
         Ok(output)
     }
+}
+
+/// How a patch crate is compiled: optimized, no panics, no unwinding,
+/// nothing that the running image might lack.
+pub fn rustc_command(rustc: &Path, source: &Path, object: &Path) -> Command {
+    let mut command = Command::new(rustc);
+    command
+        .args([
+            "--edition=2021",
+            "--crate-type=lib",
+            "--crate-name=bluescript_patch",
+            "--emit=obj",
+            "-Copt-level=2",
+            "-Cpanic=abort",
+            "-Coverflow-checks=off",
+            "-Cdebug-assertions=off",
+            "-Ccodegen-units=1",
+            "-Cdebuginfo=0",
+        ])
+        .arg(format!("--target={TARGET}"))
+        .arg(source)
+        .arg("-o")
+        .arg(object);
+    command
 }
 
 /// Current slots of every function, plus the new ones of this plan.

@@ -12,6 +12,7 @@ use std::io::Write;
 // Values of `__bs_state` (docs/device-abi.md).
 pub const STATE_IDLE: u32 = 3;
 pub const STATE_FINISHED: u32 = 4;
+pub const STATE_HALTED: u32 = 5;
 
 const STDOUT_CHANNEL: usize = 0;
 const STDERR_CHANNEL: usize = 1;
@@ -28,6 +29,11 @@ impl Status {
     /// The top level has finished and no timer is pending.
     pub fn finished(self) -> bool {
         self.state == STATE_FINISHED
+    }
+
+    /// A panic or fault stopped the device (it said why on stderr).
+    pub fn halted(self) -> bool {
+        self.state == STATE_HALTED
     }
 }
 

@@ -57,7 +57,9 @@ pub fn watch(project: &Project, board: Board, stop: Arc<AtomicBool>) -> Result<E
         ),
     );
     let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
+    // Each end state is announced once per start of the program.
     let mut finished_reported = false;
+    let mut halted = false;
     while !stop.load(Ordering::SeqCst) {
         if let Some(running) = &mut session {
             match running.poll(&mut stdout, &mut stderr) {
@@ -66,6 +68,13 @@ pub fn watch(project: &Project, board: Board, stop: Arc<AtomicBool>) -> Result<E
                     status(
                         "Finished",
                         "the program has no pending timers; save to patch or restart it",
+                    );
+                }
+                Ok(state) if state.halted() && !halted => {
+                    halted = true;
+                    status(
+                        "Halted",
+                        "the device stopped (see above); save a file to restart it",
                     );
                 }
                 Ok(_) => {}
@@ -87,14 +96,14 @@ pub fn watch(project: &Project, board: Board, stop: Arc<AtomicBool>) -> Result<E
             None => continue,
         };
         match (&mut session, change) {
-            (Some(running), Change::Scripts) => {
+            (Some(running), Change::Scripts) if !halted => {
                 match apply_edit(project, &patcher, running, saved_at) {
                     Ok(Outcome::Applied | Outcome::Unchanged | Outcome::Rejected) => {}
                     Ok(Outcome::Restart(reason)) => {
                         status("Restarting", &format!("the program: {reason}"));
                         drop(session.take()); // stop the old board first
                         session = start(project, board);
-                        finished_reported = false;
+                        (finished_reported, halted) = (false, false);
                     }
                     Err(error) => crate::commands::report_error(&error),
                 }
@@ -108,7 +117,7 @@ pub fn watch(project: &Project, board: Board, stop: Arc<AtomicBool>) -> Result<E
                 }
                 drop(session.take());
                 session = start(project, board);
-                finished_reported = false;
+                (finished_reported, halted) = (false, false);
             }
         }
     }

@@ -1444,18 +1444,6 @@ impl<'s, 'a> Checker<'s, 'a> {
                 } else {
                     Ty::Integer
                 };
-                if op == BinOp::Pow {
-                    // `**` computes in floating point; two integers give an integer.
-                    let value = build(Ty::Float, Ty::Float, to_float(lhs), to_float(rhs));
-                    return Ok(if ty == Ty::Integer {
-                        Expr {
-                            ty: Ty::Integer,
-                            kind: ExprKind::FloatToInt(Box::new(value)),
-                        }
-                    } else {
-                        value
-                    });
-                }
                 let (lhs, rhs) = if ty == Ty::Float {
                     (to_float(lhs), to_float(rhs))
                 } else {

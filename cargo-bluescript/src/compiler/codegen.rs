@@ -79,6 +79,28 @@ fn rem_i32(a: i32, b: i32, location: &str) -> i32 {
     }
     a.wrapping_rem(b)
 }
+/// `**` of two integers: exact wherever JavaScript's is, wrapping like
+/// every integer result; a negative exponent truncates 1/base^n.
+#[inline(always)]
+fn pow_i32(base: i32, exponent: i32) -> i32 {
+    if exponent < 0 {
+        return match base {
+            1 => 1,
+            -1 if exponent & 1 == 0 => 1,
+            -1 => -1,
+            _ => 0,
+        };
+    }
+    let (mut result, mut factor, mut rest) = (1i32, base, exponent as u32);
+    while rest > 0 {
+        if rest & 1 == 1 {
+            result = result.wrapping_mul(factor);
+        }
+        factor = factor.wrapping_mul(factor);
+        rest >>= 1;
+    }
+    result
+}
 #[inline(always)]
 fn truthy_f32(f: f32) -> bool {
     f != 0.0 && f == f
@@ -508,7 +530,6 @@ impl Generator<'_> {
                 }
             }
             ExprKind::IntToFloat(value) => format!("({} as f32)", self.expr(value)),
-            ExprKind::FloatToInt(value) => format!("({} as i32)", self.expr(value)),
             ExprKind::CallScript {
                 name,
                 signature,
@@ -567,6 +588,7 @@ impl Generator<'_> {
             (BinOp::Mul, Ty::Integer) => format!("{l}.wrapping_mul({r})"),
             (BinOp::Div, Ty::Integer) => format!("div_i32({l}, {r}, {location})"),
             (BinOp::Rem, _) => format!("rem_i32({l}, {r}, {location})"),
+            (BinOp::Pow, Ty::Integer) => format!("pow_i32({l}, {r})"),
             (BinOp::Pow, _) => format!("bs_pow({l}, {r})"),
             // JavaScript masks shift counts to 5 bits, as wrapping_sh* does.
             (BinOp::Shl, _) => format!("{l}.wrapping_shl({r} as u32)"),

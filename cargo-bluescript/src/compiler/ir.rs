@@ -240,8 +240,6 @@ pub enum ExprKind {
     /// Truthiness test of any value (LANGUAGE.md §1: 0, 0.0, NaN, false are falsy).
     Truthy(Box<Expr>),
     IntToFloat(Box<Expr>),
-    /// Float to integer, truncating (the `**` of two integers).
-    FloatToInt(Box<Expr>),
     CallScript {
         name: String,
         signature: Signature,

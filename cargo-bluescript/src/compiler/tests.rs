@@ -5,6 +5,7 @@ use super::codegen::{generate_image, generate_patch, SlotMap};
 use super::diagnostic::SourceFile;
 use super::exports::Export;
 use super::*;
+use std::path::Path;
 
 fn source(text: &str) -> SourceFile {
     SourceFile {
@@ -151,7 +152,7 @@ fn returned_integers_and_floats_infer_a_float() {
     let slots = slots_for(&program);
     let functions: Vec<&ir::Function> = program.functions.iter().collect();
     let code = generate_patch(&program, &functions, &slots, &led_exports(), 1);
-    if let Err(errors) = rustc_compiles(&code) {
+    if let Err(errors) = compile_for_device(&code) {
         panic!("rustc rejected the generated code:\n{errors}\n--- code ---\n{code}");
     }
 }
@@ -413,30 +414,26 @@ fn generates_an_image_module_with_slots_globals_and_exports() {
     assert!(code.contains("__bs_export_read((1_i32))"));
 }
 
-/// Compiles generated code with rustc for the device, as a patch is.
-fn rustc_compiles(code: &str) -> Result<(), String> {
+/// Compiles generated code with rustc for the device, as a patch is, and
+/// returns the symbols the object needs from elsewhere.
+fn compile_for_device(code: &str) -> Result<Vec<String>, String> {
+    use object::{Object, ObjectSymbol};
     let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("patch.rs");
-    std::fs::write(&src, code).unwrap();
-    let output = std::process::Command::new("rustc")
-        .args([
-            "--edition=2021",
-            "--crate-type=lib",
-            "--emit=obj",
-            "-Copt-level=2",
-            "-Cpanic=abort",
-            "--target=thumbv7em-none-eabihf",
-        ])
-        .arg(&src)
-        .arg("-o")
-        .arg(dir.path().join("patch.o"))
+    let (source, object) = (dir.path().join("patch.rs"), dir.path().join("patch.o"));
+    std::fs::write(&source, code).unwrap();
+    let output = crate::patch::rustc_command(Path::new("rustc"), &source, &object)
         .output()
         .expect("rustc runs");
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).into_owned());
     }
+    let data = std::fs::read(&object).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    Ok(file
+        .symbols()
+        .filter(|s| s.is_undefined() && !s.name().unwrap_or("").is_empty())
+        .map(|s| s.name().unwrap().to_string())
+        .collect())
 }
 
 #[test]
@@ -446,7 +443,24 @@ fn generated_patches_compile_for_the_device() {
     let functions: Vec<&ir::Function> = program.functions.iter().collect();
     let code = generate_patch(&program, &functions, &slots, &led_exports(), 7);
     assert!(code.contains("fn __bs_fn_tick__p7()"));
-    if let Err(errors) = rustc_compiles(&code) {
-        panic!("rustc rejected the generated patch:\n{errors}\n--- code ---\n{code}");
-    }
+    let needed = compile_for_device(&code).unwrap_or_else(|errors| {
+        panic!("rustc rejected the generated patch:\n{errors}\n--- code ---\n{code}")
+    });
+    // A patch links against the running image: it may need the runtime, the
+    // drivers and the globals, and nothing of `core` that the image might lack.
+    let foreign: Vec<&String> = needed
+        .iter()
+        .filter(|s| !(s.starts_with("bs_") || s.starts_with("__bs_")))
+        .collect();
+    assert!(foreign.is_empty(), "the patch needs {foreign:?}");
+}
+
+#[test]
+fn integer_powers_are_exact_and_wrap() {
+    let program = compiles("let a = 3 ** 19\nlet b = 2 ** 31\nlet c = 2 ** -1\nlet d = 2.0 ** 0.5");
+    assert_eq!(program.globals[0].ty, ir::Ty::Integer);
+    assert_eq!(program.globals[3].ty, ir::Ty::Float);
+    let code = generate_image(&program, &SlotMap::new(), &[], 1, "main.bs");
+    assert!(code.contains("pow_i32((3_i32), (19_i32))"), "{code}");
+    assert!(code.contains("bs_pow((2.0_f32), (0.5_f32))"), "{code}");
 }
