@@ -464,3 +464,36 @@ fn integer_powers_are_exact_and_wrap() {
     assert!(code.contains("pow_i32((3_i32), (19_i32))"), "{code}");
     assert!(code.contains("bs_pow((2.0_f32), (0.5_f32))"), "{code}");
 }
+
+/// The compiler never panics on user input: every prefix of real programs
+/// (cut anywhere, even inside a token) gives a result or diagnostics.
+#[test]
+fn never_panics_on_truncated_programs() {
+    let conformance = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance");
+    let mut programs = vec![EVERYTHING.to_string()];
+    for dir in [conformance.clone(), conformance.join("reject")] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "bs") {
+                programs.push(std::fs::read_to_string(path).unwrap());
+            }
+        }
+    }
+    for program in &programs {
+        for (cut, _) in program.char_indices() {
+            let file = source(&program[..cut]);
+            match check(&file, &led_exports()) {
+                Ok(program) => {
+                    let slots = slots_for(&program);
+                    generate_image(&program, &slots, &led_exports(), 1, "main.bs");
+                }
+                Err(diagnostics) => {
+                    for diagnostic in diagnostics {
+                        // Rendering must not panic either, wherever the span points.
+                        let _ = diagnostic.render(&file).to_string();
+                    }
+                }
+            }
+        }
+    }
+}
