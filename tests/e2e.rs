@@ -168,6 +168,31 @@ setInterval(tick, 100)
     watch.expect_stderr(Duration::from_secs(5), "report (new)");
     let n: i32 = reported.split(' ').nth(1).unwrap().parse().unwrap();
     assert!(n > after, "count restarted: {after} then {n}");
+
+    // Top-level code cannot be patched into a running program: it restarts.
+    project.write_script(
+        r#"let count: integer = 1000
+
+function tick() {
+  count = count + 1
+  console.log("restarted", count)
+}
+
+console.log("started again")
+setInterval(tick, 100)
+"#,
+    );
+    watch.expect_stderr(
+        Duration::from_secs(30),
+        "Restarting the program: global declarations or top-level statements changed",
+    );
+    watch.expect_stdout(Duration::from_secs(120), "from the new program", |l| {
+        l == "started again"
+    });
+    let restarted = watch.expect_stdout(Duration::from_secs(10), "from the new tick", |l| {
+        l.starts_with("restarted")
+    });
+    assert_eq!(restarted, "restarted 1001");
 }
 
 #[test]

@@ -48,7 +48,7 @@ pub fn watch(project: &Project, board: Board, stop: Arc<AtomicBool>) -> Result<E
 
     let toolchain = Toolchain::for_project(&project.root)?;
     let patcher = Patcher::new(toolchain, &project.state_dir())?;
-    let mut session = start(project, board);
+    let mut program = Program::start(project, board);
     status(
         "Watching",
         &format!(
@@ -56,86 +56,98 @@ pub fn watch(project: &Project, board: Board, stop: Arc<AtomicBool>) -> Result<E
             project.display_path(&project.scripts_dir)
         ),
     );
-    let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
-    // Each end state is announced once per start of the program.
-    let mut finished_reported = false;
-    let mut halted = false;
     while !stop.load(Ordering::SeqCst) {
-        if let Some(running) = &mut session {
-            match running.poll(&mut stdout, &mut stderr) {
-                Ok(state) if state.finished() && !finished_reported => {
-                    finished_reported = true;
-                    status(
-                        "Finished",
-                        "the program has no pending timers; save to patch or restart it",
-                    );
-                }
-                Ok(state) if state.halted() && !halted => {
-                    halted = true;
-                    status(
-                        "Halted",
-                        "the device stopped (see above); save a file to restart it",
-                    );
-                }
-                Ok(_) => {}
-                Err(_) if stop.load(Ordering::SeqCst) => break,
-                Err(error) => {
-                    crate::commands::report_error(
-                        &error.context("lost the board; save a file to restart it"),
-                    );
-                    session = None;
-                }
+        if let Err(error) = program.poll() {
+            if stop.load(Ordering::SeqCst) {
+                break; // Ctrl-C reached QEMU first
             }
+            crate::commands::report_error(
+                &error.context("lost the board; save a file to restart it"),
+            );
+            program.session = None;
         }
         let Ok(result) = events.recv_timeout(POLL_INTERVAL) else {
             continue;
         };
         let saved_at = Instant::now();
-        let change = match classify(project, result) {
-            Some(change) => change,
-            None => continue,
-        };
-        match (&mut session, change) {
-            (Some(running), Change::Scripts) if !halted => {
-                match apply_edit(project, &patcher, running, saved_at) {
+        match (classify(project, result), &mut program.session) {
+            (None, _) => {}
+            (Some(Change::Scripts), Some(session)) if !program.halted => {
+                match apply_edit(project, &patcher, session, saved_at) {
                     Ok(Outcome::Applied | Outcome::Unchanged | Outcome::Rejected) => {}
-                    Ok(Outcome::Restart(reason)) => {
-                        status("Restarting", &format!("the program: {reason}"));
-                        drop(session.take()); // stop the old board first
-                        session = start(project, board);
-                        (finished_reported, halted) = (false, false);
-                    }
+                    Ok(Outcome::Restart(reason)) => program.restart(project, board, &reason),
                     Err(error) => crate::commands::report_error(&error),
                 }
             }
-            (_, change) => {
-                if change == Change::Firmware {
-                    status(
-                        "Restarting",
-                        "the program: the firmware's Rust sources changed",
-                    );
-                }
-                drop(session.take());
-                session = start(project, board);
-                (finished_reported, halted) = (false, false);
+            (Some(Change::Firmware), _) => {
+                program.restart(project, board, "the firmware's Rust sources changed")
             }
+            (Some(Change::Scripts), Some(_)) => {
+                program.restart(project, board, "the device had halted")
+            }
+            // Nothing runs (a failed build, a lost board): start afresh.
+            (Some(Change::Scripts), None) => program = Program::start(project, board),
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Builds and starts the image; on failure the error is shown and watch
-/// waits for the next save.
-fn start(project: &Project, board: Board) -> Option<Session> {
-    let result = firmware::build(project, false)
-        .and_then(|image| Session::start(board, image.shadow, &StartOptions::default()));
-    match result {
-        Ok(session) => Some(session),
-        Err(error) => {
-            crate::commands::report_error(&error);
-            status("Waiting", "for a save to try again");
-            None
+/// The program watch keeps running, and what has been said about it: each
+/// end state is announced once per start.
+struct Program {
+    session: Option<Session>,
+    finished: bool,
+    halted: bool,
+}
+
+impl Program {
+    /// Builds and starts the image; on failure the error is shown and watch
+    /// waits for the next save.
+    fn start(project: &Project, board: Board) -> Program {
+        let result = firmware::build(project, false)
+            .and_then(|image| Session::start(board, image.shadow, &StartOptions::default()));
+        let session = match result {
+            Ok(session) => Some(session),
+            Err(error) => {
+                crate::commands::report_error(&error);
+                status("Waiting", "for a save to try again");
+                None
+            }
+        };
+        Program {
+            session,
+            finished: false,
+            halted: false,
         }
+    }
+
+    fn restart(&mut self, project: &Project, board: Board, reason: &str) {
+        status("Restarting", &format!("the program: {reason}"));
+        self.session = None; // stops the old board before the new one starts
+        *self = Program::start(project, board);
+    }
+
+    /// Copies the device's output and announces when it finished or halted.
+    fn poll(&mut self) -> Result<()> {
+        let Some(session) = &mut self.session else {
+            return Ok(());
+        };
+        let state = session.poll(&mut std::io::stdout(), &mut std::io::stderr())?;
+        if state.finished() && !self.finished {
+            self.finished = true;
+            status(
+                "Finished",
+                "the program has no pending timers; save to patch or restart it",
+            );
+        }
+        if state.halted() && !self.halted {
+            self.halted = true;
+            status(
+                "Halted",
+                "the device stopped (see above); save a file to restart it",
+            );
+        }
+        Ok(())
     }
 }
 
