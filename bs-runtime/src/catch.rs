@@ -13,7 +13,7 @@
 //! catchers nest.
 
 use core::arch::naked_asm;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::{abi, fault, print};
 
@@ -62,6 +62,9 @@ macro_rules! restore_fp {
 /// Stack pointer of the innermost active catcher frame; 0 when none.
 /// Accessed by the assembly below by address.
 static CATCH_SP: AtomicUsize = AtomicUsize::new(0);
+
+/// Set while a stack overflow is being reported (see [`stack_overflow`]).
+static OVERFLOW_REPORTING: AtomicBool = AtomicBool::new(false);
 
 /// Calls `f`; returns `false` when it returns normally and `true` when it was
 /// abandoned by `bs_error`. Output lines that `f` left open are discarded.
@@ -179,13 +182,22 @@ unsafe fn text<'a>(ptr: *const u8, len: usize) -> &'a str {
 }
 
 fn report(msg: &str, loc: &str) -> ! {
+    print_error(msg, loc);
+    unwind()
+}
+
+/// Prints the error line and counts the error.
+fn print_error(msg: &str, loc: &str) {
     if loc.is_empty() {
         print::emit_line(true, format_args!("run-time error: {msg}"));
     } else {
         print::emit_line(true, format_args!("run-time error: {msg} (at {loc})"));
     }
     abi::count_error();
+}
 
+/// Abandons the code running under the innermost catcher.
+fn unwind() -> ! {
     // Script code only runs in thread mode; unwinding from a handler to a
     // thread-mode frame would corrupt the exception stack.
     let in_handler = cortex_m::peripheral::SCB::vect_active()
@@ -195,4 +207,47 @@ fn report(msg: &str, loc: &str) -> ! {
     }
     // SAFETY: a catcher is active in thread mode.
     unsafe { unwind_to_catcher() }
+}
+
+/// Picks the catcher that a stack overflow unwinds to: the innermost one
+/// whose frame lies at or above `min_sp`, so that the report has room below
+/// it. Inner catchers are unlinked (the overflow propagates out of them).
+/// If the previous overflow report itself overflowed, its catcher is
+/// skipped too, so that recovery always makes progress. `None` if no
+/// catcher qualifies.
+///
+/// Called from the `HardFault` handler (thread-mode code is suspended and
+/// never resumes where it was).
+pub(crate) fn catcher_for_overflow(min_sp: usize) -> Option<usize> {
+    let mut sp = CATCH_SP.load(Ordering::Relaxed);
+    let previous_report_overflowed = OVERFLOW_REPORTING.swap(true, Ordering::Relaxed);
+    let mut skip = previous_report_overflowed;
+    while sp != 0 && (skip || sp < min_sp) {
+        skip = false;
+        // SAFETY: `sp` is an active catcher frame, whose first word is the
+        // previous catcher's stack pointer (see `catch_raw`).
+        sp = unsafe { (sp as *const usize).read_volatile() };
+    }
+    if sp == 0 {
+        return None;
+    }
+    CATCH_SP.store(sp, Ordering::Relaxed);
+    Some(sp)
+}
+
+/// Where the `HardFault` handler resumes thread mode after a stack overflow,
+/// with the stack pointer right below the catcher chosen by
+/// [`catcher_for_overflow`]: reports the error and unwinds to that catcher.
+pub(crate) unsafe extern "C" fn stack_overflow() -> ! {
+    // The abandoned code may have been inside a critical section; script
+    // code always runs with interrupts enabled.
+    // SAFETY: the event loop and script code do not rely on masked
+    // interrupts.
+    unsafe {
+        cortex_m::register::basepri::write(0);
+        cortex_m::interrupt::enable();
+    }
+    print_error("stack overflow", "");
+    OVERFLOW_REPORTING.store(false, Ordering::Relaxed);
+    unwind()
 }

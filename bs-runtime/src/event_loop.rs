@@ -3,7 +3,7 @@
 use crate::abi::{self, set_state, State, SLOT_COUNT};
 use crate::catch::{run_caught, runtime_error};
 use crate::timer::{self, Next};
-use crate::{print, time, FnAddr, Program};
+use crate::{print, stack, time, FnAddr, Program};
 
 /// Core clock of the default board, QEMU `mps2-an386` (Cortex-M4F): SysTick
 /// counts the 25 MHz processor clock. Boards with another clock call
@@ -26,7 +26,16 @@ pub fn run_with_clock(program: &'static Program, core_clock_hz: u32) -> ! {
     unsafe { print::init() };
     install_slots(program.slots);
     time::start(core_clock_hz);
+    stack::run_on_script_stack(program as *const Program as usize, event_loop)
+}
 
+/// Runs the top-level code and then the timers, on the script stack.
+///
+/// # Safety
+/// `program` is the address of a `&'static Program`.
+unsafe extern "C" fn event_loop(program: usize) -> ! {
+    // SAFETY: by the caller's contract.
+    let program = unsafe { &*(program as *const Program) };
     set_state(State::TopLevel);
     // SAFETY: `main` is the generated top-level function, `extern "C" fn()`.
     let main: unsafe extern "C" fn() = unsafe { core::mem::transmute(program.main.0) };

@@ -19,8 +19,9 @@
 //!
 //! Everything generated code and the host rely on (symbol names, layouts,
 //! `extern "C"` functions) is specified in `docs/device-abi.md`. The runtime
-//! owns the `SysTick` exception, the `HardFault` handler and the panic
-//! handler.
+//! owns the `SysTick` exception, the `HardFault` handler, the panic handler
+//! and the MPU (a guard at the bottom of the script stack, whose region
+//! `memory.x` defines: see "Stacks and faults" there).
 
 #![no_std]
 
@@ -32,7 +33,9 @@ mod catch;
 mod cell;
 mod event_loop;
 mod fault;
+mod float_text;
 mod print;
+mod stack;
 mod time;
 mod timer;
 
