@@ -7,25 +7,32 @@
 //!
 //! Lines nest: if an argument of `console.log` calls a function that prints,
 //! the inner line is emitted first and the outer one goes on afterwards (as
-//! in JavaScript, where arguments are evaluated before printing). Nested
-//! lines are kept as a stack of segments of one buffer.
+//! in JavaScript, where arguments are evaluated before printing). Each of
+//! the first [`LEVELS`] nesting levels has a buffer of its own, so nested
+//! lines do not cut each other short; deeper lines share the last buffer.
 
 use core::fmt::{self, Write};
 
 use rtt_target::{rtt_init, ChannelMode, UpChannel};
 
 use crate::cell::ThreadCell;
+use crate::float_text::FloatText;
 
 /// RTT up channel 0: `console.log`.
 const STDOUT_SIZE: usize = 2048;
 /// RTT up channel 1: `console.error` and run-time errors.
 const STDERR_SIZE: usize = 1024;
 
-/// Room for all open lines together. A line that does not fit is written in
-/// several pieces when it is the only open line, and truncated otherwise.
+/// Size of a line buffer: a line of up to `LINE_BUF - 1` bytes and its
+/// `'\n'` go out in one RTT write. A longer line is written in several
+/// pieces, each when its buffer is full.
 const LINE_BUF: usize = 256;
-/// Nesting depth tracked; deeper lines are merged into the innermost one.
-const MAX_DEPTH: usize = 4;
+/// Nesting levels that have a line buffer of their own. Lines nested deeper
+/// share the last one (each gets the room its enclosing lines leave).
+const LEVELS: usize = 4;
+/// Open lines tracked; lines nested deeper than this are merged into the
+/// innermost tracked one.
+const MAX_OPEN: usize = 16;
 
 struct Channels {
     stdout: UpChannel,
@@ -84,66 +91,76 @@ unsafe fn emit(to_stderr: bool, bytes: &[u8]) {
 
 #[derive(Clone, Copy)]
 struct OpenLine {
+    /// Where the line starts in its buffer.
     start: usize,
     to_stderr: bool,
 }
 
 struct Lines {
-    buf: [u8; LINE_BUF],
-    len: usize,
-    open: [OpenLine; MAX_DEPTH],
-    /// Number of open lines; may exceed `MAX_DEPTH`.
+    bufs: [[u8; LINE_BUF]; LEVELS],
+    /// Bytes in use in each buffer.
+    lens: [usize; LEVELS],
+    open: [OpenLine; MAX_OPEN],
+    /// Number of open lines; may exceed `MAX_OPEN`.
     depth: usize,
 }
 
 static LINES: ThreadCell<Lines> = ThreadCell::new(Lines {
-    buf: [0; LINE_BUF],
-    len: 0,
+    bufs: [[0; LINE_BUF]; LEVELS],
+    lens: [0; LEVELS],
     open: [OpenLine {
         start: 0,
         to_stderr: false,
-    }; MAX_DEPTH],
+    }; MAX_OPEN],
     depth: 0,
 });
 
+/// The buffer of the open line with index `i` (0: outermost).
+fn level(i: usize) -> usize {
+    i.min(LEVELS - 1)
+}
+
 impl Lines {
     fn begin(&mut self, to_stderr: bool) {
-        if self.depth < MAX_DEPTH {
-            self.open[self.depth] = OpenLine {
-                start: self.len,
-                to_stderr,
-            };
+        if self.depth < MAX_OPEN {
+            let start = self.lens[level(self.depth)];
+            self.open[self.depth] = OpenLine { start, to_stderr };
         }
         self.depth += 1;
     }
 
-    fn innermost(&self) -> OpenLine {
-        self.open[self.depth.min(MAX_DEPTH) - 1]
-    }
-
+    /// Appends to the innermost open line.
     fn push(&mut self, mut bytes: &[u8]) {
         if self.depth == 0 {
             // Printing without `bs_print_begin`: start a stdout line.
             self.begin(false);
         }
+        let i = self.depth.min(MAX_OPEN) - 1;
+        let line = self.open[i];
+        let b = level(i);
         // One byte stays free for the final '\n'.
         let capacity = LINE_BUF - 1;
         loop {
-            let n = bytes.len().min(capacity - self.len);
-            self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
-            self.len += n;
+            let len = self.lens[b];
+            let n = bytes.len().min(capacity - len);
+            self.bufs[b][len..len + n].copy_from_slice(&bytes[..n]);
+            self.lens[b] = len + n;
             bytes = &bytes[n..];
             if bytes.is_empty() {
                 return;
             }
-            if self.depth != 1 {
-                return; // outer lines hold the rest of the buffer: truncate
+            // The buffer is full. The enclosing lines are written after this
+            // one, so this line may go out in pieces: send what it holds.
+            let held = line.start..self.lens[b];
+            if held.is_empty() {
+                // Enclosing lines fill the shared buffer: no room at all.
+                // SAFETY: print functions run in thread mode.
+                unsafe { emit(line.to_stderr, bytes) };
+                return;
             }
-            // The only open line is full: send what we have and go on.
-            let line = self.open[0];
             // SAFETY: print functions run in thread mode.
-            unsafe { emit(line.to_stderr, &self.buf[line.start..self.len]) };
-            self.len = line.start;
+            unsafe { emit(line.to_stderr, &self.bufs[b][held]) };
+            self.lens[b] = line.start;
         }
     }
 
@@ -151,28 +168,29 @@ impl Lines {
         if self.depth == 0 {
             return;
         }
-        if self.depth > MAX_DEPTH {
+        if self.depth > MAX_OPEN {
             // Merged into its enclosing line.
             self.depth -= 1;
             return;
         }
-        let line = self.innermost();
         self.depth -= 1;
-        self.buf[self.len] = b'\n';
+        let line = self.open[self.depth];
+        let b = level(self.depth);
+        let len = self.lens[b];
+        self.bufs[b][len] = b'\n';
         // SAFETY: print functions run in thread mode.
-        unsafe { emit(line.to_stderr, &self.buf[line.start..=self.len]) };
-        self.len = line.start;
+        unsafe { emit(line.to_stderr, &self.bufs[b][line.start..=len]) };
+        self.lens[b] = line.start;
     }
 
     /// Drops the lines opened after the first `depth` ones.
     fn truncate(&mut self, depth: usize) {
-        if depth >= self.depth {
-            return;
+        while self.depth > depth {
+            self.depth -= 1;
+            if self.depth < MAX_OPEN {
+                self.lens[level(self.depth)] = self.open[self.depth].start;
+            }
         }
-        if depth < MAX_DEPTH {
-            self.len = self.open[depth].start;
-        }
-        self.depth = depth;
     }
 }
 
@@ -236,12 +254,12 @@ pub extern "C" fn bs_print_int(v: i32) {
     })
 }
 
-/// Appends a float as Rust's `{:?}` does: `1.0`, `0.5`, `-3.25`.
+/// Appends a float as JavaScript prints it, but always with a decimal:
+/// `1.0`, `0.5`, `-3.25`, `0.00001`, `1e-7`, `1.5e+30`, `NaN`, `Infinity`.
 #[unsafe(no_mangle)]
 pub extern "C" fn bs_print_float(v: f32) {
-    with_lines(|l| {
-        let _ = write!(l, "{v:?}");
-    })
+    let text = FloatText::new(v);
+    with_lines(|l| l.push(text.as_bytes()))
 }
 
 /// Appends `true` or `false`.

@@ -18,6 +18,9 @@ struct Timer {
     period: u32,
     /// Tick at which it fires next.
     due: u32,
+    /// When it was scheduled, in scheduling order (ties of `due` go to the
+    /// lowest, as in JavaScript); compared with wrapping arithmetic.
+    seq: u32,
 }
 
 const FREE: Timer = Timer {
@@ -25,17 +28,35 @@ const FREE: Timer = Timer {
     slot: 0,
     period: 0,
     due: 0,
+    seq: 0,
 };
 
 struct Timers {
     table: [Timer; MAX_TIMERS],
     last_id: i32,
+    /// `seq` of the timer scheduled last.
+    last_seq: u32,
 }
 
 static TIMERS: ThreadCell<Timers> = ThreadCell::new(Timers {
     table: [FREE; MAX_TIMERS],
     last_id: 0,
+    last_seq: 0,
 });
+
+impl Timers {
+    fn next_seq(&mut self) -> u32 {
+        self.last_seq = self.last_seq.wrapping_add(1);
+        self.last_seq
+    }
+}
+
+/// Whether `a` was scheduled before `b`. Sequence numbers wrap, which is
+/// harmless as long as pending timers were scheduled less than 2^31
+/// schedulings apart.
+fn earlier(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
 
 fn with_timers<R>(f: impl FnOnce(&mut Timers) -> R) -> R {
     // SAFETY: timers are used from thread mode only (scripts and the event
@@ -53,15 +74,15 @@ pub(crate) enum Next {
     Done,
 }
 
-/// Picks the timer that is due the longest, and reschedules or frees it
-/// before its callback runs (so that the callback may clear or restart it).
+/// Picks the timer that is due the longest (of those due at the same tick,
+/// the one scheduled first), and reschedules or frees it before its callback
+/// runs (so that the callback may clear or restart it).
 pub(crate) fn next() -> Next {
     let now = ticks();
     with_timers(|t| {
         let mut pending = false;
-        // (index, ms overdue) of the most overdue timer; ties go to the
-        // lowest index.
-        let mut best: Option<(usize, u32)> = None;
+        // (index, ms overdue, seq) of the timer to run.
+        let mut best: Option<(usize, u32, u32)> = None;
         for (i, timer) in t.table.iter().enumerate() {
             if timer.id == 0 {
                 continue;
@@ -69,13 +90,18 @@ pub(crate) fn next() -> Next {
             pending = true;
             if reached(now, timer.due) {
                 let overdue = now.wrapping_sub(timer.due);
-                if best.is_none_or(|(_, o)| overdue > o) {
-                    best = Some((i, overdue));
+                if best.is_none_or(|(_, o, seq)| {
+                    overdue > o || (overdue == o && earlier(timer.seq, seq))
+                }) {
+                    best = Some((i, overdue, timer.seq));
                 }
             }
         }
         match best {
-            Some((i, _)) => {
+            Some((i, _, _)) => {
+                // A rescheduled interval queues up behind the timers
+                // scheduled before, as if started anew (as in JavaScript).
+                let seq = t.next_seq();
                 let timer = &mut t.table[i];
                 let slot = timer.slot;
                 if timer.period == 0 {
@@ -86,6 +112,7 @@ pub(crate) fn next() -> Next {
                     if reached(now, timer.due) {
                         timer.due = now.wrapping_add(timer.period);
                     }
+                    timer.seq = seq;
                 }
                 Next::Run(slot)
             }
@@ -118,11 +145,13 @@ pub extern "C" fn bs_timer_start(slot: u32, ms: i32, repeat: bool) -> i32 {
             }
         }
         t.last_id = id;
+        let seq = t.next_seq();
         t.table[free] = Timer {
             id,
             slot,
             period,
             due,
+            seq,
         };
         Some(id)
     });
