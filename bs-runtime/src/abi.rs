@@ -56,6 +56,27 @@ static __bs_state: AtomicU32 = AtomicU32::new(State::Booting as u32);
 #[unsafe(no_mangle)]
 static __bs_error_count: AtomicU32 = AtomicU32::new(0);
 
+/// What the host writes to `__bs_host_attached` while the core is halted at
+/// reset, before any firmware code ran.
+const HOST_ATTACHED: u32 = 0xB105_C0DE;
+
+/// The host's "I am reading your output" mark. In `.uninit`, so that the
+/// startup code, which zeroes `.bss`, leaves the host's write in place.
+#[unsafe(no_mangle)]
+#[unsafe(link_section = ".uninit.__bs_host_attached")]
+static __bs_host_attached: HostShared<u32> = HostShared::new(0);
+
+/// Whether a host marked this boot as attached. Consumes the mark, so that
+/// a later reset without a host does not wait for one.
+pub(crate) fn take_host_attached() -> bool {
+    // SAFETY: a plain word, read and written with volatile accesses only.
+    unsafe {
+        let attached = __bs_host_attached.get().read_volatile() == HOST_ATTACHED;
+        __bs_host_attached.get().write_volatile(0);
+        attached
+    }
+}
+
 /// Values of `__bs_state`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]

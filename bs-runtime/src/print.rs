@@ -44,15 +44,20 @@ static CHANNELS: ThreadCell<Option<Channels>> = ThreadCell::new(None);
 /// Creates the RTT control block (`_SEGGER_RTT`). Called once.
 fn init_rtt() -> Channels {
     // NoBlockSkip: with no host attached, a full buffer drops the line
-    // instead of stalling the program; the host switches the channels to
-    // blocking (flags = 2) after attaching.
+    // instead of stalling the program. A host that marked this boot as
+    // attached reads every byte, so the program may wait for it: nothing
+    // printed before the host's first poll is lost.
     let channels = rtt_init! {
         up: {
             0: { size: STDOUT_SIZE, mode: ChannelMode::NoBlockSkip, name: "stdout" }
             1: { size: STDERR_SIZE, mode: ChannelMode::NoBlockSkip, name: "stderr" }
         }
     };
-    let (stdout, stderr) = channels.up;
+    let (mut stdout, mut stderr) = channels.up;
+    if crate::abi::take_host_attached() {
+        stdout.set_mode(ChannelMode::BlockIfFull);
+        stderr.set_mode(ChannelMode::BlockIfFull);
+    }
     Channels { stdout, stderr }
 }
 

@@ -446,6 +446,7 @@ mod tests {
                 patch_epoch: 0x2000_1000,
                 state: 0x2000_1004,
                 error_count: 0x2000_1008,
+                host_attached: 0x2000_100c,
                 rtt: 0x2000_2000,
                 program: 0x100,
             },

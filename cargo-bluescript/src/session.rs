@@ -9,6 +9,10 @@ use crate::shadow::Shadow;
 use anyhow::{bail, Context, Result};
 use std::io::Write;
 
+/// Written to `__bs_host_attached` at reset: the output channels may then
+/// wait for the host instead of dropping what it has not read yet.
+const HOST_ATTACHED: u32 = 0xB105_C0DE;
+
 // Values of `__bs_state` (docs/device-abi.md).
 pub const STATE_IDLE: u32 = 3;
 pub const STATE_FINISHED: u32 = 4;
@@ -57,6 +61,7 @@ impl Session {
                 shadow.build_id
             );
         }
+        probe.write_word(shadow.runtime.host_attached, HOST_ATTACHED)?;
         probe.resume()?;
         Ok(Session {
             board: running,

@@ -22,6 +22,8 @@ pub struct RuntimeSymbols {
     pub patch_epoch: u32,
     pub state: u32,
     pub error_count: u32,
+    /// Marked by the host at reset so the firmware never drops output.
+    pub host_attached: u32,
     pub rtt: u32,
     pub program: u32,
 }
@@ -103,6 +105,7 @@ impl Shadow {
             patch_epoch: find("__bs_patch_epoch")?.address,
             state: find("__bs_state")?.address,
             error_count: find("__bs_error_count")?.address,
+            host_attached: find("__bs_host_attached")?.address,
             rtt: find("_SEGGER_RTT")?.address,
             program: find("__bs_program")?.address,
         };

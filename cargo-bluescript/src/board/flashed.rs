@@ -258,6 +258,7 @@ mod tests {
             patch_epoch: BASE + 0x10,
             state: BASE + 0x14,
             error_count: BASE + 0x18,
+            host_attached: BASE + 0x1c,
             rtt: BASE + 0x40,
             program: BASE,
         }
