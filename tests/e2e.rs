@@ -228,3 +228,60 @@ fn outside_a_project_the_tool_says_what_to_do() {
         "stderr: {stderr}"
     );
 }
+
+/// A script whose `report` function compiles to several KiB, tagged `version`.
+fn bulky_script(version: usize) -> String {
+    let mut lines = String::new();
+    for i in 0..100 {
+        lines.push_str(&format!(
+            "  if (n == {i}) {{ console.log(\"version {version} says {i} with enough text to take room\", n) }}\n"
+        ));
+    }
+    format!(
+        "let count: integer = 0\n\nfunction report(n: integer) {{\n{lines}}}\n\n\
+         function tick() {{\n  count = count + 1\n  report(count % 100)\n  console.log(\"count\", count)\n}}\n\n\
+         setInterval(tick, 20)\n"
+    )
+}
+
+#[test]
+fn watch_reclaims_the_patch_region_when_it_fills_up() {
+    let project = Project::new("compact");
+    project.write_script(&bulky_script(0));
+    let mut watch = Watch::start(&project);
+    watch.expect_stdout(Duration::from_secs(600), "from version 0", |l| {
+        l.starts_with("version 0 ")
+    });
+    watch.expect_stderr(Duration::from_secs(30), "Watching");
+    // Each patch of `report` takes several KiB of the 64 KiB region.
+    let mut compacted_at = None;
+    for version in 1..=40 {
+        project.write_script(&bulky_script(version));
+        let prefix = format!("version {version} ");
+        watch.expect_stdout(Duration::from_secs(30), "from the new version", |l| {
+            l.starts_with(&prefix)
+        });
+        watch.drain_stderr();
+        if watch.seen_stderr.iter().any(|l| l.contains("Compacting")) {
+            compacted_at = Some(version);
+            break;
+        }
+    }
+    let compacted_at = compacted_at.expect("the patch region never filled up");
+    // Patching goes on after the region was reclaimed, with the program's state.
+    let before = watch.expect_stdout(Duration::from_secs(10), "a count", |l| {
+        l.starts_with("count ")
+    });
+    for version in compacted_at + 1..compacted_at + 4 {
+        project.write_script(&bulky_script(version));
+        let prefix = format!("version {version} ");
+        watch.expect_stdout(Duration::from_secs(30), "from the new version", |l| {
+            l.starts_with(&prefix)
+        });
+    }
+    let after = watch.expect_stdout(Duration::from_secs(10), "a count", |l| {
+        l.starts_with("count ")
+    });
+    let count = |line: &str| line["count ".len()..].parse::<i32>().unwrap();
+    assert!(count(&after) > count(&before), "{before} then {after}");
+}

@@ -32,6 +32,35 @@ pub struct PatchPlan {
     pub new_slots: Vec<(String, u32)>,
     /// A changed signature: old callers must not be mid-call when slots flip.
     pub needs_safe_point: bool,
+    /// Rewrites the patch region from its start, reclaiming old code.
+    pub compact: bool,
+}
+
+impl PatchPlan {
+    /// This plan, made to also recompile every function whose code lives in
+    /// the patch region, so that the whole region can be rewritten from its
+    /// start. Old code is overwritten, so the switch waits for a safe point
+    /// (no script code running); functions the program no longer has cannot
+    /// be recompiled, and if one lives in the region, compacting is refused.
+    pub fn compacting(mut self, shadow: &Shadow, program: &ir::Program) -> Result<PatchPlan> {
+        for (name, record) in &shadow.functions {
+            if !shadow.in_patch_region(record.address) || self.functions.contains(name) {
+                continue;
+            }
+            if program.function(name).is_none() {
+                bail!(
+                    "the patch region is full, and it holds `{name}`, which the program no longer defines: restart `cargo bluescript watch`"
+                );
+            }
+            self.functions.push(name.clone());
+        }
+        let order: Vec<&str> = program.functions.iter().map(|f| f.name.as_str()).collect();
+        self.functions
+            .sort_by_key(|name| order.iter().position(|n| n == name));
+        self.needs_safe_point = true;
+        self.compact = true;
+        Ok(self)
+    }
 }
 
 pub fn plan(shadow: &Shadow, program: &ir::Program) -> Result<Plan> {
@@ -85,6 +114,7 @@ pub fn plan(shadow: &Shadow, program: &ir::Program) -> Result<Plan> {
             .collect(),
         new_slots,
         needs_safe_point: !resigned.is_empty(),
+        compact: false,
     }))
 }
 
@@ -152,7 +182,11 @@ impl Patcher {
         timings.compile = started.elapsed();
 
         let started = Instant::now();
-        let base = shadow.next_patch_address();
+        let base = if plan.compact {
+            shadow.runtime.patch_region
+        } else {
+            shadow.next_patch_address()
+        };
         let linked = self.link(&object, shadow, base, epoch)?;
         let patch = extract(
             &linked,
@@ -510,6 +544,47 @@ mod tests {
             plan(&shadow_of(BASE), &program(&edited)).unwrap(),
             Plan::Restart(_)
         ));
+    }
+
+    #[test]
+    fn compacting_recompiles_everything_that_lives_in_the_patch_region() {
+        let mut shadow = shadow_of(BASE);
+        // `b` was patched before: its code is in the region.
+        shadow.functions.get_mut("b").unwrap().address = shadow.runtime.patch_region + 1;
+        let edited = BASE.replace("n += x", "n -= x");
+        let Plan::Patch(plan) = plan(&shadow, &program(&edited)).unwrap() else {
+            panic!("expected a patch")
+        };
+        let plan = plan.compacting(&shadow, &program(&edited)).unwrap();
+        assert_eq!(plan.functions, ["a", "b"]);
+        assert!(plan.compact && plan.needs_safe_point);
+    }
+
+    #[test]
+    fn compacting_refuses_to_drop_code_the_program_no_longer_has() {
+        let mut shadow = shadow_of(BASE);
+        shadow.functions.insert(
+            "gone".into(),
+            FunctionRecord {
+                slot: 5,
+                signature: ir::Signature {
+                    params: vec![],
+                    ret: ir::Ty::Void,
+                },
+                fingerprint: 0,
+                address: shadow.runtime.patch_region + 0x41,
+                size: 0x20,
+            },
+        );
+        let edited = BASE.replace("n += x", "n -= x");
+        let Plan::Patch(plan) = plan(&shadow, &program(&edited)).unwrap() else {
+            panic!("expected a patch")
+        };
+        let error = plan
+            .compacting(&shadow, &program(&edited))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("holds `gone`"), "{error}");
     }
 
     #[test]

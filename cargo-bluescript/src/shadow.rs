@@ -201,17 +201,40 @@ impl Shadow {
         (self.patch_next + 7) & !7
     }
 
-    /// Fails when `size` bytes at `start` overrun the patch region.
+    /// Fails with [`RegionFull`] when `size` bytes at `start` overrun the
+    /// patch region.
     pub fn ensure_fits(&self, start: u32, size: u32) -> Result<()> {
         if start + size > self.patch_region_end() {
-            bail!(
-                "the patch region is full ({} KiB): restart `cargo bluescript watch` to start from a fresh image",
-                self.runtime.patch_region_size / 1024
-            );
+            return Err(RegionFull {
+                kib: self.runtime.patch_region_size / 1024,
+            }
+            .into());
         }
         Ok(())
     }
+
+    pub fn in_patch_region(&self, address: u32) -> bool {
+        (self.runtime.patch_region..self.patch_region_end()).contains(&address)
+    }
 }
+
+/// The patch region has no room left for a patch.
+#[derive(Debug)]
+pub struct RegionFull {
+    pub kib: u32,
+}
+
+impl std::fmt::Display for RegionFull {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the patch region is full ({} KiB): restart `cargo bluescript watch` to start from a fresh image",
+            self.kib
+        )
+    }
+}
+
+impl std::error::Error for RegionFull {}
 
 fn read_bytes(elf: &object::File<'_>, address: u32, size: u32) -> Result<Vec<u8>> {
     for section in elf.sections() {

@@ -10,6 +10,7 @@ use crate::firmware::{self, ScriptErrors};
 use crate::patch::{self, Patcher, Plan, Timings};
 use crate::project::Project;
 use crate::session::Session;
+use crate::shadow::RegionFull;
 use crate::toolchain::Toolchain;
 use anyhow::{Context, Result};
 use notify::{EventKind, RecursiveMode};
@@ -201,7 +202,7 @@ fn apply_edit(
             return Err(error);
         }
     };
-    let plan = match patch::plan(&session.shadow, &program)? {
+    let mut plan = match patch::plan(&session.shadow, &program)? {
         Plan::Unchanged => {
             status("Unchanged", "no function changed");
             return Ok(Outcome::Unchanged);
@@ -210,7 +211,17 @@ fn apply_edit(
         Plan::Patch(plan) => plan,
     };
     let mut timings = Timings::default();
-    let linked = patcher.build(&session.shadow, &program, &plan, &mut timings)?;
+    let linked = match patcher.build(&session.shadow, &program, &plan, &mut timings) {
+        Err(error) if error.is::<RegionFull>() => {
+            status(
+                "Compacting",
+                "the patch region: recompiling the patched functions",
+            );
+            plan = plan.compacting(&session.shadow, &program)?;
+            patcher.build(&session.shadow, &program, &plan, &mut timings)?
+        }
+        result => result?,
+    };
     session.apply_patch(&program, &plan, &linked, &mut timings)?;
     session.save_shadow(&project.state_dir())?;
     status("Patched", &describe(&plan, &timings, saved_at.elapsed()));
