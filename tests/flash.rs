@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use support::{text, tool, Project};
+use support::{text, tool, Project, Watch};
 
 /// Unique among the tests: the state directory is named after the package.
 const PACKAGE: &str = "flash-counter";
@@ -243,4 +243,60 @@ fn flash_leaves_the_board_running_replaces_it_and_stops_it() {
 
     let stderr = flash(&project, &["--stop"], STOP_TIMEOUT);
     assert!(stderr.contains("Stopped nothing"), "{stderr}");
+}
+
+fn printing_counter_script(word: &str) -> String {
+    format!(
+        "let count: integer = 0\n\
+         \n\
+         function tick() {{\n  count = count + 1\n  console.log(\"{word}\", count)\n}}\n\
+         \n\
+         setInterval(tick, 20)\n"
+    )
+}
+
+/// `count 7` → 7.
+fn number_after(line: &str, word: &str) -> i32 {
+    line[word.len()..].trim().parse().unwrap()
+}
+
+#[test]
+fn watch_takes_over_a_flashed_board_and_leaves_it_running() {
+    const NAME: &str = "flash-watch";
+    let project = Project::new(NAME);
+    let state_dir = support::shared_target_dir().join("bluescript").join(NAME);
+    let mut guard = KillOnDrop {
+        state_dir: state_dir.clone(),
+        seen: Vec::new(),
+    };
+    project.write_script(&printing_counter_script("count"));
+    flash(&project, &[], BUILD_TIMEOUT);
+    let record = Record::read(&state_dir);
+    guard.track(&record);
+    std::thread::sleep(Duration::from_millis(300));
+
+    let mut watch = Watch::start(&project);
+    watch.expect_stderr(Duration::from_secs(120), "Attached to the board");
+    // The board kept the state it built up before watch came.
+    let first = watch.expect_stdout(Duration::from_secs(10), "a count", |l| {
+        l.starts_with("count ")
+    });
+    assert!(
+        number_after(&first, "count") > 5,
+        "the program restarted: {first}"
+    );
+
+    project.write_script(&printing_counter_script("tock"));
+    let patched = watch.expect_stdout(Duration::from_secs(30), "from the patch", |l| {
+        l.starts_with("tock ")
+    });
+    assert!(number_after(&patched, "tock") > number_after(&first, "count"));
+    watch.interrupt();
+
+    // The board runs on without the host, with the patched code.
+    assert!(record.is_running(), "watch stopped the flashed board");
+    assert_eq!(Record::read(&state_dir).pid, record.pid);
+    assert_counts_by(&record, 1);
+    flash(&project, &["--stop"], STOP_TIMEOUT);
+    assert!(!record.is_running());
 }

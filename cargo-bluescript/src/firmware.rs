@@ -83,7 +83,8 @@ pub fn build(project: &Project, release: bool) -> Result<Image> {
     // `cargo build` cannot change the image it describes.
     let image = state_dir.join("image.elf");
     std::fs::copy(&elf, &image).with_context(|| format!("cannot copy `{}`", elf.display()))?;
-    let shadow = Shadow::from_image(&image, &program, &slots, build_id)?;
+    let mut shadow = Shadow::from_image(&image, &program, &slots, build_id)?;
+    shadow.firmware_fingerprint = firmware_fingerprint(project)?;
     let in_image: Vec<String> = shadow.exports.iter().map(Export::record).collect();
     let missing: Vec<String> = exports
         .iter()
@@ -98,6 +99,42 @@ pub fn build(project: &Project, release: bool) -> Result<Image> {
     }
     shadow.save(&state_dir)?;
     Ok(Image { elf: image, shadow })
+}
+
+/// A fingerprint of everything of the firmware crate but its scripts: the
+/// Rust sources, the manifest and the build files.
+pub fn firmware_fingerprint(project: &Project) -> Result<u64> {
+    let mut files = Vec::new();
+    collect_files(&project.root.join("src"), &mut files)?;
+    for name in ["Cargo.toml", "build.rs", "memory.x", ".cargo/config.toml"] {
+        let path = project.root.join(name);
+        if path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    let mut contents = Vec::new();
+    for file in files {
+        contents.extend_from_slice(file.to_string_lossy().as_bytes());
+        contents.extend(
+            std::fs::read(&file).with_context(|| format!("cannot read `{}`", file.display()))?,
+        );
+    }
+    Ok(fingerprint(&contents))
+}
+
+fn collect_files(dir: &std::path::Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in
+        std::fs::read_dir(dir).with_context(|| format!("cannot read `{}`", dir.display()))?
+    {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_files(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
 }
 
 /// Avoids touching the file (and so rebuilding the firmware) when the

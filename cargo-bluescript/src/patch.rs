@@ -489,6 +489,7 @@ mod tests {
             exports: Vec::new(),
             top_level_fingerprint: program.top_level_fingerprint,
             patch_next: 0x2001_0000,
+            firmware_fingerprint: 0,
         }
     }
 

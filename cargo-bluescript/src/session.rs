@@ -53,19 +53,45 @@ impl Session {
         board.ensure_tools_installed()?;
         let mut running = board.start(&shadow.image, options)?;
         let probe = running.probe();
-        // Invariant: the device runs exactly the image the shadow describes.
-        let build_id = probe.read_word(shadow.runtime.program)?;
-        if build_id != shadow.build_id {
-            bail!(
-                "the board runs build {build_id:#010x}, but the host's model is of build {:#010x}",
-                shadow.build_id
-            );
-        }
+        check_build(probe, &shadow)?;
         probe.write_word(shadow.runtime.host_attached, HOST_ATTACHED)?;
         probe.resume()?;
         Ok(Session {
             board: running,
             rtt: None,
+            shadow,
+        })
+    }
+
+    /// Takes over a board that already runs `shadow`'s image (and is halted
+    /// by the connection): it goes on with its state.
+    pub fn attach(mut board: Box<dyn RunningBoard>, shadow: Shadow) -> Result<Session> {
+        let probe = board.probe();
+        let checked = check_build(probe, &shadow).and_then(|()| {
+            let epoch = probe.read_word(shadow.runtime.patch_epoch)?;
+            if epoch != shadow.epoch {
+                bail!(
+                    "the board is at patch epoch {epoch}, but the host's model at {}",
+                    shadow.epoch
+                );
+            }
+            Ok(())
+        });
+        // Output from before the host came is stale (and, dropped as the
+        // buffers filled, not even the latest): start from what comes next.
+        let rtt = checked.and_then(|()| {
+            let mut rtt = Rtt::attach(probe, shadow.runtime.rtt)?;
+            if let Some(rtt) = &mut rtt {
+                Session::make_blocking(rtt, probe)?;
+                rtt.read_up(probe)?;
+            }
+            Ok(rtt)
+        });
+        // Whatever the verdict, the board goes on running.
+        probe.resume()?;
+        Ok(Session {
+            board,
+            rtt: rtt?,
             shadow,
         })
     }
@@ -90,11 +116,7 @@ impl Session {
         probe.halt()?;
         if self.rtt.is_none() {
             if let Some(mut rtt) = Rtt::attach(probe, shadow.runtime.rtt)? {
-                // The firmware drops output while nobody listens; now
-                // someone does, so it may wait for the host instead.
-                for channel in 0..rtt.up_channels().len() {
-                    rtt.set_blocking(probe, channel)?;
-                }
+                Session::make_blocking(&mut rtt, probe)?;
                 self.rtt = Some(rtt);
             }
         }
@@ -127,10 +149,37 @@ impl Session {
         patch::apply(probe, &mut self.shadow, program, plan, linked, timings)
     }
 
-    /// Persists the shadow machine (after every applied patch).
-    pub fn save_shadow(&self, state_dir: &std::path::Path) -> Result<()> {
+    /// The firmware drops output while nobody listens; now someone does, so
+    /// it may wait for the host instead.
+    fn make_blocking(rtt: &mut Rtt, probe: &mut dyn crate::probe::Probe) -> Result<()> {
+        for channel in 0..rtt.up_channels().len() {
+            rtt.set_blocking(probe, channel)?;
+        }
+        Ok(())
+    }
+
+    /// Persists the shadow machine (after every applied patch), next to the
+    /// image it describes.
+    pub fn save_shadow(&self) -> Result<()> {
+        let dir = self
+            .shadow
+            .image
+            .parent()
+            .context("the image has no directory")?;
         self.shadow
-            .save(state_dir)
+            .save(dir)
             .context("cannot save the shadow machine")
     }
+}
+
+/// Invariant: the device runs exactly the image the shadow describes.
+fn check_build(probe: &mut dyn crate::probe::Probe, shadow: &Shadow) -> Result<()> {
+    let build_id = probe.read_word(shadow.runtime.program)?;
+    if build_id != shadow.build_id {
+        bail!(
+            "the board runs build {build_id:#010x}, but the host's model is of build {:#010x}",
+            shadow.build_id
+        );
+    }
+    Ok(())
 }

@@ -58,6 +58,10 @@ pub struct Shadow {
     pub top_level_fingerprint: u64,
     /// First free byte of the patch region (patches are placed bump-wise).
     pub patch_next: u32,
+    /// Fingerprint of the firmware's Rust sources and build files the image
+    /// was built from: when they change, only a new image can hold them.
+    #[serde(default)]
+    pub firmware_fingerprint: u64,
 }
 
 const SHADOW_FILE: &str = "shadow.json";
@@ -155,6 +159,7 @@ impl Shadow {
             exports,
             top_level_fingerprint: program.top_level_fingerprint,
             patch_next: runtime.patch_region,
+            firmware_fingerprint: 0,
         })
     }
 

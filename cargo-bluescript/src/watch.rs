@@ -67,6 +67,16 @@ pub fn watch(project: &Project, board: Board, stop: Arc<AtomicBool>) -> Result<E
             );
             program.session = None;
         }
+        if program.needs_sync {
+            program.needs_sync = false;
+            if let Some(session) = &mut program.session {
+                match apply_edit(project, &patcher, session, Instant::now()) {
+                    Ok(Outcome::Restart(reason)) => program.restart(project, board, &reason),
+                    Ok(_) => {}
+                    Err(error) => crate::commands::report_error(&error),
+                }
+            }
+        }
         let Ok(result) = events.recv_timeout(POLL_INTERVAL) else {
             continue;
         };
@@ -97,26 +107,33 @@ pub fn watch(project: &Project, board: Board, stop: Arc<AtomicBool>) -> Result<E
 /// end state is announced once per start.
 struct Program {
     session: Option<Session>,
+    /// Runs on the board `cargo bluescript flash` left running, which goes
+    /// on after watch: restarts flash it again instead of starting a board.
+    flashed: bool,
+    /// Attached to a running board whose scripts may have changed since:
+    /// the current ones are applied before anything else.
+    needs_sync: bool,
     finished: bool,
     halted: bool,
 }
 
 impl Program {
-    /// Builds and starts the image; on failure the error is shown and watch
-    /// waits for the next save.
+    /// Takes over the board `flash` left running, if there is one (it keeps
+    /// its state), or builds and starts a board of its own. On failure the
+    /// error is shown and watch waits for the next save.
     fn start(project: &Project, board: Board) -> Program {
-        let result = firmware::build(project, false)
-            .and_then(|image| Session::start(board, image.shadow, &StartOptions::default()));
-        let session = match result {
-            Ok(session) => Some(session),
+        let (session, flashed, needs_sync) = match open(project, board) {
+            Ok(opened) => opened,
             Err(error) => {
                 crate::commands::report_error(&error);
                 status("Waiting", "for a save to try again");
-                None
+                (None, false, false)
             }
         };
         Program {
             session,
+            flashed,
+            needs_sync,
             finished: false,
             halted: false,
         }
@@ -124,8 +141,24 @@ impl Program {
 
     fn restart(&mut self, project: &Project, board: Board, reason: &str) {
         status("Restarting", &format!("the program: {reason}"));
-        self.session = None; // stops the old board before the new one starts
-        *self = Program::start(project, board);
+        self.session = None; // stops (or lets go of) the old board first
+        if self.flashed {
+            *self = match reflash(project, board) {
+                Ok(session) => Program {
+                    session: Some(session),
+                    flashed: true,
+                    needs_sync: false,
+                    finished: false,
+                    halted: false,
+                },
+                Err(error) => {
+                    crate::commands::report_error(&error);
+                    Program::start(project, board)
+                }
+            };
+        } else {
+            *self = Program::start(project, board);
+        }
     }
 
     /// Copies the device's output and announces when it finished or halted.
@@ -150,6 +183,59 @@ impl Program {
         }
         Ok(())
     }
+}
+
+/// A session on the flashed board if one runs, else on a new board; and
+/// whether it is flashed, and whether it needs the current scripts applied.
+fn open(project: &Project, board: Board) -> Result<(Option<Session>, bool, bool)> {
+    let state_dir = project.state_dir();
+    if let Some((attached, shadow)) = Board::attach_flashed(&state_dir)? {
+        let pid = attached.record().pid;
+        if shadow.firmware_fingerprint != firmware::firmware_fingerprint(project)? {
+            drop(attached);
+            status(
+                "Reflashing",
+                "the firmware's Rust changed since it was flashed",
+            );
+            return Ok((Some(reflash(project, board)?), true, false));
+        }
+        match Session::attach(Box::new(attached), shadow) {
+            Ok(session) => {
+                status(
+                    "Attached",
+                    &format!(
+                        "to the board `cargo bluescript flash` left running (QEMU pid {pid}); \
+                         it keeps its state, and runs on when watch stops"
+                    ),
+                );
+                return Ok((Some(session), true, true));
+            }
+            Err(error) => {
+                crate::commands::report_error(&error.context("cannot take over the flashed board"));
+                status("Reflashing", "so that the host knows exactly what it runs");
+                return Ok((Some(reflash(project, board)?), true, false));
+            }
+        }
+    }
+    let image = firmware::build(project, false)?;
+    let session = Session::start(board, image.shadow, &StartOptions::default())?;
+    Ok((Some(session), false, false))
+}
+
+/// Flashes the current build and attaches to it.
+fn reflash(project: &Project, board: Board) -> Result<Session> {
+    let image = firmware::build(project, false)?;
+    let flashed = board.flash(&image.shadow, &project.state_dir())?;
+    status(
+        "Flashed",
+        &format!(
+            "build {:#010x} to {board} (QEMU pid {})",
+            flashed.record.build_id, flashed.record.pid
+        ),
+    );
+    let (attached, shadow) = Board::attach_flashed(&project.state_dir())?
+        .context("the board just flashed is not running")?;
+    Session::attach(Box::new(attached), shadow)
 }
 
 fn classify(project: &Project, result: DebounceEventResult) -> Option<Change> {
@@ -223,7 +309,7 @@ fn apply_edit(
         result => result?,
     };
     session.apply_patch(&program, &plan, &linked, &mut timings)?;
-    session.save_shadow(&project.state_dir())?;
+    session.save_shadow()?;
     status("Patched", &describe(&plan, &timings, saved_at.elapsed()));
     Ok(Outcome::Applied)
 }

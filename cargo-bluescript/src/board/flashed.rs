@@ -9,12 +9,13 @@
 //! session can later attach to it.
 
 use super::qemu::{self, DetachedQemu, QemuOptions};
-use super::Board;
-use crate::probe::Probe;
+use super::{Board, RunningBoard};
+use crate::probe::{GdbProbe, Probe};
 use crate::shadow::{RuntimeSymbols, Shadow};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::fs;
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -193,6 +194,77 @@ pub(super) fn flash(board: Board, shadow: &Shadow, state_dir: &Path) -> Result<F
             }
         }
     }
+}
+
+/// A debug connection to the board `flash` left running. Dropping it
+/// disconnects and leaves the board running its program.
+pub struct AttachedBoard {
+    board: Board,
+    record: FlashedBoard,
+    probe: GdbProbe<UnixStream>,
+}
+
+impl AttachedBoard {
+    pub fn record(&self) -> &FlashedBoard {
+        &self.record
+    }
+}
+
+impl Drop for AttachedBoard {
+    /// A flashed board runs on without the host, also when the host lets go
+    /// of it mid-poll.
+    fn drop(&mut self) {
+        let _ = self.probe.resume();
+    }
+}
+
+impl RunningBoard for AttachedBoard {
+    fn board(&self) -> Board {
+        self.board
+    }
+
+    fn probe(&mut self) -> &mut dyn Probe {
+        &mut self.probe
+    }
+
+    fn failure_details(&mut self) -> Option<String> {
+        let running = match self.board {
+            Board::QemuM4 => qemu::is_serving(self.record.pid, &self.record.socket),
+        };
+        (!running).then(|| {
+            format!(
+                "the flashed board (QEMU pid {}) stopped; its output is in {}",
+                self.record.pid,
+                self.record.log.display()
+            )
+        })
+    }
+}
+
+/// Connects to the board recorded in `state_dir` if it still runs, and
+/// loads the shadow machine of what it runs. Connecting halts the core.
+pub(super) fn attach(state_dir: &Path) -> Result<Option<(AttachedBoard, Shadow)>> {
+    let Some(record) = FlashedBoard::load(state_dir)? else {
+        return Ok(None);
+    };
+    let board: Board = record.board.parse()?;
+    let running = match board {
+        Board::QemuM4 => qemu::is_serving(record.pid, &record.socket),
+    };
+    if !running {
+        return Ok(None);
+    }
+    let shadow_dir = record.shadow.parent().unwrap_or(state_dir);
+    let shadow = Shadow::load(shadow_dir)?;
+    let probe = qemu::connect(&record.socket)?;
+    Ok(Some((
+        AttachedBoard {
+            board,
+            record,
+            probe,
+        },
+        shadow,
+    )))
 }
 
 /// Stops the board recorded in `state_dir` and forgets it; `None` if no

@@ -4,7 +4,7 @@ pub mod flashed;
 mod process;
 pub mod qemu;
 
-pub use flashed::{DeviceStatus, Flashed, FlashedBoard, Stopped};
+pub use flashed::{AttachedBoard, DeviceStatus, Flashed, FlashedBoard, Stopped};
 pub use qemu::{QemuBoard, QemuOptions};
 
 use crate::probe::Probe;
@@ -72,6 +72,13 @@ impl Board {
     /// state directory is `state_dir`; `None` if there was none.
     pub fn stop_flashed(state_dir: &Path) -> Result<Option<Stopped>> {
         flashed::stop(state_dir)
+    }
+
+    /// Connects to the board that `flash` left running for the project whose
+    /// state directory is `state_dir`, with the shadow machine of what it
+    /// runs; `None` if no such board runs. The core is left halted.
+    pub fn attach_flashed(state_dir: &Path) -> Result<Option<(AttachedBoard, Shadow)>> {
+        flashed::attach(state_dir)
     }
 
     /// Loads `elf` on the board and connects to it; the core is left halted
