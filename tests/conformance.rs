@@ -27,13 +27,17 @@ fn conformance_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance")
 }
 
-/// The `*.bs` files of `dir`, sorted, restricted by `BS_CONFORMANCE`.
+/// The programs of `dir`, sorted, restricted by `BS_CONFORMANCE`: its
+/// `*.bs` files, and its directories that hold a `main.bs` (a program of
+/// several files).
 fn programs(dir: &Path) -> Vec<PathBuf> {
     let filter = std::env::var("BS_CONFORMANCE").unwrap_or_default();
     let mut programs: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
         .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|e| e == "bs"))
+        .filter(|path| {
+            path.extension().is_some_and(|e| e == "bs") || path.join("main.bs").is_file()
+        })
         .filter(|path| name(path).contains(&filter))
         .collect();
     programs.sort();
@@ -49,6 +53,43 @@ fn name(path: &Path) -> String {
 
 fn read(path: &Path) -> Option<String> {
     std::fs::read_to_string(path).ok()
+}
+
+/// The main script of a program.
+fn main_script(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join("main.bs")
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// Makes the program's files the project's scripts: `<name>.bs` becomes
+/// `scripts/main.bs`; the files of a directory `<name>/` are copied into
+/// `scripts/` as they are. Nothing of the previous program is left.
+fn install(project: &Project, path: &Path) -> Result<(), String> {
+    fn copy(from: &Path, to: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(to)?;
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            let target = to.join(entry.file_name());
+            if entry.file_type()?.is_dir() {
+                copy(&entry.path(), &target)?;
+            } else {
+                std::fs::copy(entry.path(), target)?;
+            }
+        }
+        Ok(())
+    }
+    let scripts = project.root.join("scripts");
+    let _ = std::fs::remove_dir_all(&scripts);
+    let result = if path.is_dir() {
+        copy(path, &scripts)
+    } else {
+        std::fs::create_dir_all(&scripts)
+            .and_then(|()| std::fs::copy(path, scripts.join("main.bs")).map(drop))
+    };
+    result.map_err(|e| format!("cannot install the program's scripts: {e}"))
 }
 
 struct Finished {
@@ -156,7 +197,6 @@ fn diff(expected: &str, actual: &str) -> String {
 /// Builds and runs one program; `Err` describes every way it went wrong.
 fn run_program(project: &Project, path: &Path) -> Result<Duration, String> {
     let name = name(path);
-    let source = read(path).ok_or("cannot read the program")?;
     let expected_stdout = read(&path.with_extension("stdout"));
     let expected_stderr: Vec<String> = read(&path.with_extension("stderr"))
         .unwrap_or_default()
@@ -167,7 +207,7 @@ fn run_program(project: &Project, path: &Path) -> Result<Duration, String> {
     let must_fail = expected_stderr
         .iter()
         .any(|l| l.starts_with("run-time error:"));
-    project.write_script(&source);
+    install(project, path)?;
 
     let build = finish(tool(&["build"], &project.root), BUILD_TIMEOUT);
     if !build.success() {
@@ -218,7 +258,8 @@ fn run_program(project: &Project, path: &Path) -> Result<Duration, String> {
 }
 
 /// `// error: <message>` and `// at: <line>:<col>` at the top of a program
-/// the compiler must refuse.
+/// the compiler must refuse (`// at: <file>:<line>:<col>` for a diagnostic
+/// in another file of the program than `main.bs`).
 fn rejection_header(source: &str) -> Result<(String, String), String> {
     let mut message = None;
     let mut at = None;
@@ -236,11 +277,15 @@ fn rejection_header(source: &str) -> Result<(String, String), String> {
 }
 
 fn check_rejection(project: &Project, path: &Path) -> Result<Duration, String> {
-    let source = read(path).ok_or("cannot read the program")?;
+    let source = read(&main_script(path)).ok_or("cannot read the program")?;
     let (message, at) = rejection_header(&source)?;
-    project.write_script(&source);
+    install(project, path)?;
     let check = finish(tool(&["check"], &project.root), CHECK_TIMEOUT);
-    let location = format!("--> scripts/main.bs:{at}");
+    let location = if at.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("--> scripts/main.bs:{at}")
+    } else {
+        format!("--> scripts/{at}")
+    };
     let lines: Vec<&str> = check.stderr.lines().collect();
     // The message, and the location on the line right below it.
     let located = lines.windows(2).any(|pair| {

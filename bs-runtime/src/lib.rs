@@ -34,6 +34,7 @@ mod cell;
 mod event_loop;
 mod fault;
 mod float_text;
+mod math;
 mod print;
 mod stack;
 mod time;

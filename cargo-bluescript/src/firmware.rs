@@ -4,7 +4,7 @@
 use crate::compiler::codegen::{generate_image, SlotMap};
 use crate::compiler::diagnostic::SourceFile;
 use crate::compiler::exports::{scan_firmware_sources, Export};
-use crate::compiler::{self, fingerprint, ir};
+use crate::compiler::{self, fingerprint, ir, Loader, Scripts};
 use crate::project::Project;
 use crate::shadow::Shadow;
 use crate::toolchain;
@@ -25,22 +25,41 @@ impl std::fmt::Display for ScriptErrors {
 
 impl std::error::Error for ScriptErrors {}
 
-/// Reads and checks the main script against `exports`.
-pub fn compile_scripts(project: &Project, exports: &[Export]) -> Result<(SourceFile, ir::Program)> {
+/// Reads the scripts of a project: names as users know them (relative to
+/// the project root), read from the disk.
+struct ProjectFiles<'p>(&'p Project);
+
+impl Loader for ProjectFiles<'_> {
+    fn load(&self, name: &str) -> std::result::Result<Option<String>, String> {
+        match std::fs::read_to_string(self.0.root.join(name)) {
+            Ok(text) => Ok(Some(text)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+}
+
+/// Reads and checks the main script, and the scripts it imports, against
+/// `exports`. Returns the main script's name and the program.
+pub fn compile_scripts(project: &Project, exports: &[Export]) -> Result<(String, ir::Program)> {
     let text = std::fs::read_to_string(&project.main_script)
         .with_context(|| format!("cannot read `{}`", project.main_script.display()))?;
     let file = SourceFile {
         name: project.display_path(&project.main_script),
         text,
     };
-    match compiler::check(&file, exports) {
-        Ok(program) => Ok((file, program)),
+    let scripts = Scripts {
+        main: file,
+        dir: project.display_path(&project.scripts_dir),
+        loader: &ProjectFiles(project),
+    };
+    match compiler::check_scripts(&scripts, exports) {
+        Ok(program) => Ok((scripts.main.name, program)),
         Err(diagnostics) => {
+            let file = scripts.main;
             let count = diagnostics.len();
-            let mut rendered: Vec<String> = diagnostics
-                .iter()
-                .map(|d| d.render(&file).to_string())
-                .collect();
+            let mut rendered: Vec<String> =
+                diagnostics.iter().map(|d| d.render().to_string()).collect();
             rendered.push(format!(
                 "error: could not compile `{}` due to {count} previous error{}",
                 file.name,
@@ -60,17 +79,17 @@ pub struct Image {
 pub fn build(project: &Project, release: bool) -> Result<Image> {
     toolchain::ensure_target_installed(&project.root)?;
     let exports = scan_firmware_sources(&project.root.join("src"))?;
-    let (file, program) = compile_scripts(project, &exports)?;
+    let (main_name, program) = compile_scripts(project, &exports)?;
     let slots: SlotMap = program
         .functions
         .iter()
         .enumerate()
         .map(|(i, f)| (f.name.clone(), i as u32))
         .collect();
-    let placeholder = generate_image(&program, &slots, &exports, 0, &file.name);
+    let placeholder = generate_image(&program, &slots, &exports, 0, &main_name);
     // Same scripts, same exports: same build id.
     let build_id = (fingerprint(placeholder.as_bytes()) as u32) | 1;
-    let code = generate_image(&program, &slots, &exports, build_id, &file.name);
+    let code = generate_image(&program, &slots, &exports, build_id, &main_name);
 
     let state_dir = project.state_dir();
     std::fs::create_dir_all(&state_dir)?;
@@ -239,7 +258,7 @@ fn write_typescript_declarations(project: &Project, exports: &[Export]) -> Resul
 
 fn typescript_type(ty: ir::Ty) -> &'static str {
     match ty {
-        ir::Ty::Integer => "integer",
+        ir::Ty::Integer | ir::Ty::Enum(_) => "integer",
         ir::Ty::Float => "float",
         ir::Ty::Boolean => "boolean",
         ir::Ty::Void => "void",

@@ -539,6 +539,47 @@ mod tests {
     }
 
     #[test]
+    fn an_edit_in_an_imported_file_patches_its_function() {
+        let program = |util: &str| {
+            let files: std::collections::HashMap<String, String> =
+                [("scripts/util.bs".to_string(), util.to_string())].into();
+            let scripts = crate::compiler::Scripts {
+                main: SourceFile {
+                    name: "scripts/main.bs".into(),
+                    text: "import { b } from './util'\nsetInterval(b, 10)\n".into(),
+                },
+                dir: "scripts".into(),
+                loader: &files,
+            };
+            crate::compiler::check_scripts(&scripts, &[]).expect("valid program")
+        };
+        let util = "let n = 0\nfunction a(x: integer) { n += x }\nexport function b() { a(1) }\n";
+        let before = program(util);
+        let mut shadow = shadow_of(BASE);
+        shadow.functions = before
+            .functions
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let record = FunctionRecord {
+                    slot: i as u32,
+                    signature: f.signature.clone(),
+                    fingerprint: f.fingerprint,
+                    address: 0x1001,
+                    size: 0x80,
+                };
+                (f.name.clone(), record)
+            })
+            .collect();
+        shadow.top_level_fingerprint = before.top_level_fingerprint;
+        let after = program(&util.replace("n += x", "n -= x"));
+        match plan(&shadow, &after).unwrap() {
+            Plan::Patch(plan) => assert_eq!(plan.functions, ["util.bs:a"]),
+            other => panic!("expected a patch, got {other:?}"),
+        }
+    }
+
+    #[test]
     fn top_level_changes_restart_the_program() {
         let edited = BASE.replace("let n = 0", "let n = 1");
         assert!(matches!(

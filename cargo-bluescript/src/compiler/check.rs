@@ -3,17 +3,25 @@
 //! Top-level functions are checked lazily, the first time their signature is
 //! needed or at the end, so that a function without a return type annotation
 //! gets its type inferred before its first caller is checked.
+//!
+//! A program may span several modules (`compiler/modules.rs`). Each has its
+//! own top-level names (its declarations and its imports); the items of all
+//! of them live in one namespace of qualified names (`f` in the main script,
+//! `util.bs:f` in `scripts/util.bs`), which is what the IR and the generated
+//! symbols use.
 
+use super::codegen::{function_symbol, global_symbol};
 use super::diagnostic::{Diagnostic, SourceFile, Span};
 use super::exports::Export;
 use super::ir::*;
+use super::modules::{Module, Modules};
 use super::{fingerprint, fingerprint_parts};
 use oxc_ast::ast;
 use oxc_span::GetSpan;
 use oxc_syntax::operator::{
     AssignmentOperator, BinaryOperator, LogicalOperator, UnaryOperator, UpdateOperator,
 };
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// A result whose error has already been reported.
 type Checked<T> = Result<T, Reported>;
@@ -22,20 +30,43 @@ type Checked<T> = Result<T, Reported>;
 pub struct Reported;
 
 pub fn check_program(
-    file: &SourceFile,
-    program: &ast::Program<'_>,
+    modules: &Modules<'_>,
     exports: &[Export],
 ) -> Result<Program, Vec<Diagnostic>> {
-    let mut checker = Checker::new(file, exports);
-    checker.collect_top_level(program);
-    let main = checker.check_main(program);
+    let mut checker = Checker::new(&modules.modules, exports);
+    // Imports first: a module's imports see the exports of the modules it
+    // imports.
+    for &module in &modules.order {
+        checker.current = module;
+        checker.collect_top_level();
+    }
+    let mut main = Vec::new();
+    for &module in &modules.order {
+        checker.current = module;
+        main.extend(checker.check_main());
+    }
     checker.check_remaining_functions();
+    checker.check_symbols();
     if !checker.diagnostics.is_empty() {
         return Err(checker.diagnostics);
     }
-    let top_level_fingerprint = checker.top_level_fingerprint(program);
-    let mut functions: Vec<Function> = checker.checked.into_values().collect();
-    functions.sort_by_key(|f| (f.span.start, f.name.clone()));
+    let top_level_fingerprint = checker.top_level_fingerprint(&modules.order);
+    // The modules in the order they run, source order within each.
+    let rank: HashMap<usize, usize> = modules
+        .order
+        .iter()
+        .enumerate()
+        .map(|(rank, &module)| (module, rank))
+        .collect();
+    let mut functions: Vec<Function> = std::mem::take(&mut checker.checked).into_values().collect();
+    functions.sort_by_key(|f| {
+        let module = checker.function_module.get(&f.name).copied().unwrap_or(0);
+        (
+            rank.get(&module).copied().unwrap_or(0),
+            f.span.start,
+            f.name.clone(),
+        )
+    });
     Ok(Program {
         globals: checker
             .global_order
@@ -57,6 +88,8 @@ struct GlobalInfo {
     /// `None` until the declaration's initializer has been checked.
     ty: Option<Ty>,
     is_const: bool,
+    module: usize,
+    span: Span,
 }
 
 enum FunctionState<'a> {
@@ -72,6 +105,46 @@ enum FunctionState<'a> {
 struct Local {
     ty: Ty,
     is_const: bool,
+}
+
+/// Whether a variable may be assigned.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Mutable,
+    Const,
+    /// A global imported from another module: only its module assigns it
+    /// (an import is a read-only binding in JavaScript).
+    Imported,
+}
+
+/// A name at the top level of a module: declared there or imported.
+#[derive(Clone)]
+enum Item {
+    /// Qualified name.
+    Global {
+        name: String,
+        imported: bool,
+    },
+    Function(String),
+    Enum(String),
+    Driver(Export),
+    /// An import that failed (and was reported): its uses report nothing
+    /// more.
+    Unresolved,
+}
+
+#[derive(Default)]
+struct ModuleScope {
+    names: HashMap<String, Item>,
+    /// Names declared with `export`.
+    exported: HashSet<String>,
+    /// Names bound by imports.
+    imported: HashSet<String>,
+}
+
+struct EnumInfo {
+    ty: EnumName,
+    members: Vec<(String, i32)>,
 }
 
 /// What the checker knows about the function whose body it is in.
@@ -97,26 +170,42 @@ enum ReturnType {
 }
 
 struct Checker<'s, 'a> {
-    file: &'s SourceFile,
+    modules: &'s [Module<'a>],
+    /// The module whose code is being checked.
+    current: usize,
+    /// The top-level names of each module.
+    scopes: Vec<ModuleScope>,
     diagnostics: Vec<Diagnostic>,
-    exports: HashMap<String, Export>,
+    /// Drivers exported without a module: visible everywhere.
+    drivers: HashMap<String, Export>,
     all_exports: &'s [Export],
+    /// Globals, functions and enums by qualified name.
     globals: HashMap<String, GlobalInfo>,
     global_order: Vec<String>,
     functions: HashMap<String, FunctionState<'a>>,
+    /// The module of each function (lifted arrows included).
+    function_module: HashMap<String, usize>,
     function_order: Vec<String>,
+    enums: HashMap<String, EnumInfo>,
     checked: HashMap<String, Function>,
     contexts: Vec<FnContext>,
 }
 
 const TIMER_BUILTINS: [&str; 4] = ["setInterval", "setTimeout", "clearInterval", "clearTimeout"];
 
+/// A qualified name (`util.bs:f`) as users wrote it (`f`).
+fn plain_name(name: &str) -> &str {
+    name.rsplit(':').next().unwrap_or(name)
+}
+
 impl<'s, 'a> Checker<'s, 'a> {
-    fn new(file: &'s SourceFile, exports: &'s [Export]) -> Self {
+    fn new(modules: &'s [Module<'a>], exports: &'s [Export]) -> Self {
         Checker {
-            file,
+            modules,
+            current: 0,
+            scopes: modules.iter().map(|_| ModuleScope::default()).collect(),
             diagnostics: Vec::new(),
-            exports: exports
+            drivers: exports
                 .iter()
                 .filter(|e| e.module.is_none())
                 .map(|e| (e.name.clone(), e.clone()))
@@ -125,46 +214,132 @@ impl<'s, 'a> Checker<'s, 'a> {
             globals: HashMap::new(),
             global_order: Vec::new(),
             functions: HashMap::new(),
+            function_module: HashMap::new(),
             function_order: Vec::new(),
+            enums: HashMap::new(),
             checked: HashMap::new(),
             contexts: Vec::new(),
         }
     }
 
+    /// The file of the module being checked.
+    fn file(&self) -> &'s SourceFile {
+        &self.modules[self.current].file
+    }
+
+    fn module(&self) -> &'s Module<'a> {
+        &self.modules[self.current]
+    }
+
+    fn qualify(&self, name: &str) -> String {
+        self.module().qualify(name)
+    }
+
     fn error(&mut self, diagnostic: Diagnostic) -> Reported {
-        self.diagnostics.push(diagnostic);
+        let file = &self.modules[self.current].file;
+        self.diagnostics.push(diagnostic.in_file(file));
         Reported
     }
 
     fn location(&self, span: impl Into<Span>) -> String {
-        self.file.location(span.into())
+        self.file().location(span.into())
+    }
+
+    /// What `name` means at the top level of the current module.
+    fn item(&self, name: &str) -> Option<Item> {
+        self.scopes[self.current]
+            .names
+            .get(name)
+            .cloned()
+            .or_else(|| self.drivers.get(name).cloned().map(Item::Driver))
+    }
+
+    /// The qualified name of the script function `name` names here.
+    fn script_function(&self, name: &str) -> Option<String> {
+        match self.scopes[self.current].names.get(name) {
+            Some(Item::Function(qualified)) => Some(qualified.clone()),
+            _ => None,
+        }
     }
 
     // ----- top level -------------------------------------------------------
 
-    fn collect_top_level(&mut self, program: &'a ast::Program<'a>) {
+    /// Declares the current module's items and binds its imports: enums
+    /// and imports first, since the types of globals may name them.
+    fn collect_top_level(&mut self) {
+        let program: &'a ast::Program<'a> = self.module().program;
         for statement in &program.body {
             match statement {
-                ast::Statement::FunctionDeclaration(function) => self.declare_function(function),
-                ast::Statement::VariableDeclaration(declaration) => {
-                    self.declare_globals(declaration)
+                ast::Statement::TSEnumDeclaration(declaration) => {
+                    self.declare_enum(declaration, false)
                 }
-                ast::Statement::ExportNamedDeclaration(export) => {
-                    self.error(Diagnostic::unsupported(export.span, "`export { … }`"));
+                ast::Statement::ExportDeclaration(export) => {
+                    if let ast::Declaration::TSEnumDeclaration(declaration) = &export.declaration {
+                        self.declare_enum(declaration, true)
+                    }
                 }
-                ast::Statement::ExportDeclaration(export) => match &export.declaration {
-                    ast::Declaration::FunctionDeclaration(function) => {
-                        self.declare_function(function)
-                    }
-                    ast::Declaration::VariableDeclaration(declaration) => {
-                        self.declare_globals(declaration)
-                    }
-                    _ => {}
-                },
-                ast::Statement::ImportDeclaration(import) => self.import(import),
                 _ => {}
             }
         }
+        for statement in &program.body {
+            if let ast::Statement::ImportDeclaration(import) = statement {
+                self.import(import);
+            }
+        }
+        for statement in &program.body {
+            match statement {
+                ast::Statement::FunctionDeclaration(function) => {
+                    self.declare_function(function, false)
+                }
+                ast::Statement::VariableDeclaration(declaration) => {
+                    self.declare_globals(declaration, false)
+                }
+                ast::Statement::ExportNamedDeclaration(export) => {
+                    self.error(
+                        Diagnostic::unsupported(export.span, "`export { … }`")
+                            .with_help("put `export` before the declaration"),
+                    );
+                }
+                ast::Statement::ExportDeclaration(export) => match &export.declaration {
+                    ast::Declaration::FunctionDeclaration(function) => {
+                        self.declare_function(function, true)
+                    }
+                    ast::Declaration::VariableDeclaration(declaration) => {
+                        self.declare_globals(declaration, true)
+                    }
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+    }
+
+    /// Binds a top-level name of the current module; reports a duplicate.
+    fn bind(&mut self, name: &str, item: Item, span: Span, exported: bool) -> bool {
+        let scope = &self.scopes[self.current];
+        if let Some(existing) = scope.names.get(name) {
+            let message = if scope.imported.contains(name) {
+                format!("`{name}` is already imported in this file")
+            } else {
+                match (existing, &item) {
+                    (Item::Function(_), Item::Function(_)) => {
+                        format!("function `{name}` is declared twice")
+                    }
+                    (Item::Global { .. }, Item::Global { .. }) => {
+                        format!("global `{name}` is declared twice")
+                    }
+                    _ => format!("`{name}` is declared twice in this file"),
+                }
+            };
+            self.error(Diagnostic::error(span, message));
+            return false;
+        }
+        let scope = &mut self.scopes[self.current];
+        scope.names.insert(name.to_string(), item);
+        if exported {
+            scope.exported.insert(name.to_string());
+        }
+        true
     }
 
     fn import(&mut self, import: &ast::ImportDeclaration<'_>) {
@@ -173,10 +348,10 @@ impl<'s, 'a> Checker<'s, 'a> {
         }
         let source = import.source.value.as_str();
         if source.starts_with('.') || source.starts_with('/') {
-            self.error(Diagnostic::unsupported(
-                import.source.span,
-                "importing other script files",
-            ));
+            // Loaded by `modules::load`, which reported any failure.
+            if let Some(&target) = self.module().imports.get(&import.source.span.start) {
+                self.import_script(import, target);
+            }
             return;
         }
         if !self
@@ -187,11 +362,54 @@ impl<'s, 'a> Checker<'s, 'a> {
             self.error(
                 Diagnostic::error(import.source.span, format!("no module named '{source}'"))
                     .with_help(
-                        "modules are Rust functions exported with #[bluescript::export(module = \"…\")]",
+                        "modules are Rust functions exported with #[bluescript::export(module = \"…\")], \
+                         or script files imported with a relative path ('./util')",
                     ),
             );
+            for specifier in self.import_specifiers(import) {
+                self.bind_import(
+                    &specifier.local.name,
+                    Item::Unresolved,
+                    specifier.span.into(),
+                );
+            }
             return;
         }
+        for specifier in self.import_specifiers(import) {
+            let imported = specifier.imported.name();
+            match self
+                .all_exports
+                .iter()
+                .find(|e| e.module.as_deref() == Some(source) && e.name == imported.as_str())
+            {
+                Some(export) => {
+                    self.bind_import(
+                        &specifier.local.name,
+                        Item::Driver(export.clone()),
+                        specifier.span.into(),
+                    );
+                }
+                None => {
+                    self.error(Diagnostic::error(
+                        specifier.span,
+                        format!("module '{source}' has no export named `{imported}`"),
+                    ));
+                    self.bind_import(
+                        &specifier.local.name,
+                        Item::Unresolved,
+                        specifier.span.into(),
+                    );
+                }
+            }
+        }
+    }
+
+    /// The named value imports of `import`; reports the other kinds.
+    fn import_specifiers<'i>(
+        &mut self,
+        import: &'i ast::ImportDeclaration<'i>,
+    ) -> Vec<&'i ast::ImportSpecifier<'i>> {
+        let mut out = Vec::new();
         for specifier in import.specifiers.iter().flatten() {
             let ast::ImportDeclarationSpecifier::ImportSpecifier(specifier) = specifier else {
                 self.error(Diagnostic::unsupported(
@@ -200,48 +418,80 @@ impl<'s, 'a> Checker<'s, 'a> {
                 ));
                 continue;
             };
-            if specifier.import_kind == ast::ImportOrExportKind::Type {
-                continue;
+            if specifier.import_kind != ast::ImportOrExportKind::Type {
+                out.push(&**specifier);
             }
-            let imported = specifier.imported.name();
-            match self
-                .all_exports
-                .iter()
-                .find(|e| e.module.as_deref() == Some(source) && e.name == imported.as_str())
-            {
-                Some(export) => {
-                    self.exports
-                        .insert(specifier.local.name.to_string(), export.clone());
-                }
-                None => {
-                    self.error(Diagnostic::error(
-                        specifier.span,
-                        format!("module '{source}' has no export named `{imported}`"),
-                    ));
-                }
-            }
+        }
+        out
+    }
+
+    fn bind_import(&mut self, local: &str, item: Item, span: Span) {
+        if self.bind(local, item, span, false) {
+            self.scopes[self.current].imported.insert(local.to_string());
         }
     }
 
-    fn declare_function(&mut self, function: &'a ast::Function<'a>) {
+    /// `import { a, b as c } from './util'`: items that `target` exports.
+    fn import_script(&mut self, import: &ast::ImportDeclaration<'_>, target: usize) {
+        let target_name = &self.modules[target].file.name;
+        for specifier in self.import_specifiers(import) {
+            let imported = specifier.imported.name();
+            let scope = &self.scopes[target];
+            let item = match scope.names.get(imported.as_str()) {
+                Some(item) if scope.exported.contains(imported.as_str()) => item.clone(),
+                Some(_) if !scope.imported.contains(imported.as_str()) => {
+                    self.error(
+                        Diagnostic::error(
+                            specifier.span,
+                            format!("`{imported}` is not exported by `{target_name}`"),
+                        )
+                        .with_help(format!(
+                            "mark its declaration in `{target_name}` with `export`"
+                        )),
+                    );
+                    Item::Unresolved
+                }
+                _ => {
+                    self.error(Diagnostic::error(
+                        specifier.span,
+                        format!("`{target_name}` has no export named `{imported}`"),
+                    ));
+                    Item::Unresolved
+                }
+            };
+            let item = match item {
+                Item::Global { name, .. } => Item::Global {
+                    name,
+                    imported: true,
+                },
+                other => other,
+            };
+            self.bind_import(&specifier.local.name, item, specifier.span.into());
+        }
+    }
+
+    fn declare_function(&mut self, function: &'a ast::Function<'a>, exported: bool) {
         let Some(id) = &function.id else { return };
         let name = id.name.to_string();
         if name == "code" {
             return; // `function code(strings: any, ...keys: any[]) {}` silences editors
         }
-        if self.functions.contains_key(&name) {
-            self.error(Diagnostic::error(
-                id.span,
-                format!("function `{name}` is declared twice"),
-            ));
+        let qualified = self.qualify(&name);
+        if !self.bind(
+            &name,
+            Item::Function(qualified.clone()),
+            id.span.into(),
+            exported,
+        ) {
             return;
         }
-        self.function_order.push(name.clone());
+        self.function_order.push(qualified.clone());
+        self.function_module.insert(qualified.clone(), self.current);
         self.functions
-            .insert(name, FunctionState::Unchecked(function));
+            .insert(qualified, FunctionState::Unchecked(function));
     }
 
-    fn declare_globals(&mut self, declaration: &ast::VariableDeclaration<'_>) {
+    fn declare_globals(&mut self, declaration: &ast::VariableDeclaration<'_>, exported: bool) {
         if !self.variable_kind_supported(declaration) {
             return;
         }
@@ -249,36 +499,137 @@ impl<'s, 'a> Checker<'s, 'a> {
             let Ok(name) = self.binding_name(&declarator.id) else {
                 continue;
             };
-            if self.globals.contains_key(&name) {
-                self.error(Diagnostic::error(
-                    declarator.id.span(),
-                    format!("global `{name}` is declared twice"),
-                ));
+            let qualified = self.qualify(&name);
+            let item = Item::Global {
+                name: qualified.clone(),
+                imported: false,
+            };
+            if !self.bind(&name, item, declarator.id.span().into(), exported) {
                 continue;
             }
             let ty = match &declarator.type_annotation {
                 Some(annotation) => self.value_type(&annotation.type_annotation).ok(),
                 None => None,
             };
-            self.global_order.push(name.clone());
+            self.global_order.push(qualified.clone());
             self.globals.insert(
-                name,
+                qualified,
                 GlobalInfo {
                     ty,
                     is_const: declaration.kind == ast::VariableDeclarationKind::Const,
+                    module: self.current,
+                    span: declarator.id.span().into(),
                 },
             );
         }
     }
 
-    fn check_main(&mut self, program: &'a ast::Program<'a>) -> Vec<Stmt> {
-        self.contexts
-            .push(FnContext::new("main".into(), None, false));
+    /// `enum Color { Red = -1, Green = 0 }` (LANGUAGE.md §6).
+    fn declare_enum(&mut self, declaration: &ast::TSEnumDeclaration<'_>, exported: bool) {
+        if declaration.declare {
+            self.error(Diagnostic::unsupported(declaration.span, "`declare`"));
+            return;
+        }
+        let name = declaration.id.name.as_str();
+        let qualified = self.qualify(name);
+        let mut members: Vec<(String, i32)> = Vec::new();
+        for member in &declaration.body.members {
+            let ast::TSEnumMemberName::Identifier(id) = &member.id else {
+                self.error(Diagnostic::error(
+                    member.id.span(),
+                    "the name of an enum member must be an identifier",
+                ));
+                continue;
+            };
+            let member_name = id.name.to_string();
+            if members.iter().any(|(m, _)| *m == member_name) {
+                self.error(Diagnostic::error(
+                    id.span,
+                    format!("`{name}.{member_name}` is declared twice"),
+                ));
+                continue;
+            }
+            let Some(initializer) = &member.initializer else {
+                self.error(
+                    Diagnostic::error(
+                        member.span,
+                        format!("the enum member `{name}.{member_name}` has no value"),
+                    )
+                    .with_help(format!(
+                        "every member of an enum is given an integer: `{member_name} = 0`"
+                    )),
+                );
+                continue;
+            };
+            if let Ok(value) = self.enum_value(initializer) {
+                members.push((member_name, value));
+            }
+        }
+        let item = Item::Enum(qualified.clone());
+        if self.bind(name, item, declaration.id.span.into(), exported) {
+            self.enums.insert(
+                qualified.clone(),
+                EnumInfo {
+                    ty: EnumName::new(&qualified),
+                    members,
+                },
+            );
+        }
+    }
+
+    /// An enum member's value: an integer literal, maybe negated.
+    fn enum_value(&mut self, expression: &ast::Expression<'_>) -> Checked<i32> {
+        match expression.without_parentheses() {
+            ast::Expression::NumericLiteral(literal) => {
+                let value = self.number(literal)?;
+                match value.kind {
+                    ExprKind::Int(value) => Ok(value),
+                    _ => Err(self.error(Diagnostic::error(
+                        literal.span,
+                        format!(
+                            "the value of an enum member must be an integer, found {}",
+                            value.ty
+                        ),
+                    ))),
+                }
+            }
+            ast::Expression::UnaryExpression(unary)
+                if matches!(
+                    unary.operator,
+                    UnaryOperator::UnaryNegation | UnaryOperator::UnaryPlus
+                ) && matches!(
+                    unary.argument.without_parentheses(),
+                    ast::Expression::NumericLiteral(_)
+                ) =>
+            {
+                let value = self.enum_value(&unary.argument)?;
+                Ok(if unary.operator == UnaryOperator::UnaryNegation {
+                    value.wrapping_neg()
+                } else {
+                    value
+                })
+            }
+            other => Err(self.error(
+                Diagnostic::unsupported(
+                    other.span(),
+                    "an enum member's value other than an integer literal",
+                )
+                .with_help("write the value as a number: `Flag = 4`"),
+            )),
+        }
+    }
+
+    /// The current module's top-level code.
+    fn check_main(&mut self) -> Vec<Stmt> {
+        let name = self.qualify("main");
+        self.contexts.push(FnContext::new(name, None, false));
+        let program: &'a ast::Program<'a> = self.module().program;
         let mut main = Vec::new();
         for statement in &program.body {
             match statement {
                 ast::Statement::FunctionDeclaration(_)
                 | ast::Statement::ImportDeclaration(_)
+                | ast::Statement::TSEnumDeclaration(_)
                 | ast::Statement::ExportNamedDeclaration(_) => {}
                 ast::Statement::VariableDeclaration(declaration) => {
                     self.global_initializers(declaration, &mut main)
@@ -287,7 +638,17 @@ impl<'s, 'a> Checker<'s, 'a> {
                     ast::Declaration::VariableDeclaration(declaration) => {
                         self.global_initializers(declaration, &mut main)
                     }
-                    ast::Declaration::FunctionDeclaration(_) => {}
+                    ast::Declaration::FunctionDeclaration(_)
+                    | ast::Declaration::TSEnumDeclaration(_) => {}
+                    ast::Declaration::ClassDeclaration(class) => {
+                        let _ = self.error(Diagnostic::unsupported(class.span, "classes"));
+                    }
+                    ast::Declaration::TSTypeAliasDeclaration(alias) => {
+                        let _ = self.error(Diagnostic::unsupported(alias.span, "type aliases"));
+                    }
+                    ast::Declaration::TSInterfaceDeclaration(interface) => {
+                        let _ = self.error(Diagnostic::unsupported(interface.span, "interfaces"));
+                    }
                     other => {
                         let _ = self.error(Diagnostic::unsupported(other.span(), "this export"));
                     }
@@ -321,9 +682,15 @@ impl<'s, 'a> Checker<'s, 'a> {
                 continue;
             };
             let name = id.name.to_string();
-            let Some(declared) = self.globals.get(&name).map(|g| g.ty) else {
+            let qualified = self.qualify(&name);
+            // A global declared twice is bound to its first declaration.
+            let Some(global) = self.globals.get(&qualified) else {
                 continue;
             };
+            if global.span != Span::from(id.span) {
+                continue;
+            }
+            let declared = global.ty;
             let Some(init) = &declarator.init else {
                 if declared.is_none() {
                     self.error(
@@ -336,10 +703,10 @@ impl<'s, 'a> Checker<'s, 'a> {
                 }
                 continue;
             };
-            if declared.is_none() && starts_a_timer(init, &self.functions) {
+            if declared.is_none() && starts_a_timer(init, |name| self.item(name).is_none()) {
                 // `const id = setInterval(() => { … clearInterval(id) }, 10)`:
                 // the callback, checked within the initializer, may use the id.
-                if let Some(global) = self.globals.get_mut(&name) {
+                if let Some(global) = self.globals.get_mut(&qualified) {
                     global.ty = Some(Ty::Integer);
                 }
             }
@@ -357,7 +724,7 @@ impl<'s, 'a> Checker<'s, 'a> {
                         ));
                         continue;
                     }
-                    if let Some(global) = self.globals.get_mut(&name) {
+                    if let Some(global) = self.globals.get_mut(&qualified) {
                         global.ty = Some(value.ty);
                     }
                     value
@@ -365,7 +732,7 @@ impl<'s, 'a> Checker<'s, 'a> {
             };
             out.push(Stmt::Expr(Expr {
                 ty: value.ty,
-                kind: ExprKind::Assign(Place::Global(name), Box::new(value)),
+                kind: ExprKind::Assign(Place::Global(qualified), Box::new(value)),
             }));
         }
     }
@@ -377,16 +744,77 @@ impl<'s, 'a> Checker<'s, 'a> {
         }
     }
 
-    fn top_level_fingerprint(&self, program: &ast::Program<'_>) -> u64 {
-        let parts = program.body.iter().filter_map(|statement| match statement {
-            ast::Statement::FunctionDeclaration(_) => None,
-            ast::Statement::ExportDeclaration(export)
-                if matches!(export.declaration, ast::Declaration::FunctionDeclaration(_)) =>
-            {
-                None
+    /// Distinct names must make distinct symbols (a name may contain `$`
+    /// or `:`, which symbols spell out).
+    fn check_symbols(&mut self) {
+        let mut seen: HashMap<String, String> = HashMap::new();
+        let mut names: Vec<String> = self.checked.keys().cloned().collect();
+        names.sort();
+        for name in names {
+            let symbol = function_symbol(&name);
+            if let Some(other) = seen.insert(symbol.clone(), name.clone()) {
+                let function = &self.checked[&name];
+                let span = function.span;
+                self.current = self.function_module.get(&name).copied().unwrap_or(0);
+                self.error(
+                    Diagnostic::error(
+                        span,
+                        format!(
+                        "`{}` and `{}` would have the same symbol `{symbol}` in the generated code",
+                        plain_name(&other),
+                        plain_name(&name)
+                    ),
+                    )
+                    .with_help("rename one of them"),
+                );
             }
-            other => Some(other.span().source_text(&self.file.text)),
-        });
+        }
+        seen.clear();
+        for name in self.global_order.clone() {
+            let symbol = global_symbol(&name);
+            if let Some(other) = seen.insert(symbol.clone(), name.clone()) {
+                let global = &self.globals[&name];
+                let span = global.span;
+                self.current = global.module;
+                self.error(
+                    Diagnostic::error(
+                        span,
+                        format!(
+                        "`{}` and `{}` would have the same symbol `{symbol}` in the generated code",
+                        plain_name(&other),
+                        plain_name(&name)
+                    ),
+                    )
+                    .with_help("rename one of them"),
+                );
+            }
+        }
+    }
+
+    fn top_level_fingerprint(&self, order: &[usize]) -> u64 {
+        let mut parts = Vec::new();
+        for &module in order {
+            let module = &self.modules[module];
+            parts.push(module.file.name.as_str());
+            parts.extend(
+                module
+                    .program
+                    .body
+                    .iter()
+                    .filter_map(|statement| match statement {
+                        ast::Statement::FunctionDeclaration(_) => None,
+                        ast::Statement::ExportDeclaration(export)
+                            if matches!(
+                                export.declaration,
+                                ast::Declaration::FunctionDeclaration(_)
+                            ) =>
+                        {
+                            None
+                        }
+                        other => Some(other.span().source_text(&module.file.text)),
+                    }),
+            );
+        }
         fingerprint_parts(parts)
     }
 
@@ -408,13 +836,14 @@ impl<'s, 'a> Checker<'s, 'a> {
                 })
             }
             Some(FunctionState::InProgress { .. }) => {
+                let name = plain_name(name);
                 return Err(self.error(
                     Diagnostic::error(
                         use_span,
                         format!("the return type of `{name}` is needed before it can be inferred"),
                     )
                     .with_help(format!("annotate it: `function {name}(…): integer`")),
-                ))
+                ));
             }
             Some(FunctionState::Unchecked(function)) => *function,
         };
@@ -434,7 +863,11 @@ impl<'s, 'a> Checker<'s, 'a> {
                 declared_ret: None,
             },
         );
+        // Its body is checked in its own module.
+        let caller = self.current;
+        self.current = self.function_module.get(name).copied().unwrap_or(caller);
         let result = self.check_function_inner(name, function);
+        self.current = caller;
         match &result {
             Ok(signature) => {
                 self.functions
@@ -472,7 +905,7 @@ impl<'s, 'a> Checker<'s, 'a> {
         let Some(body) = &function.body else {
             return Err(self.error(Diagnostic::error(
                 function.span,
-                format!("function `{name}` has no body"),
+                format!("function `{}` has no body", plain_name(name)),
             )));
         };
         let params = self.parameters(&function.params)?;
@@ -535,9 +968,10 @@ impl<'s, 'a> Checker<'s, 'a> {
             Some(ReturnType::Declared(ty)) | Some(ReturnType::Inferred(Some(ty))) => ty,
             _ => Ty::Void,
         };
-        if let Some(ReturnType::Inferred(Some(Ty::Float))) = context.ret {
-            // Returns checked while the inferred type was still integer.
-            returns_to_float(&mut body);
+        if let Some(ReturnType::Inferred(Some(ty))) = context.ret {
+            // Returns checked while the inferred type was still narrower
+            // (an enum, an integer).
+            returns_to(&mut body, ty);
         }
         Ok(Function {
             signature: Signature {
@@ -546,7 +980,7 @@ impl<'s, 'a> Checker<'s, 'a> {
             },
             params,
             body,
-            fingerprint: fingerprint(span_text(self.file, span).as_bytes()),
+            fingerprint: fingerprint(span_text(self.file(), span).as_bytes()),
             references: context.references.into_iter().collect(),
             span,
             location: self.location(span),
@@ -608,10 +1042,14 @@ impl<'s, 'a> Checker<'s, 'a> {
                 match name {
                     "integer" | "int32" => Ok(Ty::Integer),
                     "float" => Ok(Ty::Float),
-                    _ => Err(self.error(unsupported(&format!(
-                        "the type `{}`",
-                        span_text(self.file, ty.span().into())
-                    )))),
+                    _ => match self.item(name) {
+                        Some(Item::Enum(qualified)) => Ok(Ty::Enum(self.enums[&qualified].ty)),
+                        Some(Item::Unresolved) => Err(Reported),
+                        _ => Err(self.error(unsupported(&format!(
+                            "the type `{}`",
+                            span_text(self.file(), ty.span().into())
+                        )))),
+                    },
                 }
             }
             ast::TSType::TSStringKeyword(_) => Err(self.error(
@@ -624,7 +1062,7 @@ impl<'s, 'a> Checker<'s, 'a> {
             }
             _ => Err(self.error(unsupported(&format!(
                 "the type `{}`",
-                span_text(self.file, ty.span().into())
+                span_text(self.file(), ty.span().into())
             )))),
         }
     }
@@ -669,9 +1107,14 @@ impl<'s, 'a> Checker<'s, 'a> {
         false
     }
 
-    fn resolve_place(&mut self, name: &str, span: Span) -> Checked<(Place, Ty, bool)> {
+    fn resolve_place(&mut self, name: &str, span: Span) -> Checked<(Place, Ty, Access)> {
         if let Some(local) = self.lookup_local(name) {
-            return Ok((Place::Local(name.to_string()), local.ty, local.is_const));
+            let access = if local.is_const {
+                Access::Const
+            } else {
+                Access::Mutable
+            };
+            return Ok((Place::Local(name.to_string()), local.ty, access));
         }
         if self.is_captured(name) {
             return Err(self.error(Diagnostic::unsupported(
@@ -679,28 +1122,62 @@ impl<'s, 'a> Checker<'s, 'a> {
                 &format!("an arrow function that captures the local variable `{name}`"),
             )));
         }
-        if let Some(global) = self.globals.get(name) {
-            let is_const = global.is_const;
-            let Some(ty) = global.ty else {
-                return Err(self.error(
-                    Diagnostic::error(
-                        span,
-                        format!("`{name}` is used before its declaration gives it a type"),
-                    )
-                    .with_help(format!(
-                        "annotate the declaration: `let {name}: integer = …`"
-                    )),
-                ));
-            };
-            return Ok((Place::Global(name.to_string()), ty, is_const));
-        }
-        if self.functions.contains_key(name) || self.exports.contains_key(name) {
-            return Err(self.error(Diagnostic::unsupported(
+        match self.item(name) {
+            Some(Item::Global {
+                name: qualified,
+                imported,
+            }) => {
+                let global = &self.globals[&qualified];
+                let access = if imported {
+                    Access::Imported
+                } else if global.is_const {
+                    Access::Const
+                } else {
+                    Access::Mutable
+                };
+                let Some(ty) = global.ty else {
+                    return Err(self.error(
+                        Diagnostic::error(
+                            span,
+                            format!("`{name}` is used before its declaration gives it a type"),
+                        )
+                        .with_help(format!(
+                            "annotate the declaration: `let {name}: integer = …`"
+                        )),
+                    ));
+                };
+                Ok((Place::Global(qualified), ty, access))
+            }
+            Some(Item::Unresolved) => Err(Reported),
+            Some(Item::Function(_) | Item::Driver(_)) => Err(self.error(Diagnostic::unsupported(
                 span,
                 "using a function as a value (other than as a setInterval/setTimeout callback)",
-            )));
+            ))),
+            Some(Item::Enum(qualified)) => {
+                let example = match self.enums[&qualified].members.first() {
+                    Some((member, _)) => format!("`{name}.{member}`"),
+                    None => "`Enum.Member`".to_string(),
+                };
+                Err(self.error(
+                    Diagnostic::error(span, format!("`{name}` is an enum, not a value"))
+                        .with_help(format!("use one of its members, like {example}")),
+                ))
+            }
+            None => Err(self.error(Diagnostic::error(span, format!("cannot find `{name}`")))),
         }
-        Err(self.error(Diagnostic::error(span, format!("cannot find `{name}`"))))
+    }
+
+    /// Reports an assignment to a variable that may not be assigned.
+    fn check_assignable(&mut self, name: &str, access: Access, span: Span) -> Checked<()> {
+        let why = match access {
+            Access::Mutable => return Ok(()),
+            Access::Const => "it is a constant",
+            Access::Imported => "it is imported (only its own module may assign it)",
+        };
+        Err(self.error(Diagnostic::error(
+            span,
+            format!("cannot assign to `{name}`: {why}"),
+        )))
     }
 
     fn declare_local(&mut self, name: &str, ty: Ty, is_const: bool, span: Span) -> Checked<()> {
@@ -834,7 +1311,10 @@ impl<'s, 'a> Checker<'s, 'a> {
                 return Err(self.error(Diagnostic::unsupported(s.span, "classes")))
             }
             S::TSEnumDeclaration(s) => {
-                return Err(self.error(Diagnostic::unsupported(s.span, "enums")))
+                return Err(self.error(
+                    Diagnostic::error(s.span, "an enum is declared only at the top level")
+                        .with_help("move it out of the function or block"),
+                ))
             }
             S::TSTypeAliasDeclaration(s) => {
                 return Err(self.error(Diagnostic::unsupported(s.span, "type aliases")))
@@ -1023,11 +1503,25 @@ impl<'s, 'a> Checker<'s, 'a> {
                     format!("this function must return a value of type {ty}"),
                 )))
             }
-            (ReturnType::Inferred(Some(Ty::Integer)), Some(value)) if value.ty == Ty::Float => {
-                // Integers and floats returned: the common type is float.
-                // `function_body` converts the integer returns seen so far.
-                self.context().ret = Some(ReturnType::Inferred(Some(Ty::Float)));
-                Ok(Stmt::Return(Some(value)))
+            (ReturnType::Inferred(Some(before)), Some(value))
+                if before != value.ty
+                    && (before.is_integral() || before == Ty::Float)
+                    && (value.ty.is_integral() || value.ty == Ty::Float) =>
+            {
+                // Integers and floats returned: the common type is float; an
+                // enum and an integer (or another enum): integer.
+                // `function_body` converts the returns seen so far.
+                let common = if before == Ty::Float || value.ty == Ty::Float {
+                    Ty::Float
+                } else {
+                    Ty::Integer
+                };
+                self.context().ret = Some(ReturnType::Inferred(Some(common)));
+                let span = statement
+                    .argument
+                    .as_ref()
+                    .map_or(statement.span, |a| a.span());
+                Ok(Stmt::Return(Some(self.convert(value, common, span)?)))
             }
             (ReturnType::Declared(ty) | ReturnType::Inferred(Some(ty)), Some(value)) => {
                 let span = statement
@@ -1083,6 +1577,11 @@ impl<'s, 'a> Checker<'s, 'a> {
                 out.push(PrintPiece::Text(literal.value.to_string()));
                 Ok(())
             }
+            ast::Expression::UnaryExpression(unary) if unary.operator == UnaryOperator::Typeof => {
+                let value = self.type_of(&unary.argument)?;
+                out.push(PrintPiece::Value(value));
+                Ok(())
+            }
             ast::Expression::BinaryExpression(binary)
                 if binary.operator == BinaryOperator::Addition && is_stringy(expression) =>
             {
@@ -1104,7 +1603,33 @@ impl<'s, 'a> Checker<'s, 'a> {
         self.truthy(value, expression.span().into())
     }
 
+    /// `typeof operand` (LANGUAGE.md §7): the name of its static type.
+    fn type_of(&mut self, operand: &ast::Expression<'_>) -> Checked<Expr> {
+        let string = |name: &str, operand: Option<Expr>| Expr {
+            ty: Ty::String,
+            kind: ExprKind::TypeOf(operand.map(Box::new), name.to_string()),
+        };
+        match operand.without_parentheses() {
+            // Strings are no values yet, but these are strings all the same.
+            ast::Expression::StringLiteral(_) => Ok(string("string", None)),
+            ast::Expression::UnaryExpression(unary) if unary.operator == UnaryOperator::Typeof => {
+                let inner = self.type_of(&unary.argument)?;
+                Ok(string("string", Some(inner)))
+            }
+            other => {
+                let value = self.expr(other)?;
+                let name = match value.ty {
+                    // JavaScript's name for the value of a void expression.
+                    Ty::Void => "undefined",
+                    ty => ty.record_name(),
+                };
+                Ok(string(name, Some(value)))
+            }
+        }
+    }
+
     fn truthy(&mut self, value: Expr, span: Span) -> Checked<Expr> {
+        let value = widen(value);
         match value.ty {
             Ty::Boolean => Ok(value),
             Ty::Integer | Ty::Float => Ok(Expr {
@@ -1123,6 +1648,10 @@ impl<'s, 'a> Checker<'s, 'a> {
     fn convert(&mut self, value: Expr, to: Ty, span: impl Into<Span>) -> Checked<Expr> {
         if value.ty == to {
             return Ok(value);
+        }
+        if matches!(value.ty, Ty::Enum(_)) && to.is_numeric() {
+            // An enum is a subtype of integer (LANGUAGE.md §6).
+            return self.convert(widen(value), to, span);
         }
         if value.ty == Ty::Integer && to == Ty::Float {
             return Ok(int_to_float(value));
@@ -1221,10 +1750,21 @@ impl<'s, 'a> Checker<'s, 'a> {
             E::TaggedTemplateExpression(_) => {
                 Err(self.error(Diagnostic::unsupported(span, "embedded Rust (`code`)")))
             }
-            E::StaticMemberExpression(member) => Err(self.error(Diagnostic::unsupported(
-                span,
-                &format!("the property `{}`", member.property.name),
-            ))),
+            E::StaticMemberExpression(member) => {
+                let property = member.property.name.as_str();
+                match self.builtin_object(&member.object) {
+                    Some(Builtin::Enum(qualified)) => self.enum_member(&qualified, member),
+                    Some(Builtin::Unresolved) => Err(Reported),
+                    Some(Builtin::Named("Math")) if property == "PI" => Ok(Expr {
+                        ty: Ty::Float,
+                        kind: ExprKind::Float(std::f32::consts::PI),
+                    }),
+                    _ => Err(self.error(Diagnostic::unsupported(
+                        span,
+                        &format!("the property `{property}`"),
+                    ))),
+                }
+            }
             E::ComputedMemberExpression(_) => {
                 Err(self.error(Diagnostic::unsupported(span, "indexing")))
             }
@@ -1239,7 +1779,7 @@ impl<'s, 'a> Checker<'s, 'a> {
         let is_float = match literal.base {
             oxc_syntax::number::NumberBase::Float => true,
             oxc_syntax::number::NumberBase::Decimal => {
-                span_text(self.file, literal.span.into()).contains(['e', 'E'])
+                span_text(self.file(), literal.span.into()).contains(['e', 'E'])
             }
             _ => false,
         };
@@ -1272,13 +1812,8 @@ impl<'s, 'a> Checker<'s, 'a> {
             )));
         };
         let name = target.name.as_str();
-        let (place, ty, is_const) = self.resolve_place(name, target.span.into())?;
-        if is_const {
-            return Err(self.error(Diagnostic::error(
-                target.span,
-                format!("cannot assign to `{name}`: it is a constant"),
-            )));
-        }
+        let (place, ty, access) = self.resolve_place(name, target.span.into())?;
+        self.check_assignable(name, access, target.span.into())?;
         let value = self.expr(&assignment.right)?;
         let value = match assignment.operator {
             AssignmentOperator::Assign => value,
@@ -1295,7 +1830,12 @@ impl<'s, 'a> Checker<'s, 'a> {
                 self.binary(bin, current, value, span)?
             }
         };
-        let value = self.convert(value, ty, span)?;
+        // A plain assignment's value is what has the wrong type.
+        let value_span = match assignment.operator {
+            AssignmentOperator::Assign => assignment.right.span().into(),
+            _ => span,
+        };
+        let value = self.convert(value, ty, value_span)?;
         Ok(Expr {
             ty,
             kind: ExprKind::Assign(place, Box::new(value)),
@@ -1311,13 +1851,8 @@ impl<'s, 'a> Checker<'s, 'a> {
             )));
         };
         let name = target.name.as_str();
-        let (place, ty, is_const) = self.resolve_place(name, target.span.into())?;
-        if is_const {
-            return Err(self.error(Diagnostic::error(
-                target.span,
-                format!("cannot assign to `{name}`: it is a constant"),
-            )));
-        }
+        let (place, ty, access) = self.resolve_place(name, target.span.into())?;
+        self.check_assignable(name, access, target.span.into())?;
         if !ty.is_numeric() {
             return Err(self.error(Diagnostic::error(
                 update.span,
@@ -1339,19 +1874,25 @@ impl<'s, 'a> Checker<'s, 'a> {
 
     fn unary(&mut self, unary: &ast::UnaryExpression<'_>) -> Checked<Expr> {
         let span: Span = unary.span.into();
-        let op = match unary.operator {
-            UnaryOperator::UnaryNegation => Some(UnOp::Neg),
-            UnaryOperator::UnaryPlus => None,
-            UnaryOperator::LogicalNot => Some(UnOp::Not),
-            UnaryOperator::BitwiseNot => Some(UnOp::BitNot),
-            other => {
-                return Err(self.error(Diagnostic::unsupported(
-                    span,
-                    &format!("`{}`", other.as_str()),
-                )))
-            }
-        };
-        let value = self.expr(&unary.argument)?;
+        let op =
+            match unary.operator {
+                UnaryOperator::UnaryNegation => Some(UnOp::Neg),
+                UnaryOperator::UnaryPlus => None,
+                UnaryOperator::LogicalNot => Some(UnOp::Not),
+                UnaryOperator::BitwiseNot => Some(UnOp::BitNot),
+                UnaryOperator::Typeof => return Err(self.error(
+                    Diagnostic::unsupported(span, "`typeof`").with_help(
+                        "until strings are values, `typeof` can only be printed: print(typeof x)",
+                    ),
+                )),
+                other => {
+                    return Err(self.error(Diagnostic::unsupported(
+                        span,
+                        &format!("`{}`", other.as_str()),
+                    )))
+                }
+            };
+        let value = widen(self.expr(&unary.argument)?);
         match op {
             Some(UnOp::Not) => {
                 let value = self.truthy(value, unary.argument.span().into())?;
@@ -1388,6 +1929,8 @@ impl<'s, 'a> Checker<'s, 'a> {
         rhs: Expr,
         span: Span,
     ) -> Checked<Expr> {
+        // Operators see an enum as the integer it is.
+        let (lhs, rhs) = (widen(lhs), widen(rhs));
         use BinaryOperator as B;
         let op = match operator {
             B::Addition => BinOp::Add,
@@ -1517,6 +2060,12 @@ impl<'s, 'a> Checker<'s, 'a> {
             let ty = a.ty;
             return Ok((a, b, ty));
         }
+        // An enum and an integer (or another enum) have integer in common.
+        let (a, b) = (widen(a), widen(b));
+        if a.ty == b.ty {
+            let ty = a.ty;
+            return Ok((a, b, ty));
+        }
         if a.ty.is_numeric() && b.ty.is_numeric() {
             return Ok((to_float(a), to_float(b), Ty::Float));
         }
@@ -1554,49 +2103,59 @@ impl<'s, 'a> Checker<'s, 'a> {
         match call.callee.without_parentheses() {
             ast::Expression::Identifier(id) => {
                 let name = id.name.as_str();
-                if self.lookup_local(name).is_some() || self.globals.contains_key(name) {
-                    return Err(self.error(Diagnostic::error(
+                let item = if self.lookup_local(name).is_some() || self.is_captured(name) {
+                    None
+                } else {
+                    Some(self.item(name))
+                };
+                match item {
+                    None | Some(Some(Item::Global { .. } | Item::Enum(_))) => Err(self.error(
+                        Diagnostic::error(id.span, format!("`{name}` is not a function")),
+                    )),
+                    Some(None) if TIMER_BUILTINS.contains(&name) => {
+                        self.timer_call(name, &arguments, span)
+                    }
+                    Some(Some(Item::Unresolved)) => Err(Reported),
+                    Some(Some(Item::Function(qualified))) => {
+                        let signature = self.function_signature(&qualified, id.span.into())?;
+                        let args = self.arguments(name, &signature, &arguments, span)?;
+                        self.context().references.insert(qualified.clone());
+                        Ok(Expr {
+                            ty: signature.ret,
+                            kind: ExprKind::CallScript {
+                                name: qualified,
+                                signature,
+                                args,
+                            },
+                        })
+                    }
+                    Some(Some(Item::Driver(export))) => {
+                        let args = self.arguments(name, &export.signature, &arguments, span)?;
+                        Ok(Expr {
+                            ty: export.signature.ret,
+                            kind: ExprKind::CallExport {
+                                name: export.name.clone(),
+                                args,
+                            },
+                        })
+                    }
+                    Some(None) => Err(self.error(Diagnostic::error(
                         id.span,
-                        format!("`{name}` is not a function"),
-                    )));
+                        format!("cannot find function `{name}`"),
+                    ))),
                 }
-                if TIMER_BUILTINS.contains(&name) && !self.functions.contains_key(name) {
-                    return self.timer_call(name, &arguments, span);
-                }
-                if self.functions.contains_key(name) {
-                    let signature = self.function_signature(name, id.span.into())?;
-                    let args = self.arguments(name, &signature, &arguments, span)?;
-                    self.context().references.insert(name.to_string());
-                    return Ok(Expr {
-                        ty: signature.ret,
-                        kind: ExprKind::CallScript {
-                            name: name.to_string(),
-                            signature,
-                            args,
-                        },
-                    });
-                }
-                if let Some(export) = self.exports.get(name).cloned() {
-                    let args = self.arguments(name, &export.signature, &arguments, span)?;
-                    return Ok(Expr {
-                        ty: export.signature.ret,
-                        kind: ExprKind::CallExport {
-                            name: export.name.clone(),
-                            args,
-                        },
-                    });
-                }
-                Err(self.error(Diagnostic::error(
-                    id.span,
-                    format!("cannot find function `{name}`"),
-                )))
             }
             ast::Expression::StaticMemberExpression(member) => {
-                let object = match member.object.without_parentheses() {
-                    ast::Expression::Identifier(id) => id.name.as_str(),
+                let object = match self.builtin_object(&member.object) {
+                    Some(Builtin::Named(name)) => name,
+                    Some(Builtin::Unresolved) => return Err(Reported),
                     _ => "",
                 };
                 match (object, member.property.name.as_str()) {
+                    ("Math", function) if MathFn::from_name(function).is_some() => {
+                        let function = MathFn::from_name(function).expect("a Math function");
+                        self.math_call(function, &arguments, span)
+                    }
                     ("time", "now") => {
                         self.arity("time.now", &arguments, 0, span)?;
                         Ok(Expr {
@@ -1617,7 +2176,7 @@ impl<'s, 'a> Checker<'s, 'a> {
                         call.callee.span(),
                         &format!(
                             "calling `{}`",
-                            span_text(self.file, call.callee.span().into())
+                            span_text(self.file(), call.callee.span().into())
                         ),
                     ))),
                 }
@@ -1626,6 +2185,105 @@ impl<'s, 'a> Checker<'s, 'a> {
                 other.span(),
                 "calling this expression",
             ))),
+        }
+    }
+
+    /// What the object of `object.property` is, when it is no variable.
+    fn builtin_object(&self, object: &ast::Expression<'_>) -> Option<Builtin> {
+        let ast::Expression::Identifier(id) = object.without_parentheses() else {
+            return None;
+        };
+        let name = id.name.as_str();
+        if self.lookup_local(name).is_some() || self.is_captured(name) {
+            return None;
+        }
+        match self.item(name) {
+            Some(Item::Enum(qualified)) => Some(Builtin::Enum(qualified)),
+            Some(Item::Unresolved) => Some(Builtin::Unresolved),
+            Some(_) => None,
+            None => ["Math", "time"]
+                .into_iter()
+                .find(|builtin| *builtin == name)
+                .map(Builtin::Named),
+        }
+    }
+
+    /// `Color.Red`: an integer constant of the enum's type.
+    fn enum_member(
+        &mut self,
+        qualified: &str,
+        member: &ast::StaticMemberExpression<'_>,
+    ) -> Checked<Expr> {
+        let info = &self.enums[qualified];
+        let property = member.property.name.as_str();
+        match info.members.iter().find(|(name, _)| name == property) {
+            Some((_, value)) => Ok(Expr {
+                ty: Ty::Enum(info.ty),
+                kind: ExprKind::Int(*value),
+            }),
+            None => {
+                let name = info.ty.name();
+                Err(self.error(Diagnostic::error(
+                    member.property.span,
+                    format!("the enum `{name}` has no member `{property}`"),
+                )))
+            }
+        }
+    }
+
+    /// `Math.f(…)` (LANGUAGE.md §9): floats in, a float out, except that
+    /// `abs`, `min` and `max` of integers are integers (as in JavaScript,
+    /// whose result is then an integral number).
+    fn math_call(
+        &mut self,
+        function: MathFn,
+        arguments: &[&ast::Expression<'_>],
+        span: Span,
+    ) -> Checked<Expr> {
+        let name = format!("Math.{}", format!("{function:?}").to_lowercase());
+        let mut values = Vec::new();
+        for argument in arguments {
+            let value = widen(self.expr(argument)?);
+            if !value.ty.is_numeric() {
+                return Err(self.error(Diagnostic::error(
+                    argument.span(),
+                    format!("`{name}` needs an integer or float, found {}", value.ty),
+                )));
+            }
+            values.push(value);
+        }
+        let integers = values.iter().all(|v| v.ty == Ty::Integer);
+        let call = |ty: Ty, args: Vec<Expr>| Expr {
+            ty,
+            kind: ExprKind::Math(function, args),
+        };
+        match function {
+            MathFn::Min | MathFn::Max => {
+                let ty = if integers { Ty::Integer } else { Ty::Float };
+                let mut values = values
+                    .into_iter()
+                    .map(|v| if integers { v } else { to_float(v) });
+                let Some(first) = values.next() else {
+                    // JavaScript: Math.min() is Infinity, Math.max() -Infinity.
+                    let infinity = if function == MathFn::Min {
+                        f32::INFINITY
+                    } else {
+                        f32::NEG_INFINITY
+                    };
+                    return Ok(Expr {
+                        ty: Ty::Float,
+                        kind: ExprKind::Float(infinity),
+                    });
+                };
+                Ok(values.fold(first, |folded, next| call(ty, vec![folded, next])))
+            }
+            _ => {
+                self.arity(&name, arguments, function.arity(), span)?;
+                if function == MathFn::Abs && integers {
+                    return Ok(call(Ty::Integer, values));
+                }
+                Ok(call(Ty::Float, values.into_iter().map(to_float).collect()))
+            }
         }
     }
 
@@ -1701,8 +2359,13 @@ impl<'s, 'a> Checker<'s, 'a> {
     fn callback(&mut self, expression: &ast::Expression<'_>) -> Checked<String> {
         let span: Span = expression.span().into();
         match expression.without_parentheses() {
-            ast::Expression::Identifier(id) if self.functions.contains_key(id.name.as_str()) => {
-                let name = id.name.as_str();
+            ast::Expression::Identifier(id)
+                if self.lookup_local(id.name.as_str()).is_none()
+                    && self.script_function(id.name.as_str()).is_some() =>
+            {
+                let local_name = id.name.as_str();
+                let qualified = self.script_function(local_name).expect("a script function");
+                let name = qualified.as_str();
                 // A timer ignores what its callback returns, so only the
                 // parameters matter: the body need not be checked now (it may
                 // use globals declared further down, such as the timer's id).
@@ -1717,10 +2380,17 @@ impl<'s, 'a> Checker<'s, 'a> {
                 if params != 0 {
                     return Err(self.error(Diagnostic::error(
                         span,
-                        format!("a timer calls `{name}` without arguments, but it takes {params}"),
+                        format!(
+                            "a timer calls `{local_name}` without arguments, but it takes {params}"
+                        ),
                     )));
                 }
-                Ok(name.to_string())
+                Ok(qualified)
+            }
+            ast::Expression::Identifier(id)
+                if matches!(self.item(id.name.as_str()), Some(Item::Unresolved)) =>
+            {
+                Err(Reported)
             }
             ast::Expression::ArrowFunctionExpression(arrow) => {
                 if arrow.r#async {
@@ -1734,11 +2404,16 @@ impl<'s, 'a> Checker<'s, 'a> {
                         "a timer callback takes no parameters",
                     )));
                 }
-                let name = {
+                // `<enclosing>$<n>`, unless a function has that name.
+                let name = loop {
                     let context = self.context();
                     context.arrows += 1;
-                    format!("{}${}", context.name, context.arrows - 1)
+                    let name = format!("{}${}", context.name, context.arrows - 1);
+                    if !self.functions.contains_key(&name) {
+                        break name;
+                    }
                 };
+                self.function_module.insert(name.clone(), self.current);
                 let declared = match &arrow.return_type {
                     Some(annotation) => {
                         ReturnType::Declared(self.return_type(&annotation.type_annotation)?)
@@ -1815,11 +2490,13 @@ fn print_target(callee: &ast::Expression<'_>) -> Option<bool> {
     }
 }
 
-/// Whether `+` here is string concatenation: a string literal somewhere in
-/// its left-nested chain of `+` (JavaScript is left-associative).
+/// Whether `+` here is string concatenation: a string literal (or a
+/// `typeof`) somewhere in its left-nested chain of `+` (JavaScript is
+/// left-associative).
 fn is_stringy(expression: &ast::Expression<'_>) -> bool {
     match expression.without_parentheses() {
         ast::Expression::StringLiteral(_) | ast::Expression::TemplateLiteral(_) => true,
+        ast::Expression::UnaryExpression(unary) => unary.operator == UnaryOperator::Typeof,
         ast::Expression::BinaryExpression(binary)
             if binary.operator == BinaryOperator::Addition =>
         {
@@ -1829,28 +2506,32 @@ fn is_stringy(expression: &ast::Expression<'_>) -> bool {
     }
 }
 
-/// Converts the integer values of `return` statements to float (lifted
-/// arrow functions are functions of their own, not part of `body`).
-fn returns_to_float(body: &mut [Stmt]) {
+/// Converts the values of `return` statements of an integer (or enum) type
+/// to `ty`, a float or integer (lifted arrow functions are functions of
+/// their own, not part of `body`).
+fn returns_to(body: &mut [Stmt], ty: Ty) {
     for statement in body {
         match statement {
-            Stmt::Return(Some(value)) if value.ty == Ty::Integer => {
-                let integer = std::mem::replace(
+            Stmt::Return(Some(value)) if value.ty != ty && value.ty.is_integral() => {
+                let integer = widen(std::mem::replace(
                     value,
                     Expr {
                         ty: Ty::Integer,
                         kind: ExprKind::Int(0),
                     },
-                );
-                *value = int_to_float(integer);
+                ));
+                *value = match ty {
+                    Ty::Float => int_to_float(integer),
+                    _ => integer,
+                };
             }
             Stmt::If {
                 then, otherwise, ..
             } => {
-                returns_to_float(then);
-                returns_to_float(otherwise);
+                returns_to(then, ty);
+                returns_to(otherwise, ty);
             }
-            Stmt::Loop { body, .. } | Stmt::Block(body) => returns_to_float(body),
+            Stmt::Loop { body, .. } | Stmt::Block(body) => returns_to(body, ty),
             Stmt::Let { .. }
             | Stmt::Expr(_)
             | Stmt::Break(_)
@@ -1907,20 +2588,38 @@ fn statement_returns_a_value(statement: &ast::Statement<'_>) -> bool {
     }
 }
 
-/// `setTimeout(…)` / `setInterval(…)` of the built-ins (not of a script
-/// function of that name): an integer, whatever its arguments.
-fn starts_a_timer(
-    expression: &ast::Expression<'_>,
-    functions: &HashMap<String, FunctionState<'_>>,
-) -> bool {
+/// `setTimeout(…)` / `setInterval(…)` of the built-ins (`is_builtin`: not
+/// of a script function of that name): an integer, whatever its arguments.
+fn starts_a_timer(expression: &ast::Expression<'_>, is_builtin: impl Fn(&str) -> bool) -> bool {
     let ast::Expression::CallExpression(call) = expression.without_parentheses() else {
         return false;
     };
     let ast::Expression::Identifier(id) = call.callee.without_parentheses() else {
         return false;
     };
-    matches!(id.name.as_str(), "setTimeout" | "setInterval")
-        && !functions.contains_key(id.name.as_str())
+    matches!(id.name.as_str(), "setTimeout" | "setInterval") && is_builtin(id.name.as_str())
+}
+
+/// An enum value seen as the integer it is (LANGUAGE.md §6); any other
+/// value unchanged.
+fn widen(value: Expr) -> Expr {
+    match value.ty {
+        Ty::Enum(_) => Expr {
+            ty: Ty::Integer,
+            ..value
+        },
+        _ => value,
+    }
+}
+
+/// The object of `object.property` when it is not a variable.
+enum Builtin {
+    /// An enum (qualified name).
+    Enum(String),
+    /// `Math`, `time`.
+    Named(&'static str),
+    /// A failed import, reported already.
+    Unresolved,
 }
 
 fn int_to_float(value: Expr) -> Expr {

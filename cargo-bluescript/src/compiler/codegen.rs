@@ -54,6 +54,20 @@ const RUNTIME_EXTERNS: &str = r#"    static mut __bs_slots: usize;
     fn bs_timer_clear(id: i32);
     fn bs_error(msg: *const u8, msg_len: usize, loc: *const u8, loc_len: usize) -> !;
     fn bs_pow(a: f32, b: f32) -> f32;
+    fn bs_math_sqrt(x: f32) -> f32;
+    fn bs_math_abs(x: f32) -> f32;
+    fn bs_math_floor(x: f32) -> f32;
+    fn bs_math_ceil(x: f32) -> f32;
+    fn bs_math_round(x: f32) -> f32;
+    fn bs_math_min(a: f32, b: f32) -> f32;
+    fn bs_math_max(a: f32, b: f32) -> f32;
+    fn bs_math_sin(x: f32) -> f32;
+    fn bs_math_cos(x: f32) -> f32;
+    fn bs_math_tan(x: f32) -> f32;
+    fn bs_math_atan2(y: f32, x: f32) -> f32;
+    fn bs_math_exp(x: f32) -> f32;
+    fn bs_math_log(x: f32) -> f32;
+    fn bs_math_pow(a: f32, b: f32) -> f32;
 "#;
 
 const HELPERS: &str = r#"#[inline(always)]
@@ -245,7 +259,7 @@ fn ret_suffix(ty: Ty) -> String {
 
 fn zero(ty: Ty) -> &'static str {
     match ty {
-        Ty::Integer => "0",
+        Ty::Integer | Ty::Enum(_) => "0",
         Ty::Float => "0.0",
         Ty::Boolean => "false",
         Ty::Void => "()",
@@ -311,10 +325,10 @@ impl Generator<'_> {
         );
         self.statements(&function.body, 1);
         if function.signature.ret != Ty::Void {
-            let message = format!(
-                "function `{}` ended without returning a value",
-                function.name
-            );
+            // Functions of imported modules are qualified (`util.bs:f`);
+            // the location names the file already.
+            let name = function.name.rsplit(':').next().unwrap_or(&function.name);
+            let message = format!("function `{name}` ended without returning a value");
             let _ = writeln!(
                 self.out,
                 "    fail({}, {})",
@@ -434,10 +448,11 @@ impl Generator<'_> {
                         PrintPiece::Value(value) => {
                             let v = self.expr(value);
                             match value.ty {
-                                Ty::Integer => format!("bs_print_int({v});"),
+                                Ty::Integer | Ty::Enum(_) => format!("bs_print_int({v});"),
                                 Ty::Float => format!("bs_print_float({v});"),
                                 Ty::Boolean => format!("bs_print_bool({v});"),
-                                Ty::Void | Ty::String => format!("{v}; print_text(\"undefined\");"),
+                                Ty::String => format!("print_text({v});"),
+                                Ty::Void => format!("{v}; print_text(\"undefined\");"),
                             }
                         }
                     };
@@ -468,11 +483,11 @@ impl Generator<'_> {
                 prefix,
             } => {
                 let target = place(target);
-                let op = match (expr.ty, increment) {
-                    (Ty::Integer, true) => "t.wrapping_add(1)",
-                    (Ty::Integer, false) => "t.wrapping_sub(1)",
-                    (_, true) => "t + 1.0",
-                    (_, false) => "t - 1.0",
+                let op = match (expr.ty == Ty::Float, increment) {
+                    (false, true) => "t.wrapping_add(1)",
+                    (false, false) => "t.wrapping_sub(1)",
+                    (true, true) => "t + 1.0",
+                    (true, false) => "t - 1.0",
                 };
                 let result = if *prefix {
                     target.clone()
@@ -484,7 +499,7 @@ impl Generator<'_> {
             ExprKind::Unary(op, value) => {
                 let v = self.expr(value);
                 match (op, value.ty) {
-                    (UnOp::Neg, Ty::Integer) => format!("{v}.wrapping_neg()"),
+                    (UnOp::Neg, Ty::Integer | Ty::Enum(_)) => format!("{v}.wrapping_neg()"),
                     (UnOp::Neg, _) => format!("(-{v})"),
                     (UnOp::Not | UnOp::BitNot, _) => format!("(!{v})"),
                 }
@@ -561,6 +576,25 @@ impl Generator<'_> {
                 self.expr(ms)
             ),
             ExprKind::ClearTimer(id) => format!("bs_timer_clear({})", self.expr(id)),
+            ExprKind::Math(function, args) => {
+                let args: Vec<String> = args.iter().map(|a| self.expr(a)).collect();
+                match (function, expr.ty) {
+                    (MathFn::Abs, Ty::Integer) => format!("{}.wrapping_abs()", args[0]),
+                    (MathFn::Min, Ty::Integer) => {
+                        format!("core::cmp::min::<i32>({}, {})", args[0], args[1])
+                    }
+                    (MathFn::Max, Ty::Integer) => {
+                        format!("core::cmp::max::<i32>({}, {})", args[0], args[1])
+                    }
+                    _ => format!("{}({})", function.runtime_symbol(), args.join(", ")),
+                }
+            }
+            ExprKind::TypeOf(None, name) => string_literal(name),
+            ExprKind::TypeOf(Some(operand), name) => format!(
+                "{{ let _ = {}; {} }}",
+                self.expr(operand),
+                string_literal(name)
+            ),
         }
     }
 
@@ -607,6 +641,23 @@ mod tests {
     fn mangles_dollar_names() {
         assert_eq!(function_symbol("main$0"), "__bs_fn_main_S0");
         assert_eq!(patch_symbol("tick", 3), "__bs_fn_tick__p3");
+    }
+
+    #[test]
+    fn mangles_names_qualified_by_their_module() {
+        assert_eq!(function_symbol("util.bs:f"), "__bs_fn_util_u2e_bs_u3a_f");
+        assert_eq!(
+            global_symbol("lib/io.ts:count"),
+            "__bs_g_lib_u2f_io_u2e_ts_u3a_count"
+        );
+    }
+
+    #[test]
+    fn every_math_function_is_declared_for_patches() {
+        for function in MathFn::ALL {
+            let declaration = format!("fn {}(", function.runtime_symbol());
+            assert!(RUNTIME_EXTERNS.contains(&declaration), "{function:?}");
+        }
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Compiler diagnostics: every rejection of user input becomes one of these,
 //! rendered as `file:line:col: error: message` with the source line and a
-//! caret under the offending code.
+//! caret under the offending code. A diagnostic carries the file it points
+//! into, since a program may span several script files.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// A byte range in one source file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -24,7 +26,7 @@ impl From<oxc_span::Span> for Span {
 }
 
 /// A source file as the compiler saw it: the name users know it by and its text.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SourceFile {
     /// Path relative to the project (e.g. `scripts/main.bs`).
     pub name: String,
@@ -61,6 +63,9 @@ pub struct Diagnostic {
     pub message: String,
     pub span: Span,
     pub help: Option<String>,
+    /// The file `span` points into. The compiler sets it on every
+    /// diagnostic it returns.
+    pub file: Option<Arc<SourceFile>>,
 }
 
 impl Diagnostic {
@@ -69,7 +74,21 @@ impl Diagnostic {
             message: message.into(),
             span: span.into(),
             help: None,
+            file: None,
         }
+    }
+
+    /// Places this diagnostic in `file`, unless it is placed already.
+    pub fn in_file(mut self, file: &Arc<SourceFile>) -> Self {
+        if self.file.is_none() {
+            self.file = Some(file.clone());
+        }
+        self
+    }
+
+    /// `file:line:col` of the start of the span, when the file is known.
+    pub fn location(&self) -> Option<String> {
+        self.file.as_ref().map(|file| file.location(self.span))
     }
 
     /// A construct of LANGUAGE.md that this compiler does not implement yet.
@@ -82,23 +101,26 @@ impl Diagnostic {
         self
     }
 
-    /// Renders this diagnostic against the file it belongs to.
-    pub fn render<'a>(&'a self, file: &'a SourceFile) -> Rendered<'a> {
-        Rendered {
-            diagnostic: self,
-            file,
-        }
+    /// Renders this diagnostic with the line of its file it points at.
+    pub fn render(&self) -> Rendered<'_> {
+        Rendered { diagnostic: self }
     }
 }
 
 pub struct Rendered<'a> {
     diagnostic: &'a Diagnostic,
-    file: &'a SourceFile,
 }
 
 impl fmt::Display for Rendered<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Rendered { diagnostic, file } = self;
+        let diagnostic = self.diagnostic;
+        let Some(file) = &diagnostic.file else {
+            write!(f, "error: {}", diagnostic.message)?;
+            if let Some(help) = &diagnostic.help {
+                write!(f, "\n = help: {help}")?;
+            }
+            return Ok(());
+        };
         let (line, col) = file.line_col(diagnostic.span.start);
         writeln!(f, "error: {}", diagnostic.message)?;
         let gutter = line.to_string().len();
@@ -134,19 +156,19 @@ impl fmt::Display for Rendered<'_> {
 mod tests {
     use super::*;
 
-    fn file(text: &str) -> SourceFile {
-        SourceFile {
+    fn file(text: &str) -> Arc<SourceFile> {
+        Arc::new(SourceFile {
             name: "scripts/main.bs".into(),
             text: text.into(),
-        }
+        })
     }
 
     #[test]
     fn renders_location_line_and_caret() {
         let src = file("let a = 1\nlet b: string = a\n");
         let start = src.text.find("string").unwrap() as u32;
-        let d = Diagnostic::error(Span::new(start, start + 6), "bad type");
-        let text = d.render(&src).to_string();
+        let d = Diagnostic::error(Span::new(start, start + 6), "bad type").in_file(&src);
+        let text = d.render().to_string();
         assert_eq!(
             text,
             "error: bad type\n --> scripts/main.bs:2:8\n  |\n2 | let b: string = a\n  |        ^^^^^^"
@@ -163,9 +185,26 @@ mod tests {
     #[test]
     fn help_is_shown_below_the_caret() {
         let src = file("switch (x) {}");
-        let d = Diagnostic::unsupported(Span::new(0, 6), "`switch`").with_help("use if/else");
-        let text = d.render(&src).to_string();
+        let d = Diagnostic::unsupported(Span::new(0, 6), "`switch`")
+            .with_help("use if/else")
+            .in_file(&src);
+        let text = d.render().to_string();
         assert!(text.starts_with("error: `switch` is not supported yet\n"));
         assert!(text.ends_with("  | ^^^^^^\n  = help: use if/else"));
+    }
+
+    #[test]
+    fn a_diagnostic_names_its_own_file() {
+        let other = Arc::new(SourceFile {
+            name: "scripts/util.bs".into(),
+            text: "let a = 1\nlet b = a +\n".into(),
+        });
+        let d = Diagnostic::error(Span::new(12, 13), "oops").in_file(&other);
+        // Placing it again (say, in the main file) keeps its file.
+        let d = d.in_file(&file(""));
+        assert_eq!(d.location().as_deref(), Some("scripts/util.bs:2:3"));
+        assert!(d.render().to_string().contains("--> scripts/util.bs:2:3"));
+        let nowhere = Diagnostic::error(Span::default(), "lost");
+        assert_eq!(nowhere.render().to_string(), "error: lost");
     }
 }

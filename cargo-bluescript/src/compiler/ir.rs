@@ -3,8 +3,10 @@
 //! conversions are explicit nodes.
 
 use super::diagnostic::Span;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::Mutex;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Ty {
@@ -12,8 +14,11 @@ pub enum Ty {
     Float,
     Boolean,
     Void,
-    /// Only string literals (and concatenations of them) as print arguments.
+    /// Only string literals (and concatenations of them) as print arguments,
+    /// and `typeof` there.
     String,
+    /// An enum (LANGUAGE.md §6): a subtype of integer, an `i32` at run time.
+    Enum(EnumName),
 }
 
 impl Ty {
@@ -21,10 +26,15 @@ impl Ty {
         matches!(self, Ty::Integer | Ty::Float)
     }
 
+    /// An integer or an enum: what generated code holds in an `i32`.
+    pub fn is_integral(self) -> bool {
+        matches!(self, Ty::Integer | Ty::Enum(_))
+    }
+
     /// The Rust type generated code uses for values of this type.
     pub fn rust(self) -> &'static str {
         match self {
-            Ty::Integer => "i32",
+            Ty::Integer | Ty::Enum(_) => "i32",
             Ty::Float => "f32",
             Ty::Boolean => "bool",
             Ty::Void => "()",
@@ -32,7 +42,8 @@ impl Ty {
         }
     }
 
-    /// Name in signature records (`led_set(boolean):void`).
+    /// Name in signature records (`led_set(boolean):void`) and messages;
+    /// an enum's is its name as declared.
     pub fn record_name(self) -> &'static str {
         match self {
             Ty::Integer => "integer",
@@ -40,6 +51,7 @@ impl Ty {
             Ty::Boolean => "boolean",
             Ty::Void => "void",
             Ty::String => "string",
+            Ty::Enum(name) => name.name(),
         }
     }
 
@@ -57,6 +69,49 @@ impl Ty {
 impl fmt::Display for Ty {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.record_name())
+    }
+}
+
+/// The name of an enum type, qualified by its module like functions are
+/// (`Color`, `util.bs:Color`). Interned, so that [`Ty`] stays `Copy`: the
+/// few distinct names a session sees live as long as the process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EnumName(&'static str);
+
+impl EnumName {
+    pub fn new(qualified: &str) -> EnumName {
+        static NAMES: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+        let mut names = NAMES
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(name) = names.get(qualified) {
+            return EnumName(name);
+        }
+        let name: &'static str = Box::leak(qualified.to_owned().into_boxed_str());
+        names.insert(name);
+        EnumName(name)
+    }
+
+    /// The qualified name (`util.bs:Color`).
+    pub fn qualified(self) -> &'static str {
+        self.0
+    }
+
+    /// The name as declared (`Color`).
+    pub fn name(self) -> &'static str {
+        self.0.rsplit(':').next().unwrap_or(self.0)
+    }
+}
+
+impl Serialize for EnumName {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for EnumName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(EnumName::new(&String::deserialize(deserializer)?))
     }
 }
 
@@ -195,6 +250,94 @@ pub enum BinOp {
     BitXor,
 }
 
+/// The functions of `Math` (LANGUAGE.md §9). `Abs`, `Min` and `Max` take
+/// integers when the expression's type is integer; every other one takes
+/// and returns floats. `Min`/`Max` of more than two values are nested.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MathFn {
+    Sqrt,
+    Abs,
+    Floor,
+    Ceil,
+    Round,
+    Min,
+    Max,
+    Sin,
+    Cos,
+    Tan,
+    Atan2,
+    Exp,
+    Log,
+    Pow,
+}
+
+impl MathFn {
+    pub fn from_name(name: &str) -> Option<MathFn> {
+        Some(match name {
+            "sqrt" => MathFn::Sqrt,
+            "abs" => MathFn::Abs,
+            "floor" => MathFn::Floor,
+            "ceil" => MathFn::Ceil,
+            "round" => MathFn::Round,
+            "min" => MathFn::Min,
+            "max" => MathFn::Max,
+            "sin" => MathFn::Sin,
+            "cos" => MathFn::Cos,
+            "tan" => MathFn::Tan,
+            "atan2" => MathFn::Atan2,
+            "exp" => MathFn::Exp,
+            "log" => MathFn::Log,
+            "pow" => MathFn::Pow,
+            _ => return None,
+        })
+    }
+
+    /// The runtime function computing it on floats (docs/device-abi.md).
+    pub fn runtime_symbol(self) -> &'static str {
+        match self {
+            MathFn::Sqrt => "bs_math_sqrt",
+            MathFn::Abs => "bs_math_abs",
+            MathFn::Floor => "bs_math_floor",
+            MathFn::Ceil => "bs_math_ceil",
+            MathFn::Round => "bs_math_round",
+            MathFn::Min => "bs_math_min",
+            MathFn::Max => "bs_math_max",
+            MathFn::Sin => "bs_math_sin",
+            MathFn::Cos => "bs_math_cos",
+            MathFn::Tan => "bs_math_tan",
+            MathFn::Atan2 => "bs_math_atan2",
+            MathFn::Exp => "bs_math_exp",
+            MathFn::Log => "bs_math_log",
+            MathFn::Pow => "bs_math_pow",
+        }
+    }
+
+    /// How many floats the runtime function takes.
+    pub fn arity(self) -> usize {
+        match self {
+            MathFn::Min | MathFn::Max | MathFn::Atan2 | MathFn::Pow => 2,
+            _ => 1,
+        }
+    }
+
+    pub const ALL: [MathFn; 14] = [
+        MathFn::Sqrt,
+        MathFn::Abs,
+        MathFn::Floor,
+        MathFn::Ceil,
+        MathFn::Round,
+        MathFn::Min,
+        MathFn::Max,
+        MathFn::Sin,
+        MathFn::Cos,
+        MathFn::Tan,
+        MathFn::Atan2,
+        MathFn::Exp,
+        MathFn::Log,
+        MathFn::Pow,
+    ];
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UnOp {
     Neg,
@@ -257,4 +400,11 @@ pub enum ExprKind {
         repeat: bool,
     },
     ClearTimer(Box<Expr>),
+    /// `Math.f(args)`: on integers (`abs`, `min`, `max` of integers, when
+    /// this expression is an integer) or on floats.
+    Math(MathFn, Vec<Expr>),
+    /// `typeof operand`: the operand (if it is a value) is evaluated for
+    /// its side effects; the result is the name of its static type (a
+    /// `string`).
+    TypeOf(Option<Box<Expr>>, String),
 }

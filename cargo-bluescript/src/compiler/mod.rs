@@ -5,41 +5,39 @@ pub mod codegen;
 pub mod diagnostic;
 pub mod exports;
 pub mod ir;
+pub mod modules;
 
-use diagnostic::{Diagnostic, SourceFile, Span};
+use diagnostic::{Diagnostic, SourceFile};
 use exports::Export;
+pub use modules::{Loader, NoFiles, Scripts};
 use oxc_allocator::Allocator;
-use oxc_parser::Parser;
-use oxc_span::SourceType;
 
-/// Parses and type-checks one script file against the firmware's exports.
+/// Parses and type-checks one script file, which imports no other script,
+/// against the firmware's exports.
 pub fn check(file: &SourceFile, exports: &[Export]) -> Result<ir::Program, Vec<Diagnostic>> {
+    let dir = match file.name.rsplit_once('/') {
+        Some((dir, _)) => dir.to_string(),
+        None => String::new(),
+    };
+    check_scripts(
+        &Scripts {
+            main: file.clone(),
+            dir,
+            loader: &NoFiles,
+        },
+        exports,
+    )
+}
+
+/// Parses and type-checks a program (its main script and every script it
+/// imports) against the firmware's exports. Every diagnostic names its file.
+pub fn check_scripts(
+    scripts: &Scripts<'_>,
+    exports: &[Export],
+) -> Result<ir::Program, Vec<Diagnostic>> {
     let allocator = Allocator::default();
-    let parsed = Parser::new(&allocator, &file.text, SourceType::ts()).parse();
-    if parsed.panicked || parsed.diagnostics.has_errors() {
-        let mut diagnostics: Vec<Diagnostic> = parsed
-            .diagnostics
-            .errors()
-            .map(|error| {
-                let span = error
-                    .labels
-                    .first()
-                    .map(|label| Span::new(label.offset(), label.offset() + label.len()))
-                    .unwrap_or_default();
-                let mut diagnostic = Diagnostic::error(span, error.message.to_string());
-                diagnostic.help = error.help.as_ref().map(|h| h.to_string());
-                diagnostic
-            })
-            .collect();
-        if diagnostics.is_empty() {
-            diagnostics.push(Diagnostic::error(
-                Span::default(),
-                "the file could not be parsed",
-            ));
-        }
-        return Err(diagnostics);
-    }
-    check::check_program(file, &parsed.program, exports)
+    let modules = modules::load(&allocator, scripts)?;
+    check::check_program(&modules, exports)
 }
 
 /// A stable 64-bit FNV-1a hash: fingerprints are persisted in the shadow

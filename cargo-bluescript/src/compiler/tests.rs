@@ -28,7 +28,7 @@ fn errors(text: &str) -> String {
         Ok(_) => panic!("expected a compile error for:\n{text}"),
         Err(diagnostics) => diagnostics
             .iter()
-            .map(|d| d.render(&file).to_string())
+            .map(|d| d.render().to_string())
             .collect::<Vec<_>>()
             .join("\n"),
     }
@@ -42,7 +42,7 @@ fn compiles(text: &str) -> ir::Program {
             "unexpected errors:\n{}",
             diagnostics
                 .iter()
-                .map(|d| d.render(&file).to_string())
+                .map(|d| d.render().to_string())
                 .collect::<Vec<_>>()
                 .join("\n")
         ),
@@ -74,7 +74,6 @@ fn reports_syntax_errors_as_diagnostics() {
 fn rejects_every_unsupported_construct_without_panicking() {
     let cases = [
         ("class A {}", "classes"),
-        ("enum E { A = 1 }", "enums"),
         ("var x = 1", "`var`"),
         ("let s: string = 'a'", "`string`"),
         ("let a = [1, 2]", "arrays"),
@@ -94,14 +93,16 @@ fn rejects_every_unsupported_construct_without_panicking() {
         ("type T = integer", "type aliases"),
         ("interface I {}", "interfaces"),
         ("let x: any = 1", "`any`"),
-        ("import { f } from './util'", "importing other script files"),
         (
             "function f() { let y = 1; setInterval(() => { y = 2 }, 10) }",
             "captures the local variable `y`",
         ),
         ("let x = typeof 1", "`typeof`"),
         ("let x = null", "`null`"),
-        ("let x = Math.PI", "the property `PI`"),
+        ("let x = Math.E", "the property `E`"),
+        ("let x = Math.random()", "calling `Math.random`"),
+        ("export { f }\nfunction f() {}", "`export { … }`"),
+        ("import f from './util'", "cannot find the script"),
         ("code`foo`", "embedded Rust"),
         ("outer: while (true) { break outer }", "a labeled statement"),
     ];
@@ -386,6 +387,16 @@ print("mix: " + mix(3, 2.5))
 let id = setInterval(tick, 100)
 setTimeout(() => { clearInterval(id); print(loops()) }, 1000)
 time.delay(1)
+enum Mode { Off = 0, Slow = -1, Fast = 0x10 }
+let mode: Mode = Mode.Fast
+function pick(m: Mode): integer { return m == Mode.Off ? Math.abs(-3) : Math.max(1, m, 7) }
+function geometry(x: float) {
+  return Math.sqrt(x) + Math.abs(x) + Math.floor(x) + Math.ceil(x) + Math.round(x)
+    + Math.min(x, 1) + Math.max(2, x, 3.5) + Math.sin(x) + Math.cos(x) + Math.tan(x)
+    + Math.atan2(x, 1) + Math.exp(x) + Math.log(x) + Math.pow(x, 2) + Math.PI
+    + Math.min(3, 4) + Math.abs(-2) + Math.min()
+}
+print(typeof mode, typeof ratio, "is " + typeof pick(mode), geometry(2), typeof "s", -mode)
 "#;
 
 fn slots_for(program: &ir::Program) -> SlotMap {
@@ -469,16 +480,20 @@ fn integer_powers_are_exact_and_wrap() {
 /// (cut anywhere, even inside a token) gives a result or diagnostics.
 #[test]
 fn never_panics_on_truncated_programs() {
-    let conformance = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance");
-    let mut programs = vec![EVERYTHING.to_string()];
-    for dir in [conformance.clone(), conformance.join("reject")] {
+    fn collect(dir: &Path, programs: &mut Vec<String>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "bs") {
+            if path.is_dir() {
+                // `reject/`, and the files of programs of several files.
+                collect(&path, programs);
+            } else if path.extension().is_some_and(|e| e == "bs" || e == "ts") {
                 programs.push(std::fs::read_to_string(path).unwrap());
             }
         }
     }
+    let conformance = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance");
+    let mut programs = vec![EVERYTHING.to_string()];
+    collect(&conformance, &mut programs);
     for program in &programs {
         for (cut, _) in program.char_indices() {
             let file = source(&program[..cut]);
@@ -490,10 +505,509 @@ fn never_panics_on_truncated_programs() {
                 Err(diagnostics) => {
                     for diagnostic in diagnostics {
                         // Rendering must not panic either, wherever the span points.
-                        let _ = diagnostic.render(&file).to_string();
+                        let _ = diagnostic.render().to_string();
                     }
                 }
             }
         }
+    }
+}
+
+// ----- modules -----------------------------------------------------------
+
+/// A program of several files in `scripts/`: the main script and `others`.
+fn check_files(main: &str, others: &[(&str, &str)]) -> Result<ir::Program, String> {
+    let files: std::collections::HashMap<String, String> = others
+        .iter()
+        .map(|(name, text)| (format!("scripts/{name}"), text.to_string()))
+        .collect();
+    let scripts = Scripts {
+        main: SourceFile {
+            name: "scripts/main.bs".into(),
+            text: main.into(),
+        },
+        dir: "scripts".into(),
+        loader: &files,
+    };
+    check_scripts(&scripts, &led_exports()).map_err(|diagnostics| {
+        diagnostics
+            .iter()
+            .map(|d| d.render().to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+fn files_compile(main: &str, others: &[(&str, &str)]) -> ir::Program {
+    check_files(main, others).unwrap_or_else(|errors| panic!("unexpected errors:\n{errors}"))
+}
+
+fn files_error(main: &str, others: &[(&str, &str)]) -> String {
+    match check_files(main, others) {
+        Ok(_) => panic!("expected a compile error for:\n{main}"),
+        Err(errors) => errors,
+    }
+}
+
+const UTIL: &str = "export enum Level { Low = 1, High = 2 }
+export let calls = 0
+let secret = 7
+export function helper(n: integer): integer {
+  calls++
+  return n * secret
+}
+export function tick() { print(calls) }
+print(\"util loaded\")
+";
+
+#[test]
+fn imported_items_are_qualified_by_their_module_and_its_top_level_runs_first() {
+    let program = files_compile(
+        "import { helper as h, calls, Level, tick } from './util'\n\
+         function helper() { return h(2) + calls }\n\
+         let level: Level = Level.High\n\
+         print(helper(), level)\nsetInterval(tick, 10)\n",
+        &[("util.bs", UTIL)],
+    );
+    let functions: Vec<&str> = program.functions.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(functions, ["util.bs:helper", "util.bs:tick", "helper"]);
+    let globals: Vec<&str> = program.globals.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(globals, ["util.bs:calls", "util.bs:secret", "level"]);
+    assert_eq!(
+        program.function("helper").unwrap().references,
+        ["util.bs:helper"]
+    );
+    // util's top level (two initializers and a print) runs before main's.
+    assert!(
+        matches!(&program.main[2], ir::Stmt::Print { .. }),
+        "{:?}",
+        program.main
+    );
+    assert!(matches!(
+        &program.main[3],
+        ir::Stmt::Expr(ir::Expr { kind: ir::ExprKind::Assign(ir::Place::Global(g), _), .. }) if g == "level"
+    ));
+    // Run-time errors and declarations name the file the code is in.
+    let helper = program.function("util.bs:helper").unwrap();
+    assert_eq!(helper.location, "scripts/util.bs:4:8");
+    // Generated symbols of the two `helper`s differ, and the code compiles.
+    let slots = slots_for(&program);
+    let code = generate_image(&program, &slots, &led_exports(), 1, "scripts/main.bs");
+    assert!(
+        code.contains("fn __bs_fn_util_u2e_bs_u3a_helper(mut v_n: i32) -> i32"),
+        "{code}"
+    );
+    assert!(code.contains("fn __bs_fn_helper() -> i32"), "{code}");
+    assert!(
+        code.contains("static mut __bs_g_util_u2e_bs_u3a_calls: i32"),
+        "{code}"
+    );
+    let functions: Vec<&ir::Function> = program.functions.iter().collect();
+    let patch = generate_patch(&program, &functions, &slots, &led_exports(), 1);
+    if let Err(errors) = compile_for_device(&patch) {
+        panic!("rustc rejected the generated code:\n{errors}\n--- code ---\n{patch}");
+    }
+}
+
+#[test]
+fn a_module_imported_twice_runs_once_and_paths_resolve_relative_to_the_importer() {
+    let program = files_compile(
+        "import { a } from './lib/a.ts'\nimport { b } from './b'\nprint(a() + b())",
+        &[
+            (
+                "lib/a.ts",
+                "import { base } from '../base.bs'\nexport function a() { return base + 1 }",
+            ),
+            (
+                "b.bs",
+                "import { base } from './base'\nexport function b() { return base + 2 }",
+            ),
+            ("base.bs", "export const base = 40\nprint(\"base\")"),
+        ],
+    );
+    let prints = program
+        .main
+        .iter()
+        .filter(|s| matches!(s, ir::Stmt::Print { .. }))
+        .count();
+    assert_eq!(prints, 2, "{:?}", program.main);
+    let names: Vec<&str> = program.functions.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["lib/a.ts:a", "b.bs:b"]);
+}
+
+#[test]
+fn module_errors_are_reported_in_the_right_file() {
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: [Case; 11] = [
+        (
+            "import { helper } from './util'\nprint(helper(true))",
+            &[("util.bs", UTIL)],
+            &["error: expected a value of type integer, found boolean", "--> scripts/main.bs:2:14"],
+        ),
+        (
+            "import { tick } from './util'\ntick()",
+            &[("util.bs", "export function tick() {\n  let x: integer = 1.5\n}")],
+            &["error: expected a value of type integer, found float", "--> scripts/util.bs:2:20"],
+        ),
+        (
+            "import { secret } from './util'",
+            &[("util.bs", UTIL)],
+            &[
+                "error: `secret` is not exported by `scripts/util.bs`",
+                "--> scripts/main.bs:1:10",
+                "help: mark its declaration in `scripts/util.bs` with `export`",
+            ],
+        ),
+        (
+            // A failed import is reported once, not at every use.
+            "import { secret } from './util'\nprint(secret(), secret + 1)",
+            &[("util.bs", UTIL)],
+            &["error: `secret` is not exported by `scripts/util.bs`\n --> scripts/main.bs:1:10"],
+        ),
+        (
+            "\nimport { nope } from './util.bs'",
+            &[("util.bs", UTIL)],
+            &["error: `scripts/util.bs` has no export named `nope`", "--> scripts/main.bs:2:10"],
+        ),
+        (
+            "import { helper } from './util'\nimport { helper } from './util'",
+            &[("util.bs", UTIL)],
+            &["error: `helper` is already imported in this file", "--> scripts/main.bs:2:10"],
+        ),
+        (
+            "import { helper } from './util'\nfunction helper() {}",
+            &[("util.bs", UTIL)],
+            &["error: `helper` is already imported in this file", "--> scripts/main.bs:2:10"],
+        ),
+        (
+            "import { calls } from './util'\ncalls = 5",
+            &[("util.bs", UTIL)],
+            &[
+                "error: cannot assign to `calls`: it is imported (only its own module may assign it)",
+                "--> scripts/main.bs:2:1",
+            ],
+        ),
+        (
+            "import { x } from './missing'",
+            &[],
+            &[
+                "error: cannot find the script './missing' (tried `scripts/missing.bs`, `scripts/missing.ts`)",
+                "--> scripts/main.bs:1:19",
+            ],
+        ),
+        (
+            "import { a } from './a'",
+            &[("a.bs", "import { b } from './b'\nexport let a = 1"), ("b.bs", "import { a } from './a'\nexport let b = 1")],
+            &[
+                "error: import cycle: scripts/a.bs → scripts/b.bs → scripts/a.bs",
+                "--> scripts/b.bs:1:19",
+            ],
+        ),
+        (
+            "import { f } from './util'\nf()",
+            &[("util.bs", "export function f() {}\nfunction f() {}")],
+            &["error: function `f` is declared twice", "--> scripts/util.bs:2:10"],
+        ),
+    ];
+    for (main, others, expected) in cases {
+        let text = files_error(main, others);
+        for line in expected {
+            assert!(text.contains(line), "{main}: expected `{line}` in:\n{text}");
+        }
+        assert_eq!(
+            text.matches("error: ").count(),
+            1,
+            "{main}: one error expected:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn an_edit_in_an_imported_file_changes_only_that_function() {
+    let main = "import { helper, tick } from './util'\nprint(helper(1))\nsetInterval(tick, 10)";
+    let before = files_compile(main, &[("util.bs", UTIL)]);
+    let edited = UTIL.replace("return n * secret", "return n * secret * 2");
+    let after = files_compile(main, &[("util.bs", &edited)]);
+    let fp = |p: &ir::Program, f: &str| p.function(f).unwrap().fingerprint;
+    assert_ne!(fp(&before, "util.bs:helper"), fp(&after, "util.bs:helper"));
+    assert_eq!(fp(&before, "util.bs:tick"), fp(&after, "util.bs:tick"));
+    assert_eq!(before.top_level_fingerprint, after.top_level_fingerprint);
+    // A change of an imported module's globals or enums restarts the program.
+    for edit in [
+        UTIL.replace("let secret = 7", "let secret = 8"),
+        UTIL.replace("High = 2", "High = 3"),
+    ] {
+        let restarted = files_compile(main, &[("util.bs", &edit)]);
+        assert_ne!(
+            before.top_level_fingerprint,
+            restarted.top_level_fingerprint
+        );
+    }
+}
+
+#[test]
+fn names_that_would_share_a_symbol_are_refused() {
+    let text = errors("function f_S0() {}\nfunction f() { setTimeout(() => {}, 1) }");
+    assert!(
+        text.contains("`f$0` and `f_S0` would have the same symbol `__bs_fn_f_S0`"),
+        "{text}"
+    );
+    // A lifted arrow avoids the name of a function.
+    let program = compiles("function main$0() {}\nsetTimeout(() => {}, 1)");
+    let names: Vec<&str> = program.functions.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["main$0", "main$1"]);
+}
+
+// ----- enums -------------------------------------------------------------
+
+#[test]
+fn enum_members_are_integer_constants_of_the_enum_type() {
+    let program = compiles(
+        "enum Color { Red = -1, Green = 0, Blue = 1 }\n\
+         let c = Color.Red\nlet i: integer = Color.Blue\nlet f: float = Color.Green\n\
+         let n = c + 1\nlet same = c == Color.Red\n\
+         function next(c: Color): Color { return c == Color.Red ? Color.Green : Color.Blue }\n\
+         function either(b: boolean) { if (b) { return Color.Red } return 5 }\n\
+         c = next(c)\nprint(c, -2147483648 == Color.Red)",
+    );
+    let types: Vec<String> = program.globals.iter().map(|g| g.ty.to_string()).collect();
+    assert_eq!(types, ["Color", "integer", "float", "integer", "boolean"]);
+    // An enum and an integer returned: integer in common.
+    assert_eq!(
+        program.function("either").unwrap().signature.ret,
+        ir::Ty::Integer
+    );
+    let code = generate_image(&program, &slots_for(&program), &[], 1, "main.bs");
+    assert!(code.contains("__bs_g_c = (-1_i32);"), "{code}");
+    assert!(code.contains("bs_print_int(__bs_g_c);"), "{code}");
+}
+
+#[test]
+fn enums_are_checked() {
+    let cases = [
+        (
+            "enum Color { Red = -1 }\nlet c: Color = 1",
+            "expected a value of type Color, found integer",
+            "2:16",
+        ),
+        (
+            "enum Color { Red = -1 }\nlet c = Color.Red\nc = 0",
+            "expected a value of type Color, found integer",
+            "3:5",
+        ),
+        (
+            "enum Color { Red = -1 }\nlet c = Color.Red\nc++",
+            "`++` needs an integer or float, found Color",
+            "3:1",
+        ),
+        (
+            "enum Color { Red = -1 }\nlet c = Color.Red\nc += 1",
+            "expected a value of type Color, found integer",
+            "3:1",
+        ),
+        (
+            "enum Color { Red = -1 }\nlet c = 1 as Color",
+            "expected a value of type Color, found integer",
+            "2:9",
+        ),
+        (
+            "enum Color { Red = -1 }\nprint(Color.Purple)",
+            "the enum `Color` has no member `Purple`",
+            "2:13",
+        ),
+        (
+            "enum Color { Red = -1, Green }",
+            "the enum member `Color.Green` has no value",
+            "1:24",
+        ),
+        (
+            "enum Color { Red = 0.5 }",
+            "the value of an enum member must be an integer, found float",
+            "1:20",
+        ),
+        (
+            "enum Flags { A = 1 << 2 }",
+            "an enum member's value other than an integer literal is not supported yet",
+            "1:18",
+        ),
+        (
+            "enum Color { Red = 1, Red = 2 }",
+            "`Color.Red` is declared twice",
+            "1:23",
+        ),
+        (
+            "function f() {\n  enum E { A = 1 }\n}",
+            "an enum is declared only at the top level",
+            "2:3",
+        ),
+        (
+            "enum Color { Red = 1 }\nlet x = Color",
+            "`Color` is an enum, not a value",
+            "2:9",
+        ),
+        (
+            "enum A { X = 1 }\nenum B { Y = 1 }\nfunction f(a: A) {}\nf(B.Y)",
+            "expected a value of type A, found B",
+            "4:3",
+        ),
+        (
+            "enum Color { Red = 1 }\nfunction Color() {}",
+            "`Color` is declared twice in this file",
+            "2:10",
+        ),
+    ];
+    for (program, message, at) in cases {
+        let text = errors(program);
+        assert!(
+            text.contains(&format!("error: {message}")),
+            "{program}: {text}"
+        );
+        assert!(
+            text.contains(&format!("--> main.bs:{at}")),
+            "{program}: {text}"
+        );
+    }
+}
+
+// ----- Math --------------------------------------------------------------
+
+#[test]
+fn math_takes_and_gives_floats_but_abs_min_max_keep_integers() {
+    let program = compiles(
+        "let a = Math.sqrt(2)\nlet b = Math.abs(-3)\nlet c = Math.abs(-2.5)\n\
+         let d = Math.min(1, 2)\nlet e = Math.min(1, 2.5)\nlet f = Math.max()\n\
+         let g = Math.floor(1.5)\nlet h = Math.pow(2, 10)\nlet i = Math.PI\nlet j = Math.max(4, 1, 9)",
+    );
+    let types: Vec<String> = program.globals.iter().map(|g| g.ty.to_string()).collect();
+    assert_eq!(
+        types,
+        [
+            "float", "integer", "float", "integer", "float", "float", "float", "float", "float",
+            "integer"
+        ]
+    );
+    let code = generate_image(&program, &slots_for(&program), &[], 1, "main.bs");
+    for expected in [
+        "bs_math_sqrt(((2_i32) as f32))",
+        "(3_i32).wrapping_neg().wrapping_abs()",
+        "bs_math_abs((-(2.5_f32)))",
+        "core::cmp::min::<i32>((1_i32), (2_i32))",
+        "bs_math_min(((1_i32) as f32), (2.5_f32))",
+        "f32::NEG_INFINITY",
+        "bs_math_pow(",
+        "(3.1415927_f32)",
+        "core::cmp::max::<i32>(core::cmp::max::<i32>((4_i32), (1_i32)), (9_i32))",
+    ] {
+        assert!(code.contains(expected), "{expected} in:\n{code}");
+    }
+}
+
+#[test]
+fn math_arguments_are_checked() {
+    let cases = [
+        (
+            "print(Math.sqrt())",
+            "`Math.sqrt` takes 1 argument, but 0 were given",
+            "1:7",
+        ),
+        (
+            "print(Math.atan2(1))",
+            "`Math.atan2` takes 2 arguments, but 1 was given",
+            "1:7",
+        ),
+        (
+            "print(Math.abs(true))",
+            "`Math.abs` needs an integer or float, found boolean",
+            "1:16",
+        ),
+        (
+            "let x: integer = Math.floor(2.5)",
+            "expected a value of type integer, found float",
+            "1:18",
+        ),
+        (
+            "print(Math.random())",
+            "calling `Math.random` is not supported yet",
+            "1:7",
+        ),
+    ];
+    for (program, message, at) in cases {
+        let text = errors(program);
+        assert!(
+            text.contains(&format!("error: {message}")),
+            "{program}: {text}"
+        );
+        assert!(
+            text.contains(&format!("--> main.bs:{at}")),
+            "{program}: {text}"
+        );
+    }
+    // A variable named `Math` is no longer the built-in.
+    let text = errors("let Math = 1\nprint(Math.sqrt(4))");
+    assert!(
+        text.contains("calling `Math.sqrt` is not supported yet"),
+        "{text}"
+    );
+}
+
+// ----- typeof ------------------------------------------------------------
+
+#[test]
+fn typeof_prints_the_static_type_name() {
+    let program = compiles(
+        "enum Color { Red = 1 }\nlet n = 1\nfunction f() { n++ }\n\
+         print(typeof n, typeof 1.5, typeof true, typeof Color.Red, typeof f(), typeof 'a', typeof typeof n)\n\
+         console.log(\"type: \" + typeof n + \"!\", typeof n + 1)",
+    );
+    let ir::Stmt::Print { pieces, .. } = &program.main[1] else {
+        panic!("{:?}", program.main)
+    };
+    let names: Vec<&str> = pieces
+        .iter()
+        .filter_map(|piece| match piece {
+            ir::PrintPiece::Value(ir::Expr {
+                kind: ir::ExprKind::TypeOf(_, name),
+                ..
+            }) => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "integer",
+            "float",
+            "boolean",
+            "Color",
+            "undefined",
+            "string",
+            "string"
+        ]
+    );
+    let code = generate_image(&program, &slots_for(&program), &[], 1, "main.bs");
+    assert!(
+        code.contains("print_text({ let _ = __bs_g_n; \"integer\" });"),
+        "{code}"
+    );
+    // `typeof f()` still calls f.
+    assert!(code.contains("let _ = (core::mem::transmute"), "{code}");
+}
+
+#[test]
+fn typeof_is_refused_where_a_string_value_would_be_needed() {
+    for (program, at) in [
+        ("let x = 1\nlet t = typeof x", "2:9"),
+        ("let x = 1\nprint(typeof x == 'integer')", "2:7"),
+        ("let x = 1\nfunction f() { return typeof x }", "2:23"),
+    ] {
+        let text = errors(program);
+        assert!(
+            text.contains("error: `typeof` is not supported yet"),
+            "{program}: {text}"
+        );
+        assert!(
+            text.contains(&format!("--> main.bs:{at}")),
+            "{program}: {text}"
+        );
     }
 }
