@@ -623,7 +623,8 @@ impl Generator<'_> {
             (BinOp::Div, Ty::Integer) => format!("div_i32({l}, {r}, {location})"),
             (BinOp::Rem, _) => format!("rem_i32({l}, {r}, {location})"),
             (BinOp::Pow, Ty::Integer) => format!("pow_i32({l}, {r})"),
-            (BinOp::Pow, _) => format!("bs_pow({l}, {r})"),
+            // JavaScript's special cases (pow(1, NaN) is NaN), as `Math.pow`.
+            (BinOp::Pow, _) => format!("bs_math_pow({l}, {r})"),
             // JavaScript masks shift counts to 5 bits, as wrapping_sh* does.
             (BinOp::Shl, _) => format!("{l}.wrapping_shl({r} as u32)"),
             (BinOp::Shr, _) => format!("{l}.wrapping_shr({r} as u32)"),
