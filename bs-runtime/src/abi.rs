@@ -129,6 +129,7 @@ pub(crate) fn keep() {
         bs_catch as *const (),
     ];
     core::hint::black_box(functions);
+    crate::builtins::keep();
     crate::math::keep();
     core::hint::black_box(__bs_slots.get());
     core::hint::black_box(__bs_patch_region.get());

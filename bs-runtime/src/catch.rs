@@ -172,6 +172,12 @@ pub(crate) fn runtime_error(msg: &str) -> ! {
     report(msg, "")
 }
 
+/// A run-time error that the runtime detected on behalf of script code at
+/// `loc` (empty: no location).
+pub(crate) fn runtime_error_at(msg: &str, loc: &str) -> ! {
+    report(msg, loc)
+}
+
 unsafe fn text<'a>(ptr: *const u8, len: usize) -> &'a str {
     if ptr.is_null() || len == 0 {
         return "";

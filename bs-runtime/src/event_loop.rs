@@ -2,8 +2,8 @@
 
 use crate::abi::{self, set_state, State, SLOT_COUNT};
 use crate::catch::{run_caught, runtime_error};
-use crate::timer::{self, Next};
-use crate::{print, stack, time, FnAddr, Program};
+use crate::timer::{self, Callback, Next};
+use crate::{gc, print, stack, time, FnAddr, Program};
 
 /// Core clock of the default board, QEMU `mps2-an386` (Cortex-M4F): SysTick
 /// counts the 25 MHz processor clock. Boards with another clock call
@@ -24,6 +24,7 @@ pub fn run_with_clock(program: &'static Program, core_clock_hz: u32) -> ! {
     core::hint::black_box(program as *const Program);
     // SAFETY: thread mode.
     unsafe { print::init() };
+    gc::init();
     install_slots(program.slots);
     time::start(core_clock_hz);
     stack::run_on_script_stack(program as *const Program as usize, event_loop)
@@ -43,9 +44,13 @@ unsafe extern "C" fn event_loop(program: usize) -> ! {
 
     loop {
         match timer::next() {
-            Next::Run(slot) => {
+            Next::Run(Callback::Slot(slot)) => {
                 set_state(State::Callback);
                 run_caught(slot_fn(slot));
+            }
+            Next::Run(Callback::Closure(closure)) => {
+                set_state(State::Callback);
+                timer::run_closure(closure);
             }
             Next::Wait => {
                 set_state(State::Idle);

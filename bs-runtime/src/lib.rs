@@ -29,16 +29,26 @@
 compile_error!("bs-runtime currently supports Cortex-M targets (e.g. thumbv7em-none-eabihf) only");
 
 mod abi;
+mod array;
+mod builtins;
 mod catch;
 mod cell;
+mod convert;
+pub mod cost;
+mod error;
 mod event_loop;
 mod fault;
 mod float_text;
+mod gc;
+mod heap;
 mod math;
+mod object;
 mod print;
 mod stack;
+mod string;
 mod time;
 mod timer;
+mod value;
 
 pub use bs_macros::{export, scripts};
 pub use catch::{bs_catch, bs_error};

@@ -213,6 +213,12 @@ fn with_lines<R>(f: impl FnOnce(&mut Lines) -> R) -> R {
     unsafe { LINES.with(f) }
 }
 
+/// Appends text that `f` writes to the current line (`f` must not print,
+/// allocate or report errors).
+pub(crate) fn write_with(f: impl FnOnce(&mut dyn Write)) {
+    with_lines(|l| f(l))
+}
+
 /// Number of open lines (see [`truncate`]).
 pub(crate) fn depth() -> usize {
     with_lines(|l| l.depth)

@@ -64,7 +64,7 @@ static GUARD_TOP: AtomicUsize = AtomicUsize::new(0);
 
 /// `[bottom, top)` of the script stack as `memory.x` defines it, or `None`
 /// if it does not.
-fn region() -> Option<(usize, usize)> {
+pub(crate) fn region() -> Option<(usize, usize)> {
     let (bottom, top): (usize, usize);
     // Weak references: an undefined symbol reads as 0 instead of failing the
     // link, so that a `memory.x` without a script stack still links.
@@ -86,6 +86,12 @@ fn region() -> Option<(usize, usize)> {
         (0, 0) => None,
         _ => Some((bottom, top)),
     }
+}
+
+/// The lowest address script code may use, above the guard; 0 until script
+/// code runs on its own stack (or when there is none).
+pub(crate) fn guard_top() -> usize {
+    GUARD_TOP.load(Ordering::Relaxed)
 }
 
 /// Calls `f(arg)` in thread mode on the script stack, or on the current

@@ -1,19 +1,34 @@
 //! `setTimeout` / `setInterval`: a fixed table of timers, served by the
 //! event loop in thread mode.
+//!
+//! A timer calls a script function through its slot, or a closure. The
+//! closures of pending timers, and of the callback running, are roots of
+//! the garbage collector.
 
 use crate::abi::SLOT_COUNT;
-use crate::catch::runtime_error;
+use crate::catch::{run_caught, runtime_error};
 use crate::cell::ThreadCell;
+use crate::object::{layout, Kind, Obj};
 use crate::time::{reached, ticks};
+use crate::value::Value;
 
 /// Maximum number of pending timers.
 pub(crate) const MAX_TIMERS: usize = 32;
+
+/// What a timer calls.
+#[derive(Clone, Copy)]
+pub(crate) enum Callback {
+    /// The function in this slot (`unsafe extern "C" fn()`).
+    Slot(u32),
+    /// A closure of type `() => void`.
+    Closure(Value),
+}
 
 #[derive(Clone, Copy)]
 struct Timer {
     /// 0: free entry.
     id: i32,
-    slot: u32,
+    callback: Callback,
     /// Period in ms for an interval; 0 for a one-shot timer.
     period: u32,
     /// Tick at which it fires next.
@@ -25,7 +40,7 @@ struct Timer {
 
 const FREE: Timer = Timer {
     id: 0,
-    slot: 0,
+    callback: Callback::Slot(0),
     period: 0,
     due: 0,
     seq: 0,
@@ -66,8 +81,8 @@ fn with_timers<R>(f: impl FnOnce(&mut Timers) -> R) -> R {
 
 /// What the event loop should do next.
 pub(crate) enum Next {
-    /// Call the function in this slot now.
-    Run(u32),
+    /// Call this now.
+    Run(Callback),
     /// Timers are pending, none is due.
     Wait,
     /// No timer left.
@@ -103,7 +118,7 @@ pub(crate) fn next() -> Next {
                 // scheduled before, as if started anew (as in JavaScript).
                 let seq = t.next_seq();
                 let timer = &mut t.table[i];
-                let slot = timer.slot;
+                let callback = timer.callback;
                 if timer.period == 0 {
                     *timer = FREE;
                 } else {
@@ -114,7 +129,7 @@ pub(crate) fn next() -> Next {
                     }
                     timer.seq = seq;
                 }
-                Next::Run(slot)
+                Next::Run(callback)
             }
             None if pending => Next::Wait,
             None => Next::Done,
@@ -129,6 +144,23 @@ pub extern "C" fn bs_timer_start(slot: u32, ms: i32, repeat: bool) -> i32 {
     if slot as usize >= SLOT_COUNT {
         runtime_error("timer callback: invalid function slot");
     }
+    start(Callback::Slot(slot), ms, repeat)
+}
+
+/// Starts a timer that calls the closure `closure` (of type `() => void`)
+/// after `ms` milliseconds, and then every `ms` milliseconds if `repeat`.
+/// Returns its id (>= 1). The timer keeps the closure alive.
+#[unsafe(no_mangle)]
+pub extern "C" fn bs_timer_start_closure(closure: Value, ms: i32, repeat: bool) -> i32 {
+    // SAFETY: reference values point to valid objects.
+    match unsafe { Obj::from_value(closure) } {
+        Some(obj) if obj.kind() == Kind::Closure => {}
+        _ => runtime_error("timer callback: not a function"),
+    }
+    start(Callback::Closure(closure), ms, repeat)
+}
+
+fn start(callback: Callback, ms: i32, repeat: bool) -> i32 {
     let ms = ms.max(0) as u32;
     // An interval of 0 would starve everything else, so at least 1 ms (JS
     // clamps too).
@@ -148,7 +180,7 @@ pub extern "C" fn bs_timer_start(slot: u32, ms: i32, repeat: bool) -> i32 {
         let seq = t.next_seq();
         t.table[free] = Timer {
             id,
-            slot,
+            callback,
             period,
             due,
             seq,
@@ -172,4 +204,49 @@ pub extern "C" fn bs_timer_clear(id: i32) {
             *timer = FREE;
         }
     })
+}
+
+/// The closure whose callback is running (undefined when none).
+static RUNNING: ThreadCell<Value> = ThreadCell::new(Value::UNDEFINED);
+
+/// Runs the callback of a closure timer under a catcher, keeping the
+/// closure alive meanwhile (a one-shot timer has already let go of it).
+pub(crate) fn run_closure(closure: Value) {
+    // SAFETY: thread mode, not nested; no errors inside.
+    unsafe { RUNNING.with(|r| *r = closure) };
+    run_caught(call_running_closure);
+    // SAFETY: as above.
+    unsafe { RUNNING.with(|r| *r = Value::UNDEFINED) };
+}
+
+/// Calls the function of the running closure, through its slot, with the
+/// closure as its argument.
+unsafe extern "C" fn call_running_closure() {
+    // SAFETY: thread mode, not nested.
+    let closure = unsafe { RUNNING.with(|r| *r) };
+    // SAFETY: `bs_timer_start_closure` checked that it is a closure, and
+    // `bs_closure_new` that its slot is in the table.
+    let slot = unsafe { Obj::from_address(closure.0) }.word(layout::CLOSURE_SLOT);
+    // SAFETY: as above; the host writes slots with aligned 32-bit writes.
+    let code = unsafe { crate::abi::slots().add(slot).read_volatile() };
+    // SAFETY: the function of a `() => void` closure takes the closure only
+    // (an empty slot holds a stub that reports an error, whatever the
+    // signature).
+    let code: unsafe extern "C" fn(Value) = unsafe { core::mem::transmute(code) };
+    // SAFETY: as above.
+    unsafe { code(closure) }
+}
+
+/// Calls `f` with the closure of every pending timer and of the running
+/// callback: roots of the collector.
+pub(crate) fn for_each_closure(mut f: impl FnMut(Value)) {
+    with_timers(|t| {
+        for timer in &t.table {
+            if let (true, Callback::Closure(closure)) = (timer.id != 0, timer.callback) {
+                f(closure);
+            }
+        }
+    });
+    // SAFETY: thread mode; the collector does not run inside `RUNNING.with`.
+    f(unsafe { RUNNING.with(|r| *r) });
 }

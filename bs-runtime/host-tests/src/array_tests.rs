@@ -1,0 +1,355 @@
+//! Arrays, instances and `any` conversions. The heaps collect before every
+//! allocation.
+
+use crate::array;
+use crate::convert;
+use crate::error::{Error, Expected};
+use crate::object::{
+    __bs_desc_any_array, __bs_desc_bool_array, __bs_desc_fixed_array, __bs_desc_float_array,
+    __bs_desc_int32_array, __bs_desc_int_array, __bs_desc_string, __bs_desc_string_array,
+    __bs_desc_uint8_array, ArrayDescriptor, ClassDescriptor, Descriptor, Kind, Obj,
+};
+use crate::support::{class, obj, text, TestHeap};
+use crate::value::Value;
+
+static NO_VALUES: [u32; 1] = [0];
+static SHAPE: ClassDescriptor = class(c"Shape", 2, &NO_VALUES, core::ptr::null());
+static CIRCLE: ClassDescriptor = class(c"Circle", 3, &NO_VALUES, &SHAPE);
+static OTHER: ClassDescriptor = class(c"Other", 2, &NO_VALUES, core::ptr::null());
+/// `Shape[]`, and `Shape[][]` described twice (as a patch might).
+static SHAPES: ArrayDescriptor = ArrayDescriptor {
+    kind: Kind::Array as usize,
+    element: &SHAPE as *const ClassDescriptor as *const Descriptor,
+};
+static SHAPES_2D: ArrayDescriptor = ArrayDescriptor {
+    kind: Kind::Array as usize,
+    element: &SHAPES as *const ArrayDescriptor as *const Descriptor,
+};
+static SHAPES_2D_AGAIN: ArrayDescriptor = ArrayDescriptor {
+    kind: Kind::Array as usize,
+    element: &SHAPES as *const ArrayDescriptor as *const Descriptor,
+};
+
+fn heap() -> TestHeap {
+    TestHeap::stressed(16 * 1024)
+}
+
+fn new(h: &mut TestHeap, desc: &'static ArrayDescriptor, len: i32, init: usize) -> Obj {
+    let a = obj(array::new(h, desc, len, init).unwrap());
+    h.root(a.value());
+    a
+}
+
+fn descriptor<T>(d: &'static T) -> &'static Descriptor {
+    unsafe { &*(d as *const T as *const Descriptor) }
+}
+
+fn ints(a: Obj) -> Vec<i32> {
+    (0..array::length(a) as i32)
+        .map(|i| array::get(a, i).unwrap().as_int().unwrap())
+        .collect()
+}
+
+#[test]
+fn fixed_arrays_of_every_kind() {
+    let mut h = heap();
+    let a = new(&mut h, &__bs_desc_int_array, 4, -7i32 as u32 as usize);
+    assert_eq!(ints(a), [-7; 4]);
+    array::set_i32(a, 3, i32::MAX).unwrap();
+    assert_eq!(array::get_i32(a, 3), Ok(i32::MAX)); // unboxed: all 32 bits
+
+    let f = new(&mut h, &__bs_desc_float_array, 2, 2.5f32.to_bits() as usize);
+    assert_eq!(array::get_f32(f, 1), Ok(2.5));
+    array::set_f32(f, 0, -0.125).unwrap();
+    assert_eq!(array::get(f, 0).unwrap().as_float(), Some(-0.125));
+
+    let b = new(&mut h, &__bs_desc_bool_array, 9, 1);
+    assert_eq!(array::get_bool(b, 8), Ok(true));
+    array::set_bool(b, 8, false).unwrap();
+    assert_eq!(array::get(b, 8), Ok(Value::FALSE));
+    assert_eq!(array::get(b, 7), Ok(Value::TRUE));
+
+    let bytes = new(&mut h, &__bs_desc_uint8_array, 5, 0);
+    array::set_i32(bytes, 0, 300).unwrap(); // modulo 256
+    assert_eq!(array::get_i32(bytes, 0), Ok(44));
+    array::set(bytes, 1, Value::from_int(-1)).unwrap();
+    assert_eq!(ints(bytes), [44, 255, 0, 0, 0]);
+
+    let fixed = new(&mut h, &__bs_desc_fixed_array, 2, 0);
+    assert_eq!(array::get(fixed, 0), Ok(Value::UNDEFINED));
+    array::set(fixed, 1, Value::TRUE).unwrap();
+    assert_eq!(array::get(fixed, 1), Ok(Value::TRUE));
+
+    let empty = new(&mut h, &__bs_desc_int32_array, 0, 0);
+    assert_eq!(array::length(empty), 0);
+}
+
+#[test]
+fn bounds_are_checked_and_the_error_names_the_index() {
+    let mut h = heap();
+    let a = new(&mut h, &__bs_desc_int_array, 3, 0);
+    for index in [3, -1, i32::MIN, i32::MAX] {
+        let e = array::get(a, index).unwrap_err();
+        assert_eq!(e, Error::IndexOutOfRange { index, length: 3 });
+        assert_eq!(array::set_i32(a, index, 1).unwrap_err(), e);
+        assert_eq!(array::get_i32(a, index).unwrap_err(), e);
+    }
+    assert_eq!(
+        array::get(a, 3).unwrap_err().to_string(),
+        "index 3 out of range (length 3)"
+    );
+    let g = new(&mut h, &__bs_desc_any_array, 0, 0);
+    assert_eq!(
+        array::get(g, 0).unwrap_err().to_string(),
+        "index 0 out of range (length 0)"
+    );
+    assert_eq!(
+        array::new(&mut h, &__bs_desc_int_array, -1, 0)
+            .unwrap_err()
+            .to_string(),
+        "invalid array length -1"
+    );
+    for desc in [
+        &__bs_desc_int_array,
+        &__bs_desc_bool_array,
+        &__bs_desc_any_array,
+    ] {
+        let e = array::new(&mut h, desc, i32::MAX, 0).unwrap_err();
+        assert_eq!(e, Error::OutOfMemory);
+    }
+}
+
+#[test]
+fn stores_through_any_are_checked() {
+    let mut h = heap();
+    let a = new(&mut h, &__bs_desc_int_array, 1, 0);
+    let e = array::set(a, 0, Value::from_float(1.5)).unwrap_err();
+    assert_eq!(e.to_string(), "expected integer, found float");
+    let f = new(&mut h, &__bs_desc_float_array, 1, 0);
+    array::set(f, 0, Value::from_int(3)).unwrap(); // integers widen
+    assert_eq!(array::get_f32(f, 0), Ok(3.0));
+    let b = new(&mut h, &__bs_desc_bool_array, 1, 0);
+    assert!(array::set(b, 0, Value::from_int(1)).is_err());
+
+    let words = new(&mut h, &__bs_desc_string_array, 1, 0);
+    let e = array::set(words, 0, Value::from_int(1)).unwrap_err();
+    assert_eq!(e.to_string(), "expected string, found integer");
+    assert!(array::set(words, 0, Value::UNDEFINED).is_err());
+    let hi = h.string("hi");
+    array::set(words, 0, hi.value()).unwrap();
+
+    let shapes = new(&mut h, &SHAPES, 0, 0);
+    let circle = obj(array::new_instance(&mut h, &CIRCLE).unwrap());
+    h.root(circle.value());
+    array::push(&mut h, shapes, circle.value()).unwrap(); // a subclass fits
+    let other = obj(array::new_instance(&mut h, &OTHER).unwrap());
+    let e = array::push(&mut h, shapes, other.value()).unwrap_err();
+    assert_eq!(e.to_string(), "expected Shape, found Other");
+    assert_eq!(
+        array::set(shapes, 0, hi.value()).unwrap_err().to_string(),
+        "expected Shape, found string"
+    );
+
+    // Array types compare by structure.
+    let grid = new(&mut h, &SHAPES_2D, 0, 0);
+    array::push(&mut h, grid, shapes.value()).unwrap();
+    let again = new(&mut h, &SHAPES_2D_AGAIN, 0, 0);
+    array::push(&mut h, again, shapes.value()).unwrap();
+    assert!(array::push(&mut h, grid, words.value()).is_err());
+    assert!(convert::instance_of(
+        grid.value(),
+        descriptor(&SHAPES_2D_AGAIN)
+    ));
+    assert_eq!(
+        array::push(&mut h, grid, words.value())
+            .unwrap_err()
+            .to_string(),
+        "expected Shape[], found string[]"
+    );
+}
+
+#[test]
+fn push_pop_shift_unshift() {
+    let mut h = heap();
+    let a = new(&mut h, &__bs_desc_any_array, 0, 0);
+    for i in 0..20 {
+        assert_eq!(
+            array::push(&mut h, a, Value::from_int(i)),
+            Ok(i as usize + 1)
+        );
+    }
+    assert_eq!(array::unshift(&mut h, a, Value::from_int(-1)), Ok(21));
+    assert_eq!(ints(a), (-1..20).collect::<Vec<_>>());
+    assert_eq!(array::pop(a), Ok(Value::from_int(19)));
+    assert_eq!(array::shift(a), Ok(Value::from_int(-1)));
+    assert_eq!(array::shift(a), Ok(Value::from_int(0)));
+    assert_eq!(ints(a), (1..19).collect::<Vec<_>>());
+    while array::length(a) > 0 {
+        array::pop(a).unwrap();
+    }
+    // An empty any[] gives undefined, as in JavaScript.
+    assert_eq!(array::pop(a), Ok(Value::UNDEFINED));
+    assert_eq!(array::shift(a), Ok(Value::UNDEFINED));
+
+    // Strings pushed into a growing array survive the collections that
+    // growing triggers.
+    let words = new(&mut h, &__bs_desc_string_array, 0, 0);
+    for i in 0..30 {
+        let w = obj(convert::int_to_string(&mut h, i).unwrap());
+        array::push(&mut h, words, w.value()).unwrap();
+    }
+    for i in 0..30 {
+        assert_eq!(text(array::get(words, i).unwrap()), i.to_string());
+    }
+    let e = Error::Empty {
+        operation: "pop",
+        array: words.value(),
+    };
+    while array::length(words) > 0 {
+        array::shift(words).unwrap();
+    }
+    assert_eq!(array::pop(words), Err(e));
+    assert_eq!(e.to_string(), "pop() of an empty string[]");
+}
+
+#[test]
+fn fixed_length_arrays_do_not_grow() {
+    let mut h = heap();
+    let a = new(&mut h, &__bs_desc_int_array, 2, 0);
+    let e = array::push(&mut h, a, Value::from_int(1)).unwrap_err();
+    assert_eq!(e.to_string(), "push() of a fixed-length integer[]");
+    assert!(array::pop(a).is_err());
+    assert!(array::shift(a).is_err());
+    let u = new(&mut h, &__bs_desc_uint8_array, 2, 0);
+    assert_eq!(
+        array::unshift(&mut h, u, Value::from_int(1))
+            .unwrap_err()
+            .to_string(),
+        "unshift() of a fixed-length Uint8Array"
+    );
+}
+
+#[test]
+fn growable_arrays_with_an_initial_element() {
+    let mut h = heap();
+    let x = h.string("x");
+    let a = new(&mut h, &__bs_desc_string_array, 5, x.value().0);
+    h.roots.retain(|v| *v != x.value()); // only the array holds it now
+    h.collect();
+    for i in 0..5 {
+        assert_eq!(text(array::get(a, i).unwrap()), "x");
+    }
+    array::push(&mut h, a, x.value()).unwrap();
+    assert_eq!(array::length(a), 6);
+}
+
+#[test]
+fn copies_check_their_elements() {
+    let mut h = heap();
+    let source = new(&mut h, &__bs_desc_int_array, 3, 5);
+    let copy = obj(array::copy(&mut h, &__bs_desc_int_array, source).unwrap());
+    assert_ne!(copy, source);
+    assert_eq!(ints(copy), [5, 5, 5]);
+    let anys = obj(array::copy(&mut h, &__bs_desc_any_array, source).unwrap());
+    h.root(anys.value());
+    assert_eq!(ints(anys), [5, 5, 5]);
+    array::set(anys, 1, Value::TRUE).unwrap();
+    let e = array::copy(&mut h, &__bs_desc_int_array, anys).unwrap_err();
+    assert_eq!(e.to_string(), "expected integer, found boolean");
+    let floats = obj(array::copy(&mut h, &__bs_desc_float_array, source).unwrap());
+    assert_eq!(array::get_f32(floats, 2), Ok(5.0));
+}
+
+#[test]
+fn any_conversions_are_checked() {
+    let mut h = heap();
+    assert_eq!(convert::to_int(Value::from_int(-5)), Ok(-5));
+    assert_eq!(
+        convert::to_int(Value::from_float(1.0))
+            .unwrap_err()
+            .to_string(),
+        "expected integer, found float"
+    );
+    assert_eq!(convert::to_float(Value::from_int(2)), Ok(2.0));
+    assert_eq!(convert::to_float(Value::from_float(0.5)), Ok(0.5));
+    assert!(convert::to_float(Value::UNDEFINED).is_err());
+    assert_eq!(convert::to_bool(Value::TRUE), Ok(true));
+    assert_eq!(
+        convert::to_bool(Value::from_int(1))
+            .unwrap_err()
+            .to_string(),
+        "expected boolean, found integer"
+    );
+    let x = h.string("x");
+    assert_eq!(convert::to_string_object(x.value()), Ok(x));
+    assert_eq!(
+        convert::to_string_object(Value::UNDEFINED)
+            .unwrap_err()
+            .to_string(),
+        "expected string, found undefined"
+    );
+
+    let circle = obj(array::new_instance(&mut h, &CIRCLE).unwrap());
+    let shape = descriptor(&SHAPE);
+    assert_eq!(
+        convert::to_object(circle.value(), shape),
+        Ok(circle.value())
+    );
+    assert!(convert::instance_of(circle.value(), shape));
+    assert!(!convert::instance_of(circle.value(), descriptor(&OTHER)));
+    assert!(!convert::instance_of(Value::from_int(1), shape));
+    assert!(!convert::instance_of(x.value(), shape));
+    assert!(convert::instance_of(x.value(), &__bs_desc_string));
+    assert_eq!(
+        convert::to_object(x.value(), descriptor(&CIRCLE)),
+        Err(Error::Expected {
+            expected: Expected::Type(descriptor(&CIRCLE)),
+            found: x.value()
+        })
+    );
+    let ints = new(&mut h, &__bs_desc_int_array, 0, 0);
+    assert!(convert::is_array(ints.value()));
+    assert!(!convert::is_array(x.value()));
+    assert!(!convert::instance_of(
+        ints.value(),
+        descriptor(&__bs_desc_int32_array)
+    ));
+}
+
+#[test]
+fn strict_equality() {
+    let mut h = heap();
+    let a = h.string("same");
+    let b = h.string("same");
+    let c = h.string("other");
+    assert!(convert::equals(a.value(), b.value()));
+    assert!(!convert::equals(a.value(), c.value()));
+    assert!(convert::equals(Value::from_int(1), Value::from_float(1.0)));
+    assert!(convert::equals(
+        Value::from_float(0.0),
+        Value::from_float(-0.0)
+    ));
+    assert!(!convert::equals(
+        Value::from_float(f32::NAN),
+        Value::from_float(f32::NAN)
+    ));
+    assert!(!convert::equals(Value::from_int(1), Value::TRUE));
+    assert!(convert::equals(Value::UNDEFINED, Value::UNDEFINED));
+    assert!(!convert::equals(Value::UNDEFINED, Value::from_int(0)));
+    let s1 = obj(array::new_instance(&mut h, &SHAPE).unwrap());
+    h.root(s1.value());
+    let s2 = obj(array::new_instance(&mut h, &SHAPE).unwrap());
+    assert!(convert::equals(s1.value(), s1.value()));
+    assert!(!convert::equals(s1.value(), s2.value()));
+}
+
+#[test]
+fn instances_start_zeroed() {
+    let mut h = heap();
+    let circle = obj(array::new_instance(&mut h, &CIRCLE).unwrap());
+    assert_eq!(circle.word(1), 0);
+    assert_eq!(circle.word(2), 0);
+    let mut printed = String::new();
+    convert::write_value(&mut printed, circle.value(), convert::Style::Print).unwrap();
+    assert_eq!(printed, "[object Circle]");
+}

@@ -1,0 +1,226 @@
+//! The allocator: sizes, alignment, reuse, exhaustion, invariants.
+
+use crate::error::Error;
+use crate::heap::{Mutator, GRANULE, GRANULE_WORDS, SMALL_CLASSES};
+use crate::object::{__bs_desc_vector, layout, Obj, WORD};
+use crate::support::{Rng, TestHeap};
+use crate::value::Value;
+
+const VECTOR: &crate::object::ArrayDescriptor = &__bs_desc_vector;
+
+/// An object of `words` words (at least 2): a vector, whose values are 0.
+fn blob(h: &mut TestHeap, words: usize) -> Result<Obj, Error> {
+    h.allocate(
+        words,
+        VECTOR as *const _ as usize,
+        words - layout::VECTOR_DATA,
+    )
+}
+
+fn granules(words: usize) -> usize {
+    words.max(GRANULE_WORDS).div_ceil(GRANULE_WORDS)
+}
+
+#[test]
+fn a_new_heap_is_one_free_block() {
+    let mut h = TestHeap::new(4096);
+    h.heap.check();
+    // The bitmap takes 1/64 of a granule's bits per byte, rounded up.
+    assert!(h.heap.capacity() >= 4096 - 2 * GRANULE - 4096 / 64);
+    assert_eq!(h.heap.free_bytes(), h.heap.capacity());
+    assert_eq!(h.collect(), h.heap.capacity());
+}
+
+#[test]
+fn objects_are_granule_aligned_zeroed_and_disjoint() {
+    let mut h = TestHeap::new(16 * 1024);
+    let mut blocks = Vec::new();
+    for words in 2..40 {
+        let obj = blob(&mut h, words).unwrap();
+        h.root(obj.value());
+        assert_eq!(obj.address() % GRANULE, 0);
+        assert_eq!(obj.word(0), VECTOR as *const _ as usize);
+        assert_eq!(obj.word(1), words - 2);
+        for i in 2..granules(words) * GRANULE_WORDS {
+            assert_eq!(obj.word(i), 0);
+        }
+        blocks.push((obj.address(), granules(words) * GRANULE));
+        // Dirty it, so that reuse must zero it again.
+        for i in 2..words {
+            obj.set_word(i, Value::from_int(7).0);
+        }
+    }
+    blocks.sort();
+    for pair in blocks.windows(2) {
+        assert!(pair[0].0 + pair[0].1 <= pair[1].0, "overlap");
+    }
+    h.heap.check();
+    let used: usize = blocks.iter().map(|b| b.1).sum();
+    assert_eq!(h.used(), used);
+}
+
+#[test]
+fn freed_blocks_are_reused_and_zeroed() {
+    let mut h = TestHeap::new(4096);
+    let a = blob(&mut h, 6).unwrap();
+    for i in 2..6 {
+        a.set_word(i, 0x55);
+    }
+    let b = blob(&mut h, 6).unwrap();
+    h.root(b.value());
+    h.collect();
+    assert_eq!(h.objects(), vec![b.address()]);
+    // The lowest free memory comes first: where `a` was.
+    let c = blob(&mut h, 6).unwrap();
+    assert_eq!(c.address(), a.address());
+    for i in 2..6 {
+        assert_eq!(c.word(i), 0);
+    }
+    h.heap.check();
+}
+
+#[test]
+fn small_holes_serve_their_size_and_are_split() {
+    let mut h = TestHeap::new(8192);
+    // Fill the heap with 3-granule objects, keep every other one.
+    let mut all = Vec::new();
+    while let Some(obj) = h.heap.allocate(6, VECTOR as *const _ as usize, 4) {
+        all.push(obj);
+    }
+    for obj in all.iter().step_by(2) {
+        h.root(obj.value());
+    }
+    // Whatever rest filling left at the end, fill it too and keep it.
+    while let Some(obj) = h.heap.allocate(2, VECTOR as *const _ as usize, 0) {
+        h.root(obj.value());
+    }
+    h.collect();
+    assert_eq!(h.heap.free_bytes(), (all.len() / 2) * 3 * GRANULE);
+    let holes: Vec<usize> = all.iter().skip(1).step_by(2).map(|o| o.address()).collect();
+    // A 3-granule request takes a hole whole; a 1-granule one splits one.
+    let exact = h.heap.allocate(6, VECTOR as *const _ as usize, 4).unwrap();
+    assert!(holes.contains(&exact.address()));
+    let split = h.heap.allocate(2, VECTOR as *const _ as usize, 0).unwrap();
+    assert!(holes.contains(&split.address()));
+    h.heap.check();
+    // A request larger than every hole fails without a collection.
+    assert!(h.heap.allocate(8, VECTOR as *const _ as usize, 6).is_none());
+}
+
+#[test]
+fn large_objects_are_cut_from_large_blocks() {
+    let mut h = TestHeap::new(16 * 1024);
+    let big = (SMALL_CLASSES + 5) * GRANULE_WORDS;
+    let a = blob(&mut h, big).unwrap();
+    let b = blob(&mut h, 2 * big).unwrap();
+    let c = blob(&mut h, 3).unwrap();
+    h.roots = vec![a.value(), c.value()];
+    h.collect();
+    // `b`'s block is free again and large: a large request fits there.
+    let d = blob(&mut h, big).unwrap();
+    assert!(d.address() >= b.address() && d.address() < b.address() + 2 * big * WORD);
+    h.heap.check();
+}
+
+#[test]
+fn exhaustion_is_reported_and_recovers_after_freeing() {
+    let mut h = TestHeap::new(4096);
+    let mut count = 0;
+    loop {
+        match blob(&mut h, 8) {
+            Ok(obj) => {
+                h.root(obj.value());
+                count += 1;
+            }
+            Err(e) => {
+                assert_eq!(e, Error::OutOfMemory);
+                break;
+            }
+        }
+    }
+    assert!(count >= h.heap.capacity() / (8 * WORD) - 1);
+    h.heap.check();
+    assert!(h.heap.free_bytes() < 8 * WORD);
+    h.roots.truncate(count / 2);
+    assert!(blob(&mut h, 8).is_ok());
+    h.heap.check();
+}
+
+#[test]
+fn an_object_larger_than_the_heap_is_out_of_memory() {
+    let mut h = TestHeap::new(2048);
+    let words = h.heap.capacity() / WORD + 1;
+    assert_eq!(blob(&mut h, words).unwrap_err(), Error::OutOfMemory);
+    assert_eq!(
+        blob(&mut h, usize::MAX / 2).unwrap_err(),
+        Error::OutOfMemory
+    );
+    // The whole heap in one object is fine.
+    let all = h.heap.capacity() / WORD;
+    assert!(blob(&mut h, all).is_ok());
+    assert_eq!(h.heap.free_bytes(), 0);
+    h.heap.check();
+}
+
+#[test]
+fn an_empty_heap_allocates_nothing() {
+    let mut h = TestHeap::new(0);
+    assert_eq!(h.heap.capacity(), 0);
+    assert_eq!(blob(&mut h, 2).unwrap_err(), Error::OutOfMemory);
+}
+
+#[test]
+fn random_sizes_keep_the_invariants() {
+    let mut h = TestHeap::new(32 * 1024);
+    let mut rng = Rng::new(7);
+    let mut live: Vec<(Obj, usize)> = Vec::new();
+    for step in 0..4000 {
+        let words = 2 + if rng.below(10) == 0 {
+            rng.below(200)
+        } else {
+            rng.below(14)
+        };
+        if let Ok(obj) = blob(&mut h, words) {
+            // Each object carries its own address (tagged as an integer, so
+            // that it refers to nothing), to detect overlaps.
+            for i in 2..words {
+                obj.set_word(i, stamp(obj, i));
+            }
+            live.push((obj, words));
+        }
+        if rng.below(3) == 0 && !live.is_empty() {
+            live.swap_remove(rng.below(live.len()));
+        }
+        h.roots = live.iter().map(|(o, _)| o.value()).collect();
+        if step % 97 == 0 {
+            h.collect();
+        }
+        for (obj, words) in &live {
+            for i in 2..*words {
+                assert_eq!(obj.word(i), stamp(*obj, i), "object overwritten");
+            }
+        }
+    }
+    h.collect();
+    let used: usize = live.iter().map(|(_, w)| granules(*w) * GRANULE).sum();
+    assert_eq!(h.used(), used);
+}
+
+fn stamp(obj: Obj, i: usize) -> usize {
+    (obj.address() ^ i) << 2 | 1
+}
+
+#[test]
+fn a_heap_uses_nearly_all_of_its_arena() {
+    for bytes in (0..6000).step_by(40) {
+        let h = TestHeap::new(bytes);
+        h.heap.check();
+        let capacity = h.heap.capacity();
+        // Lost: the bitmap (1/64), alignment and rounding (a granule each).
+        assert!(
+            capacity + capacity / 64 + 3 * GRANULE + 4 >= bytes,
+            "{bytes}"
+        );
+        assert_eq!(h.heap.free_bytes(), capacity);
+    }
+}

@@ -1,0 +1,266 @@
+//! Conversions of `any` values: to the static types (checked), to strings,
+//! to text for printing, and `===`.
+//!
+//! This file uses `core` and the crate's portable modules only.
+
+use core::fmt::{self, Write};
+
+use crate::array;
+use crate::error::{Error, Expected, Result};
+use crate::float_text::FloatText;
+use crate::heap::Mutator;
+use crate::object::{c_text, is_instance, layout, Descriptor, Kind, Obj};
+use crate::string;
+use crate::value::Value;
+
+/// Nested arrays deeper than this print as `[Array]` (and convert to an
+/// empty string), which also stops cycles.
+const MAX_DEPTH: usize = 4;
+
+fn expected(expected: Expected, found: Value) -> Error {
+    Error::Expected { expected, found }
+}
+
+/// `any` → `integer`.
+pub fn to_int(v: Value) -> Result<i32> {
+    v.as_int().ok_or(expected(Expected::Integer, v))
+}
+
+/// `any` → `float`; an integer converts too.
+pub fn to_float(v: Value) -> Result<f32> {
+    v.as_number().ok_or(expected(Expected::Float, v))
+}
+
+/// `any` → `boolean`.
+pub fn to_bool(v: Value) -> Result<bool> {
+    v.as_bool().ok_or(expected(Expected::Boolean, v))
+}
+
+/// The object `v` refers to, if it is of kind `kind`.
+fn object_of_kind(v: Value, kind: Kind) -> Option<Obj> {
+    // SAFETY: reference values point to valid objects.
+    unsafe { Obj::from_value(v) }.filter(|obj| obj.kind() == kind)
+}
+
+/// `any` → `string`.
+pub fn to_string_object(v: Value) -> Result<Obj> {
+    object_of_kind(v, Kind::String).ok_or(expected(Expected::String, v))
+}
+
+/// `v instanceof T`, and what an `any` → `T` conversion accepts, for a
+/// class, array or function type `T`.
+pub fn instance_of(v: Value, desc: &Descriptor) -> bool {
+    // SAFETY: reference values point to valid objects.
+    unsafe { Obj::from_value(v) }.is_some_and(|obj| is_instance(obj, desc))
+}
+
+/// `any` → a class, array or function type.
+pub fn to_object(v: Value, desc: &'static Descriptor) -> Result<Value> {
+    if instance_of(v, desc) {
+        Ok(v)
+    } else {
+        Err(expected(Expected::Type(desc), v))
+    }
+}
+
+/// `v instanceof Array`.
+pub fn is_array(v: Value) -> bool {
+    array::as_array(v).is_ok()
+}
+
+/// `a === b`: numbers by value (an integer equals the same float), strings
+/// by content, everything else by identity.
+pub fn equals(a: Value, b: Value) -> bool {
+    if let (Some(x), Some(y)) = (number(a), number(b)) {
+        return x == y;
+    }
+    if a == b {
+        return true;
+    }
+    match (
+        object_of_kind(a, Kind::String),
+        object_of_kind(b, Kind::String),
+    ) {
+        (Some(x), Some(y)) => string::equals(x, y),
+        _ => false,
+    }
+}
+
+/// A number as an `f64`, which holds every integer and float exactly.
+fn number(v: Value) -> Option<f64> {
+    match v.as_int() {
+        Some(i) => Some(f64::from(i)),
+        None => v.as_float().map(f64::from),
+    }
+}
+
+/// How values are written as text.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Style {
+    /// As a string conversion (`"" + v`): arrays join their elements
+    /// with `,` (`undefined` elements are empty).
+    Text,
+    /// As `console.log` shows it: `[ 1, 'a', [ 2 ] ]`.
+    Print,
+}
+
+/// Writes `v` as text.
+pub fn write_value(w: &mut dyn Write, v: Value, style: Style) -> fmt::Result {
+    write_nested(w, v, style, 0)
+}
+
+fn write_nested(w: &mut dyn Write, v: Value, style: Style, depth: usize) -> fmt::Result {
+    if let Some(i) = v.as_int() {
+        return write!(w, "{i}");
+    }
+    if let Some(f) = v.as_float() {
+        return write_float(w, f);
+    }
+    if let Some(b) = v.as_bool() {
+        return w.write_str(if b { "true" } else { "false" });
+    }
+    // SAFETY: reference values point to valid objects.
+    let Some(obj) = (unsafe { Obj::from_value(v) }) else {
+        return w.write_str("undefined");
+    };
+    match obj.kind() {
+        Kind::String if style == Style::Print && depth > 0 => {
+            w.write_str("'")?;
+            write_bytes(w, string::bytes(obj))?;
+            w.write_str("'")
+        }
+        Kind::String => write_bytes(w, string::bytes(obj)),
+        kind if kind.is_array() => write_array(w, obj, style, depth),
+        Kind::Instance => {
+            // SAFETY: class names are NUL-terminated.
+            let name = obj.class().map_or("", |c| unsafe { c_text(c.name) });
+            write!(w, "[object {name}]")
+        }
+        Kind::Closure => w.write_str("[function]"),
+        _ => w.write_str("[internal]"),
+    }
+}
+
+pub fn write_float(w: &mut dyn Write, f: f32) -> fmt::Result {
+    write_bytes(w, FloatText::new(f).as_bytes())
+}
+
+fn write_bytes(w: &mut dyn Write, bytes: &[u8]) -> fmt::Result {
+    // Strings are valid UTF-8 by construction.
+    w.write_str(core::str::from_utf8(bytes).unwrap_or("\u{fffd}"))
+}
+
+fn write_array(w: &mut dyn Write, a: Obj, style: Style, depth: usize) -> fmt::Result {
+    let len = array::length(a);
+    let elements = |w: &mut dyn Write, separator: &str| -> fmt::Result {
+        for i in 0..len {
+            if i > 0 {
+                w.write_str(separator)?;
+            }
+            let element = array::get(a, i as i32).unwrap_or(Value::UNDEFINED);
+            if style == Style::Text && element.is_undefined() {
+                continue; // JavaScript's join leaves them empty
+            }
+            write_nested(w, element, style, depth + 1)?;
+        }
+        Ok(())
+    };
+    match style {
+        Style::Text if depth >= MAX_DEPTH => Ok(()),
+        Style::Text => elements(w, ","),
+        Style::Print if depth >= MAX_DEPTH => w.write_str("[Array]"),
+        Style::Print => {
+            if a.kind() == Kind::Uint8Array {
+                write!(w, "Uint8Array({len}) ")?;
+            }
+            if len == 0 {
+                return w.write_str("[]");
+            }
+            w.write_str("[ ")?;
+            elements(w, ", ")?;
+            w.write_str(" ]")
+        }
+    }
+}
+
+/// Counts the bytes written.
+struct Counter(usize);
+
+impl Write for Counter {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0 += s.len();
+        Ok(())
+    }
+}
+
+/// Writes into a byte slice.
+struct Filler<'a> {
+    out: &'a mut [u8],
+    at: usize,
+}
+
+impl Write for Filler<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.at + s.len();
+        let slot = self.out.get_mut(self.at..end).ok_or(fmt::Error)?;
+        slot.copy_from_slice(s.as_bytes());
+        self.at = end;
+        Ok(())
+    }
+}
+
+/// `String(v)`: the string of any value (strings are returned as they are;
+/// `undefined`, `true` and `false` are static strings).
+pub fn to_string(m: &mut impl Mutator, v: Value) -> Result<Value> {
+    if object_of_kind(v, Kind::String).is_some() {
+        return Ok(v);
+    }
+    match v {
+        Value::UNDEFINED => return Ok(string::UNDEFINED.value()),
+        Value::TRUE => return Ok(string::TRUE.value()),
+        Value::FALSE => return Ok(string::FALSE.value()),
+        _ => {}
+    }
+    // Measure, allocate, write: no intermediate strings. Objects do not
+    // move, so the text comes out the same the second time.
+    let mut counter = Counter(0);
+    let _ = write_value(&mut counter, v, Style::Text);
+    if counter.0 == 0 {
+        return Ok(string::EMPTY.value());
+    }
+    m.hold(v);
+    let s = string::allocate(m, counter.0, 0);
+    m.release(v);
+    let s = s?;
+    // SAFETY: `s` is new, with `counter.0` bytes that nothing else uses.
+    let out = unsafe { s.bytes_mut(layout::STRING_DATA, counter.0) };
+    let _ = write_value(&mut Filler { out, at: 0 }, v, Style::Text);
+    s.set_word(layout::STRING_UNITS, string::utf16_units(string::bytes(s)));
+    Ok(s.value())
+}
+
+/// The string of an integer (`"" + i`).
+pub fn int_to_string(m: &mut impl Mutator, i: i32) -> Result<Value> {
+    let mut buf = [0u8; 11];
+    let mut filler = Filler {
+        out: &mut buf,
+        at: 0,
+    };
+    let _ = write!(filler, "{i}");
+    let len = filler.at;
+    string::new(m, &buf[..len])
+}
+
+/// The string of a float, as printed: `1.0`, `0.5`, `1e-7`, `NaN`.
+pub fn float_to_string(m: &mut impl Mutator, f: f32) -> Result<Value> {
+    string::new(m, FloatText::new(f).as_bytes())
+}
+
+/// The string of a boolean (static, no allocation).
+pub fn bool_to_string(b: bool) -> Value {
+    if b {
+        string::TRUE.value()
+    } else {
+        string::FALSE.value()
+    }
+}

@@ -1,0 +1,103 @@
+//! Deterministic cost measurement: the SysTick time base as one 64-bit
+//! count of core clock ticks.
+//!
+//! On hardware a tick is a core clock cycle. Under QEMU with
+//! `-icount shift=N,align=off,sleep=off` virtual time advances by exactly
+//! 2^N ns per executed instruction, and SysTick counts that virtual time: on
+//! the default board (25 MHz, `shift=10`) one instruction is 25.6 ticks, so
+//! [`instructions`] recovers the exact number of instructions executed
+//! between two readings. That number includes the instructions of the
+//! 1 ms tick interrupts in between (as many as [`Reading::interrupts`]
+//! grew by, each the same instructions) and a constant part of the two
+//! readings themselves. One exception: see [`Reading::at_tick_edge`].
+//!
+//! ```ignore
+//! use bluescript::cost;
+//! let start = cost::read();
+//! work();
+//! let end = cost::read();
+//! let spent = cost::instructions(end.ticks - start.ticks, 10);
+//! let interrupts = end.interrupts.wrapping_sub(start.interrupts);
+//! ```
+
+use cortex_m::peripheral::{SCB, SYST};
+
+use crate::time;
+
+/// One look at the time base.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reading {
+    /// Core clock ticks since `run` started SysTick (0 before).
+    pub ticks: u64,
+    /// Tick interrupts handled before the reading (wrapping).
+    pub interrupts: u32,
+    /// The counter read 1, its last value before it pends the tick
+    /// interrupt. QEMU reports that value also during the instruction in
+    /// which the interrupt falls due, so under `-icount` such a reading can
+    /// be up to one instruction early, and a measurement that starts or
+    /// ends with it can be off by one instruction (about one reading in a
+    /// thousand).
+    pub at_tick_edge: bool,
+}
+
+/// Reads the time base: the millisecond count of the tick interrupt and the
+/// counter's current value, consistently, with interrupts masked (they must
+/// not have been masked for half a millisecond already).
+///
+/// The reading is taken at one instruction, and the instructions around it
+/// are the same whichever way the counter and its interrupt fall (no
+/// branch depends on them), so that the instructions between two readings
+/// are counted exactly under QEMU's `-icount`.
+pub fn read() -> Reading {
+    let reload = SYST::get_reload();
+    let (interrupts, current, pending) = cortex_m::interrupt::free(|_| {
+        let interrupts = time::ticks();
+        let current = SYST::get_current();
+        (interrupts, current, SCB::is_pendst_pending())
+    });
+    // The counter counts down from `reload` to 0 once per millisecond and
+    // then pends the interrupt, which cannot run before the end of the
+    // masked reads. Pending with `current` in the upper half: the counter
+    // wrapped before it was read, and `interrupts` is one short. Pending
+    // with `current` in the lower half: it fell due after the read.
+    // Branch-free, so that the instructions do not depend on the case.
+    let late = (reload / 2).wrapping_sub(current) >> 31; // current > reload / 2
+    let whole_ms = interrupts.wrapping_add(u32::from(pending) & late);
+    let into_ms = reload.saturating_sub(current);
+    let ticks = u64::from(whole_ms) * (u64::from(reload) + 1) + u64::from(into_ms);
+    Reading {
+        // 0 when SysTick has not been started (reload 0).
+        ticks: if reload == 0 { 0 } else { ticks },
+        interrupts,
+        at_tick_edge: current == 1,
+    }
+}
+
+/// Core clock ticks since `run` started SysTick (0 before); see [`read`].
+pub fn ticks() -> u64 {
+    read().ticks
+}
+
+/// Core clock ticks per millisecond, i.e. per tick interrupt (0 before
+/// `run` started SysTick).
+pub fn ticks_per_ms() -> u32 {
+    match SYST::get_reload() {
+        0 => 0,
+        reload => reload + 1,
+    }
+}
+
+/// Converts a number of ticks to the number of instructions executed in
+/// that time under QEMU's `-icount shift=<icount_shift>` (2^shift ns per
+/// instruction), rounded to the nearest. Exact for the difference of two
+/// readings: QEMU derives each from an exact instruction count, and a tick
+/// (40 ns at 25 MHz) is much shorter than an instruction.
+pub fn instructions(ticks: u64, icount_shift: u32) -> u64 {
+    let per_ms = u64::from(ticks_per_ms());
+    if per_ms == 0 {
+        return 0;
+    }
+    // ticks per instruction = per_ms * 1000 ticks/s * 2^shift ns / 10^9 ns/s
+    let divisor = per_ms << icount_shift;
+    (ticks * 1_000_000 + divisor / 2) / divisor
+}

@@ -1,0 +1,227 @@
+//! The device's heap: the portable [`Heap`] bound to the `__bs_heap`
+//! arena, with the roots of a running program:
+//!
+//! - the script stack, scanned conservatively from the stack pointer up,
+//!   with the callee-saved registers stored on it first (a caller's values
+//!   may live in them);
+//! - the globals that generated code registers with `bs_gc_roots`;
+//! - the closures of pending timers and of the running callback.
+//!
+//! Allocation is refused in an interrupt handler (the heap is thread-mode
+//! state, and the interrupted code may be in the middle of an allocation)
+//! and with less than [`STACK_RESERVE`] bytes of script stack left (so that
+//! a stack overflow can never strike in the middle of a heap update).
+
+use core::arch::asm;
+use core::cell::UnsafeCell;
+use core::mem::MaybeUninit;
+
+use crate::catch::runtime_error;
+use crate::cell::ThreadCell;
+use crate::error::{Error, Result};
+use crate::heap::{Heap, Marker, Mutator, Roots};
+use crate::object::{Obj, WORD};
+use crate::value::Value;
+use crate::{stack, timer};
+
+/// Heap size when the firmware sets none.
+const DEFAULT_HEAP_BYTES: usize = 16 * 1024;
+
+/// Heap size in bytes: `BLUESCRIPT_HEAP_SIZE` at build time (bytes, or
+/// KiB with a `K` suffix, e.g. `65536` or `64K`), e.g. from the `[env]`
+/// section of the firmware's `.cargo/config.toml`; 16 KiB otherwise.
+const HEAP_BYTES: usize = match option_env!("BLUESCRIPT_HEAP_SIZE") {
+    Some(text) => parse_size(text.as_bytes()),
+    None => DEFAULT_HEAP_BYTES,
+};
+
+/// `text` as a size in bytes (`65536`, `64K`); fails the build otherwise.
+const fn parse_size(text: &[u8]) -> usize {
+    let (mut value, mut digits) = (0usize, 0);
+    while digits < text.len() && text[digits].is_ascii_digit() {
+        value = value * 10 + (text[digits] - b'0') as usize;
+        digits += 1;
+    }
+    let unit = match text.len() - digits {
+        0 => 1,
+        1 if text[digits] == b'K' || text[digits] == b'k' => 1024,
+        _ => 0,
+    };
+    if digits == 0 || unit == 0 {
+        panic!("BLUESCRIPT_HEAP_SIZE: expected a number of bytes, or of KiB with a K suffix");
+    }
+    value * unit
+}
+
+/// Script stack that allocation leaves for the collector's frames.
+const STACK_RESERVE: usize = 1024;
+
+#[repr(C, align(8))]
+struct Arena(UnsafeCell<MaybeUninit<[usize; HEAP_WORDS]>>);
+
+const HEAP_WORDS: usize = HEAP_BYTES / WORD;
+
+// SAFETY: only the heap, in thread mode, touches it (through a raw pointer).
+unsafe impl Sync for Arena {}
+
+/// The heap's memory. Its ELF symbol's address and size are the heap's
+/// bounds (the host reads them). In `.uninit`: the heap initializes what
+/// it uses, so the startup code need not zero it.
+#[unsafe(no_mangle)]
+#[unsafe(link_section = ".uninit.__bs_heap")]
+static __bs_heap: Arena = Arena(UnsafeCell::new(MaybeUninit::uninit()));
+
+static HEAP: ThreadCell<Heap> = ThreadCell::new(Heap::EMPTY);
+
+/// The globals' root table registered by generated code: the addresses of
+/// the words that hold values.
+static GLOBALS: ThreadCell<(*const *const usize, usize)> = ThreadCell::new((core::ptr::null(), 0));
+
+fn with_heap<R>(f: impl FnOnce(&mut Heap) -> R) -> R {
+    // SAFETY: allocation and collection run in thread mode only (checked
+    // by `Device::allocate`), never nested, and report no errors inside.
+    unsafe { HEAP.with(f) }
+}
+
+/// Sets up the heap in `__bs_heap`. Called once by `run`.
+pub(crate) fn init() {
+    let arena = __bs_heap.0.get().cast::<usize>();
+    // SAFETY: the arena is reserved for the heap, and used by nothing yet.
+    with_heap(|heap| *heap = unsafe { Heap::new(arena, HEAP_WORDS) });
+}
+
+/// Registers the program's global roots: `count` addresses of words that
+/// hold values (references or `any`), read at every collection. Generated
+/// code calls it first thing in its top-level code; a later call replaces
+/// the table.
+///
+/// # Safety
+/// `roots` must point to `count` addresses of readable words, valid for
+/// the rest of the program (static data).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bs_gc_roots(roots: *const *const usize, count: usize) {
+    // SAFETY: thread mode (script code), not nested.
+    unsafe { GLOBALS.with(|g| *g = (roots, count)) }
+}
+
+/// Collects garbage now; returns the free bytes of the heap afterwards.
+#[unsafe(no_mangle)]
+pub extern "C" fn bs_gc_collect() -> usize {
+    check_context();
+    collect()
+}
+
+/// The allocator of the device's entry points.
+pub(crate) struct Device;
+
+impl Mutator for Device {
+    fn allocate(&mut self, words: usize, header: usize, word1: usize) -> Result<Obj> {
+        check_context();
+        if let Some(obj) = with_heap(|heap| heap.allocate(words, header, word1)) {
+            return Ok(obj);
+        }
+        collect();
+        with_heap(|heap| heap.allocate(words, header, word1)).ok_or(Error::OutOfMemory)
+    }
+
+    fn hold(&mut self, _: Value) {
+        // A value the caller uses after the allocation is in a register or
+        // on the stack meanwhile, where the collector finds it.
+    }
+
+    fn release(&mut self, v: Value) {
+        // Makes sure the value is used after the allocation.
+        core::hint::black_box(v);
+    }
+}
+
+/// Reports a run-time error if the heap may not be used here.
+fn check_context() {
+    let ipsr: u32;
+    // SAFETY: reads a special register.
+    unsafe { asm!("mrs {}, IPSR", out(reg) ipsr, options(nomem, nostack, preserves_flags)) };
+    if ipsr & 0x1ff != 0 {
+        runtime_error("allocation inside an interrupt handler");
+    }
+    let guard_top = stack::guard_top();
+    if guard_top != 0 && stack_pointer() < guard_top + STACK_RESERVE {
+        runtime_error("stack overflow");
+    }
+}
+
+fn stack_pointer() -> usize {
+    let sp: usize;
+    // SAFETY: reads the stack pointer.
+    unsafe { asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
+    sp
+}
+
+/// Collects with the callee-saved registers stored on the stack (values of
+/// the callers may be in them), so that the stack scan sees them.
+#[inline(never)]
+fn collect() -> usize {
+    let mut registers = [0usize; 8];
+    // SAFETY: stores r4-r11 into `registers`.
+    unsafe {
+        asm!(
+            "stm r0, {{r4-r11}}",
+            in("r0") registers.as_mut_ptr(),
+            options(nostack, preserves_flags),
+        )
+    };
+    let sp = stack_pointer();
+    let free = with_heap(|heap| {
+        heap.collect(&mut DeviceRoots {
+            stack: sp..stack_top(sp),
+        })
+    });
+    core::hint::black_box(&registers);
+    free
+}
+
+/// The top of the stack that `sp` is in: the script stack's, or else the
+/// main stack's (a firmware without a script stack).
+fn stack_top(sp: usize) -> usize {
+    match stack::region() {
+        Some((bottom, top)) if (bottom..top).contains(&sp) => top,
+        _ => main_stack_top(),
+    }
+}
+
+fn main_stack_top() -> usize {
+    let top: usize;
+    // SAFETY: loads a link-time constant (cortex-m-rt's initial MSP).
+    unsafe {
+        asm!(
+            "movw {top}, :lower16:_stack_start",
+            "movt {top}, :upper16:_stack_start",
+            top = out(reg) top,
+            options(pure, nomem, nostack, preserves_flags),
+        )
+    };
+    top
+}
+
+struct DeviceRoots {
+    stack: core::ops::Range<usize>,
+}
+
+impl Roots for DeviceRoots {
+    fn visit(&mut self, marker: &mut Marker<'_>) {
+        // SAFETY: the live part of the current stack.
+        unsafe {
+            marker.range(
+                self.stack.start as *const usize,
+                self.stack.end as *const usize,
+            )
+        };
+        // SAFETY: thread mode; the table's contract (see `bs_gc_roots`).
+        let (roots, count) = unsafe { GLOBALS.with(|g| *g) };
+        for i in 0..count {
+            // SAFETY: as above; globals are written by script code, which
+            // is suspended here.
+            marker.value(Value(unsafe { roots.add(i).read().read_volatile() }));
+        }
+        timer::for_each_closure(|closure| marker.value(closure));
+    }
+}

@@ -1,0 +1,65 @@
+//! One bit per granule of the heap: set where a block starts. It is what
+//! lets the collector take any word, an interior pointer included, back to
+//! the block it points into.
+
+pub(crate) struct Bitmap {
+    words: *mut u32,
+    len: usize,
+}
+
+impl Bitmap {
+    pub(crate) const EMPTY: Bitmap = Bitmap {
+        words: core::ptr::null_mut(),
+        len: 0,
+    };
+
+    /// A bitmap of `len` u32 words at `words`, cleared.
+    ///
+    /// # Safety
+    /// `words` must point to `len` writable u32 that nothing else uses.
+    pub(crate) unsafe fn new(words: *mut u32, len: usize) -> Bitmap {
+        // SAFETY: by the caller's contract.
+        unsafe { core::ptr::write_bytes(words, 0, len) };
+        Bitmap { words, len }
+    }
+
+    fn word(&self, i: usize) -> u32 {
+        debug_assert!(i < self.len);
+        // SAFETY: `i` is in bounds: bits are only asked for granules.
+        unsafe { self.words.add(i).read() }
+    }
+
+    fn update(&mut self, i: usize, f: impl FnOnce(u32) -> u32) {
+        debug_assert!(i < self.len);
+        // SAFETY: as in `word`.
+        unsafe { self.words.add(i).write(f(self.words.add(i).read())) }
+    }
+
+    pub(crate) fn set(&mut self, bit: usize) {
+        self.update(bit / 32, |w| w | 1 << (bit % 32));
+    }
+
+    pub(crate) fn clear(&mut self, bit: usize) {
+        self.update(bit / 32, |w| w & !(1 << (bit % 32)));
+    }
+
+    pub(crate) fn get(&self, bit: usize) -> bool {
+        self.word(bit / 32) & 1 << (bit % 32) != 0
+    }
+
+    /// The highest set bit at or below `bit`.
+    pub(crate) fn find_at_or_below(&self, bit: usize) -> Option<usize> {
+        let mut i = bit / 32;
+        let mut word = self.word(i) & (u32::MAX >> (31 - bit % 32));
+        loop {
+            if word != 0 {
+                return Some(i * 32 + 31 - word.leading_zeros() as usize);
+            }
+            if i == 0 {
+                return None;
+            }
+            i -= 1;
+            word = self.word(i);
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! Mark-sweep collection.
+//!
+//! Marking sets bit 0 of the header of every object reachable from the
+//! roots. The roots are given by a [`Roots`] implementation: ranges of
+//! words scanned conservatively (a word that points anywhere into an
+//! object keeps it, whether it is a reference, a tagged value or an
+//! interior pointer), and values known precisely (globals, timer
+//! closures). Objects outside the heap (static strings, descriptors) are
+//! never marked nor traced: they cannot refer to heap objects.
+//!
+//! Marked objects wait on a small fixed mark stack to have their values
+//! traced, so deep structures (a long linked list) need no recursion and no
+//! memory proportional to their depth. When the stack is full, an object is
+//! marked but not pushed, and an overflow is recorded; afterwards, a walk
+//! over the heap traces every marked object again, until a walk completes
+//! without overflow.
+//!
+//! The sweep walks the heap in address order, clears the marks of live
+//! objects, merges each run of adjacent dead objects and free blocks into
+//! one free block and rebuilds the free lists (large blocks in address
+//! order, so that allocation fills the heap from its start).
+
+use super::{free_granules, read, write, Heap, FREE, GRANULE, MARK_STACK, SMALL_CLASSES};
+use crate::object::{for_each_value, Obj, HEADER_MARK};
+use crate::value::Value;
+
+/// Where the collector finds the roots.
+pub trait Roots {
+    /// Reports every root to `marker`.
+    fn visit(&mut self, marker: &mut Marker<'_>);
+}
+
+pub(super) struct MarkStack {
+    entries: [usize; MARK_STACK],
+    len: usize,
+    overflowed: bool,
+}
+
+impl MarkStack {
+    pub(super) const EMPTY: MarkStack = MarkStack {
+        entries: [0; MARK_STACK],
+        len: 0,
+        overflowed: false,
+    };
+}
+
+/// Marks what the roots refer to (see [`Roots`]).
+pub struct Marker<'h> {
+    heap: &'h mut Heap,
+}
+
+impl Marker<'_> {
+    /// A value known precisely: marked if it refers to a heap object.
+    pub fn value(&mut self, v: Value) {
+        self.heap.mark_value(v);
+    }
+
+    /// Words that may or may not be references (a stack): each one that
+    /// points into an object, at its start or inside it, marks it.
+    #[cfg(test)]
+    pub fn words(&mut self, words: &[usize]) {
+        for &word in words {
+            self.word(word);
+        }
+    }
+
+    /// The words in `[from, to)`, read one by one (a stack in use).
+    ///
+    /// # Safety
+    /// The range must be readable and word-aligned.
+    pub unsafe fn range(&mut self, from: *const usize, to: *const usize) {
+        let mut p = from;
+        while p < to {
+            // SAFETY: by the caller's contract. Volatile: the memory is a
+            // live stack, not Rust data this code owns.
+            self.word(unsafe { p.read_volatile() });
+            // SAFETY: stays within the range or one past its end.
+            p = unsafe { p.add(1) };
+        }
+    }
+
+    /// One conservatively scanned word.
+    pub fn word(&mut self, word: usize) {
+        if let Some(obj) = self.heap.object_containing(word) {
+            self.heap.mark(obj);
+        }
+    }
+}
+
+impl Heap {
+    /// Frees every object that `roots` do not reach. Returns the free bytes
+    /// afterwards.
+    pub fn collect(&mut self, roots: &mut dyn Roots) -> usize {
+        self.retire_bump();
+        roots.visit(&mut Marker { heap: self });
+        self.trace();
+        self.sweep()
+    }
+
+    fn mark_value(&mut self, v: Value) {
+        if let Some(obj) = v.as_address().and_then(|a| self.object_at(a)) {
+            self.mark(obj);
+        }
+    }
+
+    fn mark(&mut self, obj: Obj) {
+        let header = obj.word(0);
+        if header & HEADER_MARK != 0 {
+            return;
+        }
+        obj.set_word(0, header | HEADER_MARK);
+        let stack = &mut self.marking;
+        if stack.len < MARK_STACK {
+            stack.entries[stack.len] = obj.address();
+            stack.len += 1;
+        } else {
+            stack.overflowed = true;
+        }
+    }
+
+    /// Traces from the marked objects until everything reachable is marked.
+    fn trace(&mut self) {
+        self.drain();
+        while self.marking.overflowed {
+            self.marking.overflowed = false;
+            let mut block = self.start;
+            while block < self.end {
+                let header = read(block);
+                let granules = if header & FREE != 0 {
+                    free_granules(header)
+                } else {
+                    // SAFETY: a block that is not free is an object.
+                    let obj = unsafe { Obj::from_address(block) };
+                    if header & HEADER_MARK != 0 {
+                        for_each_value(obj, |v| self.mark_value(v));
+                        self.drain();
+                    }
+                    super::block_granules(obj)
+                };
+                block += granules * GRANULE;
+            }
+        }
+    }
+
+    fn drain(&mut self) {
+        while self.marking.len > 0 {
+            self.marking.len -= 1;
+            let address = self.marking.entries[self.marking.len];
+            // SAFETY: only objects are pushed.
+            let obj = unsafe { Obj::from_address(address) };
+            for_each_value(obj, |v| self.mark_value(v));
+        }
+    }
+
+    /// Frees the unmarked objects and clears the marks; returns the free
+    /// bytes.
+    fn sweep(&mut self) -> usize {
+        self.small = [0; SMALL_CLASSES];
+        self.large = 0;
+        // The last large block, to append in address order.
+        let mut large_tail = 0;
+        let mut free = 0;
+        // Start of the run of dead blocks being merged.
+        let mut run: Option<usize> = None;
+        let mut block = self.start;
+        while block < self.end {
+            let header = read(block);
+            let (granules, live) = if header & FREE != 0 {
+                (free_granules(header), false)
+            } else {
+                // SAFETY: a block that is not free is an object.
+                let obj = unsafe { Obj::from_address(block) };
+                let live = header & HEADER_MARK != 0;
+                if live {
+                    write(block, header & !HEADER_MARK);
+                }
+                (super::block_granules(obj), live)
+            };
+            if live {
+                if let Some(start) = run.take() {
+                    free += self.free_run(start, block, &mut large_tail);
+                }
+            } else if run.is_some() {
+                let g = self.granule(block);
+                self.starts.clear(g);
+            } else {
+                run = Some(block);
+            }
+            block += granules * GRANULE;
+        }
+        if let Some(start) = run {
+            free += self.free_run(start, self.end, &mut large_tail);
+        }
+        free
+    }
+
+    /// Makes `[start, end)` one free block; large ones are appended after
+    /// `large_tail`. Returns its size in bytes.
+    fn free_run(&mut self, start: usize, end: usize, large_tail: &mut usize) -> usize {
+        let granules = (end - start) / GRANULE;
+        write(start, super::free_header(granules));
+        if granules <= SMALL_CLASSES {
+            self.push_small(start, granules);
+        } else {
+            write(start + crate::object::WORD, 0);
+            if *large_tail == 0 {
+                self.large = start;
+            } else {
+                write(*large_tail + crate::object::WORD, start);
+            }
+            *large_tail = start;
+        }
+        end - start
+    }
+}
