@@ -1,0 +1,491 @@
+//! Executed instructions of BlueScript programs next to the same algorithms
+//! hand-written in Rust, and the size of bs-runtime in the default image.
+//!
+//! Every `tests/benchmarks/<name>.bs` is paired with
+//! `tests/benchmarks/rust/<name>.rs`. The benchmark makes a project from the
+//! default template, adds the instruction counter and every Rust version as
+//! drivers, then builds one image per program and runs it on QEMU with
+//! `-icount shift=10,align=off,sleep=off`, where SysTick counts executed
+//! instructions exactly (`tests/benchmarks/harness.rs`). Each version runs
+//! three times in its image and checks its own result; a wrong result, or
+//! rounds that disagree, fails the benchmark. It prints the instructions of
+//! both versions, their ratio and the geometric mean of the ratios, then
+//! the flash and RAM taken by bs-runtime in the default image (template
+//! project), from the sizes of the ELF's symbols.
+//!
+//! `cargo bench -p cargo-bluescript --bench instructions [-- [--dev | --release] [NAME...]]`
+//!
+//! Without `--dev` or `--release`, both profiles are measured; naming
+//! benchmarks measures only those (and skips the sizes).
+
+#[path = "../../tests/benchmarks/harness.rs"]
+mod harness;
+#[path = "../../tests/support/mod.rs"]
+mod support;
+
+use anyhow::{bail, Context, Result};
+use cargo_bluescript::firmware;
+use harness::{ICOUNT_SHIFT, ROUNDS};
+use object::{Object, ObjectSection, ObjectSymbol, SectionKind};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The issue's target for the geometric mean of the ratios.
+const TARGET_RATIO: f64 = 1.5;
+
+struct Row {
+    name: String,
+    bluescript: u64,
+    rust: u64,
+}
+
+impl Row {
+    fn ratio(&self) -> f64 {
+        self.bluescript as f64 / self.rust as f64
+    }
+}
+
+/// `1234567` → `1 234 567`.
+fn grouped(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn geometric_mean(rows: &[Row]) -> f64 {
+    (rows.iter().map(|r| r.ratio().ln()).sum::<f64>() / rows.len() as f64).exp()
+}
+
+/// `calibration`: summed over the images (see [`Measured::calibration`]);
+/// `spread`: the largest disagreement between rounds.
+fn print_table(profile: &str, rows: &[Row], calibration: [u64; 5], spread: u64) {
+    println!(
+        "\nExecuted instructions, {profile}; QEMU mps2-an386 -icount shift={ICOUNT_SHIFT}, \
+         tick interrupts ({} instructions each) excluded:",
+        calibration[4]
+    );
+    println!(
+        "{:<16}{:>14}{:>14}{:>8}",
+        "benchmark", "BlueScript", "Rust", "ratio"
+    );
+    for row in rows {
+        println!(
+            "{:<16}{:>14}{:>14}{:>8.2}",
+            row.name,
+            grouped(row.bluescript),
+            grouped(row.rust),
+            row.ratio()
+        );
+    }
+    let geomean = geometric_mean(rows);
+    let verdict = if geomean <= TARGET_RATIO {
+        format!("target <= {TARGET_RATIO}: met")
+    } else {
+        format!(
+            "target <= {TARGET_RATIO}: missed by {:.0}%",
+            (geomean / TARGET_RATIO - 1.0) * 100.0
+        )
+    };
+    println!(
+        "{:<16}{:>14}{:>14}{:>8.2}   ({verdict})",
+        "geometric mean", "", "", geomean
+    );
+    println!(
+        "Counter check: {} loops of known length measured exactly, {} more with a reading at a \
+         tick edge off by at most {}; the {ROUNDS} rounds of each version agreed within {spread}.",
+        calibration[1] - calibration[2],
+        calibration[2],
+        calibration[3]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Sizes
+
+/// Who a symbol of the image belongs to.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Part {
+    Runtime,
+    RttTarget,
+    CortexM,
+    Libm,
+    Core,
+    Unnamed,
+    Script,
+    Drivers,
+}
+
+impl Part {
+    fn label(self) -> &'static str {
+        match self {
+            Part::Runtime => "  bs-runtime (crate bluescript)",
+            Part::RttTarget => "  rtt-target",
+            Part::CortexM => "  cortex-m, cortex-m-rt",
+            Part::Libm => "  libm",
+            Part::Core => "  core, compiler-builtins",
+            Part::Unnamed => "  unnamed constants (anon.*)",
+            Part::Script => "scripts (generated code)",
+            Part::Drivers => "drivers and main (firmware crate)",
+        }
+    }
+
+    fn is_runtime(self) -> bool {
+        self < Part::Script
+    }
+}
+
+/// The crate a mangled Rust symbol's path starts in: legacy mangling
+/// (`_ZN10bluescript5print...`, `<T as Trait>` impls) and v0 (`_RNvNtCs..._4core...`).
+fn symbol_crate(name: &str) -> Option<String> {
+    if let Some(rest) = name.strip_prefix("_ZN") {
+        let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+        let len: usize = digits.parse().ok()?;
+        let first = rest.get(digits.len()..digits.len() + len)?;
+        let first = first
+            .trim_start_matches('_')
+            .replace("$LT$", "<")
+            .replace("$GT$", ">")
+            .replace("$u20$", " ")
+            .replace("$RF$", "&")
+            .replace("$BP$", "*")
+            .replace("..", "::");
+        let Some(inner) = first.strip_prefix('<') else {
+            return Some(first);
+        };
+        // `<Type as Trait>`: the crate of the type, or of the trait when
+        // the type is a primitive.
+        let inner = inner
+            .trim_start_matches(['&', '*'])
+            .trim_start_matches("mut ");
+        let (ty, tr) = match inner.split_once(" as ") {
+            Some((ty, tr)) => (ty, Some(tr)),
+            None => (inner.trim_end_matches('>'), None),
+        };
+        if let Some((krate, _)) = ty.split_once("::") {
+            return Some(krate.to_string());
+        }
+        return Some(
+            tr.and_then(|t| t.split_once("::"))
+                .map_or("core", |(k, _)| k)
+                .to_string(),
+        );
+    }
+    if name.starts_with("_R") {
+        // The first crate root: `C`, an optional disambiguator `s<base62>_`,
+        // then a length-prefixed identifier.
+        let bytes = name.as_bytes();
+        for i in 2..bytes.len() {
+            if bytes[i] != b'C' {
+                continue;
+            }
+            let mut j = i + 1;
+            if bytes.get(j) == Some(&b's') {
+                while j < bytes.len() && bytes[j] != b'_' {
+                    j += 1;
+                }
+                j += 1;
+            }
+            let start = j;
+            while j < bytes.len() && bytes[j].is_ascii_digit() {
+                j += 1;
+            }
+            let len: usize = name.get(start..j)?.parse().ok()?;
+            let ident = name.get(j..j + len)?;
+            return Some(ident.trim_start_matches('_').to_string());
+        }
+    }
+    None
+}
+
+fn part_of(name: &str, firmware_crate: &str) -> Part {
+    const CORTEX_M_RT: [&str; 8] = [
+        "Reset",
+        "DefaultHandler_",
+        "DefaultPreInit",
+        "HardFaultTrampoline",
+        "__RESET_VECTOR",
+        "__EXCEPTIONS",
+        "__INTERRUPTS",
+        "__pre_init",
+    ];
+    if name.starts_with("__bs_fn_")
+        || name.starts_with("__bs_g_")
+        || name == "__bs_main"
+        || name == "__bs_program"
+    {
+        return Part::Script;
+    }
+    if name.starts_with("__bs_export_") || name.starts_with("__bs_sig_") || name == "main" {
+        return Part::Drivers;
+    }
+    if name.starts_with("__bs_")
+        || name.starts_with("bs_")
+        || ["HardFault", "SysTick", "_SEGGER_RTT"].contains(&name)
+    {
+        return Part::Runtime;
+    }
+    if CORTEX_M_RT.contains(&name) || name.starts_with("_critical_section_") {
+        return Part::CortexM;
+    }
+    if name.starts_with(".Lanon.") || name.starts_with("anon.") {
+        return Part::Unnamed;
+    }
+    match symbol_crate(name).as_deref() {
+        Some("bluescript" | "rustc") => Part::Runtime, // `rustc`: the panic handler
+        Some("rtt_target") => Part::RttTarget,
+        Some("cortex_m" | "cortex_m_rt" | "critical_section") => Part::CortexM,
+        Some("libm") => Part::Libm,
+        Some(krate) if krate == firmware_crate => {
+            if name.contains("__bluescript") {
+                Part::Script
+            } else {
+                Part::Drivers
+            }
+        }
+        // core, compiler_builtins, and what LLVM names itself (outlined
+        // code, `__aeabi_*`).
+        _ => Part::Core,
+    }
+}
+
+#[derive(Default)]
+struct Sizes {
+    /// Flash and RAM bytes by part.
+    parts: BTreeMap<Part, (u64, u64)>,
+    /// RAM symbols of the runtime, largest first.
+    runtime_ram: Vec<(String, u64)>,
+    /// Whole image: vector table, code, read-only data, initialized data.
+    flash: u64,
+    /// `.data`, `.bss` and `.uninit`.
+    ram: u64,
+}
+
+fn sizes(elf: &Path, firmware_crate: &str) -> Result<Sizes> {
+    let data = std::fs::read(elf).with_context(|| format!("cannot read {}", elf.display()))?;
+    let file = object::File::parse(&*data)?;
+    let mut sizes = Sizes::default();
+    let mut in_flash = BTreeMap::new();
+    for section in file.sections() {
+        let (flash, ram) = match section.kind() {
+            SectionKind::Text | SectionKind::ReadOnlyData | SectionKind::ReadOnlyString => {
+                (true, false)
+            }
+            SectionKind::Data => (true, true),
+            SectionKind::UninitializedData => (false, true),
+            _ => continue,
+        };
+        if flash {
+            sizes.flash += section.size();
+        }
+        if ram {
+            sizes.ram += section.size();
+        }
+        in_flash.insert(section.index().0, (flash, ram));
+    }
+    for symbol in file.symbols() {
+        let Some(&(flash, ram)) = symbol.section_index().and_then(|i| in_flash.get(&i.0)) else {
+            continue;
+        };
+        let (Ok(name), size) = (symbol.name(), symbol.size()) else {
+            continue;
+        };
+        if size == 0 || symbol.is_undefined() {
+            continue;
+        }
+        let part = part_of(name, firmware_crate);
+        let entry = sizes.parts.entry(part).or_default();
+        if flash {
+            entry.0 += size;
+        }
+        if ram {
+            entry.1 += size;
+            if part.is_runtime() {
+                sizes.runtime_ram.push((name.to_string(), size));
+            }
+        }
+    }
+    sizes
+        .runtime_ram
+        .sort_by_key(|(_, size)| std::cmp::Reverse(*size));
+    Ok(sizes)
+}
+
+fn kib(bytes: u64) -> String {
+    format!("{:.1} KiB", bytes as f64 / 1024.0)
+}
+
+/// Runtime RAM that is a heap rather than the runtime's own state: its
+/// symbol, and what to call it.
+const HEAPS: [(&str, &str); 2] = [
+    ("__bs_heap", "  + object heap"),
+    ("__bs_patch_region", "  + patch region (code heap)"),
+];
+
+fn print_sizes(profile: &str, sizes: &Sizes) {
+    println!("\nSize of the default image (template project), {profile}, from its ELF symbols:");
+    println!("{:<36}{:>12}{:>12}", "", "flash", "RAM");
+    let heap_size = |symbol: &str| {
+        sizes
+            .runtime_ram
+            .iter()
+            .find(|(name, _)| name == symbol)
+            .map_or(0, |(_, size)| *size)
+    };
+    let heaps: u64 = HEAPS.iter().map(|(symbol, _)| heap_size(symbol)).sum();
+    let runtime = sizes
+        .parts
+        .iter()
+        .filter(|(part, _)| part.is_runtime())
+        .fold((0, 0), |total, (_, (flash, ram))| {
+            (total.0 + flash, total.1 + ram)
+        });
+    println!(
+        "{:<36}{:>12}{:>12}",
+        "bs-runtime and what it links in",
+        kib(runtime.0),
+        kib(runtime.1 - heaps)
+    );
+    for (part, (flash, ram)) in sizes.parts.iter().filter(|(p, _)| p.is_runtime()) {
+        let ram = if *part == Part::Runtime {
+            ram - heaps
+        } else {
+            *ram
+        };
+        println!("{:<36}{:>12}{:>12}", part.label(), kib(*flash), kib(ram));
+    }
+    for (symbol, label) in HEAPS {
+        if heap_size(symbol) > 0 {
+            println!("{label:<36}{:>12}{:>12}", "", kib(heap_size(symbol)));
+        }
+    }
+    for (part, (flash, ram)) in sizes.parts.iter().filter(|(p, _)| !p.is_runtime()) {
+        println!("{:<36}{:>12}{:>12}", part.label(), kib(*flash), kib(*ram));
+    }
+    println!(
+        "{:<36}{:>12}{:>12}",
+        "whole image (sections)",
+        kib(sizes.flash),
+        kib(sizes.ram)
+    );
+    let largest: Vec<String> = sizes
+        .runtime_ram
+        .iter()
+        .filter(|(name, _)| !HEAPS.iter().any(|(symbol, _)| name == symbol))
+        .take(6)
+        .map(|(name, size)| format!("{} {size}", short_name(name)))
+        .collect();
+    println!("  runtime RAM, largest: {}", largest.join(", "));
+}
+
+/// `_ZN10bluescript5print5LINES17h…E` → `print::LINES`, roughly.
+fn short_name(name: &str) -> String {
+    let Some(rest) = name.strip_prefix("_ZN") else {
+        return name.to_string();
+    };
+    let mut parts = Vec::new();
+    let mut rest = rest;
+    while let Some(len_end) = rest.find(|c: char| !c.is_ascii_digit()) {
+        let Ok(len) = rest[..len_end].parse::<usize>() else {
+            break;
+        };
+        let Some(part) = rest.get(len_end..len_end + len) else {
+            break;
+        };
+        if !(part.starts_with('h') && part.len() == 17) {
+            parts.push(part);
+        }
+        rest = &rest[len_end + len..];
+    }
+    parts.iter().skip(1).copied().collect::<Vec<_>>().join("::")
+}
+
+fn run() -> Result<()> {
+    let mut profiles = Vec::new();
+    let mut wanted = Vec::new();
+    // `cargo bench` passes `--bench` to every bench target.
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--bench" => {}
+            "--dev" => profiles.push(false),
+            "--release" => profiles.push(true),
+            other if other.starts_with('-') => bail!("unknown option `{other}`"),
+            name => wanted.push(name.to_string()),
+        }
+    }
+    if profiles.is_empty() {
+        profiles = vec![false, true];
+    }
+    let benchmarks = harness::discover(&wanted)?;
+    let project = support::Project::new("instructions_bench");
+    harness::install_firmware(&project.root, &benchmarks)?;
+    let firmware = harness::locate(&project.root)?;
+    for &release in &profiles {
+        let profile = if release {
+            "release profile (--release: opt-level s, LTO)"
+        } else {
+            "dev profile (opt-level 1, as `cargo bluescript run` builds)"
+        };
+        let mut rows = Vec::new();
+        let mut calibration = [0u64; 5];
+        let mut spread = 0;
+        for benchmark in &benchmarks {
+            let measured = harness::measure(&firmware, benchmark, release)
+                .with_context(|| format!("benchmark `{}`", benchmark.name))?;
+            let row = Row {
+                name: benchmark.name.clone(),
+                bluescript: measured.bluescript.0,
+                rust: measured.rust.0,
+            };
+            eprintln!(
+                "{:>12} {}: BlueScript {}, Rust {} instructions",
+                "Measured", row.name, row.bluescript, row.rust
+            );
+            let c = measured.calibration;
+            calibration = [
+                calibration[0] + c[0],
+                calibration[1] + c[1],
+                calibration[2] + c[2],
+                calibration[3].max(c[3]),
+                c[4],
+            ];
+            spread = spread.max(measured.bluescript.1).max(measured.rust.1);
+            rows.push(row);
+        }
+        print_table(profile, &rows, calibration, spread);
+    }
+
+    if wanted.is_empty() {
+        let default = support::Project::new("default_image");
+        let firmware = harness::locate(&default.root)?;
+        for &release in &profiles {
+            let image = firmware::build(&firmware, release)?;
+            let profile = if release {
+                "release profile"
+            } else {
+                "dev profile"
+            };
+            print_sizes(
+                profile,
+                &sizes(&image.elf, &firmware.name.replace('-', "_"))?,
+            );
+        }
+    }
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    // Missing the ratio target is a finding, not a failure of the benchmark.
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! The instruction benchmarks' harness, shared by
+//! `cargo-bluescript/benches/instructions.rs` (the table) and
+//! `tests/instructions.rs` (a quick check that the harness works).
+//!
+//! Every `tests/benchmarks/<name>.bs` is paired with
+//! `tests/benchmarks/rust/<name>.rs`. [`install_firmware`] turns a project
+//! made from the default template into the benchmark firmware: the
+//! instruction counter (`tests/benchmarks/firmware/cost.rs`) and every Rust
+//! version as drivers. [`measure`] appends a top level to one script that
+//! measures both versions [`ROUNDS`] times, builds the image, runs it on
+//! QEMU with `-icount shift=10,align=off,sleep=off` and checks what it
+//! printed.
+#![allow(dead_code)]
+
+use crate::support::shared_target_dir;
+use anyhow::{bail, ensure, Context, Result};
+use cargo_bluescript::board::{Board, StartOptions};
+use cargo_bluescript::firmware;
+use cargo_bluescript::project::Project as Firmware;
+use cargo_bluescript::session::Session;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// `-icount shift=10`: 2^10 ns per instruction, 25.6 SysTick ticks at 25 MHz.
+pub const ICOUNT_SHIFT: u32 = 10;
+/// Longest a benchmark image may run.
+const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+
+pub fn benchmarks_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/benchmarks")
+}
+
+pub struct Benchmark {
+    pub name: String,
+    pub script: String,
+}
+
+/// The firmware project at `root`, built in the target directory that the
+/// end-to-end tests share (firmware dependencies are compiled once).
+pub fn locate(root: &Path) -> Result<Firmware> {
+    let mut firmware = Firmware::locate(Some(&root.join("Cargo.toml")))?;
+    firmware.target_dir = shared_target_dir();
+    Ok(firmware)
+}
+
+/// The benchmarks, in name order; `wanted` (names) filters them.
+pub fn discover(wanted: &[String]) -> Result<Vec<Benchmark>> {
+    let dir = benchmarks_dir();
+    let mut found = Vec::new();
+    for entry in
+        std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))?
+    {
+        let path = entry?.path();
+        if path.extension().is_none_or(|e| e != "bs") {
+            continue;
+        }
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        ensure!(
+            name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+            "benchmark name `{name}`: use lowercase letters, digits and `_` (it names a Rust module)"
+        );
+        let rust = dir.join("rust").join(format!("{name}.rs"));
+        ensure!(
+            rust.is_file(),
+            "{} has no hand-written Rust version at {}",
+            path.display(),
+            rust.display()
+        );
+        if wanted.is_empty() || wanted.contains(&name) {
+            found.push(Benchmark {
+                name,
+                script: std::fs::read_to_string(&path)?,
+            });
+        }
+    }
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    if let Some(unknown) = wanted.iter().find(|w| !found.iter().any(|b| &b.name == *w)) {
+        bail!("no benchmark named `{unknown}` in {}", dir.display());
+    }
+    Ok(found)
+}
+
+/// Turns the template project into the benchmark firmware: the counter,
+/// and every Rust version with two drivers, `rust_<name>(n)` and
+/// `rust_<name>_verify(result)`.
+pub fn install_firmware(root: &Path, benchmarks: &[Benchmark]) -> Result<()> {
+    let src = root.join("src");
+    std::fs::copy(
+        benchmarks_dir().join("firmware/cost.rs"),
+        src.join("cost.rs"),
+    )?;
+    std::fs::write(
+        src.join("main.rs"),
+        "//! The template's firmware, with the instruction counter and the\n\
+         //! hand-written Rust benchmarks (written by the instructions benchmark).\n\n\
+         #![no_std]\n#![no_main]\n\nmod benchmarks;\nmod cost;\nmod led;\n\n\
+         bluescript::scripts!();\n\n\
+         #[cortex_m_rt::entry]\nfn main() -> ! {\n    bluescript::run(&SCRIPTS)\n}\n",
+    )?;
+    let dir = src.join("benchmarks");
+    std::fs::create_dir_all(&dir)?;
+    let mut module = String::from(
+        "//! The hand-written Rust versions, exported to the benchmark scripts.\n\
+         //! `black_box`: the script calls each several times with the same input,\n\
+         //! and rustc, which sees both the script and these, must not reuse the\n\
+         //! first result.\n",
+    );
+    for benchmark in benchmarks {
+        let name = &benchmark.name;
+        std::fs::copy(
+            benchmarks_dir().join("rust").join(format!("{name}.rs")),
+            dir.join(format!("{name}.rs")),
+        )?;
+        let _ = write!(
+            module,
+            "\nmod {name};\n\n\
+             #[bluescript::export]\nfn rust_{name}(n: i32) -> i32 {{\n    {name}::benchmark(core::hint::black_box(n))\n}}\n\n\
+             #[bluescript::export]\nfn rust_{name}_verify(result: i32) -> bool {{\n    {name}::verify(result)\n}}\n"
+        );
+    }
+    std::fs::write(dir.join("mod.rs"), module)?;
+    Ok(())
+}
+
+/// Rounds of each version in one image.
+pub const ROUNDS: usize = 3;
+
+/// The benchmark's script with a top level that measures both versions.
+pub fn harnessed_script(benchmark: &Benchmark) -> String {
+    let name = &benchmark.name;
+    format!(
+        "{}\n\n// Appended by the instructions benchmark.\n\
+         function benchmarkHarness() {{\n\
+         \x20 console.log(\"@calibration\", cost_calibrate(), cost_calibration(0), cost_calibration(2), cost_calibration(3), cost_calibration(4))\n\
+         \x20 // What a measurement of nothing counts: the counter's own part.\n\
+         \x20 let empty = 0\n\
+         \x20 for (let tries = 0; tries < 5; tries++) {{\n\
+         \x20   cost_start()\n\
+         \x20   empty = cost_stop()\n\
+         \x20   if (cost_exact()) break\n\
+         \x20 }}\n\
+         \x20 const n = input()\n\
+         \x20 for (let round = 0; round < {ROUNDS}; round++) {{\n\
+         \x20   cost_start()\n\
+         \x20   const result = benchmark(n)\n\
+         \x20   const count = cost_stop()\n\
+         \x20   console.log(\"@bluescript\", verify(result), result, count - empty, cost_exact())\n\
+         \x20 }}\n\
+         \x20 for (let round = 0; round < {ROUNDS}; round++) {{\n\
+         \x20   cost_start()\n\
+         \x20   const result = rust_{name}(n)\n\
+         \x20   const count = cost_stop()\n\
+         \x20   console.log(\"@rust\", rust_{name}_verify(result), result, count - empty, cost_exact())\n\
+         \x20 }}\n\
+         }}\n\
+         benchmarkHarness()\n",
+        benchmark.script.trim_end()
+    )
+}
+
+/// One version's rounds: result, instruction count, whether exact.
+#[derive(Default)]
+struct Runs {
+    rounds: Vec<(i32, u64, bool)>,
+}
+
+/// How far the rounds of one version in one image may disagree: a few
+/// instructions, plus one per 100 000 (README, "Native speed": some tick
+/// interrupts seem to cost QEMU's count an instruction more).
+fn round_tolerance(count: u64) -> u64 {
+    4 + count / 100_000
+}
+
+impl Runs {
+    /// The median count of the rounds, and their spread (largest minus
+    /// smallest).
+    fn count(&self, language: &str) -> Result<(u64, u64)> {
+        ensure!(
+            self.rounds.len() == ROUNDS,
+            "the {language} version reported {} rounds instead of {ROUNDS}",
+            self.rounds.len()
+        );
+        let mut counts: Vec<u64> = self.rounds.iter().map(|r| r.1).collect();
+        counts.sort();
+        let (median, spread) = (counts[ROUNDS / 2], counts[ROUNDS - 1] - counts[0]);
+        ensure!(
+            spread <= round_tolerance(median),
+            "rounds of the {language} version counted different instructions: {:?}",
+            self.rounds
+        );
+        Ok((median, spread))
+    }
+}
+
+pub struct Measured {
+    /// `@calibration` fields: exact measurements that missed, measurements,
+    /// ones at a tick edge, their largest error, instructions per tick.
+    pub calibration: [u64; 5],
+    /// Median count and spread of the rounds.
+    pub bluescript: (u64, u64),
+    pub rust: (u64, u64),
+}
+
+/// Runs `image` under `-icount` until its program finishes; its stdout.
+pub fn run_image(image: firmware::Image) -> Result<String> {
+    let options = StartOptions {
+        icount: Some(ICOUNT_SHIFT),
+    };
+    let mut session = Session::start(Board::QemuM4, image.shadow, &options)?;
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    loop {
+        let status = session.poll(&mut stdout, &mut stderr)?;
+        if status.errors > 0 || status.halted() {
+            // Let the rest of the error report arrive.
+            std::thread::sleep(Duration::from_millis(50));
+            let _ = session.poll(&mut stdout, &mut stderr);
+            bail!(
+                "the program failed:\n{}{}",
+                String::from_utf8_lossy(&stdout),
+                String::from_utf8_lossy(&stderr)
+            );
+        }
+        if status.finished() {
+            return Ok(String::from_utf8_lossy(&stdout).into_owned());
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the program did not finish within {RUN_TIMEOUT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+pub fn parse_output(output: &str) -> Result<Measured> {
+    let mut calibration = None;
+    let (mut bluescript, mut rust) = (Runs::default(), Runs::default());
+    for line in output.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        match fields.as_slice() {
+            ["@calibration", values @ ..] if values.len() == 5 => {
+                let mut parsed = [0; 5];
+                for (slot, value) in parsed.iter_mut().zip(values) {
+                    *slot = value.parse()?;
+                }
+                calibration = Some(parsed);
+            }
+            [side @ ("@bluescript" | "@rust"), verified, result, count, exact] => {
+                let (language, runs) = if *side == "@rust" {
+                    ("Rust", &mut rust)
+                } else {
+                    ("BlueScript", &mut bluescript)
+                };
+                ensure!(
+                    *verified == "true",
+                    "the {language} version computed a wrong result: {result}"
+                );
+                runs.rounds
+                    .push((result.parse()?, count.parse()?, *exact == "true"));
+            }
+            _ => {}
+        }
+    }
+    let calibration = calibration.context("no calibration line")?;
+    ensure!(
+        calibration[0] == 0 && calibration[3] <= 1,
+        "the instruction counter is not exact: of {} loops measured, {} missed, and {} at a tick edge were off by up to {}",
+        calibration[1],
+        calibration[0],
+        calibration[2],
+        calibration[3]
+    );
+    let measured = Measured {
+        calibration,
+        bluescript: bluescript.count("BlueScript")?,
+        rust: rust.count("Rust")?,
+    };
+    let (b, r) = (bluescript.rounds[0].0, rust.rounds[0].0);
+    ensure!(b == r, "the versions disagree: BlueScript {b}, Rust {r}");
+    Ok(measured)
+}
+
+/// Builds the image of one benchmark (`release`: `--release`), runs it
+/// and checks its results.
+pub fn measure(firmware: &Firmware, benchmark: &Benchmark, release: bool) -> Result<Measured> {
+    std::fs::write(&firmware.main_script, harnessed_script(benchmark))?;
+    let image = firmware::build(firmware, release)?;
+    let output = run_image(image)?;
+    parse_output(&output).with_context(|| format!("the program printed:\n{output}"))
+}
