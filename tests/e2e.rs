@@ -44,6 +44,30 @@ setTimeout(() => { print("later") }, 20)
 }
 
 #[test]
+fn a_release_image_calls_directly_and_prints_the_same() {
+    let project = Project::new("release");
+    project.write_script(
+        "function fib(n: integer): integer {\n  if (n < 2) return n\n  return fib(n - 1) + fib(n - 2)\n}\n\
+         let ticks = 0\nfunction tick() { ticks++; if (ticks == 3) { clearInterval(id) } print(ticks) }\n\
+         const id = setInterval(tick, 10)\nprint(fib(24))\n",
+    );
+    let output = support::tool(&["run", "--release"], &project.root)
+        .output()
+        .unwrap();
+    assert_eq!(
+        text(&output.stdout),
+        "46368\n1\n2\n3\n",
+        "stderr: {}",
+        text(&output.stderr)
+    );
+    assert!(output.status.success());
+    let generated =
+        std::fs::read_to_string(support::shared_target_dir().join("bluescript/release/scripts.rs"))
+            .unwrap();
+    assert!(generated.contains("__bs_fn_fib(v_n.wrapping_sub((1_i32)))"));
+}
+
+#[test]
 fn run_reports_a_runtime_error_with_its_location_and_fails() {
     let project = Project::new("crash");
     project.write_script("let zero = 0\nprint(1)\nprint(10 / zero)\nprint(2)\n");

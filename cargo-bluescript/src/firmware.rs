@@ -1,7 +1,7 @@
 //! Building the firmware image: compile the scripts to Rust, then let cargo
 //! build the firmware crate around them.
 
-use crate::compiler::codegen::{generate_image, SlotMap};
+use crate::compiler::codegen::{generate_image, Calls, SlotMap};
 use crate::compiler::diagnostic::SourceFile;
 use crate::compiler::exports::{scan_firmware_sources, Export};
 use crate::compiler::{self, fingerprint, ir, Loader, Scripts};
@@ -86,10 +86,11 @@ pub fn build(project: &Project, release: bool) -> Result<Image> {
         .enumerate()
         .map(|(i, f)| (f.name.clone(), i as u32))
         .collect();
-    let placeholder = generate_image(&program, &slots, &exports, 0, &main_name);
+    let calls = if release { Calls::Direct } else { Calls::Slots };
+    let placeholder = generate_image(&program, &slots, &exports, 0, &main_name, calls);
     // Same scripts, same exports: same build id.
     let build_id = (fingerprint(placeholder.as_bytes()) as u32) | 1;
-    let code = generate_image(&program, &slots, &exports, build_id, &main_name);
+    let code = generate_image(&program, &slots, &exports, build_id, &main_name, calls);
 
     let state_dir = project.state_dir();
     std::fs::create_dir_all(&state_dir)?;
@@ -104,6 +105,7 @@ pub fn build(project: &Project, release: bool) -> Result<Image> {
     std::fs::copy(&elf, &image).with_context(|| format!("cannot copy `{}`", elf.display()))?;
     let mut shadow = Shadow::from_image(&image, &program, &slots, build_id)?;
     shadow.firmware_fingerprint = firmware_fingerprint(project)?;
+    shadow.patchable = calls == Calls::Slots;
     let in_image: Vec<String> = shadow.exports.iter().map(Export::record).collect();
     let missing: Vec<String> = exports
         .iter()

@@ -490,6 +490,7 @@ mod tests {
             top_level_fingerprint: program.top_level_fingerprint,
             patch_next: 0x2001_0000,
             firmware_fingerprint: 0,
+            patchable: true,
         }
     }
 

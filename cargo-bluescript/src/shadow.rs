@@ -62,6 +62,10 @@ pub struct Shadow {
     /// was built from: when they change, only a new image can hold them.
     #[serde(default)]
     pub firmware_fingerprint: u64,
+    /// Whether callers go through slots: a release image calls directly,
+    /// so a patch would not reach them.
+    #[serde(default)]
+    pub patchable: bool,
 }
 
 const SHADOW_FILE: &str = "shadow.json";
@@ -160,6 +164,7 @@ impl Shadow {
             top_level_fingerprint: program.top_level_fingerprint,
             patch_next: runtime.patch_region,
             firmware_fingerprint: 0,
+            patchable: true,
         })
     }
 

@@ -191,12 +191,16 @@ fn open(project: &Project, board: Board) -> Result<(Option<Session>, bool, bool)
     let state_dir = project.state_dir();
     if let Some((attached, shadow)) = Board::attach_flashed(&state_dir)? {
         let pid = attached.record().pid;
-        if shadow.firmware_fingerprint != firmware::firmware_fingerprint(project)? {
+        let stale = if !shadow.patchable {
+            Some("it runs a release image, which cannot be patched")
+        } else if shadow.firmware_fingerprint != firmware::firmware_fingerprint(project)? {
+            Some("the firmware's Rust changed since it was flashed")
+        } else {
+            None
+        };
+        if let Some(why) = stale {
             drop(attached);
-            status(
-                "Reflashing",
-                "the firmware's Rust changed since it was flashed",
-            );
+            status("Reflashing", why);
             return Ok((Some(reflash(project, board)?), true, false));
         }
         match Session::attach(Box::new(attached), shadow) {

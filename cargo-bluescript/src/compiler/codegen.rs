@@ -126,12 +126,25 @@ unsafe fn print_text(text: &str) {
 "#;
 
 /// The module compiled into the firmware crate (included by `bluescript::scripts!()`).
+/// How script functions of an image call each other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Calls {
+    /// Through their slots, so that a patch redirects every caller
+    /// (development images).
+    Slots,
+    /// Directly, so that rustc can inline and turn recursion into loops
+    /// (release images, which are never patched). Timers still go through
+    /// slots.
+    Direct,
+}
+
 pub fn generate_image(
     program: &Program,
     slots: &SlotMap,
     exports: &[Export],
     build_id: u32,
     source_name: &str,
+    calls: Calls,
 ) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -158,6 +171,7 @@ pub fn generate_image(
     }
     let mut generator = Generator {
         slots,
+        calls,
         out: String::new(),
     };
     for function in &program.functions {
@@ -223,6 +237,7 @@ pub fn generate_patch(
     out.push_str(HELPERS);
     let mut generator = Generator {
         slots,
+        calls: Calls::Slots,
         out: String::new(),
     };
     for function in functions {
@@ -300,6 +315,7 @@ fn float_literal(value: f32) -> String {
 
 struct Generator<'s> {
     slots: &'s SlotMap,
+    calls: Calls,
     out: String,
 }
 
@@ -550,8 +566,11 @@ impl Generator<'_> {
                 signature,
                 args,
             } => {
-                let params: Vec<&str> = signature.params.iter().map(|t| t.rust()).collect();
                 let args: Vec<String> = args.iter().map(|a| self.expr(a)).collect();
+                if self.calls == Calls::Direct {
+                    return format!("{}({})", function_symbol(name), args.join(", "));
+                }
+                let params: Vec<&str> = signature.params.iter().map(|t| t.rust()).collect();
                 format!(
                     "(core::mem::transmute::<usize, unsafe extern \"C\" fn({}){}>(slot({})))({})",
                     params.join(", "),

@@ -1,7 +1,7 @@
 //! Checker and code generator tests: what is rejected (and where), and that
 //! what is accepted becomes Rust that rustc compiles for the device.
 
-use super::codegen::{generate_image, generate_patch, SlotMap};
+use super::codegen::{generate_image, generate_patch, Calls, SlotMap};
 use super::diagnostic::SourceFile;
 use super::exports::Export;
 use super::*;
@@ -412,7 +412,14 @@ fn slots_for(program: &ir::Program) -> SlotMap {
 fn generates_an_image_module_with_slots_globals_and_exports() {
     let program = compiles(EVERYTHING);
     let slots = slots_for(&program);
-    let code = generate_image(&program, &slots, &led_exports(), 0xabcd, "scripts/main.bs");
+    let code = generate_image(
+        &program,
+        &slots,
+        &led_exports(),
+        0xabcd,
+        "scripts/main.bs",
+        Calls::Slots,
+    );
     assert!(code.contains("pub static mut __bs_g_count: i32 = 0;"));
     assert!(code.contains("pub unsafe extern \"C\" fn __bs_fn_fib(mut v_n: i32) -> i32"));
     assert!(code.contains("build_id: 0x0000abcd"));
@@ -471,7 +478,7 @@ fn integer_powers_are_exact_and_wrap() {
     let program = compiles("let a = 3 ** 19\nlet b = 2 ** 31\nlet c = 2 ** -1\nlet d = 2.0 ** 0.5");
     assert_eq!(program.globals[0].ty, ir::Ty::Integer);
     assert_eq!(program.globals[3].ty, ir::Ty::Float);
-    let code = generate_image(&program, &SlotMap::new(), &[], 1, "main.bs");
+    let code = generate_image(&program, &SlotMap::new(), &[], 1, "main.bs", Calls::Slots);
     assert!(code.contains("pow_i32((3_i32), (19_i32))"), "{code}");
     assert!(code.contains("bs_math_pow((2.0_f32), (0.5_f32))"), "{code}");
 }
@@ -500,7 +507,7 @@ fn never_panics_on_truncated_programs() {
             match check(&file, &led_exports()) {
                 Ok(program) => {
                     let slots = slots_for(&program);
-                    generate_image(&program, &slots, &led_exports(), 1, "main.bs");
+                    generate_image(&program, &slots, &led_exports(), 1, "main.bs", Calls::Slots);
                 }
                 Err(diagnostics) => {
                     for diagnostic in diagnostics {
@@ -592,7 +599,14 @@ fn imported_items_are_qualified_by_their_module_and_its_top_level_runs_first() {
     assert_eq!(helper.location, "scripts/util.bs:4:8");
     // Generated symbols of the two `helper`s differ, and the code compiles.
     let slots = slots_for(&program);
-    let code = generate_image(&program, &slots, &led_exports(), 1, "scripts/main.bs");
+    let code = generate_image(
+        &program,
+        &slots,
+        &led_exports(),
+        1,
+        "scripts/main.bs",
+        Calls::Slots,
+    );
     assert!(
         code.contains("fn __bs_fn_util_u2e_bs_u3a_helper(mut v_n: i32) -> i32"),
         "{code}"
@@ -777,7 +791,14 @@ fn enum_members_are_integer_constants_of_the_enum_type() {
         program.function("either").unwrap().signature.ret,
         ir::Ty::Integer
     );
-    let code = generate_image(&program, &slots_for(&program), &[], 1, "main.bs");
+    let code = generate_image(
+        &program,
+        &slots_for(&program),
+        &[],
+        1,
+        "main.bs",
+        Calls::Slots,
+    );
     assert!(code.contains("__bs_g_c = (-1_i32);"), "{code}");
     assert!(code.contains("bs_print_int(__bs_g_c);"), "{code}");
 }
@@ -886,7 +907,14 @@ fn math_takes_and_gives_floats_but_abs_min_max_keep_integers() {
             "integer"
         ]
     );
-    let code = generate_image(&program, &slots_for(&program), &[], 1, "main.bs");
+    let code = generate_image(
+        &program,
+        &slots_for(&program),
+        &[],
+        1,
+        "main.bs",
+        Calls::Slots,
+    );
     for expected in [
         "bs_math_sqrt(((2_i32) as f32))",
         "(3_i32).wrapping_neg().wrapping_abs()",
@@ -984,7 +1012,14 @@ fn typeof_prints_the_static_type_name() {
             "string"
         ]
     );
-    let code = generate_image(&program, &slots_for(&program), &[], 1, "main.bs");
+    let code = generate_image(
+        &program,
+        &slots_for(&program),
+        &[],
+        1,
+        "main.bs",
+        Calls::Slots,
+    );
     assert!(
         code.contains("print_text({ let _ = __bs_g_n; \"integer\" });"),
         "{code}"
@@ -1010,4 +1045,20 @@ fn typeof_is_refused_where_a_string_value_would_be_needed() {
             "{program}: {text}"
         );
     }
+}
+
+#[test]
+fn release_images_call_script_functions_directly() {
+    let program = compiles(EVERYTHING);
+    let slots = slots_for(&program);
+    let image = |calls| generate_image(&program, &slots, &led_exports(), 1, "main.bs", calls);
+    let direct = image(Calls::Direct);
+    assert!(
+        direct.contains("__bs_fn_fib(v_n.wrapping_sub((1_i32)))"),
+        "{direct}"
+    );
+    assert!(!direct.contains("unsafe extern \"C\" fn(i32) -> i32>(slot("));
+    // Timers keep naming their callbacks by slot.
+    assert!(direct.contains("bs_timer_start(3, "), "{direct}");
+    assert!(image(Calls::Slots).contains("unsafe extern \"C\" fn(i32) -> i32>(slot(0))"));
 }
