@@ -747,47 +747,56 @@ impl<'s, 'a> Checker<'s, 'a> {
     /// Distinct names must make distinct symbols (a name may contain `$`
     /// or `:`, which symbols spell out).
     fn check_symbols(&mut self) {
-        let mut seen: HashMap<String, String> = HashMap::new();
         let mut names: Vec<String> = self.checked.keys().cloned().collect();
         names.sort();
-        for name in names {
-            let symbol = function_symbol(&name);
-            if let Some(other) = seen.insert(symbol.clone(), name.clone()) {
-                let function = &self.checked[&name];
-                let span = function.span;
-                self.current = self.function_module.get(&name).copied().unwrap_or(0);
-                self.error(
-                    Diagnostic::error(
-                        span,
-                        format!(
+        let functions: Vec<_> = names
+            .into_iter()
+            .map(|name| {
+                let module = self.function_module.get(&name).copied().unwrap_or(0);
+                (
+                    function_symbol(&name),
+                    self.checked[&name].span,
+                    module,
+                    name,
+                )
+            })
+            .collect();
+        self.report_symbol_clashes(functions);
+        let globals: Vec<_> = self
+            .global_order
+            .iter()
+            .map(|name| {
+                let global = &self.globals[name];
+                (
+                    global_symbol(name),
+                    global.span,
+                    global.module,
+                    name.clone(),
+                )
+            })
+            .collect();
+        self.report_symbol_clashes(globals);
+    }
+
+    /// `items`: symbol, span, module and name of each item of one kind.
+    fn report_symbol_clashes(&mut self, items: Vec<(String, Span, usize, String)>) {
+        let mut seen: HashMap<String, String> = HashMap::new();
+        for (symbol, span, module, name) in items {
+            let Some(other) = seen.insert(symbol.clone(), name.clone()) else {
+                continue;
+            };
+            self.current = module;
+            self.error(
+                Diagnostic::error(
+                    span,
+                    format!(
                         "`{}` and `{}` would have the same symbol `{symbol}` in the generated code",
                         plain_name(&other),
                         plain_name(&name)
                     ),
-                    )
-                    .with_help("rename one of them"),
-                );
-            }
-        }
-        seen.clear();
-        for name in self.global_order.clone() {
-            let symbol = global_symbol(&name);
-            if let Some(other) = seen.insert(symbol.clone(), name.clone()) {
-                let global = &self.globals[&name];
-                let span = global.span;
-                self.current = global.module;
-                self.error(
-                    Diagnostic::error(
-                        span,
-                        format!(
-                        "`{}` and `{}` would have the same symbol `{symbol}` in the generated code",
-                        plain_name(&other),
-                        plain_name(&name)
-                    ),
-                    )
-                    .with_help("rename one of them"),
-                );
-            }
+                )
+                .with_help("rename one of them"),
+            );
         }
     }
 
