@@ -1,0 +1,3 @@
+export function triple(n: integer): integer {
+  return n * 3
+}
