@@ -220,6 +220,58 @@ setInterval(tick, 100)
 }
 
 #[test]
+fn watch_patches_functions_that_use_string_literals() {
+    let project = Project::new("live_strings");
+    project.write_script(
+        r#"let log: string = "v1"
+
+function tick() {
+  log = log + "."
+  if (log.length > 40) { log = "v1" }
+  console.log("tick", log.length)
+}
+
+console.log("started")
+setInterval(tick, 100)
+"#,
+    );
+    let mut watch = Watch::start(&project);
+    watch.expect_stdout(Duration::from_secs(600), "`started`", |l| l == "started");
+    watch.expect_stderr(Duration::from_secs(30), "Watching");
+    watch.expect_stdout(Duration::from_secs(10), "`tick`", |l| l.starts_with("tick"));
+
+    // The patch brings literals of its own (static strings in the patch
+    // region, whose header is the image's string descriptor) and stores a
+    // new string into the global.
+    project.write_script(
+        r#"let log: string = "v1"
+
+function tick() {
+  log = "x" + log.length + "é"
+  console.log("patched", log, log.startsWith("x") && log.endsWith("é"))
+}
+
+console.log("started")
+setInterval(tick, 100)
+"#,
+    );
+    let patched = watch.expect_stdout(Duration::from_secs(30), "from the patched tick", |l| {
+        l.starts_with("patched x")
+    });
+    watch.expect_stderr(Duration::from_secs(5), "Patched tick");
+    assert!(patched.ends_with("é true"), "{patched}");
+    // The next tick reads the string the patched code stored: "x<n>é" is
+    // 3 or 4 units long.
+    let next = watch.expect_stdout(Duration::from_secs(10), "a second patched tick", |l| {
+        l.starts_with("patched x")
+    });
+    assert!(
+        next == "patched x3é true" || next == "patched x4é true",
+        "{next}"
+    );
+}
+
+#[test]
 fn build_works_from_anywhere_with_a_manifest_path() {
     let project = Project::new("remote");
     let manifest = project.root.join("Cargo.toml");

@@ -692,6 +692,19 @@ impl<'s, 'a> Checker<'s, 'a> {
             }
             let declared = global.ty;
             let Some(init) = &declarator.init else {
+                if declared == Some(Ty::String) {
+                    // Never 0 once declared: the empty string.
+                    out.push(Stmt::Expr(Expr {
+                        ty: Ty::String,
+                        kind: ExprKind::Assign(
+                            Place::Global(qualified),
+                            Box::new(Expr {
+                                ty: Ty::String,
+                                kind: ExprKind::Str(String::new()),
+                            }),
+                        ),
+                    }));
+                }
                 if declared.is_none() {
                     self.error(
                         Diagnostic::unsupported(
@@ -1061,10 +1074,7 @@ impl<'s, 'a> Checker<'s, 'a> {
                     },
                 }
             }
-            ast::TSType::TSStringKeyword(_) => Err(self.error(
-                unsupported("a variable of type `string`")
-                    .with_help("string literals can be printed: console.log(\"text\", value)"),
-            )),
+            ast::TSType::TSStringKeyword(_) => Ok(Ty::String),
             ast::TSType::TSAnyKeyword(_) => Err(self.error(unsupported("the type `any`"))),
             ast::TSType::TSVoidKeyword(_) => {
                 Err(self.error(Diagnostic::error(ty.span(), "`void` is only a return type")))
@@ -1641,7 +1651,7 @@ impl<'s, 'a> Checker<'s, 'a> {
         let value = widen(value);
         match value.ty {
             Ty::Boolean => Ok(value),
-            Ty::Integer | Ty::Float => Ok(Expr {
+            Ty::Integer | Ty::Float | Ty::String => Ok(Expr {
                 ty: Ty::Boolean,
                 kind: ExprKind::Truthy(Box::new(value)),
             }),
@@ -1696,13 +1706,6 @@ impl<'s, 'a> Checker<'s, 'a> {
             E::UpdateExpression(update) => self.update(update),
             E::UnaryExpression(unary) => self.unary(unary),
             E::BinaryExpression(binary) => {
-                if is_stringy(expression) {
-                    return Err(self.error(
-                        Diagnostic::unsupported(span, "a string value").with_help(
-                            "strings can be concatenated inside print/console.log arguments",
-                        ),
-                    ));
-                }
                 let lhs = self.expr(&binary.left);
                 let rhs = self.expr(&binary.right);
                 self.binary(binary.operator, lhs?, rhs?, span)
@@ -1737,10 +1740,10 @@ impl<'s, 'a> Checker<'s, 'a> {
             E::SequenceExpression(_) => {
                 Err(self.error(Diagnostic::unsupported(span, "the comma operator")))
             }
-            E::StringLiteral(_) => Err(self.error(
-                Diagnostic::unsupported(span, "a string value")
-                    .with_help("string literals can be printed: console.log(\"text\", value)"),
-            )),
+            E::StringLiteral(literal) => Ok(Expr {
+                ty: Ty::String,
+                kind: ExprKind::Str(literal.value.to_string()),
+            }),
             E::NullLiteral(_) => Err(self.error(Diagnostic::unsupported(span, "`null`"))),
             E::ArrayExpression(_) => Err(self.error(Diagnostic::unsupported(span, "arrays"))),
             E::ObjectExpression(_) => Err(self.error(
@@ -1768,6 +1771,23 @@ impl<'s, 'a> Checker<'s, 'a> {
                         ty: Ty::Float,
                         kind: ExprKind::Float(std::f32::consts::PI),
                     }),
+                    None if property == "length" => {
+                        let object = self.expr(&member.object)?;
+                        if object.ty != Ty::String {
+                            return Err(self.error(Diagnostic::unsupported(
+                                span,
+                                &format!("`length` of {}", object.ty),
+                            )));
+                        }
+                        Ok(Expr {
+                            ty: Ty::Integer,
+                            kind: ExprKind::Runtime {
+                                symbol: "bs_string_length",
+                                args: vec![object],
+                                location: None,
+                            },
+                        })
+                    }
                     _ => Err(self.error(Diagnostic::unsupported(
                         span,
                         &format!("the property `{property}`"),
@@ -1883,24 +1903,19 @@ impl<'s, 'a> Checker<'s, 'a> {
 
     fn unary(&mut self, unary: &ast::UnaryExpression<'_>) -> Checked<Expr> {
         let span: Span = unary.span.into();
-        let op =
-            match unary.operator {
-                UnaryOperator::UnaryNegation => Some(UnOp::Neg),
-                UnaryOperator::UnaryPlus => None,
-                UnaryOperator::LogicalNot => Some(UnOp::Not),
-                UnaryOperator::BitwiseNot => Some(UnOp::BitNot),
-                UnaryOperator::Typeof => return Err(self.error(
-                    Diagnostic::unsupported(span, "`typeof`").with_help(
-                        "until strings are values, `typeof` can only be printed: print(typeof x)",
-                    ),
-                )),
-                other => {
-                    return Err(self.error(Diagnostic::unsupported(
-                        span,
-                        &format!("`{}`", other.as_str()),
-                    )))
-                }
-            };
+        let op = match unary.operator {
+            UnaryOperator::UnaryNegation => Some(UnOp::Neg),
+            UnaryOperator::UnaryPlus => None,
+            UnaryOperator::LogicalNot => Some(UnOp::Not),
+            UnaryOperator::BitwiseNot => Some(UnOp::BitNot),
+            UnaryOperator::Typeof => return self.type_of(&unary.argument),
+            other => {
+                return Err(self.error(Diagnostic::unsupported(
+                    span,
+                    &format!("`{}`", other.as_str()),
+                )))
+            }
+        };
         let value = widen(self.expr(&unary.argument)?);
         match op {
             Some(UnOp::Not) => {
@@ -1986,6 +2001,26 @@ impl<'s, 'a> Checker<'s, 'a> {
             },
         };
         let (l, r) = (lhs.ty, rhs.ty);
+        if op == BinOp::Add && (l == Ty::String || r == Ty::String) {
+            // Concatenation (LANGUAGE.md §7): the other side is converted.
+            let lhs = self.stringify(lhs, &location, span)?;
+            let rhs = self.stringify(rhs, &location, span)?;
+            if let (ExprKind::Str(a), ExprKind::Str(b)) = (&lhs.kind, &rhs.kind) {
+                return Ok(Expr {
+                    ty: Ty::String,
+                    kind: ExprKind::Str(format!("{a}{b}")),
+                });
+            }
+            return Ok(build(Ty::String, Ty::String, lhs, rhs));
+        }
+        let comparison = matches!(
+            op,
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne
+        );
+        if l == Ty::String && r == Ty::String && comparison {
+            // Comparisons by content, in UTF-16 order.
+            return Ok(build(Ty::String, Ty::Boolean, lhs, rhs));
+        }
         match op {
             BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Pow => {
                 if !(l.is_numeric() && r.is_numeric()) {
@@ -2033,6 +2068,99 @@ impl<'s, 'a> Checker<'s, 'a> {
                 }
             }
         }
+    }
+
+    /// `value` as a string, for concatenation: integers in decimal, floats
+    /// as they print, `true`/`false`.
+    fn stringify(&mut self, value: Expr, location: &str, span: Span) -> Checked<Expr> {
+        let value = widen(value);
+        let (symbol, location) = match value.ty {
+            Ty::String => return Ok(value),
+            Ty::Integer => {
+                if let ExprKind::Int(i) = value.kind {
+                    return Ok(Expr {
+                        ty: Ty::String,
+                        kind: ExprKind::Str(i.to_string()),
+                    });
+                }
+                ("bs_string_from_int", Some(location.to_string()))
+            }
+            Ty::Float => ("bs_string_from_float", Some(location.to_string())),
+            Ty::Boolean => ("bs_string_from_bool", None),
+            _ => {
+                return Err(self.error(Diagnostic::error(
+                    span,
+                    "this expression has no value (void)",
+                )))
+            }
+        };
+        Ok(Expr {
+            ty: Ty::String,
+            kind: ExprKind::Runtime {
+                symbol,
+                args: vec![value],
+                location,
+            },
+        })
+    }
+
+    /// `s.startsWith(p)` and the other methods of strings (LANGUAGE.md §9).
+    fn string_method(
+        &mut self,
+        member: &ast::StaticMemberExpression<'_>,
+        arguments: &[&ast::Expression<'_>],
+        span: Span,
+    ) -> Checked<Expr> {
+        let method = member.property.name.as_str();
+        let object = self.expr(&member.object)?;
+        if object.ty != Ty::String {
+            return Err(self.error(Diagnostic::unsupported(
+                member.span,
+                &format!("calling `{}`", span_text(self.file(), member.span.into())),
+            )));
+        }
+        // (runtime symbol, parameter types, result type, fails)
+        let (symbol, params, ty, fails): (&'static str, &[Ty], Ty, bool) = match method {
+            "startsWith" => ("bs_string_starts_with", &[Ty::String], Ty::Boolean, false),
+            "endsWith" => ("bs_string_ends_with", &[Ty::String], Ty::Boolean, false),
+            "indexOf" => ("bs_string_index_of", &[Ty::String], Ty::Integer, false),
+            "charCodeAt" => ("bs_string_char_code_at", &[Ty::Integer], Ty::Integer, true),
+            "substring" => (
+                "bs_string_substring",
+                &[Ty::Integer, Ty::Integer],
+                Ty::String,
+                true,
+            ),
+            _ => {
+                return Err(self.error(Diagnostic::unsupported(
+                    member.property.span,
+                    &format!("the string method `{method}`"),
+                )))
+            }
+        };
+        // `substring(start)` goes to the end.
+        if !(method == "substring" && arguments.len() == 1) {
+            self.arity(method, arguments, params.len(), span)?;
+        }
+        let mut args = vec![object];
+        for (argument, ty) in arguments.iter().zip(params) {
+            let value = self.expr(argument)?;
+            args.push(self.convert(value, *ty, argument.span())?);
+        }
+        if args.len() < params.len() + 1 {
+            args.push(Expr {
+                ty: Ty::Integer,
+                kind: ExprKind::Int(i32::MAX),
+            });
+        }
+        Ok(Expr {
+            ty,
+            kind: ExprKind::Runtime {
+                symbol,
+                args,
+                location: fails.then(|| self.location(span)),
+            },
+        })
     }
 
     fn logical(&mut self, logical: &ast::LogicalExpression<'_>) -> Checked<Expr> {
@@ -2172,6 +2300,20 @@ impl<'s, 'a> Checker<'s, 'a> {
                             kind: ExprKind::TimeNow,
                         })
                     }
+                    ("String", "fromCharCode") => {
+                        self.arity("String.fromCharCode", &arguments, 1, span)?;
+                        let code = self.expr(arguments[0])?;
+                        let code = self.convert(code, Ty::Integer, arguments[0].span())?;
+                        Ok(Expr {
+                            ty: Ty::String,
+                            kind: ExprKind::Runtime {
+                                symbol: "bs_string_from_char_code",
+                                args: vec![code],
+                                location: Some(self.location(span)),
+                            },
+                        })
+                    }
+                    ("", _) => self.string_method(member, &arguments, span),
                     ("time", "delay") => {
                         self.arity("time.delay", &arguments, 1, span)?;
                         let ms = self.expr(arguments[0])?;
@@ -2210,7 +2352,7 @@ impl<'s, 'a> Checker<'s, 'a> {
             Some(Item::Enum(qualified)) => Some(Builtin::Enum(qualified)),
             Some(Item::Unresolved) => Some(Builtin::Unresolved),
             Some(_) => None,
-            None => ["Math", "time"]
+            None => ["Math", "time", "String"]
                 .into_iter()
                 .find(|builtin| *builtin == name)
                 .map(Builtin::Named),

@@ -68,6 +68,22 @@ const RUNTIME_EXTERNS: &str = r#"    static mut __bs_slots: usize;
     fn bs_math_exp(x: f32) -> f32;
     fn bs_math_log(x: f32) -> f32;
     fn bs_math_pow(a: f32, b: f32) -> f32;
+    static __bs_desc_string: u32;
+    fn bs_gc_roots(roots: *const *const u32, count: usize);
+    fn bs_print_any(v: u32);
+    fn bs_string_concat(a: u32, b: u32, loc: *const u8) -> u32;
+    fn bs_string_from_int(i: i32, loc: *const u8) -> u32;
+    fn bs_string_from_float(f: f32, loc: *const u8) -> u32;
+    fn bs_string_from_bool(b: bool) -> u32;
+    fn bs_string_length(s: u32) -> i32;
+    fn bs_string_equals(a: u32, b: u32) -> bool;
+    fn bs_string_compare(a: u32, b: u32) -> i32;
+    fn bs_string_starts_with(s: u32, prefix: u32) -> bool;
+    fn bs_string_ends_with(s: u32, suffix: u32) -> bool;
+    fn bs_string_index_of(s: u32, p: u32) -> i32;
+    fn bs_string_substring(s: u32, start: i32, end: i32, loc: *const u8) -> u32;
+    fn bs_string_char_code_at(s: u32, index: i32, loc: *const u8) -> i32;
+    fn bs_string_from_char_code(code: i32, loc: *const u8) -> u32;
 "#;
 
 const HELPERS: &str = r#"#[inline(always)]
@@ -119,6 +135,15 @@ fn pow_i32(base: i32, exponent: i32) -> i32 {
 fn truthy_f32(f: f32) -> bool {
     f != 0.0 && f == f
 }
+/// A static string object (docs/values-and-heap.md, "Static objects").
+#[repr(C)]
+struct Str<const N: usize> {
+    header: *const u32,
+    bytes: u32,
+    units: u32,
+    text: [u8; N],
+}
+unsafe impl<const N: usize> Sync for Str<N> {}
 #[inline(always)]
 unsafe fn print_text(text: &str) {
     unsafe { bs_print_str(text.as_ptr(), text.len()) }
@@ -169,6 +194,22 @@ pub fn generate_image(
             zero(global.ty)
         );
     }
+    // The globals holding references: roots of the collector.
+    let roots: Vec<String> = program
+        .globals
+        .iter()
+        .filter(|g| g.ty.is_reference())
+        .map(|g| format!("&raw const {} as *const u32", global_symbol(&g.name)))
+        .collect();
+    if !roots.is_empty() {
+        let _ = writeln!(
+            out,
+            "struct Roots([*const u32; {n}]);\nunsafe impl Sync for Roots {{}}\n\
+             static ROOTS: Roots = Roots([{}]);",
+            roots.join(", "),
+            n = roots.len()
+        );
+    }
     let mut generator = Generator {
         slots,
         calls,
@@ -177,7 +218,7 @@ pub fn generate_image(
     for function in &program.functions {
         generator.function(function, &function_symbol(&function.name));
     }
-    generator.main(&program.main);
+    generator.main(&program.main, roots.len());
     out.push_str(&generator.out);
 
     let mut by_slot: Vec<(&u32, &String)> = slots.iter().map(|(name, slot)| (slot, name)).collect();
@@ -278,7 +319,8 @@ fn zero(ty: Ty) -> &'static str {
         Ty::Float => "0.0",
         Ty::Boolean => "false",
         Ty::Void => "()",
-        Ty::String => "\"\"",
+        // Until its declaration runs (a local is never read before).
+        Ty::String => "0",
     }
 }
 
@@ -296,6 +338,32 @@ fn place(place: &Place) -> String {
 /// A Rust string literal with the same bytes.
 fn string_literal(text: &str) -> String {
     format!("\"{}\"", text.escape_default())
+}
+
+/// A NUL-terminated location for the runtime's `loc` parameters.
+fn location_pointer(location: &str) -> String {
+    format!("{}.as_ptr()", string_literal(&format!("{location}\0")))
+}
+
+/// An expression giving the address of a static string object holding
+/// `text` (a block with the static, emitted where the literal is used).
+fn string_object(text: &str) -> String {
+    let bytes = text.len();
+    let units = text.encode_utf16().count();
+    let mut literal = String::from("b\"");
+    for byte in text.bytes() {
+        match byte {
+            b' '..=b'~' if byte != b'"' && byte != b'\\' => literal.push(byte as char),
+            _ => {
+                let _ = write!(literal, "\\x{byte:02x}");
+            }
+        }
+    }
+    literal.push('"');
+    format!(
+        "{{ static S: Str<{bytes}> = Str {{ header: unsafe {{ &raw const __bs_desc_string }}, \
+         bytes: {bytes}, units: {units}, text: *{literal} }}; &raw const S as u32 }}"
+    )
 }
 
 fn float_literal(value: f32) -> String {
@@ -355,9 +423,12 @@ impl Generator<'_> {
         self.out.push_str("} }\n");
     }
 
-    fn main(&mut self, body: &[Stmt]) {
+    fn main(&mut self, body: &[Stmt], roots: usize) {
         self.out
             .push_str("#[unsafe(no_mangle)]\npub unsafe extern \"C\" fn __bs_main() { unsafe {\n");
+        if roots > 0 {
+            self.line(1, &format!("bs_gc_roots(ROOTS.0.as_ptr(), {roots});"));
+        }
         self.statements(body, 1);
         self.out.push_str("} }\n");
     }
@@ -379,9 +450,11 @@ impl Generator<'_> {
     fn statement(&mut self, statement: &Stmt, depth: usize) {
         match statement {
             Stmt::Let { name, ty, init } => {
-                let value = init
-                    .as_ref()
-                    .map_or_else(|| zero(*ty).to_string(), |e| self.expr(e));
+                let value = match init {
+                    Some(e) => self.expr(e),
+                    None if *ty == Ty::String => string_object(""),
+                    None => zero(*ty).to_string(),
+                };
                 self.line(
                     depth,
                     &format!("let mut {}: {} = {value};", local(name), ty.rust()),
@@ -467,7 +540,20 @@ impl Generator<'_> {
                                 Ty::Integer | Ty::Enum(_) => format!("bs_print_int({v});"),
                                 Ty::Float => format!("bs_print_float({v});"),
                                 Ty::Boolean => format!("bs_print_bool({v});"),
-                                Ty::String => format!("print_text({v});"),
+                                Ty::String => match &value.kind {
+                                    ExprKind::Str(text) => {
+                                        format!("print_text({});", string_literal(text))
+                                    }
+                                    ExprKind::TypeOf(None, name) => {
+                                        format!("print_text({});", string_literal(name))
+                                    }
+                                    ExprKind::TypeOf(Some(operand), name) => format!(
+                                        "print_text({{ let _ = {}; {} }});",
+                                        self.expr(operand),
+                                        string_literal(name)
+                                    ),
+                                    _ => format!("bs_print_any({v});"),
+                                },
                                 Ty::Void => format!("{v}; print_text(\"undefined\");"),
                             }
                         }
@@ -557,6 +643,8 @@ impl Generator<'_> {
                 let v = self.expr(value);
                 match value.ty {
                     Ty::Float => format!("truthy_f32({v})"),
+                    // Every string is truthy, the empty one included.
+                    Ty::String => format!("{{ let _ = {v}; true }}"),
                     _ => format!("({v} != 0)"),
                 }
             }
@@ -608,12 +696,24 @@ impl Generator<'_> {
                     _ => format!("{}({})", function.runtime_symbol(), args.join(", ")),
                 }
             }
-            ExprKind::TypeOf(None, name) => string_literal(name),
+            ExprKind::TypeOf(None, name) => string_object(name),
             ExprKind::TypeOf(Some(operand), name) => format!(
                 "{{ let _ = {}; {} }}",
                 self.expr(operand),
-                string_literal(name)
+                string_object(name)
             ),
+            ExprKind::Str(text) => string_object(text),
+            ExprKind::Runtime {
+                symbol,
+                args,
+                location,
+            } => {
+                let mut args: Vec<String> = args.iter().map(|a| self.expr(a)).collect();
+                if let Some(location) = location {
+                    args.push(location_pointer(location));
+                }
+                format!("{symbol}({})", args.join(", "))
+            }
         }
     }
 
@@ -634,6 +734,14 @@ impl Generator<'_> {
             BinOp::Div => "/",
             _ => "",
         };
+        if operand_ty == Ty::String {
+            return match op {
+                BinOp::Add => format!("bs_string_concat({l}, {r}, {})", location_pointer(location)),
+                BinOp::Eq => format!("bs_string_equals({l}, {r})"),
+                BinOp::Ne => format!("(!bs_string_equals({l}, {r}))"),
+                _ => format!("(bs_string_compare({l}, {r}) {symbol} 0)"),
+            };
+        }
         let location = string_literal(location);
         match (op, operand_ty) {
             (BinOp::Add, Ty::Integer) => format!("{l}.wrapping_add({r})"),

@@ -14,8 +14,8 @@ pub enum Ty {
     Float,
     Boolean,
     Void,
-    /// Only string literals (and concatenations of them) as print arguments,
-    /// and `typeof` there.
+    /// A reference to an immutable string object (docs/values-and-heap.md):
+    /// a static one in flash (a literal) or one in the heap.
     String,
     /// An enum (LANGUAGE.md §6): a subtype of integer, an `i32` at run time.
     Enum(EnumName),
@@ -24,6 +24,11 @@ pub enum Ty {
 impl Ty {
     pub fn is_numeric(self) -> bool {
         matches!(self, Ty::Integer | Ty::Float)
+    }
+
+    /// A reference (an object's address): what the collector must see.
+    pub fn is_reference(self) -> bool {
+        matches!(self, Ty::String)
     }
 
     /// An integer or an enum: what generated code holds in an `i32`.
@@ -38,7 +43,7 @@ impl Ty {
             Ty::Float => "f32",
             Ty::Boolean => "bool",
             Ty::Void => "()",
-            Ty::String => "&'static str",
+            Ty::String => "u32",
         }
     }
 
@@ -407,4 +412,13 @@ pub enum ExprKind {
     /// its side effects; the result is the name of its static type (a
     /// `string`).
     TypeOf(Option<Box<Expr>>, String),
+    /// A string literal: a static string object.
+    Str(String),
+    /// A call of a runtime entry point (`bs_string_concat`, …) with these
+    /// arguments, followed by the location (`loc`) when there is one.
+    Runtime {
+        symbol: &'static str,
+        args: Vec<Expr>,
+        location: Option<String>,
+    },
 }

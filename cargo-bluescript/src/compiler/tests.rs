@@ -75,7 +75,10 @@ fn rejects_every_unsupported_construct_without_panicking() {
     let cases = [
         ("class A {}", "classes"),
         ("var x = 1", "`var`"),
-        ("let s: string = 'a'", "`string`"),
+        ("let s: string | null = 'a'", "the type `string | null`"),
+        ("let s = 'a'\nlet n = s.size", "the property `size`"),
+        ("let s = 'a'\nlet n = s.trim()", "the string method `trim`"),
+        ("let n = 1\nlet m = n.length", "`length` of integer"),
         ("let a = [1, 2]", "arrays"),
         ("let o = {x: 1}", "object literals"),
         ("function f(x) { return x }", "a parameter without a type"),
@@ -97,7 +100,6 @@ fn rejects_every_unsupported_construct_without_panicking() {
             "function f() { let y = 1; setInterval(() => { y = 2 }, 10) }",
             "captures the local variable `y`",
         ),
-        ("let x = typeof 1", "`typeof`"),
         ("let x = null", "`null`"),
         ("let x = Math.E", "the property `E`"),
         ("let x = Math.random()", "calling `Math.random`"),
@@ -1029,21 +1031,157 @@ fn typeof_prints_the_static_type_name() {
 }
 
 #[test]
-fn typeof_is_refused_where_a_string_value_would_be_needed() {
-    for (program, at) in [
-        ("let x = 1\nlet t = typeof x", "2:9"),
-        ("let x = 1\nprint(typeof x == 'integer')", "2:7"),
-        ("let x = 1\nfunction f() { return typeof x }", "2:23"),
+fn typeof_gives_a_string_value() {
+    let program = compiles(
+        "let x = 1\nlet t = typeof x\nprint(typeof x == 'integer')\nfunction f() { return typeof x }",
+    );
+    assert_eq!(program.function("f").unwrap().signature.ret, ir::Ty::String);
+    let types: Vec<String> = program.globals.iter().map(|g| g.ty.to_string()).collect();
+    assert_eq!(types, ["integer", "string"]);
+}
+
+const STRINGS: &str = r#"
+let greeting: string = "héllo"
+let empty: string
+const n = 42
+let s = "n = " + n
+s += 1.5
+s = true + "" + s + (n > 1)
+function describe(x: string, k: integer): string {
+  let parts = x.substring(1, 3) + x.substring(k) + "|" + x.length
+  if (x.startsWith("h") && !x.endsWith("z") || x.indexOf("l") >= 0) {
+    parts += String.fromCharCode(x.charCodeAt(0) + k)
+  }
+  return x < parts ? parts : x + (x === parts) + (x != "a") + (x >= "b")
+}
+function pick(b: boolean): string { return (b ? "yes" : "") || "no" }
+const folded = "lit" + "eral" + 7
+print(describe(greeting, 2), pick(false), typeof greeting, "lit" + "eral")
+console.log("a" + s, s.length, empty)
+if (s) { print(s) }
+"#;
+
+#[test]
+fn strings_are_values() {
+    let program = compiles(STRINGS);
+    let types: Vec<String> = program.globals.iter().map(|g| g.ty.to_string()).collect();
+    assert_eq!(types, ["string", "string", "integer", "string", "string"]);
+    let describe = program.function("describe").unwrap();
+    assert_eq!(
+        describe.signature.to_string(),
+        "(string, integer) => string"
+    );
+    let code = generate_image(
+        &program,
+        &slots_for(&program),
+        &[],
+        1,
+        "main.bs",
+        Calls::Slots,
+    );
+    // Globals holding strings are the collector's roots, registered first.
+    assert!(
+        code.contains(
+            "static ROOTS: Roots = Roots([&raw const __bs_g_greeting as *const u32, \
+             &raw const __bs_g_empty as *const u32, &raw const __bs_g_s as *const u32, \
+             &raw const __bs_g_folded as *const u32]);"
+        ),
+        "{code}"
+    );
+    assert!(
+        code.contains("fn __bs_main() { unsafe {\n    bs_gc_roots(ROOTS.0.as_ptr(), 4);"),
+        "{code}"
+    );
+    // A literal is a static string object: byte length, UTF-16 length, UTF-8.
+    assert!(
+        code.contains("static S: Str<6> = Str { header: unsafe { &raw const __bs_desc_string }, bytes: 6, units: 5, text: *b\"h\\xc3\\xa9llo\" }"),
+        "{code}"
+    );
+    // Literals concatenate at compile time; printing keeps flattening.
+    assert!(
+        code.contains("bytes: 8, units: 8, text: *b\"literal7\""),
+        "{code}"
+    );
+    assert!(
+        code.contains("print_text(\"lit\");\n    print_text(\"eral\");"),
+        "{code}"
+    );
+    assert!(code.contains("print_text(\"a\");"), "{code}");
+    assert!(code.contains("bs_print_any(__bs_g_s);"), "{code}");
+    // Run-time errors carry the script location.
+    assert!(code.contains("\"main.bs:11:34\\u{0}\".as_ptr()"), "{code}");
+    assert!(code.contains("bs_string_compare("), "{code}");
+    assert!(code.contains("(!bs_string_equals("), "{code}");
+}
+
+#[test]
+fn string_code_compiles_for_the_device() {
+    let program = compiles(STRINGS);
+    let slots = slots_for(&program);
+    let functions: Vec<&ir::Function> = program.functions.iter().collect();
+    let code = generate_patch(&program, &functions, &slots, &[], 3);
+    let needed = compile_for_device(&code).unwrap_or_else(|errors| {
+        panic!("rustc rejected the generated patch:\n{errors}\n--- code ---\n{code}")
+    });
+    let foreign: Vec<&String> = needed
+        .iter()
+        .filter(|s| !(s.starts_with("bs_") || s.starts_with("__bs_")))
+        .collect();
+    assert!(foreign.is_empty(), "the patch needs {foreign:?}");
+    assert!(needed.iter().any(|s| s == "__bs_desc_string"), "{needed:?}");
+}
+
+#[test]
+fn string_operations_are_typed() {
+    for (program, expected) in [
+        (
+            "let s = 'a'\nlet x = s - 1",
+            "`-` cannot be applied to string and integer",
+        ),
+        (
+            "let s = 'a'\nlet b = s == 1",
+            "`==` cannot be applied to string and integer",
+        ),
+        (
+            "let s = 'a'\nlet b = s < 1.5",
+            "`<` cannot be applied to string and float",
+        ),
+        (
+            "let n = 1\nn += 'a'",
+            "expected a value of type integer, found string",
+        ),
+        (
+            "let s = 'a'\ns++",
+            "`++` needs an integer or float, found string",
+        ),
+        (
+            "let s = 'a'\nlet c = s.charCodeAt('0')",
+            "expected a value of type integer, found string",
+        ),
+        (
+            "let s = 'a'\nlet c = s.startsWith()",
+            "`startsWith` takes 1 argument",
+        ),
+        (
+            "let s = 'a'\nlet c = s.substring()",
+            "`substring` takes 2 arguments",
+        ),
+        (
+            "let s = 'a'\nlet c = -s",
+            "`-` needs an integer or float, found string",
+        ),
+        (
+            "let s = 'a'\nlet c = true ? s : 1",
+            "mixing string and integer",
+        ),
+        ("function f() {}\nlet s = 'a' + f()", "no value (void)"),
+        (
+            "let c = String.fromCharCode(1.5)",
+            "expected a value of type integer, found float",
+        ),
     ] {
         let text = errors(program);
-        assert!(
-            text.contains("error: `typeof` is not supported yet"),
-            "{program}: {text}"
-        );
-        assert!(
-            text.contains(&format!("--> main.bs:{at}")),
-            "{program}: {text}"
-        );
+        assert!(text.contains(expected), "{program}: {text}");
     }
 }
 
