@@ -1023,6 +1023,14 @@ impl<'s, 'a> Checker<'s, 'a> {
                     "default parameter values",
                 )));
             }
+            if param.optional {
+                // `a?: T` is `T | undefined`, which LANGUAGE.md §1 forbids
+                // for primitive types.
+                return Err(self.error(Diagnostic::unsupported(
+                    param.span,
+                    "an optional parameter (`?`)",
+                )));
+            }
             let Some(annotation) = &param.type_annotation else {
                 return Err(self.error(
                     Diagnostic::unsupported(param.span, "a parameter without a type (`any`)")
@@ -2548,6 +2556,12 @@ impl<'s, 'a> Checker<'s, 'a> {
                     return Err(
                         self.error(Diagnostic::unsupported(span, "`async` arrow functions"))
                     );
+                }
+                if let Some(parameters) = &arrow.type_parameters {
+                    return Err(self.error(Diagnostic::unsupported(
+                        parameters.span,
+                        "generic functions",
+                    )));
                 }
                 if !arrow.params.items.is_empty() || arrow.params.rest.is_some() {
                     return Err(self.error(Diagnostic::error(

@@ -69,6 +69,7 @@ const RUNTIME_EXTERNS: &str = r#"    static mut __bs_slots: usize;
     fn bs_math_log(x: f32) -> f32;
     fn bs_math_pow(a: f32, b: f32) -> f32;
     static __bs_desc_string: u32;
+    fn bs_string_new(bytes: *const u8, len: usize, loc: *const u8) -> u32;
     fn bs_gc_roots(roots: *const *const u32, count: usize);
     fn bs_print_any(v: u32);
     fn bs_string_concat(a: u32, b: u32, loc: *const u8) -> u32;
@@ -213,6 +214,7 @@ pub fn generate_image(
     let mut generator = Generator {
         slots,
         calls,
+        patch: false,
         out: String::new(),
     };
     for function in &program.functions {
@@ -279,6 +281,7 @@ pub fn generate_patch(
     let mut generator = Generator {
         slots,
         calls: Calls::Slots,
+        patch: true,
         out: String::new(),
     };
     for function in functions {
@@ -384,10 +387,29 @@ fn float_literal(value: f32) -> String {
 struct Generator<'s> {
     slots: &'s SlotMap,
     calls: Calls,
+    /// Generating a patch, whose code (and constants) compaction of the
+    /// patch region may later overwrite.
+    patch: bool,
     out: String,
 }
 
 impl Generator<'_> {
+    /// A string literal's value. The image's literals are static objects;
+    /// a patch copies its literals to the heap instead, because a literal
+    /// stored in a global must outlive the patch's code, which compaction
+    /// of the patch region may overwrite.
+    fn string_value(&self, text: &str) -> String {
+        if self.patch {
+            format!(
+                "bs_string_new({}.as_ptr(), {}, \"\\0\".as_ptr())",
+                string_literal(text),
+                text.len()
+            )
+        } else {
+            string_object(text)
+        }
+    }
+
     fn slot(&self, name: &str) -> u32 {
         // The checker only lets through references to known functions, and
         // the caller gives every function of the program a slot.
@@ -452,7 +474,7 @@ impl Generator<'_> {
             Stmt::Let { name, ty, init } => {
                 let value = match init {
                     Some(e) => self.expr(e),
-                    None if *ty == Ty::String => string_object(""),
+                    None if *ty == Ty::String => self.string_value(""),
                     None => zero(*ty).to_string(),
                 };
                 self.line(
@@ -696,13 +718,13 @@ impl Generator<'_> {
                     _ => format!("{}({})", function.runtime_symbol(), args.join(", ")),
                 }
             }
-            ExprKind::TypeOf(None, name) => string_object(name),
+            ExprKind::TypeOf(None, name) => self.string_value(name),
             ExprKind::TypeOf(Some(operand), name) => format!(
                 "{{ let _ = {}; {} }}",
                 self.expr(operand),
-                string_object(name)
+                self.string_value(name)
             ),
-            ExprKind::Str(text) => string_object(text),
+            ExprKind::Str(text) => self.string_value(text),
             ExprKind::Runtime {
                 symbol,
                 args,

@@ -1128,7 +1128,10 @@ fn string_code_compiles_for_the_device() {
         .filter(|s| !(s.starts_with("bs_") || s.starts_with("__bs_")))
         .collect();
     assert!(foreign.is_empty(), "the patch needs {foreign:?}");
-    assert!(needed.iter().any(|s| s == "__bs_desc_string"), "{needed:?}");
+    // A patch's literals are copied to the heap when used: a global may keep
+    // one after compaction of the patch region overwrote the patch.
+    assert!(needed.iter().any(|s| s == "bs_string_new"), "{needed:?}");
+    assert!(!code.contains("static S: Str<"), "{code}");
 }
 
 #[test]
