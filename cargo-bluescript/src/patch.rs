@@ -450,10 +450,10 @@ mod tests {
         crate::compiler::check(&file, &[]).expect("valid program")
     }
 
-    /// The shadow machine of a device started with `text` (addresses made up).
-    fn shadow_of(text: &str) -> Shadow {
-        let program = program(text);
-        let functions = program
+    /// The shadow machine's records of `program`'s functions, as if they had
+    /// been started in slot order (addresses made up).
+    fn records(program: &ir::Program) -> std::collections::BTreeMap<String, FunctionRecord> {
+        program
             .functions
             .iter()
             .enumerate()
@@ -467,7 +467,13 @@ mod tests {
                 };
                 (f.name.clone(), record)
             })
-            .collect();
+            .collect()
+    }
+
+    /// The shadow machine of a device started with `text`.
+    fn shadow_of(text: &str) -> Shadow {
+        let program = program(text);
+        let functions = records(&program);
         Shadow {
             build_id: 1,
             epoch: 0,
@@ -557,21 +563,7 @@ mod tests {
         let util = "let n = 0\nfunction a(x: integer) { n += x }\nexport function b() { a(1) }\n";
         let before = program(util);
         let mut shadow = shadow_of(BASE);
-        shadow.functions = before
-            .functions
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let record = FunctionRecord {
-                    slot: i as u32,
-                    signature: f.signature.clone(),
-                    fingerprint: f.fingerprint,
-                    address: 0x1001,
-                    size: 0x80,
-                };
-                (f.name.clone(), record)
-            })
-            .collect();
+        shadow.functions = records(&before);
         shadow.top_level_fingerprint = before.top_level_fingerprint;
         let after = program(&util.replace("n += x", "n -= x"));
         match plan(&shadow, &after).unwrap() {
