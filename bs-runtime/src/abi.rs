@@ -8,8 +8,10 @@
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU32, Ordering};
 
-/// Number of entries of the function table.
-pub(crate) const SLOT_COUNT: usize = 1024;
+/// Number of entries of the function table: every script function, arrow
+/// and function added by patches takes one. 1 KiB of RAM; the host reads
+/// the size from the ELF symbol, so changing it needs no host change.
+pub(crate) const SLOT_COUNT: usize = 256;
 /// Size of the patch region in bytes.
 pub(crate) const PATCH_REGION_SIZE: usize = 64 * 1024;
 

@@ -18,8 +18,10 @@ use rtt_target::{rtt_init, ChannelMode, UpChannel};
 use crate::cell::ThreadCell;
 use crate::float_text::FloatText;
 
-/// RTT up channel 0: `console.log`.
-const STDOUT_SIZE: usize = 2048;
+/// RTT up channel 0: `console.log`. An attached host drains it every
+/// 10 ms and the channel then blocks rather than drops, so a larger buffer
+/// would only cost RAM.
+const STDOUT_SIZE: usize = 1024;
 /// RTT up channel 1: `console.error` and run-time errors.
 const STDERR_SIZE: usize = 1024;
 

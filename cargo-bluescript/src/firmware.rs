@@ -103,7 +103,15 @@ pub fn build(project: &Project, release: bool) -> Result<Image> {
     // `cargo build` cannot change the image it describes.
     let image = state_dir.join("image.elf");
     std::fs::copy(&elf, &image).with_context(|| format!("cannot copy `{}`", elf.display()))?;
+    let slot_count = program.functions.len();
     let mut shadow = Shadow::from_image(&image, &program, &slots, build_id)?;
+    if slot_count > shadow.runtime.slot_count as usize {
+        bail!(
+            "the scripts have {slot_count} functions (arrow functions included), but the runtime's \
+             function table holds {}",
+            shadow.runtime.slot_count
+        );
+    }
     shadow.firmware_fingerprint = firmware_fingerprint(project)?;
     shadow.patchable = calls == Calls::Slots;
     let in_image: Vec<String> = shadow.exports.iter().map(Export::record).collect();
