@@ -5,7 +5,7 @@
 mod support;
 
 use std::time::Duration;
-use support::{text, Project, Watch};
+use support::{number_after, text, Project, Watch};
 
 #[test]
 fn run_prints_the_exact_output_of_a_finite_program_and_exits_zero() {
@@ -94,11 +94,6 @@ fn run_refuses_a_type_error_before_building() {
         "stderr: {stderr}"
     );
     assert!(!output.status.success());
-}
-
-/// `count 7` → 7.
-fn number_after(line: &str, word: &str) -> Option<i32> {
-    line.strip_prefix(word)?.trim().parse().ok()
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use support::{text, tool, Project, Watch};
+use support::{number_after, text, tool, Project, Watch};
 
 /// Unique among the tests: the state directory is named after the package.
 const PACKAGE: &str = "flash-counter";
@@ -255,11 +255,6 @@ fn printing_counter_script(word: &str) -> String {
     )
 }
 
-/// `count 7` → 7.
-fn number_after(line: &str, word: &str) -> i32 {
-    line[word.len()..].trim().parse().unwrap()
-}
-
 #[test]
 fn watch_takes_over_a_flashed_board_and_leaves_it_running() {
     const NAME: &str = "flash-watch";
@@ -282,7 +277,7 @@ fn watch_takes_over_a_flashed_board_and_leaves_it_running() {
         l.starts_with("count ")
     });
     assert!(
-        number_after(&first, "count") > 5,
+        number_after(&first, "count").unwrap() > 5,
         "the program restarted: {first}"
     );
 
@@ -290,7 +285,7 @@ fn watch_takes_over_a_flashed_board_and_leaves_it_running() {
     let patched = watch.expect_stdout(Duration::from_secs(30), "from the patch", |l| {
         l.starts_with("tock ")
     });
-    assert!(number_after(&patched, "tock") > number_after(&first, "count"));
+    assert!(number_after(&patched, "tock").unwrap() > number_after(&first, "count").unwrap());
     watch.interrupt();
 
     // The board runs on without the host, with the patched code.

@@ -5,7 +5,7 @@
 mod support;
 
 use std::time::Duration;
-use support::{Project, Watch};
+use support::{number_after, Project, Watch};
 
 const MAIN: &str = r#"import { tick } from './counter'
 
@@ -15,11 +15,6 @@ setInterval(tick, 100)
 
 fn write(project: &Project, name: &str, text: &str) {
     std::fs::write(project.root.join("scripts").join(name), text).unwrap();
-}
-
-/// `count 7` → 7.
-fn number_after(line: &str, word: &str) -> Option<i32> {
-    line.strip_prefix(word)?.trim().parse().ok()
 }
 
 #[test]

@@ -173,3 +173,8 @@ impl Drop for Watch {
         let _ = self.child.wait();
     }
 }
+
+/// The number after `word` in an output line: `count 7` → 7.
+pub fn number_after(line: &str, word: &str) -> Option<i32> {
+    line.strip_prefix(word)?.trim().parse().ok()
+}

@@ -34,6 +34,21 @@ fn errors(text: &str) -> String {
     }
 }
 
+/// Each program is rejected with `message` at `line:col` of main.bs.
+fn assert_errors_at(cases: &[(&str, &str, &str)]) {
+    for (program, message, at) in cases {
+        let text = errors(program);
+        assert!(
+            text.contains(&format!("error: {message}")),
+            "{program}: {text}"
+        );
+        assert!(
+            text.contains(&format!("--> main.bs:{at}")),
+            "{program}: {text}"
+        );
+    }
+}
+
 fn compiles(text: &str) -> ir::Program {
     let file = source(text);
     match check(&file, &led_exports()) {
@@ -879,17 +894,7 @@ fn enums_are_checked() {
             "2:10",
         ),
     ];
-    for (program, message, at) in cases {
-        let text = errors(program);
-        assert!(
-            text.contains(&format!("error: {message}")),
-            "{program}: {text}"
-        );
-        assert!(
-            text.contains(&format!("--> main.bs:{at}")),
-            "{program}: {text}"
-        );
-    }
+    assert_errors_at(&cases);
 }
 
 // ----- Math --------------------------------------------------------------
@@ -961,17 +966,7 @@ fn math_arguments_are_checked() {
             "1:7",
         ),
     ];
-    for (program, message, at) in cases {
-        let text = errors(program);
-        assert!(
-            text.contains(&format!("error: {message}")),
-            "{program}: {text}"
-        );
-        assert!(
-            text.contains(&format!("--> main.bs:{at}")),
-            "{program}: {text}"
-        );
-    }
+    assert_errors_at(&cases);
     // A variable named `Math` is no longer the built-in.
     let text = errors("let Math = 1\nprint(Math.sqrt(4))");
     assert!(
