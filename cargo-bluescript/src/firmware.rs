@@ -3,7 +3,7 @@
 
 use crate::compiler::codegen::{generate_image, Calls, SlotMap};
 use crate::compiler::diagnostic::SourceFile;
-use crate::compiler::exports::{scan_firmware_sources, Export};
+use crate::compiler::exports::{files_under, scan_firmware_sources, Export};
 use crate::compiler::{self, fingerprint, ir, Loader, Scripts};
 use crate::project::Project;
 use crate::shadow::Shadow;
@@ -134,7 +134,7 @@ pub fn build(project: &Project, release: bool) -> Result<Image> {
 /// Rust sources, the manifest and the build files.
 pub fn firmware_fingerprint(project: &Project) -> Result<u64> {
     let mut files = Vec::new();
-    collect_files(&project.root.join("src"), &mut files)?;
+    files_under(&project.root.join("src"), &mut files)?;
     for name in ["Cargo.toml", "build.rs", "memory.x", ".cargo/config.toml"] {
         let path = project.root.join(name);
         if path.is_file() {
@@ -150,20 +150,6 @@ pub fn firmware_fingerprint(project: &Project) -> Result<u64> {
         );
     }
     Ok(fingerprint(&contents))
-}
-
-fn collect_files(dir: &std::path::Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    for entry in
-        std::fs::read_dir(dir).with_context(|| format!("cannot read `{}`", dir.display()))?
-    {
-        let path = entry?.path();
-        if path.is_dir() {
-            collect_files(&path, out)?;
-        } else {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 /// Avoids touching the file (and so rebuilding the firmware) when the

@@ -188,13 +188,7 @@ impl Patcher {
             shadow.next_patch_address()
         };
         let linked = self.link(&object, shadow, base, epoch)?;
-        let patch = extract(
-            &linked,
-            base,
-            &slot_map(shadow, plan),
-            &plan.functions,
-            epoch,
-        )?;
+        let patch = extract(&linked, base, &slots, &plan.functions, epoch)?;
         shadow.ensure_fits(base, patch.bytes.len() as u32)?;
         timings.link = started.elapsed();
         Ok(patch)

@@ -85,7 +85,8 @@ impl Export {
 pub fn scan_firmware_sources(src_dir: &Path) -> Result<Vec<Export>> {
     let mut exports = Vec::new();
     let mut files = Vec::new();
-    collect_rust_files(src_dir, &mut files)?;
+    files_under(src_dir, &mut files)?;
+    files.retain(|path| path.extension().is_some_and(|e| e == "rs"));
     files.sort();
     for file in files {
         let text = std::fs::read_to_string(&file)
@@ -99,12 +100,13 @@ pub fn scan_firmware_sources(src_dir: &Path) -> Result<Vec<Export>> {
     Ok(exports)
 }
 
-fn collect_rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<()> {
+/// Every file below `dir`, recursively.
+pub fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<()> {
     for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
         let path = entry?.path();
         if path.is_dir() {
-            collect_rust_files(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "rs") {
+            files_under(&path, out)?;
+        } else {
             out.push(path);
         }
     }
