@@ -344,47 +344,17 @@ fn extract(
     })
 }
 
-/// How long to wait for the device to be between callbacks.
-const SAFE_POINT_TIMEOUT: Duration = Duration::from_secs(3);
-
 /// Writes the patch, verifies it, switches the slots and records the result
-/// in the shadow machine. The device is halted only while memory changes.
+/// in the shadow machine. The device must be halted, and at a safe point
+/// (no script code running) when the plan needs one: see
+/// `Session::apply_patch`.
 pub fn apply(
     probe: &mut dyn Probe,
     shadow: &mut Shadow,
     program: &ir::Program,
-    plan: &PatchPlan,
     patch: &LinkedPatch,
-    timings: &mut Timings,
 ) -> Result<()> {
-    let started = Instant::now();
-    let was_running = !probe.is_halted();
-    let deadline = Instant::now() + SAFE_POINT_TIMEOUT;
-    loop {
-        probe.halt()?;
-        if !plan.needs_safe_point {
-            break;
-        }
-        let state = probe.read_word(shadow.runtime.state)?;
-        if state == crate::session::STATE_IDLE || state == crate::session::STATE_FINISHED {
-            break;
-        }
-        if Instant::now() > deadline {
-            if was_running {
-                probe.resume()?;
-            }
-            bail!("the device never paused between callbacks, so a changed signature could not be applied safely");
-        }
-        probe.resume()?;
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    let result = write_and_switch(probe, shadow, patch);
-    if was_running {
-        probe.resume()?;
-    }
-    result?;
-    timings.transfer = started.elapsed();
-
+    write_and_switch(probe, shadow, patch)?;
     shadow.epoch += 1;
     shadow.patch_next = patch.base + patch.bytes.len() as u32;
     for placed in &patch.functions {

@@ -8,10 +8,14 @@ use crate::rtt::Rtt;
 use crate::shadow::Shadow;
 use anyhow::{bail, Context, Result};
 use std::io::Write;
+use std::time::{Duration, Instant};
 
 /// Written to `__bs_host_attached` at reset: the output channels may then
 /// wait for the host instead of dropping what it has not read yet.
 const HOST_ATTACHED: u32 = 0xB105_C0DE;
+
+/// How long a patch that needs a safe point waits for one.
+const SAFE_POINT_TIMEOUT: Duration = Duration::from_secs(3);
 
 // Values of `__bs_state` (docs/device-abi.md).
 pub const STATE_IDLE: u32 = 3;
@@ -111,9 +115,18 @@ impl Session {
     }
 
     fn poll_halted(&mut self, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<Status> {
+        self.board.probe().halt()?;
+        let status = self.drain(stdout, stderr)?;
+        self.board.probe().resume()?;
+        stdout.flush()?;
+        stderr.flush()?;
+        Ok(status)
+    }
+
+    /// Copies the output of the halted device and reads its state.
+    fn drain(&mut self, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<Status> {
         let shadow = &self.shadow;
         let probe = self.board.probe();
-        probe.halt()?;
         if self.rtt.is_none() {
             if let Some(mut rtt) = Rtt::attach(probe, shadow.runtime.rtt)? {
                 Session::make_blocking(&mut rtt, probe)?;
@@ -131,9 +144,6 @@ impl Session {
         }
         let state = probe.read_word(shadow.runtime.state)?;
         let errors = probe.read_word(shadow.runtime.error_count)?;
-        probe.resume()?;
-        stdout.flush()?;
-        stderr.flush()?;
         Ok(Status { state, errors })
     }
 
@@ -145,8 +155,39 @@ impl Session {
         linked: &LinkedPatch,
         timings: &mut Timings,
     ) -> Result<()> {
-        let probe = self.board.probe();
-        patch::apply(probe, &mut self.shadow, program, plan, linked, timings)
+        let started = Instant::now();
+        self.halt_at_safe_point(plan.needs_safe_point)?;
+        let result = patch::apply(self.board.probe(), &mut self.shadow, program, linked);
+        self.board.probe().resume()?;
+        result?;
+        timings.transfer = started.elapsed();
+        Ok(())
+    }
+
+    /// Halts the device; with `between_callbacks`, at a moment when no
+    /// script code runs. Meanwhile its output is copied out: a callback
+    /// waiting for room in a full output buffer would otherwise never end.
+    fn halt_at_safe_point(&mut self, between_callbacks: bool) -> Result<()> {
+        self.board.probe().halt()?;
+        if !between_callbacks {
+            return Ok(());
+        }
+        let deadline = Instant::now() + SAFE_POINT_TIMEOUT;
+        let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
+        loop {
+            let status = self.drain(&mut stdout, &mut stderr)?;
+            if status.state == STATE_IDLE || status.finished() {
+                return Ok(());
+            }
+            self.board.probe().resume()?;
+            if Instant::now() > deadline {
+                bail!(
+                    "the device never paused between callbacks, so a changed signature could not be applied safely"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(1));
+            self.board.probe().halt()?;
+        }
     }
 
     /// The firmware drops output while nobody listens; now someone does, so
