@@ -8,12 +8,13 @@
 //! (a wrong one is a run-time error, not a wild read), `any` parameters
 //! against what the operation needs.
 
-use core::fmt::Write;
+use core::fmt::{self, Write};
 
 use crate::abi::SLOT_COUNT;
 use crate::array;
 use crate::catch::runtime_error_at;
 use crate::convert::{self, Style};
+use crate::dynamic;
 use crate::error::{Error, Result};
 use crate::gc::Device;
 use crate::object::{
@@ -32,8 +33,14 @@ pub type Loc = *const u8;
 const NO_LOC: Loc = core::ptr::null();
 
 /// Reports `e` as a run-time error at `loc`.
-#[inline(never)]
 fn fail(e: Error, loc: Loc) -> ! {
+    fail_with(&e, loc)
+}
+
+/// Reports an error message as a run-time error at `loc` (one copy for
+/// every error type).
+#[inline(never)]
+fn fail_with(e: &dyn fmt::Display, loc: Loc) -> ! {
     let mut msg = FixedBuf::<128>::new();
     let _ = write!(msg, "{e}");
     // Truncation may have cut a character in two: keep what is whole.
@@ -53,6 +60,13 @@ fn ok<T>(result: Result<T>, loc: Loc) -> T {
     match result {
         Ok(v) => v,
         Err(e) => fail(e, loc),
+    }
+}
+
+fn ok_dynamic<T>(result: dynamic::Result<T>, loc: Loc) -> T {
+    match result {
+        Ok(v) => v,
+        Err(e) => fail_with(&e, loc),
     }
 }
 
@@ -198,7 +212,8 @@ pub extern "C" fn bs_string_from_bool(b: bool) -> Value {
 }
 
 /// The string of any value: `undefined`, numbers and booleans as printed,
-/// strings themselves, arrays joined with `,`, `[object C]`, `[function]`.
+/// strings themselves, arrays joined with `,`, `[object Object]`,
+/// `[function]`.
 #[unsafe(no_mangle)]
 pub extern "C" fn bs_string_from_any(v: Value, loc: Loc) -> Value {
     ok(convert::to_string(&mut Device, v), loc)
@@ -442,12 +457,106 @@ pub extern "C" fn bs_is_array(v: Value) -> bool {
 }
 
 /// Appends any value to the current output line, as `console.log` shows
-/// it (`undefined`, `1.0`, `[ 1, 'a' ]`, `[object C]`).
+/// it (`undefined`, `1.0`, `[ 1, 'a' ]`, `Point { x: 1, name: 'a' }`).
 #[unsafe(no_mangle)]
 pub extern "C" fn bs_print_any(v: Value) {
     print::write_with(|w| {
         let _ = convert::write_value(w, v, Style::Print);
     })
+}
+
+// ---- dynamic operations (an operand of static type `any`) ----
+
+/// A member name: NUL-terminated UTF-8 that generated code passes.
+fn member_name(name: *const u8) -> &'static str {
+    // SAFETY: generated code passes static NUL-terminated text; the name
+    // is used by this call only (an error message included).
+    unsafe { c_text(name) }
+}
+
+/// `a op b` for `op` 0 `+`, 1 `-`, 2 `*`, 3 `/`, 4 `%`, 5 `**`: integers
+/// wrap (`/` truncates; by 0 is an error), a float operand makes it
+/// float arithmetic, `+` with a string concatenates.
+#[unsafe(no_mangle)]
+pub extern "C" fn bs_any_arith(op: u32, a: Value, b: Value, loc: Loc) -> Value {
+    let pow = |x, y| crate::math::bs_math_pow(x, y);
+    ok_dynamic(dynamic::arith(&mut Device, op, a, b, pow), loc)
+}
+
+/// `a op b` for `op` 0 `<`, 1 `<=`, 2 `>`, 3 `>=`, of numbers or strings.
+#[unsafe(no_mangle)]
+pub extern "C" fn bs_any_compare(op: u32, a: Value, b: Value, loc: Loc) -> bool {
+    ok_dynamic(dynamic::compare(op, a, b), loc)
+}
+
+/// `-v` of an integer (wrapping) or a float.
+#[unsafe(no_mangle)]
+pub extern "C" fn bs_any_neg(v: Value, loc: Loc) -> Value {
+    ok_dynamic(dynamic::neg(v), loc)
+}
+
+/// `~v` of an integer.
+#[unsafe(no_mangle)]
+pub extern "C" fn bs_any_bitnot(v: Value, loc: Loc) -> Value {
+    ok_dynamic(dynamic::bitnot(v), loc)
+}
+
+/// `obj.name`: a field of an instance (boxed), or `length` of a string or
+/// an array. `name` is NUL-terminated.
+#[unsafe(no_mangle)]
+pub extern "C" fn bs_any_get(obj: Value, name: *const u8, loc: Loc) -> Value {
+    ok_dynamic(dynamic::get(obj, member_name(name)), loc)
+}
+
+/// `obj.name = value` of a field of an instance, `value` checked against
+/// the field's type.
+#[unsafe(no_mangle)]
+pub extern "C" fn bs_any_set(obj: Value, name: *const u8, value: Value, loc: Loc) {
+    ok_dynamic(dynamic::set(obj, member_name(name), value), loc)
+}
+
+/// `obj.name(args…)`: a method of an instance (its adapter gets `obj`,
+/// `args`, `argc`, `loc`), or a method of a string (`startsWith`,
+/// `endsWith`, `indexOf`, `substring`, `charCodeAt`) or an array (`push`,
+/// `pop`, `shift`, `unshift`).
+///
+/// # Safety
+/// `args` must point to `argc` values (it may be null when `argc` is 0).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bs_any_call_method(
+    obj: Value,
+    name: *const u8,
+    args: *const Value,
+    argc: usize,
+    loc: Loc,
+) -> Value {
+    let name = member_name(name);
+    // SAFETY: by the caller's contract; descriptors are trusted.
+    let result = unsafe { dynamic::call_method(&mut Device, obj, name, args, argc, loc) };
+    ok_dynamic(result, loc)
+}
+
+/// `f(args…)` of a closure, through its descriptor's `any_entry`.
+///
+/// # Safety
+/// `args` must point to `argc` values (it may be null when `argc` is 0).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bs_any_call(f: Value, args: *const Value, argc: usize, loc: Loc) -> Value {
+    // SAFETY: by the caller's contract; descriptors are trusted.
+    ok_dynamic(unsafe { dynamic::call(f, args, argc, loc) }, loc)
+}
+
+/// `a[index]` of any array, `index` an `any` holding an integer.
+#[unsafe(no_mangle)]
+pub extern "C" fn bs_any_index_get(a: Value, index: Value, loc: Loc) -> Value {
+    ok_dynamic(dynamic::index_get(a, index), loc)
+}
+
+/// `a[index] = value` of any array, `value` checked against the element
+/// type.
+#[unsafe(no_mangle)]
+pub extern "C" fn bs_any_index_set(a: Value, index: Value, value: Value, loc: Loc) {
+    ok_dynamic(dynamic::index_set(a, index, value), loc)
 }
 
 /// An address the linker must keep.
@@ -459,7 +568,7 @@ unsafe impl Sync for Keep {}
 /// Every entry point and built-in descriptor: a patch compiled later may
 /// use any of them. A table (4 bytes each) is smaller than code that
 /// takes each address.
-static KEEP: [Keep; 64] = [
+static KEEP: [Keep; 74] = [
     Keep(bs_string_new as *const ()),
     Keep(bs_object_new as *const ()),
     Keep(bs_array_new as *const ()),
@@ -509,6 +618,16 @@ static KEEP: [Keep; 64] = [
     Keep(bs_instance_of as *const ()),
     Keep(bs_is_array as *const ()),
     Keep(bs_print_any as *const ()),
+    Keep(bs_any_arith as *const ()),
+    Keep(bs_any_compare as *const ()),
+    Keep(bs_any_neg as *const ()),
+    Keep(bs_any_bitnot as *const ()),
+    Keep(bs_any_get as *const ()),
+    Keep(bs_any_set as *const ()),
+    Keep(bs_any_call_method as *const ()),
+    Keep(bs_any_call as *const ()),
+    Keep(bs_any_index_get as *const ()),
+    Keep(bs_any_index_set as *const ()),
     Keep(crate::gc::bs_gc_collect as *const ()),
     Keep(crate::gc::bs_gc_roots as *const ()),
     Keep(crate::timer::bs_timer_start_closure as *const ()),

@@ -9,13 +9,18 @@ use crate::array;
 use crate::error::{Error, Expected, Result};
 use crate::float_text::FloatText;
 use crate::heap::Mutator;
-use crate::object::{c_text, is_instance, layout, Descriptor, Kind, Obj};
+use crate::object::{
+    c_text, is_instance, layout, Descriptor, Kind, Obj, MEMBER_BOOL, MEMBER_FLOAT, MEMBER_INT,
+};
 use crate::string;
 use crate::value::Value;
 
 /// Nested arrays deeper than this print as `[Array]` (and convert to an
 /// empty string), which also stops cycles.
 const MAX_DEPTH: usize = 4;
+/// Instances nested deeper than this print as `[Point]`, as Node's
+/// `console.log` does (its default depth is 2); this stops cycles too.
+const MAX_INSTANCE_DEPTH: usize = 2;
 
 fn expected(expected: Expected, found: Value) -> Error {
     Error::Expected { expected, found }
@@ -98,9 +103,10 @@ fn number(v: Value) -> Option<f64> {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Style {
     /// As a string conversion (`"" + v`): arrays join their elements
-    /// with `,` (`undefined` elements are empty).
+    /// with `,` (`undefined` elements are empty), instances are
+    /// `[object Object]`.
     Text,
-    /// As `console.log` shows it: `[ 1, 'a', [ 2 ] ]`.
+    /// As `console.log` shows it: `[ 1, 'a', [ 2 ] ]`, `Point { x: 1 }`.
     Print,
 }
 
@@ -111,7 +117,7 @@ pub fn write_value(w: &mut dyn Write, v: Value, style: Style) -> fmt::Result {
 
 fn write_nested(w: &mut dyn Write, v: Value, style: Style, depth: usize) -> fmt::Result {
     if let Some(i) = v.as_int() {
-        return write!(w, "{i}");
+        return write_int(w, i);
     }
     if let Some(f) = v.as_float() {
         return write_float(w, f);
@@ -131,14 +137,53 @@ fn write_nested(w: &mut dyn Write, v: Value, style: Style, depth: usize) -> fmt:
         }
         Kind::String => write_bytes(w, string::bytes(obj)),
         kind if kind.is_array() => write_array(w, obj, style, depth),
-        Kind::Instance => {
-            // SAFETY: class names are NUL-terminated.
-            let name = obj.class().map_or("", |c| unsafe { c_text(c.name) });
-            write!(w, "[object {name}]")
-        }
+        // JavaScript's String() of a class instance.
+        Kind::Instance if style == Style::Text => w.write_str("[object Object]"),
+        Kind::Instance => write_instance(w, obj, depth),
         Kind::Closure => w.write_str("[function]"),
         _ => w.write_str("[internal]"),
     }
+}
+
+/// One copy of the integer formatting for values and fields.
+#[inline(never)]
+fn write_int(w: &mut dyn Write, i: i32) -> fmt::Result {
+    write!(w, "{i}")
+}
+
+/// An instance as Node's `console.log` shows it: `Point { x: 1, y: 2.5,
+/// name: 'ab' }`, `Point {}`, and `[Point]` when nested too deep. Fields
+/// come in member-table order; raw fields are written from their bits (a
+/// float is not rounded by boxing).
+fn write_instance(w: &mut dyn Write, obj: Obj, depth: usize) -> fmt::Result {
+    let Some(class) = obj.class() else {
+        return w.write_str("[internal]");
+    };
+    // SAFETY: class names are NUL-terminated.
+    let name = unsafe { c_text(class.name) };
+    if depth > MAX_INSTANCE_DEPTH {
+        w.write_str("[")?;
+        w.write_str(name)?;
+        return w.write_str("]");
+    }
+    w.write_str(name)?;
+    let mut empty = true;
+    for member in class.members() {
+        let Some(word) = obj.field(class, member) else {
+            continue; // a method
+        };
+        w.write_str(if empty { " { " } else { ", " })?;
+        empty = false;
+        w.write_str(member.name())?;
+        w.write_str(": ")?;
+        match member.kind {
+            MEMBER_INT => write_int(w, word as u32 as i32)?,
+            MEMBER_FLOAT => write_float(w, f32::from_bits(word as u32))?,
+            MEMBER_BOOL => w.write_str(if word != 0 { "true" } else { "false" })?,
+            _ => write_nested(w, Value(word), Style::Print, depth + 1)?,
+        }
+    }
+    w.write_str(if empty { " {}" } else { " }" })
 }
 
 pub fn write_float(w: &mut dyn Write, f: f32) -> fmt::Result {

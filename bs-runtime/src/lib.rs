@@ -35,6 +35,7 @@ mod catch;
 mod cell;
 mod convert;
 pub mod cost;
+mod dynamic;
 mod error;
 mod event_loop;
 mod fault;

@@ -131,7 +131,78 @@ pub struct ClassDescriptor {
     pub superclass: *const ClassDescriptor,
     /// The class name, NUL-terminated UTF-8.
     pub name: *const u8,
+    /// Every member that `any` can reach by name (fields and methods,
+    /// inherited ones included: the compiler flattens the chain, an
+    /// override replacing the inherited entry), so that a lookup searches
+    /// one table. May be null when `member_count` is 0.
+    pub members: *const Member,
+    pub member_count: usize,
 }
+
+impl ClassDescriptor {
+    pub fn members(&self) -> &'static [Member] {
+        if self.members.is_null() || self.member_count == 0 {
+            return &[];
+        }
+        // SAFETY: the compiler emits `member_count` static members there.
+        unsafe { core::slice::from_raw_parts(self.members, self.member_count) }
+    }
+
+    /// The member called `name`.
+    pub fn member(&self, name: &str) -> Option<&'static Member> {
+        self.members().iter().find(|m| m.name() == name)
+    }
+}
+
+/// One entry of a class's member table, emitted by the compiler.
+#[derive(Debug)]
+#[repr(C)]
+pub struct Member {
+    /// NUL-terminated UTF-8.
+    pub name: *const u8,
+    /// One of the `MEMBER_*` constants.
+    pub kind: usize,
+    /// Fields: the word of the instance that holds it (1 = first field).
+    /// Methods: 0.
+    pub offset: usize,
+    /// [`MEMBER_REF`], [`MEMBER_NULLABLE`]: the descriptor a stored value
+    /// must match. [`MEMBER_METHOD`]: the adapter, a [`DynamicFn`] whose
+    /// first argument is the instance. Otherwise null.
+    pub target: *const (),
+}
+
+/// A field holding the bits of an `i32` (`integer`, `int32`, enums).
+pub const MEMBER_INT: usize = 1;
+/// A field holding the bits of an `f32`.
+pub const MEMBER_FLOAT: usize = 2;
+/// A field holding 0 or 1.
+pub const MEMBER_BOOL: usize = 3;
+/// A field of static type `any`.
+pub const MEMBER_ANY: usize = 4;
+/// A field holding a reference of the type `target` describes.
+pub const MEMBER_REF: usize = 5;
+/// As [`MEMBER_REF`], or 0 (`null`).
+pub const MEMBER_NULLABLE: usize = 6;
+/// A method; `target` is its adapter.
+pub const MEMBER_METHOD: usize = 7;
+
+impl Member {
+    pub fn name(&self) -> &'static str {
+        // SAFETY: member names are NUL-terminated static text.
+        unsafe { c_text(self.name) }
+    }
+
+    pub fn is_field(&self) -> bool {
+        (MEMBER_INT..=MEMBER_NULLABLE).contains(&self.kind)
+    }
+}
+
+/// How `any` calls code whose parameters it does not know statically: a
+/// method's adapter (`this` the instance) and a closure's `any_entry`
+/// (`this` the closure). The callee checks `argc` and converts the
+/// `argc` values at `args` itself, reporting failures at `loc`.
+pub type DynamicFn =
+    unsafe extern "C" fn(this: Value, args: *const Value, argc: usize, loc: *const u8) -> Value;
 
 /// Descriptor of a function type, emitted by the compiler.
 #[derive(Debug)]
@@ -141,6 +212,10 @@ pub struct ClosureDescriptor {
     /// The function type, NUL-terminated, e.g. `(integer,any)=>float`:
     /// function types are equal when these texts are.
     pub signature: *const u8,
+    /// The function with boxed arguments, for calls of an `any` (the
+    /// compiler emits one per function type: it loads the closure's slot
+    /// and calls the function with the arguments converted).
+    pub any_entry: DynamicFn,
 }
 
 // SAFETY: descriptors are immutable static data; their pointers point to
@@ -149,6 +224,7 @@ unsafe impl Sync for Descriptor {}
 unsafe impl Sync for ArrayDescriptor {}
 unsafe impl Sync for ClassDescriptor {}
 unsafe impl Sync for ClosureDescriptor {}
+unsafe impl Sync for Member {}
 
 const fn array_descriptor(kind: Kind) -> ArrayDescriptor {
     ArrayDescriptor {
@@ -384,6 +460,23 @@ impl Obj {
             Kind::Instance => Some(unsafe { &*(self.descriptor() as *const _ as *const _) }),
             _ => None,
         }
+    }
+
+    /// The descriptor of a closure.
+    pub fn closure(self) -> Option<&'static ClosureDescriptor> {
+        match self.kind() {
+            // SAFETY: closure descriptors are closure descriptors.
+            Kind::Closure => Some(unsafe { &*(self.descriptor() as *const _ as *const _) }),
+            _ => None,
+        }
+    }
+
+    /// The word of the field `member` of an instance of `class`, if
+    /// `member` is a field within the instance (a bad offset reads as no
+    /// field rather than beyond the object).
+    pub fn field(self, class: &ClassDescriptor, member: &Member) -> Option<usize> {
+        (member.is_field() && (1..class.size_words).contains(&member.offset))
+            .then(|| self.word(member.offset))
     }
 
     /// The descriptor as an array descriptor (of an array or vector).

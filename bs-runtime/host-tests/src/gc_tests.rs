@@ -10,7 +10,7 @@ use crate::object::{
     WORD,
 };
 use crate::string;
-use crate::support::{class, obj, text, Rng, TestHeap};
+use crate::support::{class, no_entry, obj, text, Rng, TestHeap};
 use crate::value::Value;
 
 /// `class Node { next: Node; other: any; id: integer }`: words 1 and 2
@@ -24,6 +24,7 @@ const ID: usize = 3;
 static CLOSURE: ClosureDescriptor = ClosureDescriptor {
     kind: Kind::Closure as usize,
     signature: c"()=>void".as_ptr().cast(),
+    any_entry: no_entry,
 };
 
 fn node(h: &mut TestHeap, id: i32) -> Obj {

@@ -1,6 +1,6 @@
 //! Compiles the source files of bs-runtime that depend on `core` only (the
 //! portable part of the runtime: float printing, values, objects, the heap
-//! and its collector, strings, arrays), so that their tests and the tests
+//! and its collector, strings, arrays, dynamic operations), so that their tests and the tests
 //! in this crate run on the host. The modules sit at the crate root, as in
 //! the runtime, so that their `crate::` paths resolve the same way.
 //!
@@ -16,6 +16,8 @@
 mod array;
 #[path = "../../src/convert.rs"]
 mod convert;
+#[path = "../../src/dynamic.rs"]
+mod dynamic;
 #[path = "../../src/error.rs"]
 mod error;
 #[path = "../../src/float_text.rs"]
@@ -32,6 +34,7 @@ mod value;
 mod support;
 
 mod array_tests;
+mod dynamic_tests;
 mod gc_tests;
 mod heap_tests;
 mod string_tests;

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::heap::{Heap, Marker, Mutator, Roots};
-use crate::object::{ClassDescriptor, Kind, Obj};
+use crate::object::{ClassDescriptor, Kind, Member, Obj};
 use crate::string;
 use crate::value::Value;
 
@@ -157,7 +157,44 @@ pub const fn class(
         ref_map: ref_map.as_ptr(),
         superclass,
         name: name.as_ptr().cast(),
+        members: core::ptr::null(),
+        member_count: 0,
     }
+}
+
+/// A class descriptor with a member table.
+pub const fn class_with(
+    name: &'static core::ffi::CStr,
+    size_words: usize,
+    ref_map: &'static [u32; 1],
+    superclass: *const ClassDescriptor,
+    members: &'static [Member],
+) -> ClassDescriptor {
+    ClassDescriptor {
+        members: members.as_ptr(),
+        member_count: members.len(),
+        ..class(name, size_words, ref_map, superclass)
+    }
+}
+
+/// A member table entry.
+pub const fn member(
+    name: &'static core::ffi::CStr,
+    kind: usize,
+    offset: usize,
+    target: *const (),
+) -> Member {
+    Member {
+        name: name.as_ptr().cast(),
+        kind,
+        offset,
+        target,
+    }
+}
+
+/// An `any_entry` for closure descriptors of tests that never call one.
+pub unsafe extern "C" fn no_entry(_: Value, _: *const Value, _: usize, _: *const u8) -> Value {
+    unreachable!("any_entry called")
 }
 
 /// A small deterministic random number generator (xorshift64*).
