@@ -259,5 +259,6 @@ fn typescript_type(ty: ir::Ty) -> &'static str {
         ir::Ty::Boolean => "boolean",
         ir::Ty::Void => "void",
         ir::Ty::String => "string",
+        _ => "any",
     }
 }

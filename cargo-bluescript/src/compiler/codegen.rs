@@ -9,8 +9,12 @@
 
 use super::exports::Export;
 use super::ir::*;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt::Write;
+
+mod places;
+mod types;
 
 /// Which slot of the function table each script function occupies.
 pub type SlotMap = BTreeMap<String, u32>;
@@ -85,6 +89,48 @@ const RUNTIME_EXTERNS: &str = r#"    static mut __bs_slots: usize;
     fn bs_string_substring(s: u32, start: i32, end: i32, loc: *const u8) -> u32;
     fn bs_string_char_code_at(s: u32, index: i32, loc: *const u8) -> i32;
     fn bs_string_from_char_code(code: i32, loc: *const u8) -> u32;
+    fn bs_string_from_any(v: u32, loc: *const u8) -> u32;
+    static __bs_desc_int_array: u32;
+    static __bs_desc_float_array: u32;
+    static __bs_desc_bool_array: u32;
+    static __bs_desc_uint8_array: u32;
+    static __bs_desc_fixed_array: u32;
+    static __bs_desc_any_array: u32;
+    static __bs_desc_string_array: u32;
+    fn bs_object_new(class: *const u32, loc: *const u8) -> u32;
+    fn bs_array_new(desc: *const u32, length: i32, init: usize, loc: *const u8) -> u32;
+    fn bs_array_copy(desc: *const u32, source: u32, loc: *const u8) -> u32;
+    fn bs_closure_new(desc: *const u32, slot: u32, captures: usize, loc: *const u8) -> u32;
+    fn bs_cell_new(init: u32, loc: *const u8) -> u32;
+    fn bs_raw_cell_new(init: u32, loc: *const u8) -> u32;
+    fn bs_array_get(a: u32, index: i32, loc: *const u8) -> u32;
+    fn bs_array_set(a: u32, index: i32, v: u32, loc: *const u8);
+    fn bs_array_push(a: u32, v: u32, loc: *const u8) -> i32;
+    fn bs_array_pop(a: u32, loc: *const u8) -> u32;
+    fn bs_array_shift(a: u32, loc: *const u8) -> u32;
+    fn bs_array_unshift(a: u32, v: u32, loc: *const u8) -> i32;
+    fn bs_index_error(index: i32, length: i32, loc: *const u8) -> !;
+    fn bs_any_from_float(f: f32) -> u32;
+    fn bs_any_to_int(v: u32, loc: *const u8) -> i32;
+    fn bs_any_to_float(v: u32, loc: *const u8) -> f32;
+    fn bs_any_to_bool(v: u32, loc: *const u8) -> bool;
+    fn bs_any_to_string(v: u32, loc: *const u8) -> u32;
+    fn bs_any_to_object(v: u32, desc: *const u32, loc: *const u8) -> u32;
+    fn bs_any_truthy(v: u32) -> bool;
+    fn bs_any_equals(a: u32, b: u32) -> bool;
+    fn bs_instance_of(v: u32, desc: *const u32) -> bool;
+    fn bs_is_array(v: u32) -> bool;
+    fn bs_timer_start_closure(closure: u32, ms: i32, repeat: bool) -> i32;
+    fn bs_any_arith(op: i32, a: u32, b: u32, loc: *const u8) -> u32;
+    fn bs_any_compare(op: i32, a: u32, b: u32, loc: *const u8) -> bool;
+    fn bs_any_neg(v: u32, loc: *const u8) -> u32;
+    fn bs_any_bitnot(v: u32, loc: *const u8) -> u32;
+    fn bs_any_get(object: u32, name: *const u8, loc: *const u8) -> u32;
+    fn bs_any_set(object: u32, name: *const u8, v: u32, loc: *const u8);
+    fn bs_any_call_method(object: u32, name: *const u8, args: *const u32, argc: usize, loc: *const u8) -> u32;
+    fn bs_any_call(f: u32, args: *const u32, argc: usize, loc: *const u8) -> u32;
+    fn bs_any_index_get(a: u32, index: u32, loc: *const u8) -> u32;
+    fn bs_any_index_set(a: u32, index: u32, v: u32, loc: *const u8);
 "#;
 
 const HELPERS: &str = r#"#[inline(always)]
@@ -145,6 +191,57 @@ struct Str<const N: usize> {
     text: [u8; N],
 }
 unsafe impl<const N: usize> Sync for Str<N> {}
+/// Element `i` of a fixed-length array (elements inline from byte 8),
+/// bounds-checked.
+#[inline(always)]
+unsafe fn fixed_element<T>(a: u32, i: i32, loc: *const u8) -> *mut T {
+    unsafe {
+        let length = *(a as *const i32).add(1);
+        if (i as u32) >= (length as u32) {
+            bs_index_error(i, length, loc)
+        }
+        ((a as *mut u8).add(8) as *mut T).add(i as usize)
+    }
+}
+/// Element `i` of a growable array (in its vector), bounds-checked.
+#[inline(always)]
+unsafe fn growable_element(a: u32, i: i32, loc: *const u8) -> *mut u32 {
+    unsafe {
+        let length = *(a as *const i32).add(1);
+        if (i as u32) >= (length as u32) {
+            bs_index_error(i, length, loc)
+        }
+        (*(a as *const u32).add(2) as *mut u32).add(2 + i as usize)
+    }
+}
+/// Word `offset` of an object: a field, a cell's value.
+#[inline(always)]
+unsafe fn word<T>(object: u32, offset: usize) -> *mut T {
+    unsafe { (object as *mut u32).add(offset) as *mut T }
+}
+#[inline(always)]
+fn box_int(i: i32) -> u32 {
+    ((i as u32) << 2) | 1
+}
+#[inline(always)]
+fn box_bool(b: bool) -> u32 {
+    if b { 7 } else { 3 }
+}
+#[inline(always)]
+unsafe fn is_string(v: u32) -> bool {
+    unsafe { v != 0 && v & 3 == 0 && *(v as *const u32) == &raw const __bs_desc_string as u32 }
+}
+/// An `any` as `any[]`: every array is one (LANGUAGE.md §9).
+#[inline(always)]
+unsafe fn any_array(v: u32, loc: *const u8) -> u32 {
+    unsafe {
+        if bs_is_array(v) {
+            v
+        } else {
+            bs_any_to_object(v, &raw const __bs_desc_any_array, loc)
+        }
+    }
+}
 #[inline(always)]
 unsafe fn print_text(text: &str) {
     unsafe { bs_print_str(text.as_ptr(), text.len()) }
@@ -216,12 +313,25 @@ pub fn generate_image(
         calls,
         patch: false,
         out: String::new(),
+        classes: &program.classes,
+        descriptors: RefCell::new(BTreeMap::new()),
+        current: RefCell::new(Vec::new()),
     };
+    for item in &program.native_items {
+        out.push_str(item);
+        out.push('\n');
+    }
     for function in &program.functions {
         generator.function(function, &function_symbol(&function.name));
     }
     generator.main(&program.main, roots.len());
+    // Every class has its descriptor in the image (a patch may need it).
+    for class in &program.classes {
+        generator.descriptor(Ty::Class(class.name));
+    }
+    let descriptors = generator.emit_descriptors();
     out.push_str(&generator.out);
+    out.push_str(&descriptors);
 
     let mut by_slot: Vec<(&u32, &String)> = slots.iter().map(|(name, slot)| (slot, name)).collect();
     by_slot.sort();
@@ -283,10 +393,23 @@ pub fn generate_patch(
         calls: Calls::Slots,
         patch: true,
         out: String::new(),
+        classes: &program.classes,
+        descriptors: RefCell::new(BTreeMap::new()),
+        current: RefCell::new(Vec::new()),
     };
+    for item in &program.native_items {
+        out.push_str(item);
+        out.push('\n');
+    }
     for function in functions {
         generator.function(function, &patch_symbol(&function.name, epoch));
     }
+    // Descriptors are the image's: a patch refers to them.
+    out.push_str("unsafe extern \"C\" {\n");
+    for symbol in generator.descriptors.borrow().keys() {
+        let _ = writeln!(out, "    static {symbol}: u32;");
+    }
+    out.push_str("}\n");
     out.push_str(&generator.out);
     out
 }
@@ -322,8 +445,9 @@ fn zero(ty: Ty) -> &'static str {
         Ty::Float => "0.0",
         Ty::Boolean => "false",
         Ty::Void => "()",
-        // Until its declaration runs (a local is never read before).
-        Ty::String => "0",
+        // References until their declaration runs (a local is never read
+        // before); `undefined` for `any`.
+        _ => "0",
     }
 }
 
@@ -331,10 +455,14 @@ fn local(name: &str) -> String {
     format!("v_{}", mangle(name))
 }
 
-fn place(place: &Place) -> String {
-    match place {
-        Place::Local(name) => local(name),
-        Place::Global(name) => global_symbol(name),
+/// A new cell holding `value` (of type `ty`) for a captured variable.
+fn new_cell(ty: Ty, value: &str) -> String {
+    let null = "core::ptr::null()";
+    match ty {
+        Ty::Integer | Ty::Enum(_) => format!("bs_raw_cell_new({value} as u32, {null})"),
+        Ty::Float => format!("bs_raw_cell_new(({value}).to_bits(), {null})"),
+        Ty::Boolean => format!("bs_raw_cell_new({value} as u32, {null})"),
+        _ => format!("bs_cell_new({value}, {null})"),
     }
 }
 
@@ -369,6 +497,11 @@ fn string_object(text: &str) -> String {
     )
 }
 
+/// Whether `value` reads the place being assigned.
+fn contains_current(value: &Expr) -> bool {
+    format!("{value:?}").contains("Current")
+}
+
 fn float_literal(value: f32) -> String {
     if value.is_nan() {
         "f32::NAN".into()
@@ -391,6 +524,11 @@ struct Generator<'s> {
     /// patch region may later overwrite.
     patch: bool,
     out: String,
+    classes: &'s [Class],
+    /// The descriptors the code refers to, by symbol (types.rs).
+    descriptors: RefCell<BTreeMap<String, Ty>>,
+    /// How `ExprKind::Current` reads, innermost assignment last.
+    current: RefCell<Vec<String>>,
 }
 
 impl Generator<'_> {
@@ -417,11 +555,14 @@ impl Generator<'_> {
     }
 
     fn function(&mut self, function: &Function, symbol: &str) {
-        let params: Vec<String> = function
+        let mut params: Vec<String> = function
             .params
             .iter()
             .map(|(name, ty)| format!("mut {}: {}", local(name), ty.rust()))
             .collect();
+        if function.is_closure {
+            params.insert(0, "closure_: u32".to_string());
+        }
         let _ = writeln!(
             self.out,
             "// {}\n#[unsafe(no_mangle)]\npub unsafe extern \"C\" fn {symbol}({}){} {{ unsafe {{",
@@ -429,6 +570,15 @@ impl Generator<'_> {
             params.join(", "),
             ret_suffix(function.signature.ret)
         );
+        for name in &function.boxed_params {
+            let ty = function
+                .params
+                .iter()
+                .find(|p| &p.0 == name)
+                .map_or(Ty::Any, |p| p.1);
+            let cell = new_cell(ty, &local(name));
+            self.line(1, &format!("let mut {}: u32 = {cell};", local(name)));
+        }
         self.statements(&function.body, 1);
         if function.signature.ret != Ty::Void {
             // Functions of imported modules are qualified (`util.bs:f`);
@@ -471,22 +621,35 @@ impl Generator<'_> {
 
     fn statement(&mut self, statement: &Stmt, depth: usize) {
         match statement {
-            Stmt::Let { name, ty, init } => {
+            Stmt::Let {
+                name,
+                ty,
+                init,
+                boxed,
+            } => {
                 let value = match init {
                     Some(e) => self.expr(e),
                     None if *ty == Ty::String => self.string_value(""),
                     None => zero(*ty).to_string(),
                 };
-                self.line(
-                    depth,
-                    &format!("let mut {}: {} = {value};", local(name), ty.rust()),
-                );
+                if *boxed {
+                    let cell = new_cell(*ty, &value);
+                    self.line(depth, &format!("let mut {}: u32 = {cell};", local(name)));
+                } else {
+                    self.line(
+                        depth,
+                        &format!("let mut {}: {} = {value};", local(name), ty.rust()),
+                    );
+                }
             }
             Stmt::Expr(expr) => {
                 let text = match &expr.kind {
-                    // A plain assignment statement needs no value block.
-                    ExprKind::Assign(target, value) => {
-                        format!("{} = {};", place(target), self.expr(value))
+                    // A plain assignment of a variable needs no value block.
+                    ExprKind::Assign(target, value)
+                        if matches!(target, Place::Local(_) | Place::Global(_))
+                            && !contains_current(value) =>
+                    {
+                        format!("{} = {};", self.read(target, expr.ty), self.expr(value))
                     }
                     _ => format!("{};", self.expr(expr)),
                 };
@@ -514,6 +677,7 @@ impl Generator<'_> {
                 cond_after_body,
                 body,
                 step,
+                fresh,
             } => {
                 let exit = cond
                     .as_ref()
@@ -527,6 +691,11 @@ impl Generator<'_> {
                 self.line(depth + 1, &format!("'c{label}: {{"));
                 self.statements(body, depth + 2);
                 self.line(depth + 1, "}");
+                for (name, ty) in fresh {
+                    let value = self.read(&Place::Cell(name.clone()), *ty);
+                    let cell = new_cell(*ty, &value);
+                    self.line(depth + 1, &format!("{} = {cell};", local(name)));
+                }
                 if let (Some(exit), true) = (&exit, cond_after_body) {
                     self.line(depth + 1, exit);
                 }
@@ -577,6 +746,7 @@ impl Generator<'_> {
                                     _ => format!("bs_print_any({v});"),
                                 },
                                 Ty::Void => format!("{v}; print_text(\"undefined\");"),
+                                _ => format!("bs_print_any({v});"),
                             }
                         }
                     };
@@ -592,34 +762,201 @@ impl Generator<'_> {
             ExprKind::Int(v) => format!("({v}_i32)"),
             ExprKind::Float(v) => float_literal(*v),
             ExprKind::Bool(v) => v.to_string(),
-            ExprKind::Read(p) => place(p),
-            ExprKind::Assign(target, value) => {
-                format!(
-                    "{{ let t: {} = {}; {} = t; t }}",
-                    expr.ty.rust(),
-                    self.expr(value),
-                    place(target)
-                )
-            }
+            ExprKind::Read(p) => self.read(p, expr.ty),
+            ExprKind::Assign(target, value) => self.assign(target, expr.ty, value),
             ExprKind::Update {
                 place: target,
                 increment,
                 prefix,
-            } => {
-                let target = place(target);
-                let op = match (expr.ty == Ty::Float, increment) {
-                    (false, true) => "t.wrapping_add(1)",
-                    (false, false) => "t.wrapping_sub(1)",
-                    (true, true) => "t + 1.0",
-                    (true, false) => "t - 1.0",
-                };
-                let result = if *prefix {
-                    target.clone()
-                } else {
-                    "t".to_string()
-                };
-                format!("{{ let t = {target}; {target} = {op}; {result} }}")
+                location,
+            } => self.update(target, expr.ty, *increment, *prefix, location),
+            ExprKind::Current => self.current_value(),
+            ExprKind::Retyped(value) => self.expr(value),
+            ExprKind::Null => match expr.ty {
+                Ty::Void => "()".to_string(),
+                _ => "0u32".to_string(),
+            },
+            ExprKind::ToAny(value) => types::to_any(&self.expr(value), value.ty),
+            ExprKind::FromAny(value, location) => {
+                self.from_any(&self.expr(value), expr.ty, &location_pointer(location))
             }
+            ExprKind::IsNull { value, negated } => {
+                format!(
+                    "({} {} 0)",
+                    self.expr(value),
+                    if *negated { "!=" } else { "==" }
+                )
+            }
+            ExprKind::ArrayLiteral(elements, location) => {
+                self.array_literal(expr.ty, elements, location)
+            }
+            ExprKind::NewArray {
+                length,
+                init,
+                location,
+            } => {
+                let init = match init {
+                    Some(init) => {
+                        let value = self.expr(init);
+                        match init.ty {
+                            Ty::Float => format!("({value}).to_bits() as usize"),
+                            _ => format!("({value}) as usize"),
+                        }
+                    }
+                    None => "0".to_string(),
+                };
+                format!(
+                    "bs_array_new({}, {}, {init}, {})",
+                    self.descriptor(expr.ty),
+                    self.expr(length),
+                    location_pointer(location)
+                )
+            }
+            ExprKind::CopyArray(source, location) => format!(
+                "bs_array_copy({}, {}, {})",
+                self.descriptor(expr.ty),
+                self.expr(source),
+                location_pointer(location)
+            ),
+            ExprKind::ArrayLength(array) => format!("(*word::<i32>({}, 1))", self.expr(array)),
+            ExprKind::New {
+                class,
+                constructor,
+                args,
+                location,
+            } => {
+                let object = format!(
+                    "bs_object_new({}, {})",
+                    self.descriptor(Ty::Class(*class)),
+                    location_pointer(location)
+                );
+                let Some(constructor) = constructor else {
+                    return object;
+                };
+                let mut params = vec![Ty::Class(*class)];
+                params.extend(args.iter().map(|a| a.ty));
+                let mut texts = vec!["o".to_string()];
+                texts.extend(args.iter().map(|a| self.expr(a)));
+                let call = self.call_function(
+                    constructor,
+                    &Signature {
+                        params,
+                        ret: Ty::Void,
+                    },
+                    &texts,
+                );
+                format!("{{ let o = {object}; {call}; o }}")
+            }
+            ExprKind::CallMethod {
+                vtable,
+                signature,
+                object,
+                args,
+                ..
+            } => {
+                let index = vtable.expect("virtual calls have a vtable index")
+                    + types::CLASS_DESCRIPTOR_WORDS;
+                let params: String = signature
+                    .params
+                    .iter()
+                    .map(|t| format!(", {}", t.rust()))
+                    .collect();
+                let args: String = args.iter().map(|a| format!(", {}", self.expr(a))).collect();
+                format!(
+                    "{{ let o: u32 = {}; let s = *word::<u32>(*word::<u32>(o, 0), {index}); \
+                     (core::mem::transmute::<usize, unsafe extern \"C\" fn(u32{params}){}>(slot(s as usize)))(o{args}) }}",
+                    self.expr(object),
+                    ret_suffix(signature.ret)
+                )
+            }
+            ExprKind::CallClosure {
+                callee,
+                signature,
+                args,
+            } => {
+                let params: String = signature
+                    .params
+                    .iter()
+                    .map(|t| format!(", {}", t.rust()))
+                    .collect();
+                let args: String = args.iter().map(|a| format!(", {}", self.expr(a))).collect();
+                format!(
+                    "{{ let c: u32 = {}; (core::mem::transmute::<usize, unsafe extern \"C\" fn(u32{params}){}>(slot(*word::<u32>(c, 2) as usize)))(c{args}) }}",
+                    self.expr(callee),
+                    ret_suffix(signature.ret)
+                )
+            }
+            ExprKind::Closure {
+                function,
+                captures,
+                location,
+            } => {
+                let mut text = format!(
+                    "{{ let c = bs_closure_new({}, {}, {}, {});",
+                    self.descriptor(expr.ty),
+                    self.slot(function),
+                    captures.len(),
+                    location_pointer(location)
+                );
+                for (i, capture) in captures.iter().enumerate() {
+                    let _ = write!(
+                        text,
+                        " *word::<u32>(c, {}) = {};",
+                        3 + i,
+                        self.cell(capture)
+                    );
+                }
+                text.push_str(" c }");
+                text
+            }
+            ExprKind::InstanceOf(value, ty) => {
+                let v = self.expr(value);
+                match ty {
+                    Ty::String => format!("is_string({v})"),
+                    Ty::Array(_) => format!("bs_is_array({v})"),
+                    _ => format!("bs_instance_of({v}, {})", self.descriptor(*ty)),
+                }
+            }
+            ExprKind::Code(pieces) => {
+                let mut text = String::from("{ ");
+                for piece in pieces {
+                    match piece {
+                        CodePiece::Text(rust) => text.push_str(rust),
+                        CodePiece::Place(place, ty) => text.push_str(&self.read(place, *ty)),
+                    }
+                }
+                text.push_str(" }");
+                text
+            }
+            ExprKind::DynamicCall {
+                symbol,
+                receiver,
+                name,
+                args,
+                location,
+            } => {
+                let args: Vec<String> = args.iter().map(|a| self.expr(a)).collect();
+                let name = match name {
+                    Some(name) => format!("{}, ", location_pointer(name)),
+                    None => String::new(),
+                };
+                format!(
+                    "{{ let r: u32 = {}; let args: [u32; {n}] = [{}]; {symbol}(r, {name}args.as_ptr(), {n}, {}) }}",
+                    self.expr(receiver),
+                    args.join(", "),
+                    location_pointer(location),
+                    n = args.len()
+                )
+            }
+            ExprKind::StartClosureTimer {
+                closure,
+                ms,
+                repeat,
+            } => format!(
+                "bs_timer_start_closure({}, {}, {repeat})",
+                self.expr(closure),
+                self.expr(ms)
+            ),
             ExprKind::Unary(op, value) => {
                 let v = self.expr(value);
                 match (op, value.ty) {
@@ -640,10 +977,10 @@ impl Generator<'_> {
                 if expr.ty == Ty::Boolean {
                     return format!("({l} {} {r})", if *and { "&&" } else { "||" });
                 }
-                let test = if expr.ty == Ty::Float {
-                    "truthy_f32(t)"
-                } else {
-                    "t != 0"
+                let test = match expr.ty {
+                    Ty::Float => "truthy_f32(t)",
+                    Ty::Any => "bs_any_truthy(t)",
+                    _ => "t != 0",
                 };
                 if *and {
                     format!("{{ let t = {l}; if {test} {{ {r} }} else {{ t }} }}")
@@ -667,6 +1004,7 @@ impl Generator<'_> {
                     Ty::Float => format!("truthy_f32({v})"),
                     // Every string is truthy, the empty one included.
                     Ty::String => format!("{{ let _ = {v}; true }}"),
+                    Ty::Any => format!("bs_any_truthy({v})"),
                     _ => format!("({v} != 0)"),
                 }
             }
@@ -677,17 +1015,7 @@ impl Generator<'_> {
                 args,
             } => {
                 let args: Vec<String> = args.iter().map(|a| self.expr(a)).collect();
-                if self.calls == Calls::Direct {
-                    return format!("{}({})", function_symbol(name), args.join(", "));
-                }
-                let params: Vec<&str> = signature.params.iter().map(|t| t.rust()).collect();
-                format!(
-                    "(core::mem::transmute::<usize, unsafe extern \"C\" fn({}){}>(slot({})))({})",
-                    params.join(", "),
-                    ret_suffix(signature.ret),
-                    self.slot(name),
-                    args.join(", ")
-                )
+                self.call_function(name, signature, &args)
             }
             ExprKind::CallExport { name, args } => {
                 let args: Vec<String> = args.iter().map(|a| self.expr(a)).collect();
@@ -737,6 +1065,47 @@ impl Generator<'_> {
                 format!("{symbol}({})", args.join(", "))
             }
         }
+    }
+
+    /// A call of a script function: through its slot, or directly in
+    /// release images.
+    fn call_function(&self, name: &str, signature: &Signature, args: &[String]) -> String {
+        if self.calls == Calls::Direct {
+            return format!("{}({})", function_symbol(name), args.join(", "));
+        }
+        let params: Vec<&str> = signature.params.iter().map(|t| t.rust()).collect();
+        format!(
+            "(core::mem::transmute::<usize, unsafe extern \"C\" fn({}){}>(slot({})))({})",
+            params.join(", "),
+            ret_suffix(signature.ret),
+            self.slot(name),
+            args.join(", ")
+        )
+    }
+
+    /// `[a, b, c]`: a new array, then its elements stored.
+    fn array_literal(&self, ty: Ty, elements: &[Expr], location: &str) -> String {
+        let location = location_pointer(location);
+        let mut text = format!(
+            "{{ let a = bs_array_new({}, {}, 0, {location});",
+            self.descriptor(ty),
+            elements.len()
+        );
+        let growable = matches!(ty, Ty::Array(element) if element.is_reference());
+        for (i, element) in elements.iter().enumerate() {
+            let value = self.expr(element);
+            if growable {
+                let _ = write!(text, " *growable_element(a, {i}, {location}) = {value};");
+            } else {
+                let _ = write!(
+                    text,
+                    " *fixed_element::<{}>(a, {i}, {location}) = {value};",
+                    element.ty.rust()
+                );
+            }
+        }
+        text.push_str(" a }");
+        text
     }
 
     fn binary(&self, op: BinOp, operand_ty: Ty, l: &str, r: &str, location: &str) -> String {

@@ -65,7 +65,7 @@ impl Export {
             .signature
             .params
             .iter()
-            .map(|t| t.record_name())
+            .map(|t| t.to_string())
             .collect();
         let module = self
             .module
@@ -76,7 +76,7 @@ impl Export {
             "{module}{}({}):{}",
             self.name,
             params.join(","),
-            self.signature.ret.record_name()
+            self.signature.ret
         )
     }
 }

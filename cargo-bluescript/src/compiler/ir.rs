@@ -4,7 +4,7 @@
 
 use super::diagnostic::Span;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 use std::sync::Mutex;
 
@@ -18,7 +18,22 @@ pub enum Ty {
     /// a static one in flash (a literal) or one in the heap.
     String,
     /// An enum (LANGUAGE.md §6): a subtype of integer, an `i32` at run time.
-    Enum(EnumName),
+    Enum(Name),
+    /// Any value, tagged (docs/values-and-heap.md, "The `any` word").
+    Any,
+    /// The type of `null` and `undefined`: converts to nullable types and
+    /// `any` only.
+    Null,
+    /// `T[]`: a reference to an array object.
+    Array(Interned<Ty>),
+    Uint8Array,
+    FixedArray,
+    /// An instance of a class (qualified name) or of a subclass.
+    Class(Name),
+    /// A function type: a reference to a closure.
+    Function(Interned<Signature>),
+    /// `T | null`: a reference type (or 0).
+    Nullable(Interned<Ty>),
 }
 
 impl Ty {
@@ -26,14 +41,55 @@ impl Ty {
         matches!(self, Ty::Integer | Ty::Float)
     }
 
-    /// A reference (an object's address): what the collector must see.
+    /// A value the collector must see: a reference (an object's address,
+    /// maybe 0) or an `any`.
     pub fn is_reference(self) -> bool {
-        matches!(self, Ty::String)
+        !matches!(
+            self,
+            Ty::Integer | Ty::Float | Ty::Boolean | Ty::Void | Ty::Enum(_)
+        )
     }
 
     /// An integer or an enum: what generated code holds in an `i32`.
     pub fn is_integral(self) -> bool {
         matches!(self, Ty::Integer | Ty::Enum(_))
+    }
+
+    /// A type that may be made nullable (LANGUAGE.md §1: classes, strings,
+    /// arrays; function types too, which are references as well).
+    pub fn is_object(self) -> bool {
+        matches!(
+            self,
+            Ty::String
+                | Ty::Array(_)
+                | Ty::Uint8Array
+                | Ty::FixedArray
+                | Ty::Class(_)
+                | Ty::Function(_)
+        )
+    }
+
+    /// `T` of `T | null`, or the type itself.
+    pub fn non_null(self) -> Ty {
+        match self {
+            Ty::Nullable(inner) => *inner,
+            other => other,
+        }
+    }
+
+    pub fn array(element: Ty) -> Ty {
+        Ty::Array(Interned::new(element))
+    }
+
+    pub fn nullable(inner: Ty) -> Ty {
+        match inner {
+            Ty::Nullable(_) | Ty::Any | Ty::Null => inner,
+            _ => Ty::Nullable(Interned::new(inner)),
+        }
+    }
+
+    pub fn function(signature: Signature) -> Ty {
+        Ty::Function(Interned::new(signature))
     }
 
     /// The Rust type generated code uses for values of this type.
@@ -43,58 +99,152 @@ impl Ty {
             Ty::Float => "f32",
             Ty::Boolean => "bool",
             Ty::Void => "()",
-            Ty::String => "u32",
+            _ => "u32",
         }
     }
 
-    /// Name in signature records (`led_set(boolean):void`) and messages;
-    /// an enum's is its name as declared.
-    pub fn record_name(self) -> &'static str {
-        match self {
-            Ty::Integer => "integer",
-            Ty::Float => "float",
-            Ty::Boolean => "boolean",
-            Ty::Void => "void",
-            Ty::String => "string",
-            Ty::Enum(name) => name.name(),
-        }
-    }
-
+    /// The driver signature record types (`led_set(boolean):void`).
     pub fn from_record_name(name: &str) -> Option<Ty> {
         Some(match name {
             "integer" => Ty::Integer,
             "float" => Ty::Float,
             "boolean" => Ty::Boolean,
             "void" => Ty::Void,
+            "string" => Ty::String,
             _ => return None,
         })
     }
 }
 
+/// The type's name in messages, signature records and `typeof`
+/// (`integer[]`, `Point | null`, `(integer) => void`); an enum's or a
+/// class's is its name as declared.
 impl fmt::Display for Ty {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.record_name())
+        match self {
+            Ty::Integer => f.write_str("integer"),
+            Ty::Float => f.write_str("float"),
+            Ty::Boolean => f.write_str("boolean"),
+            Ty::Void => f.write_str("void"),
+            Ty::String => f.write_str("string"),
+            Ty::Enum(name) | Ty::Class(name) => f.write_str(name.name()),
+            Ty::Any => f.write_str("any"),
+            Ty::Null => f.write_str("null"),
+            Ty::Array(element) => match **element {
+                Ty::Function(_) | Ty::Nullable(_) => write!(f, "({})[]", **element),
+                element => write!(f, "{element}[]"),
+            },
+            Ty::Uint8Array => f.write_str("Uint8Array"),
+            Ty::FixedArray => f.write_str("FixedArray"),
+            Ty::Function(signature) => write!(f, "{}", **signature),
+            Ty::Nullable(inner) => match **inner {
+                Ty::Function(_) => write!(f, "({}) | null", **inner),
+                inner => write!(f, "{inner} | null"),
+            },
+        }
     }
 }
 
-/// The name of an enum type, qualified by its module like functions are
-/// (`Color`, `util.bs:Color`). Interned, so that [`Ty`] stays `Copy`: the
-/// few distinct names a session sees live as long as the process.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct EnumName(&'static str);
+/// A value interned for the life of the process, so that types holding
+/// types stay `Copy`: a session sees few distinct ones.
+pub struct Interned<T: 'static>(&'static T);
 
-impl EnumName {
-    pub fn new(qualified: &str) -> EnumName {
+impl<T> Clone for Interned<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Interned<T> {}
+
+impl<T: PartialEq> PartialEq for Interned<T> {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.0, other.0) || self.0 == other.0
+    }
+}
+impl<T: Eq> Eq for Interned<T> {}
+
+impl<T: std::hash::Hash> std::hash::Hash for Interned<T> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state)
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Interned<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<T> std::ops::Deref for Interned<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.0
+    }
+}
+
+/// The types that can be interned, each with its table.
+pub trait Internable: Eq + std::hash::Hash + Sized + Send + 'static {
+    fn table() -> &'static Mutex<HashSet<&'static Self>>;
+}
+
+impl Internable for Ty {
+    fn table() -> &'static Mutex<HashSet<&'static Ty>> {
+        static TABLE: std::sync::OnceLock<Mutex<HashSet<&'static Ty>>> = std::sync::OnceLock::new();
+        TABLE.get_or_init(Default::default)
+    }
+}
+
+impl Internable for Signature {
+    fn table() -> &'static Mutex<HashSet<&'static Signature>> {
+        static TABLE: std::sync::OnceLock<Mutex<HashSet<&'static Signature>>> =
+            std::sync::OnceLock::new();
+        TABLE.get_or_init(Default::default)
+    }
+}
+
+impl<T: Internable + Sync> Interned<T> {
+    pub fn new(value: T) -> Interned<T> {
+        let mut table = T::table()
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(existing) = table.get(&value) {
+            return Interned(existing);
+        }
+        let leaked: &'static T = Box::leak(Box::new(value));
+        table.insert(leaked);
+        Interned(leaked)
+    }
+}
+
+impl<T: Serialize> Serialize for Interned<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de, T: Internable + Sync + Deserialize<'de>> Deserialize<'de> for Interned<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Interned::new(T::deserialize(deserializer)?))
+    }
+}
+
+/// The name of an enum or a class, qualified by its module like functions
+/// are (`Color`, `util.bs:Color`). Interned, so that [`Ty`] stays `Copy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Name(&'static str);
+
+impl Name {
+    pub fn new(qualified: &str) -> Name {
         static NAMES: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
         let mut names = NAMES
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(name) = names.get(qualified) {
-            return EnumName(name);
+            return Name(name);
         }
         let name: &'static str = Box::leak(qualified.to_owned().into_boxed_str());
         names.insert(name);
-        EnumName(name)
+        Name(name)
     }
 
     /// The qualified name (`util.bs:Color`).
@@ -108,15 +258,15 @@ impl EnumName {
     }
 }
 
-impl Serialize for EnumName {
+impl Serialize for Name {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.0)
     }
 }
 
-impl<'de> Deserialize<'de> for EnumName {
+impl<'de> Deserialize<'de> for Name {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(EnumName::new(&String::deserialize(deserializer)?))
+        Ok(Name::new(&String::deserialize(deserializer)?))
     }
 }
 
@@ -151,6 +301,23 @@ pub struct Program {
     /// top-level statements. When it changes, a running program cannot be
     /// patched and must restart.
     pub top_level_fingerprint: u64,
+    pub classes: Vec<Class>,
+    /// Rust items from top-level `code` templates (LANGUAGE.md §10).
+    pub native_items: Vec<String>,
+}
+
+/// A class as the code generator needs it: its descriptor and methods.
+#[derive(Clone, Debug)]
+pub struct Class {
+    pub name: Name,
+    pub superclass: Option<Name>,
+    /// Every field, inherited ones first, in layout order (word 1…).
+    pub fields: Vec<(String, Ty)>,
+    /// Every method callable on an instance (inherited ones included):
+    /// name, implementing function, signature (without `this`).
+    pub methods: Vec<(String, String, Signature)>,
+    /// The implementing function of each virtual method index.
+    pub vtable: Vec<String>,
 }
 
 impl Program {
@@ -179,6 +346,11 @@ pub struct Function {
     pub span: Span,
     /// `file:line:col` of the declaration, for run-time errors.
     pub location: String,
+    /// A lifted arrow function: its first parameter is the closure, which
+    /// holds the captured cells.
+    pub is_closure: bool,
+    /// Parameters that closures capture: moved into cells on entry.
+    pub boxed_params: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -187,6 +359,8 @@ pub enum Stmt {
         name: String,
         ty: Ty,
         init: Option<Expr>,
+        /// Captured by closures: the variable is a cell.
+        boxed: bool,
     },
     Expr(Expr),
     If {
@@ -203,6 +377,9 @@ pub enum Stmt {
         cond_after_body: bool,
         body: Vec<Stmt>,
         step: Option<Expr>,
+        /// Variables of a `for` that closures capture: each iteration gets
+        /// a new cell, holding the value the last one ended with.
+        fresh: Vec<(String, Ty)>,
     },
     Break(u32),
     Continue(u32),
@@ -212,6 +389,12 @@ pub enum Stmt {
         to_stderr: bool,
         pieces: Vec<PrintPiece>,
     },
+}
+
+#[derive(Clone, Debug)]
+pub enum CodePiece {
+    Text(String),
+    Place(Place, Ty),
 }
 
 #[derive(Clone, Debug)]
@@ -227,10 +410,56 @@ pub struct Expr {
     pub ty: Ty,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where a value is stored: what `Read`, `Assign` and `Update` work on.
+#[derive(Clone, Debug)]
 pub enum Place {
     Local(String),
     Global(String),
+    /// A local that closures capture: its Rust variable holds a cell (a
+    /// raw cell for integers, floats and booleans), shared with them.
+    Cell(String),
+    /// Captured variable `n` of the running closure: a cell.
+    Captured(u32),
+    /// An element of a typed array (not `any[]`), bounds-checked.
+    Element {
+        array: Box<Expr>,
+        index: Box<Expr>,
+        location: String,
+    },
+    /// A field of an instance, at this word offset (1 = the first field).
+    Field {
+        object: Box<Expr>,
+        offset: u32,
+    },
+    /// A static property of a class: a global.
+    Static(String),
+    /// `a[i]` of an `any[]` (any array at run time) or of an `any`
+    /// (`index` is then an `any`): checked at run time.
+    DynamicElement {
+        array: Box<Expr>,
+        index: Box<Expr>,
+        location: String,
+    },
+    /// `o.name` of an `any`: looked up by name at run time.
+    DynamicProperty {
+        object: Box<Expr>,
+        name: String,
+        location: String,
+    },
+}
+
+impl Place {
+    /// A place of a variable: reading it has no side effects.
+    pub fn is_variable(&self) -> bool {
+        matches!(
+            self,
+            Place::Local(_)
+                | Place::Global(_)
+                | Place::Cell(_)
+                | Place::Captured(_)
+                | Place::Static(_)
+        )
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -363,6 +592,8 @@ pub enum ExprKind {
         place: Place,
         increment: bool,
         prefix: bool,
+        /// Where a run-time error of an `any` operand is reported.
+        location: String,
     },
     Unary(UnOp, Box<Expr>),
     /// Operands already converted to `operand_ty`; `location` is where a
@@ -404,6 +635,12 @@ pub enum ExprKind {
         ms: Box<Expr>,
         repeat: bool,
     },
+    /// `setTimeout`/`setInterval` of a function value (a closure).
+    StartClosureTimer {
+        closure: Box<Expr>,
+        ms: Box<Expr>,
+        repeat: bool,
+    },
     ClearTimer(Box<Expr>),
     /// `Math.f(args)`: on integers (`abs`, `min`, `max` of integers, when
     /// this expression is an integer) or on floats.
@@ -414,6 +651,80 @@ pub enum ExprKind {
     TypeOf(Option<Box<Expr>>, String),
     /// A string literal: a static string object.
     Str(String),
+    /// `null` / `undefined`: 0.
+    Null,
+    /// The current value of the place being assigned (`x` in `x += 1`).
+    Current,
+    /// A reference (or `null`) seen as a supertype, a nullable type or `any`:
+    /// the same word.
+    Retyped(Box<Expr>),
+    /// A value converted to `any`.
+    ToAny(Box<Expr>),
+    /// An `any` converted to this expression's type, checked at run time.
+    FromAny(Box<Expr>, String),
+    /// `x == null` (or `!=` when `negated`) of a reference or `any`.
+    IsNull {
+        value: Box<Expr>,
+        negated: bool,
+    },
+    /// An array literal of this expression's (array) type.
+    ArrayLiteral(Vec<Expr>, String),
+    /// `new Array<T>(n, init)`, `new Uint8Array(n)`, `new FixedArray(n)`.
+    NewArray {
+        length: Box<Expr>,
+        init: Option<Box<Expr>>,
+        location: String,
+    },
+    /// `new Array<T>(other)`: a checked copy.
+    CopyArray(Box<Expr>, String),
+    /// `a.length` of an array (not `any`).
+    ArrayLength(Box<Expr>),
+    /// `new C(args)`: allocation, then the constructor (qualified name
+    /// `C.constructor`, if the class has one).
+    New {
+        class: Name,
+        constructor: Option<String>,
+        args: Vec<Expr>,
+        location: String,
+    },
+    /// A method call: `object.m(args)` with `object` an instance of a
+    /// class. `vtable` is the method's index when it is overridden
+    /// somewhere (virtual dispatch through the class descriptor), `None`
+    /// for a direct call of `function`.
+    CallMethod {
+        function: String,
+        vtable: Option<u32>,
+        signature: Signature,
+        object: Box<Expr>,
+        args: Vec<Expr>,
+    },
+    /// A call of a function value (a closure).
+    CallClosure {
+        callee: Box<Expr>,
+        signature: Signature,
+        args: Vec<Expr>,
+    },
+    /// A closure of the lifted function `function`, capturing these
+    /// cells (`Read` of `Place::Cell` / `Place::Captured`, as cells).
+    Closure {
+        function: String,
+        captures: Vec<Place>,
+        location: String,
+    },
+    /// A run-time lookup (`bs_any_call`, `bs_any_call_method`): the
+    /// receiver, the member name if any, then the arguments (values) as
+    /// an array; the result is an `any`.
+    DynamicCall {
+        symbol: &'static str,
+        receiver: Box<Expr>,
+        name: Option<String>,
+        args: Vec<Expr>,
+        location: String,
+    },
+    /// `x instanceof T`.
+    InstanceOf(Box<Expr>, Ty),
+    /// `code` template: Rust text with places spliced in.
+    Code(Vec<CodePiece>),
     /// A call of a runtime entry point (`bs_string_concat`, …) with these
     /// arguments, followed by the location (`loc`) when there is one.
     Runtime {

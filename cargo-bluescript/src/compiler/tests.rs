@@ -88,15 +88,21 @@ fn reports_syntax_errors_as_diagnostics() {
 #[test]
 fn rejects_every_unsupported_construct_without_panicking() {
     let cases = [
-        ("class A {}", "classes"),
+        ("abstract class A {}", "`abstract` classes"),
+        ("class A { get x() { return 1 } }", "getters and setters"),
         ("var x = 1", "`var`"),
-        ("let s: string | null = 'a'", "the type `string | null`"),
-        ("let s = 'a'\nlet n = s.size", "the property `size`"),
+        ("let s: string | integer = 'a'", "a union of two types"),
+        ("let s: integer | null = 1", "`integer` cannot be null"),
+        (
+            "let s = 'a'\nlet n = s.size",
+            "string has no property `size`",
+        ),
         ("let s = 'a'\nlet n = s.trim()", "the string method `trim`"),
-        ("let n = 1\nlet m = n.length", "`length` of integer"),
-        ("let a = [1, 2]", "arrays"),
+        (
+            "let n = 1\nlet m = n.length",
+            "integer has no property `length`",
+        ),
         ("let o = {x: 1}", "object literals"),
-        ("function f(x) { return x }", "a parameter without a type"),
         ("function f(x: integer = 1) {}", "default parameter"),
         ("function f(...x: integer[]) {}", "rest parameters"),
         ("for (const x of y) {}", "`for … of`"),
@@ -110,17 +116,16 @@ fn rejects_every_unsupported_construct_without_panicking() {
         ("let x = 1\nx = 1, 2", "the comma operator"),
         ("type T = integer", "type aliases"),
         ("interface I {}", "interfaces"),
-        ("let x: any = 1", "`any`"),
-        (
-            "function f() { let y = 1; setInterval(() => { y = 2 }, 10) }",
-            "captures the local variable `y`",
-        ),
-        ("let x = null", "`null`"),
         ("let x = Math.E", "the property `E`"),
+        ("let f = function () {}", "function expressions"),
+        ("let x = 1\nlet y = x!", "this expression"),
         ("let x = Math.random()", "calling `Math.random`"),
         ("export { f }\nfunction f() {}", "`export { … }`"),
         ("import f from './util'", "cannot find the script"),
-        ("code`foo`", "embedded Rust"),
+        (
+            "let x = 1\nfoo`a${x}`",
+            "tagged templates other than `code`",
+        ),
         ("outer: while (true) { break outer }", "a labeled statement"),
     ];
     for (program, expected) in cases {
@@ -1167,10 +1172,6 @@ fn string_operations_are_typed() {
         (
             "let s = 'a'\nlet c = -s",
             "`-` needs an integer or float, found string",
-        ),
-        (
-            "let s = 'a'\nlet c = true ? s : 1",
-            "mixing string and integer",
         ),
         ("function f() {}\nlet s = 'a' + f()", "no value (void)"),
         (

@@ -1,0 +1,222 @@
+//! Arrow functions as closures, functions as values, and calls of function
+//! values (LANGUAGE.md §4).
+//!
+//! An arrow function is lifted to a function of its own (`<enclosing>$<n>`)
+//! whose first parameter is the closure. The locals it captures live in
+//! cells shared with the enclosing function (captured by reference, as in
+//! TypeScript): `function_body` finds them and checks the enclosing body
+//! again with those locals in cells.
+
+use super::*;
+
+impl<'s, 'a> Checker<'s, 'a> {
+    /// `(a: integer) => a + 1`: a closure. `expected` is the function type
+    /// the context wants, which gives unannotated parameters their types.
+    pub(super) fn arrow(
+        &mut self,
+        arrow: &ast::ArrowFunctionExpression<'_>,
+        expected: Option<&Signature>,
+    ) -> Checked<Expr> {
+        let span: Span = arrow.span.into();
+        if arrow.r#async {
+            return Err(self.error(Diagnostic::unsupported(span, "`async` arrow functions")));
+        }
+        if let Some(parameters) = &arrow.type_parameters {
+            return Err(self.error(Diagnostic::unsupported(
+                parameters.span,
+                "generic functions",
+            )));
+        }
+        let mut params = self.parameters(&arrow.params)?;
+        if let Some(expected) = expected {
+            if expected.params.len() == params.len() {
+                for (i, param) in arrow.params.items.iter().enumerate() {
+                    if param.type_annotation.is_none() {
+                        params[i].1 = expected.params[i];
+                    }
+                }
+            }
+        }
+        let declared = match &arrow.return_type {
+            Some(annotation) => {
+                ReturnType::Declared(self.return_type(&annotation.type_annotation)?)
+            }
+            None => match expected {
+                Some(expected) if expected.params.len() == params.len() => {
+                    ReturnType::Declared(expected.ret)
+                }
+                _ => ReturnType::Inferred(None),
+            },
+        };
+        let name = self.arrow_name();
+        self.function_module.insert(name.clone(), self.current);
+        let function = self.function_body(
+            name.clone(),
+            params,
+            declared,
+            |checker| match &arrow.body {
+                ast::ArrowFunctionBody::FunctionBody(body) => checker.statements(&body.statements),
+                body => {
+                    let expression = body.as_expression().expect("expression-bodied arrow");
+                    checker.arrow_expression_body(expression)
+                }
+            },
+            span,
+            true,
+        )?;
+        let captures = std::mem::take(&mut self.pending_captures);
+        let ty = Ty::function(function.signature.clone());
+        self.functions.insert(
+            name.clone(),
+            FunctionState::Done(function.signature.clone()),
+        );
+        self.checked.insert(name.clone(), function);
+        self.context().references.insert(name.clone());
+        Ok(Expr {
+            ty,
+            kind: ExprKind::Closure {
+                function: name,
+                captures: captures.into_iter().map(|c| c.1).collect(),
+                location: self.location(span),
+            },
+        })
+    }
+
+    /// `=> expression`: returns its value (or evaluates a void call).
+    fn arrow_expression_body(&mut self, expression: &ast::Expression<'_>) -> Checked<Vec<Stmt>> {
+        if let ast::Expression::CallExpression(call) = expression.without_parentheses() {
+            if super::print_target(&call.callee).is_some() {
+                return self.expression_statement(expression);
+            }
+        }
+        let value = match self.context().ret {
+            Some(ReturnType::Declared(Ty::Void)) => {
+                return Ok(vec![Stmt::Expr(self.expr(expression)?)]);
+            }
+            Some(ReturnType::Declared(ty)) => self.expr_to(expression, ty)?,
+            _ => {
+                let value = self.expr(expression)?;
+                if value.ty == Ty::Void {
+                    self.context().ret = Some(ReturnType::Inferred(Some(Ty::Void)));
+                    return Ok(vec![Stmt::Expr(value)]);
+                }
+                let value = super::null_as_any(value);
+                self.context().ret = Some(ReturnType::Inferred(Some(value.ty)));
+                value
+            }
+        };
+        Ok(vec![Stmt::Return(Some(value))])
+    }
+
+    /// A fresh name for a lifted arrow: `<enclosing>$<n>`, unless a function
+    /// has that name.
+    pub(super) fn arrow_name(&mut self) -> String {
+        loop {
+            let context = self.context();
+            context.arrows += 1;
+            let name = format!("{}${}", context.name, context.arrows - 1);
+            if !self.functions.contains_key(&name) || self.checked.contains_key(&name) {
+                break name;
+            }
+        }
+    }
+
+    /// A top-level function used as a value: a closure of a lifted function
+    /// that calls it (a closure's function takes the closure first).
+    pub(super) fn function_value(&mut self, qualified: &str, span: Span) -> Checked<Expr> {
+        let signature = self.function_signature(qualified, span)?;
+        let name = format!("{qualified}$value");
+        if !self.checked.contains_key(&name) {
+            let params: Vec<(String, Ty)> = signature
+                .params
+                .iter()
+                .enumerate()
+                .map(|(i, ty)| (format!("a{i}"), *ty))
+                .collect();
+            let call = Expr {
+                ty: signature.ret,
+                kind: ExprKind::CallScript {
+                    name: qualified.to_string(),
+                    signature: signature.clone(),
+                    args: params
+                        .iter()
+                        .map(|(name, ty)| Expr {
+                            ty: *ty,
+                            kind: ExprKind::Read(Place::Local(name.clone())),
+                        })
+                        .collect(),
+                },
+            };
+            let body = if signature.ret == Ty::Void {
+                vec![Stmt::Expr(call)]
+            } else {
+                vec![Stmt::Return(Some(call))]
+            };
+            let module = self.function_module.get(qualified).copied().unwrap_or(0);
+            self.function_module.insert(name.clone(), module);
+            let function = Function {
+                name: name.clone(),
+                params,
+                signature: signature.clone(),
+                body,
+                fingerprint: fingerprint(name.as_bytes()),
+                references: vec![qualified.to_string()],
+                span: Span::default(),
+                location: self.location(span),
+                is_closure: true,
+                boxed_params: Vec::new(),
+            };
+            self.functions
+                .insert(name.clone(), FunctionState::Done(signature.clone()));
+            self.checked.insert(name.clone(), function);
+        }
+        self.context().references.insert(name.clone());
+        Ok(Expr {
+            ty: Ty::function(signature),
+            kind: ExprKind::Closure {
+                function: name,
+                captures: Vec::new(),
+                location: self.location(span),
+            },
+        })
+    }
+
+    /// `f(args)` of a value `f`: a function type, or an `any` (checked at
+    /// run time).
+    pub(super) fn call_value(
+        &mut self,
+        callee: Expr,
+        arguments: &[&ast::Expression<'_>],
+        span: Span,
+    ) -> Checked<Expr> {
+        match callee.ty {
+            Ty::Function(signature) => {
+                let signature: Signature = (*signature).clone();
+                let args = self.arguments("this function", &signature, arguments, span)?;
+                Ok(Expr {
+                    ty: signature.ret,
+                    kind: ExprKind::CallClosure {
+                        callee: Box::new(callee),
+                        signature,
+                        args,
+                    },
+                })
+            }
+            Ty::Any => {
+                let args = self.any_arguments(arguments)?;
+                Ok(self.dynamic_call("bs_any_call", vec![callee], args, span))
+            }
+            Ty::Nullable(_) => Err(self.error(
+                Diagnostic::error(
+                    span,
+                    format!("this function may be null (its type is {})", callee.ty),
+                )
+                .with_help("check it first: `if (f != null) { … }`"),
+            )),
+            other => Err(self.error(Diagnostic::error(
+                span,
+                format!("a value of type {other} is not a function"),
+            ))),
+        }
+    }
+}

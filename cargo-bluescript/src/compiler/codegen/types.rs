@@ -1,0 +1,277 @@
+//! Run-time type information: descriptors of classes, array types and
+//! function types (docs/values-and-heap.md, "Descriptors"), the adapters
+//! through which the runtime calls methods and closures with `any`
+//! arguments, and conversions to and from `any`.
+//!
+//! Descriptors live in the image only: a patch refers to the image's by
+//! symbol, so that compacting the patch region never leaves an object
+//! pointing to a descriptor that is gone.
+
+use super::*;
+
+/// Words of a class descriptor before its table of virtual methods.
+pub const CLASS_DESCRIPTOR_WORDS: u32 = 7;
+
+const DESCRIPTOR_TYPES: &str = r#"#[repr(C)]
+struct ArrayDesc { kind: u32, element: *const u32 }
+unsafe impl Sync for ArrayDesc {}
+#[repr(C)]
+struct ClassDesc<const V: usize> {
+    kind: u32,
+    size_words: u32,
+    ref_map: *const u32,
+    superclass: *const u32,
+    name: *const u8,
+    members: *const Member,
+    member_count: u32,
+    /// The slot of each virtual method.
+    vtable: [u32; V],
+}
+unsafe impl<const V: usize> Sync for ClassDesc<V> {}
+#[repr(C)]
+struct Member { name: *const u8, kind: u32, offset: u32, target: *const () }
+unsafe impl Sync for Member {}
+#[repr(C)]
+struct ClosureDesc { kind: u32, signature: *const u8, any_entry: *const () }
+unsafe impl Sync for ClosureDesc {}
+/// A run-time error at a NUL-terminated location.
+fn fail_at(message: &str, location: *const u8) -> ! {
+    let mut length = 0;
+    if !location.is_null() {
+        while unsafe { *location.add(length) } != 0 {
+            length += 1;
+        }
+    }
+    unsafe { bs_error(message.as_ptr(), message.len(), location, length) }
+}
+"#;
+
+impl Generator<'_> {
+    /// The address of the descriptor of `ty` (of `T` for `T | null`).
+    pub(super) fn descriptor(&self, ty: Ty) -> String {
+        let ty = ty.non_null();
+        let symbol = match ty {
+            Ty::String => "__bs_desc_string".to_string(),
+            Ty::Uint8Array => "__bs_desc_uint8_array".to_string(),
+            Ty::FixedArray => "__bs_desc_fixed_array".to_string(),
+            Ty::Array(element) => match *element {
+                Ty::Integer | Ty::Enum(_) => "__bs_desc_int_array".to_string(),
+                Ty::Float => "__bs_desc_float_array".to_string(),
+                Ty::Boolean => "__bs_desc_bool_array".to_string(),
+                Ty::Any => "__bs_desc_any_array".to_string(),
+                Ty::String => "__bs_desc_string_array".to_string(),
+                _ => self.generated(ty),
+            },
+            Ty::Class(_) | Ty::Function(_) => self.generated(ty),
+            // No other type is an object.
+            _ => "__bs_desc_any_array".to_string(),
+        };
+        format!("(&raw const {symbol} as *const u32)")
+    }
+
+    /// The symbol of a descriptor the compiler emits, recorded for
+    /// `emit_descriptors`.
+    fn generated(&self, ty: Ty) -> String {
+        let symbol = match ty {
+            Ty::Class(name) => format!("__bs_class_{}", mangle(name.qualified())),
+            other => format!("__bs_type_{}", mangle(&other.to_string())),
+        };
+        self.descriptors.borrow_mut().insert(symbol.clone(), ty);
+        symbol
+    }
+
+    /// The image's descriptors and adapters, for every type the code
+    /// referred to (and the types those refer to).
+    pub(super) fn emit_descriptors(&self) -> String {
+        let mut out = String::from(DESCRIPTOR_TYPES);
+        let mut done: BTreeMap<String, ()> = BTreeMap::new();
+        loop {
+            let pending: Vec<(String, Ty)> = self
+                .descriptors
+                .borrow()
+                .iter()
+                .filter(|(symbol, _)| !done.contains_key(*symbol))
+                .map(|(symbol, ty)| (symbol.clone(), *ty))
+                .collect();
+            if pending.is_empty() {
+                return out;
+            }
+            for (symbol, ty) in pending {
+                done.insert(symbol.clone(), ());
+                match ty {
+                    Ty::Array(element) => {
+                        let _ = writeln!(
+                            out,
+                            "#[unsafe(no_mangle)]\npub static {symbol}: ArrayDesc = ArrayDesc {{ kind: 9, element: unsafe {{ {} }} }};",
+                            self.descriptor(*element)
+                        );
+                    }
+                    Ty::Function(signature) => {
+                        self.closure_descriptor(&mut out, &symbol, &signature)
+                    }
+                    Ty::Class(name) => self.class_descriptor(&mut out, &symbol, name),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn closure_descriptor(&self, out: &mut String, symbol: &str, signature: &Signature) {
+        let entry = format!("{symbol}_entry");
+        let params: Vec<&str> = signature.params.iter().map(|t| t.rust()).collect();
+        let _ = writeln!(
+            out,
+            "unsafe extern \"C\" fn {entry}(c: u32, args: *const u32, argc: usize, loc: *const u8) -> u32 {{ unsafe {{"
+        );
+        self.check_arity(out, signature.params.len());
+        let args = self.unbox_arguments(out, signature);
+        let _ = writeln!(
+            out,
+            "    let f = core::mem::transmute::<usize, unsafe extern \"C\" fn(u32{}){}>(slot(*word::<u32>(c, 2) as usize));\n    let r = f(c{});\n    {}\n}} }}",
+            params.iter().map(|p| format!(", {p}")).collect::<String>(),
+            ret_suffix(signature.ret),
+            args.iter().map(|a| format!(", {a}")).collect::<String>(),
+            to_any("r", signature.ret)
+        );
+        let _ = writeln!(
+            out,
+            "#[unsafe(no_mangle)]\npub static {symbol}: ClosureDesc = ClosureDesc {{ kind: 11, signature: {}.as_ptr(), any_entry: {entry} as *const () }};",
+            string_literal(&format!("{}\0", Ty::Function(Interned::new(signature.clone()))))
+        );
+    }
+
+    fn check_arity(&self, out: &mut String, count: usize) {
+        let _ = writeln!(
+            out,
+            "    if argc != {count} {{ fail_at(\"wrong number of arguments: expected {count}\", loc) }}"
+        );
+    }
+
+    /// `let aN = <args[N] converted>;` for each parameter; the names.
+    fn unbox_arguments(&self, out: &mut String, signature: &Signature) -> Vec<String> {
+        let mut names = Vec::new();
+        for (i, ty) in signature.params.iter().enumerate() {
+            let value = self.from_any(&format!("*args.add({i})"), *ty, "loc");
+            let _ = writeln!(out, "    let a{i}: {} = {value};", ty.rust());
+            names.push(format!("a{i}"));
+        }
+        names
+    }
+
+    fn class_descriptor(&self, out: &mut String, symbol: &str, name: Name) {
+        let Some(class) = self.classes.iter().find(|c| c.name == name) else {
+            return;
+        };
+        let size = class.fields.len() + 1;
+        let mut ref_map = vec![0u32; size.div_ceil(32)];
+        for (i, (_, ty)) in class.fields.iter().enumerate() {
+            if ty.is_reference() {
+                ref_map[(i + 1) / 32] |= 1 << ((i + 1) % 32);
+            }
+        }
+        let mut members = Vec::new();
+        for (i, (field, ty)) in class.fields.iter().enumerate() {
+            let (kind, target) = match ty {
+                Ty::Integer | Ty::Enum(_) => (1, "core::ptr::null()".to_string()),
+                Ty::Float => (2, "core::ptr::null()".to_string()),
+                Ty::Boolean => (3, "core::ptr::null()".to_string()),
+                Ty::Any => (4, "core::ptr::null()".to_string()),
+                Ty::Nullable(_) => (
+                    6,
+                    format!("unsafe {{ {} }} as *const ()", self.descriptor(*ty)),
+                ),
+                _ => (
+                    5,
+                    format!("unsafe {{ {} }} as *const ()", self.descriptor(*ty)),
+                ),
+            };
+            members.push(format!(
+                "Member {{ name: {}.as_ptr(), kind: {kind}, offset: {}, target: {target} }}",
+                string_literal(&format!("{field}\0")),
+                i + 1
+            ));
+        }
+        for (method, function, signature) in &class.methods {
+            let adapter = format!("{symbol}_{}", mangle(method));
+            let _ = writeln!(
+                out,
+                "unsafe extern \"C\" fn {adapter}(this: u32, args: *const u32, argc: usize, loc: *const u8) -> u32 {{ unsafe {{"
+            );
+            self.check_arity(out, signature.params.len());
+            let args = self.unbox_arguments(out, signature);
+            let params: String = signature
+                .params
+                .iter()
+                .map(|t| format!(", {}", t.rust()))
+                .collect();
+            let _ = writeln!(
+                out,
+                "    let f = core::mem::transmute::<usize, unsafe extern \"C\" fn(u32{params}){}>(slot({}));\n    let r = f(this{});\n    {}\n}} }}",
+                ret_suffix(signature.ret),
+                self.slot(function),
+                args.iter().map(|a| format!(", {a}")).collect::<String>(),
+                to_any("r", signature.ret)
+            );
+            members.push(format!(
+                "Member {{ name: {}.as_ptr(), kind: 7, offset: 0, target: {adapter} as *const () }}",
+                string_literal(&format!("{method}\0"))
+            ));
+        }
+        let superclass = match class.superclass {
+            Some(superclass) => format!("unsafe {{ {} }}", self.descriptor(Ty::Class(superclass))),
+            None => "core::ptr::null()".to_string(),
+        };
+        let vtable: Vec<String> = class
+            .vtable
+            .iter()
+            .map(|function| self.slot(function).to_string())
+            .collect();
+        let _ = writeln!(
+            out,
+            "static {symbol}_REFS: [u32; {}] = {ref_map:?};\n\
+             static {symbol}_MEMBERS: [Member; {}] = [{}];\n\
+             #[unsafe(no_mangle)]\npub static {symbol}: ClassDesc<{}> = ClassDesc {{ kind: 2, size_words: {size}, \
+             ref_map: {symbol}_REFS.as_ptr(), superclass: {superclass}, name: {}.as_ptr(), \
+             members: {symbol}_MEMBERS.as_ptr(), member_count: {}, vtable: [{}] }};",
+            ref_map.len(),
+            members.len(),
+            members.join(", "),
+            vtable.len(),
+            string_literal(&format!("{}\0", name.name())),
+            members.len(),
+            vtable.join(", ")
+        );
+    }
+
+    /// The `any` `value` (Rust text) converted to `ty`, checked at run time
+    /// (`location` is a `*const u8` expression).
+    pub(super) fn from_any(&self, value: &str, ty: Ty, location: &str) -> String {
+        match ty {
+            Ty::Integer | Ty::Enum(_) => format!("bs_any_to_int({value}, {location})"),
+            Ty::Float => format!("bs_any_to_float({value}, {location})"),
+            Ty::Boolean => format!("bs_any_to_bool({value}, {location})"),
+            Ty::String => format!("bs_any_to_string({value}, {location})"),
+            Ty::Any | Ty::Null | Ty::Void => value.to_string(),
+            Ty::Array(element) if *element == Ty::Any => format!("any_array({value}, {location})"),
+            Ty::Nullable(inner) => format!(
+                "{{ let t: u32 = {value}; if t == 0 {{ 0 }} else {{ {} }} }}",
+                self.from_any("t", *inner, location)
+            ),
+            _ => format!(
+                "bs_any_to_object({value}, {}, {location})",
+                self.descriptor(ty)
+            ),
+        }
+    }
+}
+
+/// `value` (Rust text, of static type `ty`) as an `any`.
+pub(super) fn to_any(value: &str, ty: Ty) -> String {
+    match ty {
+        Ty::Integer | Ty::Enum(_) => format!("box_int({value})"),
+        Ty::Float => format!("bs_any_from_float({value})"),
+        Ty::Boolean => format!("box_bool({value})"),
+        Ty::Void => format!("{{ let _ = {value}; 0u32 }}"),
+        _ => value.to_string(),
+    }
+}
