@@ -266,6 +266,90 @@ setInterval(tick, 100)
     );
 }
 
+/// The script of `watch_patches_methods_and_closures`, with the body of
+/// `Counter.step` and the line the interval's closure prints.
+fn counting_script(step: &str, print: &str) -> String {
+    format!(
+        r#"class Counter {{
+  n: integer
+  constructor(start: integer) {{ this.n = start }}
+  step(): integer {{ {step} }}
+}}
+
+const counter = new Counter(0)
+
+function start(label: string) {{
+  let ticks = 0
+  setInterval(() => {{
+    ticks++
+    {print}
+  }}, 100)
+}}
+
+console.log("started")
+start("count")
+"#
+    )
+}
+
+#[test]
+fn watch_patches_methods_and_closures_and_keeps_their_state() {
+    let project = Project::new("live_objects");
+    project.write_script(&counting_script(
+        "this.n = this.n + 1; return this.n",
+        "console.log(label, counter.step())",
+    ));
+    let mut watch = Watch::start(&project);
+    watch.expect_stdout(Duration::from_secs(600), "`started`", |l| l == "started");
+    watch.expect_stderr(Duration::from_secs(30), "Watching");
+    let before = watch.expect_stdout(Duration::from_secs(10), "`count 3`", |l| {
+        number_after(l, "count").is_some_and(|n| n >= 3)
+    });
+    let before = number_after(&before, "count").unwrap();
+
+    // A method's body: the object keeps its field, the new code runs.
+    project.write_script(&counting_script(
+        "this.n = this.n + 1; return this.n * 1000",
+        "console.log(label, counter.step())",
+    ));
+    let patched = watch.expect_stdout(Duration::from_secs(30), "from the patched method", |l| {
+        number_after(l, "count").is_some_and(|n| n >= 1000)
+    });
+    watch.expect_stderr(Duration::from_secs(5), "Patched Counter.step");
+    let after = number_after(&patched, "count").unwrap() / 1000;
+    assert!(
+        after > before,
+        "the object's state was lost: {before} then {after}"
+    );
+
+    // The body of the running interval's closure: the closure made before
+    // the edit runs the new code with the variables it captured.
+    project.write_script(&counting_script(
+        "this.n = this.n + 1; return this.n * 1000",
+        "console.log(label + '-ticks', ticks)",
+    ));
+    let ticked = watch.expect_stdout(Duration::from_secs(30), "from the patched closure", |l| {
+        number_after(l, "count-ticks").is_some()
+    });
+    let ticks = number_after(&ticked, "count-ticks").unwrap();
+    assert!(ticks > after, "the captured counter restarted: {ticks}");
+
+    // A type the image has no descriptor for cannot be patched in.
+    project.write_script(&counting_script(
+        "this.n = this.n + 1; return this.n * 1000",
+        "const all: Counter[] = [counter]; console.log('all', all.length)",
+    ));
+    watch.expect_stderr(
+        Duration::from_secs(30),
+        "Restarting the program: the edit uses a type the running image does not describe",
+    );
+    watch.expect_stdout(
+        Duration::from_secs(120),
+        "from the restarted program",
+        |l| l == "all 1",
+    );
+}
+
 #[test]
 fn build_works_from_anywhere_with_a_manifest_path() {
     let project = Project::new("remote");

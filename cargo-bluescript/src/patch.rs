@@ -176,6 +176,10 @@ impl Patcher {
             .filter_map(|name| program.function(name))
             .collect();
         let code = generate_patch(program, &functions, &slots, &shadow.exports, epoch);
+        let missing = missing_descriptors(&code, &shadow.image)?;
+        if !missing.is_empty() {
+            return Err(NewTypes(missing).into());
+        }
 
         let started = Instant::now();
         let object = self.compile(&code, epoch)?;
@@ -246,6 +250,45 @@ impl Patcher {
         }
         Ok(output)
     }
+}
+
+/// A patch would need run-time type information the image lacks (a new
+/// class, array or function type): the program must restart.
+#[derive(Debug)]
+pub struct NewTypes(pub Vec<String>);
+
+impl std::fmt::Display for NewTypes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the edit uses {} the running image does not describe",
+            if self.0.len() == 1 { "a type" } else { "types" }
+        )
+    }
+}
+
+impl std::error::Error for NewTypes {}
+
+/// The descriptors a patch's code refers to that `image` does not define.
+fn missing_descriptors(code: &str, image: &Path) -> Result<Vec<String>> {
+    let wanted: Vec<&str> = code
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("static "))
+        .filter_map(|rest| rest.split(':').next())
+        .filter(|symbol| symbol.starts_with("__bs_type_") || symbol.starts_with("__bs_class_"))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let data = std::fs::read(image)
+        .with_context(|| format!("cannot read the image {}", image.display()))?;
+    let file = object::File::parse(&*data).context("the image is no ELF file")?;
+    let defined: BTreeSet<&str> = file.symbols().filter_map(|s| s.name().ok()).collect();
+    Ok(wanted
+        .into_iter()
+        .filter(|symbol| !defined.contains(symbol))
+        .map(str::to_string)
+        .collect())
 }
 
 /// How a patch crate is compiled: optimized, no panics, no unwinding,

@@ -302,6 +302,9 @@ fn apply_edit(
     };
     let mut timings = Timings::default();
     let linked = match patcher.build(&session.shadow, &program, &plan, &mut timings) {
+        Err(error) if error.is::<patch::NewTypes>() => {
+            return Ok(Outcome::Restart(error.to_string()))
+        }
         Err(error) if error.is::<RegionFull>() => {
             status(
                 "Compacting",

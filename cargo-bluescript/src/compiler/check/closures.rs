@@ -65,6 +65,22 @@ impl<'s, 'a> Checker<'s, 'a> {
             true,
         )?;
         let captures = std::mem::take(&mut self.pending_captures);
+        // Closures made earlier call the function through its slot with
+        // their own captures: a version capturing other variables (or
+        // taking other parameters) is a different function, in a slot of
+        // its own.
+        let shape: Vec<String> = captures
+            .iter()
+            .map(|(name, _)| name.clone())
+            .chain(std::iter::once(function.signature.to_string()))
+            .collect();
+        let name = format!(
+            "{name}#{:04x}",
+            fingerprint_parts(shape.iter().map(String::as_str)) & 0xffff
+        );
+        let mut function = function;
+        function.name = name.clone();
+        self.function_module.insert(name.clone(), self.current);
         let ty = Ty::function(function.signature.clone());
         self.functions.insert(
             name.clone(),

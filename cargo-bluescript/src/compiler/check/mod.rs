@@ -908,10 +908,10 @@ impl<'s, 'a> Checker<'s, 'a> {
     }
 
     fn top_level_fingerprint(&self, order: &[usize]) -> u64 {
-        let mut parts = Vec::new();
+        let mut parts: Vec<String> = Vec::new();
         for &module in order {
             let module = &self.modules[module];
-            parts.push(module.file.name.as_str());
+            parts.push(module.file.name.clone());
             parts.extend(
                 module
                     .program
@@ -927,11 +927,22 @@ impl<'s, 'a> Checker<'s, 'a> {
                         {
                             None
                         }
-                        other => Some(other.span().source_text(&module.file.text)),
+                        // A class's shape, not its method bodies (functions
+                        // of their own, patched like others).
+                        ast::Statement::ClassDeclaration(class) => {
+                            Some(class_shape(class, &module.file.text))
+                        }
+                        ast::Statement::ExportDeclaration(export) => match &export.declaration {
+                            ast::Declaration::ClassDeclaration(class) => {
+                                Some(class_shape(class, &module.file.text))
+                            }
+                            _ => Some(export.span.source_text(&module.file.text).to_string()),
+                        },
+                        other => Some(other.span().source_text(&module.file.text).to_string()),
                     }),
             );
         }
-        fingerprint_parts(parts)
+        fingerprint_parts(parts.iter().map(String::as_str))
     }
 
     // ----- functions ---------------------------------------------------------
@@ -3164,6 +3175,22 @@ impl FnContext {
             newly_captured: BTreeSet::new(),
         }
     }
+}
+
+/// A class's text without its methods' bodies.
+fn class_shape(class: &ast::Class<'_>, text: &str) -> String {
+    let mut shape = String::new();
+    let mut at = class.span.start as usize;
+    for element in &class.body.body {
+        if let ast::ClassElement::MethodDefinition(method) = element {
+            if let Some(body) = &method.value.body {
+                shape.push_str(text.get(at..body.span.start as usize).unwrap_or(""));
+                at = body.span.end as usize;
+            }
+        }
+    }
+    shape.push_str(text.get(at..class.span.end as usize).unwrap_or(""));
+    shape
 }
 
 fn lookup_in(context: &FnContext, name: &str) -> Option<Local> {
