@@ -14,7 +14,8 @@ use syn::{parse_macro_input, FnArg, ItemFn, LitStr, ReturnType, Type};
 /// path of the Rust file generated from the scripts.
 const SCRIPTS_ENV: &str = "BLUESCRIPT_SCRIPTS";
 
-const SUPPORTED: &str = "supported parameter types: i32 (integer), f32 (float), bool (boolean); \
+const SUPPORTED: &str =
+    "supported parameter types: i32 (integer), f32 (float), bool (boolean), &str (string); \
      supported return types: the same or ()";
 
 /// Exposes a Rust driver function to BlueScript.
@@ -77,6 +78,9 @@ enum BsType {
     Integer,
     Float,
     Boolean,
+    /// `&str` as a parameter, `&'static str` as a result: a string object
+    /// crosses the boundary.
+    String,
     Void,
 }
 
@@ -86,6 +90,7 @@ impl BsType {
             BsType::Integer => "integer",
             BsType::Float => "float",
             BsType::Boolean => "boolean",
+            BsType::String => "string",
             BsType::Void => "void",
         }
     }
@@ -131,6 +136,10 @@ fn value_type(ty: &Type) -> Option<BsType> {
                 None
             }
         }
+        Type::Reference(r) if r.mutability.is_none() => match &*r.elem {
+            Type::Path(p) if p.qself.is_none() && p.path.is_ident("str") => Some(BsType::String),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -182,14 +191,20 @@ fn expand_export(module: Option<&str>, func: &ItemFn) -> syn::Result<proc_macro2
     };
 
     let mut params = Vec::new();
-    let mut param_types = Vec::new();
+    let mut param_types: Vec<proc_macro2::TokenStream> = Vec::new();
     for input in &sig.inputs {
         match input {
             FnArg::Receiver(r) => push_error(reject(r.span(), "methods (`self`)")),
             FnArg::Typed(pt) => match value_type(&pt.ty) {
                 Some(t) => {
                     params.push(t);
-                    param_types.push(pt.ty.clone());
+                    // A string arrives as the address of a string object.
+                    param_types.push(if t == BsType::String {
+                        quote!(u32)
+                    } else {
+                        let ty = &pt.ty;
+                        quote!(#ty)
+                    });
                 }
                 None => push_error(syn::Error::new(
                     pt.ty.span(),
@@ -222,7 +237,28 @@ fn expand_export(module: Option<&str>, func: &ItemFn) -> syn::Result<proc_macro2
     let args: Vec<_> = (0..params.len())
         .map(|i| format_ident!("__bs_arg{}", i))
         .collect();
-    let output = &sig.output;
+    let passed: Vec<proc_macro2::TokenStream> = args
+        .iter()
+        .zip(&params)
+        .map(|(arg, ty)| {
+            if *ty == BsType::String {
+                // SAFETY: the compiler passes string objects only; the
+                // object outlives the call (the caller's stack holds it).
+                quote!(unsafe { ::bluescript::driver::str_of(#arg) })
+            } else {
+                quote!(#arg)
+            }
+        })
+        .collect();
+    let (output, call) = if ret == BsType::String {
+        (
+            quote!(-> u32),
+            quote!(::bluescript::driver::string_result(#name(#(#passed),*))),
+        )
+    } else {
+        let output = &sig.output;
+        (quote!(#output), quote!(#name(#(#passed),*)))
+    };
     let span = name.span();
 
     Ok(quote_spanned! {span=>
@@ -231,7 +267,7 @@ fn expand_export(module: Option<&str>, func: &ItemFn) -> syn::Result<proc_macro2
         #[doc(hidden)]
         #[unsafe(no_mangle)]
         pub extern "C" fn #entry(#(#args: #param_types),*) #output {
-            #name(#(#args),*)
+            #call
         }
 
         // `#[used]` keeps both symbols in the image even if no script calls
@@ -309,7 +345,8 @@ mod tests {
         assert_eq!(ty("f32"), Some(BsType::Float));
         assert_eq!(ty("bool"), Some(BsType::Boolean));
         assert_eq!(ty("u32"), None);
-        assert_eq!(ty("&str"), None);
+        assert_eq!(ty("&str"), Some(BsType::String));
+        assert_eq!(ty("&mut str"), None);
         assert_eq!(ty("Vec<i32>"), None);
     }
 
@@ -336,10 +373,22 @@ mod tests {
     }
 
     #[test]
+    fn strings_cross_as_string_objects() {
+        let out = expand(None, "fn show(text: &str) -> &'static str { \"ok\" }").unwrap();
+        assert!(out.contains(r#"b"show(string):string\0""#), "{out}");
+        assert!(
+            out.contains("__bs_export_show (__bs_arg0 : u32) -> u32"),
+            "{out}"
+        );
+        assert!(out.contains("driver :: str_of (__bs_arg0)"), "{out}");
+        assert!(out.contains("driver :: string_result"), "{out}");
+    }
+
+    #[test]
     fn rejects_unsupported_items() {
         for src in [
             "fn f(x: u8) {}",
-            "fn f() -> &'static str { \"\" }",
+            "fn f() -> &'static [u8] { &[] }",
             "async fn f() {}",
             "fn f<T>(x: T) {}",
             "unsafe fn f() {}",

@@ -34,6 +34,7 @@ mod builtins;
 mod catch;
 mod cell;
 mod convert;
+pub mod driver;
 pub mod cost;
 mod dynamic;
 mod error;

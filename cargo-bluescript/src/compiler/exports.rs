@@ -194,6 +194,13 @@ fn ty_of_rust(ty: &syn::Type) -> Option<Ty> {
             }
         }
         syn::Type::Tuple(tuple) if tuple.elems.is_empty() => Some(Ty::Void),
+        // `&str` parameters, `&'static str` results.
+        syn::Type::Reference(reference) if reference.mutability.is_none() => {
+            match &*reference.elem {
+                syn::Type::Path(path) if path.path.is_ident("str") => Some(Ty::String),
+                _ => None,
+            }
+        }
         _ => None,
     }
 }

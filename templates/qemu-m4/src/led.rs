@@ -20,3 +20,22 @@ fn led_set(on: bool) {
 fn led_toggle_count() -> i32 {
     TOGGLES.load(Ordering::Relaxed)
 }
+
+/// Blinks a pattern of `.` (short) and `-` (long) flashes.
+#[bluescript::export]
+fn led_blink(pattern: &str) -> i32 {
+    let flashes = pattern.chars().filter(|c| matches!(c, '.' | '-')).count() as i32;
+    TOGGLES.fetch_add(2 * flashes, Ordering::Relaxed);
+    bluescript::println!("LED blinks {}", pattern);
+    flashes
+}
+
+/// The LED's state, as a word.
+#[bluescript::export]
+fn led_state() -> &'static str {
+    if LED_ON.load(Ordering::Relaxed) {
+        "on"
+    } else {
+        "off"
+    }
+}
