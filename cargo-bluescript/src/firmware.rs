@@ -255,6 +255,7 @@ fn write_typescript_declarations(project: &Project, exports: &[Export]) -> Resul
 fn typescript_type(ty: ir::Ty) -> &'static str {
     match ty {
         ir::Ty::Integer | ir::Ty::Enum(_) => "integer",
+        ir::Ty::Int32 => "int32",
         ir::Ty::Float => "float",
         ir::Ty::Boolean => "boolean",
         ir::Ty::Void => "void",

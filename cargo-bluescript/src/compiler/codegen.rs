@@ -91,6 +91,7 @@ const RUNTIME_EXTERNS: &str = r#"    static mut __bs_slots: usize;
     fn bs_string_from_char_code(code: i32, loc: *const u8) -> u32;
     fn bs_string_from_any(v: u32, loc: *const u8) -> u32;
     static __bs_desc_int_array: u32;
+    static __bs_desc_int32_array: u32;
     static __bs_desc_float_array: u32;
     static __bs_desc_bool_array: u32;
     static __bs_desc_uint8_array: u32;
@@ -441,7 +442,7 @@ fn ret_suffix(ty: Ty) -> String {
 
 fn zero(ty: Ty) -> &'static str {
     match ty {
-        Ty::Integer | Ty::Enum(_) => "0",
+        Ty::Integer | Ty::Int32 | Ty::Enum(_) => "0",
         Ty::Float => "0.0",
         Ty::Boolean => "false",
         Ty::Void => "()",
@@ -459,7 +460,9 @@ fn local(name: &str) -> String {
 fn new_cell(ty: Ty, value: &str) -> String {
     let null = "core::ptr::null()";
     match ty {
-        Ty::Integer | Ty::Enum(_) => format!("bs_raw_cell_new({value} as u32, {null})"),
+        Ty::Integer | Ty::Int32 | Ty::Enum(_) => {
+            format!("bs_raw_cell_new({value} as u32, {null})")
+        }
         Ty::Float => format!("bs_raw_cell_new(({value}).to_bits(), {null})"),
         Ty::Boolean => format!("bs_raw_cell_new({value} as u32, {null})"),
         _ => format!("bs_cell_new({value}, {null})"),
@@ -728,7 +731,9 @@ impl Generator<'_> {
                         PrintPiece::Value(value) => {
                             let v = self.expr(value);
                             match value.ty {
-                                Ty::Integer | Ty::Enum(_) => format!("bs_print_int({v});"),
+                                Ty::Integer | Ty::Int32 | Ty::Enum(_) => {
+                                    format!("bs_print_int({v});")
+                                }
                                 Ty::Float => format!("bs_print_float({v});"),
                                 Ty::Boolean => format!("bs_print_bool({v});"),
                                 Ty::String => match &value.kind {
@@ -960,7 +965,9 @@ impl Generator<'_> {
             ExprKind::Unary(op, value) => {
                 let v = self.expr(value);
                 match (op, value.ty) {
-                    (UnOp::Neg, Ty::Integer | Ty::Enum(_)) => format!("{v}.wrapping_neg()"),
+                    (UnOp::Neg, Ty::Integer | Ty::Int32 | Ty::Enum(_)) => {
+                        format!("{v}.wrapping_neg()")
+                    }
                     (UnOp::Neg, _) => format!("(-{v})"),
                     (UnOp::Not | UnOp::BitNot, _) => format!("(!{v})"),
                 }

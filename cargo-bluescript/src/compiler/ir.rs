@@ -11,6 +11,9 @@ use std::sync::Mutex;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Ty {
     Integer,
+    /// Exactly 32 bits: an integer that never converts to `any` (whose
+    /// integers keep 30 bits).
+    Int32,
     Float,
     Boolean,
     Void,
@@ -46,13 +49,13 @@ impl Ty {
     pub fn is_reference(self) -> bool {
         !matches!(
             self,
-            Ty::Integer | Ty::Float | Ty::Boolean | Ty::Void | Ty::Enum(_)
+            Ty::Integer | Ty::Int32 | Ty::Float | Ty::Boolean | Ty::Void | Ty::Enum(_)
         )
     }
 
     /// An integer or an enum: what generated code holds in an `i32`.
     pub fn is_integral(self) -> bool {
-        matches!(self, Ty::Integer | Ty::Enum(_))
+        matches!(self, Ty::Integer | Ty::Int32 | Ty::Enum(_))
     }
 
     /// A type that may be made nullable (LANGUAGE.md §1: classes, strings,
@@ -95,7 +98,7 @@ impl Ty {
     /// The Rust type generated code uses for values of this type.
     pub fn rust(self) -> &'static str {
         match self {
-            Ty::Integer | Ty::Enum(_) => "i32",
+            Ty::Integer | Ty::Int32 | Ty::Enum(_) => "i32",
             Ty::Float => "f32",
             Ty::Boolean => "bool",
             Ty::Void => "()",
@@ -123,6 +126,7 @@ impl fmt::Display for Ty {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Ty::Integer => f.write_str("integer"),
+            Ty::Int32 => f.write_str("int32"),
             Ty::Float => f.write_str("float"),
             Ty::Boolean => f.write_str("boolean"),
             Ty::Void => f.write_str("void"),

@@ -53,7 +53,7 @@ impl<'s, 'a> Checker<'s, 'a> {
         let mut common: Option<Ty> = None;
         for ty in types {
             let ty = match ty {
-                Ty::Enum(_) => Ty::Integer,
+                Ty::Enum(_) | Ty::Int32 => Ty::Integer,
                 other => other,
             };
             common = Some(match common {
@@ -179,7 +179,7 @@ impl<'s, 'a> Checker<'s, 'a> {
     /// a value of `T` (LANGUAGE.md §9).
     fn default_init(&mut self, ty: Ty, element: Ty, span: Span) -> Checked<()> {
         match element {
-            Ty::Integer | Ty::Float | Ty::Boolean | Ty::Any | Ty::Nullable(_) => Ok(()),
+            Ty::Integer | Ty::Int32 | Ty::Float | Ty::Boolean | Ty::Any | Ty::Nullable(_) => Ok(()),
             _ => Err(self.error(
                 Diagnostic::error(span, format!("`new {ty}(n)` needs an initial element"))
                     .with_help(format!("give one: `new Array<{element}>(n, …)`")),

@@ -1237,7 +1237,8 @@ impl<'s, 'a> Checker<'s, 'a> {
                     return Err(self.error(unsupported("generic types other than `Array<T>`")));
                 }
                 match name {
-                    "integer" | "int32" => Ok(Ty::Integer),
+                    "integer" => Ok(Ty::Integer),
+                    "int32" => Ok(Ty::Int32),
                     "float" => Ok(Ty::Float),
                     "Uint8Array" => Ok(Ty::Uint8Array),
                     "FixedArray" => Ok(Ty::FixedArray),
@@ -2015,9 +2016,16 @@ impl<'s, 'a> Checker<'s, 'a> {
         };
         match (from, to) {
             // An enum is a subtype of integer (LANGUAGE.md §6).
-            (Ty::Enum(_), _) if to.is_numeric() || to == Ty::Any => {
+            (Ty::Int32, Ty::Any) | (Ty::Any, Ty::Int32) => Err(self.error(
+                Diagnostic::error(span, format!("expected a value of type {to}, found {from}"))
+                    .with_help(
+                        "an int32 never converts to `any`, which keeps 30 bits of an integer",
+                    ),
+            )),
+            (Ty::Enum(_) | Ty::Int32, _) if to.is_numeric() || to == Ty::Any || to == Ty::Int32 => {
                 self.convert(widen(value), to, span)
             }
+            (Ty::Integer, Ty::Int32) => Ok(Expr { ty: to, ..value }),
             (Ty::Integer, Ty::Float) => Ok(int_to_float(value)),
             (Ty::Void, _) => Err(self.error(Diagnostic::error(
                 span,
@@ -2366,7 +2374,7 @@ impl<'s, 'a> Checker<'s, 'a> {
                 },
             });
         }
-        if !ty.is_numeric() {
+        if !(ty.is_numeric() || ty == Ty::Int32) {
             return Err(self.error(Diagnostic::error(
                 update.span,
                 format!(
@@ -3339,7 +3347,7 @@ fn starts_a_timer(expression: &ast::Expression<'_>, is_builtin: impl Fn(&str) ->
 /// value unchanged.
 fn widen(value: Expr) -> Expr {
     match value.ty {
-        Ty::Enum(_) => Expr {
+        Ty::Enum(_) | Ty::Int32 => Expr {
             ty: Ty::Integer,
             ..value
         },

@@ -56,6 +56,7 @@ impl Generator<'_> {
             Ty::FixedArray => "__bs_desc_fixed_array".to_string(),
             Ty::Array(element) => match *element {
                 Ty::Integer | Ty::Enum(_) => "__bs_desc_int_array".to_string(),
+                Ty::Int32 => "__bs_desc_int32_array".to_string(),
                 Ty::Float => "__bs_desc_float_array".to_string(),
                 Ty::Boolean => "__bs_desc_bool_array".to_string(),
                 Ty::Any => "__bs_desc_any_array".to_string(),
@@ -172,7 +173,7 @@ impl Generator<'_> {
         let mut members = Vec::new();
         for (i, (field, ty)) in class.fields.iter().enumerate() {
             let (kind, target) = match ty {
-                Ty::Integer | Ty::Enum(_) => (1, "core::ptr::null()".to_string()),
+                Ty::Integer | Ty::Int32 | Ty::Enum(_) => (1, "core::ptr::null()".to_string()),
                 Ty::Float => (2, "core::ptr::null()".to_string()),
                 Ty::Boolean => (3, "core::ptr::null()".to_string()),
                 Ty::Any => (4, "core::ptr::null()".to_string()),
@@ -247,7 +248,9 @@ impl Generator<'_> {
     /// (`location` is a `*const u8` expression).
     pub(super) fn from_any(&self, value: &str, ty: Ty, location: &str) -> String {
         match ty {
-            Ty::Integer | Ty::Enum(_) => format!("bs_any_to_int({value}, {location})"),
+            Ty::Integer | Ty::Int32 | Ty::Enum(_) => {
+                format!("bs_any_to_int({value}, {location})")
+            }
             Ty::Float => format!("bs_any_to_float({value}, {location})"),
             Ty::Boolean => format!("bs_any_to_bool({value}, {location})"),
             Ty::String => format!("bs_any_to_string({value}, {location})"),
@@ -268,7 +271,7 @@ impl Generator<'_> {
 /// `value` (Rust text, of static type `ty`) as an `any`.
 pub(super) fn to_any(value: &str, ty: Ty) -> String {
     match ty {
-        Ty::Integer | Ty::Enum(_) => format!("box_int({value})"),
+        Ty::Integer | Ty::Int32 | Ty::Enum(_) => format!("box_int({value})"),
         Ty::Float => format!("bs_any_from_float({value})"),
         Ty::Boolean => format!("box_bool({value})"),
         Ty::Void => format!("{{ let _ = {value}; 0u32 }}"),
