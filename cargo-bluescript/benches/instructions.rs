@@ -32,6 +32,8 @@ use std::path::Path;
 
 /// The target for the geometric mean of the ratios.
 const TARGET_RATIO: f64 = 1.5;
+/// The target for untyped (`any`) versions against typed ones.
+const UNTYPED_TARGET_RATIO: f64 = 10.0;
 
 struct Row {
     name: String,
@@ -102,6 +104,37 @@ fn print_table(profile: &str, rows: &[Row], calibration: [u64; 5], spread: u64) 
         calibration[1] - calibration[2],
         calibration[2],
         calibration[3]
+    );
+}
+
+/// Untyped versions (every value an `any`) against the typed ones.
+fn print_untyped_table(rows: &[Row]) {
+    println!("\nUntyped versions (every value an `any`), same profile:");
+    println!(
+        "{:<16}{:>14}{:>14}{:>8}",
+        "benchmark", "untyped", "typed", "ratio"
+    );
+    for row in rows {
+        println!(
+            "{:<16}{:>14}{:>14}{:>8.2}",
+            row.name,
+            grouped(row.bluescript),
+            grouped(row.rust),
+            row.ratio()
+        );
+    }
+    let geomean = geometric_mean(rows);
+    let verdict = if geomean <= UNTYPED_TARGET_RATIO {
+        format!("target <= {UNTYPED_TARGET_RATIO}: met")
+    } else {
+        format!(
+            "target <= {UNTYPED_TARGET_RATIO}: missed by {:.0}%",
+            (geomean / UNTYPED_TARGET_RATIO - 1.0) * 100.0
+        )
+    };
+    println!(
+        "{:<16}{:>14}{:>14}{:>8.2}   ({verdict})",
+        "geometric mean", "", "", geomean
     );
 }
 
@@ -432,6 +465,7 @@ fn run() -> Result<()> {
             "dev profile (opt-level 1, as `cargo bluescript run` builds)"
         };
         let mut rows = Vec::new();
+        let mut untyped_rows = Vec::new();
         let mut calibration = [0u64; 5];
         let mut spread = 0;
         for benchmark in &benchmarks {
@@ -455,9 +489,32 @@ fn run() -> Result<()> {
                 c[4],
             ];
             spread = spread.max(measured.bluescript.1).max(measured.rust.1);
+            if let Some(untyped) = &benchmark.untyped {
+                let variant = harness::Benchmark {
+                    name: benchmark.name.clone(),
+                    script: untyped.clone(),
+                    untyped: None,
+                };
+                let measured = harness::measure(&firmware, &variant, release)
+                    .with_context(|| format!("untyped benchmark `{}`", benchmark.name))?;
+                eprintln!(
+                    "{:>12} {} (untyped): {} instructions",
+                    "Measured", row.name, measured.bluescript.0
+                );
+                // Typed BlueScript in the Rust column: the ratio is untyped
+                // against typed.
+                untyped_rows.push(Row {
+                    name: row.name.clone(),
+                    bluescript: measured.bluescript.0,
+                    rust: row.bluescript,
+                });
+            }
             rows.push(row);
         }
         print_table(profile, &rows, calibration, spread);
+        if !untyped_rows.is_empty() {
+            print_untyped_table(&untyped_rows);
+        }
     }
 
     if wanted.is_empty() {

@@ -34,6 +34,8 @@ pub fn benchmarks_dir() -> PathBuf {
 pub struct Benchmark {
     pub name: String,
     pub script: String,
+    /// `untyped/<name>.bs`: the same program with every value an `any`.
+    pub untyped: Option<String>,
 }
 
 /// The firmware project at `root`, built in the target directory that the
@@ -68,9 +70,14 @@ pub fn discover(wanted: &[String]) -> Result<Vec<Benchmark>> {
             rust.display()
         );
         if wanted.is_empty() || wanted.contains(&name) {
+            let untyped = dir.join("untyped").join(format!("{name}.bs"));
             found.push(Benchmark {
-                name,
                 script: std::fs::read_to_string(&path)?,
+                untyped: match untyped.is_file() {
+                    true => Some(std::fs::read_to_string(&untyped)?),
+                    false => None,
+                },
+                name,
             });
         }
     }

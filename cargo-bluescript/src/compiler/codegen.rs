@@ -228,6 +228,66 @@ fn box_int(i: i32) -> u32 {
 fn box_bool(b: bool) -> u32 {
     if b { 7 } else { 3 }
 }
+/// Fast paths of operations on `any` for two integers (tag 01): the
+/// tagged words add, subtract and compare as they are, and wrap at 30 bits
+/// as boxing does; anything else goes to the runtime.
+#[inline(always)]
+fn both_ints(a: u32, b: u32) -> bool {
+    ((a ^ 1) | (b ^ 1)) & 3 == 0
+}
+#[inline(always)]
+unsafe fn any_arith(op: i32, a: u32, b: u32, loc: *const u8) -> u32 {
+    if both_ints(a, b) {
+        match op {
+            0 => return a.wrapping_add(b).wrapping_sub(1),
+            1 => return a.wrapping_sub(b).wrapping_add(1),
+            2 => return (((a as i32) >> 2).wrapping_mul((b - 1) as i32) as u32) | 1,
+            // Division and remainder truncate; by zero (a boxed 0 is 1), the
+            // runtime reports the error. 30-bit operands cannot overflow.
+            3 if b != 1 => return box_int(((a as i32) >> 2) / ((b as i32) >> 2)),
+            4 if b != 1 => return box_int(((a as i32) >> 2) % ((b as i32) >> 2)),
+            _ => {}
+        }
+    }
+    unsafe { bs_any_arith(op, a, b, loc) }
+}
+#[inline(always)]
+unsafe fn any_compare(op: i32, a: u32, b: u32, loc: *const u8) -> bool {
+    if both_ints(a, b) {
+        let (a, b) = (a as i32, b as i32);
+        return match op {
+            0 => a < b,
+            1 => a <= b,
+            2 => a > b,
+            _ => a >= b,
+        };
+    }
+    unsafe { bs_any_compare(op, a, b, loc) }
+}
+#[inline(always)]
+unsafe fn any_equals(a: u32, b: u32) -> bool {
+    if both_ints(a, b) {
+        return a == b;
+    }
+    unsafe { bs_any_equals(a, b) }
+}
+#[inline(always)]
+unsafe fn any_truthy(v: u32) -> bool {
+    match v & 3 {
+        1 => v != 1,
+        3 => v == 7,
+        0 => v != 0,
+        _ => unsafe { bs_any_truthy(v) },
+    }
+}
+#[inline(always)]
+unsafe fn any_to_int(v: u32, loc: *const u8) -> i32 {
+    if v & 3 == 1 {
+        (v as i32) >> 2
+    } else {
+        unsafe { bs_any_to_int(v, loc) }
+    }
+}
 #[inline(always)]
 unsafe fn is_string(v: u32) -> bool {
     unsafe { v != 0 && v & 3 == 0 && *(v as *const u32) == &raw const __bs_desc_string as u32 }
@@ -986,7 +1046,7 @@ impl Generator<'_> {
                 }
                 let test = match expr.ty {
                     Ty::Float => "truthy_f32(t)",
-                    Ty::Any => "bs_any_truthy(t)",
+                    Ty::Any => "any_truthy(t)",
                     _ => "t != 0",
                 };
                 if *and {
@@ -1011,7 +1071,7 @@ impl Generator<'_> {
                     Ty::Float => format!("truthy_f32({v})"),
                     // Every string is truthy, the empty one included.
                     Ty::String => format!("{{ let _ = {v}; true }}"),
-                    Ty::Any => format!("bs_any_truthy({v})"),
+                    Ty::Any => format!("any_truthy({v})"),
                     _ => format!("({v} != 0)"),
                 }
             }
@@ -1069,6 +1129,13 @@ impl Generator<'_> {
                 if let Some(location) = location {
                     args.push(location_pointer(location));
                 }
+                // The inline fast paths of HELPERS, where there are.
+                let symbol = match *symbol {
+                    "bs_any_arith" => "any_arith",
+                    "bs_any_compare" => "any_compare",
+                    "bs_any_equals" => "any_equals",
+                    other => other,
+                };
                 format!("{symbol}({})", args.join(", "))
             }
         }

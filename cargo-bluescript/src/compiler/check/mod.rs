@@ -962,15 +962,30 @@ impl<'s, 'a> Checker<'s, 'a> {
                     ret: *ret,
                 })
             }
-            Some(FunctionState::InProgress { .. }) => {
-                let name = plain_name(name);
-                return Err(self.error(
-                    Diagnostic::error(
-                        use_span,
-                        format!("the return type of `{name}` is needed before it can be inferred"),
-                    )
-                    .with_help(format!("annotate it: `function {name}(…): integer`")),
-                ));
+            Some(FunctionState::InProgress { params, .. }) => {
+                // Needed before its returns could tell: inference fails,
+                // and the type is `any` (LANGUAGE.md §4).
+                let params = params.clone();
+                if let Some(context) = self
+                    .contexts
+                    .iter_mut()
+                    .rev()
+                    .find(|c| c.name == name && !c.is_arrow)
+                {
+                    context.ret = Some(ReturnType::Declared(Ty::Any));
+                }
+                self.functions.insert(
+                    name.to_string(),
+                    FunctionState::InProgress {
+                        params: params.clone(),
+                        declared_ret: Some(Ty::Any),
+                    },
+                );
+                let _ = use_span;
+                return Ok(Signature {
+                    params,
+                    ret: Ty::Any,
+                });
             }
             Some(FunctionState::Unchecked(function)) => *function,
         };
@@ -1124,10 +1139,13 @@ impl<'s, 'a> Checker<'s, 'a> {
                 Some(ReturnType::Declared(ty)) | Some(ReturnType::Inferred(Some(ty))) => ty,
                 _ => Ty::Void,
             };
-            if let Some(ReturnType::Inferred(Some(ty))) = context.ret {
+            match context.ret {
                 // Returns checked while the inferred type was still narrower
-                // (an enum, an integer).
-                returns_to(&mut body, ty);
+                // (an enum, an integer), or before it became `any`.
+                Some(ReturnType::Inferred(Some(ty)) | ReturnType::Declared(ty @ Ty::Any)) => {
+                    returns_to(&mut body, ty)
+                }
+                _ => {}
             }
             let boxed_params = params
                 .iter()
@@ -3255,6 +3273,17 @@ fn is_stringy(expression: &ast::Expression<'_>) -> bool {
 fn returns_to(body: &mut [Stmt], ty: Ty) {
     for statement in body {
         match statement {
+            Stmt::Return(Some(value)) if ty == Ty::Any && value.ty != Ty::Any => {
+                let returned = std::mem::replace(value, null());
+                *value = Expr {
+                    ty: Ty::Any,
+                    kind: if returned.ty.is_reference() {
+                        ExprKind::Retyped(Box::new(returned))
+                    } else {
+                        ExprKind::ToAny(Box::new(widen(returned)))
+                    },
+                };
+            }
             Stmt::Return(Some(value)) if value.ty != ty && value.ty.is_integral() => {
                 let integer = widen(std::mem::replace(
                     value,

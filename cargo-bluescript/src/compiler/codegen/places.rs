@@ -187,7 +187,7 @@ impl Generator<'_> {
             (Ty::Any, _) => {
                 // `bs_any_arith` with `+`/`-` and a boxed 1.
                 any_op = format!(
-                    "bs_any_arith({}, t, box_int(1), {})",
+                    "any_arith({}, t, box_int(1), {})",
                     if increment { 0 } else { 1 },
                     location_pointer(location)
                 );

@@ -248,9 +248,7 @@ impl Generator<'_> {
     /// (`location` is a `*const u8` expression).
     pub(super) fn from_any(&self, value: &str, ty: Ty, location: &str) -> String {
         match ty {
-            Ty::Integer | Ty::Int32 | Ty::Enum(_) => {
-                format!("bs_any_to_int({value}, {location})")
-            }
+            Ty::Integer | Ty::Int32 | Ty::Enum(_) => format!("any_to_int({value}, {location})"),
             Ty::Float => format!("bs_any_to_float({value}, {location})"),
             Ty::Boolean => format!("bs_any_to_bool({value}, {location})"),
             Ty::String => format!("bs_any_to_string({value}, {location})"),
