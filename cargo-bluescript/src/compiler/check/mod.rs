@@ -1588,13 +1588,19 @@ impl<'s, 'a> Checker<'s, 'a> {
             S::VariableDeclaration(declaration) => return self.local_declaration(declaration),
             S::IfStatement(statement) => {
                 let cond = self.condition(&statement.test);
+                // Each branch starts from the narrowing before the `if`.
+                let before = self.narrow_state();
                 let facts = self.narrowings(&statement.test, true);
                 let then = self.narrowed(facts, |checker| checker.block(&statement.consequent));
+                let after_then = self.narrow_state();
+                self.set_narrow_state(&before);
                 let facts = self.narrowings(&statement.test, false);
                 let otherwise = match &statement.alternate {
                     Some(alternate) => self.narrowed(facts, |checker| checker.block(alternate)),
                     None => Ok(Vec::new()),
                 };
+                let after_otherwise = self.narrow_state();
+                self.merge_narrow_states(&after_then, &after_otherwise);
                 Stmt::If {
                     cond: cond?,
                     then: then?,

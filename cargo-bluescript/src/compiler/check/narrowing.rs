@@ -137,6 +137,44 @@ impl<'s, 'a> Checker<'s, 'a> {
     }
 }
 
+/// The types of the narrowed variables of a function, by scope.
+pub(super) type NarrowState = Vec<(usize, String, Ty)>;
+
+impl<'s, 'a> Checker<'s, 'a> {
+    pub(super) fn narrow_state(&mut self) -> NarrowState {
+        let mut state = Vec::new();
+        for (depth, scope) in self.context().scopes.iter().enumerate() {
+            for (name, local) in scope {
+                if local.declared.is_some() {
+                    state.push((depth, name.clone(), local.ty));
+                }
+            }
+        }
+        state
+    }
+
+    pub(super) fn set_narrow_state(&mut self, state: &NarrowState) {
+        let scopes = &mut self.context().scopes;
+        for (depth, name, ty) in state {
+            if let Some(local) = scopes.get_mut(*depth).and_then(|s| s.get_mut(name)) {
+                local.ty = *ty;
+            }
+        }
+    }
+
+    /// After two branches: a variable stays narrowed only if both kept it.
+    pub(super) fn merge_narrow_states(&mut self, a: &NarrowState, b: &NarrowState) {
+        let scopes = &mut self.context().scopes;
+        for ((depth, name, ty_a), (_, _, ty_b)) in a.iter().zip(b) {
+            if ty_a != ty_b {
+                if let Some(local) = scopes.get_mut(*depth).and_then(|s| s.get_mut(name)) {
+                    local.ty = local.declared.unwrap_or(local.ty);
+                }
+            }
+        }
+    }
+}
+
 fn is_null(expression: &ast::Expression<'_>) -> bool {
     match expression.without_parentheses() {
         ast::Expression::NullLiteral(_) => true,
