@@ -1939,7 +1939,7 @@ impl<'s, 'a> Checker<'s, 'a> {
                     self.error(Diagnostic::unsupported(argument.span(), "spread arguments"))
                 );
             };
-            self.print_pieces(argument, &mut pieces)?;
+            self.print_pieces(argument, &mut pieces, false)?;
         }
         Ok(Stmt::Print { to_stderr, pieces })
     }
@@ -1950,6 +1950,7 @@ impl<'s, 'a> Checker<'s, 'a> {
         &mut self,
         expression: &ast::Expression<'_>,
         out: &mut Vec<PrintPiece>,
+        in_concatenation: bool,
     ) -> Checked<()> {
         match expression.without_parentheses() {
             ast::Expression::StringLiteral(literal) => {
@@ -1964,11 +1965,20 @@ impl<'s, 'a> Checker<'s, 'a> {
             ast::Expression::BinaryExpression(binary)
                 if binary.operator == BinaryOperator::Addition && is_stringy(expression) =>
             {
-                self.print_pieces(&binary.left, out)?;
-                self.print_pieces(&binary.right, out)
+                self.print_pieces(&binary.left, out, true)?;
+                self.print_pieces(&binary.right, out, true)
             }
             other => {
                 let value = self.expr(other)?;
+                // Concatenated, an object reads as its string (JavaScript's
+                // String(): arrays joined with `,`), not as printed alone.
+                let value = if in_concatenation && value.ty.is_reference() && value.ty != Ty::String
+                {
+                    let location = self.location(other.span());
+                    self.stringify(value, &location, other.span().into())?
+                } else {
+                    value
+                };
                 out.push(PrintPiece::Value(value));
                 Ok(())
             }
