@@ -843,7 +843,7 @@ impl Generator<'_> {
             },
             ExprKind::ToAny(value) => types::to_any(&self.expr(value), value.ty),
             ExprKind::FromAny(value, location) => {
-                self.from_any(&self.expr(value), expr.ty, &location_pointer(location))
+                self.unboxed(&self.expr(value), expr.ty, &location_pointer(location))
             }
             ExprKind::IsNull { value, negated } => {
                 format!(

@@ -576,29 +576,13 @@ impl<'s, 'a> Checker<'s, 'a> {
             };
             let this = self.this(sup.span.into())?;
             return self
-                .instance_call(
-                    this,
-                    superclass,
-                    name,
-                    arguments,
-                    span,
-                    false,
-                    member.property.span.into(),
-                )
+                .instance_call(this, superclass, member, arguments, span, false)
                 .map(Some);
         }
         let object = self.expr(&member.object)?;
         match object.ty {
             Ty::Class(class) => self
-                .instance_call(
-                    object,
-                    class,
-                    name,
-                    arguments,
-                    span,
-                    true,
-                    member.property.span.into(),
-                )
+                .instance_call(object, class, member, arguments, span, true)
                 .map(Some),
             Ty::Any => self
                 .dynamic_method_call(object, name, arguments, span)
@@ -621,12 +605,13 @@ impl<'s, 'a> Checker<'s, 'a> {
         &mut self,
         object: Expr,
         class: Name,
-        name: &str,
+        member: &ast::StaticMemberExpression<'_>,
         arguments: &[&ast::Expression<'_>],
         span: Span,
         dispatch: bool,
-        name_span: Span,
     ) -> Checked<Expr> {
+        let name = member.property.name.as_str();
+        let name_span: Span = member.property.span.into();
         let info = &self.classes[class.qualified()];
         let Some(method) = info.methods.iter().find(|m| m.name == name).cloned() else {
             if info.fields.iter().any(|(field, _)| field == name) {

@@ -1139,13 +1139,12 @@ impl<'s, 'a> Checker<'s, 'a> {
                 Some(ReturnType::Declared(ty)) | Some(ReturnType::Inferred(Some(ty))) => ty,
                 _ => Ty::Void,
             };
-            match context.ret {
-                // Returns checked while the inferred type was still narrower
-                // (an enum, an integer), or before it became `any`.
-                Some(ReturnType::Inferred(Some(ty)) | ReturnType::Declared(ty @ Ty::Any)) => {
-                    returns_to(&mut body, ty)
-                }
-                _ => {}
+            // Returns checked while the inferred type was still narrower (an
+            // enum, an integer), or before it became `any`.
+            if let Some(ReturnType::Inferred(Some(ty)) | ReturnType::Declared(ty @ Ty::Any)) =
+                context.ret
+            {
+                returns_to(&mut body, ty)
             }
             let boxed_params = params
                 .iter()
@@ -3098,8 +3097,9 @@ impl<'s, 'a> Checker<'s, 'a> {
         })
     }
 
-    /// A timer callback: a top-level function or an arrow without captures,
-    /// which is lifted to a function of its own. Returns the function's name.
+    /// A timer callback named by a top-level function (called through its
+    /// slot; function values are closures, see `timer_call`). Returns the
+    /// function's name.
     fn callback(&mut self, expression: &ast::Expression<'_>) -> Checked<String> {
         let span: Span = expression.span().into();
         match expression.without_parentheses() {
@@ -3136,67 +3136,7 @@ impl<'s, 'a> Checker<'s, 'a> {
             {
                 Err(Reported)
             }
-            ast::Expression::ArrowFunctionExpression(arrow) => {
-                if arrow.r#async {
-                    return Err(
-                        self.error(Diagnostic::unsupported(span, "`async` arrow functions"))
-                    );
-                }
-                if let Some(parameters) = &arrow.type_parameters {
-                    return Err(self.error(Diagnostic::unsupported(
-                        parameters.span,
-                        "generic functions",
-                    )));
-                }
-                if !arrow.params.items.is_empty() || arrow.params.rest.is_some() {
-                    return Err(self.error(Diagnostic::error(
-                        span,
-                        "a timer callback takes no parameters",
-                    )));
-                }
-                // `<enclosing>$<n>`, unless a function has that name.
-                let name = loop {
-                    let context = self.context();
-                    context.arrows += 1;
-                    let name = format!("{}${}", context.name, context.arrows - 1);
-                    if !self.functions.contains_key(&name) {
-                        break name;
-                    }
-                };
-                self.function_module.insert(name.clone(), self.current);
-                let declared = match &arrow.return_type {
-                    Some(annotation) => {
-                        ReturnType::Declared(self.return_type(&annotation.type_annotation)?)
-                    }
-                    None => ReturnType::Inferred(None),
-                };
-                let function = self.function_body(
-                    name.clone(),
-                    Vec::new(),
-                    declared,
-                    |checker| match &arrow.body {
-                        ast::ArrowFunctionBody::FunctionBody(body) => {
-                            checker.statements(&body.statements)
-                        }
-                        body => {
-                            let expression = body.as_expression().expect("expression-bodied arrow");
-                            checker.expression_statement(expression)
-                        }
-                    },
-                    span,
-                    true,
-                )?;
-                self.functions.insert(
-                    name.clone(),
-                    FunctionState::Done(function.signature.clone()),
-                );
-                self.checked.insert(name.clone(), function);
-                Ok(name)
-            }
-            _ => Err(self.error(Diagnostic::unsupported(
-                span,
-                "a timer callback other than a function name or an arrow function",
-            ))),
+            _ => Err(self.error(Diagnostic::error(span, "a timer callback is a function"))),
         }
     }
 }

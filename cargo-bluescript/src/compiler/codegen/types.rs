@@ -152,7 +152,7 @@ impl Generator<'_> {
     fn unbox_arguments(&self, out: &mut String, signature: &Signature) -> Vec<String> {
         let mut names = Vec::new();
         for (i, ty) in signature.params.iter().enumerate() {
-            let value = self.from_any(&format!("*args.add({i})"), *ty, "loc");
+            let value = self.unboxed(&format!("*args.add({i})"), *ty, "loc");
             let _ = writeln!(out, "    let a{i}: {} = {value};", ty.rust());
             names.push(format!("a{i}"));
         }
@@ -246,7 +246,7 @@ impl Generator<'_> {
 
     /// The `any` `value` (Rust text) converted to `ty`, checked at run time
     /// (`location` is a `*const u8` expression).
-    pub(super) fn from_any(&self, value: &str, ty: Ty, location: &str) -> String {
+    pub(super) fn unboxed(&self, value: &str, ty: Ty, location: &str) -> String {
         match ty {
             Ty::Integer | Ty::Int32 | Ty::Enum(_) => format!("any_to_int({value}, {location})"),
             Ty::Float => format!("bs_any_to_float({value}, {location})"),
@@ -256,7 +256,7 @@ impl Generator<'_> {
             Ty::Array(element) if *element == Ty::Any => format!("any_array({value}, {location})"),
             Ty::Nullable(inner) => format!(
                 "{{ let t: u32 = {value}; if t == 0 {{ 0 }} else {{ {} }} }}",
-                self.from_any("t", *inner, location)
+                self.unboxed("t", *inner, location)
             ),
             _ => format!(
                 "bs_any_to_object({value}, {}, {location})",
