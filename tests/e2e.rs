@@ -5,7 +5,7 @@
 mod support;
 
 use std::time::Duration;
-use support::{number_after, text, Project, Watch};
+use support::{number_after, text, tool, Project, Watch};
 
 #[test]
 fn run_prints_the_exact_output_of_a_finite_program_and_exits_zero() {
@@ -347,6 +347,35 @@ fn watch_patches_methods_and_closures_and_keeps_their_state() {
         Duration::from_secs(120),
         "from the restarted program",
         |l| l == "all 1",
+    );
+}
+
+#[test]
+fn the_heap_size_comes_from_the_project_manifest() {
+    let project = Project::new("small_heap");
+    let manifest = project.root.join("Cargo.toml");
+    let original = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        original.replace(
+            "[package.metadata.bluescript]\n",
+            "[package.metadata.bluescript]\nheap-size = \"4K\"\n",
+        ),
+    )
+    .unwrap();
+    // 8 KB of integers: more than a 4 KiB heap holds, not the default 16.
+    project.write_script("const big = new Array<integer>(2000, 1)\nprint(big.length)\n");
+    // A target directory of its own: the runtime is built for this size.
+    let target = tempfile::tempdir().unwrap();
+    let output = tool(&["run"], &project.root)
+        .env("CARGO_TARGET_DIR", target.path())
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("run-time error: out of memory (at scripts/main.bs:1:13)"),
+        "{stderr}"
     );
 }
 

@@ -175,6 +175,9 @@ fn cargo_build(project: &Project, generated: &std::path::Path, release: bool) ->
         .env("CARGO_TARGET_DIR", &project.target_dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
+    if let Some(size) = &project.heap_size {
+        command.env("BLUESCRIPT_HEAP_SIZE", size);
+    }
     if release {
         command.arg("--release");
     }

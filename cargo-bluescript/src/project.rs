@@ -14,16 +14,22 @@ pub struct Project {
     pub board: String,
     pub scripts_dir: PathBuf,
     pub main_script: PathBuf,
+    /// `heap-size` of `[package.metadata.bluescript]`: the size of the
+    /// scripts' heap (the runtime's `BLUESCRIPT_HEAP_SIZE`), if set.
+    pub heap_size: Option<String>,
     /// Cargo's target directory for this crate.
     pub target_dir: PathBuf,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
+#[serde(rename_all = "kebab-case")]
 struct Metadata {
     board: Option<String>,
     scripts: Option<String>,
     main: Option<String>,
+    /// The scripts' heap, in bytes or KiB (`"64K"`).
+    heap_size: Option<String>,
 }
 
 impl Project {
@@ -71,6 +77,7 @@ impl Project {
             board: config.board.unwrap_or_else(|| "qemu-m4".into()),
             scripts_dir,
             main_script,
+            heap_size: config.heap_size,
             target_dir: metadata.target_directory.into_std_path_buf(),
             manifest,
             root,
