@@ -76,28 +76,7 @@ fn print_table(profile: &str, rows: &[Row], calibration: [u64; 5], spread: u64) 
         "{:<16}{:>14}{:>14}{:>8}",
         "benchmark", "BlueScript", "Rust", "ratio"
     );
-    for row in rows {
-        println!(
-            "{:<16}{:>14}{:>14}{:>8.2}",
-            row.name,
-            grouped(row.bluescript),
-            grouped(row.rust),
-            row.ratio()
-        );
-    }
-    let geomean = geometric_mean(rows);
-    let verdict = if geomean <= TARGET_RATIO {
-        format!("target <= {TARGET_RATIO}: met")
-    } else {
-        format!(
-            "target <= {TARGET_RATIO}: missed by {:.0}%",
-            (geomean / TARGET_RATIO - 1.0) * 100.0
-        )
-    };
-    println!(
-        "{:<16}{:>14}{:>14}{:>8.2}   ({verdict})",
-        "geometric mean", "", "", geomean
-    );
+    print_rows(rows, TARGET_RATIO);
     println!(
         "Counter check: {} loops of known length measured exactly, {} more with a reading at a \
          tick edge off by at most {}; the {ROUNDS} rounds of each version agreed within {spread}.",
@@ -114,6 +93,11 @@ fn print_untyped_table(rows: &[Row]) {
         "{:<16}{:>14}{:>14}{:>8}",
         "benchmark", "untyped", "typed", "ratio"
     );
+    print_rows(rows, UNTYPED_TARGET_RATIO);
+}
+
+/// The rows, their ratios and the geometric mean against `target`.
+fn print_rows(rows: &[Row], target: f64) {
     for row in rows {
         println!(
             "{:<16}{:>14}{:>14}{:>8.2}",
@@ -124,12 +108,12 @@ fn print_untyped_table(rows: &[Row]) {
         );
     }
     let geomean = geometric_mean(rows);
-    let verdict = if geomean <= UNTYPED_TARGET_RATIO {
-        format!("target <= {UNTYPED_TARGET_RATIO}: met")
+    let verdict = if geomean <= target {
+        format!("target <= {target}: met")
     } else {
         format!(
-            "target <= {UNTYPED_TARGET_RATIO}: missed by {:.0}%",
-            (geomean / UNTYPED_TARGET_RATIO - 1.0) * 100.0
+            "target <= {target}: missed by {:.0}%",
+            (geomean / target - 1.0) * 100.0
         )
     };
     println!(

@@ -369,19 +369,8 @@ pub fn generate_image(
             n = roots.len()
         );
     }
-    let mut generator = Generator {
-        slots,
-        calls,
-        patch: false,
-        out: String::new(),
-        classes: &program.classes,
-        descriptors: RefCell::new(BTreeMap::new()),
-        current: RefCell::new(Vec::new()),
-    };
-    for item in &program.native_items {
-        out.push_str(item);
-        out.push('\n');
-    }
+    let mut generator = Generator::new(slots, calls, false, program);
+    push_native_items(&mut out, program);
     for function in &program.functions {
         generator.function(function, &function_symbol(&function.name));
     }
@@ -449,19 +438,8 @@ pub fn generate_patch(
     }
     out.push_str("}\n");
     out.push_str(HELPERS);
-    let mut generator = Generator {
-        slots,
-        calls: Calls::Slots,
-        patch: true,
-        out: String::new(),
-        classes: &program.classes,
-        descriptors: RefCell::new(BTreeMap::new()),
-        current: RefCell::new(Vec::new()),
-    };
-    for item in &program.native_items {
-        out.push_str(item);
-        out.push('\n');
-    }
+    let mut generator = Generator::new(slots, Calls::Slots, true, program);
+    push_native_items(&mut out, program);
     for function in functions {
         generator.function(function, &patch_symbol(&function.name, epoch));
     }
@@ -473,6 +451,14 @@ pub fn generate_patch(
     out.push_str("}\n");
     out.push_str(&generator.out);
     out
+}
+
+/// The Rust items of top-level `code` templates.
+fn push_native_items(out: &mut String, program: &Program) {
+    for item in &program.native_items {
+        out.push_str(item);
+        out.push('\n');
+    }
 }
 
 fn declare_export(out: &mut String, export: &Export) {
@@ -594,7 +580,19 @@ struct Generator<'s> {
     current: RefCell<Vec<String>>,
 }
 
-impl Generator<'_> {
+impl<'s> Generator<'s> {
+    fn new(slots: &'s SlotMap, calls: Calls, patch: bool, program: &'s Program) -> Self {
+        Generator {
+            slots,
+            calls,
+            patch,
+            out: String::new(),
+            classes: &program.classes,
+            descriptors: RefCell::new(BTreeMap::new()),
+            current: RefCell::new(Vec::new()),
+        }
+    }
+
     /// A string literal's value. The image's literals are static objects;
     /// a patch copies its literals to the heap instead, because a literal
     /// stored in a global must outlive the patch's code, which compaction

@@ -32,15 +32,8 @@ impl<'s, 'a> Checker<'s, 'a> {
 
     /// The class `C` when `object` names it (for `C.k`, `C.f()`).
     pub(super) fn static_class(&self, object: &ast::Expression<'_>) -> Option<String> {
-        let ast::Expression::Identifier(id) = object.without_parentheses() else {
-            return None;
-        };
-        let name = id.name.as_str();
-        if self.lookup_local(name).is_some() || self.is_captured(name) {
-            return None;
-        }
-        match self.item(name) {
-            Some(Item::Class(qualified)) => Some(qualified),
+        match self.builtin_object(object) {
+            Some(Builtin::Class(qualified)) => Some(qualified),
             _ => None,
         }
     }

@@ -1667,7 +1667,10 @@ impl<'s, 'a> Checker<'s, 'a> {
                 return Err(self.error(Diagnostic::unsupported(s.span, "a labeled statement")))
             }
             S::ClassDeclaration(s) => {
-                return Err(self.error(Diagnostic::unsupported(s.span, "classes")))
+                return Err(self.error(
+                    Diagnostic::error(s.span, "a class is declared only at the top level")
+                        .with_help("move it out of the function or block"),
+                ))
             }
             S::TSEnumDeclaration(s) => {
                 return Err(self.error(
@@ -2261,7 +2264,8 @@ impl<'s, 'a> Checker<'s, 'a> {
                             &format!("the property `{property}`"),
                         )))
                     }
-                    None => {}
+                    // `C.k`: a place.
+                    Some(Builtin::Class(_)) | None => {}
                 }
                 if let Some(value) = self.length(member)? {
                     return Ok(value);
@@ -2910,6 +2914,7 @@ impl<'s, 'a> Checker<'s, 'a> {
         }
         match self.item(name) {
             Some(Item::Enum(qualified)) => Some(Builtin::Enum(qualified)),
+            Some(Item::Class(qualified)) => Some(Builtin::Class(qualified)),
             Some(Item::Unresolved) => Some(Builtin::Unresolved),
             Some(_) => None,
             None => ["Math", "time", "String"]
@@ -3344,6 +3349,8 @@ fn widen(value: Expr) -> Expr {
 enum Builtin {
     /// An enum (qualified name).
     Enum(String),
+    /// A class (qualified name): `C.k`, `C.f()`.
+    Class(String),
     /// `Math`, `time`.
     Named(&'static str),
     /// A failed import, reported already.
