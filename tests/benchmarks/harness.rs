@@ -187,11 +187,11 @@ struct Runs {
 }
 
 /// How far the rounds of one version in one image may disagree: a few
-/// instructions, plus one per 20 000 (README, "Native speed": some tick
+/// instructions, plus one per 10 000 (README, "Native speed": some tick
 /// interrupts cost QEMU's count an instruction more, and more of them
 /// where a tick interrupts a multiple load or store, which restarts).
 fn round_tolerance(count: u64) -> u64 {
-    4 + count / 20_000
+    4 + count / 10_000
 }
 
 impl Runs {
