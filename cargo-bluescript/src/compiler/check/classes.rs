@@ -351,6 +351,39 @@ impl<'s, 'a> Checker<'s, 'a> {
         }
     }
 
+    /// A subclass's constructor calls `super(…)` first (LANGUAGE.md §5).
+    pub(super) fn check_super_first(
+        &mut self,
+        method: &MethodOf,
+        body: &ast::FunctionBody<'_>,
+    ) -> Checked<()> {
+        let has_superclass = self
+            .classes
+            .get(method.class.qualified())
+            .is_some_and(|c| c.superclass.is_some());
+        if !method.is_constructor || !has_superclass {
+            return Ok(());
+        }
+        let calls_super = |statement: &ast::Statement<'_>| {
+            matches!(statement, ast::Statement::ExpressionStatement(s)
+                if matches!(s.expression.without_parentheses(), ast::Expression::CallExpression(call)
+                    if matches!(call.callee, ast::Expression::Super(_))))
+        };
+        match body.statements.first() {
+            Some(first) if calls_super(first) => Ok(()),
+            _ => Err(self.error(
+                Diagnostic::error(
+                    body.span,
+                    format!(
+                        "the constructor of `{}` must call `super(…)` first",
+                        method.class.name()
+                    ),
+                )
+                .with_help("it is a subclass: its superclass's part is set up first"),
+            )),
+        }
+    }
+
     /// The class of the method being checked, if any.
     fn enclosing_method(&self) -> Option<MethodOf> {
         // Arrows inside a method see its `this` (captured) and its class.

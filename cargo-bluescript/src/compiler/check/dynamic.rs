@@ -134,6 +134,13 @@ impl<'s, 'a> Checker<'s, 'a> {
                 negated,
             }));
         }
+        if lhs.ty == Ty::Boolean || rhs.ty == Ty::Boolean {
+            // If one side is a boolean, so must the other be (LANGUAGE.md §7).
+            return Err(self.error(Diagnostic::error(
+                span,
+                format!("`{symbol}` cannot be applied to {} and {}", lhs.ty, rhs.ty),
+            )));
+        }
         if lhs.ty == Ty::Any || rhs.ty == Ty::Any {
             if lhs.ty == Ty::Void || rhs.ty == Ty::Void {
                 return Err(self.error(Diagnostic::error(

@@ -1053,6 +1053,9 @@ impl<'s, 'a> Checker<'s, 'a> {
         let mut params = self.parameters(&function.params)?;
         let method = self.methods_of.get(name).cloned();
         if let Some(method) = &method {
+            self.check_super_first(method, body)?;
+        }
+        if let Some(method) = &method {
             if !method.is_static {
                 params.insert(0, ("this".to_string(), Ty::Class(method.class)));
             }
