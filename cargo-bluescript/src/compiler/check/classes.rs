@@ -304,6 +304,57 @@ impl<'s, 'a> Checker<'s, 'a> {
         self.current = caller;
     }
 
+    /// A property that holds an object (not nullable, not `any`) is set by
+    /// the constructor, at its top level: an instance never holds a null
+    /// where its type promises an object.
+    pub(super) fn check_field_initialization(&mut self) {
+        let mut names: Vec<String> = self.classes.keys().cloned().collect();
+        names.sort();
+        for name in names {
+            let info = &self.classes[&name];
+            let (declaration, module) = (info.declaration, info.module);
+            let fields = info.fields.clone();
+            let mut assigned: HashSet<String> = HashSet::new();
+            for element in &declaration.body.body {
+                let ast::ClassElement::MethodDefinition(method) = element else {
+                    continue;
+                };
+                if method.kind != ast::MethodDefinitionKind::Constructor {
+                    continue;
+                }
+                for statement in method.value.body.iter().flat_map(|b| &b.statements) {
+                    if let Some(field) = assigned_field(statement) {
+                        assigned.insert(field);
+                    }
+                }
+            }
+            for element in &declaration.body.body {
+                let ast::ClassElement::PropertyDefinition(property) = element else {
+                    continue;
+                };
+                let Some(field) = key_name(&property.key) else {
+                    continue;
+                };
+                let ty = fields.iter().find(|f| f.0 == field).map(|f| f.1);
+                let needs_value = ty.is_some_and(|ty| ty.is_object());
+                if property.r#static || !needs_value || assigned.contains(&field) {
+                    continue;
+                }
+                let ty = ty.expect("a field's type");
+                self.current = module;
+                self.error(
+                    Diagnostic::error(
+                        property.key.span(),
+                        format!("the property `{field}` ({ty}) is not set by the constructor"),
+                    )
+                    .with_help(format!(
+                        "set it at the top of the constructor (`this.{field} = …`), or declare it `{field}: {ty} | null`"
+                    )),
+                );
+            }
+        }
+    }
+
     /// Overrides must keep the signature of the method they override.
     pub(super) fn check_overrides(&mut self) {
         let mut names: Vec<String> = self.classes.keys().cloned().collect();
@@ -738,6 +789,23 @@ impl<'s, 'a> Checker<'s, 'a> {
         }
         out
     }
+}
+
+/// `f` of a statement `this.f = …`.
+fn assigned_field(statement: &ast::Statement<'_>) -> Option<String> {
+    let ast::Statement::ExpressionStatement(statement) = statement else {
+        return None;
+    };
+    let ast::Expression::AssignmentExpression(assignment) =
+        statement.expression.without_parentheses()
+    else {
+        return None;
+    };
+    let ast::AssignmentTarget::StaticMemberExpression(member) = &assignment.left else {
+        return None;
+    };
+    matches!(member.object, ast::Expression::ThisExpression(_))
+        .then(|| member.property.name.to_string())
 }
 
 /// A method's signature as its function sees it: `this` first.

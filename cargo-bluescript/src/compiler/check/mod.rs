@@ -55,6 +55,7 @@ pub fn check_program(
         main.extend(checker.check_main());
     }
     checker.check_overrides();
+    checker.check_field_initialization();
     checker.check_remaining_functions();
     checker.check_symbols();
     if !checker.diagnostics.is_empty() {
@@ -794,6 +795,9 @@ impl<'s, 'a> Checker<'s, 'a> {
             }
             let declared = global.ty;
             let Some(init) = &declarator.init else {
+                if let Some(ty) = declared.filter(|ty| needs_initial_value(*ty)) {
+                    self.error(uninitialized(declarator.span, &name, ty));
+                }
                 if declared == Some(Ty::String) {
                     // Never 0 once declared: the empty string.
                     out.push(Stmt::Expr(Expr {
@@ -1752,6 +1756,9 @@ impl<'s, 'a> Checker<'s, 'a> {
                 None => None,
             };
             let ty = match (declared, &init) {
+                (Some(ty), None) if needs_initial_value(ty) => {
+                    return Err(self.error(uninitialized(declarator.span, &name, ty)))
+                }
                 (Some(ty), _) => ty,
                 (None, Some(init)) => init.ty,
                 // `let x;` is an `any`, undefined (LANGUAGE.md §3).
@@ -3358,6 +3365,17 @@ enum Builtin {
     Named(&'static str),
     /// A failed import, reported already.
     Unresolved,
+}
+
+/// Whether a variable of type `ty` needs an initializer: it holds an
+/// object, and 0 (null) is not one. (A string starts empty.)
+fn needs_initial_value(ty: Ty) -> bool {
+    ty.is_object() && ty != Ty::String
+}
+
+fn uninitialized(span: impl Into<Span>, name: &str, ty: Ty) -> Diagnostic {
+    Diagnostic::error(span, format!("`{name}` ({ty}) needs an initial value"))
+        .with_help(format!("give it one, or declare it `{name}: {ty} | null`"))
 }
 
 /// `null` / `undefined`.
