@@ -24,3 +24,28 @@ fn the_instruction_counter_is_exact_and_a_benchmark_checks_itself() {
     // fib(24) makes 150 049 calls.
     assert!(measured.bluescript.0 > 150_049 && measured.rust.0 > 150_049);
 }
+
+/// Every benchmark, typed and untyped, compiles, runs on the board and
+/// verifies its result in both languages (the counts are the bench's).
+#[test]
+fn every_benchmark_computes_the_right_result() {
+    let benchmarks = harness::discover(&[]).unwrap();
+    let project = support::Project::new("benchmarks_check");
+    harness::install_firmware(&project.root, &benchmarks).unwrap();
+    let firmware = harness::locate(&project.root).unwrap();
+    let mut failures = Vec::new();
+    for benchmark in &benchmarks {
+        let untyped = benchmark.untyped.as_ref().map(|script| harness::Benchmark {
+            name: benchmark.name.clone(),
+            script: script.clone(),
+            untyped: None,
+        });
+        for (version, program) in [("typed", Some(benchmark)), ("untyped", untyped.as_ref())] {
+            let Some(program) = program else { continue };
+            if let Err(error) = harness::measure(&firmware, program, false) {
+                failures.push(format!("{} ({version}): {error:#}", benchmark.name));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
