@@ -142,23 +142,36 @@ extern "C" fn hard_fault(exc_return: u32, msp: usize, psp: usize) -> usize {
     if cfsr & (STKERR | MSTKERR) != 0 {
         // The exception frame could not be stacked: nothing to read there.
         let sp = if exc_return & 0b0100 != 0 { psp } else { msp };
-        let _ = write!(
-            line,
-            "hard fault while stacking at sp=0x{sp:08x}; the device is halted"
-        );
+        let _ = line.write_str("hard fault while stacking at sp=");
+        hex(&mut line, sp as u32);
     } else {
         let frame = if exc_return & 0b0100 != 0 { psp } else { msp };
         // SAFETY: the exception frame was stacked there.
         let frame = unsafe { &*(frame as *const ExceptionFrame) };
-        let _ = write!(
-            line,
-            "hard fault at pc=0x{:08x} (lr=0x{:08x}); the device is halted",
-            frame.pc(),
-            frame.lr()
-        );
+        let _ = line.write_str("hard fault at pc=");
+        hex(&mut line, frame.pc());
+        let _ = line.write_str(" (lr=");
+        hex(&mut line, frame.lr());
+        let _ = line.write_str(")");
     }
+    let _ = line.write_str("; the device is halted");
     line.finish_line();
     // SAFETY: the faulting code never runs again.
     unsafe { emit_fatal(line.as_bytes()) };
     park()
+}
+
+/// Appends `0x` and the 8 hex digits of `v` (as `{:#010x}` would, without
+/// core's integer formatting).
+fn hex(line: &mut impl Write, v: u32) {
+    let _ = line.write_str("0x");
+    for i in (0..8).rev() {
+        let nibble = (v >> (4 * i)) as u8 & 0xf;
+        let digit = if nibble < 10 {
+            b'0' + nibble
+        } else {
+            b'a' - 10 + nibble
+        };
+        let _ = line.write_char(char::from(digit));
+    }
 }

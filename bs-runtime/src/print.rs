@@ -7,9 +7,8 @@
 //!
 //! Lines nest: if an argument of `console.log` calls a function that prints,
 //! the inner line is emitted first and the outer one goes on afterwards (as
-//! in JavaScript, where arguments are evaluated before printing). Each of
-//! the first [`LEVELS`] nesting levels has a buffer of its own, so nested
-//! lines do not cut each other short; deeper lines share the last buffer.
+//! in JavaScript, where arguments are evaluated before printing). Open
+//! lines share one buffer, each line after the lines it is nested in.
 
 use core::fmt::{self, Write};
 
@@ -22,19 +21,22 @@ use crate::float_text::FloatText;
 /// 10 ms and the channel then blocks rather than drops, so a larger buffer
 /// would only cost RAM.
 const STDOUT_SIZE: usize = 1024;
-/// RTT up channel 1: `console.error` and run-time errors.
-const STDERR_SIZE: usize = 1024;
+/// RTT up channel 1: `console.error` and run-time errors, rarer than
+/// ordinary output. Holds any line written in one piece (see [`LINE_BUF`]),
+/// which a non-blocking channel would otherwise always drop.
+const STDERR_SIZE: usize = 512;
 
-/// Size of a line buffer: a line of up to `LINE_BUF - 1` bytes and its
-/// `'\n'` go out in one RTT write. A longer line is written in several
-/// pieces, each when its buffer is full.
-const LINE_BUF: usize = 256;
-/// Nesting levels that have a line buffer of their own. Lines nested deeper
-/// share the last one (each gets the room its enclosing lines leave).
-const LEVELS: usize = 4;
+/// Size of the line buffer that the open lines share: a line and the lines
+/// it is nested in take up to `LINE_BUF - 1` bytes, and its `'\n'` one more,
+/// so that it goes out in one RTT write (a line that is not nested: up to
+/// 383 bytes and its `'\n'`). A longer line is written in several pieces,
+/// each when the buffer is full.
+const LINE_BUF: usize = 384;
 /// Open lines tracked; lines nested deeper than this are merged into the
 /// innermost tracked one.
 const MAX_OPEN: usize = 16;
+/// Longest line of a run-time error (longer messages are cut short).
+const ERROR_LINE: usize = 256;
 
 struct Channels {
     stdout: UpChannel,
@@ -96,42 +98,45 @@ unsafe fn emit(to_stderr: bool, bytes: &[u8]) {
     }
 }
 
+/// An open line: where it starts in the buffer, and [`TO_STDERR`].
 #[derive(Clone, Copy)]
-struct OpenLine {
-    /// Where the line starts in its buffer.
-    start: usize,
-    to_stderr: bool,
+struct OpenLine(u16);
+
+/// Flag of an [`OpenLine`] printed on stderr.
+const TO_STDERR: u16 = 1 << 15;
+
+impl OpenLine {
+    fn start(self) -> usize {
+        usize::from(self.0 & !TO_STDERR)
+    }
+
+    fn to_stderr(self) -> bool {
+        self.0 & TO_STDERR != 0
+    }
 }
 
 struct Lines {
-    bufs: [[u8; LINE_BUF]; LEVELS],
-    /// Bytes in use in each buffer.
-    lens: [usize; LEVELS],
+    buf: [u8; LINE_BUF],
+    /// Bytes in use in the buffer.
+    len: usize,
     open: [OpenLine; MAX_OPEN],
     /// Number of open lines; may exceed `MAX_OPEN`.
     depth: usize,
 }
 
 static LINES: ThreadCell<Lines> = ThreadCell::new(Lines {
-    bufs: [[0; LINE_BUF]; LEVELS],
-    lens: [0; LEVELS],
-    open: [OpenLine {
-        start: 0,
-        to_stderr: false,
-    }; MAX_OPEN],
+    buf: [0; LINE_BUF],
+    len: 0,
+    open: [OpenLine(0); MAX_OPEN],
     depth: 0,
 });
-
-/// The buffer of the open line with index `i` (0: outermost).
-fn level(i: usize) -> usize {
-    i.min(LEVELS - 1)
-}
 
 impl Lines {
     fn begin(&mut self, to_stderr: bool) {
         if self.depth < MAX_OPEN {
-            let start = self.lens[level(self.depth)];
-            self.open[self.depth] = OpenLine { start, to_stderr };
+            let flag = if to_stderr { TO_STDERR } else { 0 };
+            // `len < LINE_BUF`, below the flag.
+            self.open[self.depth] = OpenLine(self.len as u16 | flag);
         }
         self.depth += 1;
     }
@@ -142,32 +147,30 @@ impl Lines {
             // Printing without `bs_print_begin`: start a stdout line.
             self.begin(false);
         }
-        let i = self.depth.min(MAX_OPEN) - 1;
-        let line = self.open[i];
-        let b = level(i);
+        let line = self.open[self.depth.min(MAX_OPEN) - 1];
         // One byte stays free for the final '\n'.
         let capacity = LINE_BUF - 1;
         loop {
-            let len = self.lens[b];
+            let len = self.len;
             let n = bytes.len().min(capacity - len);
-            self.bufs[b][len..len + n].copy_from_slice(&bytes[..n]);
-            self.lens[b] = len + n;
+            self.buf[len..len + n].copy_from_slice(&bytes[..n]);
+            self.len = len + n;
             bytes = &bytes[n..];
             if bytes.is_empty() {
                 return;
             }
             // The buffer is full. The enclosing lines are written after this
             // one, so this line may go out in pieces: send what it holds.
-            let held = line.start..self.lens[b];
+            let held = line.start()..self.len;
             if held.is_empty() {
-                // Enclosing lines fill the shared buffer: no room at all.
+                // Enclosing lines fill the buffer: no room at all.
                 // SAFETY: print functions run in thread mode.
-                unsafe { emit(line.to_stderr, bytes) };
+                unsafe { emit(line.to_stderr(), bytes) };
                 return;
             }
             // SAFETY: print functions run in thread mode.
-            unsafe { emit(line.to_stderr, &self.bufs[b][held]) };
-            self.lens[b] = line.start;
+            unsafe { emit(line.to_stderr(), &self.buf[held]) };
+            self.len = line.start();
         }
     }
 
@@ -182,12 +185,11 @@ impl Lines {
         }
         self.depth -= 1;
         let line = self.open[self.depth];
-        let b = level(self.depth);
-        let len = self.lens[b];
-        self.bufs[b][len] = b'\n';
+        let len = self.len;
+        self.buf[len] = b'\n';
         // SAFETY: print functions run in thread mode.
-        unsafe { emit(line.to_stderr, &self.bufs[b][line.start..=len]) };
-        self.lens[b] = line.start;
+        unsafe { emit(line.to_stderr(), &self.buf[line.start()..=len]) };
+        self.len = line.start();
     }
 
     /// Drops the lines opened after the first `depth` ones.
@@ -195,7 +197,7 @@ impl Lines {
         while self.depth > depth {
             self.depth -= 1;
             if self.depth < MAX_OPEN {
-                self.lens[level(self.depth)] = self.open[self.depth].start;
+                self.len = self.open[self.depth].start();
             }
         }
     }
@@ -206,6 +208,16 @@ impl Write for Lines {
         self.push(s.as_bytes());
         Ok(())
     }
+
+    fn write_char(&mut self, c: char) -> fmt::Result {
+        write_char(self, c)
+    }
+}
+
+/// `Write::write_char` for the writers here: one copy of the encoding
+/// instead of one in each writer's vtable.
+fn write_char(w: &mut dyn Write, c: char) -> fmt::Result {
+    w.write_str(c.encode_utf8(&mut [0; 4]))
 }
 
 /// Runs `f` on the line buffer.
@@ -235,7 +247,7 @@ pub(crate) fn truncate(depth: usize) {
 /// Writes one complete line directly to a channel, bypassing the line stack
 /// (used for run-time errors, while lines of the abandoned code are open).
 pub(crate) fn emit_line(to_stderr: bool, args: fmt::Arguments) {
-    let mut line = FixedBuf::<LINE_BUF>::new();
+    let mut line = FixedBuf::<ERROR_LINE>::new();
     // Cannot fail: FixedBuf truncates.
     let _ = line.write_fmt(args);
     line.finish_line();
@@ -338,11 +350,21 @@ impl<const N: usize> FixedBuf<N> {
 
 impl<const N: usize> Write for FixedBuf<N> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let n = s.len().min(N - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
+        append(&mut self.buf, &mut self.len, s.as_bytes());
         Ok(())
     }
+
+    fn write_char(&mut self, c: char) -> fmt::Result {
+        write_char(self, c)
+    }
+}
+
+/// Appends to `buf[..*len]` as much of `bytes` as fits (for every size of
+/// [`FixedBuf`]).
+fn append(buf: &mut [u8], len: &mut usize, bytes: &[u8]) {
+    let n = bytes.len().min(buf.len() - *len);
+    buf[*len..*len + n].copy_from_slice(&bytes[..n]);
+    *len += n;
 }
 
 /// Writes a line to the stderr channel from a fault or panic handler, which

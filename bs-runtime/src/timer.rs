@@ -24,11 +24,31 @@ pub(crate) enum Callback {
     Closure(Value),
 }
 
+impl Callback {
+    /// The callback in one word: a closure is its value (a reference: tag
+    /// bits 00), the function in slot `s` is `s << 2 | 1`.
+    fn pack(self) -> usize {
+        match self {
+            Callback::Slot(slot) => (slot as usize) << 2 | 1,
+            Callback::Closure(closure) => closure.0,
+        }
+    }
+
+    fn unpack(word: usize) -> Callback {
+        if word & 1 != 0 {
+            Callback::Slot((word >> 2) as u32)
+        } else {
+            Callback::Closure(Value(word))
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 struct Timer {
     /// 0: free entry.
     id: i32,
-    callback: Callback,
+    /// A [`Callback`], packed (20 bytes a timer instead of 24).
+    callback: usize,
     /// Period in ms for an interval; 0 for a one-shot timer.
     period: u32,
     /// Tick at which it fires next.
@@ -40,7 +60,7 @@ struct Timer {
 
 const FREE: Timer = Timer {
     id: 0,
-    callback: Callback::Slot(0),
+    callback: 0,
     period: 0,
     due: 0,
     seq: 0,
@@ -118,7 +138,7 @@ pub(crate) fn next() -> Next {
                 // scheduled before, as if started anew (as in JavaScript).
                 let seq = t.next_seq();
                 let timer = &mut t.table[i];
-                let callback = timer.callback;
+                let callback = Callback::unpack(timer.callback);
                 if timer.period == 0 {
                     *timer = FREE;
                 } else {
@@ -180,7 +200,7 @@ fn start(callback: Callback, ms: i32, repeat: bool) -> i32 {
         let seq = t.next_seq();
         t.table[free] = Timer {
             id,
-            callback,
+            callback: callback.pack(),
             period,
             due,
             seq,
@@ -241,8 +261,8 @@ unsafe extern "C" fn call_running_closure() {
 /// callback: roots of the collector.
 pub(crate) fn for_each_closure(mut f: impl FnMut(Value)) {
     with_timers(|t| {
-        for timer in &t.table {
-            if let (true, Callback::Closure(closure)) = (timer.id != 0, timer.callback) {
+        for timer in t.table.iter().filter(|timer| timer.id != 0) {
+            if let Callback::Closure(closure) = Callback::unpack(timer.callback) {
                 f(closure);
             }
         }
