@@ -15,7 +15,7 @@ use syn::{parse_macro_input, FnArg, ItemFn, LitStr, ReturnType, Type};
 const SCRIPTS_ENV: &str = "BLUESCRIPT_SCRIPTS";
 
 const SUPPORTED: &str =
-    "supported parameter types: i32 (integer), f32 (float), bool (boolean), &str (string); \
+    "supported parameter types: i32 (integer), f32 (float), bool (boolean), &str or String (string); \
      supported return types: the same or ()";
 
 /// Exposes a Rust driver function to BlueScript.
@@ -132,6 +132,8 @@ fn value_type(ty: &Type) -> Option<BsType> {
                 Some(BsType::Float)
             } else if ident == "bool" {
                 Some(BsType::Boolean)
+            } else if ident == "String" {
+                Some(BsType::String)
             } else {
                 None
             }
@@ -244,7 +246,8 @@ fn expand_export(module: Option<&str>, func: &ItemFn) -> syn::Result<proc_macro2
             if *ty == BsType::String {
                 // SAFETY: the compiler passes string objects only; the
                 // object outlives the call (the caller's stack holds it).
-                quote!(unsafe { ::bluescript::driver::str_of(#arg) })
+                // `.into()` makes a `String` of it for a `String` parameter.
+                quote!(unsafe { ::bluescript::driver::str_of(#arg) }.into())
             } else {
                 quote!(#arg)
             }
@@ -253,7 +256,7 @@ fn expand_export(module: Option<&str>, func: &ItemFn) -> syn::Result<proc_macro2
     let (output, call) = if ret == BsType::String {
         (
             quote!(-> u32),
-            quote!(::bluescript::driver::string_result(#name(#(#passed),*))),
+            quote!(::bluescript::driver::string_result(&#name(#(#passed),*))),
         )
     } else {
         let output = &sig.output;
@@ -347,6 +350,7 @@ mod tests {
         assert_eq!(ty("u32"), None);
         assert_eq!(ty("&str"), Some(BsType::String));
         assert_eq!(ty("&mut str"), None);
+        assert_eq!(ty("String"), Some(BsType::String));
         assert_eq!(ty("Vec<i32>"), None);
     }
 
@@ -382,6 +386,10 @@ mod tests {
         );
         assert!(out.contains("driver :: str_of (__bs_arg0)"), "{out}");
         assert!(out.contains("driver :: string_result"), "{out}");
+        // An owned `String` (a firmware with an allocator) crosses the same way.
+        let out = expand(None, "fn greet(name: String) -> String { name }").unwrap();
+        assert!(out.contains(r#"b"greet(string):string\0""#), "{out}");
+        assert!(out.contains("str_of (__bs_arg0) } . into ()"), "{out}");
     }
 
     #[test]

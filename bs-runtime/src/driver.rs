@@ -20,8 +20,8 @@ pub unsafe fn str_of(v: u32) -> &'static str {
     }
 }
 
-/// A driver's `&'static str` result as a new string object.
-pub fn string_result(text: &'static str) -> u32 {
+/// A driver's `&str` or `String` result as a new string object (a copy).
+pub fn string_result(text: &str) -> u32 {
     // SAFETY: `text` is valid UTF-8 of that length.
     unsafe { bs_string_new(text.as_ptr(), text.len(), core::ptr::null()) }.0 as u32
 }

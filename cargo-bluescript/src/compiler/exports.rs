@@ -190,6 +190,7 @@ fn ty_of_rust(ty: &syn::Type) -> Option<Ty> {
                 "i32" => Some(Ty::Integer),
                 "f32" => Some(Ty::Float),
                 "bool" => Some(Ty::Boolean),
+                "String" => Some(Ty::String),
                 _ => None,
             }
         }
