@@ -1205,3 +1205,76 @@ fn release_images_call_script_functions_directly() {
     assert!(direct.contains("bs_timer_start(3, "), "{direct}");
     assert!(image(Calls::Slots).contains("unsafe extern \"C\" fn(i32) -> i32>(slot(0))"));
 }
+
+// ----- classes and closures ------------------------------------------------
+
+/// The calls of `function`'s body, as (callee, virtual) pairs.
+fn calls_in(program: &ir::Program, function: &str) -> Vec<(String, bool)> {
+    let text = format!("{:?}", program.function(function).unwrap().body);
+    let mut calls = Vec::new();
+    for (marker, dispatched) in [
+        ("CallScript { name: \"", false),
+        ("CallMethod { function: \"", true),
+    ] {
+        for piece in text.split(marker).skip(1) {
+            calls.push((piece.split('"').next().unwrap().to_string(), dispatched));
+        }
+    }
+    calls.sort();
+    calls
+}
+
+#[test]
+fn only_overridden_methods_are_dispatched_through_the_class() {
+    let program = compiles(
+        "class A { f(): integer { return 1 } g(): integer { return 2 } }\n\
+         class B extends A { f(): integer { return 3 } }\n\
+         function use(a: A, b: B): integer { return a.f() + a.g() + b.f() }",
+    );
+    assert_eq!(
+        calls_in(&program, "use"),
+        [
+            ("A.f".to_string(), true),
+            ("A.g".to_string(), false),
+            ("B.f".to_string(), false)
+        ]
+    );
+    let b = program
+        .classes
+        .iter()
+        .find(|c| c.name.name() == "B")
+        .unwrap();
+    assert_eq!(b.vtable, ["B.f", "A.g"]);
+}
+
+#[test]
+fn captured_locals_live_in_cells_and_arrows_are_named_by_their_captures() {
+    let capturing = |captured: &str| {
+        compiles(&format!(
+            "function f(): () => integer {{ let a = 1\nlet b = 2\nreturn () => {captured} }}"
+        ))
+    };
+    let program = capturing("a");
+    let f = program.function("f").unwrap();
+    let boxed: Vec<(&str, bool)> = f
+        .body
+        .iter()
+        .filter_map(|s| match s {
+            ir::Stmt::Let { name, boxed, .. } => Some((name.as_str(), *boxed)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(boxed, [("a", true), ("b", false)]);
+    let name = |program: &ir::Program| {
+        program
+            .functions
+            .iter()
+            .find(|f| f.is_closure)
+            .unwrap()
+            .name
+            .clone()
+    };
+    // The same captures, the same function; other captures, another one.
+    assert_eq!(name(&program), name(&capturing("a + 1")));
+    assert_ne!(name(&program), name(&capturing("b")));
+}
