@@ -919,35 +919,17 @@ impl<'s> Generator<'s> {
             } => {
                 let index = vtable.expect("virtual calls have a vtable index")
                     + types::CLASS_DESCRIPTOR_WORDS;
-                let params: String = signature
-                    .params
-                    .iter()
-                    .map(|t| format!(", {}", t.rust()))
-                    .collect();
-                let args: String = args.iter().map(|a| format!(", {}", self.expr(a))).collect();
-                format!(
-                    "{{ let o: u32 = {}; let s = *word::<u32>(*word::<u32>(o, 0), {index}); \
-                     (core::mem::transmute::<usize, unsafe extern \"C\" fn(u32{params}){}>(slot(s as usize)))(o{args}) }}",
-                    self.expr(object),
-                    ret_suffix(signature.ret)
-                )
+                // The slot is in the receiver's class descriptor.
+                let slot = format!("*word::<u32>(*word::<u32>(r, 0), {index})");
+                self.call_through_slot(object, &slot, signature, args)
             }
             ExprKind::CallClosure {
                 callee,
                 signature,
                 args,
             } => {
-                let params: String = signature
-                    .params
-                    .iter()
-                    .map(|t| format!(", {}", t.rust()))
-                    .collect();
-                let args: String = args.iter().map(|a| format!(", {}", self.expr(a))).collect();
-                format!(
-                    "{{ let c: u32 = {}; (core::mem::transmute::<usize, unsafe extern \"C\" fn(u32{params}){}>(slot(*word::<u32>(c, 2) as usize)))(c{args}) }}",
-                    self.expr(callee),
-                    ret_suffix(signature.ret)
-                )
+                // The slot is in the closure.
+                self.call_through_slot(callee, "*word::<u32>(r, 2)", signature, args)
             }
             ExprKind::Closure {
                 function,
@@ -1152,6 +1134,28 @@ impl<'s> Generator<'s> {
             ret_suffix(signature.ret),
             self.slot(name),
             args.join(", ")
+        )
+    }
+
+    /// A call of the function in slot `slot` (Rust text reading the
+    /// receiver `r`) with the receiver (`this` or the closure) first.
+    fn call_through_slot(
+        &self,
+        receiver: &Expr,
+        slot: &str,
+        signature: &Signature,
+        args: &[Expr],
+    ) -> String {
+        let params: String = signature
+            .params
+            .iter()
+            .map(|t| format!(", {}", t.rust()))
+            .collect();
+        let args: String = args.iter().map(|a| format!(", {}", self.expr(a))).collect();
+        format!(
+            "{{ let r: u32 = {}; (core::mem::transmute::<usize, unsafe extern \"C\" fn(u32{params}){}>(slot({slot} as usize)))(r{args}) }}",
+            self.expr(receiver),
+            ret_suffix(signature.ret)
         )
     }
 

@@ -199,18 +199,24 @@ impl<'s, 'a> Checker<'s, 'a> {
         }
         let array = self.expr(&member.object)?;
         let location = self.location(span);
+        // `any[]` may be any array at run time; an `any`'s index is an `any`.
+        let dynamic_index = match array.ty {
+            Ty::Array(element) if *element == Ty::Any => Some(Ty::Integer),
+            Ty::Any => Some(Ty::Any),
+            _ => None,
+        };
+        if let Some(index_ty) = dynamic_index {
+            let index = self.expr_to(&member.expression, index_ty)?;
+            return Ok((
+                Place::DynamicElement {
+                    array: Box::new(array),
+                    index: Box::new(index),
+                    location,
+                },
+                Ty::Any,
+            ));
+        }
         match array.ty {
-            Ty::Array(element) if *element == Ty::Any => {
-                let index = self.expr_to(&member.expression, Ty::Integer)?;
-                Ok((
-                    Place::DynamicElement {
-                        array: Box::new(array),
-                        index: Box::new(index),
-                        location,
-                    },
-                    Ty::Any,
-                ))
-            }
             Ty::Array(_) | Ty::Uint8Array | Ty::FixedArray => {
                 let element = match array.ty {
                     Ty::Array(element) => *element,
@@ -225,17 +231,6 @@ impl<'s, 'a> Checker<'s, 'a> {
                         location,
                     },
                     element,
-                ))
-            }
-            Ty::Any => {
-                let index = self.expr_to(&member.expression, Ty::Any)?;
-                Ok((
-                    Place::DynamicElement {
-                        array: Box::new(array),
-                        index: Box::new(index),
-                        location,
-                    },
-                    Ty::Any,
                 ))
             }
             Ty::String => Err(self.error(
