@@ -176,7 +176,7 @@ impl Patcher {
             .filter_map(|name| program.function(name))
             .collect();
         let code = generate_patch(program, &functions, &slots, &shadow.exports, epoch);
-        let missing = missing_descriptors(&code, &shadow.image)?;
+        let missing = missing_descriptors(&code, shadow);
         if !missing.is_empty() {
             return Err(NewTypes(missing).into());
         }
@@ -269,26 +269,15 @@ impl std::fmt::Display for NewTypes {
 
 impl std::error::Error for NewTypes {}
 
-/// The descriptors a patch's code refers to that `image` does not define.
-fn missing_descriptors(code: &str, image: &Path) -> Result<Vec<String>> {
-    let wanted: Vec<&str> = code
-        .lines()
+/// The descriptors a patch's code refers to that the image does not define.
+fn missing_descriptors(code: &str, shadow: &Shadow) -> Vec<String> {
+    code.lines()
         .filter_map(|line| line.trim().strip_prefix("static "))
         .filter_map(|rest| rest.split(':').next())
         .filter(|symbol| symbol.starts_with("__bs_type_") || symbol.starts_with("__bs_class_"))
-        .collect();
-    if wanted.is_empty() {
-        return Ok(Vec::new());
-    }
-    let data = std::fs::read(image)
-        .with_context(|| format!("cannot read the image {}", image.display()))?;
-    let file = object::File::parse(&*data).context("the image is no ELF file")?;
-    let defined: BTreeSet<&str> = file.symbols().filter_map(|s| s.name().ok()).collect();
-    Ok(wanted
-        .into_iter()
-        .filter(|symbol| !defined.contains(symbol))
+        .filter(|symbol| !shadow.descriptors.contains(*symbol))
         .map(str::to_string)
-        .collect())
+        .collect()
 }
 
 /// How a patch crate is compiled: optimized, no panics, no unwinding,
@@ -504,7 +493,18 @@ mod tests {
             patch_next: 0x2001_0000,
             firmware_fingerprint: 0,
             patchable: true,
+            descriptors: ["__bs_class_Point".to_string()].into(),
         }
+    }
+
+    #[test]
+    fn a_patch_may_use_only_the_descriptors_of_the_image() {
+        let shadow = shadow_of(BASE);
+        let code = "unsafe extern \"C\" {\n    static __bs_class_Point: u32;\n    static __bs_type_Point_u5b__u5d_: u32;\n    static __bs_g_n: i32;\n}";
+        assert_eq!(
+            missing_descriptors(code, &shadow),
+            ["__bs_type_Point_u5b__u5d_"]
+        );
     }
 
     const BASE: &str =

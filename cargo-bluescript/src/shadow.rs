@@ -9,7 +9,7 @@ use crate::compiler::ir::{self, Signature, Ty};
 use anyhow::{anyhow, bail, Context, Result};
 use object::{Object, ObjectSection, ObjectSymbol};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 /// Addresses of the runtime's well-known symbols (docs/device-abi.md).
@@ -66,6 +66,10 @@ pub struct Shadow {
     /// so a patch would not reach them.
     #[serde(default)]
     pub patchable: bool,
+    /// The descriptors the image defines (`__bs_class_*`, `__bs_type_*`):
+    /// the only ones a patch can refer to.
+    #[serde(default)]
+    pub descriptors: BTreeSet<String>,
 }
 
 const SHADOW_FILE: &str = "shadow.json";
@@ -165,6 +169,11 @@ impl Shadow {
             patch_next: runtime.patch_region,
             firmware_fingerprint: 0,
             patchable: true,
+            descriptors: symbols
+                .keys()
+                .filter(|name| name.starts_with("__bs_class_") || name.starts_with("__bs_type_"))
+                .cloned()
+                .collect(),
         })
     }
 
