@@ -118,7 +118,7 @@ unsafe impl Sync for Keep {}
 /// The functions of docs/device-abi.md defined outside `builtins`: a patch
 /// compiled later may call any of them. A table (4 bytes each) is smaller
 /// than code that takes each address.
-static KEEP: [Keep; 28] = {
+static KEEP: [Keep; 27] = {
     use crate::math::*;
     use crate::*;
     [
@@ -134,7 +134,6 @@ static KEEP: [Keep; 28] = {
         Keep(bs_timer_start as *const ()),
         Keep(bs_timer_clear as *const ()),
         Keep(bs_error as *const ()),
-        Keep(bs_pow as *const ()),
         Keep(bs_catch as *const ()),
         Keep(bs_math_sqrt as *const ()),
         Keep(bs_math_abs as *const ()),

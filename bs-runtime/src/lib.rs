@@ -59,7 +59,7 @@ pub use print::{
     bs_print_begin, bs_print_bool, bs_print_end, bs_print_float, bs_print_int, bs_print_space,
     bs_print_str, print_fmt,
 };
-pub use time::{bs_pow, bs_time_delay, bs_time_now};
+pub use time::{bs_time_delay, bs_time_now};
 pub use timer::{bs_timer_clear, bs_timer_start};
 
 /// Address of a function (Thumb bit set), as stored in a static initializer.

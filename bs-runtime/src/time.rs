@@ -85,9 +85,3 @@ pub extern "C" fn bs_time_delay(ms: i32) {
         cortex_m::asm::wfi();
     }
 }
-
-/// `a ** b` for floats.
-#[unsafe(no_mangle)]
-pub extern "C" fn bs_pow(a: f32, b: f32) -> f32 {
-    libm::powf(a, b)
-}

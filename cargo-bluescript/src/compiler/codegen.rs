@@ -57,7 +57,6 @@ const RUNTIME_EXTERNS: &str = r#"    static mut __bs_slots: usize;
     fn bs_timer_start(slot: u32, ms: i32, repeat: bool) -> i32;
     fn bs_timer_clear(id: i32);
     fn bs_error(msg: *const u8, msg_len: usize, loc: *const u8, loc_len: usize) -> !;
-    fn bs_pow(a: f32, b: f32) -> f32;
     fn bs_math_sqrt(x: f32) -> f32;
     fn bs_math_abs(x: f32) -> f32;
     fn bs_math_floor(x: f32) -> f32;

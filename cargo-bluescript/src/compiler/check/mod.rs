@@ -2410,18 +2410,7 @@ impl<'s, 'a> Checker<'s, 'a> {
         let (place, ty) = self.target_place(&update.argument)?;
         let increment = update.operator == UpdateOperator::Increment;
         let location = self.location(update.span);
-        if ty == Ty::Any {
-            return Ok(Expr {
-                ty,
-                kind: ExprKind::Update {
-                    place,
-                    increment,
-                    prefix: update.prefix,
-                    location,
-                },
-            });
-        }
-        if !(ty.is_numeric() || ty == Ty::Int32) {
+        if !(ty.is_numeric() || ty == Ty::Int32 || ty == Ty::Any) {
             return Err(self.error(Diagnostic::error(
                 update.span,
                 format!(
