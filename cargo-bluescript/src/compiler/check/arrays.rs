@@ -121,7 +121,7 @@ impl<'s, 'a> Checker<'s, 'a> {
             Ty::Uint8Array => Ty::Integer,
             _ => Ty::Any,
         };
-        match arguments {
+        let (length, init) = match arguments {
             [source] if ty != Ty::Uint8Array && ty != Ty::FixedArray => {
                 let value = self.expr(source)?;
                 if matches!(
@@ -134,45 +134,32 @@ impl<'s, 'a> Checker<'s, 'a> {
                         kind: ExprKind::CopyArray(Box::new(value), location),
                     });
                 }
-                let length = self.convert(value, Ty::Integer, source.span())?;
                 self.default_init(ty, element, span)?;
-                Ok(Expr {
-                    ty,
-                    kind: ExprKind::NewArray {
-                        length: Box::new(length),
-                        init: None,
-                        location,
-                    },
-                })
+                (self.convert(value, Ty::Integer, source.span())?, None)
             }
-            [length] => {
-                let length = self.expr_to(length, Ty::Integer)?;
-                Ok(Expr {
-                    ty,
-                    kind: ExprKind::NewArray {
-                        length: Box::new(length),
-                        init: None,
-                        location,
-                    },
-                })
+            // `Uint8Array` and `FixedArray` start zeroed or undefined.
+            [length] => (self.expr_to(length, Ty::Integer)?, None),
+            [length, init] => (
+                self.expr_to(length, Ty::Integer)?,
+                Some(Box::new(self.expr_to(init, element)?)),
+            ),
+            _ => {
+                return Err(self.error(Diagnostic::error(
+                    span,
+                    format!(
+                        "`new {ty}` takes a length and an initial element, or an array to copy"
+                    ),
+                )));
             }
-            [length, init] => {
-                let length = self.expr_to(length, Ty::Integer)?;
-                let init = self.expr_to(init, element)?;
-                Ok(Expr {
-                    ty,
-                    kind: ExprKind::NewArray {
-                        length: Box::new(length),
-                        init: Some(Box::new(init)),
-                        location,
-                    },
-                })
-            }
-            _ => Err(self.error(Diagnostic::error(
-                span,
-                format!("`new {ty}` takes a length and an initial element, or an array to copy"),
-            ))),
-        }
+        };
+        Ok(Expr {
+            ty,
+            kind: ExprKind::NewArray {
+                length: Box::new(length),
+                init,
+                location,
+            },
+        })
     }
 
     /// `new Array<T>(n)` without an initial element: only where a zero is

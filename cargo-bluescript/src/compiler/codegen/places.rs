@@ -12,6 +12,16 @@ fn storage(ty: Ty, array: Option<Ty>) -> &'static str {
     }
 }
 
+/// The runtime's element getter and setter for `a[i]` of an `any` (the
+/// index an `any`) or of an `any[]` (an integer index).
+fn element_accessors(array: Ty) -> (&'static str, &'static str) {
+    if array == Ty::Any {
+        ("bs_any_index_get", "bs_any_index_set")
+    } else {
+        ("bs_array_get", "bs_array_set")
+    }
+}
+
 impl Generator<'_> {
     /// A place that is a Rust place expression (no side effects to
     /// evaluate): a variable, a cell of a captured variable.
@@ -81,12 +91,8 @@ impl Generator<'_> {
                 location,
             } => {
                 let (a, i) = (self.expr(array), self.expr(index));
-                let symbol = if array.ty == Ty::Any {
-                    "bs_any_index_get"
-                } else {
-                    "bs_array_get"
-                };
-                format!("{symbol}({a}, {i}, {})", location_pointer(location))
+                let (get, _) = element_accessors(array.ty);
+                format!("{get}({a}, {i}, {})", location_pointer(location))
             }
             Place::DynamicProperty {
                 object,
@@ -125,11 +131,7 @@ impl Generator<'_> {
                 index,
                 location,
             } => {
-                let (get, set) = if array.ty == Ty::Any {
-                    ("bs_any_index_get", "bs_any_index_set")
-                } else {
-                    ("bs_array_get", "bs_array_set")
-                };
+                let (get, set) = element_accessors(array.ty);
                 let location = location_pointer(location);
                 let current = format!("{get}(a, i, {location})");
                 let value = self.with_current(current, value);
