@@ -294,7 +294,15 @@ fn check_rejection(project: &Project, path: &Path) -> Result<Duration, String> {
             .is_some_and(|m| m.contains(&message))
             && pair[1].trim() == location
     });
+    // One mistake, one diagnostic: no cascade of errors after the first.
+    let diagnostics = lines
+        .iter()
+        .filter(|line| line.starts_with("error: ") && !line.starts_with("error: could not compile"))
+        .count();
     let mut problems = Vec::new();
+    if diagnostics > 1 {
+        problems.push(format!("{diagnostics} diagnostics, expected exactly one"));
+    }
     if check.success() || check.status.is_none() {
         problems.push(format!(
             "`cargo bluescript check` {}, expected it to fail",

@@ -1278,3 +1278,159 @@ fn captured_locals_live_in_cells_and_arrows_are_named_by_their_captures() {
     assert_eq!(name(&program), name(&capturing("a + 1")));
     assert_ne!(name(&program), name(&capturing("b")));
 }
+
+/// Each program has one mistake and gets exactly one diagnostic, `message`
+/// at `line:col`: a declaration that fails still declares its name.
+#[test]
+fn a_failed_declaration_reports_once() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "let x = 1 + true\nprint(x)\nprint(x + 1)\nlet y = x * 2\nprint(y)\nx = 3\n",
+            "`+` cannot be applied to integer and boolean",
+            "1:9",
+        ),
+        (
+            "function f() {\n  let x = 1 + true\n  print(x)\n  let y = x * 2\n  print(y)\n}\nf()\n",
+            "`+` cannot be applied to integer and boolean",
+            "2:11",
+        ),
+        (
+            "function f() {\n  let x: integer = 'a'\n  print(x + 1)\n}\nf()\n",
+            "expected a value of type integer, found string",
+            "2:20",
+        ),
+        (
+            "function f() {\n  let x: Foo = 1\n  print(x)\n}\nf()\n",
+            "cannot find the type `Foo`",
+            "2:10",
+        ),
+        (
+            "let x: Foo = 1\nprint(x)\n",
+            "cannot find the type `Foo`",
+            "1:8",
+        ),
+        (
+            "function g() {\n  let q = nope(1)\n  q = 2\n  return q\n}\nprint(g() + 1)\n",
+            "cannot find function `nope`",
+            "2:11",
+        ),
+        (
+            "function f() {\n  let x = nope\n  x.foo()\n  x.y = 1\n  x[0] = 2\n}\nf()\n",
+            "cannot find `nope`",
+            "2:11",
+        ),
+        (
+            "function f() { print(x) }\nlet x = nope\nf()\n",
+            "cannot find `nope`",
+            "2:9",
+        ),
+        (
+            "const f = (a: integer) => a + true\nprint(f(1))\nf(2)\n",
+            "`+` cannot be applied to integer and boolean",
+            "1:27",
+        ),
+        (
+            "var v = 1\nprint(v)\nv = 2\n",
+            "`var` is not supported yet",
+            "1:1",
+        ),
+        (
+            "function f() {\n  var v = 1\n  print(v)\n}\nf()\n",
+            "`var` is not supported yet",
+            "2:3",
+        ),
+        (
+            "let [a, b] = [1, 2]\nprint(a + b)\n",
+            "destructuring is not supported yet",
+            "1:5",
+        ),
+        (
+            "function f() {\n  const [a, b] = [1, 2]\n  print(a + b)\n}\nf()\n",
+            "destructuring is not supported yet",
+            "2:9",
+        ),
+        (
+            "function f() {\n  for (let i = nope; i < 3; i++) { print(i) }\n}\nf()\n",
+            "cannot find `nope`",
+            "2:16",
+        ),
+    ];
+    assert_one_error_each(cases);
+}
+
+/// Functions, classes, enums and imports that fail are still declared:
+/// their uses report nothing more.
+#[test]
+fn a_failed_item_reports_once() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "function f(a: Foo) {\n  print(a)\n}\nf(1)\nf(2)\n",
+            "cannot find the type `Foo`",
+            "1:15",
+        ),
+        (
+            "function h(...r: integer[]) { print(r) }\nh(1)\nh(2)\n",
+            "rest parameters is not supported yet",
+            "1:12",
+        ),
+        (
+            "function f(a: integer) {\n  return a + true\n}\nlet r = f(1)\nprint(r + 1)\nf(2)\n",
+            "`+` cannot be applied to integer and boolean",
+            "2:10",
+        ),
+        (
+            "function f(): Foo { return 1 }\nlet r = f()\nprint(r)\n",
+            "cannot find the type `Foo`",
+            "1:15",
+        ),
+        (
+            "class A {\n  x: Foo\n  constructor() { }\n}\nlet a = new A()\nprint(a.x)\na.x = 1\n",
+            "cannot find the type `Foo`",
+            "2:6",
+        ),
+        (
+            "class A {\n  static k: Foo = 1\n}\nprint(A.k)\nA.k = 2\n",
+            "cannot find the type `Foo`",
+            "2:13",
+        ),
+        (
+            "class A {\n  constructor() { }\n  m(x: Foo) { }\n}\nnew A().m(1)\nnew A().m(1)\n",
+            "cannot find the type `Foo`",
+            "3:8",
+        ),
+        (
+            "class B extends Nope {\n  constructor() { super() }\n}\nlet b = new B()\nprint(b)\n",
+            "`Nope` is not a class",
+            "1:17",
+        ),
+        (
+            "enum E { A = 1.5, B = 2 }\nprint(E.A)\nprint(E.B)\n",
+            "the value of an enum member must be an integer, found float",
+            "1:14",
+        ),
+        (
+            "import { foo } from 'nomodule'\nfoo()\nlet z = foo\n",
+            "no module named 'nomodule'",
+            "1:21",
+        ),
+    ];
+    assert_one_error_each(cases);
+}
+
+/// Each program is rejected with exactly one diagnostic, `message` at
+/// `line:col` of main.bs.
+fn assert_one_error_each(cases: &[(&str, &str, &str)]) {
+    for (program, message, at) in cases {
+        let diagnostics = match check(&source(program), &led_exports()) {
+            Ok(_) => panic!("expected a compile error for:\n{program}"),
+            Err(diagnostics) => diagnostics,
+        };
+        let text: Vec<String> = diagnostics.iter().map(|d| d.render().to_string()).collect();
+        assert_eq!(diagnostics.len(), 1, "{program}:\n{}", text.join("\n"));
+        assert!(
+            text[0].starts_with(&format!("error: {message}\n --> main.bs:{at}\n")),
+            "{program}:\n{}",
+            text[0]
+        );
+    }
+}

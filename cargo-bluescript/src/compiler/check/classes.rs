@@ -183,10 +183,10 @@ impl<'s, 'a> Checker<'s, 'a> {
                         ));
                     }
                     let ty = match &property.type_annotation {
-                        Some(annotation) => match self.value_type(&annotation.type_annotation) {
-                            Ok(ty) => ty,
-                            Err(_) => continue,
-                        },
+                        // Declared even so: its uses report nothing more.
+                        Some(annotation) => self
+                            .value_type(&annotation.type_annotation)
+                            .unwrap_or(FAILED),
                         None => Ty::Any,
                     };
                     if property.r#static {
@@ -521,10 +521,7 @@ impl<'s, 'a> Checker<'s, 'a> {
             )));
         };
         let Some(superclass) = self.classes[class.qualified()].superclass else {
-            return Err(self.error(Diagnostic::error(
-                span,
-                format!("`{}` has no superclass", class.name()),
-            )));
+            return Err(self.no_superclass(class, span));
         };
         let this = self.this(span)?;
         let Some(constructor) = self.classes[superclass.qualified()].constructor.clone() else {
@@ -559,6 +556,9 @@ impl<'s, 'a> Checker<'s, 'a> {
         let info = &self.classes[class.qualified()];
         if let Some(index) = info.fields.iter().position(|(field, _)| field == name) {
             let ty = info.fields[index].1;
+            if ty == FAILED {
+                return Err(Reported);
+            }
             return Ok((
                 Place::Field {
                     object: Box::new(object),
@@ -590,6 +590,9 @@ impl<'s, 'a> Checker<'s, 'a> {
         match info.statics.get(name) {
             Some(global) => {
                 let ty = self.globals[global].ty.unwrap_or(Ty::Any);
+                if ty == FAILED {
+                    return Err(Reported);
+                }
                 Ok((Place::Static(global.clone()), ty))
             }
             None => {
@@ -600,6 +603,22 @@ impl<'s, 'a> Checker<'s, 'a> {
                 )))
             }
         }
+    }
+
+    /// `super` in a class without a superclass; silent when its `extends`
+    /// failed (and was reported).
+    fn no_superclass(&mut self, class: Name, span: Span) -> Reported {
+        if self.classes[class.qualified()]
+            .declaration
+            .heritage
+            .is_some()
+        {
+            return Reported;
+        }
+        self.error(Diagnostic::error(
+            span,
+            format!("`{}` has no superclass", class.name()),
+        ))
     }
 
     /// `object.m(args)` of an instance, `C.f(args)` of a class, or
@@ -653,10 +672,7 @@ impl<'s, 'a> Checker<'s, 'a> {
                 }
             };
             let Some(superclass) = self.classes[class.qualified()].superclass else {
-                return Err(self.error(Diagnostic::error(
-                    sup.span,
-                    format!("`{}` has no superclass", class.name()),
-                )));
+                return Err(self.no_superclass(class, sup.span.into()));
             };
             let this = self.this(sup.span.into())?;
             return self

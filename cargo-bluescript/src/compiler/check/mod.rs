@@ -37,6 +37,11 @@ type Checked<T> = Result<T, Reported>;
 #[derive(Debug)]
 pub struct Reported;
 
+/// The type of a variable or field whose declaration failed (and was
+/// reported): no variable, parameter or field is ever void, so its uses are
+/// errors that report nothing more. One mistake, one diagnostic.
+const FAILED: Ty = Ty::Void;
+
 pub fn check_program(
     modules: &Modules<'_>,
     exports: &[Export],
@@ -149,8 +154,8 @@ enum Item {
     /// A class (qualified name).
     Class(String),
     Driver(Export),
-    /// An import that failed (and was reported): its uses report nothing
-    /// more.
+    /// An import or declaration that failed (and was reported): its uses
+    /// report nothing more.
     Unresolved,
 }
 
@@ -536,12 +541,16 @@ impl<'s, 'a> Checker<'s, 'a> {
     }
 
     fn declare_globals(&mut self, declaration: &ast::VariableDeclaration<'_>, exported: bool) {
-        if !self.variable_kind_supported(declaration) {
-            return;
-        }
+        let supported = self.variable_kind_supported(declaration);
         for declarator in &declaration.declarations {
-            let Ok(name) = self.binding_name(&declarator.id) else {
-                continue;
+            let name = match self.declared_name(&declarator.id, supported) {
+                Ok(name) => name,
+                Err(names) => {
+                    for (name, span) in names {
+                        self.bind(&name, Item::Unresolved, span, exported);
+                    }
+                    continue;
+                }
             };
             let qualified = self.qualify(&name);
             let item = Item::Global {
@@ -552,7 +561,10 @@ impl<'s, 'a> Checker<'s, 'a> {
                 continue;
             }
             let ty = match &declarator.type_annotation {
-                Some(annotation) => self.value_type(&annotation.type_annotation).ok(),
+                Some(annotation) => Some(
+                    self.value_type(&annotation.type_annotation)
+                        .unwrap_or(FAILED),
+                ),
                 // `let x;`: an `any` (LANGUAGE.md §3).
                 None if declarator.init.is_none() => Some(Ty::Any),
                 None => None,
@@ -607,9 +619,10 @@ impl<'s, 'a> Checker<'s, 'a> {
                 );
                 continue;
             };
-            if let Ok(value) = self.enum_value(initializer) {
-                members.push((member_name, value));
-            }
+            // A member whose value failed is declared even so (the program
+            // is rejected already), so its uses report nothing more.
+            let value = self.enum_value(initializer).unwrap_or(0);
+            members.push((member_name, value));
         }
         let item = Item::Enum(qualified.clone());
         if self.bind(name, item, declaration.id.span.into(), exported) {
@@ -755,7 +768,12 @@ impl<'s, 'a> Checker<'s, 'a> {
                 continue;
             };
             let global = format!("{qualified}.{}", key.name);
-            let Some(ty) = self.globals.get(&global).and_then(|g| g.ty) else {
+            let Some(ty) = self
+                .globals
+                .get(&global)
+                .and_then(|g| g.ty)
+                .filter(|ty| *ty != FAILED)
+            else {
                 continue;
             };
             if let Ok(value) = self.expr_to(value, ty) {
@@ -794,6 +812,9 @@ impl<'s, 'a> Checker<'s, 'a> {
                 continue;
             }
             let declared = global.ty;
+            if declared == Some(FAILED) {
+                continue; // its annotation was reported
+            }
             let Some(init) = &declarator.init else {
                 if let Some(ty) = declared.filter(|ty| needs_initial_value(*ty)) {
                     self.error(uninitialized(declarator.span, &name, ty));
@@ -826,18 +847,12 @@ impl<'s, 'a> Checker<'s, 'a> {
                     Err(_) => continue,
                 },
                 None => {
-                    let Ok(value) = self.expr(init) else { continue };
-                    let value = null_as_any(value);
-                    if value.ty == Ty::Void {
-                        self.error(Diagnostic::error(
-                            init.span(),
-                            "this expression has no value (void)",
-                        ));
-                        continue;
-                    }
+                    // A failed initializer leaves the global's type FAILED.
+                    let value = self.initial_value(init).ok();
                     if let Some(global) = self.globals.get_mut(&qualified) {
-                        global.ty = Some(value.ty);
+                        global.ty = Some(value.as_ref().map_or(FAILED, |value| value.ty));
                     }
+                    let Some(value) = value else { continue };
                     value
                 }
             };
@@ -1020,15 +1035,19 @@ impl<'s, 'a> Checker<'s, 'a> {
                     .insert(name.to_string(), FunctionState::Done(signature.clone()));
             }
             Err(_) => {
-                // Keep callers from cascading errors: an unknown signature
-                // reports nothing more.
-                self.functions.insert(
-                    name.to_string(),
-                    FunctionState::Done(Signature {
-                        params: Vec::new(),
-                        ret: Ty::Void,
-                    }),
-                );
+                // Keep callers from cascading errors: a signature known
+                // before the body failed still checks calls; without one, a
+                // call reports nothing more.
+                if let Some(FunctionState::InProgress {
+                    params,
+                    declared_ret: Some(ret),
+                }) = self.functions.remove(name)
+                {
+                    self.functions.insert(
+                        name.to_string(),
+                        FunctionState::Done(Signature { params, ret }),
+                    );
+                }
             }
         }
         result
@@ -1364,6 +1383,27 @@ impl<'s, 'a> Checker<'s, 'a> {
         }
     }
 
+    /// The name a declarator declares. When it cannot be declared (its
+    /// kind is unsupported, or it destructures: reported), the names it
+    /// binds, which are declared even so, so that their uses stay quiet.
+    fn declared_name(
+        &mut self,
+        pattern: &ast::BindingPattern<'_>,
+        supported: bool,
+    ) -> Result<String, Vec<(String, Span)>> {
+        if let (ast::BindingPattern::BindingIdentifier(id), true) = (pattern, supported) {
+            return Ok(id.name.to_string());
+        }
+        if supported {
+            let _ = self.binding_name(pattern);
+        }
+        Err(pattern
+            .get_binding_identifiers()
+            .iter()
+            .map(|id| (id.name.to_string(), id.span.into()))
+            .collect())
+    }
+
     fn context(&mut self) -> &mut FnContext {
         self.contexts.last_mut().expect("inside a context")
     }
@@ -1430,6 +1470,9 @@ impl<'s, 'a> Checker<'s, 'a> {
             }
         };
         if let Some(local) = self.lookup_local(name) {
+            if local.ty == FAILED {
+                return Err(Reported);
+            }
             let place = if let Some(global) = &local.global {
                 Place::Global(global.clone())
             } else if local.boxed {
@@ -1442,6 +1485,9 @@ impl<'s, 'a> Checker<'s, 'a> {
         if self.contexts.last().is_some_and(|c| c.is_arrow) {
             let depth = self.contexts.len() - 1;
             if let Some((place, local)) = self.capture(depth, name) {
+                if local.ty == FAILED {
+                    return Err(Reported);
+                }
                 return Ok((place, local.ty, access(&local)));
             }
         }
@@ -1458,6 +1504,9 @@ impl<'s, 'a> Checker<'s, 'a> {
                 } else {
                     Access::Mutable
                 };
+                if global.ty == Some(FAILED) {
+                    return Err(Reported);
+                }
                 let Some(ty) = global.ty else {
                     return Err(self.error(
                         Diagnostic::error(
@@ -1728,51 +1777,89 @@ impl<'s, 'a> Checker<'s, 'a> {
         &mut self,
         declaration: &ast::VariableDeclaration<'_>,
     ) -> Checked<Vec<Stmt>> {
-        if !self.variable_kind_supported(declaration) {
-            return Err(Reported);
-        }
+        let supported = self.variable_kind_supported(declaration);
         let is_const = declaration.kind == ast::VariableDeclarationKind::Const;
         let mut out = Vec::new();
+        let mut failed = !supported;
         for declarator in &declaration.declarations {
-            let name = self.binding_name(&declarator.id)?;
-            let declared = match &declarator.type_annotation {
-                Some(annotation) => Some(self.value_type(&annotation.type_annotation)?),
-                None => None,
-            };
-            let init = match &declarator.init {
-                Some(init) => Some(match declared {
-                    Some(ty) => self.expr_to(init, ty)?,
-                    None => {
-                        let value = null_as_any(self.expr(init)?);
-                        if value.ty == Ty::Void {
-                            return Err(self.error(Diagnostic::error(
-                                init.span(),
-                                "this expression has no value (void)",
-                            )));
-                        }
-                        value
+            let name = match self.declared_name(&declarator.id, supported) {
+                Ok(name) => name,
+                Err(names) => {
+                    for (name, span) in names {
+                        let _ = self.declare_local(&name, FAILED, is_const, span);
                     }
-                }),
-                None => None,
-            };
-            let ty = match (declared, &init) {
-                (Some(ty), None) if needs_initial_value(ty) => {
-                    return Err(self.error(uninitialized(declarator.span, &name, ty)))
+                    failed = true;
+                    continue;
                 }
-                (Some(ty), _) => ty,
-                (None, Some(init)) => init.ty,
-                // `let x;` is an `any`, undefined (LANGUAGE.md §3).
-                (None, None) => Ty::Any,
             };
-            let boxed = self.declare_local(&name, ty, is_const, declarator.id.span().into())?;
-            out.push(Stmt::Let {
-                name,
-                ty,
-                init,
-                boxed,
-            });
+            // A declaration that fails still declares its name: with its
+            // annotated type, or FAILED, which silences its uses.
+            let (ty, init) = match self.local_initializer(declarator, &name) {
+                Ok((ty, init)) => (ty, init),
+                Err(ty) => {
+                    failed = true;
+                    (ty, None)
+                }
+            };
+            match self.declare_local(&name, ty, is_const, declarator.id.span().into()) {
+                Ok(boxed) => out.push(Stmt::Let {
+                    name,
+                    ty,
+                    init,
+                    boxed,
+                }),
+                Err(Reported) => failed = true,
+            }
         }
-        Ok(out)
+        if failed {
+            Err(Reported)
+        } else {
+            Ok(out)
+        }
+    }
+
+    /// The type and initial value of a local; after an error (reported),
+    /// the type to declare it with anyway.
+    fn local_initializer(
+        &mut self,
+        declarator: &ast::VariableDeclarator<'_>,
+        name: &str,
+    ) -> Result<(Ty, Option<Expr>), Ty> {
+        let declared = match &declarator.type_annotation {
+            Some(annotation) => Some(
+                self.value_type(&annotation.type_annotation)
+                    .map_err(|_| FAILED)?,
+            ),
+            None => None,
+        };
+        let init = match (&declarator.init, declared) {
+            (Some(init), Some(ty)) => Some(self.expr_to(init, ty).map_err(|_| ty)?),
+            (Some(init), None) => Some(self.initial_value(init).map_err(|_| FAILED)?),
+            (None, _) => None,
+        };
+        match (declared, init) {
+            (Some(ty), None) if needs_initial_value(ty) => {
+                self.error(uninitialized(declarator.span, name, ty));
+                Err(ty)
+            }
+            (Some(ty), init) => Ok((ty, init)),
+            (None, Some(init)) => Ok((init.ty, Some(init))),
+            // `let x;` is an `any`, undefined (LANGUAGE.md §3).
+            (None, None) => Ok((Ty::Any, None)),
+        }
+    }
+
+    /// The value of an initializer without a type annotation, which gives
+    /// the variable its type.
+    fn initial_value(&mut self, init: &ast::Expression<'_>) -> Checked<Expr> {
+        let value = null_as_any(self.expr(init)?);
+        if value.ty == Ty::Void {
+            return Err(self.error(Diagnostic::error(
+                init.span(),
+                "this expression has no value (void)",
+            )));
+        }
+        Ok(value)
     }
 
     fn loop_statement(
