@@ -16,14 +16,17 @@ use super::exports::Export;
 use super::ir::*;
 use super::modules::{Module, Modules};
 use super::{fingerprint, fingerprint_parts};
+use assignments::Assignments;
 use oxc_ast::ast;
 use oxc_span::GetSpan;
 use oxc_syntax::operator::{
     AssignmentOperator, BinaryOperator, LogicalOperator, UnaryOperator, UpdateOperator,
 };
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::rc::Rc;
 
 mod arrays;
+mod assignments;
 mod classes;
 mod closures;
 mod code;
@@ -54,6 +57,12 @@ pub fn check_program(
         checker.collect_top_level();
     }
     checker.resolve_classes();
+    for module in &modules.modules {
+        let names = Assignments::globals_assigned_by_functions(module.program);
+        checker
+            .globals_assigned_by_functions
+            .extend(names.iter().map(|name| module.qualify(name)));
+    }
     let mut main = Vec::new();
     for &module in &modules.order {
         checker.current = module;
@@ -195,6 +204,10 @@ struct FnContext {
     /// Locals found captured while they were not in `boxed`: the body is
     /// checked again with them boxed.
     newly_captured: BTreeSet<String>,
+    /// What the function around (this arrow's outermost function) assigns.
+    assignments: Rc<Assignments>,
+    /// Where the function starts in its file (an arrow: where it is made).
+    position: u32,
 }
 
 #[derive(Clone, Copy)]
@@ -231,6 +244,11 @@ struct Checker<'s, 'a> {
     methods_of: HashMap<String, classes::MethodOf>,
     /// Rust items from top-level `code` templates.
     native_items_out: Vec<String>,
+    /// Globals (qualified names) that a function may assign, which are
+    /// never narrowed (narrowing.rs).
+    globals_assigned_by_functions: HashSet<String>,
+    /// What each top-level function or method assigns, by name.
+    root_assignments: HashMap<String, Rc<Assignments>>,
 }
 
 const TIMER_BUILTINS: [&str; 4] = ["setInterval", "setTimeout", "clearInterval", "clearTimeout"];
@@ -265,6 +283,8 @@ impl<'s, 'a> Checker<'s, 'a> {
             classes: HashMap::new(),
             methods_of: HashMap::new(),
             native_items_out: Vec::new(),
+            globals_assigned_by_functions: HashSet::new(),
+            root_assignments: HashMap::new(),
         }
     }
 
@@ -700,8 +720,9 @@ impl<'s, 'a> Checker<'s, 'a> {
         let name = self.qualify("main");
         let mut context = FnContext::new(name, None, false);
         context.boxed = boxed.clone();
-        self.contexts.push(context);
         let program: &'a ast::Program<'a> = self.module().program;
+        context.assignments = Rc::new(Assignments::of_top_level(program));
+        self.contexts.push(context);
         let mut main = Vec::new();
         for statement in &program.body {
             match statement {
@@ -1106,6 +1127,11 @@ impl<'s, 'a> Checker<'s, 'a> {
             Some(ty) => ReturnType::Declared(ty),
             None => ReturnType::Inferred(None),
         };
+        let param_names: Vec<String> = params.iter().map(|p| p.0.clone()).collect();
+        self.root_assignments.insert(
+            name.to_string(),
+            Rc::new(Assignments::of_function(&param_names, &body.statements)),
+        );
         let function_ir = self.function_body(
             name.to_string(),
             params,
@@ -1136,6 +1162,13 @@ impl<'s, 'a> Checker<'s, 'a> {
             let errors = self.diagnostics.len();
             let mut context = FnContext::new(name.clone(), Some(ret), is_arrow);
             context.boxed = boxed.clone();
+            context.position = span.start;
+            let around = if is_arrow {
+                self.contexts.last().map(|c| c.assignments.clone())
+            } else {
+                self.root_assignments.get(&name).cloned()
+            };
+            context.assignments = around.unwrap_or_default();
             for (param, ty) in &params {
                 context.scopes[0].insert(
                     param.clone(),
@@ -1435,8 +1468,13 @@ impl<'s, 'a> Checker<'s, 'a> {
     /// around it: the cell holding it, captured through every arrow in
     /// between.
     fn capture(&mut self, depth: usize, name: &str) -> Option<(Place, Local)> {
-        let context = &mut self.contexts[depth];
-        if let Some(local) = lookup_in(context, name) {
+        if let Some(mut local) = lookup_in(&self.contexts[depth], name) {
+            if let Some(declared) = local.declared {
+                if !self.narrowing_reaches_closure(depth, name, &local) {
+                    local.ty = declared;
+                }
+            }
+            let context = &mut self.contexts[depth];
             if let Some(global) = &local.global {
                 return Some((Place::Global(global.clone()), local));
             }
@@ -1445,6 +1483,7 @@ impl<'s, 'a> Checker<'s, 'a> {
             }
             return Some((Place::Cell(name.to_string()), local));
         }
+        let context = &mut self.contexts[depth];
         if !context.is_arrow || depth == 0 {
             return None;
         }
@@ -1592,19 +1631,23 @@ impl<'s, 'a> Checker<'s, 'a> {
         let mut failed = false;
         let mut narrowing_scopes = 0;
         for statement in statements {
+            let checked_before = out.len();
             match self.statement(statement) {
                 Ok(stmts) => out.extend(stmts),
                 Err(_) => failed = true,
             }
             // `if (x == null) return`: x is not null from here on.
-            if let ast::Statement::IfStatement(test) = statement {
-                if test.alternate.is_none() && narrowing::always_exits(&test.consequent) {
-                    let facts = self.narrowings(&test.test, false);
-                    if !facts.is_empty() {
-                        self.push_narrowing(facts);
-                        narrowing_scopes += 1;
-                    }
+            let facts = match statement {
+                ast::Statement::IfStatement(test)
+                    if test.alternate.is_none() && narrowing::always_exits(&test.consequent) =>
+                {
+                    self.narrowings(&test.test, false)
                 }
+                _ => self.narrowings_after(statement, &out[checked_before..]),
+            };
+            if !facts.is_empty() {
+                self.push_narrowing(facts);
+                narrowing_scopes += 1;
             }
         }
         for _ in 0..narrowing_scopes {
@@ -1643,19 +1686,14 @@ impl<'s, 'a> Checker<'s, 'a> {
             S::VariableDeclaration(declaration) => return self.local_declaration(declaration),
             S::IfStatement(statement) => {
                 let cond = self.condition(&statement.test);
-                // Each branch starts from the narrowing before the `if`.
-                let before = self.narrow_state();
-                let facts = self.narrowings(&statement.test, true);
-                let then = self.narrowed(facts, |checker| checker.block(&statement.consequent));
-                let after_then = self.narrow_state();
-                self.set_narrow_state(&before);
-                let facts = self.narrowings(&statement.test, false);
-                let otherwise = match &statement.alternate {
-                    Some(alternate) => self.narrowed(facts, |checker| checker.block(alternate)),
-                    None => Ok(Vec::new()),
-                };
-                let after_otherwise = self.narrow_state();
-                self.merge_narrow_states(&after_then, &after_otherwise);
+                let (then, otherwise) = self.branches(
+                    &statement.test,
+                    |checker| checker.block(&statement.consequent),
+                    |checker| match &statement.alternate {
+                        Some(alternate) => checker.block(alternate),
+                        None => Ok(Vec::new()),
+                    },
+                );
                 Stmt::If {
                     cond: cond?,
                     then: then?,
@@ -1869,6 +1907,15 @@ impl<'s, 'a> Checker<'s, 'a> {
         update: Option<&ast::Expression<'_>>,
         body: &ast::Statement<'_>,
     ) -> Checked<Stmt> {
+        // An assignment anywhere in the loop ends a narrowing for all of it:
+        // the next iteration comes back through the assignment.
+        let assigned_in_body = Assignments::names_in(|w| w.statement(body));
+        let assigned_in_loop =
+            Assignments::names_in(|w| test.into_iter().chain(update).for_each(|e| w.expression(e)));
+        for name in assigned_in_body.iter().chain(&assigned_in_loop) {
+            self.end_narrowing(name);
+        }
+        let entry = self.narrow_state();
         let cond = test.map(|t| self.condition(t)).transpose();
         let label = {
             let context = self.context();
@@ -1880,9 +1927,19 @@ impl<'s, 'a> Checker<'s, 'a> {
             (Some(test), false) => self.narrowings(test, true),
             _ => Vec::new(),
         };
+        // The step runs after the body: the test's narrowings of what the
+        // body does not assign hold there.
+        let step_facts: Vec<(String, Ty)> = facts
+            .iter()
+            .filter(|(name, _)| !assigned_in_body.contains(name))
+            .cloned()
+            .collect();
         let body = self.narrowed(facts, |checker| checker.block(body));
         self.context().loops.pop();
-        let step = update.map(|u| self.expr(u)).transpose();
+        let step = update
+            .map(|u| self.narrowed(step_facts, |checker| checker.expr(u)))
+            .transpose();
+        self.set_narrow_state(&entry);
         Ok(Stmt::Loop {
             label,
             cond: cond?,
@@ -2289,11 +2346,11 @@ impl<'s, 'a> Checker<'s, 'a> {
             E::LogicalExpression(logical) => self.logical(logical),
             E::ConditionalExpression(conditional) => {
                 let cond = self.condition(&conditional.test);
-                let facts = self.narrowings(&conditional.test, true);
-                let then = self.narrowed(facts, |checker| checker.expr(&conditional.consequent));
-                let facts = self.narrowings(&conditional.test, false);
-                let otherwise =
-                    self.narrowed(facts, |checker| checker.expr(&conditional.alternate));
+                let (then, otherwise) = self.branches(
+                    &conditional.test,
+                    |checker| checker.expr(&conditional.consequent),
+                    |checker| checker.expr(&conditional.alternate),
+                );
                 let (cond, then, otherwise) = (cond?, then?, otherwise?);
                 let (then, otherwise, ty) = self.unify(then, otherwise, span)?;
                 Ok(Expr {
@@ -3246,6 +3303,8 @@ impl FnContext {
             captures: Vec::new(),
             boxed: HashSet::new(),
             newly_captured: BTreeSet::new(),
+            assignments: Rc::default(),
+            position: 0,
         }
     }
 }

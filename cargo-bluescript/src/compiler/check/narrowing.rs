@@ -1,9 +1,15 @@
-//! `x != null` narrowing (LANGUAGE.md §1): where a condition proves that a
-//! local of a nullable type is not null, the local has the non-null type.
+//! `x != null` narrowing (LANGUAGE.md §1, §7a): where a condition proves
+//! that a variable of a nullable type is not null, the variable has the
+//! non-null type, for as long as it cannot have changed.
 //!
-//! A narrowed local is shadowed in a scope of its own by an entry with the
-//! narrower type (and the declared one, which assignments use). Assigning a
-//! value that may be null ends the narrowing from there on.
+//! A narrowed variable is shadowed in a scope of its own by an entry with
+//! the narrower type (and the declared one, which assignments use).
+//! Assigning a value that may be null ends the narrowing from there on; an
+//! assignment anywhere in a loop ends it for the whole loop (checked before
+//! the loop, from `assignments.rs`). A variable that a closure assigns is
+//! never narrowed (any call may change it), nor is a global that a function
+//! assigns; a closure sees a narrowing of the code around it only when
+//! nothing assigns the variable after the closure is made.
 
 use super::*;
 
@@ -22,7 +28,13 @@ impl<'s, 'a> Checker<'s, 'a> {
             }
             E::LogicalExpression(logical) => match (logical.operator, outcome) {
                 (LogicalOperator::And, true) | (LogicalOperator::Or, false) => {
-                    let mut out = self.narrowings(&logical.left, outcome);
+                    // The right operand runs after the left one's test.
+                    let assigned = Assignments::names_in(|w| w.expression(&logical.right));
+                    let mut out: Vec<(String, Ty)> = self
+                        .narrowings(&logical.left, outcome)
+                        .into_iter()
+                        .filter(|(name, _)| !assigned.contains(name))
+                        .collect();
                     out.extend(self.narrowings(&logical.right, outcome));
                     out
                 }
@@ -53,13 +65,24 @@ impl<'s, 'a> Checker<'s, 'a> {
     }
 
     /// `name` and its non-null type, if it is a variable of a nullable
-    /// type.
+    /// type that no call can change.
     fn narrowable(&self, name: &str) -> Option<(String, Ty)> {
         let ty = match self.lookup_local(name) {
-            Some(local) => local.ty,
+            Some(local) => {
+                let assignments = &self.contexts.last()?.assignments;
+                if local.global.is_none() && assignments.by_closures.contains(name) {
+                    return None;
+                }
+                local.ty
+            }
             None if self.is_captured(name) => return None,
             None => match self.item(name)? {
-                Item::Global { name: global, .. } => self.globals.get(&global)?.ty?,
+                Item::Global { name: global, .. } => {
+                    if self.globals_assigned_by_functions.contains(&global) {
+                        return None;
+                    }
+                    self.globals.get(&global)?.ty?
+                }
                 _ => return None,
             },
         };
@@ -82,6 +105,27 @@ impl<'s, 'a> Checker<'s, 'a> {
         let result = body(self);
         self.context().scopes.pop();
         result
+    }
+
+    /// The two branches of `test`: each with the test's narrowings, from
+    /// the narrowings before it. After them, a variable stays narrowed
+    /// only if both kept it.
+    pub(super) fn branches<T, U>(
+        &mut self,
+        test: &ast::Expression<'_>,
+        then: impl FnOnce(&mut Self) -> T,
+        otherwise: impl FnOnce(&mut Self) -> U,
+    ) -> (T, U) {
+        let before = self.narrow_state();
+        let facts = self.narrowings(test, true);
+        let then = self.narrowed(facts, then);
+        let after_then = self.narrow_state();
+        self.set_narrow_state(&before);
+        let facts = self.narrowings(test, false);
+        let otherwise = self.narrowed(facts, otherwise);
+        let after_otherwise = self.narrow_state();
+        self.merge_narrow_states(&after_then, &after_otherwise);
+        (then, otherwise)
     }
 
     /// A scope in which `facts` hold (popped by the caller).
@@ -120,20 +164,104 @@ impl<'s, 'a> Checker<'s, 'a> {
         self.context().scopes.push(scope);
     }
 
-    /// After `name = value`: a narrowed local keeps its narrowing only if
-    /// the value cannot be null.
+    /// After `name = value`: a value that may be null ends the narrowings
+    /// of `name`.
     pub(super) fn assigned(&mut self, name: &str, value_ty: Ty) {
-        let context = self.context();
-        for scope in context.scopes.iter_mut().rev() {
+        if matches!(value_ty, Ty::Nullable(_) | Ty::Null | Ty::Any) {
+            self.end_narrowing(name);
+        }
+    }
+
+    /// `name` has its declared type from here on, in every narrowing of
+    /// the variable it names here.
+    pub(super) fn end_narrowing(&mut self, name: &str) {
+        for scope in self.context().scopes.iter_mut().rev() {
             if let Some(local) = scope.get_mut(name) {
-                if let Some(declared) = local.declared {
-                    if matches!(value_ty, Ty::Nullable(_) | Ty::Null | Ty::Any) {
-                        local.ty = declared;
-                    }
+                match local.declared {
+                    Some(declared) => local.ty = declared,
+                    // Its declaration: an outer `name` is another variable.
+                    None => return,
                 }
-                return;
             }
         }
+    }
+
+    /// The narrowings that a statement, checked as `checked`, starts: after
+    /// `x = value` or `let x: T | null = value` with a value that cannot be
+    /// null, `x` is not null (until it is assigned again).
+    pub(super) fn narrowings_after(
+        &self,
+        statement: &ast::Statement<'_>,
+        checked: &[Stmt],
+    ) -> Vec<(String, Ty)> {
+        let name = match statement {
+            ast::Statement::ExpressionStatement(statement) => {
+                match statement.expression.without_parentheses() {
+                    ast::Expression::AssignmentExpression(assignment)
+                        if assignment.operator == AssignmentOperator::Assign =>
+                    {
+                        match &assignment.left {
+                            ast::AssignmentTarget::AssignmentTargetIdentifier(id) => {
+                                id.name.as_str()
+                            }
+                            _ => return Vec::new(),
+                        }
+                    }
+                    _ => return Vec::new(),
+                }
+            }
+            ast::Statement::VariableDeclaration(declaration)
+                if declaration.declarations.len() == 1 =>
+            {
+                match declaration.declarations[0].id.get_identifier_name() {
+                    Some(name) => name.as_str(),
+                    None => return Vec::new(),
+                }
+            }
+            _ => return Vec::new(),
+        };
+        let value: &Expr = match checked {
+            [Stmt::Expr(Expr {
+                kind: ExprKind::Assign(_, value),
+                ..
+            })] => value,
+            [Stmt::Let {
+                init: Some(value), ..
+            }] => value,
+            _ => return Vec::new(),
+        };
+        let value_ty = match &value.kind {
+            ExprKind::Retyped(inner) => inner.ty,
+            _ => value.ty,
+        };
+        if matches!(value_ty, Ty::Nullable(_) | Ty::Null | Ty::Any) {
+            return Vec::new();
+        }
+        self.narrowable(name).into_iter().collect()
+    }
+
+    /// Whether a narrowing of `local` (named `name`) in context `depth`
+    /// holds in the closure made there (context `depth + 1`) whenever the
+    /// closure runs: nothing assigns the variable once the closure is made.
+    pub(super) fn narrowing_reaches_closure(
+        &self,
+        depth: usize,
+        name: &str,
+        local: &Local,
+    ) -> bool {
+        if local.global.is_some() {
+            // The top-level code or a function may assign it later.
+            return local.is_const;
+        }
+        let Some(closure) = self.contexts.get(depth + 1) else {
+            return true;
+        };
+        let assignments = &self.contexts[depth].assignments;
+        !assignments.by_closures.contains(name)
+            && assignments
+                .last
+                .get(name)
+                .is_none_or(|&last| last < closure.position)
     }
 }
 

@@ -1,0 +1,363 @@
+//! Which variables code may assign, found before it is checked: a narrowing
+//! (narrowing.rs) holds only where its variable cannot have changed, and a
+//! closure or a loop may change it later than the code that follows a test.
+//!
+//! Variables are told apart by name only, which may merge two variables of
+//! the same name: that only ends more narrowings (never fewer).
+
+use super::*;
+
+/// What a function (a top-level function, a method, or a module's
+/// top-level code), with the arrow functions inside it, assigns.
+#[derive(Default)]
+pub(super) struct Assignments {
+    /// Variables assigned by an arrow function that does not declare them
+    /// (its captured variables, and globals): a call may change them.
+    pub(super) by_closures: HashSet<String>,
+    /// For a variable assigned by the code that declares it: the last
+    /// position after which an assignment may still run (the assignment,
+    /// or the end of the outermost loop around it, whose next iteration
+    /// runs it again).
+    pub(super) last: HashMap<String, u32>,
+    /// Names a function assigns without declaring them: globals.
+    pub(super) undeclared: HashSet<String>,
+    /// Every name assigned.
+    pub(super) all: HashSet<String>,
+}
+
+impl Assignments {
+    /// The assignments of a top-level function or method.
+    pub(super) fn of_function(params: &[String], body: &[ast::Statement<'_>]) -> Self {
+        let mut walker = Walker::new(false);
+        walker.scopes[0].extend(params.iter().cloned());
+        walker.statements(body);
+        walker.out
+    }
+
+    /// The assignments of a module's top-level code (its `let`s are
+    /// globals), and of its static initializers.
+    pub(super) fn of_top_level(program: &ast::Program<'_>) -> Self {
+        let mut walker = Walker::new(true);
+        for statement in &program.body {
+            match statement {
+                ast::Statement::ClassDeclaration(class) => walker.static_initializers(class),
+                ast::Statement::ExportDeclaration(export) => match &export.declaration {
+                    ast::Declaration::ClassDeclaration(class) => walker.static_initializers(class),
+                    ast::Declaration::VariableDeclaration(declaration) => {
+                        walker.declaration(declaration)
+                    }
+                    _ => {}
+                },
+                ast::Statement::FunctionDeclaration(_) => {}
+                statement => walker.statement(statement),
+            }
+        }
+        walker.out
+    }
+
+    /// The names of its module's globals that some function of `program`
+    /// (a top-level function, a method, a closure) may assign.
+    pub(super) fn globals_assigned_by_functions(program: &ast::Program<'_>) -> HashSet<String> {
+        let mut names = Self::of_top_level(program).undeclared;
+        let function = |function: &ast::Function<'_>, names: &mut HashSet<String>| {
+            let params: Vec<String> = function
+                .params
+                .items
+                .iter()
+                .filter_map(|p| p.pattern.get_identifier_name().map(|n| n.to_string()))
+                .collect();
+            if let Some(body) = &function.body {
+                names.extend(Self::of_function(&params, &body.statements).undeclared);
+            }
+        };
+        let class = |class: &ast::Class<'_>, names: &mut HashSet<String>| {
+            for element in &class.body.body {
+                if let ast::ClassElement::MethodDefinition(method) = element {
+                    function(&method.value, names);
+                }
+            }
+        };
+        for statement in &program.body {
+            match statement {
+                ast::Statement::FunctionDeclaration(f) => function(f, &mut names),
+                ast::Statement::ClassDeclaration(c) => class(c, &mut names),
+                ast::Statement::ExportDeclaration(export) => match &export.declaration {
+                    ast::Declaration::FunctionDeclaration(f) => function(f, &mut names),
+                    ast::Declaration::ClassDeclaration(c) => class(c, &mut names),
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+        names
+    }
+
+    /// Every name that `parts` (expressions and statements of one piece of
+    /// code) may assign.
+    pub(super) fn names_in(parts: impl FnOnce(&mut Walker)) -> HashSet<String> {
+        let mut walker = Walker::new(false);
+        parts(&mut walker);
+        walker.out.all
+    }
+}
+
+/// A function being walked.
+struct Frame {
+    /// Its first scope in `Walker::scopes`.
+    first_scope: usize,
+    /// The end of the outermost loop around the current point.
+    loop_end: Option<u32>,
+}
+
+pub(super) struct Walker {
+    out: Assignments,
+    /// The names declared in each block scope.
+    scopes: Vec<HashSet<String>>,
+    /// The function and the arrow functions around the current point.
+    frames: Vec<Frame>,
+    /// Walking top-level code: its outermost declarations are globals.
+    top_level: bool,
+}
+
+impl Walker {
+    fn new(top_level: bool) -> Self {
+        Walker {
+            out: Assignments::default(),
+            scopes: vec![HashSet::new()],
+            frames: vec![Frame {
+                first_scope: 0,
+                loop_end: None,
+            }],
+            top_level,
+        }
+    }
+
+    fn declare(&mut self, name: &str) {
+        if self.top_level && self.scopes.len() == 1 {
+            return;
+        }
+        if let Some(scope) = self.scopes.last_mut() {
+            scope.insert(name.to_string());
+        }
+    }
+
+    fn assign(&mut self, name: &str, at: u32) {
+        self.out.all.insert(name.to_string());
+        let declared_in = self.scopes.iter().rposition(|s| s.contains(name));
+        let frame = self.frames.last().expect("a function");
+        let in_closure = self.frames.len() > 1;
+        let own = match declared_in {
+            Some(scope) => scope >= frame.first_scope,
+            None => !in_closure,
+        };
+        if own {
+            let last = frame.loop_end.unwrap_or(at);
+            let entry = self.out.last.entry(name.to_string()).or_insert(last);
+            *entry = (*entry).max(last);
+        } else {
+            self.out.by_closures.insert(name.to_string());
+        }
+        if declared_in.is_none() && (in_closure || !self.top_level) {
+            self.out.undeclared.insert(name.to_string());
+        }
+    }
+
+    fn scoped(&mut self, walk: impl FnOnce(&mut Self)) {
+        self.scopes.push(HashSet::new());
+        walk(self);
+        self.scopes.pop();
+    }
+
+    fn in_loop(&mut self, span: oxc_span::Span, walk: impl FnOnce(&mut Self)) {
+        let frame = self.frames.last_mut().expect("a function");
+        let outer = frame.loop_end;
+        frame.loop_end = Some(outer.unwrap_or(span.end));
+        walk(self);
+        self.frames.last_mut().expect("a function").loop_end = outer;
+    }
+
+    pub(super) fn statements(&mut self, statements: &[ast::Statement<'_>]) {
+        for statement in statements {
+            self.statement(statement);
+        }
+    }
+
+    pub(super) fn statement(&mut self, statement: &ast::Statement<'_>) {
+        use ast::Statement as S;
+        match statement {
+            S::BlockStatement(block) => self.scoped(|w| w.statements(&block.body)),
+            S::ExpressionStatement(statement) => self.expression(&statement.expression),
+            S::VariableDeclaration(declaration) => self.declaration(declaration),
+            S::IfStatement(statement) => {
+                self.expression(&statement.test);
+                self.scoped(|w| w.statement(&statement.consequent));
+                if let Some(alternate) = &statement.alternate {
+                    self.scoped(|w| w.statement(alternate));
+                }
+            }
+            S::WhileStatement(statement) => self.in_loop(statement.span, |w| {
+                w.expression(&statement.test);
+                w.scoped(|w| w.statement(&statement.body));
+            }),
+            S::DoWhileStatement(statement) => self.in_loop(statement.span, |w| {
+                w.scoped(|w| w.statement(&statement.body));
+                w.expression(&statement.test);
+            }),
+            S::ForStatement(statement) => self.scoped(|w| {
+                match &statement.init {
+                    Some(ast::ForStatementInit::VariableDeclaration(declaration)) => {
+                        w.declaration(declaration)
+                    }
+                    Some(init) => {
+                        if let Some(init) = init.as_expression() {
+                            w.expression(init)
+                        }
+                    }
+                    None => {}
+                }
+                w.in_loop(statement.span, |w| {
+                    if let Some(test) = &statement.test {
+                        w.expression(test);
+                    }
+                    w.scoped(|w| w.statement(&statement.body));
+                    if let Some(update) = &statement.update {
+                        w.expression(update);
+                    }
+                });
+            }),
+            S::ReturnStatement(statement) => {
+                if let Some(argument) = &statement.argument {
+                    self.expression(argument);
+                }
+            }
+            // Anything else is refused, or has no expression.
+            _ => {}
+        }
+    }
+
+    fn declaration(&mut self, declaration: &ast::VariableDeclaration<'_>) {
+        for declarator in &declaration.declarations {
+            if let Some(init) = &declarator.init {
+                self.expression(init);
+            }
+            if let Some(name) = declarator.id.get_identifier_name() {
+                self.declare(name.as_str());
+            }
+        }
+    }
+
+    fn static_initializers(&mut self, class: &ast::Class<'_>) {
+        for element in &class.body.body {
+            if let ast::ClassElement::PropertyDefinition(property) = element {
+                if let Some(value) = &property.value {
+                    self.expression(value);
+                }
+            }
+        }
+    }
+
+    fn target(&mut self, target: &ast::SimpleAssignmentTarget<'_>) {
+        match target {
+            ast::SimpleAssignmentTarget::AssignmentTargetIdentifier(id) => {
+                self.assign(id.name.as_str(), id.span.start)
+            }
+            ast::SimpleAssignmentTarget::StaticMemberExpression(member) => {
+                self.expression(&member.object)
+            }
+            ast::SimpleAssignmentTarget::ComputedMemberExpression(member) => {
+                self.expression(&member.object);
+                self.expression(&member.expression);
+            }
+            _ => {}
+        }
+    }
+
+    fn all(&mut self, expressions: &[&ast::Expression<'_>]) {
+        for expression in expressions {
+            self.expression(expression);
+        }
+    }
+
+    fn arguments(&mut self, arguments: &[ast::Argument<'_>]) {
+        for argument in arguments {
+            if let Some(argument) = argument.as_expression() {
+                self.expression(argument);
+            }
+        }
+    }
+
+    pub(super) fn expression(&mut self, expression: &ast::Expression<'_>) {
+        use ast::Expression as E;
+        match expression {
+            E::ParenthesizedExpression(inner) => self.expression(&inner.expression),
+            E::AssignmentExpression(assignment) => {
+                if let Some(target) = assignment.left.as_simple_assignment_target() {
+                    self.target(target);
+                }
+                self.expression(&assignment.right);
+            }
+            E::UpdateExpression(update) => self.target(&update.argument),
+            E::UnaryExpression(unary) => self.expression(&unary.argument),
+            E::BinaryExpression(binary) => self.all(&[&binary.left, &binary.right]),
+            E::LogicalExpression(logical) => self.all(&[&logical.left, &logical.right]),
+            E::ConditionalExpression(conditional) => self.all(&[
+                &conditional.test,
+                &conditional.consequent,
+                &conditional.alternate,
+            ]),
+            E::CallExpression(call) => {
+                self.expression(&call.callee);
+                self.arguments(&call.arguments);
+            }
+            E::NewExpression(new) => {
+                self.expression(&new.callee);
+                self.arguments(&new.arguments);
+            }
+            E::TSAsExpression(cast) => self.expression(&cast.expression),
+            E::ArrayExpression(array) => {
+                for element in &array.elements {
+                    if let Some(element) = element.as_expression() {
+                        self.expression(element);
+                    }
+                }
+            }
+            E::StaticMemberExpression(member) => self.expression(&member.object),
+            E::ComputedMemberExpression(member) => self.all(&[&member.object, &member.expression]),
+            // Native code may write the variables it names.
+            E::TaggedTemplateExpression(template) => {
+                for expression in &template.quasi.expressions {
+                    match expression.without_parentheses() {
+                        E::Identifier(id) => self.assign(id.name.as_str(), id.span.start),
+                        other => self.expression(other),
+                    }
+                }
+            }
+            E::ArrowFunctionExpression(arrow) => {
+                self.frames.push(Frame {
+                    first_scope: self.scopes.len(),
+                    loop_end: None,
+                });
+                self.scoped(|w| {
+                    for param in &arrow.params.items {
+                        if let Some(name) = param.pattern.get_identifier_name() {
+                            w.declare(name.as_str());
+                        }
+                    }
+                    match &arrow.body {
+                        ast::ArrowFunctionBody::FunctionBody(body) => {
+                            w.statements(&body.statements)
+                        }
+                        body => {
+                            if let Some(expression) = body.as_expression() {
+                                w.expression(expression)
+                            }
+                        }
+                    }
+                });
+                self.frames.pop();
+            }
+            // Anything else assigns nothing, or is refused.
+            _ => {}
+        }
+    }
+}
