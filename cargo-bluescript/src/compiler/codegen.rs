@@ -641,6 +641,10 @@ impl<'s> Generator<'s> {
         }
         self.statements(&function.body, 1);
         if function.signature.ret != Ty::Void {
+            // Never reached: the checker refuses a function that can run
+            // off its end (LANGUAGE.md §7a). rustc still needs a diverging
+            // tail where it cannot see that (after a `while (true)` loop,
+            // which becomes a loop with a `break` on its test).
             // Functions of imported modules are qualified (`util.bs:f`);
             // the location names the file already.
             let name = function.name.rsplit(':').next().unwrap_or(&function.name);

@@ -65,6 +65,14 @@ impl<'s, 'a> Checker<'s, 'a> {
             true,
         )?;
         let captures = std::mem::take(&mut self.pending_captures);
+        if let ast::ArrowFunctionBody::FunctionBody(body) = &arrow.body {
+            let at = arrow
+                .return_type
+                .as_ref()
+                .map_or(span, |r| r.type_annotation.span().into());
+            let ret = function.signature.ret;
+            let _ = self.check_ending_return("this arrow function", ret, &body.statements, at);
+        }
         // Closures made earlier call the function through its slot with
         // their own captures: a version capturing other variables (or
         // taking other parameters) is a different function, in a slot of

@@ -33,6 +33,7 @@ mod code;
 mod dynamic;
 mod members;
 mod narrowing;
+mod reachability;
 
 /// A result whose error has already been reported.
 type Checked<T> = Result<T, Reported>;
@@ -1142,6 +1143,17 @@ impl<'s, 'a> Checker<'s, 'a> {
         )?;
         let signature = function_ir.signature.clone();
         self.checked.insert(name.to_string(), function_ir);
+        let what = match &method {
+            Some(_) => format!("method `{}`", plain_name(name)),
+            None => format!("function `{}`", plain_name(name)),
+        };
+        let span: Span = match (&function.id, &function.return_type) {
+            (Some(id), _) => id.span.into(),
+            (None, Some(annotation)) => annotation.type_annotation.span().into(),
+            (None, None) => function.span.into(),
+        };
+        // Reported, but its signature stands: callers have nothing to add.
+        let _ = self.check_ending_return(&what, signature.ret, &body.statements, span);
         Ok(signature)
     }
 
