@@ -106,6 +106,70 @@ impl<'s, 'a> Checker<'s, 'a> {
         })
     }
 
+    /// The type of an arrow whose parameters and return type are all
+    /// annotated, known before its body is checked: `const f = (n:
+    /// integer): integer => … f(n - 1) …` may call itself (LANGUAGE.md §7a).
+    pub(super) fn annotated_arrow_type(&mut self, init: &ast::Expression<'_>) -> Option<Ty> {
+        let ast::Expression::ArrowFunctionExpression(arrow) = init.without_parentheses() else {
+            return None;
+        };
+        let annotation = arrow.return_type.as_ref()?;
+        if arrow
+            .params
+            .items
+            .iter()
+            .any(|p| p.type_annotation.is_none())
+        {
+            return None;
+        }
+        // The arrow reports what is wrong with its types when it is checked.
+        let errors = self.diagnostics.len();
+        let params = self.parameters(&arrow.params);
+        let ret = self.return_type(&annotation.type_annotation);
+        self.diagnostics.truncate(errors);
+        Some(Ty::function(Signature {
+            params: params.ok()?.into_iter().map(|p| p.1).collect(),
+            ret: ret.ok()?,
+        }))
+    }
+
+    /// A local `f` initialized with an arrow of a known type
+    /// (`annotated_arrow_type`): declared before the arrow is checked, and
+    /// assigned once the closure is made, so that the closure may call
+    /// itself through the variable. `None` for another declaration.
+    pub(super) fn recursive_arrow_declaration(
+        &mut self,
+        declarator: &ast::VariableDeclarator<'_>,
+        name: &str,
+        is_const: bool,
+    ) -> Option<Checked<Vec<Stmt>>> {
+        if declarator.type_annotation.is_some() {
+            return None;
+        }
+        let init = declarator.init.as_ref()?;
+        let ty = self.annotated_arrow_type(init)?;
+        Some((|| {
+            let boxed = self.declare_local(name, ty, is_const, declarator.id.span().into())?;
+            let value = self.expr_to(init, ty)?;
+            let place = if boxed {
+                Place::Cell(name.to_string())
+            } else {
+                Place::Local(name.to_string())
+            };
+            let declaration = Stmt::Let {
+                name: name.to_string(),
+                ty,
+                init: None,
+                boxed,
+            };
+            let assignment = Stmt::Expr(Expr {
+                ty,
+                kind: ExprKind::Assign(place, Box::new(value)),
+            });
+            Ok(vec![declaration, assignment])
+        })())
+    }
+
     /// `=> expression`: returns its value (or evaluates a void call).
     fn arrow_expression_body(&mut self, expression: &ast::Expression<'_>) -> Checked<Vec<Stmt>> {
         if let ast::Expression::CallExpression(call) = expression.without_parentheses() {

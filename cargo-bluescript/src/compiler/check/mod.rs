@@ -838,21 +838,17 @@ impl<'s, 'a> Checker<'s, 'a> {
                 continue; // its annotation was reported
             }
             let Some(init) = &declarator.init else {
-                if let Some(ty) = declared.filter(|ty| needs_initial_value(*ty)) {
-                    self.error(uninitialized(declarator.span, &name, ty));
-                }
-                if declared == Some(Ty::String) {
-                    // Never 0 once declared: the empty string.
-                    out.push(Stmt::Expr(Expr {
-                        ty: Ty::String,
-                        kind: ExprKind::Assign(
-                            Place::Global(qualified),
-                            Box::new(Expr {
-                                ty: Ty::String,
-                                kind: ExprKind::Str(String::new()),
-                            }),
-                        ),
-                    }));
+                match declared {
+                    Some(ty) if needs_initial_value(ty) => {
+                        self.error(uninitialized(declarator.span, &name, ty));
+                    }
+                    // `let a: integer` starts as 0 (LANGUAGE.md §3), set
+                    // where it is declared like any other global.
+                    Some(ty) => out.push(Stmt::Expr(Expr {
+                        ty,
+                        kind: ExprKind::Assign(Place::Global(qualified), Box::new(zero_value(ty))),
+                    })),
+                    None => {}
                 }
                 continue;
             };
@@ -863,6 +859,15 @@ impl<'s, 'a> Checker<'s, 'a> {
                     global.ty = Some(Ty::Integer);
                 }
             }
+            // `const f = (n: integer): integer => … f(n - 1) …`: the arrow's
+            // type is known before its body is checked, which may call it.
+            let declared = declared.or_else(|| {
+                let ty = self.annotated_arrow_type(init)?;
+                if let Some(global) = self.globals.get_mut(&qualified) {
+                    global.ty = Some(ty);
+                }
+                Some(ty)
+            });
             let value = match declared {
                 Some(ty) => match self.expr_to(init, ty) {
                     Ok(value) => value,
@@ -1842,6 +1847,13 @@ impl<'s, 'a> Checker<'s, 'a> {
                     continue;
                 }
             };
+            if let Some(result) = self.recursive_arrow_declaration(declarator, &name, is_const) {
+                match result {
+                    Ok(stmts) => out.extend(stmts),
+                    Err(Reported) => failed = true,
+                }
+                continue;
+            }
             // A declaration that fails still declares its name: with its
             // annotated type, or FAILED, which silences its uses.
             let (ty, init) = match self.local_initializer(declarator, &name) {
@@ -3523,6 +3535,19 @@ fn needs_initial_value(ty: Ty) -> bool {
 fn uninitialized(span: impl Into<Span>, name: &str, ty: Ty) -> Diagnostic {
     Diagnostic::error(span, format!("`{name}` ({ty}) needs an initial value"))
         .with_help(format!("give it one, or declare it `{name}: {ty} | null`"))
+}
+
+/// The value of a variable declared without an initializer (LANGUAGE.md
+/// §3): 0, 0.0, false, the empty string, or `undefined`.
+fn zero_value(ty: Ty) -> Expr {
+    let kind = match ty {
+        Ty::Float => ExprKind::Float(0.0),
+        Ty::Boolean => ExprKind::Bool(false),
+        Ty::String => ExprKind::Str(String::new()),
+        ty if ty.is_integral() => ExprKind::Int(0),
+        _ => ExprKind::Null,
+    };
+    Expr { ty, kind }
 }
 
 /// `null` / `undefined`.
