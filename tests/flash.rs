@@ -181,7 +181,7 @@ fn assert_counts_by(record: &Record, step: u32) {
         "count did not advance: {first}, then {second}"
     );
     assert!(
-        first % step == 0 && second % step == 0,
+        first.is_multiple_of(step) && second.is_multiple_of(step),
         "count is not counting by {step}: {first}, then {second}"
     );
 }

@@ -58,8 +58,11 @@ pub fn compile_scripts(project: &Project, exports: &[Export]) -> Result<(String,
         Err(diagnostics) => {
             let file = scripts.main;
             let count = diagnostics.len();
-            let mut rendered: Vec<String> =
-                diagnostics.iter().map(|d| d.render().to_string()).collect();
+            let color = compiler::diagnostic::stderr_color();
+            let mut rendered: Vec<String> = diagnostics
+                .iter()
+                .map(|d| d.render_in(color).to_string())
+                .collect();
             rendered.push(format!(
                 "error: could not compile `{}` due to {count} previous error{}",
                 file.name,

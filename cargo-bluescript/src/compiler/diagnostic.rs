@@ -1,7 +1,9 @@
 //! Compiler diagnostics: every rejection of user input becomes one of these,
-//! rendered as `file:line:col: error: message` with the source line and a
-//! caret under the offending code. A diagnostic carries the file it points
-//! into, since a program may span several script files.
+//! rendered as rustc renders its own (by annotate-snippets, the renderer
+//! rustc uses): `error: message`, `--> file:line:col` on the next line, the
+//! source lines with a caret under the offending code and, under other code
+//! the mistake involves, labelled secondary marks. A diagnostic carries the
+//! file it points into, since a program may span several script files.
 
 use std::fmt;
 use std::sync::Arc;
@@ -62,6 +64,11 @@ fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
 pub struct Diagnostic {
     pub message: String,
     pub span: Span,
+    /// Text under the caret of `span`, if any.
+    pub label: Option<String>,
+    /// Other code of the same file the mistake involves ("first declared
+    /// here"), each with its text.
+    pub labels: Vec<(Span, String)>,
     pub help: Option<String>,
     /// The file `span` points into. The compiler sets it on every
     /// diagnostic it returns.
@@ -73,6 +80,8 @@ impl Diagnostic {
         Diagnostic {
             message: message.into(),
             span: span.into(),
+            label: None,
+            labels: Vec::new(),
             help: None,
             file: None,
         }
@@ -101,55 +110,86 @@ impl Diagnostic {
         self
     }
 
-    /// Renders this diagnostic with the line of its file it points at.
-    pub fn render(&self) -> Rendered<'_> {
-        Rendered { diagnostic: self }
+    /// Marks other code of the same file that the mistake involves.
+    pub fn with_label(mut self, span: impl Into<Span>, text: impl Into<String>) -> Self {
+        self.labels.push((span.into(), text.into()));
+        self
     }
+
+    /// Renders this diagnostic without colour, with the lines of its file
+    /// it points at.
+    pub fn render(&self) -> Rendered<'_> {
+        self.render_in(false)
+    }
+
+    /// Renders this diagnostic, in colour if `color`.
+    pub fn render_in(&self, color: bool) -> Rendered<'_> {
+        Rendered {
+            diagnostic: self,
+            color,
+        }
+    }
+}
+
+/// Whether diagnostics written to standard error should be coloured: when
+/// it is a terminal, unless `NO_COLOR` is set or `CARGO_TERM_COLOR` says
+/// otherwise (`always`, `never`, `auto`), as cargo decides.
+pub fn stderr_color() -> bool {
+    use std::io::IsTerminal;
+    match std::env::var("CARGO_TERM_COLOR").as_deref() {
+        Ok("always") => return true,
+        Ok("never") => return false,
+        _ => {}
+    }
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
 }
 
 pub struct Rendered<'a> {
     diagnostic: &'a Diagnostic,
+    color: bool,
 }
 
 impl fmt::Display for Rendered<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
         let diagnostic = self.diagnostic;
-        let Some(file) = &diagnostic.file else {
-            write!(f, "error: {}", diagnostic.message)?;
-            if let Some(help) = &diagnostic.help {
-                write!(f, "\n = help: {help}")?;
+        let title = Level::ERROR.primary_title(&diagnostic.message);
+        let mut group = match &diagnostic.file {
+            None => Group::with_title(title),
+            Some(file) => {
+                let range = |span: Span| byte_range(&file.text, span);
+                let mut primary = AnnotationKind::Primary.span(range(diagnostic.span));
+                if let Some(label) = &diagnostic.label {
+                    primary = primary.label(label.as_str());
+                }
+                let snippet = Snippet::source(file.text.as_str())
+                    .path(file.name.as_str())
+                    .annotation(primary)
+                    .annotations(diagnostic.labels.iter().map(|(span, text)| {
+                        AnnotationKind::Context
+                            .span(range(*span))
+                            .label(text.as_str())
+                    }));
+                title.element(snippet)
             }
-            return Ok(());
         };
-        let (line, col) = file.line_col(diagnostic.span.start);
-        writeln!(f, "error: {}", diagnostic.message)?;
-        let gutter = line.to_string().len();
-        writeln!(f, "{:gutter$}--> {}:{line}:{col}", "", file.name)?;
-        let source_line = file.text.lines().nth(line - 1).unwrap_or("");
-        // Underline to the end of the span, or of the line if it spans several.
-        let (end_line, end_col) = file.line_col(diagnostic.span.end);
-        let line_chars = source_line.chars().count();
-        let width = if end_line == line && end_col > col {
-            end_col - col
-        } else if end_line > line {
-            line_chars.saturating_sub(col - 1).max(1)
-        } else {
-            1
-        };
-        writeln!(f, "{:gutter$} |", "")?;
-        writeln!(f, "{line} | {}", source_line.replace('\t', " "))?;
-        write!(
-            f,
-            "{:gutter$} | {}{}",
-            "",
-            " ".repeat(col - 1),
-            "^".repeat(width)
-        )?;
         if let Some(help) = &diagnostic.help {
-            write!(f, "\n{:gutter$} = help: {help}", "")?;
+            group = group.element(Level::HELP.message(help.as_str()));
         }
-        Ok(())
+        let renderer = if self.color {
+            Renderer::styled()
+        } else {
+            Renderer::plain()
+        };
+        f.write_str(&renderer.render(&[group]))
     }
+}
+
+/// A span as a byte range of `text`: inside it, on character boundaries.
+fn byte_range(text: &str, span: Span) -> std::ops::Range<usize> {
+    let start = floor_char_boundary(text, (span.start as usize).min(text.len()));
+    let end = floor_char_boundary(text, (span.end as usize).clamp(start, text.len()));
+    start..end
 }
 
 #[cfg(test)]
@@ -190,7 +230,10 @@ mod tests {
             .in_file(&src);
         let text = d.render().to_string();
         assert!(text.starts_with("error: `switch` is not supported yet\n"));
-        assert!(text.ends_with("  | ^^^^^^\n  = help: use if/else"));
+        assert!(
+            text.ends_with("  | ^^^^^^\n  |\n  = help: use if/else"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -206,5 +249,50 @@ mod tests {
         assert!(d.render().to_string().contains("--> scripts/util.bs:2:3"));
         let nowhere = Diagnostic::error(Span::default(), "lost");
         assert_eq!(nowhere.render().to_string(), "error: lost");
+    }
+
+    #[test]
+    fn secondary_labels_mark_other_code() {
+        let src = file("let a = 1\nlet b = 2\nlet a = 3\n");
+        let d = Diagnostic::error(Span::new(24, 25), "`a` is declared twice")
+            .with_label(Span::new(4, 5), "first declared here")
+            .in_file(&src);
+        assert_eq!(
+            d.render().to_string(),
+            "error: `a` is declared twice\n --> scripts/main.bs:3:5\n  |\n\
+             1 | let a = 1\n  |     - first declared here\n\
+             2 | let b = 2\n\
+             3 | let a = 3\n  |     ^"
+        );
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let src = file("let a = 1\n");
+        let d = Diagnostic::error(Span::new(4, 5), "oops").in_file(&src);
+        assert!(!d.render().to_string().contains('\x1b'));
+        assert!(d.render_in(true).to_string().contains("\x1b["));
+    }
+
+    #[test]
+    fn odd_spans_render_inside_the_file() {
+        let src = file("let s = \"é\"\n\tx = 1");
+        let cases = [
+            (Span::new(9, 10), "1:10"), // inside `é`: its start
+            (Span::new(0, 0), "1:1"),
+            (Span::new(100, 200), "2:7"), // past the end: at the end
+            (Span::new(13, 13), "2:1"),
+            (Span::new(14, 15), "2:2"),
+        ];
+        for (span, at) in cases {
+            let d = Diagnostic::error(span, "here").in_file(&src);
+            // The renderer and run-time errors agree on where code is.
+            assert_eq!(d.location(), Some(format!("scripts/main.bs:{at}")));
+            let text = d.render().to_string();
+            assert!(
+                text.starts_with(&format!("error: here\n --> scripts/main.bs:{at}\n")),
+                "{span:?}: {text}"
+            );
+        }
     }
 }

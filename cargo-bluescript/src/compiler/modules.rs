@@ -138,14 +138,7 @@ impl<'a> Loading<'a, '_, '_> {
         if parsed.panicked || parsed.diagnostics.has_errors() {
             let before = self.diagnostics.len();
             for error in parsed.diagnostics.errors() {
-                let span = error
-                    .labels
-                    .first()
-                    .map(|label| Span::new(label.offset(), label.offset() + label.len()))
-                    .unwrap_or_default();
-                let mut diagnostic = Diagnostic::error(span, error.message.to_string());
-                diagnostic.help = error.help.as_ref().map(|h| h.to_string());
-                self.diagnostics.push(diagnostic.in_file(&file));
+                self.diagnostics.push(syntax_error(error).in_file(&file));
             }
             if self.diagnostics.len() == before {
                 self.diagnostics.push(
@@ -329,6 +322,30 @@ impl<'a> Loading<'a, '_, '_> {
     fn prefix(&self, name: &str) -> String {
         components(name)[self.dir.len()..].join("/")
     }
+}
+
+/// oxc's syntax error with all its labels: the primary one (or the first)
+/// under the caret, the others ("Opened here") as secondary labels.
+fn syntax_error(error: &oxc_diagnostics::OxcDiagnosticInner) -> Diagnostic {
+    let labels = &error.labels;
+    let primary = labels.iter().position(|l| l.primary()).unwrap_or(0);
+    let span_of = |label: &oxc_span::LabeledSpan| Span::from(label.span());
+    let mut diagnostic = Diagnostic::error(
+        labels.get(primary).map(span_of).unwrap_or_default(),
+        error.message.to_string(),
+    );
+    diagnostic.label = labels
+        .get(primary)
+        .and_then(|l| l.label())
+        .map(str::to_string);
+    for (index, label) in labels.iter().enumerate() {
+        if index != primary {
+            let text = label.label().unwrap_or_default();
+            diagnostic = diagnostic.with_label(span_of(label), text);
+        }
+    }
+    diagnostic.help = error.help.as_ref().map(|h| h.to_string());
+    diagnostic
 }
 
 impl Diagnostic {

@@ -1434,3 +1434,47 @@ fn assert_one_error_each(cases: &[(&str, &str, &str)]) {
         );
     }
 }
+
+#[test]
+fn syntax_errors_keep_all_their_labels() {
+    assert_eq!(
+        errors("function f() {\n  print(1\n}\n"),
+        "error: Expected `,` or `)` but found `}`\n --> main.bs:3:1\n  |\n\
+         2 |   print(1\n  |        - Opened here\n\
+         3 | }\n  | ^ `,` or `)` expected"
+    );
+    let text = errors("let x = (1 ? 2 3)\n");
+    assert!(text.contains("Conditional starts here"), "{text}");
+    assert!(text.contains("^ `:` expected"), "{text}");
+}
+
+#[test]
+fn a_duplicate_points_at_the_first_declaration() {
+    let cases = [
+        (
+            "function f() {}\nlet g = 1\nfunction f() {}\n",
+            "1 | function f() {}\n  |          - first declared here",
+            "3:10",
+        ),
+        (
+            "let g = 1\nlet h = 2\nconst g = 3\n",
+            "1 | let g = 1\n  |     - first declared here",
+            "3:7",
+        ),
+        (
+            "enum E { A = 1, B = 2, A = 3 }\n",
+            "  |          -             ^\n  |          |\n  |          first declared here",
+            "1:24",
+        ),
+        (
+            "function f(a: integer, a: float) {}\n",
+            "first declared here",
+            "1:24",
+        ),
+    ];
+    for (program, label, at) in cases {
+        let text = errors(program);
+        assert!(text.contains(&format!("--> main.bs:{at}\n")), "{text}");
+        assert!(text.contains(label), "{text}");
+    }
+}

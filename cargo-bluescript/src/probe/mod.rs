@@ -96,7 +96,7 @@ pub fn with_halted<T>(
 }
 
 fn check_word_aligned(addr: u32) -> Result<()> {
-    if addr % 4 != 0 {
+    if !addr.is_multiple_of(4) {
         bail!("internal error: word access at 0x{addr:08x}, which is not 4-byte aligned");
     }
     Ok(())

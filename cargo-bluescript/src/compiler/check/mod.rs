@@ -172,6 +172,8 @@ enum Item {
 #[derive(Default)]
 struct ModuleScope {
     names: HashMap<String, Item>,
+    /// Where each name is declared or imported.
+    declared_at: HashMap<String, Span>,
     /// Names declared with `export`.
     exported: HashSet<String>,
     /// Names bound by imports.
@@ -401,11 +403,18 @@ impl<'s, 'a> Checker<'s, 'a> {
                     _ => format!("`{name}` is declared twice in this file"),
                 }
             };
-            self.error(Diagnostic::error(span, message));
+            let first = scope.declared_at.get(name).copied().unwrap_or_default();
+            let what = if scope.imported.contains(name) {
+                "first imported here"
+            } else {
+                "first declared here"
+            };
+            self.error(Diagnostic::error(span, message).with_label(first, what));
             return false;
         }
         let scope = &mut self.scopes[self.current];
         scope.names.insert(name.to_string(), item);
+        scope.declared_at.insert(name.to_string(), span);
         if exported {
             scope.exported.insert(name.to_string());
         }
@@ -612,6 +621,7 @@ impl<'s, 'a> Checker<'s, 'a> {
         let name = declaration.id.name.as_str();
         let qualified = self.qualify(name);
         let mut members: Vec<(String, i32)> = Vec::new();
+        let mut member_spans: Vec<Span> = Vec::new();
         for member in &declaration.body.members {
             let ast::TSEnumMemberName::Identifier(id) = &member.id else {
                 self.error(Diagnostic::error(
@@ -621,11 +631,11 @@ impl<'s, 'a> Checker<'s, 'a> {
                 continue;
             };
             let member_name = id.name.to_string();
-            if members.iter().any(|(m, _)| *m == member_name) {
-                self.error(Diagnostic::error(
-                    id.span,
-                    format!("`{name}.{member_name}` is declared twice"),
-                ));
+            if let Some(first) = members.iter().position(|(m, _)| *m == member_name) {
+                self.error(
+                    Diagnostic::error(id.span, format!("`{name}.{member_name}` is declared twice"))
+                        .with_label(member_spans[first], "first declared here"),
+                );
                 continue;
             }
             let Some(initializer) = &member.initializer else {
@@ -644,6 +654,7 @@ impl<'s, 'a> Checker<'s, 'a> {
             // is rejected already), so its uses report nothing more.
             let value = self.enum_value(initializer).unwrap_or(0);
             members.push((member_name, value));
+            member_spans.push(Span::from(id.span));
         }
         let item = Item::Enum(qualified.clone());
         if self.bind(name, item, declaration.id.span.into(), exported) {
@@ -1255,6 +1266,7 @@ impl<'s, 'a> Checker<'s, 'a> {
             return Err(self.error(Diagnostic::unsupported(rest.span, "rest parameters")));
         }
         let mut out: Vec<(String, Ty)> = Vec::new();
+        let mut spans: Vec<Span> = Vec::new();
         for param in &params.items {
             let name = self.binding_name(&param.pattern)?;
             if let Some(init) = &param.initializer {
@@ -1276,13 +1288,14 @@ impl<'s, 'a> Checker<'s, 'a> {
                 Some(annotation) => self.value_type(&annotation.type_annotation)?,
                 None => Ty::Any,
             };
-            if out.iter().any(|(n, _)| *n == name) {
-                return Err(self.error(Diagnostic::error(
-                    param.span,
-                    format!("duplicate parameter `{name}`"),
-                )));
+            if let Some(first) = out.iter().position(|(n, _)| *n == name) {
+                return Err(self.error(
+                    Diagnostic::error(param.span, format!("duplicate parameter `{name}`"))
+                        .with_label(spans[first], "first declared here"),
+                ));
             }
             out.push((name, ty));
+            spans.push(param.span.into());
         }
         Ok(out)
     }
