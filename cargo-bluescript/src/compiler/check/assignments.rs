@@ -23,12 +23,15 @@ pub(super) struct Assignments {
     pub(super) undeclared: HashSet<String>,
     /// Every name assigned.
     pub(super) all: HashSet<String>,
+    /// Whether the code may call script code (a function, a method, a
+    /// closure, a constructor), which may assign what it can reach.
+    pub(super) calls: bool,
 }
 
 impl Assignments {
     /// The assignments of a top-level function or method.
     pub(super) fn of_function(params: &[String], body: &[ast::Statement<'_>]) -> Self {
-        let mut walker = Walker::new(false);
+        let mut walker = Walker::new(false, Vec::new());
         walker.scopes[0].extend(params.iter().cloned());
         walker.statements(body);
         walker.out
@@ -37,7 +40,7 @@ impl Assignments {
     /// The assignments of a module's top-level code (its `let`s are
     /// globals), and of its static initializers.
     pub(super) fn of_top_level(program: &ast::Program<'_>) -> Self {
-        let mut walker = Walker::new(true);
+        let mut walker = Walker::new(true, Vec::new());
         for statement in &program.body {
             match statement {
                 ast::Statement::ClassDeclaration(class) => walker.static_initializers(class),
@@ -92,12 +95,14 @@ impl Assignments {
         names
     }
 
-    /// Every name that `parts` (expressions and statements of one piece of
-    /// code) may assign.
-    pub(super) fn names_in(parts: impl FnOnce(&mut Walker)) -> HashSet<String> {
-        let mut walker = Walker::new(false);
+    /// What `parts` (expressions and statements of one piece of code) may
+    /// assign (`all`) and whether they call script code (`calls`).
+    /// `builtins` are the built-in objects (`Math`, `Array`, …) that their
+    /// names mean where the code starts.
+    pub(super) fn of_code(builtins: Vec<&'static str>, parts: impl FnOnce(&mut Walker)) -> Self {
+        let mut walker = Walker::new(false, builtins);
         parts(&mut walker);
-        walker.out.all
+        walker.out
     }
 }
 
@@ -117,10 +122,22 @@ pub(super) struct Walker {
     frames: Vec<Frame>,
     /// Walking top-level code: its outermost declarations are globals.
     top_level: bool,
+    /// The names of built-in objects that no variable of the code hides.
+    builtins: Vec<&'static str>,
 }
 
+/// Objects whose methods and constructors run no script code.
+pub(super) const BUILTIN_OBJECTS: [&str; 6] = [
+    "Math",
+    "time",
+    "String",
+    "Array",
+    "Uint8Array",
+    "FixedArray",
+];
+
 impl Walker {
-    fn new(top_level: bool) -> Self {
+    fn new(top_level: bool, builtins: Vec<&'static str>) -> Self {
         Walker {
             out: Assignments::default(),
             scopes: vec![HashSet::new()],
@@ -129,6 +146,27 @@ impl Walker {
                 loop_end: None,
             }],
             top_level,
+            builtins,
+        }
+    }
+
+    /// Whether `name` names a built-in object here.
+    fn is_builtin(&self, expression: &ast::Expression<'_>) -> bool {
+        let ast::Expression::Identifier(id) = expression.without_parentheses() else {
+            return false;
+        };
+        let name = id.name.as_str();
+        self.builtins.contains(&name) && !self.scopes.iter().any(|s| s.contains(name))
+    }
+
+    /// Whether a call of `callee` may run script code.
+    fn runs_script(&self, callee: &ast::Expression<'_>) -> bool {
+        if super::print_target(callee).is_some() {
+            return false;
+        }
+        match callee.without_parentheses() {
+            ast::Expression::StaticMemberExpression(member) => !self.is_builtin(&member.object),
+            _ => true,
         }
     }
 
@@ -306,10 +344,12 @@ impl Walker {
                 &conditional.alternate,
             ]),
             E::CallExpression(call) => {
+                self.out.calls |= self.runs_script(&call.callee);
                 self.expression(&call.callee);
                 self.arguments(&call.arguments);
             }
             E::NewExpression(new) => {
+                self.out.calls |= !self.is_builtin(&new.callee);
                 self.expression(&new.callee);
                 self.arguments(&new.arguments);
             }

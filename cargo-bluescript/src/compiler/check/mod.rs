@@ -1946,12 +1946,12 @@ impl<'s, 'a> Checker<'s, 'a> {
     ) -> Checked<Stmt> {
         // An assignment anywhere in the loop ends a narrowing for all of it:
         // the next iteration comes back through the assignment.
-        let assigned_in_body = Assignments::names_in(|w| w.statement(body));
-        let assigned_in_loop =
-            Assignments::names_in(|w| test.into_iter().chain(update).for_each(|e| w.expression(e)));
-        for name in assigned_in_body.iter().chain(&assigned_in_loop) {
-            self.end_narrowing(name);
-        }
+        let in_body = self.effects(|w| w.statement(body));
+        let in_loop = self.effects(|w| {
+            test.into_iter().chain(update).for_each(|e| w.expression(e));
+            w.statement(body);
+        });
+        self.end_narrowings_changed_by(&in_loop);
         let entry = self.narrow_state();
         let cond = test.map(|t| self.condition(t)).transpose();
         let label = {
@@ -1968,7 +1968,7 @@ impl<'s, 'a> Checker<'s, 'a> {
         // body does not assign hold there.
         let step_facts: Vec<(String, Ty)> = facts
             .iter()
-            .filter(|(name, _)| !assigned_in_body.contains(name))
+            .filter(|(name, _)| !self.changed_by(&in_body, name))
             .cloned()
             .collect();
         let body = self.narrowed(facts, |checker| checker.block(body));
@@ -2399,7 +2399,10 @@ impl<'s, 'a> Checker<'s, 'a> {
                     },
                 })
             }
-            E::CallExpression(call) => self.call(call),
+            E::CallExpression(call) => {
+                let value = self.call(call);
+                self.called(value)
+            }
             E::TSAsExpression(cast) => {
                 let value = self.expr(&cast.expression)?;
                 let to = self.value_type(&cast.type_annotation)?;
@@ -2429,7 +2432,10 @@ impl<'s, 'a> Checker<'s, 'a> {
                     .with_help("use an arrow function: `(x: integer) => x + 1`"),
             )),
             E::ThisExpression(_) => self.this(span),
-            E::NewExpression(new) => self.new_expression(new),
+            E::NewExpression(new) => {
+                let value = self.new_expression(new);
+                self.called(value)
+            }
             E::Super(_) => Err(self.error(Diagnostic::error(
                 span,
                 "`super` is only called (`super(…)`) or used for a method (`super.m()`)",

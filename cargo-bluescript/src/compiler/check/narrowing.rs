@@ -6,10 +6,10 @@
 //! the narrower type (and the declared one, which assignments use).
 //! Assigning a value that may be null ends the narrowing from there on; an
 //! assignment anywhere in a loop ends it for the whole loop (checked before
-//! the loop, from `assignments.rs`). A variable that a closure assigns is
-//! never narrowed (any call may change it), nor is a global that a function
-//! assigns; a closure sees a narrowing of the code around it only when
-//! nothing assigns the variable after the closure is made.
+//! the loop, from `assignments.rs`). The narrowing of a variable that a
+//! closure assigns, or of a global that a function assigns, ends at any
+//! call of script code; a closure sees a narrowing of the code around it
+//! only when nothing assigns the variable after the closure is made.
 
 use super::*;
 
@@ -29,11 +29,11 @@ impl<'s, 'a> Checker<'s, 'a> {
             E::LogicalExpression(logical) => match (logical.operator, outcome) {
                 (LogicalOperator::And, true) | (LogicalOperator::Or, false) => {
                     // The right operand runs after the left one's test.
-                    let assigned = Assignments::names_in(|w| w.expression(&logical.right));
+                    let right = self.effects(|w| w.expression(&logical.right));
                     let mut out: Vec<(String, Ty)> = self
                         .narrowings(&logical.left, outcome)
                         .into_iter()
-                        .filter(|(name, _)| !assigned.contains(name))
+                        .filter(|(name, _)| !self.changed_by(&right, name))
                         .collect();
                     out.extend(self.narrowings(&logical.right, outcome));
                     out
@@ -68,21 +68,10 @@ impl<'s, 'a> Checker<'s, 'a> {
     /// type that no call can change.
     fn narrowable(&self, name: &str) -> Option<(String, Ty)> {
         let ty = match self.lookup_local(name) {
-            Some(local) => {
-                let assignments = &self.contexts.last()?.assignments;
-                if local.global.is_none() && assignments.by_closures.contains(name) {
-                    return None;
-                }
-                local.ty
-            }
+            Some(local) => local.ty,
             None if self.is_captured(name) => return None,
             None => match self.item(name)? {
-                Item::Global { name: global, .. } => {
-                    if self.globals_assigned_by_functions.contains(&global) {
-                        return None;
-                    }
-                    self.globals.get(&global)?.ty?
-                }
+                Item::Global { name: global, .. } => self.globals.get(&global)?.ty?,
                 _ => return None,
             },
         };
@@ -169,6 +158,82 @@ impl<'s, 'a> Checker<'s, 'a> {
     pub(super) fn assigned(&mut self, name: &str, value_ty: Ty) {
         if matches!(value_ty, Ty::Nullable(_) | Ty::Null | Ty::Any) {
             self.end_narrowing(name);
+        }
+    }
+
+    /// Whether a call may change the variable `name` (a narrowing of it
+    /// ends at any call): a global that a function assigns, or a local
+    /// that a closure assigns.
+    fn is_volatile(&self, name: &str, local: &Local) -> bool {
+        match &local.global {
+            Some(global) => self.globals_assigned_by_functions.contains(global),
+            None => self
+                .contexts
+                .last()
+                .is_some_and(|c| c.assignments.by_closures.contains(name)),
+        }
+    }
+
+    /// A call's value: a call of script code ends the narrowings of what
+    /// it may change.
+    pub(super) fn called(&mut self, value: Checked<Expr>) -> Checked<Expr> {
+        if value.as_ref().is_ok_and(runs_script) {
+            self.end_volatile_narrowings();
+        }
+        value
+    }
+
+    fn end_volatile_narrowings(&mut self) {
+        let mut volatile = Vec::new();
+        for scope in &self.contexts.last().expect("a context").scopes {
+            for (name, local) in scope {
+                if local.declared.is_some() && self.is_volatile(name, local) {
+                    volatile.push(name.clone());
+                }
+            }
+        }
+        for name in volatile {
+            self.end_narrowing(&name);
+        }
+    }
+
+    /// What a piece of code may assign, and whether it calls script code.
+    pub(super) fn effects(&self, parts: impl FnOnce(&mut assignments::Walker)) -> Assignments {
+        let builtins = assignments::BUILTIN_OBJECTS
+            .into_iter()
+            .filter(|name| {
+                self.lookup_local(name).is_none()
+                    && !self.is_captured(name)
+                    && self.item(name).is_none()
+            })
+            .collect();
+        Assignments::of_code(builtins, parts)
+    }
+
+    /// Whether code of these effects may change the variable `name`.
+    pub(super) fn changed_by(&self, effects: &Assignments, name: &str) -> bool {
+        if effects.all.contains(name) {
+            return true;
+        }
+        effects.calls
+            && match self.lookup_local(name) {
+                Some(local) => self.is_volatile(name, &local),
+                None => match self.item(name) {
+                    Some(Item::Global { name: global, .. }) => {
+                        self.globals_assigned_by_functions.contains(&global)
+                    }
+                    _ => false,
+                },
+            }
+    }
+
+    /// Ends the narrowings of what code of these effects may change.
+    pub(super) fn end_narrowings_changed_by(&mut self, effects: &Assignments) {
+        for name in &effects.all {
+            self.end_narrowing(name);
+        }
+        if effects.calls {
+            self.end_volatile_narrowings();
         }
     }
 
@@ -322,6 +387,22 @@ pub(super) fn always_exits(statement: &ast::Statement<'_>) -> bool {
         S::IfStatement(statement) => {
             always_exits(&statement.consequent)
                 && statement.alternate.as_ref().is_some_and(always_exits)
+        }
+        _ => false,
+    }
+}
+
+/// Whether a checked call runs script code (a function, a method, a
+/// closure, a constructor), which may assign variables.
+fn runs_script(call: &Expr) -> bool {
+    match &call.kind {
+        ExprKind::CallScript { .. }
+        | ExprKind::CallMethod { .. }
+        | ExprKind::CallClosure { .. }
+        | ExprKind::DynamicCall { .. }
+        | ExprKind::New { .. } => true,
+        ExprKind::Retyped(inner) | ExprKind::FromAny(inner, _) | ExprKind::ToAny(inner) => {
+            runs_script(inner)
         }
         _ => false,
     }
