@@ -1478,20 +1478,24 @@ impl<'s, 'a> Checker<'s, 'a> {
 
     /// Whether `name` is a local of a function enclosing the current arrow.
     fn is_captured(&self, name: &str) -> bool {
+        self.captured_local(name).is_some()
+    }
+
+    /// The local of a function enclosing the current arrow that `name`
+    /// names, as that function sees it.
+    fn captured_local(&self, name: &str) -> Option<Local> {
         let mut contexts = self.contexts.iter().rev();
         let mut current = contexts.next();
         while let Some(context) = current {
             if !context.is_arrow {
-                return false;
+                return None;
             }
             current = contexts.next();
-            if let Some(parent) = current {
-                if lookup_in(parent, name).is_some() {
-                    return true;
-                }
+            if let Some(local) = current.and_then(|parent| lookup_in(parent, name)) {
+                return Some(local);
             }
         }
-        false
+        None
     }
 
     /// `name` as context `depth` sees it, when it is a local of a function
@@ -1504,15 +1508,32 @@ impl<'s, 'a> Checker<'s, 'a> {
                     local.ty = declared;
                 }
             }
-            let context = &mut self.contexts[depth];
             if let Some(global) = &local.global {
                 return Some((Place::Global(global.clone()), local));
             }
+            if narrowing::narrows_a_capture(&self.contexts[depth], name, &local) {
+                // Captured by this arrow, which narrowed it.
+                let (place, outer) = self.capture_from_outside(depth, name)?;
+                return Some((
+                    place,
+                    Local {
+                        ty: local.ty,
+                        ..outer
+                    },
+                ));
+            }
+            let context = &mut self.contexts[depth];
             if !local.boxed {
                 context.newly_captured.insert(name.to_string());
             }
             return Some((Place::Cell(name.to_string()), local));
         }
+        self.capture_from_outside(depth, name)
+    }
+
+    /// `name` as the arrow of context `depth` captures it from the
+    /// functions around it.
+    fn capture_from_outside(&mut self, depth: usize, name: &str) -> Option<(Place, Local)> {
         let context = &mut self.contexts[depth];
         if !context.is_arrow || depth == 0 {
             return None;
@@ -1541,6 +1562,12 @@ impl<'s, 'a> Checker<'s, 'a> {
         if let Some(local) = self.lookup_local(name) {
             if local.ty == FAILED {
                 return Err(Reported);
+            }
+            let depth = self.contexts.len() - 1;
+            if narrowing::narrows_a_capture(&self.contexts[depth], name, &local) {
+                if let Some((place, local)) = self.capture(depth, name) {
+                    return Ok((place, local.ty, access(&local)));
+                }
             }
             let place = if let Some(global) = &local.global {
                 Place::Global(global.clone())

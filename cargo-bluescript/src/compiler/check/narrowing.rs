@@ -69,10 +69,14 @@ impl<'s, 'a> Checker<'s, 'a> {
     fn narrowable(&self, name: &str) -> Option<(String, Ty)> {
         let ty = match self.lookup_local(name) {
             Some(local) => local.ty,
-            None if self.is_captured(name) => return None,
-            None => match self.item(name)? {
-                Item::Global { name: global, .. } => self.globals.get(&global)?.ty?,
-                _ => return None,
+            // Captured by this arrow: narrowed here from its declared type
+            // (calls end it when a closure assigns it).
+            None => match self.captured_local(name) {
+                Some(local) => local.declared.unwrap_or(local.ty),
+                None => match self.item(name)? {
+                    Item::Global { name: global, .. } => self.globals.get(&global)?.ty?,
+                    _ => return None,
+                },
             },
         };
         match ty {
@@ -128,6 +132,16 @@ impl<'s, 'a> Checker<'s, 'a> {
                         ty,
                         declared: Some(local.declared.unwrap_or(local.ty)),
                         ..local
+                    },
+                );
+            } else if let Some(outer) = self.captured_local(&name) {
+                let declared = Some(outer.declared.unwrap_or(outer.ty));
+                scope.insert(
+                    name,
+                    Local {
+                        ty,
+                        declared,
+                        ..outer
                     },
                 );
             } else if let Some(Item::Global {
@@ -406,4 +420,15 @@ fn runs_script(call: &Expr) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether `local`, which `name` names in `context`, is a narrowing of a
+/// variable that the arrow of `context` captures (not one it declares).
+pub(super) fn narrows_a_capture(context: &FnContext, name: &str, local: &Local) -> bool {
+    local.global.is_none()
+        && local.declared.is_some()
+        && !context
+            .scopes
+            .iter()
+            .any(|scope| scope.get(name).is_some_and(|l| l.declared.is_none()))
 }
