@@ -1,7 +1,7 @@
 //! Building the firmware image: compile the scripts to Rust, then let cargo
 //! build the firmware crate around them.
 
-use crate::compiler::codegen::{generate_image, Calls, SlotMap};
+use crate::compiler::codegen::{generate_image, image_slots, Calls};
 use crate::compiler::diagnostic::SourceFile;
 use crate::compiler::exports::{files_under, scan_firmware_sources, Export};
 use crate::compiler::{self, fingerprint, ir, Loader, Scripts};
@@ -83,12 +83,7 @@ pub fn build(project: &Project, release: bool) -> Result<Image> {
     toolchain::ensure_target_installed(&project.root)?;
     let exports = scan_firmware_sources(&project.root.join("src"))?;
     let (main_name, program) = compile_scripts(project, &exports)?;
-    let slots: SlotMap = program
-        .functions
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (f.name.clone(), i as u32))
-        .collect();
+    let slots = image_slots(&program);
     let calls = if release { Calls::Direct } else { Calls::Slots };
     let placeholder = generate_image(&program, &slots, &exports, 0, &main_name, calls);
     // Same scripts, same exports: same build id.

@@ -19,6 +19,16 @@ mod types;
 /// Which slot of the function table each script function occupies.
 pub type SlotMap = BTreeMap<String, u32>;
 
+/// The slots of an image's functions: their order in the program.
+pub fn image_slots(program: &Program) -> SlotMap {
+    program
+        .functions
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.name.clone(), i as u32))
+        .collect()
+}
+
 /// The symbol of a script function in the image.
 pub fn function_symbol(name: &str) -> String {
     format!("__bs_fn_{}", mangle(name))

@@ -38,7 +38,7 @@ pub struct SourceFile {
 impl SourceFile {
     /// One-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: u32) -> (usize, usize) {
-        let offset = (offset as usize).min(self.text.len());
+        let offset = end_of_text(&self.text, offset as usize);
         let before = &self.text[..floor_char_boundary(&self.text, offset)];
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
@@ -51,6 +51,15 @@ impl SourceFile {
         let (line, col) = self.line_col(span.start);
         format!("{}:{line}:{col}", self.name)
     }
+}
+
+/// `offset`, inside `text`; the end of a text that ends its last line is
+/// the end of that line (as rustc shows "found `EOF`").
+fn end_of_text(text: &str, offset: usize) -> usize {
+    if offset >= text.len() && text.ends_with('\n') {
+        return text.len() - 1;
+    }
+    offset.min(text.len())
 }
 
 fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
@@ -187,8 +196,8 @@ impl fmt::Display for Rendered<'_> {
 
 /// A span as a byte range of `text`: inside it, on character boundaries.
 fn byte_range(text: &str, span: Span) -> std::ops::Range<usize> {
-    let start = floor_char_boundary(text, (span.start as usize).min(text.len()));
-    let end = floor_char_boundary(text, (span.end as usize).clamp(start, text.len()));
+    let start = floor_char_boundary(text, end_of_text(text, span.start as usize));
+    let end = floor_char_boundary(text, end_of_text(text, span.end as usize).max(start));
     start..end
 }
 

@@ -427,12 +427,7 @@ print(typeof mode, typeof ratio, "is " + typeof pick(mode), geometry(2), typeof 
 "#;
 
 fn slots_for(program: &ir::Program) -> SlotMap {
-    program
-        .functions
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (f.name.clone(), i as u32))
-        .collect()
+    super::codegen::image_slots(program)
 }
 
 #[test]
