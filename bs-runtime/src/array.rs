@@ -371,14 +371,14 @@ unsafe fn move_elements(a: Obj, from: usize, to: usize, count: usize) {
     }
 }
 
-/// `a.pop()`. An empty `any[]` gives `undefined`; an empty array of
-/// another element type is an error (there is no value of that type to
-/// give).
+/// `a.pop()`. An empty array gives `undefined` (its type is `T | undefined`,
+/// LANGUAGE.md §9).
 pub fn pop(a: Obj) -> Result<Value> {
     let a = growable(a, "pop")?;
-    let Some(len) = nonempty_length(a, "pop")? else {
+    let len = length(a);
+    if len == 0 {
         return Ok(Value::UNDEFINED);
-    };
+    }
     // SAFETY: `len - 1` is below the length; the vacated slot is cleared
     // so that it keeps nothing alive.
     let v = unsafe { slot(a, len - 1).replace(0) };
@@ -389,9 +389,10 @@ pub fn pop(a: Obj) -> Result<Value> {
 /// `a.shift()`; like [`pop`], from the front.
 pub fn shift(a: Obj) -> Result<Value> {
     let a = growable(a, "shift")?;
-    let Some(len) = nonempty_length(a, "shift")? else {
+    let len = length(a);
+    if len == 0 {
         return Ok(Value::UNDEFINED);
-    };
+    }
     // SAFETY: the `len` elements are in the vector; the vacated last slot
     // is cleared.
     let v = unsafe {
@@ -402,19 +403,6 @@ pub fn shift(a: Obj) -> Result<Value> {
     };
     a.set_word(layout::ARRAY_LENGTH, len - 1);
     Ok(Value(v))
-}
-
-/// The length of `a`, `None` if it is an empty `any[]`, or the error of
-/// taking an element from an empty array of another type.
-fn nonempty_length(a: Obj, operation: &'static str) -> Result<Option<usize>> {
-    match length(a) {
-        0 if a.array_descriptor().element.is_null() => Ok(None),
-        0 => Err(Error::Empty {
-            operation,
-            array: a.value(),
-        }),
-        len => Ok(Some(len)),
-    }
 }
 
 /// `new Array<T>(source)`: a new array of type `desc` with the elements of

@@ -406,16 +406,22 @@ pub extern "C" fn bs_any_to_float(v: Value, loc: Loc) -> f32 {
     ok(convert::to_float(v), loc)
 }
 
-/// `any` → `boolean`.
+/// `any` → `boolean`, by truthiness: it never fails (`loc` is unused).
 #[unsafe(no_mangle)]
-pub extern "C" fn bs_any_to_bool(v: Value, loc: Loc) -> bool {
-    ok(convert::to_bool(v), loc)
+pub extern "C" fn bs_any_to_bool(v: Value, _loc: Loc) -> bool {
+    convert::to_bool(v)
 }
 
 /// `any` → `string`.
 #[unsafe(no_mangle)]
 pub extern "C" fn bs_any_to_string(v: Value, loc: Loc) -> Value {
     ok(convert::to_string_object(v), loc).value()
+}
+
+/// `any` → `null`: `undefined`, else an error.
+#[unsafe(no_mangle)]
+pub extern "C" fn bs_any_to_null(v: Value, loc: Loc) -> Value {
+    ok(convert::to_null(v), loc)
 }
 
 /// `any` → a class, array or function type described by `desc`.
@@ -568,7 +574,7 @@ unsafe impl Sync for Keep {}
 /// Every entry point and built-in descriptor: a patch compiled later may
 /// use any of them. A table (4 bytes each) is smaller than code that
 /// takes each address.
-static KEEP: [Keep; 74] = [
+static KEEP: [Keep; 75] = [
     Keep(bs_string_new as *const ()),
     Keep(bs_object_new as *const ()),
     Keep(bs_array_new as *const ()),
@@ -612,6 +618,7 @@ static KEEP: [Keep; 74] = [
     Keep(bs_any_to_float as *const ()),
     Keep(bs_any_to_bool as *const ()),
     Keep(bs_any_to_string as *const ()),
+    Keep(bs_any_to_null as *const ()),
     Keep(bs_any_to_object as *const ()),
     Keep(bs_any_truthy as *const ()),
     Keep(bs_any_equals as *const ()),

@@ -36,9 +36,18 @@ pub fn to_float(v: Value) -> Result<f32> {
     v.as_number().ok_or(expected(Expected::Float, v))
 }
 
-/// `any` → `boolean`.
-pub fn to_bool(v: Value) -> Result<bool> {
-    v.as_bool().ok_or(expected(Expected::Boolean, v))
+/// `any` → `boolean`: by truthiness, never an error (LANGUAGE.md §7a).
+pub fn to_bool(v: Value) -> bool {
+    v.truthy()
+}
+
+/// `any` → `null` (the type of `null` and `undefined`).
+pub fn to_null(v: Value) -> Result<Value> {
+    if v.is_undefined() {
+        Ok(v)
+    } else {
+        Err(expected(Expected::Null, v))
+    }
 }
 
 /// The object `v` refers to, if it is of kind `kind`.

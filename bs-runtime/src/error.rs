@@ -25,12 +25,6 @@ pub enum Error {
         expected: Expected,
         found: Value,
     },
-    /// `pop()` or `shift()` of an empty array whose elements are not `any`
-    /// (there is no value of the element type to return).
-    Empty {
-        operation: &'static str,
-        array: Value,
-    },
     /// `push()`, `pop()`, `shift()` or `unshift()` of a fixed-length array
     /// (seen through `any`).
     FixedLength {
@@ -46,6 +40,7 @@ pub enum Expected {
     Float,
     Boolean,
     String,
+    Null,
     /// Any array.
     Array,
     /// A value of this type (a class, array or function type).
@@ -62,9 +57,6 @@ impl fmt::Display for Error {
             Error::InvalidLength(n) => write!(f, "invalid array length {n}"),
             Error::Expected { expected, found } => {
                 write!(f, "expected {expected}, found {}", ValueType(found))
-            }
-            Error::Empty { operation, array } => {
-                write!(f, "{operation}() of an empty {}", ValueType(array))
             }
             Error::FixedLength { operation, array } => {
                 write!(f, "{operation}() of a fixed-length {}", ValueType(array))
@@ -92,6 +84,7 @@ impl fmt::Display for Expected {
             Expected::Float => f.write_str("float"),
             Expected::Boolean => f.write_str("boolean"),
             Expected::String => f.write_str("string"),
+            Expected::Null => f.write_str("null"),
             Expected::Array => f.write_str("an array"),
             Expected::Type(desc) => TypeName(desc).fmt(f),
         }

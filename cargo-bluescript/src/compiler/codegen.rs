@@ -125,6 +125,7 @@ const RUNTIME_EXTERNS: &str = r#"    static mut __bs_slots: usize;
     fn bs_any_to_float(v: u32, loc: *const u8) -> f32;
     fn bs_any_to_bool(v: u32, loc: *const u8) -> bool;
     fn bs_any_to_string(v: u32, loc: *const u8) -> u32;
+    fn bs_any_to_null(v: u32, loc: *const u8) -> u32;
     fn bs_any_to_object(v: u32, desc: *const u32, loc: *const u8) -> u32;
     fn bs_any_truthy(v: u32) -> bool;
     fn bs_any_equals(a: u32, b: u32) -> bool;
@@ -854,7 +855,17 @@ impl<'s> Generator<'s> {
             },
             ExprKind::ToAny(value) => types::to_any(&self.expr(value), value.ty),
             ExprKind::FromAny(value, location) => {
-                self.unboxed(&self.expr(value), expr.ty, &location_pointer(location))
+                let location = location_pointer(location);
+                match &value.kind {
+                    // `x as T` of a `T | null`: only null fails, and is
+                    // reported by the runtime's conversion.
+                    ExprKind::Retyped(inner) if inner.ty == Ty::nullable(expr.ty) => format!(
+                        "{{ let t: u32 = {}; if t == 0 {{ {} }} else {{ t }} }}",
+                        self.expr(inner),
+                        self.unboxed("t", expr.ty, &location)
+                    ),
+                    _ => self.unboxed(&self.expr(value), expr.ty, &location),
+                }
             }
             ExprKind::IsNull { value, negated } => {
                 format!(
@@ -888,12 +899,23 @@ impl<'s> Generator<'s> {
                     location_pointer(location)
                 )
             }
-            ExprKind::CopyArray(source, location) => format!(
-                "bs_array_copy({}, {}, {})",
-                self.descriptor(expr.ty),
-                self.expr(source),
-                location_pointer(location)
-            ),
+            ExprKind::CopyArray {
+                source,
+                location,
+                or_length,
+            } => {
+                let (descriptor, location) = (self.descriptor(expr.ty), location_pointer(location));
+                let copy = format!("bs_array_copy({descriptor}, s, {location})");
+                let make = if *or_length {
+                    // An integer (tag 01) is a length.
+                    format!(
+                        "if s & 3 == 1 {{ bs_array_new({descriptor}, (s as i32) >> 2, 0, {location}) }} else {{ {copy} }}"
+                    )
+                } else {
+                    copy
+                };
+                format!("{{ let s: u32 = {}; {make} }}", self.expr(source))
+            }
             ExprKind::ArrayLength(array) => format!("(*word::<i32>({}, 1))", self.expr(array)),
             ExprKind::New {
                 class,
@@ -1069,6 +1091,8 @@ impl<'s> Generator<'s> {
                 }
             }
             ExprKind::IntToFloat(value) => format!("({} as f32)", self.expr(value)),
+            // Rust's `as` truncates toward zero (saturating; NaN is 0).
+            ExprKind::FloatToInt(value) => format!("({} as i32)", self.expr(value)),
             ExprKind::CallScript {
                 name,
                 signature,

@@ -623,6 +623,8 @@ pub enum ExprKind {
     /// Truthiness test of any value (LANGUAGE.md §1: 0, 0.0, NaN, false are falsy).
     Truthy(Box<Expr>),
     IntToFloat(Box<Expr>),
+    /// A float truncated toward zero to this expression's integer type.
+    FloatToInt(Box<Expr>),
     CallScript {
         name: String,
         signature: Signature,
@@ -679,8 +681,13 @@ pub enum ExprKind {
         init: Option<Box<Expr>>,
         location: String,
     },
-    /// `new Array<T>(other)`: a checked copy.
-    CopyArray(Box<Expr>, String),
+    /// `new Array<T>(other)`: a checked copy; with `or_length`, an
+    /// integer `source` (an `any`) is the length of a new zeroed array.
+    CopyArray {
+        source: Box<Expr>,
+        location: String,
+        or_length: bool,
+    },
     /// `a.length` of an array (not `any`).
     ArrayLength(Box<Expr>),
     /// `new C(args)`: allocation, then the constructor (qualified name

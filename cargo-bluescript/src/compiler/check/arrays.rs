@@ -128,10 +128,17 @@ impl<'s, 'a> Checker<'s, 'a> {
                     value.ty,
                     Ty::Array(_) | Ty::Uint8Array | Ty::FixedArray | Ty::Any
                 ) {
+                    // An `any` holding an integer is a length, where the
+                    // elements may start as zeros (LANGUAGE.md §9).
+                    let or_length = value.ty == Ty::Any && self.has_default(element);
                     let value = self.convert(value, Ty::Any, source.span())?;
                     return Ok(Expr {
                         ty,
-                        kind: ExprKind::CopyArray(Box::new(value), location),
+                        kind: ExprKind::CopyArray {
+                            source: Box::new(value),
+                            location,
+                            or_length,
+                        },
                     });
                 }
                 self.default_init(ty, element, span)?;
@@ -166,12 +173,21 @@ impl<'s, 'a> Checker<'s, 'a> {
     /// a value of `T` (LANGUAGE.md §9).
     fn default_init(&mut self, ty: Ty, element: Ty, span: Span) -> Checked<()> {
         match element {
-            Ty::Integer | Ty::Int32 | Ty::Float | Ty::Boolean | Ty::Any | Ty::Nullable(_) => Ok(()),
+            _ if self.has_default(element) => Ok(()),
             _ => Err(self.error(
                 Diagnostic::error(span, format!("`new {ty}(n)` needs an initial element"))
                     .with_help(format!("give one: `new Array<{element}>(n, …)`")),
             )),
         }
+    }
+
+    /// Whether a zero is a value of `element`: `0`, `0.0`, `false`,
+    /// `undefined`.
+    fn has_default(&self, element: Ty) -> bool {
+        matches!(
+            element,
+            Ty::Integer | Ty::Int32 | Ty::Float | Ty::Boolean | Ty::Any | Ty::Nullable(_)
+        )
     }
 
     /// `a[i]`: an element of a typed array (bounds-checked), of an `any[]`
@@ -293,12 +309,10 @@ impl<'s, 'a> Checker<'s, 'a> {
                 location: location.clone(),
             },
         };
-        if element == Ty::Any {
-            return Ok(value);
-        }
-        // A value the array held: its type is right.
+        // A value the array held, or `undefined` when it was empty
+        // (LANGUAGE.md §9): its type is `T | undefined`.
         Ok(Expr {
-            ty: element,
+            ty: Ty::nullable(element),
             ..value
         })
     }

@@ -166,6 +166,20 @@ impl<'s, 'a> Checker<'s, 'a> {
         let mut statics = HashMap::new();
         let mut static_methods = HashMap::new();
         let plain = plain_name(qualified).to_string();
+        let inherited_fields = fields.len();
+        // A static and an instance method may share a name (LANGUAGE.md
+        // §5): the static one's function is then named apart.
+        let instance_methods: HashSet<String> = declaration
+            .body
+            .body
+            .iter()
+            .filter_map(|element| match element {
+                ast::ClassElement::MethodDefinition(method) if !method.r#static => {
+                    key_name(&method.key)
+                }
+                _ => None,
+            })
+            .collect();
         for element in &declaration.body.body {
             match element {
                 ast::ClassElement::PropertyDefinition(property) => {
@@ -214,12 +228,29 @@ impl<'s, 'a> Checker<'s, 'a> {
                         );
                         continue;
                     }
-                    if fields.iter().any(|(field, _)| *field == name) {
-                        self.error(Diagnostic::error(
-                            property.key.span(),
-                            format!("the property `{name}` is declared twice"),
-                        ));
-                        continue;
+                    match fields.iter().position(|(field, _)| *field == name) {
+                        // A redeclared inherited property keeps its type.
+                        Some(index) if index < inherited_fields && fields[index].1 == ty => {
+                            continue
+                        }
+                        Some(index) if index < inherited_fields => {
+                            self.error(Diagnostic::error(
+                                property.key.span(),
+                                format!(
+                                    "the property `{name}` is inherited with type {}, not {ty}",
+                                    fields[index].1
+                                ),
+                            ));
+                            continue;
+                        }
+                        Some(_) => {
+                            self.error(Diagnostic::error(
+                                property.key.span(),
+                                format!("the property `{name}` is declared twice"),
+                            ));
+                            continue;
+                        }
+                        None => {}
                     }
                     fields.push((name, ty));
                 }
@@ -245,7 +276,11 @@ impl<'s, 'a> Checker<'s, 'a> {
                         ));
                     }
                     let is_constructor = method.kind == ast::MethodDefinitionKind::Constructor;
-                    let function = format!("{qualified}.{name}");
+                    let function = if method.r#static && instance_methods.contains(&name) {
+                        format!("{qualified}.static {name}")
+                    } else {
+                        format!("{qualified}.{name}")
+                    };
                     if self.functions.contains_key(&function) {
                         self.error(Diagnostic::error(
                             method.key.span(),
@@ -314,6 +349,12 @@ impl<'s, 'a> Checker<'s, 'a> {
             let info = &self.classes[&name];
             let (declaration, module) = (info.declaration, info.module);
             let fields = info.fields.clone();
+            // The superclass's constructor sets the inherited ones.
+            let inherited: HashSet<String> = info
+                .superclass
+                .and_then(|superclass| self.classes.get(superclass.qualified()))
+                .map(|parent| parent.fields.iter().map(|f| f.0.clone()).collect())
+                .unwrap_or_default();
             let mut assigned: HashSet<String> = HashSet::new();
             for element in &declaration.body.body {
                 let ast::ClassElement::MethodDefinition(method) = element else {
@@ -323,9 +364,7 @@ impl<'s, 'a> Checker<'s, 'a> {
                     continue;
                 }
                 for statement in method.value.body.iter().flat_map(|b| &b.statements) {
-                    if let Some(field) = assigned_field(statement) {
-                        assigned.insert(field);
-                    }
+                    assigned_fields(statement, &mut assigned);
                 }
             }
             for element in &declaration.body.body {
@@ -337,7 +376,11 @@ impl<'s, 'a> Checker<'s, 'a> {
                 };
                 let ty = fields.iter().find(|f| f.0 == field).map(|f| f.1);
                 let needs_value = ty.is_some_and(|ty| ty.is_object());
-                if property.r#static || !needs_value || assigned.contains(&field) {
+                if property.r#static
+                    || !needs_value
+                    || assigned.contains(&field)
+                    || inherited.contains(&field)
+                {
                     continue;
                 }
                 let ty = ty.expect("a field's type");
@@ -807,21 +850,37 @@ impl<'s, 'a> Checker<'s, 'a> {
     }
 }
 
-/// `f` of a statement `this.f = …`.
-fn assigned_field(statement: &ast::Statement<'_>) -> Option<String> {
-    let ast::Statement::ExpressionStatement(statement) = statement else {
-        return None;
-    };
-    let ast::Expression::AssignmentExpression(assignment) =
-        statement.expression.without_parentheses()
-    else {
-        return None;
-    };
-    let ast::AssignmentTarget::StaticMemberExpression(member) = &assignment.left else {
-        return None;
-    };
-    matches!(member.object, ast::Expression::ThisExpression(_))
-        .then(|| member.property.name.to_string())
+/// Adds the `f` of `this.f = …` that `statement` surely runs: at its top
+/// level, in blocks, and in both branches of an `if`/`else` (LANGUAGE.md §5).
+fn assigned_fields(statement: &ast::Statement<'_>, assigned: &mut HashSet<String>) {
+    match statement {
+        ast::Statement::ExpressionStatement(statement) => {
+            if let ast::Expression::AssignmentExpression(assignment) =
+                statement.expression.without_parentheses()
+            {
+                if let ast::AssignmentTarget::StaticMemberExpression(member) = &assignment.left {
+                    if matches!(member.object, ast::Expression::ThisExpression(_)) {
+                        assigned.insert(member.property.name.to_string());
+                    }
+                }
+            }
+        }
+        ast::Statement::BlockStatement(block) => {
+            for statement in &block.body {
+                assigned_fields(statement, assigned);
+            }
+        }
+        ast::Statement::IfStatement(statement) => {
+            let Some(alternate) = &statement.alternate else {
+                return;
+            };
+            let (mut then, mut otherwise) = (HashSet::new(), HashSet::new());
+            assigned_fields(&statement.consequent, &mut then);
+            assigned_fields(alternate, &mut otherwise);
+            assigned.extend(then.intersection(&otherwise).cloned());
+        }
+        _ => {}
+    }
 }
 
 /// A method's signature as its function sees it: `this` first.

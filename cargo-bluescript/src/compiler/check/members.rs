@@ -105,8 +105,10 @@ impl<'s, 'a> Checker<'s, 'a> {
                 let ty = self.array_type(element, span)?;
                 self.new_array(ty, &arguments, span)
             }
-            ("Array", _) => Err(self.error(
-                Diagnostic::error(span, "`new Array` needs its element type")
+            // Without a type argument: an `any[]` (LANGUAGE.md §9).
+            ("Array", None) => self.new_array(Ty::array(Ty::Any), &arguments, span),
+            ("Array", Some(_)) => Err(self.error(
+                Diagnostic::error(span, "`new Array` takes one element type")
                     .with_help("write `new Array<integer>(n, 0)`"),
             )),
             ("Uint8Array", None) => self.new_array(Ty::Uint8Array, &arguments, span),

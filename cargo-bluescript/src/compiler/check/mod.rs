@@ -27,6 +27,7 @@ use std::rc::Rc;
 
 mod arrays;
 mod assignments;
+mod casts;
 mod classes;
 mod closures;
 mod code;
@@ -1324,11 +1325,8 @@ impl<'s, 'a> Checker<'s, 'a> {
             }
             ast::TSType::TSUnionType(union) => self.union_type(union),
             ast::TSType::TSFunctionType(function) => self.function_type(function),
-            ast::TSType::TSNullKeyword(_) | ast::TSType::TSUndefinedKeyword(_) => Err(self.error(
-                Diagnostic::error(ty.span(), "`null` alone is not a type").with_help(
-                    "a nullable type is written `T | null`, with T a class, `string` or an array",
-                ),
-            )),
+            // The type of `null` and `undefined` (LANGUAGE.md §1).
+            ast::TSType::TSNullKeyword(_) | ast::TSType::TSUndefinedKeyword(_) => Ok(Ty::Null),
             ast::TSType::TSTypeReference(reference) => {
                 let name = match &reference.type_name {
                     ast::TSTypeName::IdentifierReference(id) => id.name.as_str(),
@@ -2293,9 +2291,11 @@ impl<'s, 'a> Checker<'s, 'a> {
                     _ => ExprKind::ToAny(Box::new(value)),
                 },
             }),
+            // By truthiness, never an error (LANGUAGE.md §7a).
+            (Ty::Any, Ty::Boolean) => self.truthy(value, span),
             // An `any` is assignable to an enum unchecked (LANGUAGE.md §6).
             (Ty::Any, Ty::Enum(_)) => Ok(retyped(self.convert(value, Ty::Integer, span)?)),
-            (Ty::Any, _) if to != Ty::Void && to != Ty::Null => {
+            (Ty::Any, _) if to != Ty::Void => {
                 let location = self.location(span);
                 Ok(Expr {
                     ty: to,
@@ -2433,7 +2433,7 @@ impl<'s, 'a> Checker<'s, 'a> {
             E::TSAsExpression(cast) => {
                 let value = self.expr(&cast.expression)?;
                 let to = self.value_type(&cast.type_annotation)?;
-                self.convert(value, to, span)
+                self.cast(value, to, span)
             }
             E::TemplateLiteral(_) => Err(self.error(
                 Diagnostic::unsupported(span, "template strings")
@@ -2610,7 +2610,12 @@ impl<'s, 'a> Checker<'s, 'a> {
                     ty,
                     kind: ExprKind::Current,
                 };
-                let combined = self.binary(bin, current, value, span)?;
+                let mut combined = self.binary(bin, current, value, span)?;
+                // `i += 0.5` computes in float and stores it truncated
+                // (LANGUAGE.md §7a).
+                if combined.ty == Ty::Float && matches!(ty, Ty::Integer | Ty::Int32) {
+                    combined = casts::truncate(combined, ty);
+                }
                 self.convert(combined, ty, span)?
             }
         };
@@ -2705,6 +2710,29 @@ impl<'s, 'a> Checker<'s, 'a> {
         rhs: Expr,
         span: Span,
     ) -> Checked<Expr> {
+        if matches!(
+            (lhs.ty, rhs.ty),
+            (Ty::Int32, Ty::Any) | (Ty::Any, Ty::Int32)
+        ) {
+            // The `any` converts to `int32` (checked at run time), and so
+            // does the result (LANGUAGE.md §7a).
+            let location = self.location(span);
+            let to_int32 = |value: Expr| match value.ty {
+                Ty::Any => Expr {
+                    ty: Ty::Int32,
+                    kind: ExprKind::FromAny(Box::new(value), location.clone()),
+                },
+                _ => value,
+            };
+            let result = self.binary(operator, to_int32(lhs), to_int32(rhs), span)?;
+            return Ok(match result.ty {
+                Ty::Integer => Expr {
+                    ty: Ty::Int32,
+                    ..result
+                },
+                _ => result,
+            });
+        }
         // Operators see an enum as the integer it is.
         let (lhs, rhs) = (widen(lhs), widen(rhs));
         use BinaryOperator as B;

@@ -84,28 +84,10 @@ impl Generator<'_> {
                 format!("(*{pointer})")
             };
         }
-        match place {
-            Place::DynamicElement {
-                array,
-                index,
-                location,
-            } => {
-                let (a, i) = (self.expr(array), self.expr(index));
-                let (get, _) = element_accessors(array.ty);
-                format!("{get}({a}, {i}, {})", location_pointer(location))
-            }
-            Place::DynamicProperty {
-                object,
-                name,
-                location,
-            } => format!(
-                "bs_any_get({}, {}, {})",
-                self.expr(object),
-                location_pointer(name),
-                location_pointer(location)
-            ),
-            _ => unreachable!("every place is a variable, a pointer or dynamic"),
-        }
+        let (prelude, current, _) = self
+            .dynamic(place)
+            .expect("every place is a variable, a pointer or dynamic");
+        format!("{{ {prelude} {current} }}")
     }
 
     /// `place = value`, as an expression giving the stored value; `value`
@@ -125,6 +107,17 @@ impl Generator<'_> {
             let value = self.with_current(current, value);
             return format!("{{ let p = {pointer}; let t: {rust} = {value}; {store} t }}");
         }
+        let (prelude, current, store) = self
+            .dynamic(place)
+            .expect("every place is a variable, a pointer or dynamic");
+        let value = self.with_current(current, value);
+        format!("{{ {prelude} let n: u32 = {value}; {store} n }}")
+    }
+
+    /// A property or element looked up at run time: Rust statements that
+    /// evaluate its object (and index), the read of its value, and the
+    /// statement writing `n` to it.
+    fn dynamic(&self, place: &Place) -> Option<(String, String, String)> {
         match place {
             Place::DynamicElement {
                 array,
@@ -133,13 +126,15 @@ impl Generator<'_> {
             } => {
                 let (get, set) = element_accessors(array.ty);
                 let location = location_pointer(location);
-                let current = format!("{get}(a, i, {location})");
-                let value = self.with_current(current, value);
-                format!(
-                    "{{ let a = {}; let i = {}; let t: u32 = {value}; {set}(a, i, t, {location}); t }}",
-                    self.expr(array),
-                    self.expr(index)
-                )
+                Some((
+                    format!(
+                        "let a = {}; let i = {};",
+                        self.expr(array),
+                        self.expr(index)
+                    ),
+                    format!("{get}(a, i, {location})"),
+                    format!("{set}(a, i, n, {location});"),
+                ))
             }
             Place::DynamicProperty {
                 object,
@@ -147,14 +142,13 @@ impl Generator<'_> {
                 location,
             } => {
                 let (name, location) = (location_pointer(name), location_pointer(location));
-                let current = format!("bs_any_get(o, {name}, {location})");
-                let value = self.with_current(current, value);
-                format!(
-                    "{{ let o = {}; let t: u32 = {value}; bs_any_set(o, {name}, t, {location}); t }}",
-                    self.expr(object)
-                )
+                Some((
+                    format!("let o = {};", self.expr(object)),
+                    format!("bs_any_get(o, {name}, {location})"),
+                    format!("bs_any_set(o, {name}, n, {location});"),
+                ))
             }
-            _ => unreachable!("every place is a variable, a pointer or dynamic"),
+            _ => None,
         }
     }
 
@@ -205,33 +199,12 @@ impl Generator<'_> {
             return format!("{{ let t = {variable}; let n = {op}; {variable} = n; {result} }}");
         }
         let Some((pointer, stored)) = self.pointer(place, ty) else {
-            // A property or element of an `any`: read, add, write (the
-            // result is the new value, prefix or not).
-            let one = Expr {
-                ty: Ty::Any,
-                kind: ExprKind::Runtime {
-                    symbol: "bs_any_arith",
-                    args: vec![
-                        Expr {
-                            ty: Ty::Integer,
-                            kind: ExprKind::Int(if increment { 0 } else { 1 }),
-                        },
-                        Expr {
-                            ty: Ty::Any,
-                            kind: ExprKind::Current,
-                        },
-                        Expr {
-                            ty: Ty::Any,
-                            kind: ExprKind::ToAny(Box::new(Expr {
-                                ty: Ty::Integer,
-                                kind: ExprKind::Int(1),
-                            })),
-                        },
-                    ],
-                    location: Some(location.to_string()),
-                },
-            };
-            return self.assign(place, ty, &one);
+            let (prelude, current, store) = self
+                .dynamic(place)
+                .expect("every place is a variable, a pointer or dynamic");
+            return format!(
+                "{{ {prelude} let t: u32 = {current}; let n: u32 = {op}; {store} {result} }}"
+            );
         };
         if stored == "u8" {
             return format!(

@@ -252,7 +252,8 @@ impl Generator<'_> {
             Ty::Float => format!("bs_any_to_float({value}, {location})"),
             Ty::Boolean => format!("bs_any_to_bool({value}, {location})"),
             Ty::String => format!("bs_any_to_string({value}, {location})"),
-            Ty::Any | Ty::Null | Ty::Void => value.to_string(),
+            Ty::Null => format!("bs_any_to_null({value}, {location})"),
+            Ty::Any | Ty::Void => value.to_string(),
             Ty::Array(element) if *element == Ty::Any => format!("any_array({value}, {location})"),
             Ty::Nullable(inner) => format!(
                 "{{ let t: u32 = {value}; if t == 0 {{ 0 }} else {{ {} }} }}",
