@@ -27,7 +27,7 @@ mod mutate;
 mod support;
 
 use cargo_bluescript::compiler::codegen::{generate_image, generate_patch, image_slots, Calls};
-use cargo_bluescript::compiler::diagnostic::{Diagnostic, SourceFile};
+use cargo_bluescript::compiler::diagnostic::{Diagnostic, SourceFile, Span};
 use cargo_bluescript::compiler::exports::{scan_firmware_sources, Export};
 use cargo_bluescript::compiler::{self, ir};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -525,4 +525,45 @@ fn minimize(text: &str, failure: &Failure, exports: &[Export], rustc: &DeviceRus
         }
     }
     lines.join("\n")
+}
+
+/// The properties can fail: a misplaced diagnostic, and generated code that
+/// rustc rejects, are caught (and the latter blamed on its program).
+#[test]
+fn the_fuzzer_catches_bad_diagnostics_and_code_rustc_rejects() {
+    let text = "let a = 1\n";
+    let file = std::sync::Arc::new(SourceFile {
+        name: MAIN.into(),
+        text: text.into(),
+    });
+    let inside = Diagnostic::error(Span::new(4, 5), "x").in_file(&file);
+    assert_eq!(validate_diagnostics(&[inside], text), Ok(()));
+    let outside = Diagnostic::error(Span::new(4, 50), "x").in_file(&file);
+    assert!(matches!(
+        validate_diagnostics(&[outside], text),
+        Err(Failure::BadDiagnostic(_))
+    ));
+    let unplaced = Diagnostic::error(Span::new(0, 1), "x");
+    assert!(validate_diagnostics(&[unplaced], text).is_err());
+
+    let exports = scan_firmware_sources(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates/qemu-m4/src"),
+    )
+    .unwrap();
+    let Ok(Outcome::Accepted(good)) = compile("print(1)\n", &exports, Calls::Slots) else {
+        panic!("print(1) compiles")
+    };
+    let broken = Generated {
+        image: good.image.replace(
+            "mod __bluescript {",
+            "mod __bluescript { const BROKEN: u8 = 300u32;",
+        ),
+        patch: good.patch.clone(),
+    };
+    let rustc = DeviceRustc::new();
+    assert!(rustc.check(&[&good]).is_empty());
+    let failed = rustc.check(&[&good, &broken, &good]);
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].0, 1);
+    assert!(failed[0].1.contains("mismatched types"), "{}", failed[0].1);
 }

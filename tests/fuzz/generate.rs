@@ -29,6 +29,7 @@ enum Elem {
     Float,
     Str,
     Any,
+    Class(usize),
 }
 
 impl Elem {
@@ -38,6 +39,7 @@ impl Elem {
             Elem::Float => Ty::Float,
             Elem::Str => Ty::Str,
             Elem::Any => Ty::Any,
+            Elem::Class(c) => Ty::Class(c),
         }
     }
 }
@@ -138,12 +140,19 @@ impl Generator {
     fn random_ty(&mut self) -> Ty {
         match self.rng.u32(0..12) {
             0..=4 => self.pick(&SIMPLE),
-            5 | 6 => Ty::Array(self.pick(&[Elem::Integer, Elem::Float, Elem::Str, Elem::Any])),
+            5 | 6 => Ty::Array(self.random_elem()),
             7 | 8 if !self.classes.is_empty() => Ty::Class(self.rng.usize(0..self.classes.len())),
             9 if !self.classes.is_empty() => Ty::Nullable(self.rng.usize(0..self.classes.len())),
             10 => Ty::Func,
             _ => Ty::Integer,
         }
+    }
+
+    fn random_elem(&mut self) -> Elem {
+        if !self.classes.is_empty() && self.chance(25) {
+            return Elem::Class(self.rng.usize(0..self.classes.len()));
+        }
+        self.pick(&[Elem::Integer, Elem::Float, Elem::Str, Elem::Any])
     }
 
     fn vars_of(&self, ty: Ty, mutable: bool) -> Vec<String> {
@@ -165,6 +174,7 @@ impl Generator {
     // ----- top level -----
 
     fn top_level(&mut self) {
+        self.line("enum Color { Red = -1, Green = 0, Blue = 7 }");
         for _ in 0..self.rng.usize(0..3) {
             self.class();
         }
@@ -316,7 +326,7 @@ impl Generator {
         let choice = if depth == 0 {
             self.rng.u32(0..4)
         } else {
-            self.rng.u32(0..13)
+            self.rng.u32(0..20)
         };
         match choice {
             0 => self.local(),
@@ -370,6 +380,40 @@ impl Generator {
                 let what = self.pick(&["break", "continue"]);
                 let cond = self.expr(Ty::Boolean, 1);
                 self.line(&format!("if ({cond}) {{ {what} }}"));
+            }
+            13 => self.update_statement(),
+            14 if !self.classes.is_empty() => self.dynamic_statement(),
+            15 => {
+                let n = self.fresh("n");
+                let count = self.rng.u32(0..3);
+                self.line(&format!("let {n} = {count}"));
+                self.line("do {");
+                self.indent += 1;
+                self.line(&format!("{n} -= 1"));
+                self.indent -= 1;
+                self.loop_block("", depth);
+                self.line(&format!("}} while ({n} > 0)"));
+            }
+            16 => self.enum_statement(),
+            17 if self.ret.is_none() && self.scopes.len() == 1 => {
+                // A timer at the top level, its callback a closure.
+                let value = self.expr(Ty::Str, 2);
+                self.line(&format!("setTimeout(() => {{ print({value}) }}, 1)"));
+            }
+            18 => {
+                let a = self.random_ty();
+                let b = self.random_ty();
+                let (a, b) = (self.expr(a, 2), self.expr(b, 2));
+                self.line(&format!("console.log({a}, {b})"));
+            }
+            19 => {
+                let u = self.fresh("u");
+                let n = self.rng.u32(1..5);
+                self.line(&format!("let {u} = new Uint8Array({n}, 0)"));
+                let value = self.expr(Ty::Integer, 1);
+                self.line(&format!("{u}[0] = {value}"));
+                self.line(&format!("{u}[{}] += 1", n - 1));
+                self.line(&format!("print({u}[0] + {u}.length)"));
             }
             11 => {
                 if let Some(ty) = self.ret {
@@ -502,6 +546,91 @@ impl Generator {
         self.line("}");
     }
 
+    /// `a[0] += v`, `o.f++` and the like: updates of elements and fields.
+    fn update_statement(&mut self) {
+        let mut places: Vec<(String, Ty)> = Vec::new();
+        for scope in &self.scopes {
+            for var in scope {
+                match var.ty {
+                    Ty::Array(e @ (Elem::Integer | Elem::Float | Elem::Any)) => {
+                        places.push((format!("{}[0]", var.name), e.ty()))
+                    }
+                    Ty::Class(class) => {
+                        for (field, ty) in &self.classes[class].fields {
+                            places.push((format!("{}.{field}", var.name), *ty));
+                        }
+                    }
+                    Ty::Str if var.mutable => places.push((var.name.clone(), Ty::Str)),
+                    _ => {}
+                }
+            }
+        }
+        if places.is_empty() {
+            return self.local();
+        }
+        let (place, ty) = places.swap_remove(self.rng.usize(0..places.len()));
+        let guard = match place.strip_suffix("[0]") {
+            Some(array) => format!("if ({array}.length > 0) "),
+            None => String::new(),
+        };
+        let update = match ty {
+            Ty::Integer | Ty::Float | Ty::Any => match self.rng.u32(0..4) {
+                0 => format!("{place}++"),
+                1 => format!("--{place}"),
+                2 => {
+                    let value = self.expr(ty, 1);
+                    format!("print({place}++ + {value})")
+                }
+                _ => {
+                    let op = self.pick(&["+=", "-=", "*="]);
+                    let value = self.expr(ty, 2);
+                    format!("{place} {op} {value}")
+                }
+            },
+            Ty::Str => {
+                let other = self.pick(&SIMPLE);
+                let value = self.expr(other, 2);
+                format!("{place} += {value}")
+            }
+            _ => {
+                let value = self.expr(ty, 2);
+                format!("{place} = {value}")
+            }
+        };
+        self.line(&format!("{guard}{{ {update} }}"));
+    }
+
+    /// Fields and methods of an instance reached through `any`.
+    fn dynamic_statement(&mut self) {
+        let class = self.rng.usize(0..self.classes.len());
+        let d = self.fresh("dyn");
+        let value = self.new_instance(class, 1);
+        self.line(&format!("let {d}: any = {value}"));
+        let (field, ty) = self.classes[class].fields[0].clone();
+        let value = self.expr(ty, 1);
+        self.line(&format!("{d}.{field} = {value}"));
+        self.line(&format!("print({d}.{field})"));
+        if matches!(ty, Ty::Integer | Ty::Float | Ty::Any) {
+            self.line(&format!("{d}.{field}++"));
+        }
+        if self.has_method(class) {
+            self.line(&format!("print({d}.m(2))"));
+        }
+        let back = self.fresh("back");
+        self.line(&format!("const {back}: C{class} = {d}"));
+        self.declare(back, Ty::Class(class), false);
+        self.declare(d, Ty::Any, true);
+    }
+
+    fn enum_statement(&mut self) {
+        let e = self.fresh("e");
+        let member = self.pick(&["Red", "Green", "Blue"]);
+        self.line(&format!("let {e}: Color = Color.{member}"));
+        self.line(&format!("if ({e} == Color.Blue) {{ {e} = Color.Red }}"));
+        let value = self.expr(Ty::Integer, 1);
+        self.line(&format!("print({e} + {value})"));
+    }
+
     /// A closure capturing a local, called.
     fn closure(&mut self) {
         let counter = self.fresh("c");
@@ -522,10 +651,43 @@ impl Generator {
         self.declare(f.clone(), Ty::Func, false);
         let arg = self.expr(Ty::Integer, 1);
         self.line(&format!("print({f}({arg}))"));
+        match self.rng.u32(0..4) {
+            0 => {
+                // Closures made in a loop keep their own `i`; kept in an
+                // array of functions, called later.
+                let fs = self.fresh("fs");
+                let i = self.fresh("i");
+                self.line(&format!("let {fs}: any[] = []"));
+                self.line(&format!(
+                    "for (let {i} = 0; {i} < 3; {i}++) {{ {fs}.push((a: integer): integer => a + {i} + {counter}) }}"
+                ));
+                self.line(&format!(
+                    "for (let {i} = 0; {i} < {fs}.length; {i}++) {{ print({fs}[{i}]({i})) }}"
+                ));
+            }
+            1 => {
+                // A closure inside a closure, both capturing.
+                let g = self.fresh("g");
+                let body = self.expr(Ty::Integer, 1);
+                self.line(&format!(
+                    "const {g} = (b: integer): (a: integer) => integer => {{ {counter}++; return (a: integer): integer => a * b + {counter} + {body} }}"
+                ));
+                self.line(&format!("print({g}(2)(3) + {f}(1))"));
+            }
+            2 => {
+                // A closure through `any`, called with a checked argument.
+                let h = self.fresh("h");
+                self.line(&format!("const {h}: any = {f}"));
+                self.line(&format!("print({h}(4))"));
+                self.line(&format!("const {h}b: (a: integer) => integer = {h}"));
+                self.declare(format!("{h}b"), Ty::Func, false);
+            }
+            _ => {}
+        }
     }
 
     fn array_statement(&mut self) {
-        let elem = self.pick(&[Elem::Integer, Elem::Float, Elem::Str, Elem::Any]);
+        let elem = self.random_elem();
         let ty = Ty::Array(elem);
         let arrays = self.vars_of(ty, false);
         let Some(array) = arrays.first().cloned() else {
@@ -540,7 +702,7 @@ impl Generator {
             0 => self.line(&format!(
                 "if ({array}.length > 0) {{ {array}[0] = {value} }}"
             )),
-            1 if matches!(elem, Elem::Str | Elem::Any) => {
+            1 if matches!(elem, Elem::Str | Elem::Any | Elem::Class(_)) => {
                 self.line(&format!("{array}.push({value})"))
             }
             _ => {
@@ -592,7 +754,12 @@ impl Generator {
                 }
                 5 => self.call_returning(ty, d),
                 6 => self.field_of(ty),
-                7 => format!("{}.charCodeAt(0)", self.expr(Ty::Str, d)),
+                7 if self.chance(50) => format!("{}.charCodeAt(0)", self.expr(Ty::Str, d)),
+                7 => format!(
+                    "{}.indexOf({})",
+                    self.expr(Ty::Str, d),
+                    self.expr(Ty::Str, d)
+                ),
                 8 => format!(
                     "({} ? {} : {})",
                     self.expr(Ty::Boolean, d),
@@ -631,7 +798,7 @@ impl Generator {
                 5 => format!("{}[0]", self.array_expr(Elem::Float, d)),
                 _ => self.leaf(ty),
             },
-            Ty::Boolean => match self.rng.u32(0..7) {
+            Ty::Boolean => match self.rng.u32(0..10) {
                 0 => {
                     let op = self.pick(&["<", "<=", ">", ">=", "==", "!="]);
                     let t = self.pick(&[Ty::Integer, Ty::Float, Ty::Str]);
@@ -647,6 +814,36 @@ impl Generator {
                 }
                 2 => format!("(!{})", self.expr(Ty::Boolean, d)),
                 3 => self.call_returning(ty, d),
+                5 => format!(
+                    "{}.startsWith({})",
+                    self.expr(Ty::Str, d),
+                    self.expr(Ty::Str, d)
+                ),
+                6 => {
+                    let objects: Vec<(String, usize)> = self
+                        .scopes
+                        .iter()
+                        .flatten()
+                        .filter_map(|v| match v.ty {
+                            Ty::Class(c) | Ty::Nullable(c) => Some((v.name.clone(), c)),
+                            _ => None,
+                        })
+                        .collect();
+                    match objects.first() {
+                        Some((name, _)) if !self.classes.is_empty() => {
+                            let class = self.rng.usize(0..self.classes.len());
+                            format!("({name} instanceof C{class})")
+                        }
+                        _ => self.leaf(ty),
+                    }
+                }
+                7 => {
+                    let nullable = self.vars_of_nullable_with_int_field();
+                    match nullable.first() {
+                        Some((name, field)) => format!("({name} != null && {name}.{field} > 0)"),
+                        None => self.leaf(ty),
+                    }
+                }
                 4 => match self.any_var() {
                     Some(var) => {
                         let other = self.any_var().unwrap_or_else(|| var.clone());
@@ -686,6 +883,12 @@ impl Generator {
                 _ => self.leaf(ty),
             },
             Ty::Array(elem) => self.array_expr(elem, d),
+            Ty::Class(class) if self.chance(20) => format!(
+                "({} ? {} : {})",
+                self.expr(Ty::Boolean, d),
+                self.new_instance(class, d),
+                self.new_instance(class, d)
+            ),
             Ty::Class(class) => self.new_instance(class, d),
             Ty::Nullable(class) => {
                 if self.chance(40) {
@@ -790,6 +993,22 @@ impl Generator {
             true => self.leaf(ty),
             false => self.rng.choice(options).expect("an option"),
         }
+    }
+
+    fn vars_of_nullable_with_int_field(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for var in self.scopes.iter().flatten() {
+            if let Ty::Nullable(class) = var.ty {
+                if let Some((field, _)) = self.classes[class]
+                    .fields
+                    .iter()
+                    .find(|f| f.1 == Ty::Integer)
+                {
+                    out.push((var.name.clone(), field.clone()));
+                }
+            }
+        }
+        out
     }
 
     fn any_var(&mut self) -> Option<String> {
