@@ -1353,6 +1353,17 @@ fn a_failed_declaration_reports_once() {
     assert_one_error_each(cases);
 }
 
+#[test]
+fn a_global_used_before_it_has_a_type_is_reported_once() {
+    let program = "function f() {\n  print(bag[0])\n  bag.push(1)\n  print(bag.length)\n}\nf()\nlet bag = [1, 2]\n";
+    assert_one_error_each(&[(
+        program,
+        "`bag` is used before its declaration gives it a type",
+        "2:9",
+    )]);
+    assert!(errors(program).contains("7 | let bag = [1, 2]\n  |     --- declared here"));
+}
+
 /// Functions, classes, enums and imports that fail are still declared:
 /// their uses report nothing more.
 #[test]

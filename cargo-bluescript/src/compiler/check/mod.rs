@@ -248,6 +248,8 @@ struct Checker<'s, 'a> {
     methods_of: HashMap<String, classes::MethodOf>,
     /// Rust items from top-level `code` templates.
     native_items_out: Vec<String>,
+    /// Globals used before their declaration gave them a type (reported).
+    used_untyped: HashSet<String>,
     /// Globals (qualified names) that a function may assign, which are
     /// never narrowed (narrowing.rs).
     globals_assigned_by_functions: HashSet<String>,
@@ -287,6 +289,7 @@ impl<'s, 'a> Checker<'s, 'a> {
             classes: HashMap::new(),
             methods_of: HashMap::new(),
             native_items_out: Vec::new(),
+            used_untyped: HashSet::new(),
             globals_assigned_by_functions: HashSet::new(),
             root_assignments: HashMap::new(),
         }
@@ -1602,15 +1605,22 @@ impl<'s, 'a> Checker<'s, 'a> {
                     return Err(Reported);
                 }
                 let Some(ty) = global.ty else {
-                    return Err(self.error(
-                        Diagnostic::error(
-                            span,
-                            format!("`{name}` is used before its declaration gives it a type"),
-                        )
-                        .with_help(format!(
-                            "annotate the declaration: `let {name}: integer = …`"
-                        )),
+                    let (module, declared_at) = (global.module, global.span);
+                    // Reported at its first such use only.
+                    if !self.used_untyped.insert(qualified) {
+                        return Err(Reported);
+                    }
+                    let mut diagnostic = Diagnostic::error(
+                        span,
+                        format!("`{name}` is used before its declaration gives it a type"),
+                    )
+                    .with_help(format!(
+                        "annotate the declaration: `let {name}: integer = …`"
                     ));
+                    if module == self.current {
+                        diagnostic = diagnostic.with_label(declared_at, "declared here");
+                    }
+                    return Err(self.error(diagnostic));
                 };
                 Ok((Place::Global(qualified), ty, access))
             }
