@@ -77,8 +77,14 @@ impl<'s, 'a> Checker<'s, 'a> {
         }
     }
 
-    /// `new C(…)`, `new Array<T>(…)`, `new Uint8Array(…)`, `new FixedArray(…)`.
-    pub(super) fn new_expression(&mut self, new: &ast::NewExpression<'_>) -> Checked<Expr> {
+    /// `new C(…)`, `new Array<T>(…)`, `new Uint8Array(…)`, `new FixedArray(…)`;
+    /// `array` is the array type the context wants, which `new Array(…)`
+    /// without a type argument makes (else an `any[]`).
+    pub(super) fn new_expression(
+        &mut self,
+        new: &ast::NewExpression<'_>,
+        array: Option<Ty>,
+    ) -> Checked<Expr> {
         let span: Span = new.span.into();
         let mut arguments = Vec::new();
         for argument in &new.arguments {
@@ -106,7 +112,10 @@ impl<'s, 'a> Checker<'s, 'a> {
                 self.new_array(ty, &arguments, span)
             }
             // Without a type argument: an `any[]` (LANGUAGE.md §9).
-            ("Array", None) => self.new_array(Ty::array(Ty::Any), &arguments, span),
+            ("Array", None) => {
+                let ty = array.unwrap_or(Ty::array(Ty::Any));
+                self.new_array(ty, &arguments, span)
+            }
             ("Array", Some(_)) => Err(self.error(
                 Diagnostic::error(span, "`new Array` takes one element type")
                     .with_help("write `new Array<integer>(n, 0)`"),

@@ -2075,11 +2075,13 @@ impl<'s, 'a> Checker<'s, 'a> {
                 "`return` outside a function",
             )));
         };
-        let value = statement
-            .argument
-            .as_ref()
-            .map(|a| self.expr(a))
-            .transpose()?;
+        // A declared type gives the value its context (an array literal's
+        // or a `new Array(n)`'s element type, an arrow's parameters).
+        let value = match (&statement.argument, ret) {
+            (Some(a), ReturnType::Declared(ty)) if ty != Ty::Void => Some(self.expr_to(a, ty)?),
+            (Some(a), _) => Some(self.expr(a)?),
+            (None, _) => None,
+        };
         match (ret, value) {
             (ReturnType::Declared(Ty::Void), None)
             | (ReturnType::Inferred(None | Some(Ty::Void)), None) => {
@@ -2374,6 +2376,11 @@ impl<'s, 'a> Checker<'s, 'a> {
             (ast::Expression::ArrowFunctionExpression(arrow), Ty::Function(signature)) => {
                 self.arrow(arrow, Some(&signature))?
             }
+            // `new Array(n)` makes the array type wanted here, as an
+            // `any[]` converts to it in TypeScript.
+            (ast::Expression::NewExpression(new), array @ Ty::Array(_)) => {
+                self.new_expression(new, Some(array))?
+            }
             _ => self.expr(expression)?,
         };
         self.convert(value, ty, expression.span())
@@ -2470,7 +2477,7 @@ impl<'s, 'a> Checker<'s, 'a> {
             )),
             E::ThisExpression(_) => self.this(span),
             E::NewExpression(new) => {
-                let value = self.new_expression(new);
+                let value = self.new_expression(new, None);
                 self.called(value)
             }
             E::Super(_) => Err(self.error(Diagnostic::error(
