@@ -21,7 +21,9 @@ pub fn tool(args: &[&str], dir: &Path) -> Command {
         .arg("bluescript")
         .args(args)
         .current_dir(dir)
-        .env("CARGO_TARGET_DIR", shared_target_dir());
+        .env("CARGO_TARGET_DIR", shared_target_dir())
+        // Tests read the diagnostics as text, whatever the environment asks.
+        .env("CARGO_TERM_COLOR", "never");
     command
 }
 
