@@ -1484,3 +1484,34 @@ fn a_duplicate_points_at_the_first_declaration() {
         assert!(text.contains(label), "{text}");
     }
 }
+
+#[test]
+fn a_failed_import_or_imported_declaration_reports_once() {
+    let cases: [(&str, &[(&str, &str)], &str); 4] = [
+        (
+            "import { hidden } from './util'\nprint(hidden)\nhidden()\n",
+            &[("util.bs", "let hidden = 1\n")],
+            "`hidden` is not exported by `scripts/util.bs`",
+        ),
+        (
+            "import { nope } from './util'\nprint(nope + 1)\n",
+            &[("util.bs", "export let x = 1\n")],
+            "`scripts/util.bs` has no export named `nope`",
+        ),
+        (
+            "import { f } from './missing'\nprint(f(1))\n",
+            &[],
+            "cannot find the script './missing'",
+        ),
+        (
+            "import { total } from './util'\nprint(total + 1)\nfunction g() { return total * 2 }\nprint(g())\n",
+            &[("util.bs", "export let total = 1 + true\n")],
+            "`+` cannot be applied to integer and boolean",
+        ),
+    ];
+    for (main, others, message) in cases {
+        let errors = files_error(main, others);
+        assert_eq!(errors.matches("error: ").count(), 1, "{errors}");
+        assert!(errors.starts_with(&format!("error: {message}")), "{errors}");
+    }
+}
