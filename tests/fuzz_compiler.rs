@@ -409,6 +409,7 @@ fn the_compiler_never_panics_and_what_it_accepts_builds() {
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
 
+    let watchdog = Watchdog::start();
     let mut tally = Tally::default();
     let mut failures: Vec<(Case, Failure)> = Vec::new();
     let mut pending: Vec<(Case, Generated)> = Vec::new();
@@ -431,6 +432,7 @@ fn the_compiler_never_panics_and_what_it_accepts_builds() {
             break;
         }
         let case = make_case(index, settings.seed, &corpus);
+        watchdog.watch(&case);
         index += 1;
         tally.cases += 1;
         let calls = if case.index.is_multiple_of(8) {
@@ -453,6 +455,7 @@ fn the_compiler_never_panics_and_what_it_accepts_builds() {
         }
     }
 
+    watchdog.stop();
     let mut report = format!(
         "fuzz: seed {} (BS_FUZZ_SEED), {} programs in {:.1} s (setup {:.1} s): {} accepted and built by rustc ({} checked), {} rejected ({} of the programs with one mistake got several diagnostics), {} failures",
         settings.seed,
@@ -480,6 +483,50 @@ fn the_compiler_never_panics_and_what_it_accepts_builds() {
     std::panic::set_hook(hook);
     println!("{report}");
     assert!(failures.is_empty(), "{} failures (above)", failures.len());
+}
+
+/// A compiler that hangs (or recurses without end) cannot be caught like a
+/// panic: a thread reports the program that has run too long, and stops.
+struct Watchdog {
+    /// The program being compiled, and since when.
+    current: std::sync::Arc<std::sync::Mutex<Option<(Instant, String)>>>,
+}
+
+impl Watchdog {
+    const LIMIT: Duration = Duration::from_secs(60);
+
+    fn start() -> Watchdog {
+        let current = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let watched = current.clone();
+        std::thread::spawn(move || loop {
+            std::thread::sleep(Duration::from_secs(1));
+            let current: Option<(Instant, String)> = watched.lock().unwrap().clone();
+            if let Some((since, case)) =
+                current.filter(|(since, _)| since.elapsed() > Watchdog::LIMIT)
+            {
+                eprintln!(
+                    "fuzz: a program has been compiling for {} s:\n{case}",
+                    since.elapsed().as_secs()
+                );
+                std::process::exit(101);
+            }
+        });
+        Watchdog { current }
+    }
+
+    fn watch(&self, case: &Case) {
+        *self.current.lock().unwrap() = Some((
+            Instant::now(),
+            format!(
+                "case {} (case seed {:#x}):\n{}",
+                case.index, case.seed, case.text
+            ),
+        ));
+    }
+
+    fn stop(&self) {
+        *self.current.lock().unwrap() = None;
+    }
 }
 
 /// Fails in the same way as `text` did.

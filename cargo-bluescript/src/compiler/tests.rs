@@ -1487,7 +1487,8 @@ fn a_duplicate_points_at_the_first_declaration() {
 
 #[test]
 fn a_failed_import_or_imported_declaration_reports_once() {
-    let cases: [(&str, &[(&str, &str)], &str); 4] = [
+    type Files<'a> = &'a [(&'a str, &'a str)];
+    let cases: [(&str, Files, &str); 4] = [
         (
             "import { hidden } from './util'\nprint(hidden)\nhidden()\n",
             &[("util.bs", "let hidden = 1\n")],
