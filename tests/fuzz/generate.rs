@@ -205,7 +205,13 @@ impl Generator {
             parent.map_or(Vec::new(), |p| self.classes[p].fields.clone());
         let mut fields = Vec::new();
         for i in 0..self.rng.usize(1..4) {
-            let ty = self.pick(&[Ty::Integer, Ty::Float, Ty::Str, Ty::Any, Ty::Boolean]);
+            let ty = match self.rng.u32(0..10) {
+                // Objects of earlier classes, maybe null, and arrays.
+                0 if index > 0 => Ty::Class(self.rng.usize(0..index)),
+                1 if index > 0 => Ty::Nullable(self.rng.usize(0..index)),
+                2 => Ty::Array(self.pick(&[Elem::Integer, Elem::Float, Elem::Str, Elem::Any])),
+                _ => self.pick(&[Ty::Integer, Ty::Float, Ty::Str, Ty::Any, Ty::Boolean]),
+            };
             fields.push((format!("f{index}_{i}"), ty));
         }
         let method = self.chance(60);
