@@ -304,4 +304,17 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn the_end_of_a_file_is_the_end_of_its_last_line() {
+        // As rustc places "found `EOF`": the renderer and `location` agree.
+        let src = file("let a = [1\n");
+        let end = src.text.len() as u32;
+        let d = Diagnostic::error(Span::new(end, end), "unclosed").in_file(&src);
+        assert_eq!(d.location().as_deref(), Some("scripts/main.bs:1:11"));
+        assert!(d
+            .render()
+            .to_string()
+            .starts_with("error: unclosed\n --> scripts/main.bs:1:11\n"));
+    }
 }
