@@ -741,6 +741,7 @@ impl<'s, 'a> Checker<'s, 'a> {
         self.contexts.push(context);
         let mut main = Vec::new();
         for statement in &program.body {
+            let checked_before = main.len();
             match statement {
                 ast::Statement::FunctionDeclaration(_)
                 | ast::Statement::ImportDeclaration(_)
@@ -786,6 +787,11 @@ impl<'s, 'a> Checker<'s, 'a> {
                         main.extend(stmt);
                     }
                 }
+            }
+            // `x = value`: narrowed for the rest of the top level.
+            let facts = self.narrowings_after(statement, &main[checked_before..]);
+            if !facts.is_empty() {
+                self.push_narrowing(facts);
             }
         }
         main
