@@ -1675,8 +1675,16 @@ impl<'s, 'a> Checker<'s, 'a> {
     fn declare_local(&mut self, name: &str, ty: Ty, is_const: bool, span: Span) -> Checked<bool> {
         let context = self.context();
         let boxed = context.boxed.contains(name);
+        // The block's scope, and the scopes of narrowings pushed in it.
+        let mut taken = false;
+        for scope in context.scopes.iter().rev() {
+            taken |= scope.contains_key(name);
+            if !scope.contains_key(narrowing::NARROWINGS) {
+                break;
+            }
+        }
         let scope = context.scopes.last_mut().expect("a scope");
-        if scope.contains_key(name) {
+        if taken {
             return Err(self.error(Diagnostic::error(
                 span,
                 format!("`{name}` is already declared in this block"),

@@ -123,7 +123,14 @@ impl<'s, 'a> Checker<'s, 'a> {
 
     /// A scope in which `facts` hold (popped by the caller).
     pub(super) fn push_narrowing(&mut self, facts: Vec<(String, Ty)>) {
-        let mut scope = HashMap::new();
+        let marker = Local {
+            ty: Ty::Void,
+            is_const: true,
+            boxed: false,
+            declared: None,
+            global: None,
+        };
+        let mut scope = HashMap::from([(NARROWINGS.to_string(), marker)]);
         for (name, ty) in facts {
             if let Some(local) = self.lookup_local(&name) {
                 scope.insert(
@@ -343,6 +350,10 @@ impl<'s, 'a> Checker<'s, 'a> {
                 .is_none_or(|&last| last < closure.position)
     }
 }
+
+/// The name under which a scope of narrowings is marked: a block's later
+/// declarations go in it, and must not repeat the block's names.
+pub(super) const NARROWINGS: &str = "";
 
 /// The types of the narrowed variables of a function, by scope.
 pub(super) type NarrowState = Vec<(usize, String, Ty)>;
