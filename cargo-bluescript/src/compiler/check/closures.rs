@@ -133,8 +133,8 @@ impl<'s, 'a> Checker<'s, 'a> {
         }))
     }
 
-    /// A local `f` initialized with an arrow of a known type
-    /// (`annotated_arrow_type`): declared before the arrow is checked, and
+    /// A local `f` initialized with an arrow of a known type (its own
+    /// annotations, or the variable's): declared before the arrow is checked, and
     /// assigned once the closure is made, so that the closure may call
     /// itself through the variable. `None` for another declaration.
     pub(super) fn recursive_arrow_declaration(
@@ -143,11 +143,24 @@ impl<'s, 'a> Checker<'s, 'a> {
         name: &str,
         is_const: bool,
     ) -> Option<Checked<Vec<Stmt>>> {
-        if declarator.type_annotation.is_some() {
-            return None;
-        }
         let init = declarator.init.as_ref()?;
-        let ty = self.annotated_arrow_type(init)?;
+        let ty = match &declarator.type_annotation {
+            // `const f: (n: integer) => integer = (n) => …`
+            Some(annotation) => {
+                if !matches!(
+                    init.without_parentheses(),
+                    ast::Expression::ArrowFunctionExpression(_)
+                ) {
+                    return None;
+                }
+                // Reported by the declaration, checked as usual.
+                let errors = self.diagnostics.len();
+                let ty = self.value_type(&annotation.type_annotation).ok();
+                self.diagnostics.truncate(errors);
+                ty.filter(|ty| matches!(ty, Ty::Function(_)))?
+            }
+            None => self.annotated_arrow_type(init)?,
+        };
         Some((|| {
             let boxed = self.declare_local(name, ty, is_const, declarator.id.span().into())?;
             let value = self.expr_to(init, ty)?;
