@@ -1715,15 +1715,9 @@ impl<'s, 'a> Checker<'s, 'a> {
                 Ok(stmts) => out.extend(stmts),
                 Err(_) => failed = true,
             }
-            // `if (x == null) return`: x is not null from here on.
-            let facts = match statement {
-                ast::Statement::IfStatement(test)
-                    if test.alternate.is_none() && narrowing::always_exits(&test.consequent) =>
-                {
-                    self.narrowings(&test.test, false)
-                }
-                _ => self.narrowings_after(statement, &out[checked_before..]),
-            };
+            // `if (x == null) return`, `x = new C()`: x is not null from
+            // here on.
+            let facts = self.narrowings_after(statement, &out[checked_before..]);
             if !facts.is_empty() {
                 self.push_narrowing(facts);
                 narrowing_scopes += 1;

@@ -272,15 +272,32 @@ impl<'s, 'a> Checker<'s, 'a> {
         }
     }
 
-    /// The narrowings that a statement, checked as `checked`, starts: after
-    /// `x = value` or `let x: T | null = value` with a value that cannot be
-    /// null, `x` is not null (until it is assigned again).
+    /// The narrowings that a statement, checked as `checked`, starts for
+    /// the statements after it: after `if (x == null) return` (or another
+    /// exit), after a loop without `break` whose test is `x == null`, and
+    /// after `x = value` or `let x: T | null = value` with a value that
+    /// cannot be null, `x` is not null (until it is assigned again).
     pub(super) fn narrowings_after(
         &self,
         statement: &ast::Statement<'_>,
         checked: &[Stmt],
     ) -> Vec<(String, Ty)> {
         let name = match statement {
+            ast::Statement::IfStatement(test)
+                if test.alternate.is_none() && always_exits(&test.consequent) =>
+            {
+                return self.narrowings(&test.test, false);
+            }
+            // It ends when its test fails. (A `for` test may name the
+            // loop's own variables.)
+            ast::Statement::WhileStatement(statement) if !reachability::breaks(&statement.body) => {
+                return self.narrowings(&statement.test, false);
+            }
+            ast::Statement::DoWhileStatement(statement)
+                if !reachability::breaks(&statement.body) =>
+            {
+                return self.narrowings(&statement.test, false);
+            }
             ast::Statement::ExpressionStatement(statement) => {
                 match statement.expression.without_parentheses() {
                     ast::Expression::AssignmentExpression(assignment)

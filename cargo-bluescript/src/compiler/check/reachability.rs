@@ -71,7 +71,7 @@ fn always_true(test: &ast::Expression<'_>) -> bool {
 }
 
 /// Whether a loop body has a `break` of its loop.
-fn breaks(body: &ast::Statement<'_>) -> bool {
+pub(super) fn breaks(body: &ast::Statement<'_>) -> bool {
     jumps(body, &|statement| {
         matches!(statement, ast::Statement::BreakStatement(_))
     })
