@@ -678,8 +678,7 @@ impl<'s, 'a> Checker<'s, 'a> {
             if self.lookup_local(id.name.as_str()).is_none() && !self.is_captured(id.name.as_str())
             {
                 if let Some(Item::Class(qualified)) = self.item(id.name.as_str()) {
-                    let Some(function) = self.classes[&qualified].static_methods.get(name).cloned()
-                    else {
+                    let Some(function) = self.static_method(&qualified, name) else {
                         return Err(self.error(Diagnostic::error(
                             member.property.span,
                             format!("`{}` has no static method `{name}`", id.name),
@@ -741,6 +740,16 @@ impl<'s, 'a> Checker<'s, 'a> {
                 .with_help("check it first: `if (x != null) { … }`"),
             )),
             _ => Ok(None),
+        }
+    }
+
+    /// The static method `name` of a class or, as in JavaScript, of its
+    /// nearest superclass that has one.
+    fn static_method(&self, qualified: &str, name: &str) -> Option<String> {
+        let info = self.classes.get(qualified)?;
+        match info.static_methods.get(name) {
+            Some(function) => Some(function.clone()),
+            None => self.static_method(info.superclass?.qualified(), name),
         }
     }
 

@@ -805,8 +805,8 @@ impl<'s, 'a> Checker<'s, 'a> {
             let ast::ClassElement::PropertyDefinition(property) = element else {
                 continue;
             };
-            let (true, Some(value), ast::PropertyKey::StaticIdentifier(key)) =
-                (property.r#static, &property.value, &property.key)
+            let (true, ast::PropertyKey::StaticIdentifier(key)) =
+                (property.r#static, &property.key)
             else {
                 continue;
             };
@@ -819,7 +819,26 @@ impl<'s, 'a> Checker<'s, 'a> {
             else {
                 continue;
             };
-            if let Ok(value) = self.expr_to(value, ty) {
+            let value = match &property.value {
+                Some(value) => self.expr_to(value, ty),
+                // Like a global without an initializer (LANGUAGE.md §3);
+                // the store also keeps an otherwise unused static in the
+                // image.
+                None if needs_initial_value(ty) => {
+                    let (class, name) = (&id.name, &key.name);
+                    Err(self.error(
+                        Diagnostic::error(
+                            property.span,
+                            format!("`{class}.{name}` ({ty}) needs an initial value"),
+                        )
+                        .with_help(format!(
+                            "give it one (`static {name}: {ty} = …`), or declare it `static {name}: {ty} | null`"
+                        )),
+                    ))
+                }
+                None => Ok(zero_value(ty)),
+            };
+            if let Ok(value) = value {
                 out.push(Stmt::Expr(Expr {
                     ty,
                     kind: ExprKind::Assign(Place::Static(global), Box::new(value)),
