@@ -141,7 +141,11 @@ impl<'s, 'a> Checker<'s, 'a> {
                 format!("`{symbol}` cannot be applied to {} and {}", lhs.ty, rhs.ty),
             )));
         }
-        if lhs.ty == Ty::Any || rhs.ty == Ty::Any {
+        // A `string | null` (what `pop()` of a `string[]` gives) compares
+        // by content too, as `any` values do.
+        let nullable_string = (lhs.ty.non_null() == Ty::String && rhs.ty.non_null() == Ty::String)
+            && (matches!(lhs.ty, Ty::Nullable(_)) || matches!(rhs.ty, Ty::Nullable(_)));
+        if lhs.ty == Ty::Any || rhs.ty == Ty::Any || nullable_string {
             if lhs.ty == Ty::Void || rhs.ty == Ty::Void {
                 return Err(self.error(Diagnostic::error(
                     span,
