@@ -65,7 +65,7 @@ impl<'s, 'a> Checker<'s, 'a> {
     }
 
     /// `name` and its non-null type, if it is a variable of a nullable
-    /// type that no call can change.
+    /// type.
     fn narrowable(&self, name: &str) -> Option<(String, Ty)> {
         let ty = match self.lookup_local(name) {
             Some(local) => local.ty,
@@ -236,8 +236,11 @@ impl<'s, 'a> Checker<'s, 'a> {
         if effects.all.contains(name) {
             return true;
         }
+        let variable = self
+            .lookup_local(name)
+            .or_else(|| self.captured_local(name));
         effects.calls
-            && match self.lookup_local(name) {
+            && match variable {
                 Some(local) => self.is_volatile(name, &local),
                 None => match self.item(name) {
                     Some(Item::Global { name: global, .. }) => {
