@@ -373,6 +373,8 @@ pub fn set(v: Value, name: &'static str, value: Value) -> Result<()> {
             .ok_or(Expected::Float),
         MEMBER_BOOL => value.as_bool().map(usize::from).ok_or(Expected::Boolean),
         MEMBER_NULLABLE if value.is_undefined() => Ok(0),
+        // A field of type `null`: nothing else fits.
+        MEMBER_NULLABLE if member.target.is_null() => Err(Expected::Null),
         MEMBER_REF | MEMBER_NULLABLE if convert::instance_of(value, target()) => Ok(value.0),
         _ => Err(Expected::Type(target())), // MEMBER_REF, MEMBER_NULLABLE
     };

@@ -166,8 +166,9 @@ pub struct Member {
     /// Methods: 0.
     pub offset: usize,
     /// [`MEMBER_REF`], [`MEMBER_NULLABLE`]: the descriptor a stored value
-    /// must match. [`MEMBER_METHOD`]: the adapter, a [`DynamicFn`] whose
-    /// first argument is the instance. Otherwise null.
+    /// must match (null for a field of type `null`, which holds only 0).
+    /// [`MEMBER_METHOD`]: the adapter, a [`DynamicFn`] whose first argument
+    /// is the instance. Otherwise null.
     pub target: *const (),
 }
 

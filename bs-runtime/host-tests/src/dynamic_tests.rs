@@ -54,6 +54,12 @@ static POINT3_MEMBERS: [Member; 8] = [
 static EMPTY: ClassDescriptor = class_with(c"Empty", 1, &[0], core::ptr::null(), &EMPTY_MEMBERS);
 static EMPTY_MEMBERS: [Member; 1] = [member(c"m", MEMBER_METHOD, 0, point_twice as *const ())];
 
+/// `class Nothing { n: null }`: a field of type `null`, which has no
+/// descriptor to match.
+static NOTHING: ClassDescriptor =
+    class_with(c"Nothing", 2, &[0b10], core::ptr::null(), &NOTHING_MEMBERS);
+static NOTHING_MEMBERS: [Member; 1] = [member(c"n", MEMBER_NULLABLE, 1, core::ptr::null())];
+
 /// `(k: integer) => integer`, whose closures capture one integer.
 static ADDER: ClosureDescriptor = ClosureDescriptor {
     kind: Kind::Closure as usize,
@@ -398,6 +404,26 @@ fn unknown_properties_and_methods_are_not_properties() {
         message(dynamic::get(Value::UNDEFINED, "foo")),
         "cannot read property `foo` of undefined"
     );
+}
+
+#[test]
+fn a_field_of_type_null_holds_only_null() {
+    let mut h = heap();
+    let nothing = obj(array::new_instance(&mut h, &NOTHING).unwrap());
+    let v = nothing.value();
+    h.root(v);
+    dynamic::set(v, "n", Value::UNDEFINED).unwrap();
+    assert_eq!(dynamic::get(v, "n"), Ok(Value::UNDEFINED));
+    assert_eq!(
+        message(dynamic::set(v, "n", int(0))),
+        "expected null, found integer"
+    );
+    let s = string(&mut h, "s");
+    assert_eq!(
+        message(dynamic::set(v, "n", s)),
+        "expected null, found string"
+    );
+    assert_eq!(nothing.word(1), 0);
 }
 
 #[test]

@@ -177,6 +177,8 @@ impl Generator<'_> {
                 Ty::Float => (2, "core::ptr::null()".to_string()),
                 Ty::Boolean => (3, "core::ptr::null()".to_string()),
                 Ty::Any => (4, "core::ptr::null()".to_string()),
+                // Nullable, of no type: only null fits.
+                Ty::Null => (6, "core::ptr::null()".to_string()),
                 Ty::Nullable(_) => (
                     6,
                     format!("unsafe {{ {} }} as *const ()", self.descriptor(*ty)),
