@@ -229,8 +229,12 @@ impl<'s, 'a> Checker<'s, 'a> {
                         continue;
                     }
                     match fields.iter().position(|(field, _)| *field == name) {
-                        // A redeclared inherited property keeps its type.
-                        Some(index) if index < inherited_fields && fields[index].1 == ty => {
+                        // A redeclared inherited property keeps its type
+                        // (a failed annotation was reported already).
+                        Some(index)
+                            if index < inherited_fields
+                                && (fields[index].1 == ty || ty == FAILED) =>
+                        {
                             continue
                         }
                         Some(index) if index < inherited_fields => {
