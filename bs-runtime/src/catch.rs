@@ -10,12 +10,14 @@
 //! lost by skipping them.
 //!
 //! Each catcher frame stores the previous catcher's stack pointer, so
-//! catchers nest.
+//! catchers nest. The discarded frames may have linked root frames of the
+//! shadow stack, and the runtime may have held values: the catcher puts
+//! both back as they were when it was set up.
 
 use core::arch::naked_asm;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use crate::{abi, fault, print};
+use crate::{abi, fault, gc, print};
 
 // With a hard-float ABI, s16-s31 are callee-saved too. Naked functions are
 // assembled without the crate's target features, so the FPU is named
@@ -76,10 +78,12 @@ static OVERFLOW_REPORTING: AtomicBool = AtomicBool::new(false);
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bs_catch(f: unsafe extern "C" fn()) -> bool {
     let depth = print::depth();
+    let roots = gc::root_mark();
     // SAFETY: by the caller's contract.
     let failed = unsafe { catch_raw(f) };
     if failed {
         print::truncate(depth);
+        gc::restore_roots(roots);
     }
     failed
 }

@@ -1,11 +1,16 @@
 //! The device's heap: the portable [`Heap`] bound to the `__bs_heap`
-//! arena, with the roots of a running program:
+//! arena, with the roots of a running program, all of them precise:
 //!
-//! - the script stack, scanned conservatively from the stack pointer up,
-//!   with the callee-saved registers stored on it first (a caller's values
-//!   may live in them);
+//! - the shadow stack: each script function that holds references across
+//!   a call or an allocation links a frame of root slots in front of
+//!   `__bs_roots_top` (docs/values-and-heap.md, "Roots");
+//! - the values that the runtime's own code holds across an allocation
+//!   ([`Mutator::hold`]);
 //! - the globals that generated code registers with `bs_gc_roots`;
 //! - the closures of pending timers and of the running callback.
+//!
+//! The machine stack is never scanned: a stale word there keeps nothing
+//! alive.
 //!
 //! Allocation is refused in an interrupt handler (the heap is thread-mode
 //! state, and the interrupted code may be in the middle of an allocation)
@@ -15,6 +20,7 @@
 use core::arch::asm;
 use core::cell::UnsafeCell;
 use core::mem::MaybeUninit;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::catch::runtime_error;
 use crate::cell::ThreadCell;
@@ -124,15 +130,84 @@ impl Mutator for Device {
         with_heap(|heap| heap.allocate(words, header, word1)).ok_or(Error::OutOfMemory)
     }
 
-    fn hold(&mut self, _: Value) {
-        // A value the caller uses after the allocation is in a register or
-        // on the stack meanwhile, where the collector finds it.
+    fn hold(&mut self, v: Value) {
+        // SAFETY: thread mode (script code and the runtime it calls).
+        let full = unsafe {
+            HELD.with(|held| {
+                let full = held.len == held.values.len();
+                if !full {
+                    held.values[held.len] = v.0;
+                    held.len += 1;
+                }
+                full
+            })
+        };
+        if full {
+            runtime_error("the runtime holds too many values");
+        }
     }
 
     fn release(&mut self, v: Value) {
-        // Makes sure the value is used after the allocation.
-        core::hint::black_box(v);
+        // SAFETY: as in `hold`.
+        unsafe {
+            HELD.with(|held| {
+                debug_assert!(held.len > 0 && held.values[held.len - 1] == v.0);
+                held.len -= 1;
+            })
+        }
     }
+}
+
+/// The innermost frame of the shadow stack (0: none). Generated code links
+/// its frames here and unlinks them on return:
+///
+/// ```text
+/// frame: word 0  the previous frame (the value of __bs_roots_top before)
+///        word 1  the number of slots, n
+///        word 2… n slots, each a value (reference or `any`) or 0
+/// ```
+///
+/// Generated code writes it with plain stores (it declares it `static mut
+/// usize`); the runtime only reads it, and restores it when a run-time
+/// error abandons frames (see `catch.rs`).
+#[unsafe(no_mangle)]
+pub static __bs_roots_top: AtomicUsize = AtomicUsize::new(0);
+
+/// Values the runtime's code holds across an allocation, innermost last.
+/// Nesting is shallow (a conversion inside a concatenation holds three).
+struct Held {
+    values: [usize; 8],
+    len: usize,
+}
+
+static HELD: ThreadCell<Held> = ThreadCell::new(Held {
+    values: [0; 8],
+    len: 0,
+});
+
+/// The roots that a catcher restores when it abandons script code: the
+/// shadow stack's top and the number of held values.
+#[derive(Clone, Copy)]
+pub(crate) struct RootMark {
+    top: usize,
+    held: usize,
+}
+
+/// Where the precise roots stand now (see [`RootMark`]).
+pub(crate) fn root_mark() -> RootMark {
+    RootMark {
+        top: __bs_roots_top.load(Ordering::Relaxed),
+        // SAFETY: thread mode.
+        held: unsafe { HELD.with(|held| held.len) },
+    }
+}
+
+/// Drops the frames and held values that were added after `mark` (their
+/// code was abandoned by a run-time error).
+pub(crate) fn restore_roots(mark: RootMark) {
+    __bs_roots_top.store(mark.top, Ordering::Relaxed);
+    // SAFETY: thread mode.
+    unsafe { HELD.with(|held| held.len = mark.held) };
 }
 
 /// Reports a run-time error if the heap may not be used here.
@@ -156,64 +231,34 @@ fn stack_pointer() -> usize {
     sp
 }
 
-/// Collects with the callee-saved registers stored on the stack (values of
-/// the callers may be in them), so that the stack scan sees them.
-#[inline(never)]
 fn collect() -> usize {
-    let mut registers = [0usize; 8];
-    // SAFETY: stores r4-r11 into `registers`.
-    unsafe {
-        asm!(
-            "stm r0, {{r4-r11}}",
-            in("r0") registers.as_mut_ptr(),
-            options(nostack, preserves_flags),
-        )
-    };
-    let sp = stack_pointer();
-    let free = with_heap(|heap| {
-        heap.collect(&mut DeviceRoots {
-            stack: sp..stack_top(sp),
-        })
-    });
-    core::hint::black_box(&registers);
-    free
+    with_heap(|heap| heap.collect(&mut DeviceRoots))
 }
 
-/// The top of the stack that `sp` is in: the script stack's, or else the
-/// main stack's (a firmware without a script stack).
-fn stack_top(sp: usize) -> usize {
-    match stack::region() {
-        Some((bottom, top)) if (bottom..top).contains(&sp) => top,
-        _ => main_stack_top(),
-    }
-}
-
-fn main_stack_top() -> usize {
-    let top: usize;
-    // SAFETY: loads a link-time constant (cortex-m-rt's initial MSP).
-    unsafe {
-        asm!(
-            "movw {top}, :lower16:_stack_start",
-            "movt {top}, :upper16:_stack_start",
-            top = out(reg) top,
-            options(pure, nomem, nostack, preserves_flags),
-        )
-    };
-    top
-}
-
-struct DeviceRoots {
-    stack: core::ops::Range<usize>,
-}
+struct DeviceRoots;
 
 impl Roots for DeviceRoots {
     fn visit(&mut self, marker: &mut Marker<'_>) {
-        // SAFETY: the live part of the current stack.
+        let mut frame = __bs_roots_top.load(Ordering::Relaxed);
+        while frame != 0 {
+            // SAFETY: a linked frame of generated code, live while it is
+            // linked (see `__bs_roots_top`); script code is suspended here.
+            unsafe {
+                let words = frame as *const usize;
+                let count = words.add(1).read_volatile();
+                for i in 0..count {
+                    marker.value(Value(words.add(2 + i).read_volatile()));
+                }
+                frame = words.read_volatile();
+            }
+        }
+        // SAFETY: thread mode; `hold` and `release` are not running.
         unsafe {
-            marker.range(
-                self.stack.start as *const usize,
-                self.stack.end as *const usize,
-            )
+            HELD.with(|held| {
+                for &v in &held.values[..held.len] {
+                    marker.value(Value(v));
+                }
+            })
         };
         // SAFETY: thread mode; the table's contract (see `bs_gc_roots`).
         let (roots, count) = unsafe { GLOBALS.with(|g| *g) };

@@ -14,8 +14,6 @@ pub struct TestHeap {
     pub heap: Heap,
     /// Values known precisely (like the globals of a program).
     pub roots: Vec<Value>,
-    /// Words scanned conservatively (like the stack).
-    pub stack: Vec<usize>,
     /// What `hold` holds.
     held: Vec<Value>,
     /// Collect before every allocation (and check the heap after each
@@ -34,7 +32,6 @@ impl TestHeap {
             _arena: arena,
             heap,
             roots: Vec::new(),
-            stack: Vec::new(),
             held: Vec::new(),
             stress: false,
         }
@@ -52,7 +49,6 @@ impl TestHeap {
     pub fn collect(&mut self) -> usize {
         let mut roots = TestRoots {
             roots: &self.roots,
-            stack: &self.stack,
             held: &self.held,
         };
         let free = self.heap.collect(&mut roots);
@@ -112,7 +108,6 @@ impl Mutator for TestHeap {
 
 struct TestRoots<'a> {
     roots: &'a [Value],
-    stack: &'a [usize],
     held: &'a [Value],
 }
 
@@ -121,7 +116,6 @@ impl Roots for TestRoots<'_> {
         for &v in self.roots.iter().chain(self.held) {
             marker.value(v);
         }
-        marker.words(self.stack);
     }
 }
 

@@ -46,20 +46,4 @@ impl Bitmap {
     pub(crate) fn get(&self, bit: usize) -> bool {
         self.word(bit / 32) & 1 << (bit % 32) != 0
     }
-
-    /// The highest set bit at or below `bit`.
-    pub(crate) fn find_at_or_below(&self, bit: usize) -> Option<usize> {
-        let mut i = bit / 32;
-        let mut word = self.word(i) & (u32::MAX >> (31 - bit % 32));
-        loop {
-            if word != 0 {
-                return Some(i * 32 + 31 - word.leading_zeros() as usize);
-            }
-            if i == 0 {
-                return None;
-            }
-            i -= 1;
-            word = self.word(i);
-        }
-    }
 }

@@ -1,12 +1,12 @@
 //! Mark-sweep collection.
 //!
 //! Marking sets bit 0 of the header of every object reachable from the
-//! roots. The roots are given by a [`Roots`] implementation: ranges of
-//! words scanned conservatively (a word that points anywhere into an
-//! object keeps it, whether it is a reference, a tagged value or an
-//! interior pointer), and values known precisely (globals, timer
-//! closures). Objects outside the heap (static strings, descriptors) are
-//! never marked nor traced: they cannot refer to heap objects.
+//! roots. The roots are given by a [`Roots`] implementation, as values
+//! known precisely (the slots of script frames, values the runtime holds,
+//! globals, timer closures): nothing is scanned conservatively, so a stale
+//! word keeps nothing alive. Objects outside the heap (static strings,
+//! descriptors) are never marked nor traced: they cannot refer to heap
+//! objects.
 //!
 //! Marked objects wait on a small fixed mark stack to have their values
 //! traced, so deep structures (a long linked list) need no recursion and no
@@ -53,37 +53,6 @@ impl Marker<'_> {
     /// A value known precisely: marked if it refers to a heap object.
     pub fn value(&mut self, v: Value) {
         self.heap.mark_value(v);
-    }
-
-    /// Words that may or may not be references (a stack): each one that
-    /// points into an object, at its start or inside it, marks it.
-    #[cfg(test)]
-    pub fn words(&mut self, words: &[usize]) {
-        for &word in words {
-            self.word(word);
-        }
-    }
-
-    /// The words in `[from, to)`, read one by one (a stack in use).
-    ///
-    /// # Safety
-    /// The range must be readable and word-aligned.
-    pub unsafe fn range(&mut self, from: *const usize, to: *const usize) {
-        let mut p = from;
-        while p < to {
-            // SAFETY: by the caller's contract. Volatile: the memory is a
-            // live stack, not Rust data this code owns.
-            self.word(unsafe { p.read_volatile() });
-            // SAFETY: stays within the range or one past its end.
-            p = unsafe { p.add(1) };
-        }
-    }
-
-    /// One conservatively scanned word.
-    pub fn word(&mut self, word: usize) {
-        if let Some(obj) = self.heap.object_containing(word) {
-            self.heap.mark(obj);
-        }
     }
 }
 

@@ -57,9 +57,10 @@ pub trait Mutator {
     fn allocate(&mut self, words: usize, header: usize, word1: usize) -> Result<Obj>;
 
     /// Keeps `v` alive across allocations until the matching
-    /// [`Mutator::release`] (releases go in reverse order). On the device
-    /// this costs nothing: a value the caller still uses is on its stack or
-    /// in a register, which the collector scans.
+    /// [`Mutator::release`] (releases go in reverse order). The collector
+    /// scans no stack: a value that the caller still needs and that is not
+    /// reachable otherwise must be held (on the device, on a small stack of
+    /// held values that a run-time error resets).
     fn hold(&mut self, v: Value);
 
     fn release(&mut self, v: Value);
@@ -268,22 +269,6 @@ impl Heap {
     fn set_start(&mut self, block: usize) {
         let g = self.granule(block);
         self.starts.set(g);
-    }
-
-    /// The object block that `address` points into (at its start or
-    /// inside), if any: what a conservatively scanned word refers to.
-    pub fn object_containing(&self, address: usize) -> Option<Obj> {
-        if !self.contains(address) {
-            return None;
-        }
-        let first = self.starts.find_at_or_below(self.granule(address))?;
-        let block = self.start + first * GRANULE;
-        if read(block) & FREE != 0 {
-            return None;
-        }
-        // SAFETY: a block with a start bit and no free mark is an object.
-        let obj = unsafe { Obj::from_address(block) };
-        (address < block + block_granules(obj) * GRANULE).then_some(obj)
     }
 
     /// The object that starts at `address`, if one does: what a precise

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 mod places;
+mod roots;
 mod types;
 
 /// Which slot of the function table each script function occupies.
@@ -55,6 +56,7 @@ fn mangle(name: &str) -> String {
 }
 
 const RUNTIME_EXTERNS: &str = r#"    static mut __bs_slots: usize;
+    static mut __bs_roots_top: usize;
     fn bs_print_begin(to_stderr: bool);
     fn bs_print_int(v: i32);
     fn bs_print_float(v: f32);
@@ -354,6 +356,7 @@ pub fn generate_image(
     }
     out.push_str("}\n");
     out.push_str(HELPERS);
+    out.push_str(roots::ROOT_FRAME);
     for global in &program.globals {
         let _ = writeln!(
             out,
@@ -448,6 +451,7 @@ pub fn generate_patch(
     }
     out.push_str("}\n");
     out.push_str(HELPERS);
+    out.push_str(roots::ROOT_FRAME);
     let mut generator = Generator::new(slots, Calls::Slots, true, program);
     push_native_items(&mut out, program);
     for function in functions {
@@ -556,6 +560,14 @@ fn string_object(text: &str) -> String {
     )
 }
 
+/// An expression of type `ty` made of Rust text (evaluated in a block).
+fn raw(text: String, ty: Ty) -> Expr {
+    Expr {
+        kind: ExprKind::Code(vec![CodePiece::Text(text)]),
+        ty,
+    }
+}
+
 /// Whether `value` reads the place being assigned.
 fn contains_current(value: &Expr) -> bool {
     format!("{value:?}").contains("Current")
@@ -588,6 +600,8 @@ struct Generator<'s> {
     descriptors: RefCell<BTreeMap<String, Ty>>,
     /// How `ExprKind::Current` reads, innermost assignment last.
     current: RefCell<Vec<String>>,
+    /// The root slots of the function being generated (roots.rs).
+    frame: RefCell<roots::Frame>,
 }
 
 impl<'s> Generator<'s> {
@@ -600,6 +614,7 @@ impl<'s> Generator<'s> {
             classes: &program.classes,
             descriptors: RefCell::new(BTreeMap::new()),
             current: RefCell::new(Vec::new()),
+            frame: RefCell::new(roots::Frame::default()),
         }
     }
 
@@ -641,6 +656,14 @@ impl<'s> Generator<'s> {
             params.join(", "),
             ret_suffix(function.signature.ret)
         );
+        let start = self.out.len();
+        let prologue = self.begin_frame(
+            function.is_closure,
+            &function.params,
+            &function.boxed_params,
+            &function.body,
+        );
+        self.out.push_str(&prologue);
         for name in &function.boxed_params {
             let ty = function
                 .params
@@ -648,9 +671,15 @@ impl<'s> Generator<'s> {
                 .find(|p| &p.0 == name)
                 .map_or(Ty::Any, |p| p.1);
             let cell = new_cell(ty, &local(name));
-            self.line(1, &format!("let mut {}: u32 = {cell};", local(name)));
+            let mirror = self.mirror_variable(name, &local(name));
+            self.line(
+                1,
+                &format!("let mut {}: u32 = {cell};{mirror}", local(name)),
+            );
         }
         self.statements(&function.body, 1);
+        let frame = self.end_frame();
+        self.out.insert_str(start, &frame);
         if function.signature.ret != Ty::Void {
             // Never reached: the checker refuses a function that can run
             // off its end (LANGUAGE.md §7a). rustc still needs a diverging
@@ -676,7 +705,11 @@ impl<'s> Generator<'s> {
         if roots > 0 {
             self.line(1, &format!("bs_gc_roots(ROOTS.0.as_ptr(), {roots});"));
         }
+        let start = self.out.len();
+        self.begin_frame(false, &[], &[], body);
         self.statements(body, 1);
+        let frame = self.end_frame();
+        self.out.insert_str(start, &frame);
         self.out.push_str("} }\n");
     }
 
@@ -694,6 +727,17 @@ impl<'s> Generator<'s> {
         }
     }
 
+    /// The statements of a block (the body of loop `label`, if given),
+    /// then the clearing of its variables' root slots.
+    fn block(&mut self, statements: &[Stmt], label: Option<u32>, depth: usize) {
+        self.open_scope(label);
+        self.statements(statements, depth);
+        let clear = self.close_scope();
+        if !clear.is_empty() {
+            self.line(depth, &clear);
+        }
+    }
+
     fn statement(&mut self, statement: &Stmt, depth: usize) {
         match statement {
             Stmt::Let {
@@ -702,18 +746,33 @@ impl<'s> Generator<'s> {
                 init,
                 boxed,
             } => {
+                let allocates = *boxed || init.as_ref().is_some_and(|e| self.allocates(e));
+                let slot = self.declare_slot(ty.is_reference() || *boxed, allocates);
+                if let Some((_, clear)) = slot.as_ref().filter(|(_, clear)| !clear.is_empty()) {
+                    self.line(depth, clear);
+                }
                 let value = match init {
                     Some(e) => self.expr(e),
                     None if *ty == Ty::String => self.string_value(""),
                     None => zero(*ty).to_string(),
                 };
+                let mirror = match slot {
+                    Some((slot, _)) => {
+                        self.bind_slot(name, slot);
+                        self.mirror_variable(name, &local(name))
+                    }
+                    None => String::new(),
+                };
                 if *boxed {
                     let cell = new_cell(*ty, &value);
-                    self.line(depth, &format!("let mut {}: u32 = {cell};", local(name)));
+                    self.line(
+                        depth,
+                        &format!("let mut {}: u32 = {cell};{mirror}", local(name)),
+                    );
                 } else {
                     self.line(
                         depth,
-                        &format!("let mut {}: {} = {value};", local(name), ty.rust()),
+                        &format!("let mut {}: {} = {value};{mirror}", local(name), ty.rust()),
                     );
                 }
             }
@@ -724,7 +783,9 @@ impl<'s> Generator<'s> {
                         if matches!(target, Place::Local(_) | Place::Global(_))
                             && !contains_current(value) =>
                     {
-                        format!("{} = {};", self.read(target, expr.ty), self.expr(value))
+                        let variable = self.read(target, expr.ty);
+                        let mirror = self.mirror(target, &variable);
+                        format!("{variable} = {};{mirror}", self.expr(value))
                     }
                     _ => format!("{};", self.expr(expr)),
                 };
@@ -737,12 +798,12 @@ impl<'s> Generator<'s> {
             } => {
                 let cond = self.expr(cond);
                 self.line(depth, &format!("if {cond} {{"));
-                self.statements(then, depth + 1);
+                self.block(then, None, depth + 1);
                 if otherwise.is_empty() {
                     self.line(depth, "}");
                 } else {
                     self.line(depth, "} else {");
-                    self.statements(otherwise, depth + 1);
+                    self.block(otherwise, None, depth + 1);
                     self.line(depth, "}");
                 }
             }
@@ -764,12 +825,13 @@ impl<'s> Generator<'s> {
                 // `continue` leaves this block, so the step and a do-while's
                 // condition still run.
                 self.line(depth + 1, &format!("'c{label}: {{"));
-                self.statements(body, depth + 2);
+                self.block(body, Some(*label), depth + 2);
                 self.line(depth + 1, "}");
                 for (name, ty) in fresh {
                     let value = self.read(&Place::Cell(name.clone()), *ty);
                     let cell = new_cell(*ty, &value);
-                    self.line(depth + 1, &format!("{} = {cell};", local(name)));
+                    let mirror = self.mirror_variable(name, &local(name));
+                    self.line(depth + 1, &format!("{} = {cell};{mirror}", local(name)));
                 }
                 if let (Some(exit), true) = (&exit, cond_after_body) {
                     self.line(depth + 1, exit);
@@ -780,8 +842,14 @@ impl<'s> Generator<'s> {
                 }
                 self.line(depth, "}");
             }
-            Stmt::Break(label) => self.line(depth, &format!("break 'b{label};")),
-            Stmt::Continue(label) => self.line(depth, &format!("break 'c{label};")),
+            Stmt::Break(label) => {
+                let clear = self.clear_for_jump(*label);
+                self.line(depth, &format!("{clear}break 'b{label};"));
+            }
+            Stmt::Continue(label) => {
+                let clear = self.clear_for_jump(*label);
+                self.line(depth, &format!("{clear}break 'c{label};"));
+            }
             Stmt::Return(value) => {
                 let text = match value {
                     Some(value) => format!("return {};", self.expr(value)),
@@ -791,7 +859,7 @@ impl<'s> Generator<'s> {
             }
             Stmt::Block(body) => {
                 self.line(depth, "{");
-                self.statements(body, depth + 1);
+                self.block(body, None, depth + 1);
                 self.line(depth, "}");
             }
             Stmt::Print { to_stderr, pieces } => {
@@ -933,17 +1001,20 @@ impl<'s> Generator<'s> {
                 };
                 let mut params = vec![Ty::Class(*class)];
                 params.extend(args.iter().map(|a| a.ty));
-                let mut texts = vec!["o".to_string()];
-                texts.extend(args.iter().map(|a| self.expr(a)));
-                let call = self.call_function(
-                    constructor,
-                    &Signature {
-                        params,
-                        ret: Ty::Void,
-                    },
-                    &texts,
-                );
-                format!("{{ let o = {object}; {call}; o }}")
+                let signature = Signature {
+                    params,
+                    ret: Ty::Void,
+                };
+                // The new object is the constructor's first argument.
+                let object = raw(object, Ty::Class(*class));
+                let mut operands = vec![&object];
+                operands.extend(args);
+                self.with_operands(&operands, false, |texts| {
+                    let mut args = vec!["o".to_string()];
+                    args.extend_from_slice(&texts[1..]);
+                    let call = self.call_function(constructor, &signature, &args);
+                    format!("{{ let o = {}; {call}; o }}", texts[0])
+                })
             }
             ExprKind::CallMethod {
                 vtable,
@@ -1015,28 +1086,32 @@ impl<'s> Generator<'s> {
                 args,
                 location,
             } => {
-                let args: Vec<String> = args.iter().map(|a| self.expr(a)).collect();
                 let name = match name {
                     Some(name) => format!("{}, ", location_pointer(name)),
                     None => String::new(),
                 };
-                format!(
-                    "{{ let r: u32 = {}; let args: [u32; {n}] = [{}]; {symbol}(r, {name}args.as_ptr(), {n}, {}) }}",
-                    self.expr(receiver),
-                    args.join(", "),
-                    location_pointer(location),
-                    n = args.len()
-                )
+                let mut operands = vec![&**receiver];
+                operands.extend(args);
+                self.with_operands(&operands, false, |texts| {
+                    format!(
+                        "{{ let r: u32 = {}; let args: [u32; {n}] = [{}]; {symbol}(r, {name}args.as_ptr(), {n}, {}) }}",
+                        texts[0],
+                        texts[1..].join(", "),
+                        location_pointer(location),
+                        n = args.len()
+                    )
+                })
             }
             ExprKind::StartClosureTimer {
                 closure,
                 ms,
                 repeat,
-            } => format!(
-                "bs_timer_start_closure({}, {}, {repeat})",
-                self.expr(closure),
-                self.expr(ms)
-            ),
+            } => self.with_operands(&[closure, ms], false, |texts| {
+                format!(
+                    "bs_timer_start_closure({}, {}, {repeat})",
+                    texts[0], texts[1]
+                )
+            }),
             ExprKind::Unary(op, value) => {
                 let v = self.expr(value);
                 match (op, value.ty) {
@@ -1053,7 +1128,9 @@ impl<'s> Generator<'s> {
                 lhs,
                 rhs,
                 location,
-            } => self.binary(*op, *operand_ty, &self.expr(lhs), &self.expr(rhs), location),
+            } => self.with_operands(&[lhs, rhs], false, |texts| {
+                self.binary(*op, *operand_ty, &texts[0], &texts[1], location)
+            }),
             ExprKind::Logical { and, lhs, rhs } => {
                 let (l, r) = (self.expr(lhs), self.expr(rhs));
                 if expr.ty == Ty::Boolean {
@@ -1097,13 +1174,13 @@ impl<'s> Generator<'s> {
                 name,
                 signature,
                 args,
-            } => {
-                let args: Vec<String> = args.iter().map(|a| self.expr(a)).collect();
-                self.call_function(name, signature, &args)
-            }
+            } => self.with_operands(&args.iter().collect::<Vec<_>>(), false, |args| {
+                self.call_function(name, signature, args)
+            }),
             ExprKind::CallExport { name, args } => {
-                let args: Vec<String> = args.iter().map(|a| self.expr(a)).collect();
-                format!("__bs_export_{name}({})", args.join(", "))
+                self.with_operands(&args.iter().collect::<Vec<_>>(), false, |args| {
+                    format!("__bs_export_{name}({})", args.join(", "))
+                })
             }
             ExprKind::TimeNow => "bs_time_now()".into(),
             ExprKind::TimeDelay(ms) => format!("bs_time_delay({})", self.expr(ms)),
@@ -1141,8 +1218,8 @@ impl<'s> Generator<'s> {
                 symbol,
                 args,
                 location,
-            } => {
-                let mut args: Vec<String> = args.iter().map(|a| self.expr(a)).collect();
+            } => self.with_operands(&args.iter().collect::<Vec<_>>(), false, |texts| {
+                let mut args = texts.to_vec();
                 if let Some(location) = location {
                     args.push(location_pointer(location));
                 }
@@ -1154,7 +1231,7 @@ impl<'s> Generator<'s> {
                     other => other,
                 };
                 format!("{symbol}({})", args.join(", "))
-            }
+            }),
         }
     }
 
@@ -1188,12 +1265,16 @@ impl<'s> Generator<'s> {
             .iter()
             .map(|t| format!(", {}", t.rust()))
             .collect();
-        let args: String = args.iter().map(|a| format!(", {}", self.expr(a))).collect();
-        format!(
-            "{{ let r: u32 = {}; (core::mem::transmute::<usize, unsafe extern \"C\" fn(u32{params}){}>(slot({slot} as usize)))(r{args}) }}",
-            self.expr(receiver),
-            ret_suffix(signature.ret)
-        )
+        let mut operands = vec![receiver];
+        operands.extend(args);
+        self.with_operands(&operands, false, |texts| {
+            let args: String = texts[1..].iter().map(|a| format!(", {a}")).collect();
+            format!(
+                "{{ let r: u32 = {}; (core::mem::transmute::<usize, unsafe extern \"C\" fn(u32{params}){}>(slot({slot} as usize)))(r{args}) }}",
+                texts[0],
+                ret_suffix(signature.ret)
+            )
+        })
     }
 
     /// `[a, b, c]`: a new array, then its elements stored.
@@ -1205,6 +1286,11 @@ impl<'s> Generator<'s> {
             elements.len()
         );
         let growable = matches!(ty, Ty::Array(element) if element.is_reference());
+        // The array is kept while an element may collect.
+        let slot = self.root_while(elements.iter().any(|e| self.allocates(e)));
+        if let Some(slot) = slot {
+            let _ = write!(text, " {}", roots::set(slot, "a"));
+        }
         for (i, element) in elements.iter().enumerate() {
             let value = self.expr(element);
             if growable {
@@ -1216,6 +1302,10 @@ impl<'s> Generator<'s> {
                     element.ty.rust()
                 );
             }
+        }
+        if let Some(slot) = slot {
+            let _ = write!(text, " {}", roots::set(slot, "0"));
+            self.release_root(slot);
         }
         text.push_str(" a }");
         text

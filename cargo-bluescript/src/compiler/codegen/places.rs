@@ -39,9 +39,17 @@ impl Generator<'_> {
         })
     }
 
-    /// A pointer to an element or field (evaluating the object, the index
-    /// and the bounds check), with the type stored there.
-    fn pointer(&self, place: &Place, ty: Ty) -> Option<(String, &'static str)> {
+    /// `use_pointer` of a pointer to an element or field (evaluating the
+    /// object, the index and the bounds check) and the type stored there.
+    /// The object is kept in a root slot while the pointer is in use if
+    /// what `use_pointer` does may collect (`allocates`).
+    fn with_pointer(
+        &self,
+        place: &Place,
+        ty: Ty,
+        allocates: bool,
+        use_pointer: impl FnOnce(&str, &'static str) -> String,
+    ) -> Option<String> {
         match place {
             Place::Element {
                 array,
@@ -49,24 +57,23 @@ impl Generator<'_> {
                 location,
             } => {
                 let stored = storage(ty, Some(array.ty));
-                let (a, i) = (self.expr(array), self.expr(index));
                 let location = location_pointer(location);
                 let growable = matches!(array.ty, Ty::Array(element) if element.is_reference());
-                Some(if growable {
-                    (format!("growable_element({a}, {i}, {location})"), stored)
-                } else {
-                    (
-                        format!("fixed_element::<{stored}>({a}, {i}, {location})"),
-                        stored,
-                    )
-                })
+                Some(self.with_operands(&[array, index], allocates, |texts| {
+                    let (a, i) = (&texts[0], &texts[1]);
+                    let pointer = if growable {
+                        format!("growable_element({a}, {i}, {location})")
+                    } else {
+                        format!("fixed_element::<{stored}>({a}, {i}, {location})")
+                    };
+                    use_pointer(&pointer, stored)
+                }))
             }
             Place::Field { object, offset } => {
                 let stored = ty.rust();
-                Some((
-                    format!("word::<{stored}>({}, {offset})", self.expr(object)),
-                    stored,
-                ))
+                Some(self.with_operands(&[object], allocates, |texts| {
+                    use_pointer(&format!("word::<{stored}>({}, {offset})", texts[0]), stored)
+                }))
             }
             _ => None,
         }
@@ -77,17 +84,18 @@ impl Generator<'_> {
         if let Some(variable) = self.variable(place, ty) {
             return variable;
         }
-        if let Some((pointer, stored)) = self.pointer(place, ty) {
-            return if stored == "u8" {
+        let read = self.with_pointer(place, ty, false, |pointer, stored| {
+            if stored == "u8" {
                 format!("((*{pointer}) as i32)")
             } else {
                 format!("(*{pointer})")
-            };
+            }
+        });
+        if let Some(read) = read {
+            return read;
         }
-        let (prelude, current, _) = self
-            .dynamic(place)
-            .expect("every place is a variable, a pointer or dynamic");
-        format!("{{ {prelude} {current} }}")
+        self.with_dynamic(place, false, |current, _| current.to_string())
+            .expect("every place is a variable, a pointer or dynamic")
     }
 
     /// `place = value`, as an expression giving the stored value; `value`
@@ -96,28 +104,39 @@ impl Generator<'_> {
         let rust = ty.rust();
         if let Some(variable) = self.variable(place, ty) {
             let value = self.with_current(variable.clone(), value);
-            return format!("{{ let t: {rust} = {value}; {variable} = t; t }}");
+            let mirror = self.mirror(place, "t");
+            return format!("{{ let t: {rust} = {value}; {variable} = t;{mirror} t }}");
         }
-        if let Some((pointer, stored)) = self.pointer(place, ty) {
+        let allocates = self.allocates(value);
+        let store = self.with_pointer(place, ty, allocates, |pointer, stored| {
             let (current, store) = if stored == "u8" {
                 ("((*p) as i32)".to_string(), "*p = t as u8;")
             } else {
                 ("(*p)".to_string(), "*p = t;")
             };
             let value = self.with_current(current, value);
-            return format!("{{ let p = {pointer}; let t: {rust} = {value}; {store} t }}");
+            format!("{{ let p = {pointer}; let t: {rust} = {value}; {store} t }}")
+        });
+        if let Some(store) = store {
+            return store;
         }
-        let (prelude, current, store) = self
-            .dynamic(place)
-            .expect("every place is a variable, a pointer or dynamic");
-        let value = self.with_current(current, value);
-        format!("{{ {prelude} let n: u32 = {value}; {store} n }}")
+        self.with_dynamic(place, allocates, |current, store| {
+            let value = self.with_current(current.to_string(), value);
+            format!("let n: u32 = {value}; {store} n")
+        })
+        .expect("every place is a variable, a pointer or dynamic")
     }
 
-    /// A property or element looked up at run time: Rust statements that
-    /// evaluate its object (and index), the read of its value, and the
-    /// statement writing `n` to it.
-    fn dynamic(&self, place: &Place) -> Option<(String, String, String)> {
+    /// `use_place` of a property or element looked up at run time, given
+    /// the read of its value and the statement writing `n` to it, after
+    /// its object (and index) are evaluated. The object is kept in a root
+    /// slot meanwhile if what `use_place` does may collect (`allocates`).
+    fn with_dynamic(
+        &self,
+        place: &Place,
+        allocates: bool,
+        use_place: impl FnOnce(&str, &str) -> String,
+    ) -> Option<String> {
         match place {
             Place::DynamicElement {
                 array,
@@ -126,15 +145,13 @@ impl Generator<'_> {
             } => {
                 let (get, set) = element_accessors(array.ty);
                 let location = location_pointer(location);
-                Some((
-                    format!(
-                        "let a = {}; let i = {};",
-                        self.expr(array),
-                        self.expr(index)
-                    ),
-                    format!("{get}(a, i, {location})"),
-                    format!("{set}(a, i, n, {location});"),
-                ))
+                Some(self.with_operands(&[array, index], allocates, |texts| {
+                    let body = use_place(
+                        &format!("{get}(a, i, {location})"),
+                        &format!("{set}(a, i, n, {location});"),
+                    );
+                    format!("{{ let a = {}; let i = {}; {body} }}", texts[0], texts[1])
+                }))
             }
             Place::DynamicProperty {
                 object,
@@ -142,11 +159,13 @@ impl Generator<'_> {
                 location,
             } => {
                 let (name, location) = (location_pointer(name), location_pointer(location));
-                Some((
-                    format!("let o = {};", self.expr(object)),
-                    format!("bs_any_get(o, {name}, {location})"),
-                    format!("bs_any_set(o, {name}, n, {location});"),
-                ))
+                Some(self.with_operands(&[object], allocates, |texts| {
+                    let body = use_place(
+                        &format!("bs_any_get(o, {name}, {location})"),
+                        &format!("bs_any_set(o, {name}, n, {location});"),
+                    );
+                    format!("{{ let o = {}; {body} }}", texts[0])
+                }))
             }
             _ => None,
         }
@@ -196,22 +215,29 @@ impl Generator<'_> {
         };
         let result = if prefix { "n" } else { "t" };
         if let Some(variable) = self.variable(place, ty) {
-            return format!("{{ let t = {variable}; let n = {op}; {variable} = n; {result} }}");
-        }
-        let Some((pointer, stored)) = self.pointer(place, ty) else {
-            let (prelude, current, store) = self
-                .dynamic(place)
-                .expect("every place is a variable, a pointer or dynamic");
+            let mirror = self.mirror(place, "n");
             return format!(
-                "{{ {prelude} let t: u32 = {current}; let n: u32 = {op}; {store} {result} }}"
-            );
-        };
-        if stored == "u8" {
-            return format!(
-                "{{ let p = {pointer}; let t = (*p) as i32; let n = {op}; *p = n as u8; {result} }}"
+                "{{ let t = {variable}; let n = {op}; {variable} = n;{mirror} {result} }}"
             );
         }
-        format!("{{ let p = {pointer}; let t = *p; let n = {op}; *p = n; {result} }}")
+        // `any` + 1 may concatenate a string: the object stays rooted.
+        let allocates = ty == Ty::Any;
+        let update = self.with_pointer(place, ty, allocates, |pointer, stored| {
+            if stored == "u8" {
+                format!(
+                    "{{ let p = {pointer}; let t = (*p) as i32; let n = {op}; *p = n as u8; {result} }}"
+                )
+            } else {
+                format!("{{ let p = {pointer}; let t = *p; let n = {op}; *p = n; {result} }}")
+            }
+        });
+        if let Some(update) = update {
+            return update;
+        }
+        self.with_dynamic(place, allocates, |current, store| {
+            format!("let t: u32 = {current}; let n: u32 = {op}; {store} {result}")
+        })
+        .expect("every place is a variable, a pointer or dynamic")
     }
 
     /// The cell of a captured variable, to store in a new closure.

@@ -1,0 +1,556 @@
+//! Precise roots (docs/values-and-heap.md, "Roots"): the frame of root
+//! slots that a generated function links onto the runtime's shadow stack.
+//!
+//! The collector does not move objects, so a slot only has to *hold* a
+//! value alive: code keeps using its own copy. A function gets a frame only
+//! if it may allocate (a collection can only happen then): every variable
+//! of a reference type or `any` (parameters and captured variables' cells
+//! included) has a slot that mirrors it on every assignment, and a
+//! temporary value that a later evaluation of the same expression may
+//! collect (an earlier argument of a call, the left side of `+`, an array
+//! under construction…) is kept in a slot until it is used. Such a slot is
+//! cleared right after, and a variable's slot when its scope ends, so that
+//! neither keeps anything the program can no longer reach.
+//!
+//! Callees keep their own parameters (a callee that does not allocate
+//! needs not), and the runtime the values it holds across an allocation,
+//! so a temporary is cleared before the call that consumes it. Every call
+//! of a script function counts as allocating: a patch may change what the
+//! callee does.
+
+use super::*;
+
+/// The frame type and its operations, in every generated module and patch.
+pub(super) const ROOT_FRAME: &str = r#"/// A frame of the shadow stack: linked on entry, unlinked when dropped (a
+/// run-time error abandons it and the catcher restores the top instead).
+#[repr(C)]
+struct RootFrame<const N: usize> {
+    prev: usize,
+    count: usize,
+    slots: [core::cell::Cell<u32>; N],
+}
+impl<const N: usize> RootFrame<N> {
+    #[inline(always)]
+    unsafe fn new() -> Self {
+        RootFrame { prev: unsafe { __bs_roots_top }, count: N, slots: [const { core::cell::Cell::new(0) }; N] }
+    }
+    /// Makes this frame the innermost one (once it has its final address).
+    #[inline(always)]
+    unsafe fn link(&self) {
+        unsafe { __bs_roots_top = self as *const Self as usize }
+    }
+    #[inline(always)]
+    fn set(&self, slot: usize, value: u32) {
+        self.slots[slot].set(value)
+    }
+}
+impl<const N: usize> Drop for RootFrame<N> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        unsafe { __bs_roots_top = self.prev }
+    }
+}
+"#;
+
+/// The name of the frame in generated functions.
+const FRAME: &str = "roots_";
+
+/// The root slots of the function being generated.
+#[derive(Default)]
+pub(super) struct Frame {
+    /// The function may allocate: it keeps its roots in slots.
+    enabled: bool,
+    /// The next free slot.
+    top: usize,
+    /// Slots the frame needs.
+    size: usize,
+    /// Variables with a slot, innermost last.
+    variables: Vec<(String, usize)>,
+    /// Open blocks, innermost last.
+    scopes: Vec<Scope>,
+    /// Names for temporaries.
+    next_name: usize,
+}
+
+struct Scope {
+    /// The loop whose body this block is (`break`/`continue` leave it).
+    label: Option<u32>,
+    /// `variables.len()` and `top` when the block started.
+    variables: usize,
+    top: usize,
+}
+
+impl Frame {
+    fn allocate(&mut self) -> usize {
+        let slot = self.top;
+        self.top += 1;
+        self.size = self.size.max(self.top);
+        slot
+    }
+
+    fn slot_of(&self, name: &str) -> Option<usize> {
+        self.variables
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, slot)| *slot)
+    }
+}
+
+/// `text` setting `slot` to `value` (a statement).
+pub(super) fn set(slot: usize, value: &str) -> String {
+    format!("{FRAME}.set({slot}, {value});")
+}
+
+impl Generator<'_> {
+    /// Starts the frame of a function (or of the top level) with `body`:
+    /// slots for its closure (if `closure`), for its `params` of reference
+    /// types and the `boxed` ones (cells). Returns the statements that put
+    /// them into their slots.
+    pub(super) fn begin_frame(
+        &self,
+        closure: bool,
+        params: &[(String, Ty)],
+        boxed: &[String],
+        body: &[Stmt],
+    ) -> String {
+        let mut frame = self.frame.borrow_mut();
+        *frame = Frame {
+            enabled: !boxed.is_empty() || body.iter().any(|s| self.statement_allocates(s)),
+            ..Frame::default()
+        };
+        let mut prologue = String::new();
+        if !frame.enabled {
+            return prologue;
+        }
+        if closure {
+            let slot = frame.allocate();
+            prologue.push_str(&format!("    {}\n", set(slot, "closure_")));
+        }
+        for (name, ty) in params {
+            let is_boxed = boxed.contains(name);
+            if ty.is_reference() || is_boxed {
+                let slot = frame.allocate();
+                frame.variables.push((name.clone(), slot));
+                // A boxed parameter's slot gets its cell when it is made.
+                if !is_boxed {
+                    prologue.push_str(&format!("    {}\n", set(slot, &local(name))));
+                }
+            }
+        }
+        prologue
+    }
+
+    /// The frame's declaration, to put before the function's code (empty
+    /// if it needs no slots).
+    pub(super) fn end_frame(&self) -> String {
+        let frame = self.frame.borrow();
+        if frame.size == 0 {
+            return String::new();
+        }
+        format!(
+            "    let {FRAME} = RootFrame::<{}>::new(); {FRAME}.link();\n",
+            frame.size
+        )
+    }
+
+    /// The slot of variable `name`, if it has one.
+    fn variable_slot(&self, name: &str) -> Option<usize> {
+        let frame = self.frame.borrow();
+        if frame.enabled {
+            frame.slot_of(name)
+        } else {
+            None
+        }
+    }
+
+    /// After `place = value` (Rust text of the stored value): mirrors a
+    /// local variable into its slot. Empty for other places (a cell is
+    /// rooted through the variable that holds it).
+    pub(super) fn mirror(&self, place: &Place, value: &str) -> String {
+        match place {
+            Place::Local(name) => self.mirror_variable(name, value),
+            _ => String::new(),
+        }
+    }
+
+    /// After the Rust variable of `name` was set to `value` (a reference,
+    /// or a cell): mirrors it into its slot, if it has one.
+    pub(super) fn mirror_variable(&self, name: &str, value: &str) -> String {
+        self.variable_slot(name)
+            .map(|slot| format!(" {}", set(slot, value)))
+            .unwrap_or_default()
+    }
+
+    /// Declares a variable (`rooted`: of a reference type or a cell):
+    /// a slot, cleared now (it may hold the variable of an earlier
+    /// iteration while `init_allocates`). Returns that statement, if any.
+    pub(super) fn declare_slot(
+        &self,
+        rooted: bool,
+        init_allocates: bool,
+    ) -> Option<(usize, String)> {
+        let mut frame = self.frame.borrow_mut();
+        if !frame.enabled || !rooted {
+            return None;
+        }
+        let slot = frame.allocate();
+        let clear = if init_allocates {
+            set(slot, "0")
+        } else {
+            String::new()
+        };
+        Some((slot, clear))
+    }
+
+    /// Brings a declared variable into scope (after its initializer).
+    pub(super) fn bind_slot(&self, name: &str, slot: usize) {
+        self.frame
+            .borrow_mut()
+            .variables
+            .push((name.to_string(), slot));
+    }
+
+    /// A slot for a temporary if `needed` (and the function keeps roots):
+    /// give it back with `release_root`, innermost first.
+    pub(super) fn root_while(&self, needed: bool) -> Option<usize> {
+        let mut frame = self.frame.borrow_mut();
+        (needed && frame.enabled).then(|| frame.allocate())
+    }
+
+    pub(super) fn release_root(&self, slot: usize) {
+        let mut frame = self.frame.borrow_mut();
+        debug_assert_eq!(frame.top, slot + 1);
+        frame.top = slot;
+    }
+
+    /// Opens a block (the body of loop `label`, if given).
+    pub(super) fn open_scope(&self, label: Option<u32>) {
+        let mut frame = self.frame.borrow_mut();
+        let scope = Scope {
+            label,
+            variables: frame.variables.len(),
+            top: frame.top,
+        };
+        frame.scopes.push(scope);
+    }
+
+    /// Closes the innermost block; returns the statements that clear its
+    /// variables' slots.
+    pub(super) fn close_scope(&self) -> String {
+        let clear = self.clear_scopes(1);
+        let mut frame = self.frame.borrow_mut();
+        if let Some(scope) = frame.scopes.pop() {
+            frame.variables.truncate(scope.variables);
+            frame.top = scope.top;
+        }
+        clear
+    }
+
+    /// The statements that clear the slots of the variables of the blocks
+    /// that `break`/`continue` of loop `label` leave, each followed by a
+    /// space.
+    pub(super) fn clear_for_jump(&self, label: u32) -> String {
+        let depth = {
+            let frame = self.frame.borrow();
+            frame
+                .scopes
+                .iter()
+                .rev()
+                .position(|s| s.label == Some(label))
+                .map_or(0, |p| p + 1)
+        };
+        let clear = self.clear_scopes(depth);
+        if clear.is_empty() {
+            clear
+        } else {
+            clear + " "
+        }
+    }
+
+    /// Clears the variables of the `depth` innermost blocks.
+    fn clear_scopes(&self, depth: usize) -> String {
+        let frame = self.frame.borrow();
+        let Some(first) = frame.scopes.len().checked_sub(depth) else {
+            return String::new();
+        };
+        let Some(scope) = frame.scopes.get(first) else {
+            return String::new();
+        };
+        frame.variables[scope.variables..]
+            .iter()
+            .map(|(_, slot)| set(*slot, "0"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Evaluates `operands` in order, then `tail` (Rust text using the
+    /// values, given their texts). An operand of a reference type that a
+    /// later operand may collect (or the tail, if `tail_allocates`) is kept
+    /// in a slot meanwhile; then every operand is bound to a `let` first
+    /// (so that the order of evaluation stays) and the slots are cleared
+    /// before the tail (or after it, if `tail_allocates`).
+    pub(super) fn with_operands(
+        &self,
+        operands: &[&Expr],
+        tail_allocates: bool,
+        tail: impl FnOnce(&[String]) -> String,
+    ) -> String {
+        let rooted = self.operands_to_root(operands, tail_allocates);
+        if !rooted.iter().any(|r| *r) {
+            let texts: Vec<String> = operands.iter().map(|e| self.expr(e)).collect();
+            return tail(&texts);
+        }
+        let mut text = String::from("{");
+        let mut names = Vec::new();
+        let mut slots = Vec::new();
+        for (operand, root) in operands.iter().zip(rooted) {
+            let value = self.expr(operand);
+            let name = {
+                let mut frame = self.frame.borrow_mut();
+                frame.next_name += 1;
+                format!("o{}_", frame.next_name)
+            };
+            let _ = write!(text, " let {name} = {value};");
+            if root {
+                let slot = self.frame.borrow_mut().allocate();
+                let _ = write!(text, " {}", set(slot, &name));
+                slots.push(slot);
+            }
+            names.push(name);
+        }
+        let clear: String = slots.iter().map(|s| format!(" {}", set(*s, "0"))).collect();
+        let tail = tail(&names);
+        if tail_allocates {
+            let _ = write!(text, " let r_ = {tail};{clear} r_ }}");
+        } else {
+            let _ = write!(text, "{clear} {tail} }}");
+        }
+        self.frame.borrow_mut().top -= slots.len();
+        text
+    }
+
+    /// Which of `operands` must be kept in a slot (see `with_operands`).
+    fn operands_to_root(&self, operands: &[&Expr], tail_allocates: bool) -> Vec<bool> {
+        if !self.frame.borrow().enabled {
+            return vec![false; operands.len()];
+        }
+        operands
+            .iter()
+            .enumerate()
+            .map(|(i, operand)| {
+                let later = &operands[i + 1..];
+                operand.ty.is_reference()
+                    && (tail_allocates || later.iter().any(|e| self.allocates(e)))
+                    && !self.stays_rooted(operand, later)
+            })
+            .collect()
+    }
+
+    /// Whether the value of `operand` stays reachable while `later`
+    /// operands are evaluated without a slot of its own: a constant, or a
+    /// variable (which has its slot) that they do not assign.
+    fn stays_rooted(&self, operand: &Expr, later: &[&Expr]) -> bool {
+        match &operand.kind {
+            ExprKind::Null | ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Bool(_) => true,
+            ExprKind::Str(_) | ExprKind::TypeOf(None, _) => !self.patch,
+            ExprKind::Retyped(inner) => self.stays_rooted(inner, later),
+            ExprKind::Read(Place::Local(name)) => {
+                self.variable_slot(name).is_some() && !later.iter().any(|e| assigns_local(e, name))
+            }
+            _ => false,
+        }
+    }
+
+    fn statement_allocates(&self, statement: &Stmt) -> bool {
+        let exprs = |e: &Expr| self.allocates(e);
+        match statement {
+            Stmt::Let { init, boxed, .. } => *boxed || init.as_ref().is_some_and(exprs),
+            Stmt::Expr(e) => exprs(e),
+            Stmt::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                exprs(cond)
+                    || then
+                        .iter()
+                        .chain(otherwise)
+                        .any(|s| self.statement_allocates(s))
+            }
+            Stmt::Loop {
+                cond,
+                body,
+                step,
+                fresh,
+                ..
+            } => {
+                !fresh.is_empty()
+                    || cond.as_ref().is_some_and(exprs)
+                    || step.as_ref().is_some_and(exprs)
+                    || body.iter().any(|s| self.statement_allocates(s))
+            }
+            Stmt::Break(_) | Stmt::Continue(_) => false,
+            Stmt::Return(value) => value.as_ref().is_some_and(exprs),
+            Stmt::Block(body) => body.iter().any(|s| self.statement_allocates(s)),
+            Stmt::Print { pieces, .. } => pieces.iter().any(|p| match p {
+                PrintPiece::Value(e) => exprs(e),
+                _ => false,
+            }),
+        }
+    }
+
+    /// Whether evaluating `expr` may allocate (and so collect): anything
+    /// that calls script code, allocates in the runtime, or runs Rust code
+    /// of a `code` template.
+    pub(super) fn allocates(&self, expr: &Expr) -> bool {
+        let here = match &expr.kind {
+            ExprKind::CallScript { .. }
+            | ExprKind::CallExport { .. }
+            | ExprKind::CallMethod { .. }
+            | ExprKind::CallClosure { .. }
+            | ExprKind::DynamicCall { .. }
+            | ExprKind::New { .. }
+            | ExprKind::NewArray { .. }
+            | ExprKind::ArrayLiteral(..)
+            | ExprKind::CopyArray { .. }
+            | ExprKind::Closure { .. }
+            | ExprKind::Code(_) => true,
+            ExprKind::Str(_) | ExprKind::TypeOf(..) => self.patch,
+            ExprKind::Runtime { symbol, .. } => !NON_ALLOCATING.contains(symbol),
+            ExprKind::Binary {
+                op: BinOp::Add,
+                operand_ty,
+                ..
+            } => *operand_ty == Ty::String || *operand_ty == Ty::Any,
+            // `any` + 1 may concatenate a string.
+            ExprKind::Update { .. } => expr.ty == Ty::Any,
+            _ => false,
+        };
+        here || children(expr).into_iter().any(|e| self.allocates(e))
+    }
+}
+
+/// Runtime entry points that never allocate.
+const NON_ALLOCATING: &[&str] = &[
+    "bs_any_compare",
+    "bs_any_equals",
+    "bs_any_neg",
+    "bs_any_bitnot",
+    "bs_any_truthy",
+    "bs_string_length",
+    "bs_string_equals",
+    "bs_string_compare",
+    "bs_string_starts_with",
+    "bs_string_ends_with",
+    "bs_string_index_of",
+    "bs_string_char_code_at",
+    "bs_string_from_bool",
+    "bs_array_pop",
+    "bs_array_shift",
+];
+
+/// Whether `expr` assigns (or updates) local `name`.
+fn assigns_local(expr: &Expr, name: &str) -> bool {
+    let here = match &expr.kind {
+        ExprKind::Assign(Place::Local(n), _)
+        | ExprKind::Update {
+            place: Place::Local(n),
+            ..
+        } => n == name,
+        _ => false,
+    };
+    here || children(expr).into_iter().any(|e| assigns_local(e, name))
+}
+
+/// The subexpressions of a place.
+fn place_children(place: &Place) -> Vec<&Expr> {
+    match place {
+        Place::Element { array, index, .. } | Place::DynamicElement { array, index, .. } => {
+            vec![&**array, &**index]
+        }
+        Place::Field { object, .. } | Place::DynamicProperty { object, .. } => vec![&**object],
+        Place::Local(_)
+        | Place::Global(_)
+        | Place::Cell(_)
+        | Place::Captured(_)
+        | Place::Static(_) => Vec::new(),
+    }
+}
+
+/// The subexpressions of `expr`, those of the places it reads or writes
+/// included.
+fn children(expr: &Expr) -> Vec<&Expr> {
+    let mut out: Vec<&Expr> = Vec::new();
+    match &expr.kind {
+        ExprKind::Int(_)
+        | ExprKind::Float(_)
+        | ExprKind::Bool(_)
+        | ExprKind::TimeNow
+        | ExprKind::Str(_)
+        | ExprKind::Null
+        | ExprKind::Current
+        | ExprKind::TypeOf(None, _)
+        | ExprKind::Closure { .. } => {}
+        ExprKind::Read(p) | ExprKind::Update { place: p, .. } => out.extend(place_children(p)),
+        ExprKind::Assign(p, value) => {
+            out.extend(place_children(p));
+            out.push(value);
+        }
+        ExprKind::Unary(_, e)
+        | ExprKind::Truthy(e)
+        | ExprKind::IntToFloat(e)
+        | ExprKind::TimeDelay(e)
+        | ExprKind::ClearTimer(e)
+        | ExprKind::Retyped(e)
+        | ExprKind::ToAny(e)
+        | ExprKind::FromAny(e, _)
+        | ExprKind::IsNull { value: e, .. }
+        | ExprKind::CopyArray { source: e, .. }
+        | ExprKind::FloatToInt(e)
+        | ExprKind::ArrayLength(e)
+        | ExprKind::InstanceOf(e, _)
+        | ExprKind::StartTimer { ms: e, .. }
+        | ExprKind::TypeOf(Some(e), _) => out.push(e),
+        ExprKind::Binary { lhs, rhs, .. } | ExprKind::Logical { lhs, rhs, .. } => {
+            out.push(lhs);
+            out.push(rhs);
+        }
+        ExprKind::Conditional {
+            cond,
+            then,
+            otherwise,
+        } => out.extend([&**cond, &**then, &**otherwise]),
+        ExprKind::StartClosureTimer { closure, ms, .. } => out.extend([&**closure, &**ms]),
+        ExprKind::CallScript { args, .. }
+        | ExprKind::CallExport { args, .. }
+        | ExprKind::Math(_, args)
+        | ExprKind::ArrayLiteral(args, _)
+        | ExprKind::New { args, .. }
+        | ExprKind::Runtime { args, .. } => out.extend(args),
+        ExprKind::NewArray { length, init, .. } => {
+            out.push(length);
+            out.extend(init.as_deref());
+        }
+        ExprKind::CallMethod { object, args, .. } => {
+            out.push(object);
+            out.extend(args);
+        }
+        ExprKind::CallClosure { callee, args, .. } => {
+            out.push(callee);
+            out.extend(args);
+        }
+        ExprKind::DynamicCall { receiver, args, .. } => {
+            out.push(receiver);
+            out.extend(args);
+        }
+        ExprKind::Code(pieces) => {
+            for piece in pieces {
+                if let CodePiece::Place(p, _) = piece {
+                    out.extend(place_children(p));
+                }
+            }
+        }
+    }
+    out
+}
