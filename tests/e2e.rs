@@ -380,6 +380,77 @@ fn the_heap_size_comes_from_the_project_manifest() {
 }
 
 #[test]
+fn collections_after_a_run_time_error_deep_in_calls_keep_working() {
+    // The error abandons 30 frames that linked root frames of the shadow
+    // stack; the later callbacks reuse that stack memory with frames of
+    // their own and collect many times, which would follow a stale chain
+    // of frames had the catcher not unlinked them.
+    let project = Project::new("error_then_collect");
+    project.write_script(
+        r#"class Box {
+  value: integer
+  constructor(value: integer) {
+    this.value = value
+  }
+}
+
+function deep(n: integer, box: Box): integer {
+  const mine = new Box(n)
+  if (n == 0) {
+    const small = [1, 2, 3]
+    return small[box.value + 6]
+  }
+  return deep(n - 1, mine) + mine.value
+}
+
+function nest(n: integer, box: Box): integer {
+  const label = "level " + n
+  if (n == 0) {
+    let total = 0
+    for (let i = 0; i < 200; i++) {
+      const b = new Box(i)
+      total += b.value + ("garbage " + i).length
+    }
+    return total
+  }
+  return nest(n - 1, new Box(n)) + box.value + label.length - label.length
+}
+
+let rounds = 0
+let ticker = 0
+function fail() {
+  deep(30, new Box(7))
+}
+function churn() {
+  rounds++
+  const kept = new Box(rounds)
+  const total = nest(40, new Box(0))
+  console.log("round", kept.value, total)
+  if (rounds == 4) {
+    clearInterval(ticker)
+  }
+}
+
+console.log("started")
+setTimeout(fail, 1)
+ticker = setInterval(churn, 20)
+"#,
+    );
+    let mut watch = Watch::start(&project);
+    watch.expect_stdout(Duration::from_secs(600), "`started`", |l| l == "started");
+    watch.expect_stderr(
+        Duration::from_secs(30),
+        "run-time error: index 7 out of range (length 3)",
+    );
+    // The boxes of levels 2..=40, the loop's boxes and its strings' lengths.
+    for round in 1..=4 {
+        let line = format!("round {round} 22809");
+        watch.expect_stdout(Duration::from_secs(30), &format!("`{line}`"), |l| l == line);
+    }
+    watch.interrupt();
+}
+
+#[test]
 fn build_works_from_anywhere_with_a_manifest_path() {
     let project = Project::new("remote");
     let manifest = project.root.join("Cargo.toml");

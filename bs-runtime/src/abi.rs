@@ -163,4 +163,5 @@ pub(crate) fn keep() {
     core::hint::black_box(&__bs_patch_epoch);
     core::hint::black_box(&__bs_state);
     core::hint::black_box(&__bs_error_count);
+    core::hint::black_box(&crate::gc::__bs_roots_top);
 }

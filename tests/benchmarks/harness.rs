@@ -92,9 +92,7 @@ pub fn discover(wanted: &[String]) -> Result<Vec<Benchmark>> {
 /// and every Rust version with two drivers, `rust_<name>(n)` and
 /// `rust_<name>_verify(result)`.
 pub fn install_firmware(root: &Path, benchmarks: &[Benchmark]) -> Result<()> {
-    // A 32 KiB heap: the allocating benchmarks keep a few kilobytes live,
-    // and the collector scans the stack conservatively (a stale word may
-    // keep a dead array alive a little longer).
+    // A 32 KiB heap: the allocating benchmarks keep a few kilobytes live.
     let manifest = root.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest)?;
     std::fs::write(
