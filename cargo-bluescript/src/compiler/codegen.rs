@@ -747,7 +747,7 @@ impl<'s> Generator<'s> {
                 boxed,
             } => {
                 let allocates = *boxed || init.as_ref().is_some_and(|e| self.allocates(e));
-                let slot = self.declare_slot(ty.is_reference() || *boxed, allocates);
+                let slot = self.declare_slot(name, *ty, *boxed, allocates);
                 if let Some((_, clear)) = slot.as_ref().filter(|(_, clear)| !clear.is_empty()) {
                     self.line(depth, clear);
                 }

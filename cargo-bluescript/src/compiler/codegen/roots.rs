@@ -4,8 +4,9 @@
 //! The collector does not move objects, so a slot only has to *hold* a
 //! value alive: code keeps using its own copy. A function gets a frame only
 //! if it may allocate (a collection can only happen then): every variable
-//! of a reference type or `any` (parameters and captured variables' cells
-//! included) has a slot that mirrors it on every assignment, and a
+//! of a reference type or `any` that is read after an allocation may have
+//! happened (parameters included), and every cell of a captured variable,
+//! has a slot that mirrors it on every assignment, and a
 //! temporary value that a later evaluation of the same expression may
 //! collect (an earlier argument of a call, the left side of `+`, an array
 //! under construction…) is kept in a slot until it is used. Such a slot is
@@ -19,6 +20,7 @@
 //! callee does.
 
 use super::*;
+use std::collections::BTreeSet;
 
 /// The frame type and its operations, in every generated module and patch.
 pub(super) const ROOT_FRAME: &str = r#"/// A frame of the shadow stack: linked on entry, unlinked when dropped (a
@@ -60,6 +62,10 @@ const FRAME: &str = "roots_";
 pub(super) struct Frame {
     /// The function may allocate: it keeps its roots in slots.
     enabled: bool,
+    /// The variables read after an allocation may have happened: the
+    /// others need no slot (their values are dead by the time anything
+    /// could be collected, or are kept as temporaries while in use).
+    read_after_allocation: BTreeSet<String>,
     /// The next free slot.
     top: usize,
     /// Slots the frame needs.
@@ -115,8 +121,16 @@ impl Generator<'_> {
         body: &[Stmt],
     ) -> String {
         let mut frame = self.frame.borrow_mut();
+        let mut liveness = Liveness {
+            generator: self,
+            allocated: false,
+            assigned: Vec::new(),
+            read: BTreeSet::new(),
+        };
+        liveness.statements(body);
         *frame = Frame {
             enabled: !boxed.is_empty() || body.iter().any(|s| self.statement_allocates(s)),
+            read_after_allocation: liveness.read,
             ..Frame::default()
         };
         let mut prologue = String::new();
@@ -129,7 +143,7 @@ impl Generator<'_> {
         }
         for (name, ty) in params {
             let is_boxed = boxed.contains(name);
-            if ty.is_reference() || is_boxed {
+            if (ty.is_reference() && frame.read_after_allocation.contains(name)) || is_boxed {
                 let slot = frame.allocate();
                 frame.variables.push((name.clone(), slot));
                 // A boxed parameter's slot gets its cell when it is made.
@@ -182,15 +196,18 @@ impl Generator<'_> {
             .unwrap_or_default()
     }
 
-    /// Declares a variable (`rooted`: of a reference type or a cell):
-    /// a slot, cleared now (it may hold the variable of an earlier
-    /// iteration while `init_allocates`). Returns that statement, if any.
+    /// Declares variable `name` of type `ty` (`boxed`: a cell): a slot,
+    /// if it needs one, cleared now (it may hold the variable of an earlier
+    /// iteration while `init_allocates`). Returns its statement, if any.
     pub(super) fn declare_slot(
         &self,
-        rooted: bool,
+        name: &str,
+        ty: Ty,
+        boxed: bool,
         init_allocates: bool,
     ) -> Option<(usize, String)> {
         let mut frame = self.frame.borrow_mut();
+        let rooted = boxed || (ty.is_reference() && frame.read_after_allocation.contains(name));
         if !frame.enabled || !rooted {
             return None;
         }
@@ -404,7 +421,13 @@ impl Generator<'_> {
     /// that calls script code, allocates in the runtime, or runs Rust code
     /// of a `code` template.
     pub(super) fn allocates(&self, expr: &Expr) -> bool {
-        let here = match &expr.kind {
+        self.allocates_itself(expr) || children(expr).into_iter().any(|e| self.allocates(e))
+    }
+
+    /// Whether the operation of `expr` itself (not its operands) may
+    /// allocate.
+    fn allocates_itself(&self, expr: &Expr) -> bool {
+        match &expr.kind {
             ExprKind::CallScript { .. }
             | ExprKind::CallExport { .. }
             | ExprKind::CallMethod { .. }
@@ -426,8 +449,117 @@ impl Generator<'_> {
             // `any` + 1 may concatenate a string.
             ExprKind::Update { .. } => expr.ty == Ty::Any,
             _ => false,
-        };
-        here || children(expr).into_iter().any(|e| self.allocates(e))
+        }
+    }
+}
+
+/// Finds the variables read after an allocation may have happened, walking
+/// the code in the order it runs (a loop twice: its second round sees what
+/// the first allocated).
+struct Liveness<'g, 's> {
+    generator: &'g Generator<'s>,
+    allocated: bool,
+    /// The places being assigned, innermost last (what `Current` reads).
+    assigned: Vec<&'g Place>,
+    read: BTreeSet<String>,
+}
+
+impl<'g> Liveness<'g, '_> {
+    fn statements(&mut self, statements: &'g [Stmt]) {
+        for statement in statements {
+            self.statement(statement);
+        }
+    }
+
+    fn statement(&mut self, statement: &'g Stmt) {
+        match statement {
+            Stmt::Let { init, .. } => {
+                if let Some(init) = init {
+                    self.expr(init);
+                }
+            }
+            Stmt::Expr(e) => self.expr(e),
+            Stmt::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                self.expr(cond);
+                let before = self.allocated;
+                self.statements(then);
+                let after_then = self.allocated;
+                self.allocated = before;
+                self.statements(otherwise);
+                self.allocated |= after_then;
+            }
+            Stmt::Loop {
+                cond, body, step, ..
+            } => {
+                for _ in 0..2 {
+                    if let Some(cond) = cond {
+                        self.expr(cond);
+                    }
+                    self.statements(body);
+                    if let Some(step) = step {
+                        self.expr(step);
+                    }
+                }
+            }
+            Stmt::Break(_) | Stmt::Continue(_) => {}
+            Stmt::Return(value) => {
+                if let Some(value) = value {
+                    self.expr(value);
+                }
+            }
+            Stmt::Block(body) => self.statements(body),
+            Stmt::Print { pieces, .. } => {
+                for piece in pieces {
+                    if let PrintPiece::Value(e) = piece {
+                        self.expr(e);
+                    }
+                }
+            }
+        }
+    }
+
+    fn reads(&mut self, place: &Place) {
+        if let (Place::Local(name), true) = (place, self.allocated) {
+            self.read.insert(name.clone());
+        }
+    }
+
+    fn expr(&mut self, expr: &'g Expr) {
+        match &expr.kind {
+            ExprKind::Read(place) | ExprKind::Update { place, .. } => self.reads(place),
+            ExprKind::Current => {
+                if let Some(place) = self.assigned.last() {
+                    self.reads(place);
+                }
+            }
+            ExprKind::Code(pieces) => {
+                for piece in pieces {
+                    if let CodePiece::Place(place, _) = piece {
+                        self.reads(place);
+                    }
+                }
+            }
+            _ => {}
+        }
+        if let ExprKind::Assign(place, value) = &expr.kind {
+            for child in place_children(place) {
+                self.expr(child);
+            }
+            self.assigned.push(place);
+            self.expr(value);
+            self.assigned.pop();
+        } else {
+            for child in children(expr) {
+                self.expr(child);
+            }
+        }
+        if self.generator.allocates_itself(expr) {
+            self.allocated = true;
+        }
     }
 }
 
