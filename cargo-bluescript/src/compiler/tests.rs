@@ -1204,6 +1204,49 @@ fn release_images_call_script_functions_directly() {
 // ----- classes and closures ------------------------------------------------
 
 /// The calls of `function`'s body, as (callee, virtual) pairs.
+#[test]
+fn only_functions_that_may_allocate_keep_root_slots() {
+    let program = compiles(
+        "class Box {\n  v: integer\n  constructor(v: integer) { this.v = v }\n}\n\
+         function sum(a: integer[]): integer { let t = 0; for (let i = 0; i < a.length; i++) { t += a[i] } return t }\n\
+         function pair(a: Box, b: Box): integer { return a.v + b.v }\n\
+         function make(n: integer): integer { return pair(new Box(n), new Box(n + 1)) }\n\
+         function keep(b: Box): integer { const c = new Box(1); return b.v + c.v }\n\
+         function early(b: Box): integer { const v = b.v; const c = new Box(v); return c.v }\n\
+         print(sum([1, 2]), make(1), keep(new Box(2)), early(new Box(3)))",
+    );
+    let code = generate_image(
+        &program,
+        &slots_for(&program),
+        &[],
+        1,
+        "main.bs",
+        Calls::Slots,
+    );
+    let body = |name: &str| {
+        let start = code.find(&format!("fn __bs_fn_{name}(")).unwrap();
+        code[start..start + code[start..].find("} }\n").unwrap()].to_string()
+    };
+    // Neither allocates nor calls: no frame, no cost.
+    assert!(!body("sum").contains("RootFrame"), "{}", body("sum"));
+    assert!(!body("pair").contains("RootFrame"), "{}", body("pair"));
+    // The first box is kept while the second is allocated, and let go
+    // before the call (the callee keeps its parameters).
+    let make = body("make");
+    assert!(make.contains("RootFrame::<1>"), "{make}");
+    assert!(
+        make.contains("roots_.set(0, 0); (core::mem::transmute"),
+        "{make}"
+    );
+    // `b` is read after the allocation: it has a slot; in `early` it is not.
+    assert!(
+        body("keep").contains("roots_.set(0, v_b);"),
+        "{}",
+        body("keep")
+    );
+    assert!(!body("early").contains("v_b)"), "{}", body("early"));
+}
+
 fn calls_in(program: &ir::Program, function: &str) -> Vec<(String, bool)> {
     let text = format!("{:?}", program.function(function).unwrap().body);
     let mut calls = Vec::new();
