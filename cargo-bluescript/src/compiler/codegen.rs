@@ -602,11 +602,14 @@ struct Generator<'s> {
     current: RefCell<Vec<String>>,
     /// The root slots of the function being generated (roots.rs).
     frame: RefCell<roots::Frame>,
+    /// Script functions known never to allocate (release images only,
+    /// which are never patched; roots.rs).
+    never_allocate: RefCell<std::collections::BTreeSet<String>>,
 }
 
 impl<'s> Generator<'s> {
     fn new(slots: &'s SlotMap, calls: Calls, patch: bool, program: &'s Program) -> Self {
-        Generator {
+        let generator = Generator {
             slots,
             calls,
             patch,
@@ -615,7 +618,12 @@ impl<'s> Generator<'s> {
             descriptors: RefCell::new(BTreeMap::new()),
             current: RefCell::new(Vec::new()),
             frame: RefCell::new(roots::Frame::default()),
+            never_allocate: RefCell::new(std::collections::BTreeSet::new()),
+        };
+        if calls == Calls::Direct {
+            generator.find_functions_that_never_allocate(&program.functions);
         }
+        generator
     }
 
     /// A string literal's value. The image's literals are static objects;

@@ -1213,7 +1213,8 @@ fn only_functions_that_may_allocate_keep_root_slots() {
          function make(n: integer): integer { return pair(new Box(n), new Box(n + 1)) }\n\
          function keep(b: Box): integer { const c = new Box(1); return b.v + c.v }\n\
          function early(b: Box): integer { const v = b.v; const c = new Box(v); return c.v }\n\
-         print(sum([1, 2]), make(1), keep(new Box(2)), early(new Box(3)))",
+         function twice(a: Box, b: Box): integer { return pair(a, b) + pair(b, a) }\n\
+         print(sum([1, 2]), make(1), keep(new Box(2)), early(new Box(3)), twice(new Box(4), new Box(5)))",
     );
     let code = generate_image(
         &program,
@@ -1223,10 +1224,7 @@ fn only_functions_that_may_allocate_keep_root_slots() {
         "main.bs",
         Calls::Slots,
     );
-    let body = |name: &str| {
-        let start = code.find(&format!("fn __bs_fn_{name}(")).unwrap();
-        code[start..start + code[start..].find("} }\n").unwrap()].to_string()
-    };
+    let body = |name: &str| function_text(&code, name);
     // Neither allocates nor calls: no frame, no cost.
     assert!(!body("sum").contains("RootFrame"), "{}", body("sum"));
     assert!(!body("pair").contains("RootFrame"), "{}", body("pair"));
@@ -1245,6 +1243,31 @@ fn only_functions_that_may_allocate_keep_root_slots() {
         body("keep")
     );
     assert!(!body("early").contains("v_b)"), "{}", body("early"));
+    // A call may allocate in a development image (a patch may change the
+    // callee), not in a release image if the callee never does.
+    assert!(
+        body("twice").contains("RootFrame::<2>"),
+        "{}",
+        body("twice")
+    );
+    let release = generate_image(
+        &program,
+        &slots_for(&program),
+        &[],
+        1,
+        "main.bs",
+        Calls::Direct,
+    );
+    let twice = function_text(&release, "twice");
+    assert!(!twice.contains("RootFrame"), "{twice}");
+    let make = function_text(&release, "make");
+    assert!(make.contains("RootFrame"), "{make}");
+}
+
+/// The generated Rust of script function `name` in `code`.
+fn function_text(code: &str, name: &str) -> String {
+    let start = code.find(&format!("fn __bs_fn_{name}(")).unwrap();
+    code[start..start + code[start..].find("} }\n").unwrap()].to_string()
 }
 
 fn calls_in(program: &ir::Program, function: &str) -> Vec<(String, bool)> {

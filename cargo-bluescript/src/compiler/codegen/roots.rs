@@ -15,9 +15,11 @@
 //!
 //! Callees keep their own parameters (a callee that does not allocate
 //! needs not), and the runtime the values it holds across an allocation,
-//! so a temporary is cleared before the call that consumes it. Every call
-//! of a script function counts as allocating: a patch may change what the
-//! callee does.
+//! so a temporary is cleared before the call that consumes it. In a
+//! development image or a patch every call of a script function counts as
+//! allocating: a patch may change what the callee does. A release image is
+//! never patched, so there a call of a function that never allocates does
+//! not count.
 
 use super::*;
 use std::collections::BTreeSet;
@@ -424,12 +426,35 @@ impl Generator<'_> {
         self.allocates_itself(expr) || children(expr).into_iter().any(|e| self.allocates(e))
     }
 
+    /// Finds the `functions` that never allocate, calls included (for a
+    /// release image): at first all of them, then without those whose
+    /// body may allocate, until none is left out.
+    pub(super) fn find_functions_that_never_allocate(&self, functions: &[Function]) {
+        *self.never_allocate.borrow_mut() = functions.iter().map(|f| f.name.clone()).collect();
+        loop {
+            let allocating: Vec<&Function> = functions
+                .iter()
+                .filter(|f| self.never_allocate.borrow().contains(&f.name))
+                .filter(|f| {
+                    !f.boxed_params.is_empty() || f.body.iter().any(|s| self.statement_allocates(s))
+                })
+                .collect();
+            if allocating.is_empty() {
+                return;
+            }
+            let mut never = self.never_allocate.borrow_mut();
+            for function in allocating {
+                never.remove(&function.name);
+            }
+        }
+    }
+
     /// Whether the operation of `expr` itself (not its operands) may
     /// allocate.
     fn allocates_itself(&self, expr: &Expr) -> bool {
         match &expr.kind {
-            ExprKind::CallScript { .. }
-            | ExprKind::CallExport { .. }
+            ExprKind::CallScript { name, .. } => !self.never_allocate.borrow().contains(name),
+            ExprKind::CallExport { .. }
             | ExprKind::CallMethod { .. }
             | ExprKind::CallClosure { .. }
             | ExprKind::DynamicCall { .. }
