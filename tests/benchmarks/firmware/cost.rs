@@ -149,41 +149,15 @@ fn cost_exact() -> bool {
     STATE.exact.get()
 }
 
-/// Collects the scripts' garbage, outside of any measurement, and clears
-/// the unused part of the script stack: every round of a benchmark that
-/// allocates then starts from the same heap and the same stack contents
-/// (the collector scans the stack conservatively: a stale word in an
-/// uninitialized stack slot may keep an object alive in one round and not
-/// in the next, which moves collections).
+/// Collects the scripts' garbage, outside of any measurement: every round
+/// of a benchmark that allocates then starts from the same heap.
 #[bluescript::export]
 fn cost_collect() {
     unsafe extern "C" {
         fn bs_gc_collect() -> usize;
     }
-    clear_free_stack();
     // SAFETY: called from script code, in thread mode, like an allocation.
     unsafe {
         bs_gc_collect();
-    }
-    clear_free_stack();
-}
-
-/// Zeroes the script stack below this function's frame (above the 1 KiB
-/// that the runtime's MPU guard protects).
-#[inline(never)]
-fn clear_free_stack() {
-    unsafe extern "C" {
-        static __bs_script_stack_bottom: u8;
-    }
-    let sp: usize;
-    // SAFETY: reads the stack pointer.
-    unsafe { core::arch::asm!("mov {}, sp", out(reg) sp) };
-    let bottom = (&raw const __bs_script_stack_bottom) as usize + 1024;
-    // Leave a margin below the stack pointer for this function's callees.
-    let mut address = bottom;
-    while address + 256 < sp {
-        // SAFETY: free stack memory, not the guard, below every live frame.
-        unsafe { core::ptr::write_volatile(address as *mut u32, 0) };
-        address += 4;
     }
 }
