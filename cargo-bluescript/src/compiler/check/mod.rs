@@ -250,8 +250,8 @@ struct Checker<'s, 'a> {
     native_items_out: Vec<String>,
     /// Globals used before their declaration gave them a type (reported).
     used_untyped: HashSet<String>,
-    /// Globals (qualified names) that a function may assign, which are
-    /// never narrowed (narrowing.rs).
+    /// Globals (qualified names) that a function may assign: a call ends
+    /// their narrowing (narrowing.rs).
     globals_assigned_by_functions: HashSet<String>,
     /// What each top-level function or method assigns, by name.
     root_assignments: HashMap<String, Rc<Assignments>>,
