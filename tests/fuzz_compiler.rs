@@ -212,11 +212,18 @@ impl DeviceRustc {
             "the firmware does not build: {}",
             support::text(&output.stderr)
         );
+        // A copy of the compiled runtime and what it needs (the device
+        // crates, the host's procedural macros): other tests rebuild the
+        // shared target directory while a long run goes on.
+        let dir = tempfile::tempdir().unwrap();
         let target = support::shared_target_dir();
-        let deps = [
-            target.join("thumbv7em-none-eabihf/debug/deps"),
-            target.join("debug/deps"),
-        ];
+        let deps = [dir.path().join("device"), dir.path().join("host")];
+        copy_files(
+            &target.join("thumbv7em-none-eabihf/debug/deps"),
+            &deps[0],
+            &[".rlib", ".rmeta"],
+        );
+        copy_files(&target.join("debug/deps"), &deps[1], &[".so"]);
         let runtime = std::fs::read_dir(&deps[0])
             .unwrap()
             .filter_map(|entry| entry.ok().map(|e| e.path()))
@@ -226,11 +233,7 @@ impl DeviceRustc {
             })
             .max_by_key(|path| path.metadata().and_then(|m| m.modified()).ok())
             .expect("the device runtime was built");
-        DeviceRustc {
-            runtime,
-            deps,
-            dir: tempfile::tempdir().unwrap(),
-        }
+        DeviceRustc { runtime, deps, dir }
     }
 
     /// Compiles the programs' code in one crate; returns the rejected ones
@@ -301,6 +304,25 @@ impl DeviceRustc {
             }
         }
         failed
+    }
+}
+
+/// Copies the files of `from` whose names end with one of `suffixes`,
+/// keeping their modification times (the newest runtime is the one built).
+fn copy_files(from: &Path, to: &Path, suffixes: &[&str]) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if suffixes.iter().any(|suffix| name.ends_with(suffix)) {
+            let copy = to.join(&name);
+            std::fs::copy(entry.path(), &copy).unwrap();
+            let modified = entry.metadata().and_then(|m| m.modified()).unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(&copy)
+                .and_then(|file| file.set_modified(modified))
+                .unwrap();
+        }
     }
 }
 
