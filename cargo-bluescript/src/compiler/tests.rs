@@ -1582,3 +1582,21 @@ fn a_failed_import_or_imported_declaration_reports_once() {
         assert!(errors.starts_with(&format!("error: {message}")), "{errors}");
     }
 }
+
+#[test]
+fn a_callee_edited_to_assign_a_global_ends_the_narrowing_of_its_callers() {
+    // A watch session checks the whole program again on every save, so the
+    // caller that relied on `tick` not assigning `led` is refused after the
+    // edit that makes it do so.
+    let program = |tick: &str| {
+        format!(
+            "class Led {{ on() {{ print(1) }} }}\n\
+             let led: Led | null = new Led()\n\
+             function tick() {{ {tick} }}\n\
+             function step() {{ tick() }}\n\
+             if (led != null) {{\n  step()\n  led.on()\n}}\n"
+        )
+    };
+    compiles(&program("print(2)"));
+    assert_errors_at(&[(&program("led = null"), "this value may be null", "7:3")]);
+}

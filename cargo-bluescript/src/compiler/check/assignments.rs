@@ -26,6 +26,23 @@ pub(super) struct Assignments {
     /// Whether the code may call script code (a function, a method, a
     /// closure, a constructor), which may assign what it can reach.
     pub(super) calls: bool,
+    /// What the calls of script code call (call_effects.rs).
+    pub(super) callees: Vec<Callee>,
+}
+
+/// What a call of script code calls, as far as the code shows.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) enum Callee {
+    /// `f(...)` where `f` is not a variable of the walked code.
+    Named(String),
+    /// `o.m(...)`: a method named `m` of some class (static or not).
+    Method(String),
+    /// `new C(...)` where `C` is not a variable of the walked code.
+    New(String),
+    /// `super(...)`: the superclass's constructor.
+    Super,
+    /// A function value: any function may run.
+    Unknown,
 }
 
 impl Assignments {
@@ -58,20 +75,33 @@ impl Assignments {
         walker.out
     }
 
+    /// The assignments of a declared function or method.
+    pub(super) fn of_declared_function(function: &ast::Function<'_>) -> Self {
+        let params: Vec<String> = function
+            .params
+            .items
+            .iter()
+            .filter_map(|p| p.pattern.get_identifier_name().map(|n| n.to_string()))
+            .collect();
+        match &function.body {
+            Some(body) => Self::of_function(&params, &body.statements),
+            None => Self::default(),
+        }
+    }
+
+    /// The assignments of a class's property initializers.
+    pub(super) fn of_initializers(class: &ast::Class<'_>) -> Self {
+        let mut walker = Walker::new(false, Vec::new());
+        walker.static_initializers(class);
+        walker.out
+    }
+
     /// The names of its module's globals that some function of `program`
     /// (a top-level function, a method, a closure) may assign.
     pub(super) fn globals_assigned_by_functions(program: &ast::Program<'_>) -> HashSet<String> {
         let mut names = Self::of_top_level(program).undeclared;
         let function = |function: &ast::Function<'_>, names: &mut HashSet<String>| {
-            let params: Vec<String> = function
-                .params
-                .items
-                .iter()
-                .filter_map(|p| p.pattern.get_identifier_name().map(|n| n.to_string()))
-                .collect();
-            if let Some(body) = &function.body {
-                names.extend(Self::of_function(&params, &body.statements).undeclared);
-            }
+            names.extend(Self::of_declared_function(function).undeclared);
         };
         let class = |class: &ast::Class<'_>, names: &mut HashSet<String>| {
             for element in &class.body.body {
@@ -156,17 +186,35 @@ impl Walker {
             return false;
         };
         let name = id.name.as_str();
-        self.builtins.contains(&name) && !self.scopes.iter().any(|s| s.contains(name))
+        self.builtins.contains(&name) && !self.is_declared(name)
     }
 
-    /// Whether a call of `callee` may run script code.
-    fn runs_script(&self, callee: &ast::Expression<'_>) -> bool {
+    /// What a call of `callee` may run: `None` if no script code.
+    fn callee(&self, callee: &ast::Expression<'_>) -> Option<Callee> {
         if super::print_target(callee).is_some() {
-            return false;
+            return None;
         }
         match callee.without_parentheses() {
-            ast::Expression::StaticMemberExpression(member) => !self.is_builtin(&member.object),
-            _ => true,
+            ast::Expression::StaticMemberExpression(member) => (!self.is_builtin(&member.object))
+                .then(|| Callee::Method(member.property.name.to_string())),
+            ast::Expression::Identifier(id) if !self.is_declared(id.name.as_str()) => {
+                Some(Callee::Named(id.name.to_string()))
+            }
+            ast::Expression::Super(_) => Some(Callee::Super),
+            _ => Some(Callee::Unknown),
+        }
+    }
+
+    fn is_declared(&self, name: &str) -> bool {
+        self.scopes.iter().any(|s| s.contains(name))
+    }
+
+    fn calls(&mut self, callee: Option<Callee>) {
+        if let Some(callee) = callee {
+            self.out.calls = true;
+            if !self.out.callees.contains(&callee) {
+                self.out.callees.push(callee);
+            }
         }
     }
 
@@ -344,12 +392,19 @@ impl Walker {
                 &conditional.alternate,
             ]),
             E::CallExpression(call) => {
-                self.out.calls |= self.runs_script(&call.callee);
+                self.calls(self.callee(&call.callee));
                 self.expression(&call.callee);
                 self.arguments(&call.arguments);
             }
             E::NewExpression(new) => {
-                self.out.calls |= !self.is_builtin(&new.callee);
+                let callee = match new.callee.without_parentheses() {
+                    _ if self.is_builtin(&new.callee) => None,
+                    ast::Expression::Identifier(id) if !self.is_declared(id.name.as_str()) => {
+                        Some(Callee::New(id.name.to_string()))
+                    }
+                    _ => Some(Callee::Unknown),
+                };
+                self.calls(callee);
                 self.expression(&new.callee);
                 self.arguments(&new.arguments);
             }

@@ -12,7 +12,7 @@ use super::*;
 pub(super) struct ClassInfo<'a> {
     pub(super) name: Name,
     pub(super) module: usize,
-    declaration: &'a ast::Class<'a>,
+    pub(super) declaration: &'a ast::Class<'a>,
     pub(super) superclass: Option<Name>,
     /// Every field, inherited ones first.
     pub(super) fields: Vec<(String, Ty)>,

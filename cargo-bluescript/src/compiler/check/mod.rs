@@ -27,6 +27,7 @@ use std::rc::Rc;
 
 mod arrays;
 mod assignments;
+mod call_effects;
 mod casts;
 mod classes;
 mod closures;
@@ -65,6 +66,7 @@ pub fn check_program(
             .globals_assigned_by_functions
             .extend(names.iter().map(|name| module.qualify(name)));
     }
+    checker.compute_call_effects();
     let mut main = Vec::new();
     for &module in &modules.order {
         checker.current = module;
@@ -253,6 +255,8 @@ struct Checker<'s, 'a> {
     /// Globals (qualified names) that a function may assign: a call ends
     /// their narrowing (narrowing.rs).
     globals_assigned_by_functions: HashSet<String>,
+    /// The globals that each call may assign.
+    call_effects: call_effects::CallEffects,
     /// What each top-level function or method assigns, by name.
     root_assignments: HashMap<String, Rc<Assignments>>,
 }
@@ -291,6 +295,7 @@ impl<'s, 'a> Checker<'s, 'a> {
             native_items_out: Vec::new(),
             used_untyped: HashSet::new(),
             globals_assigned_by_functions: HashSet::new(),
+            call_effects: Default::default(),
             root_assignments: HashMap::new(),
         }
     }

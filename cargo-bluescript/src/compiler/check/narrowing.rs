@@ -7,8 +7,8 @@
 //! Assigning a value that may be null ends the narrowing from there on; an
 //! assignment anywhere in a loop ends it for the whole loop (checked before
 //! the loop, from `assignments.rs`). The narrowing of a variable that a
-//! closure assigns, or of a global that a function assigns, ends at any
-//! call of script code; a closure sees a narrowing of the code around it
+//! closure assigns ends at any call of script code, that of a global at a
+//! call that may assign it (call_effects.rs); a closure sees a narrowing of the code around it
 //! only when nothing assigns the variable after the closure is made.
 
 use super::*;
@@ -182,12 +182,12 @@ impl<'s, 'a> Checker<'s, 'a> {
         }
     }
 
-    /// Whether a call may change the variable `name` (a narrowing of it
-    /// ends at any call): a global that a function assigns, or a local
-    /// that a closure assigns.
-    fn is_volatile(&self, name: &str, local: &Local) -> bool {
+    /// Whether a call that may assign the globals `assigned` may change
+    /// the variable `name`: one of those globals, or a local that a
+    /// closure assigns (a narrowing of it ends at any call).
+    fn is_volatile(&self, name: &str, local: &Local, assigned: &HashSet<String>) -> bool {
         match &local.global {
-            Some(global) => self.globals_assigned_by_functions.contains(global),
+            Some(global) => assigned.contains(global),
             None => self
                 .contexts
                 .last()
@@ -198,17 +198,20 @@ impl<'s, 'a> Checker<'s, 'a> {
     /// A call's value: a call of script code ends the narrowings of what
     /// it may change.
     pub(super) fn called(&mut self, value: Checked<Expr>) -> Checked<Expr> {
-        if value.as_ref().is_ok_and(runs_script) {
-            self.end_volatile_narrowings();
+        if let Ok(call) = &value {
+            if let Some(assigned) = self.assigned_by_call(call) {
+                let assigned = assigned.clone();
+                self.end_volatile_narrowings(&assigned);
+            }
         }
         value
     }
 
-    fn end_volatile_narrowings(&mut self) {
+    fn end_volatile_narrowings(&mut self, assigned: &HashSet<String>) {
         let mut volatile = Vec::new();
         for scope in &self.contexts.last().expect("a context").scopes {
             for (name, local) in scope {
-                if local.declared.is_some() && self.is_volatile(name, local) {
+                if local.declared.is_some() && self.is_volatile(name, local, assigned) {
                     volatile.push(name.clone());
                 }
             }
@@ -239,16 +242,17 @@ impl<'s, 'a> Checker<'s, 'a> {
         let variable = self
             .lookup_local(name)
             .or_else(|| self.captured_local(name));
-        effects.calls
-            && match variable {
-                Some(local) => self.is_volatile(name, &local),
-                None => match self.item(name) {
-                    Some(Item::Global { name: global, .. }) => {
-                        self.globals_assigned_by_functions.contains(&global)
-                    }
-                    _ => false,
-                },
-            }
+        if !effects.calls {
+            return false;
+        }
+        let assigned = self.assigned_by_calls(&effects.callees);
+        match variable {
+            Some(local) => self.is_volatile(name, &local, &assigned),
+            None => match self.item(name) {
+                Some(Item::Global { name: global, .. }) => assigned.contains(&global),
+                _ => false,
+            },
+        }
     }
 
     /// Ends the narrowings of what code of these effects may change.
@@ -257,7 +261,8 @@ impl<'s, 'a> Checker<'s, 'a> {
             self.end_narrowing(name);
         }
         if effects.calls {
-            self.end_volatile_narrowings();
+            let assigned = self.assigned_by_calls(&effects.callees);
+            self.end_volatile_narrowings(&assigned);
         }
     }
 
@@ -432,22 +437,6 @@ pub(super) fn always_exits(statement: &ast::Statement<'_>) -> bool {
         S::IfStatement(statement) => {
             always_exits(&statement.consequent)
                 && statement.alternate.as_ref().is_some_and(always_exits)
-        }
-        _ => false,
-    }
-}
-
-/// Whether a checked call runs script code (a function, a method, a
-/// closure, a constructor), which may assign variables.
-fn runs_script(call: &Expr) -> bool {
-    match &call.kind {
-        ExprKind::CallScript { .. }
-        | ExprKind::CallMethod { .. }
-        | ExprKind::CallClosure { .. }
-        | ExprKind::DynamicCall { .. }
-        | ExprKind::New { .. } => true,
-        ExprKind::Retyped(inner) | ExprKind::FromAny(inner, _) | ExprKind::ToAny(inner) => {
-            runs_script(inner)
         }
         _ => false,
     }
