@@ -18,7 +18,7 @@
 //! `BS_FUZZ_CASES=<n>` (default 1500) or `BS_FUZZ_SECONDS=<s>` sets how many
 //! programs run, `BS_FUZZ_SEED=<n>` the seed (default fixed, so CI is
 //! deterministic). A failure prints the seed, the case and a reproducer
-//! made smaller by deleting lines.
+//! made smaller by deleting lines; `BS_FUZZ_CASE=<n>` runs that case alone.
 
 #[path = "fuzz/generate.rs"]
 mod generate;
@@ -330,6 +330,8 @@ fn copy_files(from: &Path, to: &Path, suffixes: &[&str]) {
 
 struct Settings {
     seed: u64,
+    /// The first case and the number of cases.
+    first: usize,
     cases: usize,
     deadline: Option<Instant>,
 }
@@ -341,12 +343,15 @@ fn settings() -> Settings {
             .and_then(|v| v.trim().parse::<u64>().ok())
     };
     let seconds = number("BS_FUZZ_SECONDS");
+    let only = number("BS_FUZZ_CASE").map(|case| case as usize);
     Settings {
         seed: number("BS_FUZZ_SEED").unwrap_or(0x5eed_b1e5),
-        cases: match (number("BS_FUZZ_CASES"), seconds) {
-            (Some(cases), _) => cases as usize,
-            (None, Some(_)) => usize::MAX,
-            (None, None) => 1500,
+        first: only.unwrap_or(0),
+        cases: match (only, number("BS_FUZZ_CASES"), seconds) {
+            (Some(_), _, _) => 1,
+            (None, Some(cases), _) => cases as usize,
+            (None, None, Some(_)) => usize::MAX,
+            (None, None, None) => 1500,
         },
         deadline: seconds.map(|s| Instant::now() + Duration::from_secs(s)),
     }
@@ -435,10 +440,10 @@ fn the_compiler_never_panics_and_what_it_accepts_builds() {
     let mut tally = Tally::default();
     let mut failures: Vec<(Case, Failure)> = Vec::new();
     let mut pending: Vec<(Case, Generated)> = Vec::new();
-    let mut index = 0;
+    let mut index = settings.first;
     loop {
-        let done =
-            index >= settings.cases || settings.deadline.is_some_and(|d| Instant::now() >= d);
+        let done = index - settings.first >= settings.cases
+            || settings.deadline.is_some_and(|d| Instant::now() >= d);
         if pending.len() >= BATCH || (done && !pending.is_empty()) {
             let batch = std::mem::take(&mut pending);
             let code: Vec<&Generated> = batch.iter().map(|(_, g)| g).collect();
