@@ -87,7 +87,7 @@ pub struct Diagnostic {
 impl Diagnostic {
     pub fn error(span: impl Into<Span>, message: impl Into<String>) -> Self {
         Diagnostic {
-            message: message.into(),
+            message: one_line(message.into()),
             span: span.into(),
             label: None,
             labels: Vec::new(),
@@ -138,6 +138,20 @@ impl Diagnostic {
             color,
         }
     }
+}
+
+/// A message is one line, right above its location: code quoted in it
+/// that spans lines is joined by single spaces.
+fn one_line(message: String) -> String {
+    if !message.contains('\n') {
+        return message;
+    }
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Whether diagnostics written to standard error should be coloured: when
@@ -316,5 +330,22 @@ mod tests {
             .render()
             .to_string()
             .starts_with("error: unclosed\n --> scripts/main.bs:1:11\n"));
+    }
+
+    #[test]
+    fn a_message_quoting_several_lines_stays_on_one() {
+        let src = file("setTimeout(tick, 10)\n  .log('x')\n");
+        let d = Diagnostic::error(
+            Span::new(0, 26),
+            "calling `setTimeout(tick, 10)\n  .log` is not supported yet",
+        )
+        .in_file(&src);
+        assert_eq!(
+            d.message,
+            "calling `setTimeout(tick, 10) .log` is not supported yet"
+        );
+        assert!(d.render().to_string().starts_with(
+            "error: calling `setTimeout(tick, 10) .log` is not supported yet\n --> scripts/main.bs:1:1\n"
+        ));
     }
 }
