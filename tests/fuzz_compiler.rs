@@ -204,6 +204,10 @@ impl DeviceRustc {
     /// Builds a firmware once (shared with the other tests' builds) for the
     /// device runtime's compiled crate.
     fn new() -> DeviceRustc {
+        // One build at a time: tests of this file run in parallel, and
+        // builds of one project share their state.
+        static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _building = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
         let project = support::Project::new("fuzz_compiler");
         project.write_script("print(1)\n");
         let output = support::tool(&["build"], &project.root).output().unwrap();
