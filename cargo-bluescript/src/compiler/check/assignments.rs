@@ -14,6 +14,11 @@ pub(super) struct Assignments {
     /// Variables assigned by an arrow function that does not declare them
     /// (its captured variables, and globals): a call may change them.
     pub(super) by_closures: HashSet<String>,
+    /// Those of `by_closures` assigned by a closure that may escape the
+    /// code that makes it: a call of a known function may run it too.
+    /// (One that is only ever called by name where it is made, as
+    /// `const reset = () => { … }; reset()`, runs only there.)
+    pub(super) by_escaping_closures: HashSet<String>,
     /// For a variable assigned by the code that declares it: the last
     /// position after which an assignment may still run (the assignment,
     /// or the end of the outermost loop around it, whose next iteration
@@ -51,7 +56,7 @@ impl Assignments {
         let mut walker = Walker::new(false, Vec::new());
         walker.scopes[0].extend(params.iter().cloned());
         walker.statements(body);
-        walker.out
+        walker.finish()
     }
 
     /// The assignments of a module's top-level code (its `let`s are
@@ -72,7 +77,7 @@ impl Assignments {
                 statement => walker.statement(statement),
             }
         }
-        walker.out
+        walker.finish()
     }
 
     /// The assignments of a declared function or method.
@@ -142,6 +147,9 @@ struct Frame {
     first_scope: usize,
     /// The end of the outermost loop around the current point.
     loop_end: Option<u32>,
+    /// An arrow function that initializes this local `const` of the code
+    /// walked (not of another arrow).
+    constant: Option<String>,
 }
 
 pub(super) struct Walker {
@@ -154,6 +162,13 @@ pub(super) struct Walker {
     top_level: bool,
     /// The names of built-in objects that no variable of the code hides.
     builtins: Vec<&'static str>,
+    /// The local `const` that the next arrow function initializes.
+    next_constant: Option<String>,
+    /// Variables that an arrow in a `Frame::constant` assigns, by constant.
+    by_constants: Vec<(String, String)>,
+    /// Names used otherwise than called by name in the code walked (not
+    /// in an arrow): a closure they name may escape.
+    escaping: HashSet<String>,
 }
 
 /// Objects whose methods and constructors run no script code.
@@ -174,10 +189,23 @@ impl Walker {
             frames: vec![Frame {
                 first_scope: 0,
                 loop_end: None,
+                constant: None,
             }],
             top_level,
             builtins,
+            next_constant: None,
+            by_constants: Vec::new(),
+            escaping: HashSet::new(),
         }
+    }
+
+    fn finish(mut self) -> Assignments {
+        for (constant, name) in self.by_constants {
+            if self.escaping.contains(&constant) {
+                self.out.by_escaping_closures.insert(name);
+            }
+        }
+        self.out
     }
 
     /// Whether `name` names a built-in object here.
@@ -242,6 +270,15 @@ impl Walker {
             *entry = (*entry).max(last);
         } else {
             self.out.by_closures.insert(name.to_string());
+            match (&self.frames[..], declared_in) {
+                ([_, arrow], Some(_)) if arrow.constant.is_some() => {
+                    let constant = arrow.constant.clone().unwrap_or_default();
+                    self.by_constants.push((constant, name.to_string()));
+                }
+                _ => {
+                    self.out.by_escaping_closures.insert(name.to_string());
+                }
+            }
         }
         if declared_in.is_none() && (in_closure || !self.top_level) {
             self.out.undeclared.insert(name.to_string());
@@ -324,7 +361,20 @@ impl Walker {
     fn declaration(&mut self, declaration: &ast::VariableDeclaration<'_>) {
         for declarator in &declaration.declarations {
             if let Some(init) = &declarator.init {
+                // A global may be used anywhere.
+                let local = !(self.top_level && self.scopes.len() == 1);
+                if declaration.kind == ast::VariableDeclarationKind::Const
+                    && local
+                    && self.frames.len() == 1
+                    && matches!(
+                        init.without_parentheses(),
+                        ast::Expression::ArrowFunctionExpression(_)
+                    )
+                {
+                    self.next_constant = declarator.id.get_identifier_name().map(|n| n.to_string());
+                }
                 self.expression(init);
+                self.next_constant = None;
             }
             if let Some(name) = declarator.id.get_identifier_name() {
                 self.declare(name.as_str());
@@ -393,7 +443,10 @@ impl Walker {
             ]),
             E::CallExpression(call) => {
                 self.calls(self.callee(&call.callee));
-                self.expression(&call.callee);
+                let by_name = matches!(call.callee.without_parentheses(), E::Identifier(_));
+                if !(by_name && self.frames.len() == 1) {
+                    self.expression(&call.callee);
+                }
                 self.arguments(&call.arguments);
             }
             E::NewExpression(new) => {
@@ -422,15 +475,22 @@ impl Walker {
             E::TaggedTemplateExpression(template) => {
                 for expression in &template.quasi.expressions {
                     match expression.without_parentheses() {
-                        E::Identifier(id) => self.assign(id.name.as_str(), id.span.start),
+                        E::Identifier(id) => {
+                            self.escaping.insert(id.name.to_string());
+                            self.assign(id.name.as_str(), id.span.start)
+                        }
                         other => self.expression(other),
                     }
                 }
+            }
+            E::Identifier(id) => {
+                self.escaping.insert(id.name.to_string());
             }
             E::ArrowFunctionExpression(arrow) => {
                 self.frames.push(Frame {
                     first_scope: self.scopes.len(),
                     loop_end: None,
+                    constant: self.next_constant.take(),
                 });
                 self.scoped(|w| {
                     for param in &arrow.params.items {

@@ -34,13 +34,31 @@ pub(super) struct CallEffects {
 }
 
 impl CallEffects {
-    /// The globals a call of `target` may assign.
-    pub(super) fn of(&self, target: &Target) -> &HashSet<String> {
-        match target {
-            Target::Unknown => &self.unknown,
-            target => self.summaries.get(target).unwrap_or(&self.unknown),
+    /// What a call of `target` may do.
+    fn of(&self, target: &Target, reach: &mut Reach) {
+        let summary = match target {
+            Target::Unknown => None,
+            target => self.summaries.get(target),
+        };
+        match summary {
+            Some(assigned) => reach.globals.extend(assigned.iter().cloned()),
+            None => {
+                reach.globals.extend(self.unknown.iter().cloned());
+                reach.any_closure = true;
+            }
         }
     }
+}
+
+/// What some calls may do.
+#[derive(Default)]
+pub(super) struct Reach {
+    /// The globals (qualified names) they may assign.
+    pub(super) globals: HashSet<String>,
+    /// Whether they may call a function value, which may be any closure.
+    /// (A known function runs only the closures that reach it: values
+    /// that escaped the code that made them.)
+    pub(super) any_closure: bool,
 }
 
 impl<'s, 'a> Checker<'s, 'a> {
@@ -197,22 +215,22 @@ impl<'s, 'a> Checker<'s, 'a> {
         }
     }
 
-    /// The globals that code calling `callees` (in the current function)
-    /// may assign through its calls.
-    pub(super) fn assigned_by_calls(&self, callees: &[Callee]) -> HashSet<String> {
+    /// What code calling `callees` (in the current function) may do
+    /// through its calls.
+    pub(super) fn reach_of_calls(&self, callees: &[Callee]) -> Reach {
         let class = self.current_class();
-        let mut assigned = HashSet::new();
+        let mut reach = Reach::default();
         for callee in callees {
             if let Some(target) = self.call_target(callee, class) {
-                assigned.extend(self.call_effects.of(&target).iter().cloned());
+                self.call_effects.of(&target, &mut reach);
             }
         }
-        assigned
+        reach
     }
 
-    /// The globals that the call `call` (checked) may assign; `None` if
-    /// it runs no script code.
-    pub(super) fn assigned_by_call(&self, call: &Expr) -> Option<&HashSet<String>> {
+    /// What the call `call` (checked) may do; `None` if it runs no script
+    /// code.
+    pub(super) fn reach_of_call(&self, call: &Expr) -> Option<Reach> {
         let target = match &call.kind {
             ExprKind::CallScript { name, .. } => Target::Function(name.clone()),
             ExprKind::CallMethod {
@@ -226,11 +244,13 @@ impl<'s, 'a> Checker<'s, 'a> {
             ExprKind::New { class, .. } => Target::New(*class),
             ExprKind::CallClosure { .. } | ExprKind::DynamicCall { .. } => Target::Unknown,
             ExprKind::Retyped(inner) | ExprKind::FromAny(inner, _) | ExprKind::ToAny(inner) => {
-                return self.assigned_by_call(inner);
+                return self.reach_of_call(inner);
             }
             _ => return None,
         };
-        Some(self.call_effects.of(&target))
+        let mut reach = Reach::default();
+        self.call_effects.of(&target, &mut reach);
+        Some(reach)
     }
 
     /// The class whose method (or constructor) is being checked.

@@ -6,11 +6,13 @@
 //! the narrower type (and the declared one, which assignments use).
 //! Assigning a value that may be null ends the narrowing from there on; an
 //! assignment anywhere in a loop ends it for the whole loop (checked before
-//! the loop, from `assignments.rs`). The narrowing of a variable that a
-//! closure assigns ends at any call of script code, that of a global at a
-//! call that may assign it (call_effects.rs); a closure sees a narrowing of the code around it
-//! only when nothing assigns the variable after the closure is made.
+//! the loop, from `assignments.rs`). The narrowing of a global ends at a
+//! call that may assign it, that of a local that a closure assigns at a
+//! call that may run the closure (call_effects.rs); a closure sees a
+//! narrowing of the code around it only when nothing assigns the variable
+//! after the closure is made.
 
+use super::call_effects::Reach;
 use super::*;
 
 impl<'s, 'a> Checker<'s, 'a> {
@@ -182,36 +184,38 @@ impl<'s, 'a> Checker<'s, 'a> {
         }
     }
 
-    /// Whether a call that may assign the globals `assigned` may change
-    /// the variable `name`: one of those globals, or a local that a
-    /// closure assigns (a narrowing of it ends at any call).
-    fn is_volatile(&self, name: &str, local: &Local, assigned: &HashSet<String>) -> bool {
+    /// Whether calls that may do `reach` may change the variable `name`:
+    /// a global they may assign, or a local that a closure they may run
+    /// assigns.
+    fn is_volatile(&self, name: &str, local: &Local, reach: &Reach) -> bool {
         match &local.global {
-            Some(global) => assigned.contains(global),
-            None => self
-                .contexts
-                .last()
-                .is_some_and(|c| c.assignments.by_closures.contains(name)),
+            Some(global) => reach.globals.contains(global),
+            None => self.contexts.last().is_some_and(|c| {
+                let assignments = &c.assignments;
+                assignments.by_escaping_closures.contains(name)
+                    || (reach.any_closure && assignments.by_closures.contains(name))
+            }),
         }
     }
 
     /// A call's value: a call of script code ends the narrowings of what
     /// it may change.
     pub(super) fn called(&mut self, value: Checked<Expr>) -> Checked<Expr> {
-        if let Ok(call) = &value {
-            if let Some(assigned) = self.assigned_by_call(call) {
-                let assigned = assigned.clone();
-                self.end_volatile_narrowings(&assigned);
-            }
+        if let Some(reach) = value
+            .as_ref()
+            .ok()
+            .and_then(|call| self.reach_of_call(call))
+        {
+            self.end_volatile_narrowings(&reach);
         }
         value
     }
 
-    fn end_volatile_narrowings(&mut self, assigned: &HashSet<String>) {
+    fn end_volatile_narrowings(&mut self, reach: &Reach) {
         let mut volatile = Vec::new();
         for scope in &self.contexts.last().expect("a context").scopes {
             for (name, local) in scope {
-                if local.declared.is_some() && self.is_volatile(name, local, assigned) {
+                if local.declared.is_some() && self.is_volatile(name, local, reach) {
                     volatile.push(name.clone());
                 }
             }
@@ -245,11 +249,11 @@ impl<'s, 'a> Checker<'s, 'a> {
         if !effects.calls {
             return false;
         }
-        let assigned = self.assigned_by_calls(&effects.callees);
+        let reach = self.reach_of_calls(&effects.callees);
         match variable {
-            Some(local) => self.is_volatile(name, &local, &assigned),
+            Some(local) => self.is_volatile(name, &local, &reach),
             None => match self.item(name) {
-                Some(Item::Global { name: global, .. }) => assigned.contains(&global),
+                Some(Item::Global { name: global, .. }) => reach.globals.contains(&global),
                 _ => false,
             },
         }
@@ -261,8 +265,8 @@ impl<'s, 'a> Checker<'s, 'a> {
             self.end_narrowing(name);
         }
         if effects.calls {
-            let assigned = self.assigned_by_calls(&effects.callees);
-            self.end_volatile_narrowings(&assigned);
+            let reach = self.reach_of_calls(&effects.callees);
+            self.end_volatile_narrowings(&reach);
         }
     }
 
