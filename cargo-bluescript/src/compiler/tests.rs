@@ -1543,6 +1543,11 @@ fn a_duplicate_points_at_the_first_declaration() {
             "first declared here",
             "1:24",
         ),
+        (
+            "function f() {\n  let n = 1\n  const n = 2\n}\n",
+            "2 |   let n = 1\n  |       - first declared here",
+            "3:9",
+        ),
     ];
     for (program, label, at) in cases {
         let text = errors(program);

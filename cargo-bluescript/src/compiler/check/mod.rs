@@ -142,6 +142,9 @@ struct Local {
     declared: Option<Ty>,
     /// A narrowed global (qualified name), not a local.
     global: Option<String>,
+    /// The name in its declaration, for a diagnostic that repeats it
+    /// (parameters and narrowed globals have none).
+    declared_at: Option<Span>,
 }
 
 /// Whether a variable may be assigned.
@@ -1241,6 +1244,7 @@ impl<'s, 'a> Checker<'s, 'a> {
                         boxed: boxed.contains(param),
                         declared: None,
                         global: None,
+                        declared_at: None,
                     },
                 );
             }
@@ -1700,19 +1704,23 @@ impl<'s, 'a> Checker<'s, 'a> {
         let context = self.context();
         let boxed = context.boxed.contains(name);
         // The block's scope, and the scopes of narrowings pushed in it.
-        let mut taken = false;
+        let mut taken = None;
         for scope in context.scopes.iter().rev() {
-            taken |= scope.contains_key(name);
+            if let Some(local) = scope.get(name) {
+                taken = taken.or(Some(local.declared_at));
+            }
             if !scope.contains_key(narrowing::NARROWINGS) {
                 break;
             }
         }
         let scope = context.scopes.last_mut().expect("a scope");
-        if taken {
-            return Err(self.error(Diagnostic::error(
-                span,
-                format!("`{name}` is already declared in this block"),
-            )));
+        if let Some(first) = taken {
+            let mut diagnostic =
+                Diagnostic::error(span, format!("`{name}` is already declared in this block"));
+            if let Some(first) = first {
+                diagnostic = diagnostic.with_label(first, "first declared here");
+            }
+            return Err(self.error(diagnostic));
         }
         scope.insert(
             name.to_string(),
@@ -1722,6 +1730,7 @@ impl<'s, 'a> Checker<'s, 'a> {
                 boxed,
                 declared: None,
                 global: None,
+                declared_at: Some(span),
             },
         );
         Ok(boxed)

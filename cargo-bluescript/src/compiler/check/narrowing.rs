@@ -131,6 +131,7 @@ impl<'s, 'a> Checker<'s, 'a> {
             boxed: false,
             declared: None,
             global: None,
+            declared_at: None,
         };
         let mut scope = HashMap::from([(NARROWINGS.to_string(), marker)]);
         for (name, ty) in facts {
@@ -169,6 +170,7 @@ impl<'s, 'a> Checker<'s, 'a> {
                         boxed: false,
                         declared: info.ty,
                         global: Some(global),
+                        declared_at: None,
                     },
                 );
             }
