@@ -430,6 +430,11 @@ fn slots_for(program: &ir::Program) -> SlotMap {
     super::codegen::image_slots(program)
 }
 
+/// The image module of a program without drivers.
+fn image_code(program: &ir::Program, calls: Calls) -> String {
+    generate_image(program, &slots_for(program), &[], 1, "main.bs", calls)
+}
+
 #[test]
 fn generates_an_image_module_with_slots_globals_and_exports() {
     let program = compiles(EVERYTHING);
@@ -814,14 +819,7 @@ fn enum_members_are_integer_constants_of_the_enum_type() {
         program.function("either").unwrap().signature.ret,
         ir::Ty::Integer
     );
-    let code = generate_image(
-        &program,
-        &slots_for(&program),
-        &[],
-        1,
-        "main.bs",
-        Calls::Slots,
-    );
+    let code = image_code(&program, Calls::Slots);
     assert!(code.contains("__bs_g_c = (-1_i32);"), "{code}");
     assert!(code.contains("bs_print_int(__bs_g_c);"), "{code}");
 }
@@ -920,14 +918,7 @@ fn math_takes_and_gives_floats_but_abs_min_max_keep_integers() {
             "integer"
         ]
     );
-    let code = generate_image(
-        &program,
-        &slots_for(&program),
-        &[],
-        1,
-        "main.bs",
-        Calls::Slots,
-    );
+    let code = image_code(&program, Calls::Slots);
     for expected in [
         "bs_math_sqrt(((2_i32) as f32))",
         "(3_i32).wrapping_neg().wrapping_abs()",
@@ -1015,14 +1006,7 @@ fn typeof_prints_the_static_type_name() {
             "string"
         ]
     );
-    let code = generate_image(
-        &program,
-        &slots_for(&program),
-        &[],
-        1,
-        "main.bs",
-        Calls::Slots,
-    );
+    let code = image_code(&program, Calls::Slots);
     assert!(
         code.contains("print_text({ let _ = __bs_g_n; \"integer\" });"),
         "{code}"
@@ -1072,14 +1056,7 @@ fn strings_are_values() {
         describe.signature.to_string(),
         "(string, integer) => string"
     );
-    let code = generate_image(
-        &program,
-        &slots_for(&program),
-        &[],
-        1,
-        "main.bs",
-        Calls::Slots,
-    );
+    let code = image_code(&program, Calls::Slots);
     // Globals holding strings are the collector's roots, registered first.
     assert!(
         code.contains(
@@ -1216,14 +1193,7 @@ fn only_functions_that_may_allocate_keep_root_slots() {
          function twice(a: Box, b: Box): integer { return pair(a, b) + pair(b, a) }\n\
          print(sum([1, 2]), make(1), keep(new Box(2)), early(new Box(3)), twice(new Box(4), new Box(5)))",
     );
-    let code = generate_image(
-        &program,
-        &slots_for(&program),
-        &[],
-        1,
-        "main.bs",
-        Calls::Slots,
-    );
+    let code = image_code(&program, Calls::Slots);
     let body = |name: &str| function_text(&code, name);
     // Neither allocates nor calls: no frame, no cost.
     assert!(!body("sum").contains("RootFrame"), "{}", body("sum"));
@@ -1250,14 +1220,7 @@ fn only_functions_that_may_allocate_keep_root_slots() {
         "{}",
         body("twice")
     );
-    let release = generate_image(
-        &program,
-        &slots_for(&program),
-        &[],
-        1,
-        "main.bs",
-        Calls::Direct,
-    );
+    let release = image_code(&program, Calls::Direct);
     let twice = function_text(&release, "twice");
     assert!(!twice.contains("RootFrame"), "{twice}");
     let make = function_text(&release, "make");
