@@ -520,7 +520,14 @@ impl<'g> Liveness<'g, '_> {
             Stmt::Loop {
                 cond, body, step, ..
             } => {
-                for _ in 0..2 {
+                // A second round matters only if the first started before
+                // any allocation and met one: walking every loop twice
+                // would be exponential in how deeply loops nest.
+                let allocated_before = self.allocated;
+                for round in 0..2 {
+                    if round == 1 && (allocated_before || !self.allocated) {
+                        break;
+                    }
                     if let Some(cond) = cond {
                         self.expr(cond);
                     }
