@@ -26,10 +26,11 @@ mod generate;
 mod mutate;
 mod support;
 
-use cargo_bluescript::compiler::codegen::{generate_image, generate_patch, image_slots, Calls};
-use cargo_bluescript::compiler::diagnostic::{Diagnostic, SourceFile, Span};
-use cargo_bluescript::compiler::exports::{scan_firmware_sources, Export};
-use cargo_bluescript::compiler::{self, ir};
+use bluescript_compiler::codegen::{generate_image, generate_patch, image_slots, Calls};
+use bluescript_compiler::diagnostic::{Diagnostic, SourceFile, Span};
+use bluescript_compiler::exports::Export;
+use bluescript_compiler::{self as compiler, ir};
+use cargo_bluescript::firmware::scan_firmware_sources;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::process::Command;

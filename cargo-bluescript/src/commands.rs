@@ -56,7 +56,7 @@ pub fn new(path: &Path, board: &str) -> Result<ExitCode> {
 
 pub fn check(manifest_path: Option<&Path>) -> Result<ExitCode> {
     let project = Project::locate(manifest_path)?;
-    let exports = crate::compiler::exports::scan_firmware_sources(&project.root.join("src"))?;
+    let exports = crate::firmware::scan_firmware_sources(&project.root.join("src"))?;
     firmware::compile_scripts(&project, &exports)?;
     status("Checked", &project.display_path(&project.main_script));
     Ok(ExitCode::SUCCESS)

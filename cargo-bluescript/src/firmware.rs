@@ -1,16 +1,16 @@
 //! Building the firmware image: compile the scripts to Rust, then let cargo
 //! build the firmware crate around them.
 
-use crate::compiler::codegen::{generate_image, image_slots, Calls};
-use crate::compiler::diagnostic::SourceFile;
-use crate::compiler::exports::{files_under, scan_firmware_sources, Export};
-use crate::compiler::{self, fingerprint, ir, Loader, Scripts};
 use crate::project::Project;
 use crate::shadow::Shadow;
 use crate::toolchain;
 use anyhow::{bail, Context, Result};
+use bluescript_compiler::codegen::{generate_image, image_slots, Calls};
+use bluescript_compiler::diagnostic::SourceFile;
+use bluescript_compiler::exports::{exports_in_source, Export};
+use bluescript_compiler::{self as compiler, fingerprint, ir, Loader, Scripts};
 use std::io::BufReader;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// A compile error in the scripts, already rendered for the terminal.
@@ -58,7 +58,7 @@ pub fn compile_scripts(project: &Project, exports: &[Export]) -> Result<(String,
         Err(diagnostics) => {
             let file = scripts.main;
             let count = diagnostics.len();
-            let color = compiler::diagnostic::stderr_color();
+            let color = stderr_color();
             let mut rendered: Vec<String> = diagnostics
                 .iter()
                 .map(|d| d.render_in(color).to_string())
@@ -71,6 +71,47 @@ pub fn compile_scripts(project: &Project, exports: &[Export]) -> Result<(String,
             Err(ScriptErrors(rendered.join("\n\n")).into())
         }
     }
+}
+
+/// Whether diagnostics written to standard error should be coloured: when
+/// it is a terminal, unless `NO_COLOR` is set or `CARGO_TERM_COLOR` says
+/// otherwise (`always`, `never`, `auto`), as cargo decides.
+pub fn stderr_color() -> bool {
+    use std::io::IsTerminal;
+    match std::env::var("CARGO_TERM_COLOR").as_deref() {
+        Ok("always") => return true,
+        Ok("never") => return false,
+        _ => {}
+    }
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+/// Finds `#[bluescript::export]` functions in the firmware crate's sources.
+pub fn scan_firmware_sources(src_dir: &Path) -> Result<Vec<Export>> {
+    let mut exports = Vec::new();
+    let mut files = Vec::new();
+    files_under(src_dir, &mut files)?;
+    files.retain(|path| path.extension().is_some_and(|e| e == "rs"));
+    files.sort();
+    for file in files {
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        exports.extend(exports_in_source(&text));
+    }
+    Ok(exports)
+}
+
+/// Every file below `dir`, recursively.
+pub fn files_under(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            files_under(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
 }
 
 pub struct Image {
@@ -262,5 +303,38 @@ fn typescript_type(ty: ir::Ty) -> &'static str {
         ir::Ty::Void => "void",
         ir::Ty::String => "string",
         _ => "any",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scans_rust_files_below_the_source_folder_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("drivers")).unwrap();
+        std::fs::write(
+            dir.path().join("drivers/led.rs"),
+            "#[bluescript::export]\nfn led_set(on: bool) {}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("adc.rs"),
+            "#[bluescript::export(module = \"adc\")]\nfn read(pin: i32) -> f32 { 0.0 }\n",
+        )
+        .unwrap();
+        // Not Rust: not scanned, even if it looks like an export.
+        std::fs::write(
+            dir.path().join("notes.txt"),
+            "#[bluescript::export]\nfn ghost() {}\n",
+        )
+        .unwrap();
+        let exports = scan_firmware_sources(dir.path()).unwrap();
+        let records: Vec<_> = exports.iter().map(Export::record).collect();
+        assert_eq!(
+            records,
+            ["adc.read(integer):float", "led_set(boolean):void"]
+        );
     }
 }

@@ -1,9 +1,9 @@
-//! cargo-bluescript: compiler, shadow machine, linker step and probe
-//! transports behind the `cargo bluescript` subcommand.
+//! cargo-bluescript: the shadow machine, linker step and probe transports
+//! behind the `cargo bluescript` subcommand, driving the compiler (crate
+//! `bluescript_compiler`).
 
 pub mod board;
 pub mod commands;
-pub mod compiler;
 pub mod firmware;
 pub mod patch;
 pub mod probe;

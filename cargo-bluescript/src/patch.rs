@@ -2,12 +2,12 @@
 //! it at a free address of the patch region against the running image,
 //! write it over the probe, read it back, and switch the slots.
 
-use crate::compiler::codegen::{generate_patch, patch_symbol, SlotMap};
-use crate::compiler::ir::{self, Function};
 use crate::probe::Probe;
 use crate::shadow::{FunctionRecord, Shadow};
 use crate::toolchain::{Toolchain, TARGET};
 use anyhow::{anyhow, bail, Context, Result};
+use bluescript_compiler::codegen::{generate_patch, patch_symbol, SlotMap, PATCH_RUSTC_OPTIONS};
+use bluescript_compiler::ir::{self, Function};
 use object::{Object, ObjectSection, ObjectSymbol};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -280,23 +280,11 @@ fn missing_descriptors(code: &str, shadow: &Shadow) -> Vec<String> {
         .collect()
 }
 
-/// How a patch crate is compiled: optimized, no panics, no unwinding,
-/// nothing that the running image might lack.
+/// How a patch crate is compiled for the device.
 pub fn rustc_command(rustc: &Path, source: &Path, object: &Path) -> Command {
     let mut command = Command::new(rustc);
     command
-        .args([
-            "--edition=2021",
-            "--crate-type=lib",
-            "--crate-name=bluescript_patch",
-            "--emit=obj",
-            "-Copt-level=2",
-            "-Cpanic=abort",
-            "-Coverflow-checks=off",
-            "-Cdebug-assertions=off",
-            "-Ccodegen-units=1",
-            "-Cdebuginfo=0",
-        ])
+        .args(PATCH_RUSTC_OPTIONS)
         .arg(format!("--target={TARGET}"))
         .arg(source)
         .arg("-o")
@@ -435,15 +423,15 @@ fn write_and_switch(probe: &mut dyn Probe, shadow: &Shadow, patch: &LinkedPatch)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compiler::diagnostic::SourceFile;
     use crate::shadow::RuntimeSymbols;
+    use bluescript_compiler::diagnostic::SourceFile;
 
     fn program(text: &str) -> ir::Program {
         let file = SourceFile {
             name: "main.bs".into(),
             text: text.into(),
         };
-        crate::compiler::check(&file, &[]).expect("valid program")
+        bluescript_compiler::check(&file, &[]).expect("valid program")
     }
 
     /// The shadow machine's records of `program`'s functions, as if they had
@@ -557,7 +545,7 @@ mod tests {
         let program = |util: &str| {
             let files: std::collections::HashMap<String, String> =
                 [("scripts/util.bs".to_string(), util.to_string())].into();
-            let scripts = crate::compiler::Scripts {
+            let scripts = bluescript_compiler::Scripts {
                 main: SourceFile {
                     name: "scripts/main.bs".into(),
                     text: "import { b } from './util'\nsetInterval(b, 10)\n".into(),
@@ -565,7 +553,7 @@ mod tests {
                 dir: "scripts".into(),
                 loader: &files,
             };
-            crate::compiler::check_scripts(&scripts, &[]).expect("valid program")
+            bluescript_compiler::check_scripts(&scripts, &[]).expect("valid program")
         };
         let util = "let n = 0\nfunction a(x: integer) { n += x }\nexport function b() { a(1) }\n";
         let before = program(util);

@@ -2,11 +2,11 @@
 //! program's output, and the shadow machine that describes it.
 
 use crate::board::{Board, RunningBoard, StartOptions};
-use crate::compiler::ir;
 use crate::patch::{self, LinkedPatch, PatchPlan, Timings};
 use crate::rtt::Rtt;
 use crate::shadow::Shadow;
 use anyhow::{bail, Context, Result};
+use bluescript_compiler::ir;
 use std::io::Write;
 use std::time::{Duration, Instant};
 

@@ -3,10 +3,10 @@
 //! globals live, how much of the patch region is free, and which image and
 //! patch epoch the device runs. Persisted after every applied patch.
 
-use crate::compiler::codegen::{function_symbol, global_symbol, SlotMap};
-use crate::compiler::exports::Export;
-use crate::compiler::ir::{self, Signature, Ty};
 use anyhow::{anyhow, bail, Context, Result};
+use bluescript_compiler::codegen::{function_symbol, global_symbol, SlotMap};
+use bluescript_compiler::exports::Export;
+use bluescript_compiler::ir::{self, Signature, Ty};
 use object::{Object, ObjectSection, ObjectSymbol};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};

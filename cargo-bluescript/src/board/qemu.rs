@@ -2,9 +2,9 @@
 //! through its GDB stub on a Unix socket.
 
 use super::{process, Board, RunningBoard};
-use crate::compiler::fingerprint;
 use crate::probe::{GdbProbe, Probe};
 use anyhow::{bail, Context, Result};
+use bluescript_compiler::fingerprint;
 use std::ffi::OsString;
 use std::io::{ErrorKind, Read};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};

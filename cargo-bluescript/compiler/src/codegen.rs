@@ -17,6 +17,23 @@ mod places;
 mod roots;
 mod types;
 
+/// The rustc options a patch crate is compiled with (before `--target`):
+/// optimized, no panics, no unwinding, nothing that the running image
+/// might lack. The host builds patches with them, and this crate's tests
+/// check that generated code compiles with them.
+pub const PATCH_RUSTC_OPTIONS: &[&str] = &[
+    "--edition=2021",
+    "--crate-type=lib",
+    "--crate-name=bluescript_patch",
+    "--emit=obj",
+    "-Copt-level=2",
+    "-Cpanic=abort",
+    "-Coverflow-checks=off",
+    "-Cdebug-assertions=off",
+    "-Ccodegen-units=1",
+    "-Cdebuginfo=0",
+];
+
 /// Which slot of the function table each script function occupies.
 pub type SlotMap = BTreeMap<String, u32>;
 

@@ -154,19 +154,6 @@ fn one_line(message: String) -> String {
         .join(" ")
 }
 
-/// Whether diagnostics written to standard error should be coloured: when
-/// it is a terminal, unless `NO_COLOR` is set or `CARGO_TERM_COLOR` says
-/// otherwise (`always`, `never`, `auto`), as cargo decides.
-pub fn stderr_color() -> bool {
-    use std::io::IsTerminal;
-    match std::env::var("CARGO_TERM_COLOR").as_deref() {
-        Ok("always") => return true,
-        Ok("never") => return false,
-        _ => {}
-    }
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
-}
-
 pub struct Rendered<'a> {
     diagnostic: &'a Diagnostic,
     color: bool,

@@ -1,14 +1,13 @@
 //! Rust driver functions exported to scripts with `#[bluescript::export]`.
 //!
 //! Two readers of the same facts: before the first build the host scans the
-//! firmware's Rust sources (the image does not exist yet); afterwards the
+//! firmware's Rust sources (the image does not exist yet) with
+//! [`exports_in_source`]; afterwards the
 //! signature records in the ELF (`__bs_sig_<name>`) are the truth about what
 //! the device really has, and patches are checked against those.
 
 use super::ir::{Signature, Ty};
-use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Export {
@@ -81,36 +80,15 @@ impl Export {
     }
 }
 
-/// Finds `#[bluescript::export]` functions in the firmware crate's sources.
-pub fn scan_firmware_sources(src_dir: &Path) -> Result<Vec<Export>> {
+/// The `#[bluescript::export]` functions of one Rust source file, in order.
+/// A file that does not parse has none: it is rustc's to report, with
+/// better words.
+pub fn exports_in_source(text: &str) -> Vec<Export> {
     let mut exports = Vec::new();
-    let mut files = Vec::new();
-    files_under(src_dir, &mut files)?;
-    files.retain(|path| path.extension().is_some_and(|e| e == "rs"));
-    files.sort();
-    for file in files {
-        let text = std::fs::read_to_string(&file)
-            .with_context(|| format!("cannot read {}", file.display()))?;
-        // A file that does not parse is rustc's to report, with better words.
-        let Ok(syntax) = syn::parse_file(&text) else {
-            continue;
-        };
+    if let Ok(syntax) = syn::parse_file(text) {
         collect_exports(&syntax.items, &mut exports);
     }
-    Ok(exports)
-}
-
-/// Every file below `dir`, recursively.
-pub fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<()> {
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
-        let path = entry?.path();
-        if path.is_dir() {
-            files_under(&path, out)?;
-        } else {
-            out.push(path);
-        }
-    }
-    Ok(())
+    exports
 }
 
 fn collect_exports(items: &[syn::Item], out: &mut Vec<Export>) {
@@ -227,10 +205,8 @@ mod tests {
     }
 
     #[test]
-    fn scans_exported_functions_in_modules() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("led.rs"),
+    fn finds_exported_functions_in_modules() {
+        let exports = exports_in_source(
             r#"
             #[bluescript::export]
             fn led_set(on: bool) {}
@@ -240,13 +216,13 @@ mod tests {
                 pub fn read(pin: i32) -> f32 { 0.0 }
             }
             "#,
-        )
-        .unwrap();
-        let exports = scan_firmware_sources(dir.path()).unwrap();
+        );
         let records: Vec<_> = exports.iter().map(Export::record).collect();
         assert_eq!(
             records,
             ["led_set(boolean):void", "gpio.read(integer):float"]
         );
+        assert_eq!(exports[0].param_names, ["on"]);
+        assert!(exports_in_source("fn broken(").is_empty());
     }
 }
