@@ -12,8 +12,33 @@ use core::sync::atomic::{AtomicU32, Ordering};
 /// and function added by patches takes one. 1 KiB of RAM; the host reads
 /// the size from the ELF symbol, so changing it needs no host change.
 pub(crate) const SLOT_COUNT: usize = 256;
-/// Size of the patch region in bytes.
-pub(crate) const PATCH_REGION_SIZE: usize = 64 * 1024;
+/// Size of the patch region in bytes: `BLUESCRIPT_PATCH_REGION_SIZE` at
+/// build time (bytes, or KiB with a `K` suffix), e.g. from the `[env]`
+/// section of the firmware's `.cargo/config.toml` (a board with little
+/// RAM sets it); 64 KiB otherwise.
+pub(crate) const PATCH_REGION_SIZE: usize = match option_env!("BLUESCRIPT_PATCH_REGION_SIZE") {
+    Some(text) => parse_size(text.as_bytes()),
+    None => 64 * 1024,
+};
+
+/// `text` as a size in bytes (`65536`, `64K`) for the build-time settings
+/// `BLUESCRIPT_*_SIZE`; fails the build otherwise.
+pub(crate) const fn parse_size(text: &[u8]) -> usize {
+    let (mut value, mut digits) = (0usize, 0);
+    while digits < text.len() && text[digits].is_ascii_digit() {
+        value = value * 10 + (text[digits] - b'0') as usize;
+        digits += 1;
+    }
+    let unit = match text.len() - digits {
+        0 => 1,
+        1 if text[digits] == b'K' || text[digits] == b'k' => 1024,
+        _ => 0,
+    };
+    if digits == 0 || unit == 0 {
+        panic!("BLUESCRIPT_*_SIZE: expected a number of bytes, or of KiB with a K suffix");
+    }
+    value * unit
+}
 
 /// Storage the host (or generated code) writes behind the compiler's back.
 #[repr(transparent)]
@@ -102,7 +127,9 @@ pub(crate) fn set_state(state: State) {
 }
 
 pub(crate) fn count_error() {
-    __bs_error_count.fetch_add(1, Ordering::Relaxed);
+    // Load and store (Armv6-M has no atomic add): only thread mode counts.
+    let count = __bs_error_count.load(Ordering::Relaxed);
+    __bs_error_count.store(count.wrapping_add(1), Ordering::Relaxed);
 }
 
 pub(crate) fn slots() -> *mut usize {

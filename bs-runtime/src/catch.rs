@@ -14,55 +14,12 @@
 //! shadow stack, and the runtime may have held values: the catcher puts
 //! both back as they were when it was set up.
 
-use core::arch::naked_asm;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use crate::{abi, fault, gc, print};
+use crate::{abi, arch, fault, gc, print};
 
-// With a hard-float ABI, s16-s31 are callee-saved too. Naked functions are
-// assembled without the crate's target features, so the FPU is named
-// explicitly (the smallest FPU of a Cortex-M4F/M7 that has s16-s31).
-#[cfg(target_abi = "eabihf")]
-macro_rules! fpu {
-    () => {
-        ".fpu fpv4-sp-d16"
-    };
-}
-#[cfg(target_abi = "eabihf")]
-macro_rules! save_fp {
-    () => {
-        "vpush {{s16-s31}}"
-    };
-}
-#[cfg(target_abi = "eabihf")]
-macro_rules! restore_fp {
-    () => {
-        "vpop {{s16-s31}}"
-    };
-}
-// Without it, keep the frame the same size (64 bytes) so the layout below
-// holds on every target.
-#[cfg(not(target_abi = "eabihf"))]
-macro_rules! fpu {
-    () => {
-        ""
-    };
-}
-#[cfg(not(target_abi = "eabihf"))]
-macro_rules! save_fp {
-    () => {
-        "sub sp, sp, #64"
-    };
-}
-#[cfg(not(target_abi = "eabihf"))]
-macro_rules! restore_fp {
-    () => {
-        "add sp, sp, #64"
-    };
-}
-
-/// Stack pointer of the innermost active catcher frame; 0 when none.
-/// Accessed by the assembly below by address.
+/// Stack pointer of the innermost active catcher frame; 0 when none. The
+/// word there is the previous catcher's (see `arch::call_catching`).
 static CATCH_SP: AtomicUsize = AtomicUsize::new(0);
 
 /// Set while a stack overflow is being reported (see [`stack_overflow`]).
@@ -80,65 +37,12 @@ pub unsafe extern "C" fn bs_catch(f: unsafe extern "C" fn()) -> bool {
     let depth = print::depth();
     let roots = gc::root_mark();
     // SAFETY: by the caller's contract.
-    let failed = unsafe { catch_raw(f) };
+    let failed = unsafe { arch::call_catching(f, &CATCH_SP) };
     if failed {
         print::truncate(depth);
         gc::restore_roots(roots);
     }
     failed
-}
-
-/// The register-saving part of `bs_catch`.
-///
-/// Catcher frame, from the recorded stack pointer upwards:
-/// previous `CATCH_SP` (4 bytes), s16-s31 (64), r4-r11 and lr (36): 104
-/// bytes, so the stack stays 8-byte aligned for the call.
-#[unsafe(naked)]
-unsafe extern "C" fn catch_raw(f: unsafe extern "C" fn()) -> bool {
-    naked_asm!(
-        fpu!(),
-        "push {{r4-r11, lr}}",
-        save_fp!(),
-        // Link this frame in front of the previous catcher.
-        "movw r1, :lower16:{catch_sp}",
-        "movt r1, :upper16:{catch_sp}",
-        "ldr r2, [r1]",
-        "push {{r2}}",
-        "mov r2, sp",
-        "str r2, [r1]",
-        "blx r0",
-        // Normal return: unlink, restore, return false.
-        "movw r1, :lower16:{catch_sp}",
-        "movt r1, :upper16:{catch_sp}",
-        "pop {{r2}}",
-        "str r2, [r1]",
-        "movs r0, #0",
-        restore_fp!(),
-        "pop {{r4-r11, pc}}",
-        catch_sp = sym CATCH_SP,
-    )
-}
-
-/// Returns `true` from the innermost active `bs_catch`.
-///
-/// # Safety
-/// A catcher must be active, and this must run in the same execution
-/// context (thread mode) as that catcher.
-#[unsafe(naked)]
-unsafe extern "C" fn unwind_to_catcher() -> ! {
-    naked_asm!(
-        fpu!(),
-        "movw r1, :lower16:{catch_sp}",
-        "movt r1, :upper16:{catch_sp}",
-        "ldr r0, [r1]",
-        "mov sp, r0",
-        "pop {{r2}}",
-        "str r2, [r1]",
-        "movs r0, #1",
-        restore_fp!(),
-        "pop {{r4-r11, pc}}",
-        catch_sp = sym CATCH_SP,
-    )
 }
 
 /// Runs script code `f` under a catcher; returns `false` if it reported a
@@ -210,13 +114,11 @@ fn print_error(msg: &str, loc: &str) {
 fn unwind() -> ! {
     // Script code only runs in thread mode; unwinding from a handler to a
     // thread-mode frame would corrupt the exception stack.
-    let in_handler = cortex_m::peripheral::SCB::vect_active()
-        != cortex_m::peripheral::scb::VectActive::ThreadMode;
-    if in_handler || CATCH_SP.load(Ordering::Relaxed) == 0 {
-        fault::halt("run-time error outside of script code; the device is halted");
+    if arch::in_interrupt() || CATCH_SP.load(Ordering::Relaxed) == 0 {
+        fault::halt("run-time error outside of script code");
     }
     // SAFETY: a catcher is active in thread mode.
-    unsafe { unwind_to_catcher() }
+    unsafe { arch::jump_to_catcher(&CATCH_SP) }
 }
 
 /// Picks the catcher that a stack overflow unwinds to: the innermost one
@@ -226,16 +128,19 @@ fn unwind() -> ! {
 /// skipped too, so that recovery always makes progress. `None` if no
 /// catcher qualifies.
 ///
-/// Called from the `HardFault` handler (thread-mode code is suspended and
-/// never resumes where it was).
+/// Called from the fault handler (thread-mode code is suspended and never
+/// resumes where it was).
 pub(crate) fn catcher_for_overflow(min_sp: usize) -> Option<usize> {
     let mut sp = CATCH_SP.load(Ordering::Relaxed);
-    let previous_report_overflowed = OVERFLOW_REPORTING.swap(true, Ordering::Relaxed);
+    // Load and store: the fault handler is the only writer while thread
+    // mode is suspended (Armv6-M has no atomic swap).
+    let previous_report_overflowed = OVERFLOW_REPORTING.load(Ordering::Relaxed);
+    OVERFLOW_REPORTING.store(true, Ordering::Relaxed);
     let mut skip = previous_report_overflowed;
     while sp != 0 && (skip || sp < min_sp) {
         skip = false;
         // SAFETY: `sp` is an active catcher frame, whose first word is the
-        // previous catcher's stack pointer (see `catch_raw`).
+        // previous catcher's stack pointer (see `arch::call_catching`).
         sp = unsafe { (sp as *const usize).read_volatile() };
     }
     if sp == 0 {
@@ -245,7 +150,7 @@ pub(crate) fn catcher_for_overflow(min_sp: usize) -> Option<usize> {
     Some(sp)
 }
 
-/// Where the `HardFault` handler resumes thread mode after a stack overflow,
+/// Where the fault handler resumes thread mode after a stack overflow,
 /// with the stack pointer right below the catcher chosen by
 /// [`catcher_for_overflow`]: reports the error and unwinds to that catcher.
 pub(crate) unsafe extern "C" fn stack_overflow() -> ! {
@@ -253,10 +158,7 @@ pub(crate) unsafe extern "C" fn stack_overflow() -> ! {
     // code always runs with interrupts enabled.
     // SAFETY: the event loop and script code do not rely on masked
     // interrupts.
-    unsafe {
-        cortex_m::register::basepri::write(0);
-        cortex_m::interrupt::enable();
-    }
+    unsafe { arch::unmask_interrupts() };
     print_error("stack overflow", "");
     OVERFLOW_REPORTING.store(false, Ordering::Relaxed);
     unwind()

@@ -20,9 +20,7 @@
 //! let interrupts = end.interrupts.wrapping_sub(start.interrupts);
 //! ```
 
-use cortex_m::peripheral::{SCB, SYST};
-
-use crate::time;
+use crate::arch;
 
 /// One look at the time base.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,27 +47,13 @@ pub struct Reading {
 /// branch depends on them), so that the instructions between two readings
 /// are counted exactly under QEMU's `-icount`.
 pub fn read() -> Reading {
-    let reload = SYST::get_reload();
-    let (interrupts, current, pending) = cortex_m::interrupt::free(|_| {
-        let interrupts = time::ticks();
-        let current = SYST::get_current();
-        (interrupts, current, SCB::is_pendst_pending())
-    });
-    // The counter counts down from `reload` to 0 once per millisecond and
-    // then pends the interrupt, which cannot run before the end of the
-    // masked reads. Pending with `current` in the upper half: the counter
-    // wrapped before it was read, and `interrupts` is one short. Pending
-    // with `current` in the lower half: it fell due after the read.
-    // Branch-free, so that the instructions do not depend on the case.
-    let late = (reload / 2).wrapping_sub(current) >> 31; // current > reload / 2
-    let whole_ms = interrupts.wrapping_add(u32::from(pending) & late);
-    let into_ms = reload.saturating_sub(current);
-    let ticks = u64::from(whole_ms) * (u64::from(reload) + 1) + u64::from(into_ms);
+    let sample = arch::tick_sample();
+    let ticks =
+        u64::from(sample.whole_ms) * u64::from(sample.cycles_per_ms) + u64::from(sample.into_ms);
     Reading {
-        // 0 when SysTick has not been started (reload 0).
-        ticks: if reload == 0 { 0 } else { ticks },
-        interrupts,
-        at_tick_edge: current == 1,
+        ticks,
+        interrupts: sample.interrupts,
+        at_tick_edge: sample.at_tick_edge,
     }
 }
 
@@ -81,10 +65,7 @@ pub fn ticks() -> u64 {
 /// Core clock ticks per millisecond, i.e. per tick interrupt (0 before
 /// `run` started SysTick).
 pub fn ticks_per_ms() -> u32 {
-    match SYST::get_reload() {
-        0 => 0,
-        reload => reload + 1,
-    }
+    arch::tick_sample().cycles_per_ms
 }
 
 /// Converts a number of ticks to the number of instructions executed in

@@ -3,7 +3,7 @@
 use crate::abi::{self, set_state, State, SLOT_COUNT};
 use crate::catch::{run_caught, runtime_error};
 use crate::timer::{self, Callback, Next};
-use crate::{gc, print, stack, time, FnAddr, Program};
+use crate::{arch, gc, print, stack, time, FnAddr, Program};
 
 /// Core clock of the default board, QEMU `mps2-an386` (Cortex-M4F): SysTick
 /// counts the 25 MHz processor clock. Boards with another clock call
@@ -55,7 +55,7 @@ unsafe extern "C" fn event_loop(program: usize) -> ! {
             Next::Wait => {
                 set_state(State::Idle);
                 // The 1 ms tick wakes the core up.
-                cortex_m::asm::wfi();
+                arch::wait_for_interrupt();
             }
             Next::Done => {
                 set_state(State::Finished);
@@ -65,7 +65,7 @@ unsafe extern "C" fn event_loop(program: usize) -> ! {
                 // again later (e.g. a host request) must restart the tick.
                 time::stop();
                 loop {
-                    cortex_m::asm::wfi();
+                    arch::wait_for_interrupt();
                 }
             }
         }

@@ -17,18 +17,18 @@
 //! and with less than [`STACK_RESERVE`] bytes of script stack left (so that
 //! a stack overflow can never strike in the middle of a heap update).
 
-use core::arch::asm;
 use core::cell::UnsafeCell;
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::abi::parse_size;
 use crate::catch::runtime_error;
 use crate::cell::ThreadCell;
 use crate::error::{Error, Result};
 use crate::heap::{Heap, Marker, Mutator, Roots};
 use crate::object::{Obj, WORD};
 use crate::value::Value;
-use crate::{stack, timer};
+use crate::{arch, stack, timer};
 
 /// Heap size when the firmware sets none.
 const DEFAULT_HEAP_BYTES: usize = 16 * 1024;
@@ -40,24 +40,6 @@ const HEAP_BYTES: usize = match option_env!("BLUESCRIPT_HEAP_SIZE") {
     Some(text) => parse_size(text.as_bytes()),
     None => DEFAULT_HEAP_BYTES,
 };
-
-/// `text` as a size in bytes (`65536`, `64K`); fails the build otherwise.
-const fn parse_size(text: &[u8]) -> usize {
-    let (mut value, mut digits) = (0usize, 0);
-    while digits < text.len() && text[digits].is_ascii_digit() {
-        value = value * 10 + (text[digits] - b'0') as usize;
-        digits += 1;
-    }
-    let unit = match text.len() - digits {
-        0 => 1,
-        1 if text[digits] == b'K' || text[digits] == b'k' => 1024,
-        _ => 0,
-    };
-    if digits == 0 || unit == 0 {
-        panic!("BLUESCRIPT_HEAP_SIZE: expected a number of bytes, or of KiB with a K suffix");
-    }
-    value * unit
-}
 
 /// Script stack that allocation leaves for the collector's frames.
 const STACK_RESERVE: usize = 1024;
@@ -212,23 +194,13 @@ pub(crate) fn restore_roots(mark: RootMark) {
 
 /// Reports a run-time error if the heap may not be used here.
 fn check_context() {
-    let ipsr: u32;
-    // SAFETY: reads a special register.
-    unsafe { asm!("mrs {}, IPSR", out(reg) ipsr, options(nomem, nostack, preserves_flags)) };
-    if ipsr & 0x1ff != 0 {
+    if arch::in_interrupt() {
         runtime_error("allocation inside an interrupt handler");
     }
     let guard_top = stack::guard_top();
-    if guard_top != 0 && stack_pointer() < guard_top + STACK_RESERVE {
+    if guard_top != 0 && arch::stack_pointer() < guard_top + STACK_RESERVE {
         runtime_error("stack overflow");
     }
-}
-
-fn stack_pointer() -> usize {
-    let sp: usize;
-    // SAFETY: reads the stack pointer.
-    unsafe { asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
-    sp
 }
 
 fn collect() -> usize {

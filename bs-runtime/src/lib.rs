@@ -26,9 +26,12 @@
 #![no_std]
 
 #[cfg(not(all(target_arch = "arm", target_os = "none")))]
-compile_error!("bs-runtime currently supports Cortex-M targets (e.g. thumbv7em-none-eabihf) only");
+compile_error!(
+    "bs-runtime supports Cortex-M targets (thumbv6m, thumbv7m, thumbv7em, thumbv8m.main) only"
+);
 
 mod abi;
+mod arch;
 mod array;
 mod builtins;
 mod catch;

@@ -6,11 +6,18 @@ use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 static LED_ON: AtomicBool = AtomicBool::new(false);
 static TOGGLES: AtomicI32 = AtomicI32::new(0);
 
+/// Counts `n` more toggles. Drivers run in thread mode only, so a load and
+/// a store suffice (Cortex-M0 has no atomic read-modify-write).
+fn count_toggles(n: i32) {
+    TOGGLES.store(TOGGLES.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+}
+
 /// Switches the LED on or off.
 #[bluescript::export]
 fn led_set(on: bool) {
-    if LED_ON.swap(on, Ordering::Relaxed) != on {
-        TOGGLES.fetch_add(1, Ordering::Relaxed);
+    if LED_ON.load(Ordering::Relaxed) != on {
+        LED_ON.store(on, Ordering::Relaxed);
+        count_toggles(1);
     }
     bluescript::println!("LED {}", if on { "on" } else { "off" });
 }
@@ -25,7 +32,7 @@ fn led_toggle_count() -> i32 {
 #[bluescript::export]
 fn led_blink(pattern: &str) -> i32 {
     let flashes = pattern.chars().filter(|c| matches!(c, '.' | '-')).count() as i32;
-    TOGGLES.fetch_add(2 * flashes, Ordering::Relaxed);
+    count_toggles(2 * flashes);
     bluescript::println!("LED blinks {}", pattern);
     flashes
 }

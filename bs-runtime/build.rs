@@ -1,0 +1,19 @@
+//! Tells the Cortex-M code which architecture version it is built for:
+//! rustc has no `cfg` for it, and the instruction sets, the fault model and
+//! the memory protection differ (as cortex-m's own build script does).
+
+use std::env;
+
+fn main() {
+    println!("cargo:rustc-check-cfg=cfg(armv6m)");
+    println!("cargo:rustc-check-cfg=cfg(armv8m)");
+    println!("cargo:rerun-if-changed=build.rs");
+    let target = env::var("TARGET").unwrap_or_default();
+    if target.starts_with("thumbv6m") {
+        // Thumb-1 only, no CAS atomics, no MPU on the cores we support.
+        println!("cargo:rustc-cfg=armv6m");
+    } else if target.starts_with("thumbv8m.main") {
+        // Armv8-M Mainline: the PMSAv8 MPU and the stack limit registers.
+        println!("cargo:rustc-cfg=armv8m");
+    }
+}

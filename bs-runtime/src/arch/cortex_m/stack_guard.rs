@@ -1,0 +1,143 @@
+//! The script stack on the process stack pointer (PSP), and the guard that
+//! makes its overflow fault:
+//!
+//! - Armv7-M: the lowest [`GUARD`] bytes of the region are made
+//!   inaccessible with the last MPU region (the default memory map stays in
+//!   force everywhere else);
+//! - Armv8-M Mainline: PSPLIM, the process stack limit, makes any stack
+//!   pointer update below the region's bottom fault before it happens,
+//!   however large the frame;
+//! - Armv6-M has neither: the region must start where RAM starts, and the
+//!   addresses below RAM must fault by themselves (they do on the nRF51 and
+//!   the RP2040).
+//!
+//! Exception handlers keep the main stack (MSP, cortex-m-rt's
+//! `_stack_start`), so the `HardFault` handler has a valid stack even
+//! though the process stack is exhausted.
+
+use core::arch::{asm, naked_asm};
+
+/// Size of the MPU guard at the bottom of the script stack: a power of two
+/// (an MPU region), and QEMU's page size, so that the guard does not slow
+/// down accesses to the rest of RAM.
+#[cfg(not(any(armv6m, armv8m)))]
+const GUARD: usize = 1024;
+
+/// `[bottom, top)` of the script stack as the linker script defines it, or
+/// `None` if it does not.
+pub(crate) fn script_stack_region() -> Option<(usize, usize)> {
+    let (bottom, top): (usize, usize);
+    // Weak references: an undefined symbol reads as 0 instead of failing the
+    // link, so that a `memory.x` without a script stack still links. The
+    // addresses are loaded from a literal word in the code (Thumb-1 has no
+    // `movw`/`movt`).
+    // SAFETY: only loads two link-time constants into registers.
+    unsafe {
+        asm!(
+            ".weak __bs_script_stack_bottom",
+            ".weak __bs_script_stack_top",
+            "ldr {bottom}, 1f",
+            "ldr {top}, 2f",
+            "b 3f",
+            ".p2align 2",
+            "1: .word __bs_script_stack_bottom",
+            "2: .word __bs_script_stack_top",
+            "3:",
+            bottom = out(reg) bottom,
+            top = out(reg) top,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    match (bottom, top) {
+        (0, 0) => None,
+        _ => Some((bottom, top)),
+    }
+}
+
+/// Makes `[.., guard top)` fault; returns the guard's top. See the module
+/// documentation for each architecture version.
+pub(crate) fn install_stack_guard(bottom: usize, top: usize) -> usize {
+    #[cfg(not(any(armv6m, armv8m)))]
+    {
+        // The guard must be aligned to its size; whatever lies below it in
+        // the region is simply not used.
+        let guard = bottom.next_multiple_of(GUARD);
+        assert!(
+            guard + GUARD < top,
+            "memory.x: the script stack is too small for its guard"
+        );
+        install_mpu_guard(guard);
+        guard + GUARD
+    }
+    #[cfg(armv8m)]
+    {
+        let _ = top;
+        // SAFETY: the limit lies below the stack about to be used; thread
+        // mode does not run on PSP yet.
+        unsafe { asm!("msr psplim, {}", in(reg) bottom, options(nomem, nostack, preserves_flags)) };
+        bottom
+    }
+    #[cfg(armv6m)]
+    {
+        let _ = top;
+        bottom
+    }
+}
+
+/// Makes `[base, base + GUARD)` inaccessible with the last MPU region, and
+/// enables the MPU with the default memory map as background for every
+/// other address (privileged code only runs here: thread mode is
+/// privileged). Without an MPU, the stack is only bounded by what lies
+/// below it.
+#[cfg(not(any(armv6m, armv8m)))]
+fn install_mpu_guard(base: usize) {
+    const MPU_TYPE: *const u32 = 0xE000_ED90 as *const u32;
+    const MPU_CTRL: *mut u32 = 0xE000_ED94 as *mut u32;
+    const MPU_RNR: *mut u32 = 0xE000_ED98 as *mut u32;
+    const MPU_RBAR: *mut u32 = 0xE000_ED9C as *mut u32;
+    const MPU_RASR: *mut u32 = 0xE000_EDA0 as *mut u32;
+    const CTRL_ENABLE: u32 = 1 << 0;
+    const CTRL_PRIVDEFENA: u32 = 1 << 2;
+    const RASR_XN: u32 = 1 << 28; // AP = 0b000: no access
+    const RASR_SIZE: u32 = (GUARD.trailing_zeros() - 1) << 1;
+    const RASR_ENABLE: u32 = 1 << 0;
+
+    // SAFETY: architectural MPU registers; the guard covers stack memory
+    // that nothing uses yet, and nothing else is restricted.
+    unsafe {
+        let regions = (MPU_TYPE.read_volatile() >> 8) & 0xff;
+        if regions == 0 {
+            return;
+        }
+        cortex_m::asm::dsb();
+        MPU_RNR.write_volatile(regions - 1);
+        MPU_RBAR.write_volatile(base as u32);
+        MPU_RASR.write_volatile(RASR_XN | RASR_SIZE | RASR_ENABLE);
+        MPU_CTRL.write_volatile(MPU_CTRL.read_volatile() | CTRL_ENABLE | CTRL_PRIVDEFENA);
+        cortex_m::asm::dsb();
+        cortex_m::asm::isb();
+    }
+}
+
+/// Sets PSP to `top`, makes thread mode use it and jumps to `f(arg)`. The
+/// main stack keeps the caller's frames (they are never returned to) and
+/// serves the exception handlers from there on.
+///
+/// # Safety
+/// Thread mode on the main stack; `[.., top)` is RAM that nothing else uses.
+#[unsafe(naked)]
+pub(crate) unsafe extern "C" fn run_on_stack(
+    arg: usize,
+    top: usize,
+    f: unsafe extern "C" fn(usize) -> !,
+) -> ! {
+    naked_asm!(
+        "msr psp, r1",
+        "mrs r1, control",
+        "movs r3, #2", // SPSEL: thread mode uses PSP
+        "orrs r1, r3",
+        "msr control, r1",
+        "isb",
+        "bx r2",
+    )
+}
