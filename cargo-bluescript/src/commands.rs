@@ -62,13 +62,8 @@ pub fn check(manifest_path: Option<&Path>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn board_of(project: &Project) -> Result<Board> {
-    project.board.parse()
-}
-
 pub fn build(manifest_path: Option<&Path>, release: bool) -> Result<ExitCode> {
     let project = Project::locate(manifest_path)?;
-    board_of(&project)?;
     let image = firmware::build(&project, release)?;
     status("Built", &image.elf.display().to_string());
     Ok(ExitCode::SUCCESS)
@@ -76,7 +71,7 @@ pub fn build(manifest_path: Option<&Path>, release: bool) -> Result<ExitCode> {
 
 pub fn flash(manifest_path: Option<&Path>, release: bool) -> Result<ExitCode> {
     let project = Project::locate(manifest_path)?;
-    let board = board_of(&project)?;
+    let board = project.board;
     board.ensure_tools_installed()?;
     let image = firmware::build(&project, release)?;
     let flashed = board.flash(&image.shadow, &project.state_dir())?;
@@ -166,7 +161,7 @@ pub fn interrupted() -> Arc<AtomicBool> {
 /// pending, non-zero on a run-time error.
 pub fn run(manifest_path: Option<&Path>, release: bool) -> Result<ExitCode> {
     let project = Project::locate(manifest_path)?;
-    let board = board_of(&project)?;
+    let board = project.board;
     board.ensure_tools_installed()?;
     let image = firmware::build(&project, release)?;
     let stop = interrupted();
@@ -194,7 +189,7 @@ pub fn run(manifest_path: Option<&Path>, release: bool) -> Result<ExitCode> {
 
 pub fn watch(manifest_path: Option<&Path>) -> Result<ExitCode> {
     let project = Project::locate(manifest_path)?;
-    let board = board_of(&project)?;
+    let board = project.board;
     board.ensure_tools_installed()?;
     crate::watch::watch(&project, board, interrupted())
 }

@@ -121,7 +121,7 @@ pub struct Image {
 
 /// Compiles the scripts and builds the firmware: nothing touches a device.
 pub fn build(project: &Project, release: bool) -> Result<Image> {
-    toolchain::ensure_target_installed(&project.root)?;
+    toolchain::ensure_target_installed(&project.root, project.board)?;
     let exports = scan_firmware_sources(&project.root.join("src"))?;
     let (main_name, program) = compile_scripts(project, &exports)?;
     let slots = image_slots(&program);

@@ -5,6 +5,7 @@
 pub mod board;
 pub mod commands;
 pub mod firmware;
+pub mod isa;
 pub mod patch;
 pub mod probe;
 pub mod project;

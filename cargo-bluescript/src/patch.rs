@@ -2,9 +2,10 @@
 //! it at a free address of the patch region against the running image,
 //! write it over the probe, read it back, and switch the slots.
 
+use crate::board::Board;
 use crate::probe::Probe;
 use crate::shadow::{FunctionRecord, Shadow};
-use crate::toolchain::{Toolchain, TARGET};
+use crate::toolchain::Toolchain;
 use anyhow::{anyhow, bail, Context, Result};
 use bluescript_compiler::codegen::{generate_patch, patch_symbol, SlotMap, PATCH_RUSTC_OPTIONS};
 use bluescript_compiler::ir::{self, Function};
@@ -126,14 +127,16 @@ pub struct Timings {
     pub transfer: Duration,
 }
 
-/// Code ready to be written: bytes for `base..`, and where each function landed.
+/// Code ready to be written: bytes for `base..` (a data address), and where
+/// each function landed (executable addresses).
 pub struct LinkedPatch {
     pub base: u32,
     pub bytes: Vec<u8>,
     pub functions: Vec<Placed>,
 }
 
-/// A function of a patch: its slot, and its code's address (Thumb bit set) and size.
+/// A function of a patch: its slot, its code's address (as a function
+/// pointer of the architecture: Thumb bit set on Arm) and size.
 pub struct Placed {
     pub name: String,
     pub slot: u32,
@@ -191,8 +194,13 @@ impl Patcher {
         } else {
             shadow.next_patch_address()
         };
-        let linked = self.link(&object, shadow, base, epoch)?;
-        let patch = extract(&linked, base, &slots, &plan.functions, epoch)?;
+        // Linked where the code runs, written where the data bus sees it
+        // (the same address but on boards with a code alias).
+        let board = self.toolchain.board;
+        let run_base = board.memory.executable_address(base);
+        let linked = self.link(&object, shadow, run_base, epoch)?;
+        let mut patch = extract(&linked, board, run_base, &slots, &plan.functions, epoch)?;
+        patch.base = base;
         shadow.ensure_fits(base, patch.bytes.len() as u32)?;
         timings.link = started.elapsed();
         Ok(patch)
@@ -202,10 +210,15 @@ impl Patcher {
         let source = self.work_dir.join(format!("patch{epoch}.rs"));
         let object = self.work_dir.join(format!("patch{epoch}.o"));
         std::fs::write(&source, code)?;
-        let output = rustc_command(&self.toolchain.rustc, &source, &object)
-            .current_dir(&self.toolchain.project_dir)
-            .output()
-            .context("cannot run rustc")?;
+        let output = rustc_command(
+            &self.toolchain.rustc,
+            self.toolchain.board,
+            &source,
+            &object,
+        )
+        .current_dir(&self.toolchain.project_dir)
+        .output()
+        .context("cannot run rustc")?;
         if !output.status.success() {
             bail!(
                 "rustc rejected the generated patch (a compiler bug; please report it):\n{}",
@@ -218,15 +231,7 @@ impl Patcher {
     fn link(&self, object: &Path, shadow: &Shadow, base: u32, epoch: u32) -> Result<PathBuf> {
         let script = self.work_dir.join(format!("patch{epoch}.ld"));
         let output = self.work_dir.join(format!("patch{epoch}.elf"));
-        std::fs::write(
-            &script,
-            format!(
-                "SECTIONS {{\n  . = {base:#x};\n  .text : {{ *(.text .text.*) }}\n  \
-                 .rodata : ALIGN(4) {{ *(.rodata .rodata.*) }}\n  .data : ALIGN(4) {{ *(.data .data.*) }}\n  \
-                 .bss : ALIGN(4) {{ *(.bss .bss.* COMMON) }}\n  \
-                 /DISCARD/ : {{ *(.ARM.exidx*) *(.ARM.extab*) *(.comment) *(.ARM.attributes) }}\n}}\n"
-            ),
-        )?;
+        std::fs::write(&script, link_script(self.toolchain.board, base))?;
         let mut command = Command::new(&self.lld);
         command
             .args(["-flavor", "gnu", "--no-undefined"])
@@ -280,12 +285,32 @@ fn missing_descriptors(code: &str, shadow: &Shadow) -> Vec<String> {
         .collect()
 }
 
-/// How a patch crate is compiled for the device.
-pub fn rustc_command(rustc: &Path, source: &Path, object: &Path) -> Command {
+/// The linker script that places a patch's code at `base`, the next free
+/// address of the patch region: code first, then constants and data.
+fn link_script(board: Board, base: u32) -> String {
+    let discarded: String = board
+        .isa()
+        .patch_discarded_sections()
+        .iter()
+        .map(|pattern| format!(" *({pattern})"))
+        .collect();
+    format!(
+        "SECTIONS {{\n  . = {base:#x};\n  .text : {{ *(.text .text.*) }}\n  \
+         .rodata : ALIGN(4) {{ *(.rodata .rodata.* .srodata .srodata.*) }}\n  \
+         .data : ALIGN(4) {{ *(.data .data.* .sdata .sdata.*) }}\n  \
+         .bss : ALIGN(4) {{ *(.bss .bss.* .sbss .sbss.* COMMON) }}\n  \
+         /DISCARD/ : {{{discarded} }}\n}}\n"
+    )
+}
+
+/// How a patch crate is compiled for `board`: optimized, no panics, no
+/// unwinding, nothing that the running image might lack.
+pub fn rustc_command(rustc: &Path, board: Board, source: &Path, object: &Path) -> Command {
     let mut command = Command::new(rustc);
     command
         .args(PATCH_RUSTC_OPTIONS)
-        .arg(format!("--target={TARGET}"))
+        .arg(format!("--target={}", board.target_triple()))
+        .args(board.isa().patch_rustc_flags())
         .arg(source)
         .arg("-o")
         .arg(object);
@@ -305,6 +330,7 @@ fn slot_map(shadow: &Shadow, plan: &PatchPlan) -> SlotMap {
 
 fn extract(
     elf_path: &Path,
+    board: Board,
     base: u32,
     slots: &SlotMap,
     functions: &[String],
@@ -347,9 +373,7 @@ fn extract(
             .find(|s| s.name() == Ok(symbol_name.as_str()))
             .ok_or_else(|| anyhow!("the linked patch lacks `{symbol_name}`"))?;
         let address = symbol.address() as u32;
-        if address & 1 == 0 {
-            bail!("`{symbol_name}` is not Thumb code ({address:#x})");
-        }
+        board.isa().check_function_symbol(&symbol_name, address)?;
         placed.push(Placed {
             name: name.clone(),
             slot: slots[name],

@@ -1,6 +1,7 @@
 //! A BlueScript project: a firmware crate whose `Cargo.toml` carries
 //! `[package.metadata.bluescript]`.
 
+use crate::board::Board;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -11,7 +12,8 @@ pub struct Project {
     /// Directory holding the firmware crate's `Cargo.toml`.
     pub root: PathBuf,
     pub manifest: PathBuf,
-    pub board: String,
+    /// The `board` of `[package.metadata.bluescript]` (`qemu-m4` if none).
+    pub board: Board,
     pub scripts_dir: PathBuf,
     pub main_script: PathBuf,
     /// `heap-size` of `[package.metadata.bluescript]`: the size of the
@@ -70,11 +72,17 @@ impl Project {
             .parent()
             .expect("a manifest path has a parent")
             .to_path_buf();
+        let board = match &config.board {
+            Some(name) => {
+                Board::named(name).with_context(|| format!("in `{}`", manifest.display()))?
+            }
+            None => Board::default(),
+        };
         let scripts_dir = root.join(config.scripts.as_deref().unwrap_or("scripts"));
         let main_script = root.join(config.main.as_deref().unwrap_or("scripts/main.bs"));
         Ok(Project {
             name: package.name.to_string(),
-            board: config.board.unwrap_or_else(|| "qemu-m4".into()),
+            board,
             scripts_dir,
             main_script,
             heap_size: config.heap_size,

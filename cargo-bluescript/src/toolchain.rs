@@ -1,11 +1,10 @@
 //! The Rust toolchain the firmware builds with: patches must be compiled by
 //! the same rustc (so `core`'s symbols match) and linked by its rust-lld.
 
+use crate::board::Board;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-pub const TARGET: &str = "thumbv7em-none-eabihf";
 
 #[derive(Clone, Debug)]
 pub struct Toolchain {
@@ -13,10 +12,13 @@ pub struct Toolchain {
     pub rustc: PathBuf,
     pub project_dir: PathBuf,
     pub sysroot: PathBuf,
+    /// The board the project is for: its target is the one patches are
+    /// compiled for.
+    pub board: Board,
 }
 
 impl Toolchain {
-    pub fn for_project(project_dir: &Path) -> Result<Toolchain> {
+    pub fn for_project(project_dir: &Path, board: Board) -> Result<Toolchain> {
         let rustc = PathBuf::from(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()));
         let output = Command::new(&rustc)
             .current_dir(project_dir)
@@ -34,11 +36,20 @@ impl Toolchain {
             rustc,
             project_dir: project_dir.to_path_buf(),
             sysroot,
+            board,
         })
     }
 
+    /// The Rust target of the board.
+    pub fn target(&self) -> &'static str {
+        self.board.target_triple()
+    }
+
     pub fn target_libdir(&self) -> PathBuf {
-        self.sysroot.join("lib/rustlib").join(TARGET).join("lib")
+        self.sysroot
+            .join("lib/rustlib")
+            .join(self.target())
+            .join("lib")
     }
 
     /// rust-lld ships with every rustup toolchain, next to the host's libs.
@@ -70,9 +81,9 @@ impl Toolchain {
     }
 }
 
-/// Fails with the exact command to run when the device target is missing.
-pub fn ensure_target_installed(project_dir: &Path) -> Result<Toolchain> {
-    let toolchain = Toolchain::for_project(project_dir)?;
+/// Fails with the exact command to run when the board's target is missing.
+pub fn ensure_target_installed(project_dir: &Path, board: Board) -> Result<Toolchain> {
+    let toolchain = Toolchain::for_project(project_dir, board)?;
     toolchain.ensure_target_installed()?;
     Ok(toolchain)
 }
@@ -89,9 +100,11 @@ impl Toolchain {
             })
             .unwrap_or(false);
         if !has_core {
+            let target = self.target();
             bail!(
-                "the Rust target `{TARGET}` is not installed for this toolchain\n\
-                 install it with: rustup target add {TARGET}"
+                "the Rust target `{target}` of the {} board is not installed for this toolchain\n\
+                 install it with: rustup target add {target}",
+                self.board
             );
         }
         Ok(())
@@ -102,27 +115,36 @@ impl Toolchain {
 mod tests {
     use super::*;
 
-    fn toolchain_with_sysroot(sysroot: &Path) -> Toolchain {
+    fn toolchain_with_sysroot(sysroot: &Path, board: Board) -> Toolchain {
         Toolchain {
             rustc: "rustc".into(),
             project_dir: sysroot.to_path_buf(),
             sysroot: sysroot.to_path_buf(),
+            board,
         }
     }
 
     #[test]
     fn a_missing_target_says_how_to_install_it() {
         let sysroot = tempfile::tempdir().unwrap();
-        let error = toolchain_with_sysroot(sysroot.path())
+        let error = toolchain_with_sysroot(sysroot.path(), Board::default())
             .ensure_target_installed()
             .unwrap_err()
             .to_string();
         assert!(
-            error.contains("`thumbv7em-none-eabihf` is not installed"),
+            error.contains("`thumbv7em-none-eabihf` of the qemu-m4 board is not installed"),
             "{error}"
         );
         assert!(
             error.contains("rustup target add thumbv7em-none-eabihf"),
+            "{error}"
+        );
+        let error = toolchain_with_sysroot(sysroot.path(), Board::named("qemu-rv32").unwrap())
+            .ensure_target_installed()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("rustup target add riscv32imc-unknown-none-elf"),
             "{error}"
         );
     }
@@ -130,11 +152,12 @@ mod tests {
     #[test]
     fn an_installed_target_is_found() {
         let sysroot = tempfile::tempdir().unwrap();
-        let libdir = sysroot.path().join("lib/rustlib").join(TARGET).join("lib");
+        let board = Board::named("qemu-m0").unwrap();
+        let libdir = sysroot.path().join("lib/rustlib/thumbv6m-none-eabi/lib");
         std::fs::create_dir_all(&libdir).unwrap();
         std::fs::write(libdir.join("libcore-0123.rlib"), b"").unwrap();
         std::fs::write(libdir.join("libcompiler_builtins-0123.rlib"), b"").unwrap();
-        let toolchain = toolchain_with_sysroot(sysroot.path());
+        let toolchain = toolchain_with_sysroot(sysroot.path(), board);
         toolchain.ensure_target_installed().unwrap();
         assert!(toolchain.compiler_builtins().is_some());
     }

@@ -47,7 +47,7 @@ pub fn watch(project: &Project, board: Board, stop: Arc<AtomicBool>) -> Result<E
         .watch(&firmware_src, RecursiveMode::Recursive)
         .with_context(|| format!("cannot watch `{}`", firmware_src.display()))?;
 
-    let toolchain = Toolchain::for_project(&project.root)?;
+    let toolchain = Toolchain::for_project(&project.root, board)?;
     let patcher = Patcher::new(toolchain, &project.state_dir())?;
     let mut program = Program::start(project, board);
     status(

@@ -227,7 +227,7 @@ pub fn run_image(image: firmware::Image) -> Result<String> {
     let options = StartOptions {
         icount: Some(ICOUNT_SHIFT),
     };
-    let mut session = Session::start(Board::QemuM4, image.shadow, &options)?;
+    let mut session = Session::start(Board::default(), image.shadow, &options)?;
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
     let deadline = Instant::now() + RUN_TIMEOUT;
     loop {

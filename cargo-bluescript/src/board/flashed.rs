@@ -9,7 +9,7 @@
 //! session can later attach to it.
 
 use super::qemu::{self, DetachedQemu, QemuOptions};
-use super::{Board, RunningBoard};
+use super::{Board, Runner, RunningBoard};
 use crate::probe::{GdbProbe, Probe};
 use crate::shadow::{RuntimeSymbols, Shadow};
 use anyhow::{bail, Context, Result};
@@ -152,11 +152,12 @@ pub(super) fn flash(board: Board, shadow: &Shadow, state_dir: &Path) -> Result<F
     let mut flashed_shadow = shadow.clone();
     flashed_shadow.image = image.clone();
     flashed_shadow.save(&dir)?;
-    match board {
-        Board::QemuM4 => {
+    match &board.runner {
+        Runner::Qemu(_) => {
             let socket = qemu::detached_socket_path(&dir)?;
             let log = dir.join("qemu.log");
-            let mut qemu = DetachedQemu::start(&image, &socket, &log, &QemuOptions::default())?;
+            let mut qemu =
+                DetachedQemu::start(board, &image, &socket, &log, &QemuOptions::default())?;
             let record = FlashedBoard {
                 board: board.name().to_owned(),
                 pid: qemu.pid(),
@@ -228,9 +229,7 @@ impl RunningBoard for AttachedBoard {
     }
 
     fn failure_details(&mut self) -> Option<String> {
-        let running = match self.board {
-            Board::QemuM4 => qemu::is_serving(self.record.pid, &self.record.socket),
-        };
+        let running = is_running(self.board, &self.record);
         (!running).then(|| {
             format!(
                 "the flashed board (QEMU pid {}) stopped; its output is in {}",
@@ -248,10 +247,7 @@ pub(super) fn attach(state_dir: &Path) -> Result<Option<(AttachedBoard, Shadow)>
         return Ok(None);
     };
     let board: Board = record.board.parse()?;
-    let running = match board {
-        Board::QemuM4 => qemu::is_serving(record.pid, &record.socket),
-    };
-    if !running {
+    if !is_running(board, &record) {
         return Ok(None);
     }
     let shadow_dir = record.shadow.parent().unwrap_or(state_dir);
@@ -273,14 +269,23 @@ pub(super) fn stop(state_dir: &Path) -> Result<Option<Stopped>> {
     let Some(record) = FlashedBoard::load(state_dir)? else {
         return Ok(None);
     };
-    let was_running = match record.board.parse::<Board>()? {
-        Board::QemuM4 => qemu::stop_detached(record.pid, &record.socket)?,
+    let board: Board = record.board.parse()?;
+    let was_running = match &board.runner {
+        Runner::Qemu(machine) => qemu::stop_detached(machine, record.pid, &record.socket)?,
     };
     FlashedBoard::remove(state_dir)?;
     Ok(Some(Stopped {
         record,
         was_running,
     }))
+}
+
+/// Whether the board `record` describes still runs (its pid may since
+/// have been reused by another process).
+fn is_running(board: Board, record: &FlashedBoard) -> bool {
+    match &board.runner {
+        Runner::Qemu(machine) => qemu::is_serving(machine, record.pid, &record.socket),
+    }
 }
 
 /// Checks, through a probe freshly connected to a started board (and so

@@ -1,54 +1,240 @@
 //! Boards a BlueScript program can run on, and how to get a [`Probe`] to one.
+//!
+//! Every board is one entry of [`BOARDS`] (in `list.rs`): its name, the Rust
+//! target and so the architecture ([`crate::isa`]), the template a new
+//! project starts from (`templates/<name>/`), the memory facts the host
+//! needs, and how it is started, flashed and reached. Code asks the entry;
+//! nothing matches on a board's name.
 
 pub mod flashed;
+mod list;
 mod process;
 pub mod qemu;
 
 pub use flashed::{AttachedBoard, DeviceStatus, Flashed, FlashedBoard, Stopped};
+pub use list::BOARDS;
 pub use qemu::{QemuBoard, QemuOptions};
 
+use crate::isa::{self, Isa};
 use crate::probe::Probe;
 use crate::shadow::Shadow;
 use anyhow::{bail, Result};
 use std::fmt;
+use std::ops::Deref;
 use std::path::Path;
 use std::str::FromStr;
 
-/// A supported board (the `board` key of `[package.metadata.bluescript]`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Board {
-    /// A Cortex-M4F emulated by QEMU (`mps2-an386`).
-    #[default]
-    QemuM4,
+/// What the registry knows about one board.
+#[derive(Debug)]
+pub struct BoardInfo {
+    /// The `board` key of `[package.metadata.bluescript]`, and the name of
+    /// its template directory.
+    pub name: &'static str,
+    /// What it is, for people: the core and what emulates it.
+    pub description: &'static str,
+    /// The Rust target the firmware and its patches are built for.
+    pub target: &'static str,
+    pub memory: MemoryMap,
+    /// How the board is started, flashed and reached.
+    pub runner: Runner,
 }
 
-impl Board {
-    pub const ALL: [Board; 1] = [Board::QemuM4];
+/// What the host needs to know of a board's memory (everything else comes
+/// from the image's symbols).
+#[derive(Debug, Clone, Copy)]
+pub struct MemoryMap {
+    /// Where the image's code and constants live; `None` when the image is
+    /// loaded into `ram`.
+    pub flash: Option<Region>,
+    /// Read-write memory, all of it usable by the program.
+    pub ram: Region,
+    /// Code RAM seen at two addresses: the patch region is written at its
+    /// data address and runs at its executable one (ESP32-C3: DRAM
+    /// 0x3FC80000 is IRAM 0x40380000). `None`: the same address does both.
+    pub code_alias: Option<CodeAlias>,
+}
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Board::QemuM4 => "qemu-m4",
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region {
+    pub start: u32,
+    pub size: u32,
+}
+
+impl Region {
+    pub fn contains(self, address: u32) -> bool {
+        address.wrapping_sub(self.start) < self.size
+    }
+}
+
+/// Code RAM reached through the data bus at `data` and fetched from at
+/// `executable`, for `size` bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeAlias {
+    pub data: u32,
+    pub executable: u32,
+    pub size: u32,
+}
+
+impl MemoryMap {
+    /// The address code at `data` runs at.
+    pub fn executable_address(&self, data: u32) -> u32 {
+        match self.code_alias {
+            Some(alias)
+                if (Region {
+                    start: alias.data,
+                    size: alias.size,
+                })
+                .contains(data) =>
+            {
+                data - alias.data + alias.executable
+            }
+            _ => data,
         }
     }
 
-    pub fn description(self) -> &'static str {
-        match self {
-            Board::QemuM4 => "Cortex-M4F emulated by QEMU (mps2-an386)",
+    /// The address code running at `executable` is written at.
+    pub fn data_address(&self, executable: u32) -> u32 {
+        match self.code_alias {
+            Some(alias)
+                if (Region {
+                    start: alias.executable,
+                    size: alias.size,
+                })
+                .contains(executable) =>
+            {
+                executable - alias.executable + alias.data
+            }
+            _ => executable,
         }
+    }
+}
+
+/// How a board is started, flashed and reached.
+#[derive(Debug)]
+pub enum Runner {
+    /// Emulated by QEMU: `run` and `watch` start it halted with its GDB stub
+    /// on a private Unix socket; `flash` starts it detached, recorded in
+    /// `board.json`, and later sessions reach it through that socket.
+    Qemu(QemuMachine),
+}
+
+/// A QEMU machine and what it takes to run and measure programs on it.
+#[derive(Debug)]
+pub struct QemuMachine {
+    /// `qemu-system-arm`, `qemu-system-riscv32`.
+    pub program: &'static str,
+    /// The Debian package that has `program`.
+    pub package: &'static str,
+    /// `-machine` and any options the machine needs (`-bios none`).
+    pub args: &'static [&'static str],
+    /// How the benchmark counts instructions on it.
+    pub counter: InstructionCounter,
+}
+
+/// What gives a deterministic instruction count under `-icount`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstructionCounter {
+    /// SysTick on the core clock of `clock_hz`, with `-icount shift=N`:
+    /// each instruction takes 2^N ns, so `clock_hz * 2^N / 10^9` ticks.
+    SysTick { clock_hz: u32, icount_shift: u32 },
+    /// The `minstret` CSR, exact under `-icount shift=0`.
+    Minstret,
+}
+
+impl InstructionCounter {
+    /// The `-icount shift` that makes counts deterministic.
+    pub fn icount_shift(self) -> u32 {
+        match self {
+            InstructionCounter::SysTick { icount_shift, .. } => icount_shift,
+            InstructionCounter::Minstret => 0,
+        }
+    }
+}
+
+/// A board of the registry (the `board` key of
+/// `[package.metadata.bluescript]`); a cheap handle to its [`BoardInfo`].
+#[derive(Clone, Copy)]
+pub struct Board(&'static BoardInfo);
+
+impl Deref for Board {
+    type Target = BoardInfo;
+
+    fn deref(&self) -> &BoardInfo {
+        self.0
+    }
+}
+
+impl PartialEq for Board {
+    fn eq(&self, other: &Board) -> bool {
+        self.0.name == other.0.name
+    }
+}
+
+impl Eq for Board {}
+
+impl fmt::Debug for Board {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Board({})", self.0.name)
+    }
+}
+
+impl Default for Board {
+    /// `qemu-m4`, the board of projects that name none.
+    fn default() -> Board {
+        Board(&BOARDS[0])
+    }
+}
+
+impl Board {
+    /// Every board, the default first.
+    pub fn all() -> impl Iterator<Item = Board> {
+        BOARDS.iter().map(Board)
+    }
+
+    /// The board called `name`.
+    pub fn named(name: &str) -> Result<Board> {
+        if let Some(board) = Board::all().find(|b| b.name == name) {
+            return Ok(board);
+        }
+        let known: Vec<_> = Board::all().map(|b| b.name).collect();
+        bail!("unknown board `{name}`; known boards: {}", known.join(", "))
+    }
+
+    pub fn name(self) -> &'static str {
+        self.0.name
+    }
+
+    pub fn description(self) -> &'static str {
+        self.0.description
     }
 
     /// The Rust target the firmware is built for.
     pub fn target_triple(self) -> &'static str {
-        match self {
-            Board::QemuM4 => "thumbv7em-none-eabihf",
+        self.0.target
+    }
+
+    /// The board's architecture.
+    pub fn isa(self) -> &'static dyn Isa {
+        isa::lookup(self.0.target).expect("every board's target has an architecture (tested)")
+    }
+
+    /// The directory under `templates/` a new project is made from.
+    pub fn template(self) -> &'static str {
+        self.0.name
+    }
+
+    /// The QEMU machine that emulates this board.
+    pub fn qemu(self) -> &'static QemuMachine {
+        match &self.0.runner {
+            Runner::Qemu(machine) => machine,
         }
     }
 
     /// Checks that the programs this board needs are installed, with an
     /// error that says how to install them.
     pub fn ensure_tools_installed(self) -> Result<()> {
-        match self {
-            Board::QemuM4 => QemuBoard::ensure_installed(),
+        match &self.0.runner {
+            Runner::Qemu(_) => QemuBoard::ensure_installed(self),
         }
     }
 
@@ -84,13 +270,13 @@ impl Board {
     /// Loads `elf` on the board and connects to it; the core is left halted
     /// at its reset vector.
     pub fn start(self, elf: &Path, options: &StartOptions) -> Result<Box<dyn RunningBoard>> {
-        match self {
-            Board::QemuM4 => {
+        match &self.0.runner {
+            Runner::Qemu(_) => {
                 let qemu_options = QemuOptions {
                     icount: options.icount,
                     ..QemuOptions::default()
                 };
-                Ok(Box::new(QemuBoard::start(elf, qemu_options)?))
+                Ok(Box::new(QemuBoard::start(self, elf, qemu_options)?))
             }
         }
     }
@@ -100,11 +286,7 @@ impl FromStr for Board {
     type Err = anyhow::Error;
 
     fn from_str(name: &str) -> Result<Board> {
-        if let Some(board) = Board::ALL.into_iter().find(|b| b.name() == name) {
-            return Ok(board);
-        }
-        let known: Vec<_> = Board::ALL.iter().map(|b| b.name()).collect();
-        bail!("unknown board `{name}`; known boards: {}", known.join(", "))
+        Board::named(name)
     }
 }
 
@@ -140,14 +322,53 @@ mod tests {
 
     #[test]
     fn boards_parse_from_their_names() {
-        assert_eq!("qemu-m4".parse::<Board>().unwrap(), Board::QemuM4);
-        assert_eq!(Board::default(), Board::QemuM4);
-        assert_eq!(Board::QemuM4.to_string(), "qemu-m4");
-        assert_eq!(Board::QemuM4.target_triple(), "thumbv7em-none-eabihf");
+        let m4 = "qemu-m4".parse::<Board>().unwrap();
+        assert_eq!(Board::default(), m4);
+        assert_eq!(m4.to_string(), "qemu-m4");
+        assert_eq!(m4.target_triple(), "thumbv7em-none-eabihf");
         let err = "arduino".parse::<Board>().unwrap_err().to_string();
         assert!(
-            err.contains("unknown board `arduino`") && err.contains("qemu-m4"),
+            err.contains("unknown board `arduino`")
+                && err.contains("qemu-m4, qemu-m3, qemu-m0, qemu-m33, qemu-rv32"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn every_board_has_an_architecture_and_a_unique_name() {
+        let names: Vec<_> = Board::all().map(|b| b.name()).collect();
+        for (i, board) in Board::all().enumerate() {
+            assert!(!names[..i].contains(&board.name()), "{} twice", board);
+            // Panics if the target is of no known architecture.
+            let isa = board.isa();
+            assert!(!isa.variant().is_empty());
+            assert!(board.memory.ram.size > 0, "{board}");
+        }
+        assert_eq!(Board::named("qemu-rv32").unwrap().isa().family(), "riscv32");
+        assert_eq!(Board::named("qemu-m0").unwrap().isa().variant(), "Armv6-M");
+    }
+
+    #[test]
+    fn code_aliases_translate_both_ways_inside_their_window() {
+        // The ESP32-C3's: IRAM 0x40380000 is DRAM 0x3FC80000.
+        let memory = MemoryMap {
+            flash: None,
+            ram: Region {
+                start: 0x3fc8_0000,
+                size: 0x6_0000,
+            },
+            code_alias: Some(CodeAlias {
+                data: 0x3fc8_0000,
+                executable: 0x4038_0000,
+                size: 0x6_0000,
+            }),
+        };
+        assert_eq!(memory.executable_address(0x3fc8_1234), 0x4038_1234);
+        assert_eq!(memory.data_address(0x4038_1234), 0x3fc8_1234);
+        // Outside the window, an address is its own alias.
+        assert_eq!(memory.executable_address(0x3fce_0000), 0x3fce_0000);
+        assert_eq!(memory.data_address(0x4200_0000), 0x4200_0000);
+        let m4 = Board::default();
+        assert_eq!(m4.memory.data_address(0x1234), 0x1234);
     }
 }

@@ -1,7 +1,7 @@
-//! The `qemu-m4` board: QEMU's `mps2-an386` machine (Cortex-M4F) driven
-//! through its GDB stub on a Unix socket.
+//! Boards emulated by QEMU (the registry's [`QemuMachine`]s), driven
+//! through QEMU's GDB stub on a Unix socket.
 
-use super::{process, Board, RunningBoard};
+use super::{process, Board, QemuMachine, RunningBoard};
 use crate::probe::{GdbProbe, Probe};
 use anyhow::{bail, Context, Result};
 use bluescript_compiler::fingerprint;
@@ -17,8 +17,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use std::{env, fs, thread};
 
-const QEMU_PROGRAM: &str = "qemu-system-arm";
-const MACHINE: &str = "mps2-an386";
 /// How much of QEMU's output to keep for error messages.
 const OUTPUT_TAIL: usize = 16 * 1024;
 const SOCKET_POLL_INTERVAL: Duration = Duration::from_millis(2);
@@ -57,32 +55,37 @@ pub struct QemuBoard {
     // Declared before `process`: the connection closes before QEMU is killed.
     probe: GdbProbe<UnixStream>,
     process: QemuProcess,
+    board: Board,
 }
 
 impl QemuBoard {
-    /// Checks that `qemu-system-arm` can be run.
-    pub fn ensure_installed() -> Result<()> {
-        match find_program(QEMU_PROGRAM) {
+    /// Checks that the QEMU that emulates `board` can be run.
+    pub fn ensure_installed(board: Board) -> Result<()> {
+        match find_program(board.qemu().program) {
             Some(_) => Ok(()),
-            None => Err(not_installed_error()),
+            None => Err(not_installed_error(board)),
         }
     }
 
-    /// Starts QEMU with `elf` loaded and the core halted at its reset
-    /// vector, and connects to it.
-    pub fn start(elf: &Path, options: QemuOptions) -> Result<QemuBoard> {
-        Self::ensure_installed()?;
+    /// Starts QEMU emulating `board` with `elf` loaded and the core halted
+    /// at its reset vector, and connects to it.
+    pub fn start(board: Board, elf: &Path, options: QemuOptions) -> Result<QemuBoard> {
+        Self::ensure_installed(board)?;
         if !elf.is_file() {
             bail!(
                 "the firmware {} does not exist (was it built?)",
                 elf.display()
             );
         }
-        let mut process = QemuProcess::spawn(elf, &options)?;
+        let mut process = QemuProcess::spawn(board.qemu(), elf, &options)?;
         process.wait_for_socket(options.startup_timeout)?;
         let probe =
             connect(&process.socket_path()).map_err(|err| process.explain_startup_failure(err))?;
-        Ok(QemuBoard { probe, process })
+        Ok(QemuBoard {
+            probe,
+            process,
+            board,
+        })
     }
 
     pub fn probe(&mut self) -> &mut dyn Probe {
@@ -109,7 +112,7 @@ impl QemuBoard {
 
 impl RunningBoard for QemuBoard {
     fn board(&self) -> Board {
-        Board::QemuM4
+        self.board
     }
 
     fn probe(&mut self) -> &mut dyn Probe {
@@ -130,20 +133,23 @@ pub struct DetachedQemu {
 }
 
 impl DetachedQemu {
-    /// Starts QEMU running `elf` (not halted), its debug stub on `socket` and
-    /// its output in `log`; returns once the socket is open.
+    /// Starts QEMU emulating `board` running `elf` (not halted), its debug
+    /// stub on `socket` and its output in `log`; returns once the socket is
+    /// open.
     pub fn start(
+        board: Board,
         elf: &Path,
         socket: &Path,
         log: &Path,
         options: &QemuOptions,
     ) -> Result<DetachedQemu> {
-        QemuBoard::ensure_installed()?;
+        QemuBoard::ensure_installed(board)?;
+        let machine = board.qemu();
         // A leftover socket would look like the new one being ready.
         remove_socket(socket)?;
         let log_file =
             fs::File::create(log).with_context(|| format!("cannot create `{}`", log.display()))?;
-        let mut command = qemu_command(elf, socket, options, false);
+        let mut command = qemu_command(machine, elf, socket, options, false);
         // Nothing of ours: no terminal, and no pipe (whoever reads our output
         // to its end would wait for QEMU too).
         command
@@ -153,7 +159,7 @@ impl DetachedQemu {
         detach(&mut command);
         let child = command
             .spawn()
-            .with_context(|| format!("could not start `{QEMU_PROGRAM}`"))?;
+            .with_context(|| format!("could not start `{}`", machine.program))?;
         let mut qemu = DetachedQemu {
             child,
             log: log.to_path_buf(),
@@ -210,20 +216,23 @@ pub fn connect(socket: &Path) -> Result<GdbProbe<UnixStream>> {
     }
 }
 
-/// Whether process `pid` is a QEMU serving the debug socket `socket`: the
-/// pid in a record may since have been reused by any other process.
-pub fn is_serving(pid: u32, socket: &Path) -> bool {
+/// Whether process `pid` is the QEMU of `machine` serving the debug socket
+/// `socket`: the pid in a record may since have been reused by any other
+/// process.
+pub fn is_serving(machine: &QemuMachine, pid: u32, socket: &Path) -> bool {
     let spec = chardev_spec(socket);
     let spec = spec.to_string_lossy();
     process::is_running(pid)
-        && process::info(pid)
-            .is_some_and(|info| info.program == QEMU_PROGRAM && info.command_line.contains(&*spec))
+        && process::info(pid).is_some_and(|info| {
+            info.program == machine.program && info.command_line.contains(&*spec)
+        })
 }
 
-/// Stops the detached QEMU `pid` that serves `socket`. Returns whether it
-/// was running: if the pid is no such QEMU, no process is touched.
-pub fn stop_detached(pid: u32, socket: &Path) -> Result<bool> {
-    let running = is_serving(pid, socket);
+/// Stops the detached QEMU `pid` of `machine` that serves `socket`. Returns
+/// whether it was running: if the pid is no such QEMU, no process is
+/// touched.
+pub fn stop_detached(machine: &QemuMachine, pid: u32, socket: &Path) -> Result<bool> {
+    let running = is_serving(machine, pid, socket);
     if running {
         process::stop(pid).context("could not stop QEMU")?;
     }
@@ -312,9 +321,9 @@ struct QemuProcess {
 }
 
 impl QemuProcess {
-    fn spawn(elf: &Path, options: &QemuOptions) -> Result<QemuProcess> {
+    fn spawn(machine: &QemuMachine, elf: &Path, options: &QemuOptions) -> Result<QemuProcess> {
         let socket_dir = SocketDir::create()?;
-        let mut command = qemu_command(elf, &socket_dir.socket_path(), options, true);
+        let mut command = qemu_command(machine, elf, &socket_dir.socket_path(), options, true);
         // QEMU must not read the terminal (the user's keys belong to us);
         // its output is kept for error messages. It stays in our process
         // group on purpose: Ctrl-C or a closed terminal then stops it too,
@@ -326,7 +335,7 @@ impl QemuProcess {
         stop_with_parent(&mut command);
         let mut child = command
             .spawn()
-            .with_context(|| format!("could not start `{QEMU_PROGRAM}`"))?;
+            .with_context(|| format!("could not start `{}`", machine.program))?;
         let output = Arc::new(Mutex::new(Vec::new()));
         if let Some(stdout) = child.stdout.take() {
             collect_output(stdout, output.clone());
@@ -430,10 +439,17 @@ fn wait_for_exit(child: &mut Child, wait: Duration) -> Option<ExitStatus> {
 
 /// `halted`: start with the core halted at its reset vector (`-S`), for a
 /// host that connects at once; otherwise the guest runs from the start.
-fn qemu_command(elf: &Path, socket: &Path, options: &QemuOptions, halted: bool) -> Command {
-    let mut command = Command::new(QEMU_PROGRAM);
+fn qemu_command(
+    machine: &QemuMachine,
+    elf: &Path,
+    socket: &Path,
+    options: &QemuOptions,
+    halted: bool,
+) -> Command {
+    let mut command = Command::new(machine.program);
     command
-        .args(["-machine", MACHINE, "-nographic"])
+        .args(machine.args)
+        .arg("-nographic")
         // `native`: semihosting calls (exit, host I/O) are served by QEMU,
         // never forwarded to the debugger, whose protocol state we own.
         .args(["-semihosting-config", "enable=on,target=native"])
@@ -500,11 +516,14 @@ fn output_suffix(output: &str) -> String {
     }
 }
 
-fn not_installed_error() -> anyhow::Error {
+fn not_installed_error(board: Board) -> anyhow::Error {
+    let QemuMachine {
+        program, package, ..
+    } = board.qemu();
     anyhow::anyhow!(
-        "`{QEMU_PROGRAM}` was not found on PATH: the qemu-m4 board needs it to emulate the microcontroller.\n\
+        "`{program}` was not found on PATH: the {board} board needs it to emulate the microcontroller.\n\
          Install it with:\n  \
-         Debian/Ubuntu: sudo apt-get install {QEMU_PROGRAM}\n  \
+         Debian/Ubuntu: sudo apt-get install {package}\n  \
          macOS:         brew install qemu"
     )
 }
@@ -596,9 +615,10 @@ mod tests {
 
     #[test]
     fn the_missing_qemu_error_says_how_to_install_it() {
-        let message = not_installed_error().to_string();
+        let message = not_installed_error(Board::default()).to_string();
         assert!(
-            message.starts_with("`qemu-system-arm` was not found on PATH"),
+            message.starts_with("`qemu-system-arm` was not found on PATH")
+                && message.contains("the qemu-m4 board needs it"),
             "{message}"
         );
         assert!(
@@ -606,6 +626,12 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("brew install qemu"), "{message}");
+        let message = not_installed_error(Board::named("qemu-rv32").unwrap()).to_string();
+        assert!(
+            message.starts_with("`qemu-system-riscv32` was not found on PATH")
+                && message.contains("sudo apt-get install qemu-system-misc"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -626,14 +652,16 @@ mod tests {
             ..QemuOptions::default()
         };
         let command = qemu_command(
+            Board::default().qemu(),
             Path::new("fw.elf"),
             Path::new("dir/gdb.sock"),
             &options,
             true,
         );
+        assert_eq!(command.get_program(), "qemu-system-arm");
         let args: Vec<_> = command.get_args().map(|a| a.to_string_lossy()).collect();
         let line = args.join(" ");
-        assert!(line.contains("-machine mps2-an386"), "{line}");
+        assert!(line.starts_with("-machine mps2-an386 "), "{line}");
         assert!(line.contains("-kernel fw.elf -S"), "{line}");
         assert!(
             line.contains("-chardev socket,id=gdb0,path=dir/gdb.sock,server=on,wait=off"),
@@ -646,18 +674,44 @@ mod tests {
     }
 
     #[test]
+    fn the_risc_v_board_starts_from_ram_without_firmware() {
+        let command = qemu_command(
+            Board::named("qemu-rv32").unwrap().qemu(),
+            Path::new("fw.elf"),
+            Path::new("gdb.sock"),
+            &QemuOptions::default(),
+            true,
+        );
+        assert_eq!(command.get_program(), "qemu-system-riscv32");
+        let args: Vec<_> = command.get_args().map(|a| a.to_string_lossy()).collect();
+        assert!(
+            args.join(" ")
+                .starts_with("-machine virt -bios none -m 128M -nographic "),
+            "{args:?}"
+        );
+    }
+
+    fn ensure_installed(board: Board) {
+        QemuBoard::ensure_installed(board).expect("QEMU is installed (.ci/run installs it)");
+    }
+
+    #[test]
     fn a_missing_firmware_is_reported() {
-        QemuBoard::ensure_installed().expect("QEMU is installed (.ci/run installs it)");
-        let err = QemuBoard::start(Path::new("no/such/firmware.elf"), QemuOptions::default())
-            .err()
-            .unwrap()
-            .to_string();
+        ensure_installed(Board::default());
+        let err = QemuBoard::start(
+            Board::default(),
+            Path::new("no/such/firmware.elf"),
+            QemuOptions::default(),
+        )
+        .err()
+        .unwrap()
+        .to_string();
         assert!(err.contains("does not exist"), "{err}");
     }
 
     #[test]
     fn qemu_errors_reach_the_user() {
-        QemuBoard::ensure_installed().expect("QEMU is installed (.ci/run installs it)");
+        ensure_installed(Board::default());
         // QEMU loads any file with -kernel (a non-ELF as a raw image), so
         // provoke a failure with a bad option instead.
         let dir = tempfile::tempdir().unwrap();
@@ -667,7 +721,9 @@ mod tests {
             extra_args: vec!["-no-such-option".into()],
             ..QemuOptions::default()
         };
-        let err = QemuBoard::start(&elf, options).err().unwrap();
+        let err = QemuBoard::start(Board::default(), &elf, options)
+            .err()
+            .unwrap();
         let message = format!("{err:#}");
         assert!(
             message.contains("QEMU could not start the board"),
@@ -676,21 +732,42 @@ mod tests {
         assert!(message.contains("no-such-option"), "{message}");
     }
 
+    /// Every board of the registry: its QEMU starts halted, its RAM is where
+    /// the registry says, its registers are numbered as its architecture
+    /// says, and nothing is left behind.
     #[test]
-    fn starts_halted_and_cleans_up() {
-        QemuBoard::ensure_installed().expect("QEMU is installed (.ci/run installs it)");
+    fn every_board_starts_halted_and_cleans_up() {
         let dir = tempfile::tempdir().unwrap();
         let elf = dir.path().join("firmware.bin");
         fs::write(&elf, [0u8; 64]).unwrap();
-        let mut board = QemuBoard::start(&elf, QemuOptions::default()).unwrap();
-        let socket_dir = board.process.socket_dir.path.clone();
-        let probe = board.probe();
-        assert!(probe.is_halted());
-        probe.write_word(0x2000_0000, 0x1234_5678).unwrap();
-        assert_eq!(probe.read_word(0x2000_0000).unwrap(), 0x1234_5678);
-        assert!(board.exit_report().is_none());
-        drop(board);
-        assert!(!socket_dir.exists());
+        for board in Board::all() {
+            ensure_installed(board);
+            let mut qemu = QemuBoard::start(board, &elf, QemuOptions::default())
+                .unwrap_or_else(|err| panic!("{board}: {err:#}"));
+            assert_eq!(qemu.board(), board);
+            let socket_dir = qemu.process.socket_dir.path.clone();
+            let probe = qemu.probe();
+            assert!(probe.is_halted());
+            let ram = board.memory.ram;
+            let last_word = ram.start + ram.size - 4;
+            for address in [ram.start, last_word] {
+                probe.write_word(address, 0x1234_5678).unwrap();
+                assert_eq!(
+                    probe.read_word(address).unwrap(),
+                    0x1234_5678,
+                    "{board} at {address:#x}"
+                );
+            }
+            let registers = board.isa().gdb_registers();
+            let pc = qemu.gdb().read_register(registers, registers.pc).unwrap();
+            if board.isa().family() == "riscv32" {
+                // `-bios none`: the hart starts in QEMU's reset ROM.
+                assert_eq!(pc, 0x1000, "{board}");
+            }
+            assert!(qemu.exit_report().is_none(), "{board}");
+            drop(qemu);
+            assert!(!socket_dir.exists());
+        }
     }
 
     /// A raw image QEMU loads at 0: a vector table whose reset handler is
@@ -710,26 +787,31 @@ mod tests {
 
     impl Drop for StopOnDrop {
         fn drop(&mut self) {
-            let _ = stop_detached(self.0, &self.1);
+            let _ = stop_detached(Board::default().qemu(), self.0, &self.1);
         }
     }
 
     #[test]
     fn a_detached_qemu_runs_on_its_own_until_stopped() {
-        QemuBoard::ensure_installed().expect("QEMU is installed (.ci/run installs it)");
+        let board = Board::default();
+        let machine = board.qemu();
+        ensure_installed(board);
         let dir = tempfile::tempdir().unwrap();
         let elf = spinning_image(dir.path());
         let socket = detached_socket_path(dir.path()).unwrap();
         let log = dir.path().join("qemu.log");
-        let qemu = DetachedQemu::start(&elf, &socket, &log, &QemuOptions::default()).unwrap();
+        let qemu =
+            DetachedQemu::start(board, &elf, &socket, &log, &QemuOptions::default()).unwrap();
         let pid = qemu.pid();
         // Dropping the handle must leave QEMU running.
         drop(qemu);
         let _guard = StopOnDrop(pid, socket.clone());
         let mut probe = connect(&socket).unwrap();
-        assert!(is_serving(pid, &socket));
-        assert!(!is_serving(pid, &dir.path().join("other.sock")));
-        assert!(!is_serving(std::process::id(), &socket));
+        assert!(is_serving(machine, pid, &socket));
+        assert!(!is_serving(machine, pid, &dir.path().join("other.sock")));
+        assert!(!is_serving(machine, std::process::id(), &socket));
+        let riscv = Board::named("qemu-rv32").unwrap().qemu();
+        assert!(!is_serving(riscv, pid, &socket));
         #[cfg(target_os = "linux")]
         {
             // Its own session: the terminal's signals do not reach it.
@@ -740,18 +822,19 @@ mod tests {
         }
         // It ran before we connected: the core is past its reset handler's
         // first instruction, spinning at 0x8.
-        assert_eq!(probe.read_register(15).unwrap(), 0x8);
+        let registers = board.isa().gdb_registers();
+        assert_eq!(probe.read_register(registers, registers.pc).unwrap(), 0x8);
         probe.resume().unwrap();
         drop(probe);
-        assert!(stop_detached(pid, &socket).unwrap());
+        assert!(stop_detached(machine, pid, &socket).unwrap());
         assert!(!process::is_running(pid));
         assert!(!socket.exists());
-        assert!(!stop_detached(pid, &socket).unwrap());
+        assert!(!stop_detached(machine, pid, &socket).unwrap());
     }
 
     #[test]
     fn a_detached_qemu_that_cannot_start_says_why() {
-        QemuBoard::ensure_installed().expect("QEMU is installed (.ci/run installs it)");
+        ensure_installed(Board::default());
         let dir = tempfile::tempdir().unwrap();
         let elf = spinning_image(dir.path());
         let options = QemuOptions {
@@ -760,7 +843,7 @@ mod tests {
         };
         let socket = dir.path().join("gdb.sock");
         let log = dir.path().join("qemu.log");
-        let err = DetachedQemu::start(&elf, &socket, &log, &options)
+        let err = DetachedQemu::start(Board::default(), &elf, &socket, &log, &options)
             .err()
             .unwrap();
         let message = format!("{err:#}");

@@ -20,6 +20,7 @@
 //! Every read has a timeout, so a dead or hung stub is an error, never a hang.
 
 use super::{Probe, TargetStatus};
+use crate::isa::GdbRegisters;
 use anyhow::{anyhow, bail, Context, Result};
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -164,17 +165,17 @@ impl<S: GdbStream> GdbProbe<S> {
         Ok(String::from_utf8_lossy(&output).into_owned())
     }
 
-    /// Reads core register `number` in GDB's numbering (Cortex-M: r0–r12,
-    /// sp = 13, lr = 14, pc = 15; RV32: x0–x31, pc = 32).
-    pub fn read_register(&mut self, number: u32) -> Result<u32> {
+    /// Reads core register `number` in GDB's numbering, which `registers`
+    /// (the architecture's, [`crate::isa::Isa::gdb_registers`]) describes.
+    pub fn read_register(&mut self, registers: GdbRegisters, number: u32) -> Result<u32> {
         self.require_halted()?;
         let mut reply = self.link.command(format!("p{number:x}").as_bytes())?;
         let mut offset = 0;
         if reply.is_empty() {
             // QEMU answers `p` only to clients that read its target XML; `g`
-            // (all registers, the 32-bit core registers first) always works.
+            // (all registers, the core registers first) always works.
             reply = self.link.command(b"g")?;
-            offset = number as usize * 8;
+            offset = registers.g_offset(number);
         }
         let Some(hex) = reply
             .get(offset..offset + 8)
@@ -1210,7 +1211,12 @@ mod tests {
             .unwrap(),
         );
         assert_eq!(commands[commands.len() - 2..], [reset, "?".to_owned()]);
-        assert_eq!(probe.read_register(15).unwrap(), 0x41);
+        let arm = GdbRegisters {
+            pc: 15,
+            sp: 13,
+            width: 4,
+        };
+        assert_eq!(probe.read_register(arm, arm.pc).unwrap(), 0x41);
     }
 
     #[test]

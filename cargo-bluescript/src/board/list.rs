@@ -1,0 +1,138 @@
+//! The board registry: one entry per board. Adding a board is adding an
+//! entry here and its template directory `templates/<name>/`.
+
+use super::{BoardInfo, InstructionCounter, MemoryMap, QemuMachine, Region, Runner};
+
+const KIB: u32 = 1024;
+const MIB: u32 = 1024 * KIB;
+
+/// QEMU's MPS2 machines: SysTick runs on the 25 MHz system clock, so under
+/// `-icount shift=10` an instruction is 25.6 ticks.
+const MPS2_COUNTER: InstructionCounter = InstructionCounter::SysTick {
+    clock_hz: 25_000_000,
+    icount_shift: 10,
+};
+
+/// Every board; the first is the default.
+pub static BOARDS: [BoardInfo; 5] = [
+    BoardInfo {
+        name: "qemu-m4",
+        description: "Cortex-M4F emulated by QEMU (mps2-an386)",
+        target: "thumbv7em-none-eabihf",
+        memory: MemoryMap {
+            // QEMU's 4 MiB at 0x0 are RAM, used as flash.
+            flash: Some(Region {
+                start: 0,
+                size: 4 * MIB,
+            }),
+            ram: Region {
+                start: 0x2000_0000,
+                size: 4 * MIB,
+            },
+            code_alias: None,
+        },
+        runner: Runner::Qemu(QemuMachine {
+            program: "qemu-system-arm",
+            package: "qemu-system-arm",
+            args: &["-machine", "mps2-an386"],
+            counter: MPS2_COUNTER,
+        }),
+    },
+    BoardInfo {
+        name: "qemu-m3",
+        description: "Cortex-M3, floats in software, emulated by QEMU (mps2-an385)",
+        target: "thumbv7m-none-eabi",
+        memory: MemoryMap {
+            flash: Some(Region {
+                start: 0,
+                size: 4 * MIB,
+            }),
+            ram: Region {
+                start: 0x2000_0000,
+                size: 4 * MIB,
+            },
+            code_alias: None,
+        },
+        runner: Runner::Qemu(QemuMachine {
+            program: "qemu-system-arm",
+            package: "qemu-system-arm",
+            args: &["-machine", "mps2-an385"],
+            counter: MPS2_COUNTER,
+        }),
+    },
+    BoardInfo {
+        name: "qemu-m0",
+        description: "Cortex-M0 with 16 KiB of RAM (the RP2040's instruction set), \
+                      emulated by QEMU (microbit: nRF51822)",
+        target: "thumbv6m-none-eabi",
+        memory: MemoryMap {
+            flash: Some(Region {
+                start: 0,
+                size: 256 * KIB,
+            }),
+            ram: Region {
+                start: 0x2000_0000,
+                size: 16 * KIB,
+            },
+            code_alias: None,
+        },
+        runner: Runner::Qemu(QemuMachine {
+            program: "qemu-system-arm",
+            package: "qemu-system-arm",
+            args: &["-machine", "microbit"],
+            // The nRF51's 16 MHz HCLK: 16.384 ticks an instruction.
+            counter: InstructionCounter::SysTick {
+                clock_hz: 16_000_000,
+                icount_shift: 10,
+            },
+        }),
+    },
+    BoardInfo {
+        name: "qemu-m33",
+        description: "Cortex-M33 with FPU, in secure state, emulated by QEMU (mps2-an505)",
+        target: "thumbv8m.main-none-eabihf",
+        memory: MemoryMap {
+            // The secure aliases: the core boots secure (QEMU's an505 has
+            // no secure firmware to hand over to a non-secure image).
+            flash: Some(Region {
+                start: 0x1000_0000,
+                size: 4 * MIB,
+            }),
+            ram: Region {
+                start: 0x3800_0000,
+                size: 4 * MIB,
+            },
+            code_alias: None,
+        },
+        runner: Runner::Qemu(QemuMachine {
+            program: "qemu-system-arm",
+            package: "qemu-system-arm",
+            args: &["-machine", "mps2-an505"],
+            // The AN505's 20 MHz system clock: 20.48 ticks an instruction.
+            counter: InstructionCounter::SysTick {
+                clock_hz: 20_000_000,
+                icount_shift: 10,
+            },
+        }),
+    },
+    BoardInfo {
+        name: "qemu-rv32",
+        description: "RV32IMC (the ESP32-C3's instruction set) emulated by QEMU (virt)",
+        target: "riscv32imc-unknown-none-elf",
+        memory: MemoryMap {
+            // `-bios none`: the image is loaded into RAM and started there.
+            flash: None,
+            ram: Region {
+                start: 0x8000_0000,
+                size: 128 * MIB,
+            },
+            code_alias: None,
+        },
+        runner: Runner::Qemu(QemuMachine {
+            program: "qemu-system-riscv32",
+            package: "qemu-system-misc",
+            args: &["-machine", "virt", "-bios", "none", "-m", "128M"],
+            counter: InstructionCounter::Minstret,
+        }),
+    },
+];
