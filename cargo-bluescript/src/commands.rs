@@ -1,11 +1,11 @@
 //! The subcommands, as the command line sees them.
 
 use crate::board::{Board, StartOptions, Stopped};
+use crate::device::{Device, Output, Stream};
 use crate::firmware::{self, ScriptErrors};
 use crate::project::Project;
-use crate::session::Session;
 use anyhow::Result;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +14,19 @@ use std::time::Duration;
 
 /// How often a running board is looked at for output.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Whether diagnostics written to standard error should be coloured: when
+/// it is a terminal, unless `NO_COLOR` is set or `CARGO_TERM_COLOR` says
+/// otherwise (`always`, `never`, `auto`), as cargo decides.
+pub fn stderr_color() -> bool {
+    use std::io::IsTerminal;
+    match std::env::var("CARGO_TERM_COLOR").as_deref() {
+        Ok("always") => return true,
+        Ok("never") => return false,
+        _ => {}
+    }
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
 
 /// A cargo-style status line on stderr: `    Finished build in 2.1 s`.
 pub fn status(verb: &str, message: &str) {
@@ -26,7 +39,7 @@ pub fn status(verb: &str, message: &str) {
 
 pub fn report_error(error: &anyhow::Error) {
     if let Some(errors) = error.downcast_ref::<ScriptErrors>() {
-        eprintln!("{errors}");
+        eprintln!("{}", errors.render(stderr_color()));
         return;
     }
     let red = std::io::stderr().is_terminal();
@@ -39,6 +52,21 @@ pub fn report_error(error: &anyhow::Error) {
     } else {
         eprintln!("error: {text}");
     }
+}
+
+/// Copies the program's output to this process's stdout and stderr.
+pub fn write_output(output: &[Output]) -> std::io::Result<()> {
+    for Output { stream, bytes } in output {
+        match stream {
+            Stream::Stdout => {
+                let mut stdout = std::io::stdout().lock();
+                stdout.write_all(bytes)?;
+                stdout.flush()?;
+            }
+            Stream::Stderr => std::io::stderr().lock().write_all(bytes)?,
+        }
+    }
+    Ok(())
 }
 
 pub fn new(path: &Path, board: &str) -> Result<ExitCode> {
@@ -165,11 +193,13 @@ pub fn run(manifest_path: Option<&Path>, release: bool) -> Result<ExitCode> {
     board.ensure_tools_installed()?;
     let image = firmware::build(&project, release)?;
     let stop = interrupted();
-    let mut session = Session::start(board, image.shadow, &StartOptions::default())?;
-    let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
+    let mut device = Device::start(board, image.shadow, &StartOptions::default())?;
     loop {
-        let status = match session.poll(&mut stdout, &mut stderr) {
-            Ok(status) => status,
+        let status = match device.poll() {
+            Ok(poll) => {
+                write_output(&poll.output)?;
+                poll.status
+            }
             // Ctrl-C reaches QEMU too; its going away is then no error.
             Err(_) if stop.load(Ordering::SeqCst) => return Ok(ExitCode::from(130)),
             Err(error) => return Err(error),

@@ -6,20 +6,44 @@ use crate::shadow::Shadow;
 use crate::toolchain;
 use anyhow::{bail, Context, Result};
 use bluescript_compiler::codegen::{generate_image, image_slots, Calls};
-use bluescript_compiler::diagnostic::SourceFile;
+use bluescript_compiler::diagnostic::{Diagnostic, SourceFile};
 use bluescript_compiler::exports::{exports_in_source, Export};
 use bluescript_compiler::{self as compiler, fingerprint, ir, Loader, Scripts};
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// A compile error in the scripts, already rendered for the terminal.
-#[derive(Debug)]
-pub struct ScriptErrors(pub String);
+/// The scripts do not compile: what the compiler found, for the front end
+/// to render.
+#[derive(Debug, Clone)]
+pub struct ScriptErrors {
+    /// The main script's name, as users know it (`scripts/main.bs`).
+    pub main: String,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl ScriptErrors {
+    /// Each diagnostic with the code it points at, then a summary line, as
+    /// rustc prints them; in colour if `color`.
+    pub fn render(&self, color: bool) -> String {
+        let count = self.diagnostics.len();
+        let mut rendered: Vec<String> = self
+            .diagnostics
+            .iter()
+            .map(|d| d.render_in(color).to_string())
+            .collect();
+        rendered.push(format!(
+            "error: could not compile `{}` due to {count} previous error{}",
+            self.main,
+            if count == 1 { "" } else { "s" }
+        ));
+        rendered.join("\n\n")
+    }
+}
 
 impl std::fmt::Display for ScriptErrors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.render(false))
     }
 }
 
@@ -55,35 +79,12 @@ pub fn compile_scripts(project: &Project, exports: &[Export]) -> Result<(String,
     };
     match compiler::check_scripts(&scripts, exports) {
         Ok(program) => Ok((scripts.main.name, program)),
-        Err(diagnostics) => {
-            let file = scripts.main;
-            let count = diagnostics.len();
-            let color = stderr_color();
-            let mut rendered: Vec<String> = diagnostics
-                .iter()
-                .map(|d| d.render_in(color).to_string())
-                .collect();
-            rendered.push(format!(
-                "error: could not compile `{}` due to {count} previous error{}",
-                file.name,
-                if count == 1 { "" } else { "s" }
-            ));
-            Err(ScriptErrors(rendered.join("\n\n")).into())
+        Err(diagnostics) => Err(ScriptErrors {
+            main: scripts.main.name,
+            diagnostics,
         }
+        .into()),
     }
-}
-
-/// Whether diagnostics written to standard error should be coloured: when
-/// it is a terminal, unless `NO_COLOR` is set or `CARGO_TERM_COLOR` says
-/// otherwise (`always`, `never`, `auto`), as cargo decides.
-pub fn stderr_color() -> bool {
-    use std::io::IsTerminal;
-    match std::env::var("CARGO_TERM_COLOR").as_deref() {
-        Ok("always") => return true,
-        Ok("never") => return false,
-        _ => {}
-    }
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
 }
 
 /// Finds `#[bluescript::export]` functions in the firmware crate's sources.

@@ -4,6 +4,7 @@
 
 pub mod board;
 pub mod commands;
+pub mod device;
 pub mod firmware;
 pub mod isa;
 pub mod patch;

@@ -21,7 +21,7 @@ pub enum Plan {
     /// Nothing the device runs has changed (e.g. only comments elsewhere).
     Unchanged,
     /// The edit cannot be applied to the running program; why.
-    Restart(String),
+    Restart(Unpatchable),
     Patch(PatchPlan),
 }
 
@@ -64,11 +64,38 @@ impl PatchPlan {
     }
 }
 
+/// Why an edit cannot be patched into the running program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unpatchable {
+    /// Globals or top-level statements changed: they ran at start.
+    TopLevel,
+    /// The patch would need run-time type information the image lacks (a
+    /// new class, array or function type): the descriptors it misses.
+    NewTypes(Vec<String>),
+}
+
+impl std::fmt::Display for Unpatchable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unpatchable::TopLevel => {
+                f.write_str("global declarations or top-level statements changed")
+            }
+            Unpatchable::NewTypes(missing) => write!(
+                f,
+                "the edit uses {} the running image does not describe",
+                if missing.len() == 1 {
+                    "a type"
+                } else {
+                    "types"
+                }
+            ),
+        }
+    }
+}
+
 pub fn plan(shadow: &Shadow, program: &ir::Program) -> Result<Plan> {
     if program.top_level_fingerprint != shadow.top_level_fingerprint {
-        return Ok(Plan::Restart(
-            "global declarations or top-level statements changed".into(),
-        ));
+        return Ok(Plan::Restart(Unpatchable::TopLevel));
     }
     let mut changed = BTreeSet::new();
     let mut resigned = BTreeSet::new();
@@ -119,9 +146,11 @@ pub fn plan(shadow: &Shadow, program: &ir::Program) -> Result<Plan> {
     }))
 }
 
-/// Milliseconds spent in each stage of one patch.
-#[derive(Clone, Copy, Debug, Default)]
+/// Time spent in each stage of one patch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Timings {
+    /// Reading, parsing and type-checking the scripts.
+    pub check: Duration,
     pub compile: Duration,
     pub link: Duration,
     pub transfer: Duration,
@@ -181,7 +210,7 @@ impl Patcher {
         let code = generate_patch(program, &functions, &slots, &shadow.exports, epoch);
         let missing = missing_descriptors(&code, shadow);
         if !missing.is_empty() {
-            return Err(NewTypes(missing).into());
+            return Err(Unpatchable::NewTypes(missing).into());
         }
 
         let started = Instant::now();
@@ -257,22 +286,9 @@ impl Patcher {
     }
 }
 
-/// A patch would need run-time type information the image lacks (a new
-/// class, array or function type): the program must restart.
-#[derive(Debug)]
-pub struct NewTypes(pub Vec<String>);
-
-impl std::fmt::Display for NewTypes {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "the edit uses {} the running image does not describe",
-            if self.0.len() == 1 { "a type" } else { "types" }
-        )
-    }
-}
-
-impl std::error::Error for NewTypes {}
+/// [`Patcher::build`] fails with [`Unpatchable::NewTypes`] when the patch
+/// would need descriptors the image lacks.
+impl std::error::Error for Unpatchable {}
 
 /// The descriptors a patch's code refers to that the image does not define.
 fn missing_descriptors(code: &str, shadow: &Shadow) -> Vec<String> {
@@ -447,6 +463,7 @@ fn write_and_switch(probe: &mut dyn Probe, shadow: &Shadow, patch: &LinkedPatch)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::fake::MemoryProbe;
     use crate::shadow::RuntimeSymbols;
     use bluescript_compiler::diagnostic::SourceFile;
 
@@ -639,6 +656,105 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("holds `gone`"), "{error}");
+    }
+
+    /// A device started with `BASE`, and a patch of `a` for it (made-up
+    /// code) that also gives a new function `c` slot 2.
+    fn device_and_patch() -> (MemoryProbe, Shadow, ir::Program, LinkedPatch) {
+        let shadow = shadow_of(BASE);
+        let mut device = MemoryProbe::new(0x2000_0000, 0x1_2000);
+        for (name, record) in &shadow.functions {
+            device.poke_word(shadow.slot_address(record.slot), record.address);
+            assert!(name == "a" || name == "b");
+        }
+        let program = program(
+            &BASE
+                .replace("n += x", "n -= x; c()")
+                .replace("setInterval", "function c() { n++ }\nsetInterval"),
+        );
+        let base = shadow.next_patch_address();
+        let patch = LinkedPatch {
+            base,
+            bytes: (1..=64).collect(),
+            functions: vec![
+                Placed {
+                    name: "a".into(),
+                    slot: 0,
+                    address: base + 1,
+                    size: 32,
+                },
+                Placed {
+                    name: "c".into(),
+                    slot: 2,
+                    address: base + 33,
+                    size: 32,
+                },
+            ],
+        };
+        (device, shadow, program, patch)
+    }
+
+    fn json(shadow: &Shadow) -> String {
+        serde_json::to_string(shadow).unwrap()
+    }
+
+    /// The slots and epoch the device's code sees.
+    fn switched(device: &MemoryProbe, shadow: &Shadow) -> (Vec<u32>, u32) {
+        let slots = (0..3)
+            .map(|slot| device.peek_word(shadow.slot_address(slot)))
+            .collect();
+        (slots, device.peek_word(shadow.runtime.patch_epoch))
+    }
+
+    #[test]
+    fn apply_writes_the_code_then_switches_the_slots_and_the_epoch() {
+        let (mut device, mut shadow, program, patch) = device_and_patch();
+        apply(&mut device, &mut shadow, &program, &patch).unwrap();
+        let base = patch.base;
+        assert_eq!(
+            switched(&device, &shadow),
+            (vec![base + 1, 0x1101, base + 33], 1)
+        );
+        assert_eq!(device.peek_byte(base + 63), 64);
+        assert_eq!(shadow.epoch, 1);
+        assert_eq!(shadow.patch_next, base + 64);
+        assert_eq!(shadow.functions["c"].slot, 2);
+        assert_eq!(shadow.functions["a"].address, base + 1);
+    }
+
+    #[test]
+    fn a_device_at_another_epoch_is_not_touched() {
+        let (mut device, mut shadow, program, patch) = device_and_patch();
+        device.poke_word(shadow.runtime.patch_epoch, 3);
+        let before = json(&shadow);
+        let error = apply(&mut device, &mut shadow, &program, &patch).unwrap_err();
+        assert!(error.to_string().contains("patch epoch 3"), "{error}");
+        assert_eq!(device.writes, 0);
+        assert_eq!(json(&shadow), before);
+    }
+
+    #[test]
+    fn code_that_reads_back_differently_switches_no_slot() {
+        let (mut device, mut shadow, program, patch) = device_and_patch();
+        device.stuck_byte = Some(patch.base + 10);
+        let (before_device, before_shadow) = (switched(&device, &shadow), json(&shadow));
+        let error = apply(&mut device, &mut shadow, &program, &patch).unwrap_err();
+        assert!(
+            error.to_string().contains("read back differently"),
+            "{error}"
+        );
+        assert_eq!(switched(&device, &shadow), before_device);
+        assert_eq!(json(&shadow), before_shadow);
+    }
+
+    #[test]
+    fn a_link_cut_after_the_code_leaves_the_old_code_switched_in() {
+        let (mut device, mut shadow, program, patch) = device_and_patch();
+        device.cut_after_writes = Some(1);
+        let (before_device, before_shadow) = (switched(&device, &shadow), json(&shadow));
+        assert!(apply(&mut device, &mut shadow, &program, &patch).is_err());
+        assert_eq!(switched(&device, &shadow), before_device);
+        assert_eq!(json(&shadow), before_shadow);
     }
 
     #[test]

@@ -239,8 +239,51 @@ fn read_u32(bytes: &[u8], offset: u32) -> u32 {
     u32::from_le_bytes(bytes[offset..offset + 4].try_into().unwrap())
 }
 
+/// Control blocks in a fake device's memory, written as the firmware does.
+#[cfg(test)]
+pub(crate) mod fake {
+    use super::{DESCRIPTOR_SIZE, HEADER_SIZE, ID};
+    use crate::probe::fake::MemoryProbe;
+    use crate::probe::{with_halted, Probe};
+
+    pub const BUFFER_SIZE: u32 = 16;
+
+    /// A control block like rtt-target's at `cb`: `up` up channels and one
+    /// down channel, each with a 16-byte buffer from `buffers` on; the first
+    /// is named `stdout` (the name stored at `names`).
+    pub fn control_block(probe: &mut MemoryProbe, cb: u32, up: u32, names: u32, buffers: u32) {
+        probe.poke(names, b"stdout\0");
+        probe.poke(cb, ID);
+        probe.poke_word(cb + 16, up);
+        probe.poke_word(cb + 20, 1);
+        for channel in 0..up + 1 {
+            let descriptor = cb + HEADER_SIZE + channel * DESCRIPTOR_SIZE;
+            probe.poke_word(descriptor, if channel == 0 { names } else { 0 });
+            probe.poke_word(descriptor + 4, buffers + channel * BUFFER_SIZE);
+            probe.poke_word(descriptor + 8, BUFFER_SIZE);
+        }
+    }
+
+    /// Writes `text` into up `channel` of the block at `cb` the way the
+    /// firmware does.
+    pub fn firmware_print(probe: &mut dyn Probe, cb: u32, channel: u32, text: &[u8]) {
+        with_halted(probe, |probe| {
+            let descriptor = cb + HEADER_SIZE + channel * DESCRIPTOR_SIZE;
+            let buffer = probe.read_word(descriptor + 4)?;
+            let mut write = probe.read_word(descriptor + 12)?;
+            for &byte in text {
+                probe.write_memory(buffer + write, &[byte])?;
+                write = (write + 1) % BUFFER_SIZE;
+            }
+            probe.write_word(descriptor + 12, write)
+        })
+        .unwrap()
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::fake::{control_block, BUFFER_SIZE};
     use super::*;
     use crate::probe::fake::MemoryProbe;
 
@@ -248,35 +291,15 @@ mod tests {
     const CB: u32 = RAM + 0x100;
     const NAMES: u32 = RAM + 0x400;
     const BUFFERS: u32 = RAM + 0x800;
-    const BUFFER_SIZE: u32 = 16;
 
-    /// A control block like rtt-target's: `up` up channels and one down
-    /// channel, each with a 16-byte buffer.
     fn device_with_rtt(up: u32) -> MemoryProbe {
         let mut probe = MemoryProbe::new(RAM, 0x1000);
-        probe.poke(NAMES, b"stdout\0");
-        probe.poke(CB, ID);
-        probe.poke_word(CB + 16, up);
-        probe.poke_word(CB + 20, 1);
-        for channel in 0..up + 1 {
-            let descriptor = CB + HEADER_SIZE + channel * DESCRIPTOR_SIZE;
-            probe.poke_word(descriptor, if channel == 0 { NAMES } else { 0 });
-            probe.poke_word(descriptor + 4, BUFFERS + channel * BUFFER_SIZE);
-            probe.poke_word(descriptor + 8, BUFFER_SIZE);
-        }
+        control_block(&mut probe, CB, up, NAMES, BUFFERS);
         probe
     }
 
-    /// Writes `text` into up `channel` the way the firmware does.
     fn firmware_print(probe: &mut MemoryProbe, channel: u32, text: &[u8]) {
-        let descriptor = CB + HEADER_SIZE + channel * DESCRIPTOR_SIZE;
-        let buffer = probe.peek_word(descriptor + 4);
-        let mut write = probe.peek_word(descriptor + 12);
-        for &byte in text {
-            probe.poke(buffer + write, &[byte]);
-            write = (write + 1) % BUFFER_SIZE;
-        }
-        probe.poke_word(descriptor + 12, write);
+        fake::firmware_print(probe, CB, channel, text)
     }
 
     fn attach(probe: &mut MemoryProbe) -> Rtt {

@@ -1,226 +1,336 @@
-//! A running device: the board, its probe, the RTT channels that carry the
-//! program's output, and the shadow machine that describes it.
+//! The host's side of one project's running program: the save pipeline
+//! (check → plan → build → apply → save) and the program's life (start,
+//! take over a flashed board, restart). Front ends — `watch`, and later an
+//! interactive shell and a debugger — drive a [`Session`] and render what it
+//! returns: what was patched and how long each stage took, the compiler's
+//! diagnostics, why the program restarted, and the program's output. Nothing
+//! here prints; what a front end should hear about while a call runs (a
+//! restart before its long build) comes through an [`Event`] callback.
 
-use crate::board::{Board, RunningBoard, StartOptions};
-use crate::patch::{self, LinkedPatch, PatchPlan, Timings};
-use crate::rtt::Rtt;
-use crate::shadow::Shadow;
-use anyhow::{bail, Context, Result};
-use bluescript_compiler::ir;
-use std::io::Write;
-use std::time::{Duration, Instant};
+use crate::board::{Board, StartOptions};
+use crate::device::{Device, Poll};
+use crate::firmware::{self, ScriptErrors};
+use crate::patch::{self, Patcher, Plan, Timings, Unpatchable};
+use crate::project::Project;
+use crate::shadow::RegionFull;
+use crate::toolchain::Toolchain;
+use anyhow::{Context, Result};
+use std::time::Instant;
 
-/// Written to `__bs_host_attached` at reset: the output channels may then
-/// wait for the host instead of dropping what it has not read yet.
-const HOST_ATTACHED: u32 = 0xB105_C0DE;
-
-/// How long a patch that needs a safe point waits for one.
-const SAFE_POINT_TIMEOUT: Duration = Duration::from_secs(3);
-
-// Values of `__bs_state` (docs/device-abi.md).
-pub const STATE_IDLE: u32 = 3;
-pub const STATE_FINISHED: u32 = 4;
-pub const STATE_HALTED: u32 = 5;
-
-const STDOUT_CHANNEL: usize = 0;
-const STDERR_CHANNEL: usize = 1;
-
-/// What one look at the device found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Status {
-    pub state: u32,
-    /// Run-time errors reported since boot.
-    pub errors: u32,
+/// Why the program was restarted instead of patched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Restart {
+    /// The scripts changed in a way no patch can carry.
+    Unpatchable(Unpatchable),
+    /// The firmware's Rust changed: only a new image can hold it.
+    FirmwareChanged,
+    /// A panic or fault had stopped the device.
+    DeviceHalted,
 }
 
-impl Status {
-    /// The top level has finished and no timer is pending.
-    pub fn finished(self) -> bool {
-        self.state == STATE_FINISHED
-    }
-
-    /// A panic or fault stopped the device (it said why on stderr).
-    pub fn halted(self) -> bool {
-        self.state == STATE_HALTED
+impl std::fmt::Display for Restart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Restart::Unpatchable(why) => why.fmt(f),
+            Restart::FirmwareChanged => f.write_str("the firmware's Rust sources changed"),
+            Restart::DeviceHalted => f.write_str("the device had halted"),
+        }
     }
 }
 
+/// How the program came to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Started {
+    /// Built and started on a board of the session's own, stopped with it.
+    Fresh,
+    /// Took over the board `cargo bluescript flash` left running, which keeps
+    /// its state and runs on after the session. Its scripts may be older
+    /// than the current ones: call [`Session::scripts_changed`] to catch up.
+    Attached { pid: u32 },
+    /// Built and flashed to the board, which runs on after the session.
+    Flashed { build_id: u32, pid: u32 },
+}
+
+/// A function a patch carried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatchedFunction {
+    pub name: String,
+    pub slot: u32,
+    /// The device had no such function before.
+    pub new: bool,
+}
+
+/// What one applied patch changed on the device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Patched {
+    /// In program order.
+    pub functions: Vec<PatchedFunction>,
+    /// Where the code was written, and how much of it.
+    pub address: u32,
+    pub bytes: usize,
+    /// The device's patch epoch now.
+    pub epoch: u32,
+    /// The patch region was rewritten from its start (it was full).
+    pub compacted: bool,
+    /// The slots switched only between two callbacks (a signature changed).
+    pub at_safe_point: bool,
+    pub timings: Timings,
+}
+
+/// What became of a change.
+#[derive(Debug, Clone)]
+pub enum Edit {
+    Patched(Patched),
+    /// No function the device runs changed.
+    Unchanged,
+    /// The scripts do not compile: the device was not touched.
+    Rejected(ScriptErrors),
+    /// The program was rebuilt and started again.
+    Restarted {
+        reason: Restart,
+        started: Started,
+    },
+    /// No program ran (a failed build, a lost board): it was started.
+    Started(Started),
+}
+
+/// What a front end hears about while a call of the session runs.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// About to rebuild and restart the program (which takes a while).
+    Restarting(&'a Restart),
+    /// The patch region is full: the patch is made again to rewrite it from
+    /// its start.
+    Compacting,
+    /// The flashed board cannot be taken over as it is, and is flashed
+    /// again; why.
+    Reflashing(&'a str),
+    /// An error the session works around (by flashing again, or by
+    /// starting a board of its own).
+    Error(&'a anyhow::Error),
+}
+
+/// One project's program, and the board it runs on.
 pub struct Session {
-    board: Box<dyn RunningBoard>,
-    rtt: Option<Rtt>,
-    pub shadow: Shadow,
+    project: Project,
+    board: Board,
+    patcher: Patcher,
+    device: Option<Device>,
+    /// The program runs on the board `flash` left running: restarts flash
+    /// again instead of starting a board.
+    flashed: bool,
+    /// The last poll found the device halted.
+    halted: bool,
 }
 
 impl Session {
-    /// Starts `shadow`'s image on the board and lets it run.
-    pub fn start(board: Board, shadow: Shadow, options: &StartOptions) -> Result<Session> {
-        board.ensure_tools_installed()?;
-        let mut running = board.start(&shadow.image, options)?;
-        let probe = running.probe();
-        check_build(probe, &shadow)?;
-        probe.write_word(shadow.runtime.host_attached, HOST_ATTACHED)?;
-        probe.resume()?;
+    /// Prepares the toolchain; no program runs yet.
+    pub fn new(project: &Project, board: Board) -> Result<Session> {
+        let toolchain = Toolchain::for_project(&project.root, board)?;
+        let patcher = Patcher::new(toolchain, &project.state_dir())?;
         Ok(Session {
-            board: running,
-            rtt: None,
-            shadow,
-        })
-    }
-
-    /// Takes over a board that already runs `shadow`'s image (and is halted
-    /// by the connection): it goes on with its state.
-    pub fn attach(mut board: Box<dyn RunningBoard>, shadow: Shadow) -> Result<Session> {
-        let probe = board.probe();
-        let checked = check_build(probe, &shadow).and_then(|()| {
-            let epoch = probe.read_word(shadow.runtime.patch_epoch)?;
-            if epoch != shadow.epoch {
-                bail!(
-                    "the board is at patch epoch {epoch}, but the host's model at {}",
-                    shadow.epoch
-                );
-            }
-            Ok(())
-        });
-        // Output from before the host came is stale (and, dropped as the
-        // buffers filled, not even the latest): start from what comes next.
-        let rtt = checked.and_then(|()| {
-            let mut rtt = Rtt::attach(probe, shadow.runtime.rtt)?;
-            if let Some(rtt) = &mut rtt {
-                Session::make_blocking(rtt, probe)?;
-                rtt.read_up(probe)?;
-            }
-            Ok(rtt)
-        });
-        // Whatever the verdict, the board goes on running.
-        probe.resume()?;
-        Ok(Session {
+            project: project.clone(),
             board,
-            rtt: rtt?,
-            shadow,
+            patcher,
+            device: None,
+            flashed: false,
+            halted: false,
         })
     }
 
-    pub fn probe(&mut self) -> &mut dyn crate::probe::Probe {
-        self.board.probe()
-    }
-
-    /// Halts the device briefly to copy its output to `stdout`/`stderr`
-    /// and read its state.
-    pub fn poll(&mut self, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<Status> {
-        let result = self.poll_halted(stdout, stderr);
-        result.map_err(|error| match self.board.failure_details() {
-            Some(details) => error.context(details),
-            None => error,
-        })
-    }
-
-    fn poll_halted(&mut self, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<Status> {
-        self.board.probe().halt()?;
-        let status = self.drain(stdout, stderr)?;
-        self.board.probe().resume()?;
-        stdout.flush()?;
-        stderr.flush()?;
-        Ok(status)
-    }
-
-    /// Copies the output of the halted device and reads its state.
-    fn drain(&mut self, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<Status> {
-        let shadow = &self.shadow;
-        let probe = self.board.probe();
-        if self.rtt.is_none() {
-            if let Some(mut rtt) = Rtt::attach(probe, shadow.runtime.rtt)? {
-                Session::make_blocking(&mut rtt, probe)?;
-                self.rtt = Some(rtt);
+    /// Takes over the board `flash` left running, if there is one (it keeps
+    /// its state), or builds the program and starts a board of its own. On
+    /// error no program runs, and the next change starts it again.
+    pub fn start(&mut self, events: &mut dyn FnMut(Event)) -> Result<Started> {
+        self.device = None; // stops (or lets go of) the old board first
+        self.halted = false;
+        self.flashed = false;
+        let state_dir = self.project.state_dir();
+        if let Some((attached, shadow)) = Board::attach_flashed(&state_dir)? {
+            let pid = attached.record().pid;
+            let stale = if !shadow.patchable {
+                Some("it runs a release image, which cannot be patched")
+            } else if shadow.firmware_fingerprint != firmware::firmware_fingerprint(&self.project)?
+            {
+                Some("the firmware's Rust changed since it was flashed")
+            } else {
+                None
+            };
+            if let Some(why) = stale {
+                drop(attached);
+                events(Event::Reflashing(why));
+                return self.reflash();
             }
-        }
-        if let Some(rtt) = &mut self.rtt {
-            for (channel, bytes) in rtt.read_up(probe)? {
-                match channel {
-                    STDOUT_CHANNEL => stdout.write_all(&bytes)?,
-                    STDERR_CHANNEL => stderr.write_all(&bytes)?,
-                    _ => {}
+            match Device::attach(Box::new(attached), shadow) {
+                Ok(device) => {
+                    self.device = Some(device);
+                    self.flashed = true;
+                    return Ok(Started::Attached { pid });
+                }
+                Err(error) => {
+                    events(Event::Error(
+                        &error.context("cannot take over the flashed board"),
+                    ));
+                    events(Event::Reflashing(
+                        "so that the host knows exactly what it runs",
+                    ));
+                    return self.reflash();
                 }
             }
         }
-        let state = probe.read_word(shadow.runtime.state)?;
-        let errors = probe.read_word(shadow.runtime.error_count)?;
-        Ok(Status { state, errors })
+        let image = firmware::build(&self.project, false)?;
+        let device = Device::start(self.board, image.shadow, &StartOptions::default())?;
+        self.device = Some(device);
+        Ok(Started::Fresh)
     }
 
-    /// Writes a linked patch and switches its slots (see [`patch::apply`]).
-    pub fn apply_patch(
-        &mut self,
-        program: &ir::Program,
-        plan: &PatchPlan,
-        linked: &LinkedPatch,
-        timings: &mut Timings,
-    ) -> Result<()> {
+    /// Flashes the current build and attaches to it.
+    fn reflash(&mut self) -> Result<Started> {
+        let image = firmware::build(&self.project, false)?;
+        let state_dir = self.project.state_dir();
+        let flashed = self.board.flash(&image.shadow, &state_dir)?;
+        let (attached, shadow) =
+            Board::attach_flashed(&state_dir)?.context("the board just flashed is not running")?;
+        self.device = Some(Device::attach(Box::new(attached), shadow)?);
+        self.flashed = true;
+        Ok(Started::Flashed {
+            build_id: flashed.record.build_id,
+            pid: flashed.record.pid,
+        })
+    }
+
+    /// Rebuilds and starts the program again: on the flashed board if it ran
+    /// there (falling back to a fresh start if that fails).
+    pub fn restart(&mut self, reason: Restart, events: &mut dyn FnMut(Event)) -> Result<Edit> {
+        events(Event::Restarting(&reason));
+        self.device = None;
+        self.halted = false;
+        let started = if self.flashed {
+            match self.reflash() {
+                Ok(started) => started,
+                Err(error) => {
+                    events(Event::Error(&error));
+                    self.start(events)?
+                }
+            }
+        } else {
+            self.start(events)?
+        };
+        Ok(Edit::Restarted { reason, started })
+    }
+
+    /// The board the program runs on.
+    pub fn board(&self) -> Board {
+        self.board
+    }
+
+    /// A program runs (it may have finished or halted).
+    pub fn is_running(&self) -> bool {
+        self.device.is_some()
+    }
+
+    /// The running program's device, for front ends that inspect it.
+    pub fn device(&mut self) -> Option<&mut Device> {
+        self.device.as_mut()
+    }
+
+    /// Reads the program's output and state; `None` when no program runs.
+    /// On error the board is lost: no program runs any more.
+    pub fn poll(&mut self) -> Result<Option<Poll>> {
+        let Some(device) = &mut self.device else {
+            return Ok(None);
+        };
+        match device.poll() {
+            Ok(poll) => {
+                self.halted = poll.status.halted();
+                Ok(Some(poll))
+            }
+            Err(error) => {
+                self.device = None;
+                Err(error)
+            }
+        }
+    }
+
+    /// The firmware's Rust changed: restarts the program with a new image.
+    pub fn firmware_changed(&mut self, events: &mut dyn FnMut(Event)) -> Result<Edit> {
+        self.restart(Restart::FirmwareChanged, events)
+    }
+
+    /// The scripts changed: patches the running program, restarts it when
+    /// no patch can carry the change, or starts it if none runs.
+    pub fn scripts_changed(&mut self, events: &mut dyn FnMut(Event)) -> Result<Edit> {
+        if self.device.is_none() {
+            return Ok(Edit::Started(self.start(events)?));
+        }
+        if self.halted {
+            return self.restart(Restart::DeviceHalted, events);
+        }
+        match self.patch(events)? {
+            Err(why) => self.restart(Restart::Unpatchable(why), events),
+            Ok(edit) => Ok(edit),
+        }
+    }
+
+    /// Check, plan, build, apply, save. Everything up to the build happens
+    /// before the device is touched, so a compile error never reaches it.
+    fn patch(&mut self, events: &mut dyn FnMut(Event)) -> Result<Result<Edit, Unpatchable>> {
+        let device = self.device.as_mut().expect("a program runs");
+        let mut timings = Timings::default();
         let started = Instant::now();
-        self.halt_at_safe_point(plan.needs_safe_point)?;
-        let result = patch::apply(self.board.probe(), &mut self.shadow, program, linked);
-        self.board.probe().resume()?;
-        result?;
-        timings.transfer = started.elapsed();
-        Ok(())
-    }
-
-    /// Halts the device; with `between_callbacks`, at a moment when no
-    /// script code runs. Meanwhile its output is copied out: a callback
-    /// waiting for room in a full output buffer would otherwise never end.
-    fn halt_at_safe_point(&mut self, between_callbacks: bool) -> Result<()> {
-        self.board.probe().halt()?;
-        if !between_callbacks {
-            return Ok(());
-        }
-        let deadline = Instant::now() + SAFE_POINT_TIMEOUT;
-        let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
-        loop {
-            let status = self.drain(&mut stdout, &mut stderr)?;
-            if status.state == STATE_IDLE || status.finished() {
-                return Ok(());
+        // Checked against the drivers the image really has.
+        let exports = device.shadow.exports.clone();
+        let program = match firmware::compile_scripts(&self.project, &exports) {
+            Ok((_, program)) => program,
+            Err(error) => {
+                return match error.downcast::<ScriptErrors>() {
+                    Ok(errors) => Ok(Ok(Edit::Rejected(errors))),
+                    Err(error) => Err(error),
+                }
             }
-            self.board.probe().resume()?;
-            if Instant::now() > deadline {
-                bail!(
-                    "the device never paused between callbacks, so a changed signature could not be applied safely"
-                );
+        };
+        timings.check = started.elapsed();
+        let mut plan = match patch::plan(&device.shadow, &program)? {
+            Plan::Unchanged => return Ok(Ok(Edit::Unchanged)),
+            Plan::Restart(why) => return Ok(Err(why)),
+            Plan::Patch(plan) => plan,
+        };
+        let built = self
+            .patcher
+            .build(&device.shadow, &program, &plan, &mut timings);
+        let linked = match built {
+            Err(error) if error.is::<RegionFull>() => {
+                events(Event::Compacting);
+                plan = plan.compacting(&device.shadow, &program)?;
+                self.patcher
+                    .build(&device.shadow, &program, &plan, &mut timings)
             }
-            std::thread::sleep(Duration::from_millis(1));
-            self.board.probe().halt()?;
-        }
+            built => built,
+        };
+        let linked = match linked.map_err(|error| error.downcast::<Unpatchable>()) {
+            Ok(linked) => linked,
+            Err(Ok(why)) => return Ok(Err(why)),
+            Err(Err(error)) => return Err(error),
+        };
+        device.apply_patch(&program, &plan, &linked, &mut timings)?;
+        device.save_shadow()?;
+        let functions = plan
+            .functions
+            .iter()
+            .map(|name| PatchedFunction {
+                name: name.clone(),
+                slot: device.shadow.functions[name].slot,
+                new: plan.new_slots.iter().any(|(n, _)| n == name),
+            })
+            .collect();
+        Ok(Ok(Edit::Patched(Patched {
+            functions,
+            address: linked.base,
+            bytes: linked.bytes.len(),
+            epoch: device.shadow.epoch,
+            compacted: plan.compact,
+            at_safe_point: plan.needs_safe_point,
+            timings,
+        })))
     }
-
-    /// The firmware drops output while nobody listens; now someone does, so
-    /// it may wait for the host instead.
-    fn make_blocking(rtt: &mut Rtt, probe: &mut dyn crate::probe::Probe) -> Result<()> {
-        for channel in 0..rtt.up_channels().len() {
-            rtt.set_blocking(probe, channel)?;
-        }
-        Ok(())
-    }
-
-    /// Persists the shadow machine (after every applied patch), next to the
-    /// image it describes.
-    pub fn save_shadow(&self) -> Result<()> {
-        let dir = self
-            .shadow
-            .image
-            .parent()
-            .context("the image has no directory")?;
-        self.shadow
-            .save(dir)
-            .context("cannot save the shadow machine")
-    }
-}
-
-/// Invariant: the device runs exactly the image the shadow describes.
-fn check_build(probe: &mut dyn crate::probe::Probe, shadow: &Shadow) -> Result<()> {
-    let build_id = probe.read_word(shadow.runtime.program)?;
-    if build_id != shadow.build_id {
-        bail!(
-            "the board runs build {build_id:#010x}, but the host's model is of build {:#010x}",
-            shadow.build_id
-        );
-    }
-    Ok(())
 }

@@ -15,9 +15,9 @@
 use crate::support::shared_target_dir;
 use anyhow::{bail, ensure, Context, Result};
 use cargo_bluescript::board::{Board, StartOptions};
+use cargo_bluescript::device::{Device, Status, Stream};
 use cargo_bluescript::firmware;
 use cargo_bluescript::project::Project as Firmware;
-use cargo_bluescript::session::Session;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -227,15 +227,15 @@ pub fn run_image(image: firmware::Image) -> Result<String> {
     let options = StartOptions {
         icount: Some(ICOUNT_SHIFT),
     };
-    let mut session = Session::start(Board::default(), image.shadow, &options)?;
+    let mut device = Device::start(Board::default(), image.shadow, &options)?;
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
     let deadline = Instant::now() + RUN_TIMEOUT;
     loop {
-        let status = session.poll(&mut stdout, &mut stderr)?;
+        let status = poll(&mut device, &mut stdout, &mut stderr)?;
         if status.errors > 0 || status.halted() {
             // Let the rest of the error report arrive.
             std::thread::sleep(Duration::from_millis(50));
-            let _ = session.poll(&mut stdout, &mut stderr);
+            let _ = poll(&mut device, &mut stdout, &mut stderr);
             bail!(
                 "the program failed:\n{}{}",
                 String::from_utf8_lossy(&stdout),
@@ -251,6 +251,18 @@ pub fn run_image(image: firmware::Image) -> Result<String> {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Appends the device's output to `stdout` and `stderr`; its state.
+fn poll(device: &mut Device, stdout: &mut Vec<u8>, stderr: &mut Vec<u8>) -> Result<Status> {
+    let poll = device.poll()?;
+    for output in poll.output {
+        match output.stream {
+            Stream::Stdout => stdout.extend(output.bytes),
+            Stream::Stderr => stderr.extend(output.bytes),
+        }
+    }
+    Ok(poll.status)
 }
 
 pub fn parse_output(output: &str) -> Result<Measured> {

@@ -102,8 +102,8 @@ fn check_word_aligned(addr: u32) -> Result<()> {
     Ok(())
 }
 
-/// An in-memory board for unit tests: one RAM region, a halted flag, and
-/// counters of memory round trips.
+/// An in-memory board for unit tests: one RAM region, a halted flag,
+/// counters of memory round trips, and faults to inject.
 #[cfg(test)]
 pub(crate) mod fake {
     use super::{Probe, TargetStatus};
@@ -117,6 +117,11 @@ pub(crate) mod fake {
         pub writes: usize,
         pub halts: usize,
         pub resumes: usize,
+        /// The link is cut once this many writes went through: every later
+        /// access fails.
+        pub cut_after_writes: Option<usize>,
+        /// A byte that keeps its value whatever is written (a bad cell).
+        pub stuck_byte: Option<u32>,
     }
 
     impl MemoryProbe {
@@ -129,6 +134,8 @@ pub(crate) mod fake {
                 writes: 0,
                 halts: 0,
                 resumes: 0,
+                cut_after_writes: None,
+                stuck_byte: None,
             }
         }
 
@@ -140,6 +147,10 @@ pub(crate) mod fake {
 
         pub fn poke_word(&mut self, addr: u32, value: u32) {
             self.poke(addr, &value.to_le_bytes());
+        }
+
+        pub fn peek_byte(&self, addr: u32) -> u8 {
+            self.ram[self.range(addr, 1).unwrap().start]
         }
 
         pub fn peek_word(&self, addr: u32) -> u32 {
@@ -156,6 +167,12 @@ pub(crate) mod fake {
         }
 
         fn require_halted(&self) -> Result<()> {
+            if self
+                .cut_after_writes
+                .is_some_and(|limit| self.writes >= limit)
+            {
+                bail!("fake probe: the link is cut");
+            }
             if !self.halted {
                 bail!("fake probe: memory access while running");
             }
@@ -192,7 +209,11 @@ pub(crate) mod fake {
             self.require_halted()?;
             self.writes += 1;
             let range = self.range(addr, data.len())?;
+            let stuck = self.stuck_byte.map(|addr| (addr, self.peek_byte(addr)));
             self.ram[range].copy_from_slice(data);
+            if let Some((addr, value)) = stuck {
+                self.poke(addr, &[value]);
+            }
             Ok(())
         }
 
