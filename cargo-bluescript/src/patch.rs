@@ -227,7 +227,7 @@ impl Patcher {
         // (the same address but on boards with a code alias).
         let board = self.toolchain.board;
         let run_base = board.memory.executable_address(base);
-        let linked = self.link(&object, shadow, run_base, epoch)?;
+        let linked = self.link(&object, &shadow.image, run_base, epoch)?;
         let mut patch = extract(&linked, board, run_base, &slots, &plan.functions, epoch)?;
         patch.base = base;
         shadow.ensure_fits(base, patch.bytes.len() as u32)?;
@@ -257,14 +257,15 @@ impl Patcher {
         Ok(object)
     }
 
-    fn link(&self, object: &Path, shadow: &Shadow, base: u32, epoch: u32) -> Result<PathBuf> {
+    /// Links `object` at `base` against the symbols of the running `image`.
+    fn link(&self, object: &Path, image: &Path, base: u32, epoch: u32) -> Result<PathBuf> {
         let script = self.work_dir.join(format!("patch{epoch}.ld"));
         let output = self.work_dir.join(format!("patch{epoch}.elf"));
         std::fs::write(&script, link_script(self.toolchain.board, base))?;
         let mut command = Command::new(&self.lld);
         command
             .args(["-flavor", "gnu", "--no-undefined"])
-            .arg(format!("--just-symbols={}", shadow.image.display()))
+            .arg(format!("--just-symbols={}", image.display()))
             .arg("-T")
             .arg(&script)
             .arg(object);
@@ -766,5 +767,151 @@ mod tests {
             .to_string();
         assert!(error.contains("patch region is full"), "{error}");
         assert_eq!(shadow.next_patch_address(), 0x2001_0000);
+    }
+
+    /// A patch for RISC-V, linked by rust-lld against a real RV32IMC image
+    /// (with relaxation, small-data sections and the C extension's 2-byte
+    /// alignment), is written into the running image on QEMU and called
+    /// through a slot: it calls the image, reads and writes memory of its
+    /// own and of the image, and returns what the host computes.
+    #[test]
+    fn a_risc_v_patch_links_against_the_image_and_runs() {
+        use crate::board::{Board, QemuBoard, QemuOptions};
+        use crate::probe::with_halted;
+        use std::time::Duration;
+
+        let board = Board::named("qemu-rv32").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let toolchain = crate::toolchain::ensure_target_installed(dir.path(), board)
+            .expect("the riscv32imc target is installed (.ci/run installs it)");
+        QemuBoard::ensure_installed(board).expect("QEMU is installed (.ci/run installs it)");
+        let image = build_risc_v_image(&toolchain, dir.path());
+        let symbols = std::fs::read(&image).unwrap();
+        let elf = object::File::parse(&*symbols).unwrap();
+        let address_of = |name: &str| {
+            elf.symbols()
+                .find(|s| s.name() == Ok(name))
+                .unwrap_or_else(|| panic!("the image lacks `{name}`"))
+                .address() as u32
+        };
+        let (slot, result, done) = (address_of("SLOT"), address_of("RESULT"), address_of("DONE"));
+        // Past the first function's code: a base that is not the region's.
+        let base = address_of("PATCH_REGION") + 6;
+
+        let patcher = Patcher::new(toolchain, dir.path()).unwrap();
+        let symbol = patch_symbol("sum", 1);
+        let source = format!(
+            "#![no_std]\n\
+             extern \"C\" {{\n    fn image_triple(x: u32) -> u32;\n    static mut COUNTER: u32;\n}}\n\
+             static TABLE: [u32; 4] = [1000, 2000, 3000, 4000];\n\
+             static mut CALLS: u32 = 0;\n\
+             #[no_mangle]\npub extern \"C\" fn {symbol}() -> u32 {{\n\
+             \x20   let n = unsafe {{ core::ptr::read_volatile(core::ptr::addr_of!(COUNTER)) }};\n\
+             \x20   let mut total = 0u32;\n\
+             \x20   for i in 0..n {{\n        total = total.wrapping_add(unsafe {{ image_triple(i) }});\n    }}\n\
+             \x20   unsafe {{ CALLS += 1; COUNTER = 7; }}\n\
+             \x20   total + TABLE[(n & 3) as usize] + unsafe {{ CALLS }}\n}}\n"
+        );
+        let object = patcher.compile(&source, 1).unwrap();
+        let linked = patcher.link(&object, &image, base, 1).unwrap();
+        let slots: SlotMap = [("sum".to_string(), 0)].into();
+        let patch = extract(&linked, board, base, &slots, &["sum".to_string()], 1).unwrap();
+        let entry = patch.functions[0].address;
+        assert!(entry >= base && entry % 2 == 0, "{entry:#x}");
+
+        let mut qemu = QemuBoard::start(board, &image, QemuOptions::default()).unwrap();
+        let probe = qemu.probe();
+        probe.resume().unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        with_halted(probe, |probe| {
+            probe.write_memory(patch.base, &patch.bytes)?;
+            probe.write_word(slot, entry)
+        })
+        .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while with_halted(probe, |probe| probe.read_word(done)).unwrap() != 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the patch never returned"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        probe.halt().unwrap();
+        // 3 * (0 + 1 + 2 + 3 + 4), TABLE[5 & 3], one call.
+        assert_eq!(probe.read_word(result).unwrap(), 30 + 2000 + 1);
+        assert_eq!(probe.read_word(address_of("COUNTER")).unwrap(), 7);
+    }
+
+    /// A bare RV32IMC image: it waits for the host to fill `SLOT`, calls the
+    /// function there, stores its result in `RESULT` and sets `DONE`.
+    fn build_risc_v_image(toolchain: &crate::toolchain::Toolchain, dir: &Path) -> PathBuf {
+        let source = dir.join("image.rs");
+        std::fs::write(
+            &source,
+            "#![no_std]\n#![no_main]\n\
+             use core::ptr::{addr_of, addr_of_mut, read_volatile, write_volatile};\n\
+             core::arch::global_asm!(\".section .text.start, \\\"ax\\\"\", \".global _start\", \
+             \"_start:\", \"la sp, __stack_top\", \"j image_main\");\n\
+             #[no_mangle]\nstatic mut SLOT: u32 = 0;\n\
+             #[no_mangle]\nstatic mut RESULT: u32 = 0;\n\
+             #[no_mangle]\nstatic mut DONE: u32 = 0;\n\
+             #[no_mangle]\nstatic mut COUNTER: u32 = 5;\n\
+             #[no_mangle]\nstatic mut PATCH_REGION: [u32; 256] = [0; 256];\n\
+             #[no_mangle]\n#[inline(never)]\npub extern \"C\" fn image_triple(x: u32) -> u32 {\n    x.wrapping_mul(3)\n}\n\
+             #[no_mangle]\npub extern \"C\" fn image_main() -> ! {\n\
+             \x20   loop {\n\
+             \x20       let slot = unsafe { read_volatile(addr_of!(SLOT)) };\n\
+             \x20       if slot != 0 {\n\
+             \x20           let f: extern \"C\" fn() -> u32 = unsafe { core::mem::transmute(slot as usize) };\n\
+             \x20           unsafe {\n                write_volatile(addr_of_mut!(RESULT), f());\n                write_volatile(addr_of_mut!(DONE), 1);\n            }\n\
+             \x20           loop {}\n        }\n    }\n}\n\
+             #[panic_handler]\nfn panic(_: &core::panic::PanicInfo) -> ! {\n    loop {}\n}\n",
+        )
+        .unwrap();
+        let object = dir.join("image.o");
+        let output = Command::new(&toolchain.rustc)
+            .args([
+                "--edition=2021",
+                "--crate-type=lib",
+                "--emit=obj",
+                "-Copt-level=1",
+            ])
+            .args(["-Cpanic=abort", "--target", toolchain.target()])
+            .arg(&source)
+            .arg("-o")
+            .arg(&object)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        // `-bios none`: QEMU's reset code jumps to the start of RAM.
+        let script = dir.join("image.ld");
+        std::fs::write(
+            &script,
+            "ENTRY(_start)\nSECTIONS {\n  . = 0x80000000;\n  .text : { *(.text.start) *(.text .text.*) }\n  \
+             .rodata : ALIGN(4) { *(.rodata .rodata.* .srodata .srodata.*) }\n  \
+             .data : ALIGN(4) { *(.data .data.* .sdata .sdata.*) }\n  \
+             .bss : ALIGN(4) { *(.bss .bss.* .sbss .sbss.* COMMON) }\n  \
+             __stack_top = 0x80100000;\n}\n",
+        )
+        .unwrap();
+        let image = dir.join("image.elf");
+        let output = Command::new(toolchain.lld().unwrap())
+            .args(["-flavor", "gnu", "-T"])
+            .arg(&script)
+            .arg(&object)
+            .arg("-o")
+            .arg(&image)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        image
     }
 }
