@@ -817,7 +817,7 @@ mod tests {
         let slots: SlotMap = [("sum".to_string(), 0)].into();
         let patch = extract(&linked, board, base, &slots, &["sum".to_string()], 1).unwrap();
         let entry = patch.functions[0].address;
-        assert!(entry >= base && entry % 2 == 0, "{entry:#x}");
+        assert!(entry >= base && entry.is_multiple_of(2), "{entry:#x}");
 
         let mut qemu = QemuBoard::start(board, &image, QemuOptions::default()).unwrap();
         let probe = qemu.probe();
