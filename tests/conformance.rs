@@ -8,6 +8,10 @@
 //! only need `cargo bluescript check`. All failures are reported together at
 //! the end. `BS_CONFORMANCE=<text>` runs only the programs whose name
 //! contains `<text>`.
+//!
+//! The programs run on the tests' board (`BS_BOARD`, by default the default
+//! board). The boards of [`FULL_SUITE_BOARDS`] run them all; the others run
+//! the slice listed in `tests/conformance/slice.txt`.
 
 mod support;
 
@@ -23,14 +27,29 @@ const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 const CHECK_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The boards that run every program; the others run the slice.
+const FULL_SUITE_BOARDS: &[&str] = &["qemu-m4", "qemu-rv32"];
+
 fn conformance_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance")
 }
 
+/// The names of `slice.txt`: one a line, `#` starts a comment.
+fn slice() -> Vec<String> {
+    let path = conformance_dir().join("slice.txt");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    text.lines()
+        .map(|line| line.split('#').next().unwrap().trim())
+        .filter(|name| !name.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// The programs of `dir`, sorted, restricted by `BS_CONFORMANCE`: its
 /// `*.bs` files, and its directories that hold a `main.bs` (a program of
-/// several files).
-fn programs(dir: &Path) -> Vec<PathBuf> {
+/// several files); only those of `only`, if given.
+fn programs(dir: &Path, only: Option<&[String]>) -> Vec<PathBuf> {
     let filter = std::env::var("BS_CONFORMANCE").unwrap_or_default();
     let mut programs: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
@@ -39,8 +58,17 @@ fn programs(dir: &Path) -> Vec<PathBuf> {
             path.extension().is_some_and(|e| e == "bs") || path.join("main.bs").is_file()
         })
         .filter(|path| name(path).contains(&filter))
+        .filter(|path| only.is_none_or(|only| only.contains(&name(path))))
         .collect();
     programs.sort();
+    if let Some(only) = only {
+        let names: Vec<String> = programs.iter().map(|p| name(p)).collect();
+        let unknown: Vec<&String> = only
+            .iter()
+            .filter(|wanted| wanted.contains(&filter) && !names.contains(wanted))
+            .collect();
+        assert!(unknown.is_empty(), "no such programs: {unknown:?}");
+    }
     if filter.is_empty() {
         assert!(!programs.is_empty(), "no programs in {}", dir.display());
     }
@@ -348,13 +376,14 @@ fn lock_shared_target() {}
 /// fails with all the failures.
 fn conform(
     dir: &Path,
+    only: Option<&[String]>,
     project: &str,
     what: &str,
     each: impl Fn(&Project, &Path) -> Result<Duration, String>,
 ) {
     let start = Instant::now();
     let project = Project::new(project);
-    let programs = programs(dir);
+    let programs = programs(dir, only);
     let mut failures = Vec::new();
     for path in &programs {
         let name = name(path);
@@ -367,8 +396,9 @@ fn conform(
         }
     }
     eprintln!(
-        "conformance: {} {what}s in {:.1?}",
+        "conformance: {} {what}s on {} in {:.1?}",
         programs.len(),
+        project.board,
         start.elapsed()
     );
     assert!(
@@ -383,7 +413,15 @@ fn conform(
 #[test]
 fn programs_print_what_the_language_specifies() {
     let _lock = lock_shared_target();
-    conform(&conformance_dir(), "conformance", "program", run_program);
+    let board = support::board();
+    let slice = (!FULL_SUITE_BOARDS.contains(&board.name())).then(slice);
+    conform(
+        &conformance_dir(),
+        slice.as_deref(),
+        "conformance",
+        "program",
+        run_program,
+    );
 }
 
 #[test]
@@ -391,8 +429,28 @@ fn unsupported_programs_are_refused_with_a_located_diagnostic() {
     // `check` builds nothing: no lock needed.
     conform(
         &conformance_dir().join("reject"),
+        None,
         "conformance-reject",
         "rejection",
         check_rejection,
     );
+}
+
+/// The boards without the full suite run at least 40 programs, covering
+/// floats, the collector, closures, classes and run-time errors.
+#[test]
+fn the_slice_names_at_least_40_programs_of_every_area() {
+    let slice = slice();
+    assert!(slice.len() >= 40, "the slice has {} programs", slice.len());
+    for name in &slice {
+        let path = conformance_dir().join(name);
+        assert!(
+            path.with_extension("bs").is_file() || path.join("main.bs").is_file(),
+            "slice.txt names `{name}`, which is no program"
+        );
+    }
+    for area in ["float_", "gc_", "closure_", "class_", "error_"] {
+        let count = slice.iter().filter(|name| name.starts_with(area)).count();
+        assert!(count >= 5, "the slice has {count} `{area}` programs");
+    }
 }

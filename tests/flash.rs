@@ -76,7 +76,7 @@ impl Record {
         let cmdline = std::fs::read(format!("/proc/{}/cmdline", self.pid)).unwrap_or_default();
         let cmdline = String::from_utf8_lossy(&cmdline);
         alive
-            && cmdline.starts_with("qemu-system-arm\0")
+            && cmdline.starts_with(&format!("{}\0", support::board().qemu().program))
             && cmdline.contains(&*self.socket.to_string_lossy())
     }
 }
@@ -204,8 +204,10 @@ fn flash_leaves_the_board_running_replaces_it_and_stops_it() {
     guard.track(&first);
     assert!(
         stderr.contains(&format!(
-            "Flashed build {:#010x} to qemu-m4, which runs it in the background (QEMU pid {})",
-            first.build_id, first.pid
+            "Flashed build {:#010x} to {}, which runs it in the background (QEMU pid {})",
+            first.build_id,
+            support::board(),
+            first.pid
         )),
         "{stderr}"
     );
@@ -224,8 +226,10 @@ fn flash_leaves_the_board_running_replaces_it_and_stops_it() {
     assert!(!first.is_running(), "the first QEMU still runs");
     assert!(
         stderr.contains(&format!(
-            "Stopped qemu-m4 (QEMU pid {}, build {:#010x})",
-            first.pid, first.build_id
+            "Stopped {} (QEMU pid {}, build {:#010x})",
+            support::board(),
+            first.pid,
+            first.build_id
         )),
         "{stderr}"
     );
@@ -234,7 +238,11 @@ fn flash_leaves_the_board_running_replaces_it_and_stops_it() {
 
     let stderr = flash(&project, &["--stop"], STOP_TIMEOUT);
     assert!(
-        stderr.contains(&format!("Stopped qemu-m4 (QEMU pid {}", second.pid)),
+        stderr.contains(&format!(
+            "Stopped {} (QEMU pid {}",
+            support::board(),
+            second.pid
+        )),
         "{stderr}"
     );
     assert!(!second.is_running(), "QEMU still runs after --stop");

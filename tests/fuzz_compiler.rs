@@ -224,7 +224,9 @@ impl DeviceRustc {
         let target = support::shared_target_dir();
         let deps = [dir.path().join("device"), dir.path().join("host")];
         copy_files(
-            &target.join("thumbv7em-none-eabihf/debug/deps"),
+            &target
+                .join(support::board().target_triple())
+                .join("debug/deps"),
             &deps[0],
             &[".rlib", ".rmeta"],
         );
@@ -264,10 +266,10 @@ impl DeviceRustc {
                 "--crate-type=lib",
                 "--crate-name=fuzz_batch",
                 "--emit=metadata",
-                "--target=thumbv7em-none-eabihf",
                 "-Cpanic=abort",
                 "--error-format=short",
             ])
+            .arg(format!("--target={}", support::board().target_triple()))
             .arg("--extern")
             .arg(format!("bluescript={}", self.runtime.display()))
             .args(

@@ -3,20 +3,23 @@
 //!
 //! Every `tests/benchmarks/<name>.bs` is paired with
 //! `tests/benchmarks/rust/<name>.rs`. The benchmark makes a project from the
-//! default template, adds the instruction counter and every Rust version as
+//! board's template, adds the instruction counter and every Rust version as
 //! drivers, then builds one image per program and runs it on QEMU with
-//! `-icount shift=10,align=off,sleep=off`, where SysTick counts executed
-//! instructions exactly (`tests/benchmarks/harness.rs`). Each version runs
+//! `-icount shift=N,align=off,sleep=off`, where the board's counter counts
+//! executed instructions exactly (`tests/benchmarks/harness.rs`). Each version runs
 //! three times in its image and checks its own result; a wrong result, or
 //! rounds that disagree, fails the benchmark. It prints the instructions of
 //! both versions, their ratio and the geometric mean of the ratios, then
 //! the flash and RAM taken by bs-runtime in the default image (template
 //! project), from the sizes of the ELF's symbols.
 //!
-//! `cargo bench -p cargo-bluescript --bench instructions [-- [--dev | --release] [NAME...]]`
+//! `cargo bench -p cargo-bluescript --bench instructions [-- [--dev | --release] [--board BOARD]... [NAME...]]`
 //!
 //! Without `--dev` or `--release`, both profiles are measured; naming
-//! benchmarks measures only those (and skips the sizes).
+//! benchmarks measures only those (and skips the sizes). Each `--board`
+//! (`--all-boards`: every board) gets its tables; without one, the board
+//! of `BS_BOARD`, or the default board. RISC-V boards count with
+//! `minstret` under `-icount shift=0`.
 
 #[path = "../../tests/benchmarks/harness.rs"]
 mod harness;
@@ -24,8 +27,9 @@ mod harness;
 mod support;
 
 use anyhow::{bail, Context, Result};
+use cargo_bluescript::board::Board;
 use cargo_bluescript::firmware;
-use harness::{ICOUNT_SHIFT, ROUNDS};
+use harness::ROUNDS;
 use object::{Object, ObjectSection, ObjectSymbol, SectionKind};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -66,10 +70,17 @@ fn geometric_mean(rows: &[Row]) -> f64 {
 
 /// `calibration`: summed over the images (see [`Measured::calibration`]);
 /// `spread`: the largest disagreement between rounds.
-fn print_table(profile: &str, rows: &[Row], calibration: [u64; 5], spread: u64) {
+fn print_table(board: Board, profile: &str, rows: &[Row], calibration: [u64; 5], spread: u64) {
+    let isa = board.isa();
+    let qemu = board.qemu();
     println!(
-        "\nExecuted instructions, {profile}; QEMU mps2-an386 -icount shift={ICOUNT_SHIFT}, \
+        "\nExecuted instructions on {board} ({} {}), {profile}; {} {} -icount shift={}, \
          tick interrupts ({} instructions each) excluded:",
+        isa.family(),
+        isa.variant(),
+        qemu.program,
+        qemu.args.join(" "),
+        qemu.counter.icount_shift(),
         calibration[4]
     );
     println!(
@@ -130,7 +141,8 @@ fn print_rows(rows: &[Row], target: f64) {
 enum Part {
     Runtime,
     RttTarget,
-    CortexM,
+    /// The core's support crates (cortex-m and cortex-m-rt, riscv and riscv-rt).
+    MachineSupport,
     Libm,
     Core,
     Unnamed,
@@ -143,7 +155,7 @@ impl Part {
         match self {
             Part::Runtime => "  bs-runtime (crate bluescript)",
             Part::RttTarget => "  rtt-target",
-            Part::CortexM => "  cortex-m, cortex-m-rt",
+            Part::MachineSupport => "  cortex-m(-rt) or riscv(-rt)",
             Part::Libm => "  libm",
             Part::Core => "  core, compiler-builtins",
             Part::Unnamed => "  unnamed constants (anon.*)",
@@ -248,7 +260,7 @@ fn part_of(name: &str, firmware_crate: &str) -> Part {
         return Part::Runtime;
     }
     if CORTEX_M_RT.contains(&name) || name.starts_with("_critical_section_") {
-        return Part::CortexM;
+        return Part::MachineSupport;
     }
     if name.starts_with(".Lanon.") || name.starts_with("anon.") {
         return Part::Unnamed;
@@ -256,7 +268,9 @@ fn part_of(name: &str, firmware_crate: &str) -> Part {
     match symbol_crate(name).as_deref() {
         Some("bluescript" | "rustc") => Part::Runtime, // `rustc`: the panic handler
         Some("rtt_target") => Part::RttTarget,
-        Some("cortex_m" | "cortex_m_rt" | "critical_section") => Part::CortexM,
+        Some("cortex_m" | "cortex_m_rt" | "riscv" | "riscv_rt" | "critical_section") => {
+            Part::MachineSupport
+        }
         Some("libm") => Part::Libm,
         Some(krate) if krate == firmware_crate => {
             if name.contains("__bluescript") {
@@ -344,8 +358,10 @@ const HEAPS: [(&str, &str); 2] = [
     ("__bs_patch_region", "  + patch region (code heap)"),
 ];
 
-fn print_sizes(profile: &str, sizes: &Sizes) {
-    println!("\nSize of the default image (template project), {profile}, from its ELF symbols:");
+fn print_sizes(board: Board, profile: &str, sizes: &Sizes) {
+    println!(
+        "\nSize of the default image of {board} (template project), {profile}, from its ELF symbols:"
+    );
     println!("{:<36}{:>12}{:>12}", "", "flash", "RAM");
     let heap_size = |symbol: &str| {
         sizes
@@ -425,12 +441,19 @@ fn short_name(name: &str) -> String {
 fn run() -> Result<()> {
     let mut profiles = Vec::new();
     let mut wanted = Vec::new();
+    let mut boards = Vec::new();
     // `cargo bench` passes `--bench` to every bench target.
-    for arg in std::env::args().skip(1) {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--bench" => {}
             "--dev" => profiles.push(false),
             "--release" => profiles.push(true),
+            "--board" => {
+                let name = args.next().context("--board needs a board's name")?;
+                boards.push(Board::named(&name)?);
+            }
+            "--all-boards" => boards.extend(Board::all()),
             other if other.starts_with('-') => bail!("unknown option `{other}`"),
             name => wanted.push(name.to_string()),
         }
@@ -438,11 +461,28 @@ fn run() -> Result<()> {
     if profiles.is_empty() {
         profiles = vec![false, true];
     }
+    if boards.is_empty() {
+        boards.push(support::board());
+    }
     let benchmarks = harness::discover(&wanted)?;
-    let project = support::Project::new("instructions_bench");
-    harness::install_firmware(&project.root, &benchmarks)?;
+    for board in boards {
+        measure_board(board, &benchmarks, &profiles, wanted.is_empty())
+            .with_context(|| format!("on {board}"))?;
+    }
+    Ok(())
+}
+
+/// The tables of one board, and the sizes of its default image if `sizes`.
+fn measure_board(
+    board: Board,
+    benchmarks: &[harness::Benchmark],
+    profiles: &[bool],
+    sizes_too: bool,
+) -> Result<()> {
+    let project = support::Project::for_board("instructions_bench", board);
+    harness::install_firmware(&project.root, benchmarks)?;
     let firmware = harness::locate(&project.root)?;
-    for &release in &profiles {
+    for &release in profiles {
         let profile = if release {
             "release profile (--release: opt-level s, LTO)"
         } else {
@@ -452,7 +492,7 @@ fn run() -> Result<()> {
         let mut untyped_rows = Vec::new();
         let mut calibration = [0u64; 5];
         let mut spread = 0;
-        for benchmark in &benchmarks {
+        for benchmark in benchmarks {
             let measured = harness::measure(&firmware, benchmark, release)
                 .with_context(|| format!("benchmark `{}`", benchmark.name))?;
             let row = Row {
@@ -495,16 +535,16 @@ fn run() -> Result<()> {
             }
             rows.push(row);
         }
-        print_table(profile, &rows, calibration, spread);
+        print_table(board, profile, &rows, calibration, spread);
         if !untyped_rows.is_empty() {
             print_untyped_table(&untyped_rows);
         }
     }
 
-    if wanted.is_empty() {
-        let default = support::Project::new("default_image");
+    if sizes_too {
+        let default = support::Project::for_board("default_image", board);
         let firmware = harness::locate(&default.root)?;
-        for &release in &profiles {
+        for &release in profiles {
             let image = firmware::build(&firmware, release)?;
             let profile = if release {
                 "release profile"
@@ -512,6 +552,7 @@ fn run() -> Result<()> {
                 "dev profile"
             };
             print_sizes(
+                board,
                 profile,
                 &sizes(&image.elf, &firmware.name.replace('-', "_"))?,
             );

@@ -8,11 +8,11 @@
 //! instruction counter (`tests/benchmarks/firmware/cost.rs`) and every Rust
 //! version as drivers. [`measure`] appends a top level to one script that
 //! measures both versions [`ROUNDS`] times, builds the image, runs it on
-//! QEMU with `-icount shift=10,align=off,sleep=off` and checks what it
-//! printed.
+//! the tests' board under QEMU with `-icount` (the shift its instruction
+//! counter needs) and checks what it printed.
 #![allow(dead_code)]
 
-use crate::support::shared_target_dir;
+use crate::support::target_dir_of;
 use anyhow::{bail, ensure, Context, Result};
 use cargo_bluescript::board::{Board, StartOptions};
 use cargo_bluescript::device::{Device, Status, Stream};
@@ -22,8 +22,6 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// `-icount shift=10`: 2^10 ns per instruction, 25.6 SysTick ticks at 25 MHz.
-pub const ICOUNT_SHIFT: u32 = 10;
 /// Longest a benchmark image may run.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -39,10 +37,11 @@ pub struct Benchmark {
 }
 
 /// The firmware project at `root`, built in the target directory that the
-/// end-to-end tests share (firmware dependencies are compiled once).
+/// end-to-end tests of its board share (firmware dependencies are compiled
+/// once).
 pub fn locate(root: &Path) -> Result<Firmware> {
     let mut firmware = Firmware::locate(Some(&root.join("Cargo.toml")))?;
-    firmware.target_dir = shared_target_dir();
+    firmware.target_dir = target_dir_of(firmware.board);
     Ok(firmware)
 }
 
@@ -107,13 +106,20 @@ pub fn install_firmware(root: &Path, benchmarks: &[Benchmark]) -> Result<()> {
         benchmarks_dir().join("firmware/cost.rs"),
         src.join("cost.rs"),
     )?;
+    // The template's firmware (each board has its own entry point), with
+    // the counter and the Rust versions as two more modules of drivers.
+    let main = std::fs::read_to_string(src.join("main.rs"))?;
+    ensure!(
+        main.contains("\nmod led;\n"),
+        "the template's src/main.rs has no `mod led;` to add the benchmark modules next to"
+    );
     std::fs::write(
         src.join("main.rs"),
-        "//! The template's firmware, with the instruction counter and the\n\
-         //! hand-written Rust benchmarks (written by the instructions benchmark).\n\n\
-         #![no_std]\n#![no_main]\n\nmod benchmarks;\nmod cost;\nmod led;\n\n\
-         bluescript::scripts!();\n\n\
-         #[cortex_m_rt::entry]\nfn main() -> ! {\n    bluescript::run(&SCRIPTS)\n}\n",
+        main.replacen(
+            "\nmod led;\n",
+            "\nmod benchmarks;\nmod cost;\nmod led;\n",
+            1,
+        ),
     )?;
     let dir = src.join("benchmarks");
     std::fs::create_dir_all(&dir)?;
@@ -222,12 +228,13 @@ pub struct Measured {
     pub rust: (u64, u64),
 }
 
-/// Runs `image` under `-icount` until its program finishes; its stdout.
-pub fn run_image(image: firmware::Image) -> Result<String> {
+/// Runs `image` on `board` under `-icount` until its program finishes; its
+/// stdout.
+pub fn run_image(board: Board, image: firmware::Image) -> Result<String> {
     let options = StartOptions {
-        icount: Some(ICOUNT_SHIFT),
+        icount: Some(board.qemu().counter.icount_shift()),
     };
-    let mut device = Device::start(Board::default(), image.shadow, &options)?;
+    let mut device = Device::start(board, image.shadow, &options)?;
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
     let deadline = Instant::now() + RUN_TIMEOUT;
     loop {
@@ -318,6 +325,6 @@ pub fn parse_output(output: &str) -> Result<Measured> {
 pub fn measure(firmware: &Firmware, benchmark: &Benchmark, release: bool) -> Result<Measured> {
     std::fs::write(&firmware.main_script, harnessed_script(benchmark))?;
     let image = firmware::build(firmware, release)?;
-    let output = run_image(image)?;
+    let output = run_image(firmware.board, image)?;
     parse_output(&output).with_context(|| format!("the program printed:\n{output}"))
 }

@@ -2,6 +2,7 @@
 //! project made from the template, and a running `cargo bluescript watch`.
 #![allow(dead_code)]
 
+use cargo_bluescript::board::Board;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -10,9 +11,28 @@ use std::time::{Duration, Instant};
 
 pub const TOOL: &str = env!("CARGO_BIN_EXE_cargo-bluescript");
 
-/// Firmware dependencies are compiled once for all tests.
+/// The board the tests run on: `BS_BOARD` (a board's name), or the default
+/// board.
+pub fn board() -> Board {
+    match std::env::var("BS_BOARD") {
+        Ok(name) if !name.is_empty() => {
+            Board::named(&name).unwrap_or_else(|err| panic!("BS_BOARD: {err}"))
+        }
+        _ => Board::default(),
+    }
+}
+
+/// Firmware dependencies are compiled once for all tests of the board.
 pub fn shared_target_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-firmware")
+    target_dir_of(board())
+}
+
+/// Each board has its own target directory, so that the tests of two
+/// boards can run at once.
+pub fn target_dir_of(board: Board) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/e2e-firmware")
+        .join(board.name())
 }
 
 pub fn tool(args: &[&str], dir: &Path) -> Command {
@@ -27,23 +47,34 @@ pub fn tool(args: &[&str], dir: &Path) -> Command {
     command
 }
 
-/// A new project from the default template, in its own temporary directory.
+/// A new project for the tests' [`board`], in its own temporary directory.
 pub struct Project {
     _dir: tempfile::TempDir,
     pub root: PathBuf,
+    pub board: Board,
 }
 
 impl Project {
     pub fn new(name: &str) -> Project {
+        Project::for_board(name, board())
+    }
+
+    pub fn for_board(name: &str, board: Board) -> Project {
         let dir = tempfile::tempdir().unwrap();
-        let output = tool(&["new", name], dir.path()).output().unwrap();
+        let output = tool(&["new", name, "--board", board.name()], dir.path())
+            .output()
+            .unwrap();
         assert!(
             output.status.success(),
             "new failed: {}",
             text(&output.stderr)
         );
         let root = dir.path().join(name);
-        Project { _dir: dir, root }
+        Project {
+            _dir: dir,
+            root,
+            board,
+        }
     }
 
     pub fn write_script(&self, text: &str) {
@@ -51,7 +82,10 @@ impl Project {
     }
 
     pub fn run(&self) -> Output {
-        tool(&["run"], &self.root).output().unwrap()
+        tool(&["run"], &self.root)
+            .env("CARGO_TARGET_DIR", target_dir_of(self.board))
+            .output()
+            .unwrap()
     }
 }
 
