@@ -32,15 +32,16 @@ fn read64(addr: usize) -> u64 {
     }
 }
 
-/// Sets `mtimecmp` without ever making it smaller than both its old and
-/// its new value in between (which would fire the interrupt early).
+/// Sets `mtimecmp` in the order the privileged specification gives for
+/// RV32, so that the value in between is never smaller than both the old
+/// and the new one (which would fire the interrupt early).
 fn set_compare(value: u64) {
     let (lo, hi) = (MTIMECMP as *mut u32, (MTIMECMP + 4) as *mut u32);
     // SAFETY: the runtime owns the machine timer of hart 0.
     unsafe {
-        hi.write_volatile(u32::MAX);
-        lo.write_volatile(value as u32);
+        lo.write_volatile(u32::MAX);
         hi.write_volatile((value >> 32) as u32);
+        lo.write_volatile(value as u32);
     }
 }
 
@@ -59,11 +60,14 @@ pub(crate) fn tick_start(cycles_per_ms: u32) {
     }
 }
 
-/// Stops the tick: a parked core must really sleep.
+/// Stops the tick: a parked core must really sleep. `mtimecmp` is left
+/// where it is: the interrupt is disabled, and pushing the compare value
+/// far into the future would make QEMU's `-icount` (which skips idle
+/// virtual time to the next timer deadline) jump to the end of time and
+/// stop responding.
 pub(crate) fn tick_stop() {
     // SAFETY: as in `tick_start`.
     unsafe { mie::clear_mtimer() };
-    set_compare(u64::MAX);
     PERIOD.store(0, Ordering::Relaxed);
 }
 
@@ -72,8 +76,7 @@ pub(crate) fn tick_stop() {
 pub(crate) fn on_timer_interrupt() {
     let period = PERIOD.load(Ordering::Relaxed);
     if period == 0 {
-        // Stopped meanwhile: do not let the interrupt fire again.
-        set_compare(u64::MAX);
+        // Stopped meanwhile (`tick_stop` disabled the interrupt).
         return;
     }
     set_compare(read64(MTIMECMP) + u64::from(period));
