@@ -71,6 +71,14 @@ pub(crate) struct PatchRegion([u8; PATCH_REGION_SIZE]);
 static __bs_patch_region: HostShared<PatchRegion> =
     HostShared::new(PatchRegion([0; PATCH_REGION_SIZE]));
 
+/// The addresses of the patch region: code there is script code that the
+/// host wrote.
+#[cfg_attr(not(target_arch = "riscv32"), allow(dead_code))]
+pub(crate) fn patch_region() -> core::ops::Range<usize> {
+    let start = __bs_patch_region.get() as usize;
+    start..start + PATCH_REGION_SIZE
+}
+
 /// Number of patches applied since boot; written by the host only.
 #[unsafe(no_mangle)]
 static __bs_patch_epoch: AtomicU32 = AtomicU32::new(0);
@@ -124,6 +132,11 @@ pub(crate) enum State {
 
 pub(crate) fn set_state(state: State) {
     __bs_state.store(state as u32, Ordering::Relaxed);
+}
+
+/// Patches applied since boot (see `__bs_patch_epoch`).
+pub(crate) fn patch_epoch() -> u32 {
+    __bs_patch_epoch.load(Ordering::Relaxed)
 }
 
 pub(crate) fn count_error() {

@@ -1,5 +1,6 @@
-//! Deterministic cost measurement: the SysTick time base as one 64-bit
-//! count of core clock ticks.
+//! Deterministic cost measurement: the tick timer as one 64-bit count of
+//! core clock ticks (Cortex-M: SysTick), or, on a core that counts the
+//! instructions it retires (RISC-V: `minstret`), that count.
 //!
 //! On hardware a tick is a core clock cycle. Under QEMU with
 //! `-icount shift=N,align=off,sleep=off` virtual time advances by exactly
@@ -10,6 +11,10 @@
 //! 1 ms tick interrupts in between (as many as [`Reading::interrupts`]
 //! grew by, each the same instructions) and a constant part of the two
 //! readings themselves. One exception: see [`Reading::at_tick_edge`].
+//!
+//! On RISC-V, `ticks` are instructions retired, exact under QEMU's
+//! `-icount shift=0`; [`instructions`] returns them as they are, and no
+//! reading is at a tick edge.
 //!
 //! ```ignore
 //! use bluescript::cost;
@@ -47,6 +52,14 @@ pub struct Reading {
 /// branch depends on them), so that the instructions between two readings
 /// are counted exactly under QEMU's `-icount`.
 pub fn read() -> Reading {
+    if let Some(count) = arch::instructions_retired() {
+        // The core counts instructions itself (RISC-V: `minstret`).
+        return Reading {
+            ticks: count,
+            interrupts: crate::time::ticks(),
+            at_tick_edge: false,
+        };
+    }
     let sample = arch::tick_sample();
     let ticks =
         u64::from(sample.whole_ms) * u64::from(sample.cycles_per_ms) + u64::from(sample.into_ms);
@@ -74,6 +87,10 @@ pub fn ticks_per_ms() -> u32 {
 /// readings: QEMU derives each from an exact instruction count, and a tick
 /// (40 ns at 25 MHz) is much shorter than an instruction.
 pub fn instructions(ticks: u64, icount_shift: u32) -> u64 {
+    if arch::instructions_retired().is_some() {
+        // The readings count instructions already.
+        return ticks;
+    }
     let per_ms = u64::from(ticks_per_ms());
     if per_ms == 0 {
         return 0;

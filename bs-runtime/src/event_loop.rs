@@ -42,7 +42,16 @@ unsafe extern "C" fn event_loop(program: usize) -> ! {
     let main: unsafe extern "C" fn() = unsafe { core::mem::transmute(program.main.0) };
     run_caught(main);
 
+    let mut synced_epoch = abi::patch_epoch();
     loop {
+        // Code the host wrote since the last callback must be fetched as
+        // written (see `arch::sync_instruction_fetch`). Between callbacks no
+        // script code runs, so none can have fetched it stale.
+        let epoch = abi::patch_epoch();
+        if epoch != synced_epoch {
+            arch::sync_instruction_fetch();
+            synced_epoch = epoch;
+        }
         match timer::next() {
             Next::Run(Callback::Slot(slot)) => {
                 set_state(State::Callback);

@@ -25,9 +25,10 @@
 
 #![no_std]
 
-#[cfg(not(all(target_arch = "arm", target_os = "none")))]
+#[cfg(not(all(any(target_arch = "arm", target_arch = "riscv32"), target_os = "none")))]
 compile_error!(
-    "bs-runtime supports Cortex-M targets (thumbv6m, thumbv7m, thumbv7em, thumbv8m.main) only"
+    "bs-runtime supports Cortex-M targets (thumbv6m, thumbv7m, thumbv7em, thumbv8m.main) and \
+     32-bit RISC-V (riscv32imc, riscv32imac) only"
 );
 
 mod abi;

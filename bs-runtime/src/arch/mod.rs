@@ -50,7 +50,10 @@
 //!   pointer at or below `catcher_sp`, with interrupts enabled; for
 //!   `Unrecoverable` it calls [`crate::fault::halt`]. Any other fault prints
 //!   one line with [`crate::fault::fatal`] (what and where) and never
-//!   returns. The fault handler must not touch the interrupted stack.
+//!   returns, except that a fault of code in the patch region (script code
+//!   the host wrote) may resume in a function that reports it as a
+//!   run-time error ([`crate::catch`]), as RISC-V's does. The fault handler
+//!   must not touch the interrupted stack.
 //!
 //! **Tick timer** (`time.rs` counts the milliseconds, `cost.rs` reads it):
 //! - `fn tick_start(cycles_per_ms: u32)`: starts a periodic interrupt every
@@ -60,6 +63,19 @@
 //!   must really sleep).
 //! - `fn tick_sample() -> TickSample`: a consistent look at the tick count
 //!   and the counter (see [`TickSample`]), taken with interrupts masked.
+//!
+//! **Cost counter** (`cost.rs`):
+//! - `fn instructions_retired() -> Option<u64>`: the instructions the core
+//!   has retired, where it counts them (RISC-V's `minstret`); `None` where
+//!   costs are read from the tick timer instead (Cortex-M under QEMU's
+//!   `-icount`).
+//!
+//! **Code written by the host:**
+//! - `fn sync_instruction_fetch()`: makes instruction fetch see code that
+//!   the host wrote into RAM. The event loop calls it before the first
+//!   callback after the patch epoch changed (a patch applied while a
+//!   callback runs is reached through its slot before that: a debugger
+//!   synchronizes when it resumes the core, as OpenOCD does on RISC-V).
 //!
 //! **Interrupts and idle:**
 //! - `fn wait_for_interrupt()`: sleeps until an interrupt (the tick at the
@@ -74,9 +90,18 @@
 mod cortex_m;
 #[cfg(target_arch = "arm")]
 pub(crate) use cortex_m::{
-    call_catching, in_interrupt, install_stack_guard, jump_to_catcher, run_on_stack,
-    script_stack_region, stack_pointer, tick_sample, tick_start, tick_stop, unmask_interrupts,
-    wait_for_interrupt,
+    call_catching, in_interrupt, install_stack_guard, instructions_retired, jump_to_catcher,
+    run_on_stack, script_stack_region, stack_pointer, sync_instruction_fetch, tick_sample,
+    tick_start, tick_stop, unmask_interrupts, wait_for_interrupt,
+};
+
+#[cfg(target_arch = "riscv32")]
+mod riscv32;
+#[cfg(target_arch = "riscv32")]
+pub(crate) use riscv32::{
+    call_catching, in_interrupt, install_stack_guard, instructions_retired, jump_to_catcher,
+    run_on_stack, script_stack_region, stack_pointer, sync_instruction_fetch, tick_sample,
+    tick_start, tick_stop, unmask_interrupts, wait_for_interrupt,
 };
 
 /// One look at the tick timer (see `tick_sample`).

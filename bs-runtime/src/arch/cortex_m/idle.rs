@@ -1,4 +1,5 @@
-//! Sleeping until an interrupt, and unmasking interrupts.
+//! Sleeping until an interrupt, unmasking interrupts, and fetching code
+//! that the host wrote.
 
 /// Sleeps until an interrupt has been handled.
 pub(crate) fn wait_for_interrupt() {
@@ -17,4 +18,12 @@ pub(crate) unsafe fn unmask_interrupts() {
         cortex_m::register::basepri::write(0);
         cortex_m::interrupt::enable();
     }
+}
+
+/// Makes instruction fetch see code that the host wrote: the cores
+/// supported have no instruction cache in front of RAM, so completing the
+/// writes and refetching suffices.
+pub(crate) fn sync_instruction_fetch() {
+    cortex_m::asm::dsb();
+    cortex_m::asm::isb();
 }

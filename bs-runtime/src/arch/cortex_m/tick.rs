@@ -69,3 +69,9 @@ pub(crate) fn tick_sample() -> TickSample {
         at_tick_edge: current == 1,
     }
 }
+
+/// Cortex-M counts no instructions that QEMU models (DWT's cycle counter
+/// is not): costs come from SysTick under `-icount` (see `cost.rs`).
+pub(crate) fn instructions_retired() -> Option<u64> {
+    None
+}
