@@ -57,16 +57,17 @@ impl<T> HostShared<T> {
     }
 }
 
-/// Function table: slot `i` holds the address (Thumb bit set) of script
-/// function `i`. Generated code loads slots with volatile reads; the host
-/// switches a slot with one aligned 32-bit write.
+/// Function table: slot `i` holds the function pointer of script function
+/// `i` (Arm: Thumb bit set). Generated code loads slots with volatile
+/// reads; the host switches a slot with one aligned 32-bit write.
 #[unsafe(no_mangle)]
 static __bs_slots: HostShared<[usize; SLOT_COUNT]> = HostShared::new([0; SLOT_COUNT]);
 
 #[repr(C, align(8))]
 pub(crate) struct PatchRegion([u8; PATCH_REGION_SIZE]);
 
-/// Free RAM where the host places new code (executable: no MPU is set up).
+/// Free RAM where the host places new code (executable: the stack guards
+/// restrict nothing else).
 #[unsafe(no_mangle)]
 static __bs_patch_region: HostShared<PatchRegion> =
     HostShared::new(PatchRegion([0; PATCH_REGION_SIZE]));

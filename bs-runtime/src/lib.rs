@@ -21,7 +21,10 @@
 //! `extern "C"` functions) is specified in `docs/device-abi.md`. The runtime
 //! owns the `SysTick` exception, the `HardFault` handler, the panic handler
 //! and the MPU (a guard at the bottom of the script stack, whose region
-//! `memory.x` defines: see "Stacks and faults" there).
+//! `memory.x` defines: see "Stacks and faults" there); on RISC-V, the trap
+//! entry `_start_trap`, the machine timer and PMP entry 0. (A RISC-V
+//! firmware's `main` is `#[riscv_rt::entry]`, and calls [`run_with_clock`]
+//! with the rate of `mtime`.)
 
 #![no_std]
 
@@ -66,7 +69,8 @@ pub use print::{
 pub use time::{bs_time_delay, bs_time_now};
 pub use timer::{bs_timer_clear, bs_timer_start};
 
-/// Address of a function (Thumb bit set), as stored in a static initializer.
+/// Address of a function as a function pointer (Thumb bit set on Arm, the
+/// plain address on RISC-V), as stored in a static initializer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(transparent)]
 pub struct FnAddr(pub *const ());
