@@ -6,7 +6,7 @@
 
 mod support;
 
-use cargo_bluescript::probe::{GdbProbe, Probe};
+use cargo_bluescript::connection::{CoreAccess, GdbStub};
 use serde_json::Value;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -162,10 +162,10 @@ fn flash(project: &Project, args: &[&str], limit: Duration) -> String {
 /// Reads a word from the running board and lets it run on.
 fn read_word(socket: &Path, address: u32) -> u32 {
     // Connecting halts the guest...
-    let mut probe = GdbProbe::connect_unix(socket).unwrap();
-    let value = probe.read_word(address).unwrap();
+    let mut core = GdbStub::connect_unix(socket).unwrap();
+    let value = core.read_word(address).unwrap();
     // ...and it stays halted after we leave unless resumed.
-    probe.resume().unwrap();
+    core.run().unwrap();
     value
 }
 

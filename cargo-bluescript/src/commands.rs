@@ -1,7 +1,8 @@
 //! The subcommands, as the command line sees them.
 
 use crate::board::{Board, StartOptions, Stopped};
-use crate::device::{Device, Output, Stream};
+use crate::connection::output::{Output, Stream};
+use crate::device::Device;
 use crate::firmware::{self, ScriptErrors};
 use crate::project::Project;
 use anyhow::Result;
@@ -107,7 +108,7 @@ pub fn flash(manifest_path: Option<&Path>, release: bool) -> Result<ExitCode> {
         report_stopped(stopped);
     }
     let record = &flashed.record;
-    let device = flashed.device;
+    let program = flashed.status;
     status(
         "Flashed",
         &format!(
@@ -115,13 +116,13 @@ pub fn flash(manifest_path: Option<&Path>, release: bool) -> Result<ExitCode> {
             record.build_id, record.pid
         ),
     );
-    let errors = match device.errors {
+    let errors = match program.errors {
         1 => "1 run-time error".to_owned(),
         n => format!("{n} run-time errors"),
     };
     // Aligned under the message of the status line.
     let indent = " ".repeat(13);
-    eprintln!("{indent}program:      {}; {errors}", device.describe());
+    eprintln!("{indent}program:      {}; {errors}", program.describe());
     eprintln!(
         "{indent}debug socket: {}",
         project.display_path(&record.socket)
@@ -132,9 +133,9 @@ pub fn flash(manifest_path: Option<&Path>, release: bool) -> Result<ExitCode> {
     );
     eprintln!("{indent}stop it with: cargo bluescript flash --stop");
     // Nobody reads a flashed board's output, so point to where it can be seen.
-    if device.halted() {
+    if program.halted() {
         eprintln!("warning: the program halted after a fatal error; `cargo bluescript run` shows its output");
-    } else if device.errors > 0 {
+    } else if program.errors > 0 {
         eprintln!(
             "warning: the program reported {errors}; `cargo bluescript run` shows its output"
         );

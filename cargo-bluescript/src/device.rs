@@ -1,11 +1,12 @@
-//! A running device: the board, its probe, the RTT channels that carry the
-//! program's output, and the shadow machine that describes it. Nothing here
+//! A running device: the board with its core access, the program's output
+//! channel, and the shadow machine that describes what it runs. Nothing here
 //! prints: the program's output is handed over as data by [`Device::poll`].
 
 use crate::board::{Board, RunningBoard, StartOptions};
+use crate::connection::output::{Output, ProgramOutput};
+use crate::connection::CoreAccess;
 use crate::patch::{self, LinkedPatch, PatchPlan, Timings};
-use crate::rtt::Rtt;
-use crate::shadow::Shadow;
+use crate::shadow::{RuntimeSymbols, Shadow};
 use anyhow::{bail, Context, Result};
 use bluescript_compiler::ir;
 use std::time::{Duration, Instant};
@@ -18,58 +19,71 @@ const HOST_ATTACHED: u32 = 0xB105_C0DE;
 const SAFE_POINT_TIMEOUT: Duration = Duration::from_secs(3);
 
 // Values of `__bs_state` (docs/device-abi.md).
+pub const STATE_BOOTING: u32 = 0;
 pub const STATE_IDLE: u32 = 3;
 pub const STATE_FINISHED: u32 = 4;
 pub const STATE_HALTED: u32 = 5;
 
-const STDOUT_CHANNEL: usize = 0;
-const STDERR_CHANNEL: usize = 1;
-
-/// What one look at the device found.
+/// What the program on a device is doing, as its runtime reports it. (The
+/// core's own run state is a [`crate::connection::CoreState`].)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Status {
+pub struct ProgramStatus {
+    /// `__bs_state`.
     pub state: u32,
     /// Run-time errors reported since boot.
     pub errors: u32,
 }
 
-impl Status {
+impl ProgramStatus {
+    /// Reads it from the device; the core must be accessible (halted, or
+    /// reachable while running).
+    pub fn read(core: &mut dyn CoreAccess, runtime: &RuntimeSymbols) -> Result<ProgramStatus> {
+        Ok(ProgramStatus {
+            state: core.read_word(runtime.state)?,
+            errors: core.read_word(runtime.error_count)?,
+        })
+    }
+
     /// The top level has finished and no timer is pending.
     pub fn finished(self) -> bool {
         self.state == STATE_FINISHED
     }
 
-    /// A panic or fault stopped the device (it said why on stderr).
+    /// A panic or fault stopped the program for good (it said why on
+    /// stderr).
     pub fn halted(self) -> bool {
         self.state == STATE_HALTED
     }
-}
 
-/// One of the program's output streams (an RTT up-channel).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stream {
-    Stdout,
-    Stderr,
-}
+    /// No script code runs: between two callbacks, or finished.
+    pub fn between_callbacks(self) -> bool {
+        self.state == STATE_IDLE || self.finished()
+    }
 
-/// Bytes the program wrote to one of its streams.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Output {
-    pub stream: Stream,
-    pub bytes: Vec<u8>,
+    pub fn describe(self) -> String {
+        match self.state {
+            0 => "booting".into(),
+            1 => "running its top-level code".into(),
+            2 => "running a callback".into(),
+            3 => "idle, waiting for its timers".into(),
+            4 => "finished (top level done, no timer pending)".into(),
+            5 => "halted after a fatal error".into(),
+            state => format!("in an unknown state ({state})"),
+        }
+    }
 }
 
 /// What one look at the device found: its output since the last look, and
-/// its state.
+/// the program's status.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Poll {
     pub output: Vec<Output>,
-    pub status: Status,
+    pub status: ProgramStatus,
 }
 
 pub struct Device {
     board: Box<dyn RunningBoard>,
-    rtt: Option<Rtt>,
+    output: Box<dyn ProgramOutput>,
     /// Output read while the host waited for something else (a safe point),
     /// handed over by the next [`Device::poll`].
     pending: Vec<Output>,
@@ -81,13 +95,13 @@ impl Device {
     pub fn start(board: Board, shadow: Shadow, options: &StartOptions) -> Result<Device> {
         board.ensure_tools_installed()?;
         let mut running = board.start(&shadow.image, options)?;
-        let probe = running.probe();
-        check_build(probe, &shadow)?;
-        probe.write_word(shadow.runtime.host_attached, HOST_ATTACHED)?;
-        probe.resume()?;
+        let core = running.core();
+        check_build(core, &shadow)?;
+        core.write_word(shadow.runtime.host_attached, HOST_ATTACHED)?;
+        core.run()?;
         Ok(Device {
+            output: running.output(&shadow),
             board: running,
-            rtt: None,
             pending: Vec::new(),
             shadow,
         })
@@ -96,39 +110,35 @@ impl Device {
     /// Takes over a board that already runs `shadow`'s image (and is halted
     /// by the connection): it goes on with its state.
     pub fn attach(mut board: Box<dyn RunningBoard>, shadow: Shadow) -> Result<Device> {
-        let probe = board.probe();
-        let checked = check_build(probe, &shadow).and_then(|()| {
-            let epoch = probe.read_word(shadow.runtime.patch_epoch)?;
+        let mut output = board.output(&shadow);
+        let core = board.core();
+        let checked = check_build(core, &shadow).and_then(|()| {
+            let epoch = core.read_word(shadow.runtime.patch_epoch)?;
             if epoch != shadow.epoch {
                 bail!(
                     "the board is at patch epoch {epoch}, but the host's model at {}",
                     shadow.epoch
                 );
             }
+            // Output from before the host came is stale (and, dropped as the
+            // buffers filled, not even the latest): start from what comes next.
+            output.read(core)?;
             Ok(())
         });
-        // Output from before the host came is stale (and, dropped as the
-        // buffers filled, not even the latest): start from what comes next.
-        let rtt = checked.and_then(|()| {
-            let mut rtt = Rtt::attach(probe, shadow.runtime.rtt)?;
-            if let Some(rtt) = &mut rtt {
-                Device::make_blocking(rtt, probe)?;
-                rtt.read_up(probe)?;
-            }
-            Ok(rtt)
-        });
         // Whatever the verdict, the board goes on running.
-        probe.resume()?;
+        core.run()?;
+        checked?;
         Ok(Device {
             board,
-            rtt: rtt?,
+            output,
             pending: Vec::new(),
             shadow,
         })
     }
 
-    pub fn probe(&mut self) -> &mut dyn crate::probe::Probe {
-        self.board.probe()
+    /// The device's core access, for front ends that inspect it.
+    pub fn core(&mut self) -> &mut dyn CoreAccess {
+        self.board.core()
     }
 
     /// Halts the device briefly to read its output and state.
@@ -140,39 +150,29 @@ impl Device {
         })
     }
 
+    /// Reads the output and the status; the core is halted meanwhile unless
+    /// its memory can be read while it runs.
     fn poll_halted(&mut self) -> Result<Poll> {
-        self.board.probe().halt()?;
+        let core = self.board.core();
+        let halt = !core.capabilities().memory_while_running;
+        if halt {
+            core.halt()?;
+        }
         let status = self.drain()?;
-        self.board.probe().resume()?;
+        if halt {
+            self.board.core().run()?;
+        }
         Ok(Poll {
             output: std::mem::take(&mut self.pending),
             status,
         })
     }
 
-    /// Reads the output of the halted device into `pending`, and its state.
-    fn drain(&mut self) -> Result<Status> {
-        let shadow = &self.shadow;
-        let probe = self.board.probe();
-        if self.rtt.is_none() {
-            if let Some(mut rtt) = Rtt::attach(probe, shadow.runtime.rtt)? {
-                Device::make_blocking(&mut rtt, probe)?;
-                self.rtt = Some(rtt);
-            }
-        }
-        if let Some(rtt) = &mut self.rtt {
-            for (channel, bytes) in rtt.read_up(probe)? {
-                let stream = match channel {
-                    STDOUT_CHANNEL => Stream::Stdout,
-                    STDERR_CHANNEL => Stream::Stderr,
-                    _ => continue,
-                };
-                self.pending.push(Output { stream, bytes });
-            }
-        }
-        let state = probe.read_word(shadow.runtime.state)?;
-        let errors = probe.read_word(shadow.runtime.error_count)?;
-        Ok(Status { state, errors })
+    /// Reads the device's output into `pending`, and the program's status.
+    fn drain(&mut self) -> Result<ProgramStatus> {
+        let core = self.board.core();
+        self.pending.extend(self.output.read(core)?);
+        ProgramStatus::read(core, &self.shadow.runtime)
     }
 
     /// Writes a linked patch and switches its slots (see [`patch::apply`]).
@@ -185,8 +185,8 @@ impl Device {
     ) -> Result<()> {
         let started = Instant::now();
         self.halt_at_safe_point(plan.needs_safe_point)?;
-        let result = patch::apply(self.board.probe(), &mut self.shadow, program, linked);
-        self.board.probe().resume()?;
+        let result = patch::apply(self.board.core(), &mut self.shadow, program, linked);
+        self.board.core().run()?;
         result?;
         timings.transfer = started.elapsed();
         Ok(())
@@ -197,34 +197,24 @@ impl Device {
     /// poll): a callback waiting for room in a full output buffer would
     /// otherwise never end.
     fn halt_at_safe_point(&mut self, between_callbacks: bool) -> Result<()> {
-        self.board.probe().halt()?;
+        self.board.core().halt()?;
         if !between_callbacks {
             return Ok(());
         }
         let deadline = Instant::now() + SAFE_POINT_TIMEOUT;
         loop {
-            let status = self.drain()?;
-            if status.state == STATE_IDLE || status.finished() {
+            if self.drain()?.between_callbacks() {
                 return Ok(());
             }
-            self.board.probe().resume()?;
+            self.board.core().run()?;
             if Instant::now() > deadline {
                 bail!(
                     "the device never paused between callbacks, so a changed signature could not be applied safely"
                 );
             }
             std::thread::sleep(Duration::from_millis(1));
-            self.board.probe().halt()?;
+            self.board.core().halt()?;
         }
-    }
-
-    /// The firmware drops output while nobody listens; now someone does, so
-    /// it may wait for the host instead.
-    fn make_blocking(rtt: &mut Rtt, probe: &mut dyn crate::probe::Probe) -> Result<()> {
-        for channel in 0..rtt.up_channels().len() {
-            rtt.set_blocking(probe, channel)?;
-        }
-        Ok(())
     }
 
     /// Persists the shadow machine (after every applied patch), next to the
@@ -242,8 +232,8 @@ impl Device {
 }
 
 /// Invariant: the device runs exactly the image the shadow describes.
-fn check_build(probe: &mut dyn crate::probe::Probe, shadow: &Shadow) -> Result<()> {
-    let build_id = probe.read_word(shadow.runtime.program)?;
+fn check_build(core: &mut dyn CoreAccess, shadow: &Shadow) -> Result<()> {
+    let build_id = core.read_word(shadow.runtime.program)?;
     if build_id != shadow.build_id {
         bail!(
             "the board runs build {build_id:#010x}, but the host's model is of build {:#010x}",
@@ -256,22 +246,21 @@ fn check_build(probe: &mut dyn crate::probe::Probe, shadow: &Shadow) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::fake::MemoryProbe;
-    use crate::probe::Probe;
+    use crate::connection::fake::FakeCore;
+    use crate::connection::output::Stream;
+    use crate::connection::CoreAccess;
     use crate::rtt::fake::{control_block, firmware_print};
-    use crate::shadow::RuntimeSymbols;
+    use std::cell::RefCell;
+    use std::rc::Rc;
 
     const RAM: u32 = 0x2000_0000;
     const BUILD: u32 = 0x1234_5679;
 
-    struct FakeBoard(MemoryProbe);
+    /// A board whose core the test keeps a handle on.
+    struct FakeBoard(Rc<RefCell<FakeCore>>);
 
     impl RunningBoard for FakeBoard {
-        fn board(&self) -> Board {
-            Board::default()
-        }
-
-        fn probe(&mut self) -> &mut dyn Probe {
+        fn core(&mut self) -> &mut dyn CoreAccess {
             &mut self.0
         }
 
@@ -308,32 +297,33 @@ mod tests {
         }
     }
 
-    /// A running board with `shadow()`'s image at epoch 2, idle, with RTT
-    /// channels for stdout and stderr.
-    fn running_board() -> MemoryProbe {
+    /// A board running `shadow()`'s image at epoch 2, idle, with RTT
+    /// channels for stdout and stderr; halted, as a new connection leaves it.
+    fn board() -> Rc<RefCell<FakeCore>> {
         let shadow = shadow();
-        let mut probe = MemoryProbe::new(RAM, 0x1000);
-        probe.poke_word(shadow.runtime.program, BUILD);
-        probe.poke_word(shadow.runtime.patch_epoch, 2);
-        probe.poke_word(shadow.runtime.state, STATE_IDLE);
-        control_block(&mut probe, shadow.runtime.rtt, 2, RAM + 0x600, RAM + 0x800);
-        probe.halted = false;
-        probe
+        let mut core = FakeCore::new(RAM, 0x1000);
+        core.poke_word(shadow.runtime.program, BUILD);
+        core.poke_word(shadow.runtime.patch_epoch, 2);
+        core.poke_word(shadow.runtime.state, STATE_IDLE);
+        control_block(&mut core, shadow.runtime.rtt, 2, RAM + 0x600, RAM + 0x800);
+        Rc::new(RefCell::new(core))
     }
 
-    fn print(device: &mut Device, channel: u32, text: &[u8]) {
-        let rtt = device.shadow.runtime.rtt;
-        firmware_print(device.probe(), rtt, channel, text);
+    fn attach(core: &Rc<RefCell<FakeCore>>) -> Result<Device> {
+        Device::attach(Box::new(FakeBoard(core.clone())), shadow())
+    }
+
+    fn print(core: &mut Rc<RefCell<FakeCore>>, channel: u32, text: &[u8]) {
+        firmware_print(core, shadow().runtime.rtt, channel, text);
     }
 
     #[test]
     fn output_comes_out_of_poll_as_data() {
-        let mut board = running_board();
-        board.halt().unwrap();
-        firmware_print(&mut board, shadow().runtime.rtt, 0, b"stale");
-        let mut device = Device::attach(Box::new(FakeBoard(board)), shadow()).unwrap();
-        print(&mut device, 0, b"hi\n");
-        print(&mut device, 1, b"oops\n");
+        let mut core = board();
+        print(&mut core, 0, b"stale");
+        let mut device = attach(&core).unwrap();
+        print(&mut core, 0, b"hi\n");
+        print(&mut core, 1, b"oops\n");
         let poll = device.poll().unwrap();
         assert_eq!(
             poll.output,
@@ -350,36 +340,69 @@ mod tests {
         );
         assert_eq!(
             poll.status,
-            Status {
+            ProgramStatus {
                 state: STATE_IDLE,
                 errors: 0
             }
         );
-        assert!(!device.probe().is_halted());
+        assert!(!core.borrow().halted);
         assert!(device.poll().unwrap().output.is_empty());
     }
 
     #[test]
+    fn a_core_that_cannot_be_read_while_running_is_halted_to_poll() {
+        let core = board();
+        let mut device = attach(&core).unwrap();
+        let halts = core.borrow().halts;
+        device.poll().unwrap();
+        assert_eq!(core.borrow().halts, halts + 1);
+        assert!(!core.borrow().halted);
+    }
+
+    #[test]
+    fn a_core_readable_while_running_is_polled_without_stopping_it() {
+        let mut core = board();
+        core.borrow_mut().memory_while_running = true;
+        let mut device = attach(&core).unwrap();
+        print(&mut core, 0, b"tick\n");
+        let (halts, runs) = (core.borrow().halts, core.borrow().runs);
+        let poll = device.poll().unwrap();
+        assert_eq!(poll.output[0].bytes, b"tick\n");
+        assert_eq!((core.borrow().halts, core.borrow().runs), (halts, runs));
+        assert!(!core.borrow().halted);
+    }
+
+    #[test]
     fn output_read_while_waiting_for_a_safe_point_waits_for_the_next_poll() {
-        let mut board = running_board();
-        board.halt().unwrap();
-        let mut device = Device::attach(Box::new(FakeBoard(board)), shadow()).unwrap();
-        print(&mut device, 0, b"tick\n");
+        let mut core = board();
+        let mut device = attach(&core).unwrap();
+        print(&mut core, 0, b"tick\n");
         device.halt_at_safe_point(true).unwrap();
-        device.probe().resume().unwrap();
+        device.core().run().unwrap();
         let output = device.poll().unwrap().output;
         assert_eq!(output.len(), 1);
         assert_eq!(output[0].bytes, b"tick\n");
     }
 
     #[test]
-    fn a_board_at_another_epoch_is_refused() {
-        let mut board = running_board();
-        board.poke_word(shadow().runtime.patch_epoch, 3);
-        board.halt().unwrap();
-        let error = Device::attach(Box::new(FakeBoard(board)), shadow())
-            .err()
-            .expect("refused");
+    fn a_board_at_another_epoch_is_refused_and_left_running() {
+        let core = board();
+        core.borrow_mut().poke_word(shadow().runtime.patch_epoch, 3);
+        let error = attach(&core).err().expect("refused");
         assert!(error.to_string().contains("patch epoch 3"), "{error}");
+        assert!(!core.borrow().halted);
+    }
+
+    #[test]
+    fn program_statuses_say_what_the_program_does() {
+        let status = |state| ProgramStatus { state, errors: 0 };
+        assert!(status(STATE_IDLE).between_callbacks());
+        assert!(status(STATE_FINISHED).between_callbacks() && status(STATE_FINISHED).finished());
+        assert!(!status(2).between_callbacks());
+        assert!(status(STATE_HALTED).halted());
+        assert_eq!(
+            status(STATE_IDLE).describe(),
+            "idle, waiting for its timers"
+        );
     }
 }

@@ -1,14 +1,14 @@
-//! cargo-bluescript: the shadow machine, linker step and probe transports
+//! cargo-bluescript: the shadow machine, linker step and device connections
 //! behind the `cargo bluescript` subcommand, driving the compiler (crate
 //! `bluescript_compiler`).
 
 pub mod board;
 pub mod commands;
+pub mod connection;
 pub mod device;
 pub mod firmware;
 pub mod isa;
 pub mod patch;
-pub mod probe;
 pub mod project;
 pub mod rtt;
 pub mod scaffold;

@@ -1,9 +1,9 @@
 //! The patch step: decide what changed, compile only that with rustc, link
 //! it at a free address of the patch region against the running image,
-//! write it over the probe, read it back, and switch the slots.
+//! write it over the core, read it back, and switch the slots.
 
 use crate::board::Board;
-use crate::probe::Probe;
+use crate::connection::CoreAccess;
 use crate::shadow::{FunctionRecord, Shadow};
 use crate::toolchain::Toolchain;
 use anyhow::{anyhow, bail, Context, Result};
@@ -410,12 +410,12 @@ fn extract(
 /// (no script code running) when the plan needs one: see
 /// `Session::apply_patch`.
 pub fn apply(
-    probe: &mut dyn Probe,
+    core: &mut dyn CoreAccess,
     shadow: &mut Shadow,
     program: &ir::Program,
     patch: &LinkedPatch,
 ) -> Result<()> {
-    write_and_switch(probe, shadow, patch)?;
+    write_and_switch(core, shadow, patch)?;
     shadow.epoch += 1;
     shadow.patch_next = patch.base + patch.bytes.len() as u32;
     for placed in &patch.functions {
@@ -436,17 +436,17 @@ pub fn apply(
     Ok(())
 }
 
-fn write_and_switch(probe: &mut dyn Probe, shadow: &Shadow, patch: &LinkedPatch) -> Result<()> {
-    let epoch = probe.read_word(shadow.runtime.patch_epoch)?;
+fn write_and_switch(core: &mut dyn CoreAccess, shadow: &Shadow, patch: &LinkedPatch) -> Result<()> {
+    let epoch = core.read_word(shadow.runtime.patch_epoch)?;
     if epoch != shadow.epoch {
         bail!(
             "the device is at patch epoch {epoch}, but the host expected {}: it was reset or patched by someone else; restart watch",
             shadow.epoch
         );
     }
-    probe.write_memory(patch.base, &patch.bytes)?;
+    core.write_memory(patch.base, &patch.bytes)?;
     let mut readback = vec![0; patch.bytes.len()];
-    probe.read_memory(patch.base, &mut readback)?;
+    core.read_memory(patch.base, &mut readback)?;
     if readback != patch.bytes {
         bail!(
             "the patch read back differently from what was written at {:#x}; slots left unchanged",
@@ -455,16 +455,16 @@ fn write_and_switch(probe: &mut dyn Probe, shadow: &Shadow, patch: &LinkedPatch)
     }
     // Only now, with the whole patch in place, does any caller see it.
     for placed in &patch.functions {
-        probe.write_word(shadow.slot_address(placed.slot), placed.address)?;
+        core.write_word(shadow.slot_address(placed.slot), placed.address)?;
     }
-    probe.write_word(shadow.runtime.patch_epoch, shadow.epoch + 1)?;
+    core.write_word(shadow.runtime.patch_epoch, shadow.epoch + 1)?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::fake::MemoryProbe;
+    use crate::connection::fake::FakeCore;
     use crate::shadow::RuntimeSymbols;
     use bluescript_compiler::diagnostic::SourceFile;
 
@@ -661,9 +661,9 @@ mod tests {
 
     /// A device started with `BASE`, and a patch of `a` for it (made-up
     /// code) that also gives a new function `c` slot 2.
-    fn device_and_patch() -> (MemoryProbe, Shadow, ir::Program, LinkedPatch) {
+    fn device_and_patch() -> (FakeCore, Shadow, ir::Program, LinkedPatch) {
         let shadow = shadow_of(BASE);
-        let mut device = MemoryProbe::new(0x2000_0000, 0x1_2000);
+        let mut device = FakeCore::new(0x2000_0000, 0x1_2000);
         for (name, record) in &shadow.functions {
             device.poke_word(shadow.slot_address(record.slot), record.address);
             assert!(name == "a" || name == "b");
@@ -700,7 +700,7 @@ mod tests {
     }
 
     /// The slots and epoch the device's code sees.
-    fn switched(device: &MemoryProbe, shadow: &Shadow) -> (Vec<u32>, u32) {
+    fn switched(device: &FakeCore, shadow: &Shadow) -> (Vec<u32>, u32) {
         let slots = (0..3)
             .map(|slot| device.peek_word(shadow.slot_address(slot)))
             .collect();
@@ -776,8 +776,8 @@ mod tests {
     /// own and of the image, and returns what the host computes.
     #[test]
     fn a_risc_v_patch_links_against_the_image_and_runs() {
-        use crate::board::{Board, QemuBoard, QemuOptions};
-        use crate::probe::with_halted;
+        use crate::board::{Board, QemuBoard, QemuOptions, RunningBoard};
+        use crate::connection::with_halted;
         use std::time::Duration;
 
         let board = Board::named("qemu-rv32").unwrap();
@@ -820,26 +820,26 @@ mod tests {
         assert!(entry >= base && entry.is_multiple_of(2), "{entry:#x}");
 
         let mut qemu = QemuBoard::start(board, &image, QemuOptions::default()).unwrap();
-        let probe = qemu.probe();
-        probe.resume().unwrap();
+        let core = qemu.core();
+        core.run().unwrap();
         std::thread::sleep(Duration::from_millis(50));
-        with_halted(probe, |probe| {
-            probe.write_memory(patch.base, &patch.bytes)?;
-            probe.write_word(slot, entry)
+        with_halted(core, |core| {
+            core.write_memory(patch.base, &patch.bytes)?;
+            core.write_word(slot, entry)
         })
         .unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while with_halted(probe, |probe| probe.read_word(done)).unwrap() != 1 {
+        while with_halted(core, |core| core.read_word(done)).unwrap() != 1 {
             assert!(
                 std::time::Instant::now() < deadline,
                 "the patch never returned"
             );
             std::thread::sleep(Duration::from_millis(10));
         }
-        probe.halt().unwrap();
+        core.halt().unwrap();
         // 3 * (0 + 1 + 2 + 3 + 4), TABLE[5 & 3], one call.
-        assert_eq!(probe.read_word(result).unwrap(), 30 + 2000 + 1);
-        assert_eq!(probe.read_word(address_of("COUNTER")).unwrap(), 7);
+        assert_eq!(core.read_word(result).unwrap(), 30 + 2000 + 1);
+        assert_eq!(core.read_word(address_of("COUNTER")).unwrap(), 7);
     }
 
     /// A bare RV32IMC image: it waits for the host to fill `SLOT`, calls the

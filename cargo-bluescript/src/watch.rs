@@ -90,7 +90,7 @@ struct Shown {
 }
 
 impl Shown {
-    fn program_status(&mut self, program: crate::device::Status) {
+    fn program_status(&mut self, program: crate::device::ProgramStatus) {
         if program.finished() && !self.finished {
             self.finished = true;
             status(

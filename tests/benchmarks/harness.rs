@@ -15,7 +15,8 @@
 use crate::support::target_dir_of;
 use anyhow::{bail, ensure, Context, Result};
 use cargo_bluescript::board::{Board, StartOptions};
-use cargo_bluescript::device::{Device, Status, Stream};
+use cargo_bluescript::connection::output::Stream;
+use cargo_bluescript::device::{Device, ProgramStatus};
 use cargo_bluescript::firmware;
 use cargo_bluescript::project::Project as Firmware;
 use std::fmt::Write as _;
@@ -261,7 +262,7 @@ pub fn run_image(board: Board, image: firmware::Image) -> Result<String> {
 }
 
 /// Appends the device's output to `stdout` and `stderr`; its state.
-fn poll(device: &mut Device, stdout: &mut Vec<u8>, stderr: &mut Vec<u8>) -> Result<Status> {
+fn poll(device: &mut Device, stdout: &mut Vec<u8>, stderr: &mut Vec<u8>) -> Result<ProgramStatus> {
     let poll = device.poll()?;
     for output in poll.output {
         match output.stream {

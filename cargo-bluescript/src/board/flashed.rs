@@ -8,9 +8,10 @@
 //! that the next `flash` replaces it, `flash --stop` stops it, and a host
 //! session can later attach to it.
 
-use super::qemu::{self, DetachedQemu, QemuOptions};
+use super::qemu::{self, QemuFlash};
 use super::{Board, Runner, RunningBoard};
-use crate::probe::{GdbProbe, Probe};
+use crate::connection::{CoreAccess, Flash, GdbStub};
+use crate::device::{ProgramStatus, STATE_BOOTING};
 use crate::shadow::{RuntimeSymbols, Shadow};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -23,9 +24,6 @@ const RECORD_FILE: &str = "board.json";
 /// Holds what the flashed board runs, safe from later builds.
 const FLASHED_DIR: &str = "flashed";
 
-// Values of `__bs_state` (docs/device-abi.md).
-const STATE_BOOTING: u32 = 0;
-const STATE_HALTED: u32 = 5;
 /// How long the firmware may take to leave `STATE_BOOTING`, so that the
 /// state reported is the program's, not the boot code's.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -91,34 +89,6 @@ impl FlashedBoard {
     }
 }
 
-/// What the program on a board was doing when it was looked at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DeviceStatus {
-    /// `__bs_state`.
-    pub state: u32,
-    /// Run-time errors reported since boot.
-    pub errors: u32,
-}
-
-impl DeviceStatus {
-    /// The program stopped for good (a panic or hard fault).
-    pub fn halted(self) -> bool {
-        self.state == STATE_HALTED
-    }
-
-    pub fn describe(self) -> String {
-        match self.state {
-            0 => "booting".into(),
-            1 => "running its top-level code".into(),
-            2 => "running a callback".into(),
-            3 => "idle, waiting for its timers".into(),
-            4 => "finished (top level done, no timer pending)".into(),
-            5 => "halted after a fatal error".into(),
-            state => format!("in an unknown state ({state})"),
-        }
-    }
-}
-
 /// The outcome of [`flash`].
 #[derive(Debug)]
 pub struct Flashed {
@@ -126,7 +96,7 @@ pub struct Flashed {
     /// The board this one replaced, if one was recorded.
     pub replaced: Option<Stopped>,
     /// What the new image was doing once started.
-    pub device: DeviceStatus,
+    pub status: ProgramStatus,
 }
 
 /// A recorded board that was stopped.
@@ -154,31 +124,28 @@ pub(super) fn flash(board: Board, shadow: &Shadow, state_dir: &Path) -> Result<F
     flashed_shadow.save(&dir)?;
     match &board.runner {
         Runner::Qemu(_) => {
-            let socket = qemu::detached_socket_path(&dir)?;
-            let log = dir.join("qemu.log");
-            let mut qemu =
-                DetachedQemu::start(board, &image, &socket, &log, &QemuOptions::default())?;
+            let mut qemu = QemuFlash(board).flash(&image, &dir)?;
             let record = FlashedBoard {
                 board: board.name().to_owned(),
                 pid: qemu.pid(),
-                socket,
+                socket: qemu.socket().to_path_buf(),
                 image,
                 shadow: dir.join("shadow.json"),
-                log,
+                log: qemu.log().to_path_buf(),
                 build_id: shadow.build_id,
                 started_at: SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |since| since.as_secs()),
             };
             let checked = record.save(state_dir).and_then(|()| {
-                let mut probe = qemu::connect(&record.socket)?;
-                check_image(&mut probe, &shadow.runtime, shadow.build_id)
+                let mut core = qemu::connect(&record.socket)?;
+                check_image(&mut core, &shadow.runtime, shadow.build_id)
             });
             match checked {
-                Ok(device) => Ok(Flashed {
+                Ok(status) => Ok(Flashed {
                     record,
                     replaced,
-                    device,
+                    status,
                 }),
                 Err(err) => {
                     let err = match qemu.exit_report() {
@@ -202,7 +169,7 @@ pub(super) fn flash(board: Board, shadow: &Shadow, state_dir: &Path) -> Result<F
 pub struct AttachedBoard {
     board: Board,
     record: FlashedBoard,
-    probe: GdbProbe<UnixStream>,
+    core: GdbStub<UnixStream>,
 }
 
 impl AttachedBoard {
@@ -215,17 +182,13 @@ impl Drop for AttachedBoard {
     /// A flashed board runs on without the host, also when the host lets go
     /// of it mid-poll.
     fn drop(&mut self) {
-        let _ = self.probe.resume();
+        let _ = self.core.run();
     }
 }
 
 impl RunningBoard for AttachedBoard {
-    fn board(&self) -> Board {
-        self.board
-    }
-
-    fn probe(&mut self) -> &mut dyn Probe {
-        &mut self.probe
+    fn core(&mut self) -> &mut dyn CoreAccess {
+        &mut self.core
     }
 
     fn failure_details(&mut self) -> Option<String> {
@@ -252,12 +215,12 @@ pub(super) fn attach(state_dir: &Path) -> Result<Option<(AttachedBoard, Shadow)>
     }
     let shadow_dir = record.shadow.parent().unwrap_or(state_dir);
     let shadow = Shadow::load(shadow_dir)?;
-    let probe = qemu::connect(&record.socket)?;
+    let core = qemu::connect(&record.socket)?;
     Ok(Some((
         AttachedBoard {
             board,
             record,
-            probe,
+            core,
         },
         shadow,
     )))
@@ -288,32 +251,29 @@ fn is_running(board: Board, record: &FlashedBoard) -> bool {
     }
 }
 
-/// Checks, through a probe freshly connected to a started board (and so
-/// halted), that it runs build `build_id`, and reads its state once it has
-/// booted. Leaves the core running.
+/// Checks, through core access freshly connected to a started board (and
+/// so halted), that it runs build `build_id`, and reads the program's status
+/// once it has booted. Leaves the core running.
 fn check_image(
-    probe: &mut dyn Probe,
+    core: &mut dyn CoreAccess,
     runtime: &RuntimeSymbols,
     build_id: u32,
-) -> Result<DeviceStatus> {
+) -> Result<ProgramStatus> {
     let deadline = Instant::now() + BOOT_TIMEOUT;
     loop {
-        probe.halt()?;
+        core.halt()?;
         // Invariant: the device runs exactly the image the shadow describes.
-        let running = probe.read_word(runtime.program)?;
+        let running = core.read_word(runtime.program)?;
         if running != build_id {
             bail!(
                 "the board runs build {running:#010x}, but the host built {build_id:#010x} \
                  (was the image rebuilt meanwhile?); flash again"
             );
         }
-        let device = DeviceStatus {
-            state: probe.read_word(runtime.state)?,
-            errors: probe.read_word(runtime.error_count)?,
-        };
-        probe.resume()?;
-        if device.state != STATE_BOOTING || Instant::now() > deadline {
-            return Ok(device);
+        let status = ProgramStatus::read(core, runtime)?;
+        core.run()?;
+        if status.state != STATE_BOOTING || Instant::now() > deadline {
+            return Ok(status);
         }
         std::thread::sleep(BOOT_POLL_INTERVAL);
     }
@@ -322,7 +282,7 @@ fn check_image(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::fake::MemoryProbe;
+    use crate::connection::fake::FakeCore;
 
     const BASE: u32 = 0x2000_0000;
 
@@ -356,27 +316,27 @@ mod tests {
 
     #[test]
     fn a_started_board_running_the_build_is_left_running() {
-        let mut probe = MemoryProbe::new(BASE, 0x400);
-        probe.poke_word(BASE, 0xabcd_0001);
-        probe.poke_word(BASE + 0x14, 3);
-        probe.poke_word(BASE + 0x18, 2);
-        let device = check_image(&mut probe, &runtime(), 0xabcd_0001).unwrap();
+        let mut core = FakeCore::new(BASE, 0x400);
+        core.poke_word(BASE, 0xabcd_0001);
+        core.poke_word(BASE + 0x14, 3);
+        core.poke_word(BASE + 0x18, 2);
+        let status = check_image(&mut core, &runtime(), 0xabcd_0001).unwrap();
         assert_eq!(
-            device,
-            DeviceStatus {
+            status,
+            ProgramStatus {
                 state: 3,
                 errors: 2
             }
         );
-        assert_eq!(device.describe(), "idle, waiting for its timers");
-        assert!(!probe.is_halted());
+        assert_eq!(status.describe(), "idle, waiting for its timers");
+        assert!(!core.halted);
     }
 
     #[test]
     fn another_build_on_the_board_is_reported() {
-        let mut probe = MemoryProbe::new(BASE, 0x400);
-        probe.poke_word(BASE, 0xabcd_0001);
-        let err = check_image(&mut probe, &runtime(), 0x1111_1111)
+        let mut core = FakeCore::new(BASE, 0x400);
+        core.poke_word(BASE, 0xabcd_0001);
+        let err = check_image(&mut core, &runtime(), 0x1111_1111)
             .unwrap_err()
             .to_string();
         assert!(

@@ -1,4 +1,5 @@
-//! Boards a BlueScript program can run on, and how to get a [`Probe`] to one.
+//! Boards a BlueScript program can run on, and how to reach one: its core
+//! ([`CoreAccess`]), its flashing and its output.
 //!
 //! Every board is one entry of [`BOARDS`] (in `list.rs`): its name, the Rust
 //! target and so the architecture ([`crate::isa`]), the template a new
@@ -11,12 +12,13 @@ mod list;
 mod process;
 pub mod qemu;
 
-pub use flashed::{AttachedBoard, DeviceStatus, Flashed, FlashedBoard, Stopped};
+pub use flashed::{AttachedBoard, Flashed, FlashedBoard, Stopped};
 pub use list::BOARDS;
 pub use qemu::{QemuBoard, QemuOptions};
 
+use crate::connection::output::{ProgramOutput, RttOutput};
+use crate::connection::CoreAccess;
 use crate::isa::{self, Isa};
-use crate::probe::Probe;
 use crate::shadow::Shadow;
 use anyhow::{bail, Result};
 use std::fmt;
@@ -304,14 +306,20 @@ pub struct StartOptions {
     pub icount: Option<u32>,
 }
 
-/// A board with a program loaded and a probe connected to it. Dropping it
+/// A board with a program loaded and the host connected to it. Dropping it
 /// releases the board (and stops an emulator).
 pub trait RunningBoard {
-    fn board(&self) -> Board;
+    /// Access to the board's core.
+    fn core(&mut self) -> &mut dyn CoreAccess;
 
-    fn probe(&mut self) -> &mut dyn Probe;
+    /// Where the output of the program `shadow` describes comes from: RTT
+    /// read through core access, unless the board sends it another way (a
+    /// serial stream).
+    fn output(&mut self, shadow: &Shadow) -> Box<dyn ProgramOutput> {
+        Box::new(RttOutput::new(shadow.runtime.rtt))
+    }
 
-    /// When the probe reports that the board stopped responding: what is
+    /// When core access reports that the board stopped responding: what is
     /// known about why (e.g. the emulator's exit status and error output).
     fn failure_details(&mut self) -> Option<String>;
 }

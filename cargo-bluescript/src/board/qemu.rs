@@ -2,7 +2,7 @@
 //! through QEMU's GDB stub on a Unix socket.
 
 use super::{process, Board, QemuMachine, RunningBoard};
-use crate::probe::{GdbProbe, Probe};
+use crate::connection::{CoreAccess, Flash, GdbStub};
 use anyhow::{bail, Context, Result};
 use bluescript_compiler::fingerprint;
 use std::ffi::OsString;
@@ -49,11 +49,11 @@ impl Default for QemuOptions {
     }
 }
 
-/// A QEMU process running one firmware image, with a probe connected to
-/// its GDB stub. Dropping it kills QEMU and removes its socket.
+/// A QEMU process running one firmware image, with core access through its
+/// GDB stub. Dropping it kills QEMU and removes its socket.
 pub struct QemuBoard {
     // Declared before `process`: the connection closes before QEMU is killed.
-    probe: GdbProbe<UnixStream>,
+    core: GdbStub<UnixStream>,
     process: QemuProcess,
     board: Board,
 }
@@ -79,22 +79,17 @@ impl QemuBoard {
         }
         let mut process = QemuProcess::spawn(board.qemu(), elf, &options)?;
         process.wait_for_socket(options.startup_timeout)?;
-        let probe =
+        let core =
             connect(&process.socket_path()).map_err(|err| process.explain_startup_failure(err))?;
         Ok(QemuBoard {
-            probe,
+            core,
             process,
             board,
         })
     }
 
-    pub fn probe(&mut self) -> &mut dyn Probe {
-        &mut self.probe
-    }
-
-    /// The GDB client itself, for monitor commands and registers.
-    pub fn gdb(&mut self) -> &mut GdbProbe<UnixStream> {
-        &mut self.probe
+    pub fn board(&self) -> Board {
+        self.board
     }
 
     /// What QEMU printed so far (its errors, and semihosting output), up to
@@ -111,12 +106,8 @@ impl QemuBoard {
 }
 
 impl RunningBoard for QemuBoard {
-    fn board(&self) -> Board {
-        self.board
-    }
-
-    fn probe(&mut self) -> &mut dyn Probe {
-        QemuBoard::probe(self)
+    fn core(&mut self) -> &mut dyn CoreAccess {
+        &mut self.core
     }
 
     fn failure_details(&mut self) -> Option<String> {
@@ -129,7 +120,23 @@ impl RunningBoard for QemuBoard {
 /// QEMU running.
 pub struct DetachedQemu {
     child: Child,
+    socket: PathBuf,
     log: PathBuf,
+}
+
+/// Flashing a QEMU board. QEMU has no persistent flash: the image is
+/// "flashed" by starting QEMU with it in the background, detached, its GDB
+/// stub on a socket in the flash directory and its output in `qemu.log`.
+pub struct QemuFlash(pub Board);
+
+impl Flash for QemuFlash {
+    type Flashed = DetachedQemu;
+
+    fn flash(&self, image: &Path, dir: &Path) -> Result<DetachedQemu> {
+        let socket = detached_socket_path(dir)?;
+        let log = dir.join("qemu.log");
+        DetachedQemu::start(self.0, image, &socket, &log, &QemuOptions::default())
+    }
 }
 
 impl DetachedQemu {
@@ -162,6 +169,7 @@ impl DetachedQemu {
             .with_context(|| format!("could not start `{}`", machine.program))?;
         let mut qemu = DetachedQemu {
             child,
+            socket: socket.to_path_buf(),
             log: log.to_path_buf(),
         };
         let log = qemu.log.clone();
@@ -176,6 +184,16 @@ impl DetachedQemu {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Its GDB stub's socket.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// Where its output goes.
+    pub fn log(&self) -> &Path {
+        &self.log
     }
 
     /// If QEMU exits soon (as it does just after opening its socket when the
@@ -194,13 +212,13 @@ impl DetachedQemu {
 }
 
 /// Connects to the GDB stub of a QEMU that has just created its socket.
-pub fn connect(socket: &Path) -> Result<GdbProbe<UnixStream>> {
+pub fn connect(socket: &Path) -> Result<GdbStub<UnixStream>> {
     // QEMU binds its socket (creating the file) a moment before it listens
     // on it; a connection in between is refused.
     let deadline = Instant::now() + STARTUP_EXIT_WAIT;
     loop {
         match UnixStream::connect(socket) {
-            Ok(stream) => return GdbProbe::new(stream),
+            Ok(stream) => return GdbStub::new(stream),
             Err(err) if err.kind() == ErrorKind::ConnectionRefused && Instant::now() < deadline => {
                 thread::sleep(SOCKET_POLL_INTERVAL)
             }
@@ -606,6 +624,7 @@ fn stop_with_parent(_command: &mut Command) {}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::connection::CoreState;
 
     #[test]
     fn finds_programs_on_path() {
@@ -746,20 +765,21 @@ mod tests {
                 .unwrap_or_else(|err| panic!("{board}: {err:#}"));
             assert_eq!(qemu.board(), board);
             let socket_dir = qemu.process.socket_dir.path.clone();
-            let probe = qemu.probe();
-            assert!(probe.is_halted());
+            let core = qemu.core();
+            assert_eq!(core.state().unwrap(), CoreState::Halted);
             let ram = board.memory.ram;
             let last_word = ram.start + ram.size - 4;
             for address in [ram.start, last_word] {
-                probe.write_word(address, 0x1234_5678).unwrap();
+                core.write_word(address, 0x1234_5678).unwrap();
                 assert_eq!(
-                    probe.read_word(address).unwrap(),
+                    core.read_word(address).unwrap(),
                     0x1234_5678,
                     "{board} at {address:#x}"
                 );
             }
             let registers = board.isa().gdb_registers();
-            let pc = qemu.gdb().read_register(registers, registers.pc).unwrap();
+            let debug = core.debug().expect("a GDB stub reads registers");
+            let pc = debug.read_register(registers, registers.pc).unwrap();
             if board.isa().family() == "riscv32" {
                 // `-bios none`: the hart starts in QEMU's reset ROM.
                 assert_eq!(pc, 0x1000, "{board}");
@@ -806,7 +826,7 @@ mod tests {
         // Dropping the handle must leave QEMU running.
         drop(qemu);
         let _guard = StopOnDrop(pid, socket.clone());
-        let mut probe = connect(&socket).unwrap();
+        let mut core = connect(&socket).unwrap();
         assert!(is_serving(machine, pid, &socket));
         assert!(!is_serving(machine, pid, &dir.path().join("other.sock")));
         assert!(!is_serving(machine, std::process::id(), &socket));
@@ -823,9 +843,10 @@ mod tests {
         // It ran before we connected: the core is past its reset handler's
         // first instruction, spinning at 0x8.
         let registers = board.isa().gdb_registers();
-        assert_eq!(probe.read_register(registers, registers.pc).unwrap(), 0x8);
-        probe.resume().unwrap();
-        drop(probe);
+        let pc = core.debug().unwrap().read_register(registers, registers.pc);
+        assert_eq!(pc.unwrap(), 0x8);
+        core.run().unwrap();
+        drop(core);
         assert!(stop_detached(machine, pid, &socket).unwrap());
         assert!(!process::is_running(pid));
         assert!(!socket.exists());

@@ -19,7 +19,7 @@
 //!
 //! Every read has a timeout, so a dead or hung stub is an error, never a hang.
 
-use super::{Probe, TargetStatus};
+use super::{CoreAccess, CoreDebug, CoreState};
 use crate::isa::GdbRegisters;
 use anyhow::{anyhow, bail, Context, Result};
 use std::io::{self, ErrorKind, Read, Write};
@@ -72,17 +72,17 @@ impl GdbStream for TcpStream {
     }
 }
 
-/// A [`Probe`] that drives a GDB stub.
-pub struct GdbProbe<S: GdbStream> {
+/// Core access (and registers) through a GDB stub.
+pub struct GdbStub<S: GdbStream> {
     link: PacketLink<S>,
-    state: TargetStatus,
+    state: CoreState,
     /// Memory bytes per `m`/`M` packet, derived from the stub's packet size.
     chunk_size: usize,
     reset_command: String,
 }
 
 #[cfg(unix)]
-impl GdbProbe<UnixStream> {
+impl GdbStub<UnixStream> {
     /// Connects to a stub listening on a Unix socket (QEMU's `-gdb
     /// chardev:…` with a `socket,path=…` chardev).
     pub fn connect_unix(path: &Path) -> Result<Self> {
@@ -96,7 +96,7 @@ impl GdbProbe<UnixStream> {
     }
 }
 
-impl GdbProbe<TcpStream> {
+impl GdbStub<TcpStream> {
     /// Connects to a stub listening on TCP (OpenOCD: `localhost:3333`).
     pub fn connect_tcp(addr: impl ToSocketAddrs) -> Result<Self> {
         let stream =
@@ -107,7 +107,7 @@ impl GdbProbe<TcpStream> {
     }
 }
 
-impl<S: GdbStream> GdbProbe<S> {
+impl<S: GdbStream> GdbStub<S> {
     /// Talks to the stub at the other end of `stream`: learns its packet size
     /// and whether the core is halted.
     pub fn new(stream: S) -> Result<Self> {
@@ -115,14 +115,14 @@ impl<S: GdbStream> GdbProbe<S> {
     }
 
     pub fn with_timeout(stream: S, timeout: Duration) -> Result<Self> {
-        let mut probe = GdbProbe {
+        let mut core = GdbStub {
             link: PacketLink::new(stream, timeout)?,
-            state: TargetStatus::Halted,
+            state: CoreState::Halted,
             chunk_size: DEFAULT_CHUNK,
             reset_command: QEMU_RESET_COMMAND.to_owned(),
         };
-        probe.handshake()?;
-        Ok(probe)
+        core.handshake()?;
+        Ok(core)
     }
 
     /// How long to wait for an answer before reporting the board as dead.
@@ -130,7 +130,7 @@ impl<S: GdbStream> GdbProbe<S> {
         self.link.set_timeout(timeout)
     }
 
-    /// The monitor command that [`Probe::reset_and_halt`] sends
+    /// The monitor command that [`CoreAccess::reset_and_halt`] sends
     /// (`system_reset` for QEMU; `reset halt` for OpenOCD).
     pub fn set_reset_command(&mut self, command: impl Into<String>) {
         self.reset_command = command.into();
@@ -165,32 +165,6 @@ impl<S: GdbStream> GdbProbe<S> {
         Ok(String::from_utf8_lossy(&output).into_owned())
     }
 
-    /// Reads core register `number` in GDB's numbering, which `registers`
-    /// (the architecture's, [`crate::isa::Isa::gdb_registers`]) describes.
-    pub fn read_register(&mut self, registers: GdbRegisters, number: u32) -> Result<u32> {
-        self.require_halted()?;
-        let mut reply = self.link.command(format!("p{number:x}").as_bytes())?;
-        let mut offset = 0;
-        if reply.is_empty() {
-            // QEMU answers `p` only to clients that read its target XML; `g`
-            // (all registers, the core registers first) always works.
-            reply = self.link.command(b"g")?;
-            offset = registers.g_offset(number);
-        }
-        let Some(hex) = reply
-            .get(offset..offset + 8)
-            .filter(|_| !is_error_reply(&reply))
-        else {
-            bail!(
-                "the board's debug server could not read register {number} ({})",
-                describe_reply(&reply)
-            );
-        };
-        let mut bytes = [0; 4];
-        decode_hex(hex, &mut bytes)?;
-        Ok(u32::from_le_bytes(bytes))
-    }
-
     fn handshake(&mut self) -> Result<()> {
         // A stub that halts a running guest when we connect (QEMU without
         // `-S`) announces it with a stop reply before answering anything.
@@ -217,18 +191,18 @@ impl<S: GdbStream> GdbProbe<S> {
 
     fn record_stop(&mut self, stop: StopReply) {
         self.state = match stop {
-            StopReply::Stopped => TargetStatus::Halted,
-            StopReply::Exited(code) => TargetStatus::Exited(code),
+            StopReply::Stopped => CoreState::Halted,
+            StopReply::Exited(code) => CoreState::Exited(code),
         };
     }
 
     fn require_halted(&self) -> Result<()> {
         match self.state {
-            TargetStatus::Halted => Ok(()),
-            TargetStatus::Running => {
+            CoreState::Halted => Ok(()),
+            CoreState::Running => {
                 bail!("internal error: the board must be halted to access it (use with_halted)")
             }
-            TargetStatus::Exited(code) => Err(exited_error(code)),
+            CoreState::Exited(code) => Err(exited_error(code)),
         }
     }
 
@@ -291,30 +265,26 @@ impl<S: GdbStream> GdbProbe<S> {
     }
 }
 
-impl<S: GdbStream> Probe for GdbProbe<S> {
+impl<S: GdbStream> CoreAccess for GdbStub<S> {
     fn halt(&mut self) -> Result<()> {
-        if self.state == TargetStatus::Running && self.poll_stop_reply()?.is_none() {
+        if self.state == CoreState::Running && self.poll_stop_reply()?.is_none() {
             self.link.send_raw(&[INTERRUPT])?;
             self.wait_for_stop_reply()?;
         }
         self.require_halted()
     }
 
-    fn resume(&mut self) -> Result<()> {
+    fn run(&mut self) -> Result<()> {
         match self.state {
-            TargetStatus::Running => Ok(()),
-            TargetStatus::Exited(code) => Err(exited_error(code)),
-            TargetStatus::Halted => {
+            CoreState::Running => Ok(()),
+            CoreState::Exited(code) => Err(exited_error(code)),
+            CoreState::Halted => {
                 // No reply until the core stops again; see `halt`.
                 self.link.send_packet(b"c")?;
-                self.state = TargetStatus::Running;
+                self.state = CoreState::Running;
                 Ok(())
             }
         }
-    }
-
-    fn is_halted(&self) -> bool {
-        self.state == TargetStatus::Halted
     }
 
     fn read_memory(&mut self, addr: u32, buf: &mut [u8]) -> Result<()> {
@@ -355,11 +325,41 @@ impl<S: GdbStream> Probe for GdbProbe<S> {
         self.halt()
     }
 
-    fn status(&mut self) -> Result<TargetStatus> {
-        if self.state == TargetStatus::Running {
+    fn state(&mut self) -> Result<CoreState> {
+        if self.state == CoreState::Running {
             self.poll_stop_reply()?;
         }
         Ok(self.state)
+    }
+
+    fn debug(&mut self) -> Option<&mut dyn CoreDebug> {
+        Some(self)
+    }
+}
+
+impl<S: GdbStream> CoreDebug for GdbStub<S> {
+    fn read_register(&mut self, registers: GdbRegisters, number: u32) -> Result<u32> {
+        self.require_halted()?;
+        let mut reply = self.link.command(format!("p{number:x}").as_bytes())?;
+        let mut offset = 0;
+        if reply.is_empty() {
+            // QEMU answers `p` only to clients that read its target XML; `g`
+            // (all registers, the core registers first) always works.
+            reply = self.link.command(b"g")?;
+            offset = registers.g_offset(number);
+        }
+        let Some(hex) = reply
+            .get(offset..offset + 8)
+            .filter(|_| !is_error_reply(&reply))
+        else {
+            bail!(
+                "the board's debug server could not read register {number} ({})",
+                describe_reply(&reply)
+            );
+        };
+        let mut bytes = [0; 4];
+        decode_hex(hex, &mut bytes)?;
+        Ok(u32::from_le_bytes(bytes))
     }
 }
 
@@ -807,7 +807,7 @@ mod tests {
         }
     }
 
-    fn start_stub(quirks: Quirks) -> (GdbProbe<UnixStream>, StubHandle) {
+    fn start_stub(quirks: Quirks) -> (GdbStub<UnixStream>, StubHandle) {
         let (client, server) = UnixStream::pair().unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));
         let mut stub = FakeStub {
@@ -826,8 +826,8 @@ mod tests {
             stub.serve();
             stub.memory
         });
-        let probe = GdbProbe::with_timeout(client, Duration::from_secs(2)).unwrap();
-        (probe, StubHandle { log, thread })
+        let core = GdbStub::with_timeout(client, Duration::from_secs(2)).unwrap();
+        (core, StubHandle { log, thread })
     }
 
     impl FakeStub {
@@ -1037,10 +1037,10 @@ mod tests {
 
     #[test]
     fn connects_and_sees_a_halted_core() {
-        let (mut probe, stub) = start_stub(Quirks::default());
-        assert!(probe.is_halted());
-        assert_eq!(probe.status().unwrap(), TargetStatus::Halted);
-        assert_eq!(probe.chunk_size(), DEFAULT_CHUNK);
+        let (mut core, stub) = start_stub(Quirks::default());
+        assert_eq!(core.state().unwrap(), CoreState::Halted);
+        assert_eq!(core.state().unwrap(), CoreState::Halted);
+        assert_eq!(core.chunk_size(), DEFAULT_CHUNK);
         assert_eq!(stub.commands(), ["qSupported", "?"]);
     }
 
@@ -1066,37 +1066,37 @@ mod tests {
             server.write_all(b"+$S05#b8").unwrap();
             expect(b"+");
         });
-        let probe = GdbProbe::with_timeout(client, Duration::from_secs(2)).unwrap();
-        assert!(probe.is_halted());
-        assert_eq!(probe.chunk_size(), 112);
+        let mut core = GdbStub::with_timeout(client, Duration::from_secs(2)).unwrap();
+        assert_eq!(core.state().unwrap(), CoreState::Halted);
+        assert_eq!(core.chunk_size(), 112);
         stub.join().unwrap();
     }
 
     #[test]
     fn reads_and_writes_memory() {
-        let (mut probe, stub) = start_stub(Quirks::default());
-        probe.write_memory(RAM + 16, &[0; 64]).unwrap();
-        probe.write_word(RAM + 4, 0xdead_beef).unwrap();
-        assert_eq!(probe.read_word(RAM + 4).unwrap(), 0xdead_beef);
+        let (mut core, stub) = start_stub(Quirks::default());
+        core.write_memory(RAM + 16, &[0; 64]).unwrap();
+        core.write_word(RAM + 4, 0xdead_beef).unwrap();
+        assert_eq!(core.read_word(RAM + 4).unwrap(), 0xdead_beef);
         let mut zeros = [1; 64];
-        probe.read_memory(RAM + 16, &mut zeros).unwrap(); // an RLE-encoded reply
+        core.read_memory(RAM + 16, &mut zeros).unwrap(); // an RLE-encoded reply
         assert_eq!(zeros, [0; 64]);
-        drop(probe);
+        drop(core);
         let memory = stub.finish();
         assert_eq!(memory[4..8], 0xdead_beef_u32.to_le_bytes());
     }
 
     #[test]
     fn splits_large_transfers_to_fit_the_packet_size() {
-        let (mut probe, stub) = start_stub(Quirks {
+        let (mut core, stub) = start_stub(Quirks {
             packet_size: Some(0x100),
             ..Quirks::default()
         });
-        assert_eq!(probe.chunk_size(), 112);
+        assert_eq!(core.chunk_size(), 112);
         let data: Vec<u8> = (0..1000).map(|i| (i * 13) as u8).collect();
-        probe.write_memory(RAM + 3, &data).unwrap();
+        core.write_memory(RAM + 3, &data).unwrap();
         let mut back = vec![0; 1000];
-        probe.read_memory(RAM + 3, &mut back).unwrap();
+        core.read_memory(RAM + 3, &mut back).unwrap();
         assert_eq!(back, data);
         let commands = stub.commands();
         let writes: Vec<_> = commands.iter().filter(|c| c.starts_with('M')).collect();
@@ -1109,97 +1109,97 @@ mod tests {
 
     #[test]
     fn retransmits_a_packet_the_stub_rejected() {
-        let (probe, stub) = start_stub(Quirks {
+        let (mut core, stub) = start_stub(Quirks {
             nak_first_packet: true,
             ..Quirks::default()
         });
-        assert!(probe.is_halted());
+        assert_eq!(core.state().unwrap(), CoreState::Halted);
         assert_eq!(stub.commands(), ["qSupported", "?"]);
     }
 
     #[test]
     fn asks_again_for_a_reply_with_a_bad_checksum() {
-        let (mut probe, _stub) = start_stub(Quirks {
+        let (mut core, _stub) = start_stub(Quirks {
             corrupt_first_reply: true,
             packet_size: Some(0x1000),
             ..Quirks::default()
         });
         // The corrupted reply was qSupported's: its retransmission still
         // delivered the packet size.
-        assert_eq!(probe.chunk_size(), 2032);
+        assert_eq!(core.chunk_size(), 2032);
         assert_eq!(
-            probe.read_word(RAM).unwrap(),
+            core.read_word(RAM).unwrap(),
             u32::from_le_bytes([0, 1, 2, 3])
         );
     }
 
     #[test]
     fn error_replies_become_errors_that_name_the_address() {
-        let (mut probe, _stub) = start_stub(Quirks::default());
-        let err = probe.read_word(0x1000_0000).unwrap_err().to_string();
+        let (mut core, _stub) = start_stub(Quirks::default());
+        let err = core.read_word(0x1000_0000).unwrap_err().to_string();
         assert!(err.contains("0x10000000") && err.contains("E14"), "{err}");
-        let err = probe
+        let err = core
             .write_memory(0x1000_0000, &[1])
             .unwrap_err()
             .to_string();
         assert!(err.contains("refused to write"), "{err}");
         // The connection is still usable afterwards.
-        probe.read_word(RAM).unwrap();
+        core.read_word(RAM).unwrap();
     }
 
     #[test]
     fn halts_and_resumes() {
-        let (mut probe, stub) = start_stub(Quirks {
+        let (mut core, stub) = start_stub(Quirks {
             console_output: true,
             ..Quirks::default()
         });
-        probe.resume().unwrap();
-        probe.resume().unwrap(); // idempotent: no second `c`
-        assert!(!probe.is_halted());
-        assert_eq!(probe.status().unwrap(), TargetStatus::Running);
-        let err = probe.read_word(RAM).unwrap_err().to_string();
+        core.run().unwrap();
+        core.run().unwrap(); // idempotent: no second `c`
+        assert_ne!(core.state().unwrap(), CoreState::Halted);
+        assert_eq!(core.state().unwrap(), CoreState::Running);
+        let err = core.read_word(RAM).unwrap_err().to_string();
         assert!(err.contains("must be halted"), "{err}");
-        probe.halt().unwrap();
-        probe.halt().unwrap();
-        assert!(probe.is_halted());
-        probe.read_word(RAM).unwrap();
+        core.halt().unwrap();
+        core.halt().unwrap();
+        assert_eq!(core.state().unwrap(), CoreState::Halted);
+        core.read_word(RAM).unwrap();
         let commands = stub.commands();
         assert_eq!(commands.iter().filter(|c| *c == "c").count(), 1);
     }
 
     #[test]
     fn with_halted_over_gdb() {
-        let (mut probe, _stub) = start_stub(Quirks::default());
-        probe.resume().unwrap();
-        let word = crate::probe::with_halted(&mut probe, |p| p.read_word(RAM + 4)).unwrap();
+        let (mut core, _stub) = start_stub(Quirks::default());
+        core.run().unwrap();
+        let word = crate::connection::with_halted(&mut core, |p| p.read_word(RAM + 4)).unwrap();
         assert_eq!(word, u32::from_le_bytes([4, 5, 6, 0]));
-        assert!(!probe.is_halted());
+        assert_ne!(core.state().unwrap(), CoreState::Halted);
     }
 
     #[test]
     fn reports_an_exited_program() {
-        let (mut probe, _stub) = start_stub(Quirks {
+        let (mut core, _stub) = start_stub(Quirks {
             exit_on_continue: Some(3),
             ..Quirks::default()
         });
-        probe.resume().unwrap();
+        core.run().unwrap();
         let deadline = Instant::now() + Duration::from_secs(2);
-        while probe.status().unwrap() == TargetStatus::Running {
+        while core.state().unwrap() == CoreState::Running {
             assert!(Instant::now() < deadline, "no exit seen");
             thread::sleep(Duration::from_millis(1));
         }
-        assert_eq!(probe.status().unwrap(), TargetStatus::Exited(3));
-        let err = probe.halt().unwrap_err().to_string();
+        assert_eq!(core.state().unwrap(), CoreState::Exited(3));
+        let err = core.halt().unwrap_err().to_string();
         assert!(err.contains("exited (exit code 3)"), "{err}");
-        assert!(probe.read_word(RAM).is_err());
+        assert!(core.read_word(RAM).is_err());
     }
 
     #[test]
     fn reset_sends_the_monitor_command_and_stays_halted() {
-        let (mut probe, stub) = start_stub(Quirks::default());
-        probe.resume().unwrap();
-        probe.reset_and_halt().unwrap();
-        assert!(probe.is_halted());
+        let (mut core, stub) = start_stub(Quirks::default());
+        core.run().unwrap();
+        core.reset_and_halt().unwrap();
+        assert_eq!(core.state().unwrap(), CoreState::Halted);
         let commands = stub.commands();
         let mut reset = "qRcmd,".to_owned();
         reset.push_str(
@@ -1216,28 +1216,28 @@ mod tests {
             sp: 13,
             width: 4,
         };
-        assert_eq!(probe.read_register(arm, arm.pc).unwrap(), 0x41);
+        assert_eq!(core.read_register(arm, arm.pc).unwrap(), 0x41);
     }
 
     #[test]
     fn a_closed_connection_is_an_error_not_a_hang() {
-        let (mut probe, _stub) = start_stub(Quirks {
+        let (mut core, _stub) = start_stub(Quirks {
             close_on: Some("m"),
             ..Quirks::default()
         });
-        let err = probe.read_word(RAM).unwrap_err().to_string();
+        let err = core.read_word(RAM).unwrap_err().to_string();
         assert!(err.contains("stopped responding"), "{err}");
     }
 
     #[test]
     fn a_silent_stub_times_out() {
-        let (mut probe, _stub) = start_stub(Quirks {
+        let (mut core, _stub) = start_stub(Quirks {
             hang_on: Some("m"),
             ..Quirks::default()
         });
-        probe.set_timeout(Duration::from_millis(50)).unwrap();
+        core.set_timeout(Duration::from_millis(50)).unwrap();
         let started = Instant::now();
-        let err = probe.read_word(RAM).unwrap_err().to_string();
+        let err = core.read_word(RAM).unwrap_err().to_string();
         assert!(
             err.contains("no answer") && err.contains("stopped responding"),
             "{err}"
