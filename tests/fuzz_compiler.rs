@@ -5,6 +5,7 @@
 //! - the compiler does not panic;
 //! - a rejection is diagnostics, each placed in the file (a valid line and
 //!   column) and rendered `error: …` with `--> file:line:col` right below;
+//! - every statement of an accepted program's IR points at its own code;
 //! - an accepted program builds: its image module (as `cargo bluescript
 //!   build` compiles it into the firmware crate, against the device runtime)
 //!   and a patch of all its functions (as `watch` compiles one) pass rustc
@@ -61,6 +62,8 @@ struct Case {
 enum Failure {
     Panic(String),
     BadDiagnostic(String),
+    /// An IR statement whose span is not code of its file.
+    BadSpan(String),
     Rustc(String),
 }
 
@@ -71,6 +74,7 @@ impl Failure {
         match (self, other) {
             (Failure::Panic(a), Failure::Panic(b)) => first_line(a) == first_line(b),
             (Failure::BadDiagnostic(_), Failure::BadDiagnostic(_)) => true,
+            (Failure::BadSpan(_), Failure::BadSpan(_)) => true,
             (Failure::Rustc(_), Failure::Rustc(_)) => true,
             _ => false,
         }
@@ -111,6 +115,7 @@ fn compile(text: &str, exports: &[Export], calls: Calls) -> Result<Outcome, Fail
             return Ok(Outcome::Rejected(diagnostics.len()));
         }
     };
+    validate_statement_spans(&program)?;
     catch_unwind(AssertUnwindSafe(|| generate(&program, exports, calls)))
         .map(Outcome::Accepted)
         .map_err(|payload| {
@@ -140,6 +145,45 @@ fn message(payload: &Box<dyn std::any::Any + Send>) -> String {
 
 /// Each diagnostic points into the file and renders as the conformance
 /// runner (and a user) expects.
+/// Every statement of the IR covers code of its file (a debugger's line
+/// table is made of them).
+fn validate_statement_spans(program: &ir::Program) -> Result<(), Failure> {
+    fn walk(program: &ir::Program, statements: &[ir::Stmt]) -> Result<(), Failure> {
+        for statement in statements {
+            let source = statement.source;
+            let Some(file) = program.files.get(source.file as usize) else {
+                return Err(Failure::BadSpan(format!("{statement:?} is in no file")));
+            };
+            let text = file
+                .text
+                .get(source.span.start as usize..source.span.end as usize)
+                .unwrap_or("");
+            if text.trim().is_empty() {
+                return Err(Failure::BadSpan(format!(
+                    "{statement:?} covers no code of {}",
+                    file.name
+                )));
+            }
+            match &statement.kind {
+                ir::StmtKind::If {
+                    then, otherwise, ..
+                } => {
+                    walk(program, then)?;
+                    walk(program, otherwise)?;
+                }
+                ir::StmtKind::Loop { body, .. } | ir::StmtKind::Block(body) => walk(program, body)?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+    walk(program, &program.main)?;
+    for function in &program.functions {
+        walk(program, &function.body)?;
+    }
+    Ok(())
+}
+
 fn validate_diagnostics(diagnostics: &[Diagnostic], text: &str) -> Result<(), Failure> {
     let bad = |why: String| Err(Failure::BadDiagnostic(why));
     if diagnostics.is_empty() {

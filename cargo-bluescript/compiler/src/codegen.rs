@@ -764,8 +764,8 @@ impl<'s> Generator<'s> {
     }
 
     fn statement(&mut self, statement: &Stmt, depth: usize) {
-        match statement {
-            Stmt::Let {
+        match &statement.kind {
+            StmtKind::Let {
                 name,
                 ty,
                 init,
@@ -801,7 +801,7 @@ impl<'s> Generator<'s> {
                     );
                 }
             }
-            Stmt::Expr(expr) => {
+            StmtKind::Expr(expr) => {
                 let text = match &expr.kind {
                     // A plain assignment of a variable needs no value block.
                     ExprKind::Assign(target, value)
@@ -816,7 +816,7 @@ impl<'s> Generator<'s> {
                 };
                 self.line(depth, &text);
             }
-            Stmt::If {
+            StmtKind::If {
                 cond,
                 then,
                 otherwise,
@@ -832,7 +832,7 @@ impl<'s> Generator<'s> {
                     self.line(depth, "}");
                 }
             }
-            Stmt::Loop {
+            StmtKind::Loop {
                 label,
                 cond,
                 cond_after_body,
@@ -867,27 +867,27 @@ impl<'s> Generator<'s> {
                 }
                 self.line(depth, "}");
             }
-            Stmt::Break(label) => {
+            StmtKind::Break(label) => {
                 let clear = self.clear_for_jump(*label);
                 self.line(depth, &format!("{clear}break 'b{label};"));
             }
-            Stmt::Continue(label) => {
+            StmtKind::Continue(label) => {
                 let clear = self.clear_for_jump(*label);
                 self.line(depth, &format!("{clear}break 'c{label};"));
             }
-            Stmt::Return(value) => {
+            StmtKind::Return(value) => {
                 let text = match value {
                     Some(value) => format!("return {};", self.expr(value)),
                     None => "return;".to_string(),
                 };
                 self.line(depth, &text);
             }
-            Stmt::Block(body) => {
+            StmtKind::Block(body) => {
                 self.line(depth, "{");
                 self.block(body, None, depth + 1);
                 self.line(depth, "}");
             }
-            Stmt::Print { to_stderr, pieces } => {
+            StmtKind::Print { to_stderr, pieces } => {
                 self.line(depth, &format!("bs_print_begin({to_stderr});"));
                 for piece in pieces {
                     let text = match piece {

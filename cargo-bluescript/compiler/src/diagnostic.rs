@@ -46,11 +46,29 @@ impl SourceFile {
         (line, col)
     }
 
+    /// The lines and columns a span covers.
+    pub fn line_range(&self, span: Span) -> LineRange<'_> {
+        LineRange {
+            file: &self.name,
+            start: self.line_col(span.start),
+            end: self.line_col(span.end.max(span.start)),
+        }
+    }
+
     /// `file:line:col` of a span's start, as run-time errors report it.
     pub fn location(&self, span: Span) -> String {
         let (line, col) = self.line_col(span.start);
         format!("{}:{line}:{col}", self.name)
     }
+}
+
+/// A span as people read it: one-based lines and columns (in characters),
+/// the end just past the last character.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineRange<'f> {
+    pub file: &'f str,
+    pub start: (usize, usize),
+    pub end: (usize, usize),
 }
 
 /// `offset`, inside `text`; the end of a text that ends its last line is
@@ -69,8 +87,41 @@ fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
     offset
 }
 
+/// What a diagnostic reports, for front ends that act on it: a shell reads
+/// one more line after an `Incomplete` input, an editor may show
+/// `Unsupported` code differently. The names of `code` are stable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// The text does not parse.
+    Syntax,
+    /// The text parses up to its end, which comes too early (an unclosed
+    /// block, a missing operand): more text may complete it.
+    Incomplete,
+    /// A construct of LANGUAGE.md that this compiler does not implement yet.
+    Unsupported,
+    /// An import that names no file, module or export, or a cycle.
+    Import,
+    /// A rule of the language broken: types, names, declarations.
+    Semantic,
+}
+
+impl Kind {
+    /// A stable name: `syntax`, `incomplete`, `unsupported`, `import`,
+    /// `semantic`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Kind::Syntax => "syntax",
+            Kind::Incomplete => "incomplete",
+            Kind::Unsupported => "unsupported",
+            Kind::Import => "import",
+            Kind::Semantic => "semantic",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
+    pub kind: Kind,
     pub message: String,
     pub span: Span,
     /// Text under the caret of `span`, if any.
@@ -87,6 +138,7 @@ pub struct Diagnostic {
 impl Diagnostic {
     pub fn error(span: impl Into<Span>, message: impl Into<String>) -> Self {
         Diagnostic {
+            kind: Kind::Semantic,
             message: one_line(message.into()),
             span: span.into(),
             label: None,
@@ -111,7 +163,12 @@ impl Diagnostic {
 
     /// A construct of LANGUAGE.md that this compiler does not implement yet.
     pub fn unsupported(span: impl Into<Span>, what: &str) -> Self {
-        Diagnostic::error(span, format!("{what} is not supported yet"))
+        Diagnostic::error(span, format!("{what} is not supported yet")).with_kind(Kind::Unsupported)
+    }
+
+    pub fn with_kind(mut self, kind: Kind) -> Self {
+        self.kind = kind;
+        self
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {

@@ -2,11 +2,11 @@
 //! generator consumes. Every expression carries its static type; implicit
 //! conversions are explicit nodes.
 
-use super::diagnostic::Span;
+use super::diagnostic::{LineRange, SourceFile, Span};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Ty {
@@ -308,6 +308,9 @@ pub struct Program {
     pub classes: Vec<Class>,
     /// Rust items from top-level `code` templates (LANGUAGE.md §10).
     pub native_items: Vec<String>,
+    /// The script files, which `SourceSpan::file` indexes (the main
+    /// script first).
+    pub files: Vec<Arc<SourceFile>>,
 }
 
 /// A class as the code generator needs it: its descriptor and methods.
@@ -325,6 +328,12 @@ pub struct Class {
 }
 
 impl Program {
+    /// The file, lines and columns of `source`, if it is in this program.
+    pub fn line_range(&self, source: SourceSpan) -> Option<LineRange<'_>> {
+        let file = self.files.get(source.file as usize)?;
+        Some(file.line_range(source.span))
+    }
+
     pub fn function(&self, name: &str) -> Option<&Function> {
         self.functions.iter().find(|f| f.name == name)
     }
@@ -357,8 +366,25 @@ pub struct Function {
     pub boxed_params: Vec<String>,
 }
 
+/// A statement and the code it comes from.
 #[derive(Clone, Debug)]
-pub enum Stmt {
+pub struct Stmt {
+    pub kind: StmtKind,
+    pub source: SourceSpan,
+}
+
+/// Where in the program's files code is: the file's index in
+/// `Program::files` and a byte range of its text, which
+/// `Program::line_range` turns into lines and columns (a debugger's line
+/// table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct SourceSpan {
+    pub file: u32,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub enum StmtKind {
     Let {
         name: String,
         ty: Ty,

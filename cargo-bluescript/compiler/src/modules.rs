@@ -13,7 +13,7 @@
 //! last. An import cycle is an error that prints the cycle: a module's
 //! top-level code could otherwise run before that of a module it imports.
 
-use super::diagnostic::{Diagnostic, SourceFile, Span};
+use super::diagnostic::{Diagnostic, Kind, SourceFile, Span};
 use oxc_allocator::Allocator;
 use oxc_ast::ast;
 use oxc_parser::Parser;
@@ -138,11 +138,13 @@ impl<'a> Loading<'a, '_, '_> {
         if parsed.panicked || parsed.diagnostics.has_errors() {
             let before = self.diagnostics.len();
             for error in parsed.diagnostics.errors() {
-                self.diagnostics.push(syntax_error(error).in_file(&file));
+                self.diagnostics
+                    .push(syntax_error(error, &file.text).in_file(&file));
             }
             if self.diagnostics.len() == before {
                 self.diagnostics.push(
                     Diagnostic::error(Span::default(), "the file could not be parsed")
+                        .with_kind(Kind::Syntax)
                         .in_file(&file),
                 );
             }
@@ -184,9 +186,11 @@ impl<'a> Loading<'a, '_, '_> {
         self.order.push(index);
     }
 
+    /// Reports a failed import of `module`.
     fn error(&mut self, module: usize, diagnostic: Diagnostic) {
         let file = self.modules[module].file.clone();
-        self.diagnostics.push(diagnostic.in_file(&file));
+        self.diagnostics
+            .push(diagnostic.with_kind(Kind::Import).in_file(&file));
     }
 
     /// The module `source` names, imported by `importer`, loaded and
@@ -325,8 +329,9 @@ impl<'a> Loading<'a, '_, '_> {
 }
 
 /// oxc's syntax error with all its labels: the primary one (or the first)
-/// under the caret, the others ("Opened here") as secondary labels.
-fn syntax_error(error: &oxc_diagnostics::OxcDiagnosticInner) -> Diagnostic {
+/// under the caret, the others ("Opened here") as secondary labels. An
+/// error at the end of `text` is `Incomplete`: more text may mend it.
+fn syntax_error(error: &oxc_diagnostics::OxcDiagnosticInner, text: &str) -> Diagnostic {
     let labels = &error.labels;
     let primary = labels.iter().position(|l| l.primary()).unwrap_or(0);
     let span_of = |label: &oxc_span::LabeledSpan| Span::from(label.span());
@@ -345,7 +350,12 @@ fn syntax_error(error: &oxc_diagnostics::OxcDiagnosticInner) -> Diagnostic {
         }
     }
     diagnostic.help = error.help.as_ref().map(|h| h.to_string());
-    diagnostic
+    let at_end = diagnostic.span.start as usize >= text.trim_end().len();
+    diagnostic.with_kind(if at_end {
+        Kind::Incomplete
+    } else {
+        Kind::Syntax
+    })
 }
 
 impl Diagnostic {

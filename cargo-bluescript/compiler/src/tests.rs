@@ -164,10 +164,10 @@ fn returned_integers_and_floats_infer_a_float() {
     assert_eq!(f.signature.ret, ir::Ty::Float);
     assert_eq!(program.globals[0].ty, ir::Ty::Float);
     // The integer return, checked before the float one, was converted.
-    let ir::Stmt::If { then, .. } = &f.body[0] else {
+    let ir::StmtKind::If { then, .. } = &f.body[0].kind else {
         panic!("{:?}", f.body)
     };
-    let ir::Stmt::Return(Some(value)) = &then[0] else {
+    let ir::StmtKind::Return(Some(value)) = &then[0].kind else {
         panic!("{then:?}")
     };
     assert_eq!(value.ty, ir::Ty::Float);
@@ -619,13 +619,13 @@ fn imported_items_are_qualified_by_their_module_and_its_top_level_runs_first() {
     );
     // util's top level (two initializers and a print) runs before main's.
     assert!(
-        matches!(&program.main[2], ir::Stmt::Print { .. }),
+        matches!(&program.main[2].kind, ir::StmtKind::Print { .. }),
         "{:?}",
         program.main
     );
     assert!(matches!(
-        &program.main[3],
-        ir::Stmt::Expr(ir::Expr { kind: ir::ExprKind::Assign(ir::Place::Global(g), _), .. }) if g == "level"
+        &program.main[3].kind,
+        ir::StmtKind::Expr(ir::Expr { kind: ir::ExprKind::Assign(ir::Place::Global(g), _), .. }) if g == "level"
     ));
     // Run-time errors and declarations name the file the code is in.
     let helper = program.function("util.bs:helper").unwrap();
@@ -675,7 +675,7 @@ fn a_module_imported_twice_runs_once_and_paths_resolve_relative_to_the_importer(
     let prints = program
         .main
         .iter()
-        .filter(|s| matches!(s, ir::Stmt::Print { .. }))
+        .filter(|s| matches!(s.kind, ir::StmtKind::Print { .. }))
         .count();
     assert_eq!(prints, 2, "{:?}", program.main);
     let names: Vec<&str> = program.functions.iter().map(|f| f.name.as_str()).collect();
@@ -987,7 +987,7 @@ fn typeof_prints_the_static_type_name() {
          print(typeof n, typeof 1.5, typeof true, typeof Color.Red, typeof f(), typeof 'a', typeof typeof n)\n\
          console.log(\"type: \" + typeof n + \"!\", typeof n + 1)",
     );
-    let ir::Stmt::Print { pieces, .. } = &program.main[1] else {
+    let ir::StmtKind::Print { pieces, .. } = &program.main[1].kind else {
         panic!("{:?}", program.main)
     };
     let names: Vec<&str> = pieces
@@ -1289,8 +1289,8 @@ fn captured_locals_live_in_cells_and_arrows_are_named_by_their_captures() {
     let boxed: Vec<(&str, bool)> = f
         .body
         .iter()
-        .filter_map(|s| match s {
-            ir::Stmt::Let { name, boxed, .. } => Some((name.as_str(), *boxed)),
+        .filter_map(|s| match &s.kind {
+            ir::StmtKind::Let { name, boxed, .. } => Some((name.as_str(), *boxed)),
             _ => None,
         })
         .collect();
@@ -1573,4 +1573,135 @@ fn a_callee_edited_to_assign_a_global_ends_the_narrowing_of_its_callers() {
     };
     compiles(&program("print(2)"));
     assert_errors_at(&[(&program("led = null"), "this value may be null", "7:3")]);
+}
+
+/// Every statement of `statements`, nested ones included.
+fn all_statements<'p>(statements: &'p [ir::Stmt], out: &mut Vec<&'p ir::Stmt>) {
+    for statement in statements {
+        out.push(statement);
+        match &statement.kind {
+            ir::StmtKind::If {
+                then, otherwise, ..
+            } => {
+                all_statements(then, out);
+                all_statements(otherwise, out);
+            }
+            ir::StmtKind::Loop { body, .. } | ir::StmtKind::Block(body) => {
+                all_statements(body, out)
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn every_statement_knows_its_file_lines_and_columns() {
+    let program = files_compile(
+        "import { helper } from './util'\n\
+         class Counter {\n  static start: integer = 5\n  n: integer\n  constructor() { this.n = 0 }\n  bump() { this.n++ }\n}\n\
+         function silent() {}\n\
+         function run(f: () => void) { f() }\n\
+         function twice(n: integer) {\n  for (let i = 0; i < 2; i++) {\n    if (n > i) { n-- } else { break }\n  }\n  return silent()\n}\n\
+         let total: integer\n\
+         const c = new Counter()\n\
+         run(() => c.bump())\n\
+         const add = (a: integer, b: integer) => a + b\n\
+         const g = helper\n\
+         twice(3)\n\
+         total = add(1, g(2))\n",
+        &[("util.bs", UTIL)],
+    );
+    assert_eq!(
+        program
+            .files
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect::<Vec<_>>(),
+        ["scripts/main.bs", "scripts/util.bs"]
+    );
+    let mut statements = Vec::new();
+    all_statements(&program.main, &mut statements);
+    for function in &program.functions {
+        all_statements(&function.body, &mut statements);
+    }
+    let text_of = |statement: &ir::Stmt| {
+        let file = &program.files[statement.source.file as usize];
+        let span = statement.source.span;
+        file.text[span.start as usize..span.end as usize].to_string()
+    };
+    for statement in &statements {
+        assert!(
+            !text_of(statement).is_empty(),
+            "a statement without its code: {statement:?}"
+        );
+    }
+    let texts: Vec<String> = statements.iter().map(|s| text_of(s)).collect();
+    for expected in [
+        "print(\"util loaded\")",
+        "calls++",
+        "static start: integer = 5",
+        // A global's declarator: one statement per global declared.
+        "total: integer",
+        "c = new Counter()",
+        "this.n = 0",
+        "c.bump()",
+        "a + b",
+        "for (let i = 0; i < 2; i++) {\n    if (n > i) { n-- } else { break }\n  }",
+        "n--",
+        "break",
+        "return silent()",
+    ] {
+        assert!(
+            texts.iter().any(|t| t == expected),
+            "no statement of `{expected}` in {texts:#?}"
+        );
+    }
+    // Lines and columns, as a debugger's line table has them.
+    let returns = statements
+        .iter()
+        .find(|s| text_of(s) == "return silent()")
+        .unwrap();
+    let range = program.line_range(returns.source).unwrap();
+    assert_eq!(range.file, "scripts/main.bs");
+    assert_eq!((range.start, range.end), ((14, 3), (14, 18)));
+    let util = statements.iter().find(|s| text_of(s) == "calls++").unwrap();
+    let range = program.line_range(util.source).unwrap();
+    assert_eq!((range.file, range.start), ("scripts/util.bs", (5, 3)));
+}
+
+#[test]
+fn a_diagnostic_says_what_kind_of_mistake_it_reports() {
+    use crate::diagnostic::Kind;
+    let kinds = |text: &str| -> Vec<Kind> {
+        let scripts = Scripts {
+            main: SourceFile {
+                name: "scripts/main.bs".into(),
+                text: text.into(),
+            },
+            dir: "scripts".into(),
+            loader: &NoFiles,
+        };
+        check_scripts(&scripts, &led_exports())
+            .expect_err(text)
+            .iter()
+            .map(|d| d.kind)
+            .collect()
+    };
+    for (text, kind) in [
+        // Input that stops too early: a shell would read another line.
+        ("function f() {\n  let a = 1\n", Kind::Incomplete),
+        ("let x = 1 +\n\n", Kind::Incomplete),
+        ("if (true) { print(1) } else", Kind::Incomplete),
+        ("print(1 2)\nprint(3)", Kind::Syntax),
+        ("let a = (1 + 2))", Kind::Syntax),
+        ("switch (1) {}", Kind::Unsupported),
+        ("let a: string = 1", Kind::Semantic),
+        ("print(missing)", Kind::Semantic),
+        ("import { f } from './nowhere'", Kind::Import),
+        ("import { write } from 'gpio'", Kind::Import),
+        ("import { f } from 'nothing'", Kind::Import),
+    ] {
+        assert_eq!(kinds(text), [kind], "{text}");
+    }
+    assert_eq!(Kind::Incomplete.code(), "incomplete");
 }

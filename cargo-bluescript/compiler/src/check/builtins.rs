@@ -9,7 +9,7 @@ impl<'s, 'a> Checker<'s, 'a> {
         &mut self,
         call: &ast::CallExpression<'_>,
         to_stderr: bool,
-    ) -> Checked<Stmt> {
+    ) -> Checked<StmtKind> {
         let mut pieces = Vec::new();
         for (i, argument) in call.arguments.iter().enumerate() {
             if i > 0 {
@@ -22,7 +22,7 @@ impl<'s, 'a> Checker<'s, 'a> {
             };
             self.print_pieces(argument, &mut pieces, false)?;
         }
-        Ok(Stmt::Print { to_stderr, pieces })
+        Ok(StmtKind::Print { to_stderr, pieces })
     }
 
     /// Flattens string concatenation (`"n = " + n`) into pieces printed one

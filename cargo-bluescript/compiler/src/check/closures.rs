@@ -169,22 +169,33 @@ impl<'s, 'a> Checker<'s, 'a> {
             } else {
                 Place::Local(name.to_string())
             };
-            let declaration = Stmt::Let {
+            let declaration = self.stmt(StmtKind::Let {
                 name: name.to_string(),
                 ty,
                 init: None,
                 boxed,
-            };
-            let assignment = Stmt::Expr(Expr {
+            });
+            let assignment = self.stmt(StmtKind::Expr(Expr {
                 ty,
                 kind: ExprKind::Assign(place, Box::new(value)),
-            });
+            }));
             Ok(vec![declaration, assignment])
         })())
     }
 
-    /// `=> expression`: returns its value (or evaluates a void call).
+    /// `=> expression`: returns its value (or evaluates a void call); its
+    /// statement is the expression.
     fn arrow_expression_body(&mut self, expression: &ast::Expression<'_>) -> Checked<Vec<Stmt>> {
+        let outer = std::mem::replace(&mut self.statement_span, expression.span().into());
+        let result = self.arrow_expression_statements(expression);
+        self.statement_span = outer;
+        result
+    }
+
+    fn arrow_expression_statements(
+        &mut self,
+        expression: &ast::Expression<'_>,
+    ) -> Checked<Vec<Stmt>> {
         if let ast::Expression::CallExpression(call) = expression.without_parentheses() {
             if super::print_target(&call.callee).is_some() {
                 return self.expression_statement(expression);
@@ -192,21 +203,22 @@ impl<'s, 'a> Checker<'s, 'a> {
         }
         let value = match self.context().ret {
             Some(ReturnType::Declared(Ty::Void)) => {
-                return Ok(vec![Stmt::Expr(self.expr(expression)?)]);
+                let value = self.expr(expression)?;
+                return Ok(vec![self.stmt(StmtKind::Expr(value))]);
             }
             Some(ReturnType::Declared(ty)) => self.expr_to(expression, ty)?,
             _ => {
                 let value = self.expr(expression)?;
                 if value.ty == Ty::Void {
                     self.context().ret = Some(ReturnType::Inferred(Some(Ty::Void)));
-                    return Ok(vec![Stmt::Expr(value)]);
+                    return Ok(vec![self.stmt(StmtKind::Expr(value))]);
                 }
                 let value = super::null_as_any(value);
                 self.context().ret = Some(ReturnType::Inferred(Some(value.ty)));
                 value
             }
         };
-        Ok(vec![Stmt::Return(Some(value))])
+        Ok(vec![self.stmt(StmtKind::Return(Some(value)))])
     }
 
     /// A fresh name for a lifted arrow: `<enclosing>$<n>`, unless a function
@@ -248,10 +260,11 @@ impl<'s, 'a> Checker<'s, 'a> {
                         .collect(),
                 },
             };
+            // Made where the function is first used as a value.
             let body = if signature.ret == Ty::Void {
-                vec![Stmt::Expr(call)]
+                vec![self.stmt_at(StmtKind::Expr(call), span)]
             } else {
-                vec![Stmt::Return(Some(call))]
+                vec![self.stmt_at(StmtKind::Return(Some(call)), span)]
             };
             let module = self.function_module.get(qualified).copied().unwrap_or(0);
             self.function_module.insert(name.clone(), module);

@@ -285,6 +285,7 @@ impl<'s, 'a> Checker<'s, 'a> {
         let mut main = Vec::new();
         for statement in &program.body {
             let checked_before = main.len();
+            self.statement_span = statement.span().into();
             match statement {
                 ast::Statement::FunctionDeclaration(_)
                 | ast::Statement::ImportDeclaration(_)
@@ -382,10 +383,11 @@ impl<'s, 'a> Checker<'s, 'a> {
                 None => Ok(zero_value(ty)),
             };
             if let Ok(value) = value {
-                out.push(Stmt::Expr(Expr {
+                let assignment = Expr {
                     ty,
                     kind: ExprKind::Assign(Place::Static(global), Box::new(value)),
-                }));
+                };
+                out.push(self.stmt_at(StmtKind::Expr(assignment), property.span.into()));
             }
         }
     }
@@ -427,10 +429,16 @@ impl<'s, 'a> Checker<'s, 'a> {
                     }
                     // `let a: integer` starts as 0 (LANGUAGE.md §3), set
                     // where it is declared like any other global.
-                    Some(ty) => out.push(Stmt::Expr(Expr {
-                        ty,
-                        kind: ExprKind::Assign(Place::Global(qualified), Box::new(zero_value(ty))),
-                    })),
+                    Some(ty) => {
+                        let assignment = Expr {
+                            ty,
+                            kind: ExprKind::Assign(
+                                Place::Global(qualified),
+                                Box::new(zero_value(ty)),
+                            ),
+                        };
+                        out.push(self.stmt_at(StmtKind::Expr(assignment), declarator.span.into()))
+                    }
                     None => {}
                 }
                 continue;
@@ -466,10 +474,11 @@ impl<'s, 'a> Checker<'s, 'a> {
                     value
                 }
             };
-            out.push(Stmt::Expr(Expr {
+            let assignment = Expr {
                 ty: value.ty,
                 kind: ExprKind::Assign(Place::Global(qualified), Box::new(value)),
-            }));
+            };
+            out.push(self.stmt_at(StmtKind::Expr(assignment), declarator.span.into()));
         }
     }
 

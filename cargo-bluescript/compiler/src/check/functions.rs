@@ -312,8 +312,8 @@ impl<'s, 'a> Checker<'s, 'a> {
 /// their own, not part of `body`).
 fn returns_to(body: &mut [Stmt], ty: Ty) {
     for statement in body {
-        match statement {
-            Stmt::Return(Some(value)) if ty == Ty::Any && value.ty != Ty::Any => {
+        match &mut statement.kind {
+            StmtKind::Return(Some(value)) if ty == Ty::Any && value.ty != Ty::Any => {
                 let returned = std::mem::replace(value, null());
                 *value = Expr {
                     ty: Ty::Any,
@@ -324,7 +324,7 @@ fn returns_to(body: &mut [Stmt], ty: Ty) {
                     },
                 };
             }
-            Stmt::Return(Some(value)) if value.ty != ty && value.ty.is_integral() => {
+            StmtKind::Return(Some(value)) if value.ty != ty && value.ty.is_integral() => {
                 let integer = widen(std::mem::replace(
                     value,
                     Expr {
@@ -337,19 +337,19 @@ fn returns_to(body: &mut [Stmt], ty: Ty) {
                     _ => integer,
                 };
             }
-            Stmt::If {
+            StmtKind::If {
                 then, otherwise, ..
             } => {
                 returns_to(then, ty);
                 returns_to(otherwise, ty);
             }
-            Stmt::Loop { body, .. } | Stmt::Block(body) => returns_to(body, ty),
-            Stmt::Let { .. }
-            | Stmt::Expr(_)
-            | Stmt::Break(_)
-            | Stmt::Continue(_)
-            | Stmt::Return(_)
-            | Stmt::Print { .. } => {}
+            StmtKind::Loop { body, .. } | StmtKind::Block(body) => returns_to(body, ty),
+            StmtKind::Let { .. }
+            | StmtKind::Expr(_)
+            | StmtKind::Break(_)
+            | StmtKind::Continue(_)
+            | StmtKind::Return(_)
+            | StmtKind::Print { .. } => {}
         }
     }
 }

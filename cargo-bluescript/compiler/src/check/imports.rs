@@ -4,6 +4,11 @@
 use super::*;
 
 impl<'s, 'a> Checker<'s, 'a> {
+    /// Reports an import that names nothing importable.
+    fn import_error(&mut self, diagnostic: Diagnostic) {
+        self.error(diagnostic.with_kind(Kind::Import));
+    }
+
     pub(super) fn import(&mut self, import: &ast::ImportDeclaration<'_>) {
         if import.import_kind == ast::ImportOrExportKind::Type {
             return; // `import type` only informs editors
@@ -21,7 +26,7 @@ impl<'s, 'a> Checker<'s, 'a> {
             .iter()
             .any(|e| e.module.as_deref() == Some(source))
         {
-            self.error(
+            self.import_error(
                 Diagnostic::error(import.source.span, format!("no module named '{source}'"))
                     .with_help(
                         "modules are Rust functions exported with #[bluescript::export(module = \"…\")], \
@@ -52,7 +57,7 @@ impl<'s, 'a> Checker<'s, 'a> {
                     );
                 }
                 None => {
-                    self.error(Diagnostic::error(
+                    self.import_error(Diagnostic::error(
                         specifier.span,
                         format!("module '{source}' has no export named `{imported}`"),
                     ));
@@ -102,7 +107,7 @@ impl<'s, 'a> Checker<'s, 'a> {
             let item = match scope.names.get(imported.as_str()) {
                 Some(item) if scope.exported.contains(imported.as_str()) => item.clone(),
                 Some(_) if !scope.imported.contains(imported.as_str()) => {
-                    self.error(
+                    self.import_error(
                         Diagnostic::error(
                             specifier.span,
                             format!("`{imported}` is not exported by `{target_name}`"),
@@ -114,7 +119,7 @@ impl<'s, 'a> Checker<'s, 'a> {
                     Item::Unresolved
                 }
                 _ => {
-                    self.error(Diagnostic::error(
+                    self.import_error(Diagnostic::error(
                         specifier.span,
                         format!("`{target_name}` has no export named `{imported}`"),
                     ));

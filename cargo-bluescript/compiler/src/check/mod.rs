@@ -19,7 +19,7 @@
 //! narrowing, `any`, `code` templates, reachability).
 
 use super::codegen::{function_symbol, global_symbol};
-use super::diagnostic::{Diagnostic, SourceFile, Span};
+use super::diagnostic::{Diagnostic, Kind, SourceFile, Span};
 use super::exports::Export;
 use super::ir::*;
 use super::modules::{Module, Modules};
@@ -133,6 +133,7 @@ pub fn check_program(
         top_level_fingerprint,
         classes: checker.class_list(),
         native_items: std::mem::take(&mut checker.native_items_out),
+        files: modules.modules.iter().map(|m| m.file.clone()).collect(),
     })
 }
 
@@ -283,6 +284,9 @@ struct Checker<'s, 'a> {
     call_effects: call_effects::CallEffects,
     /// What each top-level function or method assigns, by name.
     root_assignments: HashMap<String, Rc<Assignments>>,
+    /// The span of the statement being checked, which the IR statements
+    /// made for it carry.
+    statement_span: Span,
 }
 
 /// A qualified name (`util.bs:f`) as users wrote it (`f`).
@@ -319,6 +323,7 @@ impl<'s, 'a> Checker<'s, 'a> {
             globals_assigned_by_functions: HashSet::new(),
             call_effects: Default::default(),
             root_assignments: HashMap::new(),
+            statement_span: Span::default(),
         }
     }
 
@@ -343,6 +348,22 @@ impl<'s, 'a> Checker<'s, 'a> {
 
     fn location(&self, span: impl Into<Span>) -> String {
         self.file().location(span.into())
+    }
+
+    /// An IR statement made for the statement being checked.
+    fn stmt(&self, kind: StmtKind) -> Stmt {
+        self.stmt_at(kind, self.statement_span)
+    }
+
+    /// An IR statement made for `span` of the current module.
+    fn stmt_at(&self, kind: StmtKind, span: Span) -> Stmt {
+        Stmt {
+            kind,
+            source: SourceSpan {
+                file: self.current as u32,
+                span,
+            },
+        }
     }
 
     /// What `name` means at the top level of the current module.

@@ -338,12 +338,19 @@ impl<'s, 'a> Checker<'s, 'a> {
             _ => return Vec::new(),
         };
         let value: &Expr = match checked {
-            [Stmt::Expr(Expr {
-                kind: ExprKind::Assign(_, value),
+            [Stmt {
+                kind:
+                    StmtKind::Expr(Expr {
+                        kind: ExprKind::Assign(_, value),
+                        ..
+                    }),
                 ..
-            })] => value,
-            [Stmt::Let {
-                init: Some(value), ..
+            }] => value,
+            [Stmt {
+                kind: StmtKind::Let {
+                    init: Some(value), ..
+                },
+                ..
             }] => value,
             _ => return Vec::new(),
         };

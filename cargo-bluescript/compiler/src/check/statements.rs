@@ -42,14 +42,22 @@ impl<'s, 'a> Checker<'s, 'a> {
         result
     }
 
+    /// The IR of a statement, whose statements carry its span.
     pub(super) fn statement(&mut self, statement: &ast::Statement<'_>) -> Checked<Vec<Stmt>> {
+        let outer = std::mem::replace(&mut self.statement_span, statement.span().into());
+        let result = self.statement_here(statement);
+        self.statement_span = outer;
+        result
+    }
+
+    fn statement_here(&mut self, statement: &ast::Statement<'_>) -> Checked<Vec<Stmt>> {
         use ast::Statement as S;
         let stmt = match statement {
             S::BlockStatement(block) => {
                 self.context().scopes.push(HashMap::new());
                 let body = self.statements(&block.body);
                 self.context().scopes.pop();
-                Stmt::Block(body?)
+                StmtKind::Block(body?)
             }
             S::EmptyStatement(_) => return Ok(Vec::new()),
             S::ExpressionStatement(statement) => {
@@ -66,7 +74,7 @@ impl<'s, 'a> Checker<'s, 'a> {
                         None => Ok(Vec::new()),
                     },
                 );
-                Stmt::If {
+                StmtKind::If {
                     cond: cond?,
                     then: then?,
                     otherwise: otherwise?,
@@ -84,7 +92,7 @@ impl<'s, 'a> Checker<'s, 'a> {
                     return Err(self.error(Diagnostic::unsupported(label.span, "labeled `break`")));
                 }
                 match self.context().loops.last() {
-                    Some(label) => Stmt::Break(*label),
+                    Some(label) => StmtKind::Break(*label),
                     None => {
                         return Err(
                             self.error(Diagnostic::error(statement.span, "`break` outside a loop"))
@@ -99,7 +107,7 @@ impl<'s, 'a> Checker<'s, 'a> {
                     );
                 }
                 match self.context().loops.last() {
-                    Some(label) => Stmt::Continue(*label),
+                    Some(label) => StmtKind::Continue(*label),
                     None => {
                         return Err(self.error(Diagnostic::error(
                             statement.span,
@@ -157,7 +165,7 @@ impl<'s, 'a> Checker<'s, 'a> {
                 return Err(self.error(Diagnostic::unsupported(other.span(), "this statement")))
             }
         };
-        Ok(vec![stmt])
+        Ok(vec![self.stmt(stmt)])
     }
 
     pub(super) fn variable_kind_supported(
@@ -222,12 +230,12 @@ impl<'s, 'a> Checker<'s, 'a> {
                 }
             };
             match self.declare_local(&name, ty, is_const, declarator.id.span().into()) {
-                Ok(boxed) => out.push(Stmt::Let {
+                Ok(boxed) => out.push(self.stmt(StmtKind::Let {
                     name,
                     ty,
                     init,
                     boxed,
-                }),
+                })),
                 Err(Reported) => failed = true,
             }
         }
@@ -288,7 +296,7 @@ impl<'s, 'a> Checker<'s, 'a> {
         cond_after_body: bool,
         update: Option<&ast::Expression<'_>>,
         body: &ast::Statement<'_>,
-    ) -> Checked<Stmt> {
+    ) -> Checked<StmtKind> {
         // An assignment anywhere in the loop ends a narrowing for all of it:
         // the next iteration comes back through the assignment.
         let in_body = self.effects(|w| w.statement(body));
@@ -322,7 +330,7 @@ impl<'s, 'a> Checker<'s, 'a> {
             .map(|u| self.narrowed(step_facts, |checker| checker.expr(u)))
             .transpose();
         self.set_narrow_state(&entry);
-        Ok(Stmt::Loop {
+        Ok(StmtKind::Loop {
             label,
             cond: cond?,
             cond_after_body,
@@ -344,7 +352,8 @@ impl<'s, 'a> Checker<'s, 'a> {
                     let expr = init
                         .as_expression()
                         .expect("non-declaration init is an expression");
-                    out.push(Stmt::Expr(self.expr(expr)?));
+                    let expr = self.expr(expr)?;
+                    out.push(self.stmt(StmtKind::Expr(expr)));
                 }
                 None => {}
             }
@@ -358,8 +367,8 @@ impl<'s, 'a> Checker<'s, 'a> {
             // closure made in the body keeps (as in JavaScript).
             let captured: Vec<(String, Ty)> = out
                 .iter()
-                .filter_map(|s| match s {
-                    Stmt::Let {
+                .filter_map(|s| match &s.kind {
+                    StmtKind::Let {
                         name,
                         ty,
                         boxed: true,
@@ -368,17 +377,17 @@ impl<'s, 'a> Checker<'s, 'a> {
                     _ => None,
                 })
                 .collect();
-            if let Stmt::Loop { fresh, .. } = &mut looped {
+            if let StmtKind::Loop { fresh, .. } = &mut looped {
                 *fresh = captured;
             }
-            out.push(looped);
-            Ok(vec![Stmt::Block(out)])
+            out.push(self.stmt(looped));
+            Ok(vec![self.stmt(StmtKind::Block(out))])
         })();
         self.context().scopes.pop();
         result
     }
 
-    fn return_statement(&mut self, statement: &ast::ReturnStatement<'_>) -> Checked<Stmt> {
+    fn return_statement(&mut self, statement: &ast::ReturnStatement<'_>) -> Checked<StmtKind> {
         let Some(ret) = self.context().ret else {
             return Err(self.error(Diagnostic::error(
                 statement.span,
@@ -398,7 +407,7 @@ impl<'s, 'a> Checker<'s, 'a> {
                 if let ReturnType::Inferred(None) = ret {
                     self.context().ret = Some(ReturnType::Inferred(Some(Ty::Void)));
                 }
-                Ok(Stmt::Return(None))
+                Ok(StmtKind::Return(None))
             }
             (
                 ReturnType::Declared(Ty::Void) | ReturnType::Inferred(Some(Ty::Void)),
@@ -406,7 +415,7 @@ impl<'s, 'a> Checker<'s, 'a> {
             ) => {
                 if value.ty == Ty::Void {
                     // `return f()` with a void f: fine, like TypeScript.
-                    return Ok(Stmt::Block(vec![Stmt::Expr(value), Stmt::Return(None)]));
+                    return Ok(self.expression_then_return(value));
                 }
                 Err(self.error(Diagnostic::error(
                     statement.span,
@@ -440,21 +449,21 @@ impl<'s, 'a> Checker<'s, 'a> {
                     .argument
                     .as_ref()
                     .map_or(statement.span, |a| a.span());
-                Ok(Stmt::Return(Some(self.convert(value, common, span)?)))
+                Ok(StmtKind::Return(Some(self.convert(value, common, span)?)))
             }
             (ReturnType::Declared(ty) | ReturnType::Inferred(Some(ty)), Some(value)) => {
                 let span = statement
                     .argument
                     .as_ref()
                     .map_or(statement.span, |a| a.span());
-                Ok(Stmt::Return(Some(self.convert(value, ty, span)?)))
+                Ok(StmtKind::Return(Some(self.convert(value, ty, span)?)))
             }
             (ReturnType::Inferred(None), Some(value)) => {
                 self.context().ret = Some(ReturnType::Inferred(Some(value.ty)));
                 if value.ty == Ty::Void {
-                    return Ok(Stmt::Block(vec![Stmt::Expr(value), Stmt::Return(None)]));
+                    return Ok(self.expression_then_return(value));
                 }
-                Ok(Stmt::Return(Some(value)))
+                Ok(StmtKind::Return(Some(value)))
             }
         }
     }
@@ -465,9 +474,19 @@ impl<'s, 'a> Checker<'s, 'a> {
     ) -> Checked<Vec<Stmt>> {
         if let ast::Expression::CallExpression(call) = expression.without_parentheses() {
             if let Some(to_stderr) = print_target(&call.callee) {
-                return Ok(vec![self.print(call, to_stderr)?]);
+                let print = self.print(call, to_stderr)?;
+                return Ok(vec![self.stmt(print)]);
             }
         }
-        Ok(vec![Stmt::Expr(self.expr(expression)?)])
+        let value = self.expr(expression)?;
+        Ok(vec![self.stmt(StmtKind::Expr(value))])
+    }
+
+    /// `return f()` with a void `f`: the call, then a return.
+    fn expression_then_return(&self, value: Expr) -> StmtKind {
+        StmtKind::Block(vec![
+            self.stmt(StmtKind::Expr(value)),
+            self.stmt(StmtKind::Return(None)),
+        ])
     }
 }

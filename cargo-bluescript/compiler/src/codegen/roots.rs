@@ -383,10 +383,10 @@ impl Generator<'_> {
 
     fn statement_allocates(&self, statement: &Stmt) -> bool {
         let exprs = |e: &Expr| self.allocates(e);
-        match statement {
-            Stmt::Let { init, boxed, .. } => *boxed || init.as_ref().is_some_and(exprs),
-            Stmt::Expr(e) => exprs(e),
-            Stmt::If {
+        match &statement.kind {
+            StmtKind::Let { init, boxed, .. } => *boxed || init.as_ref().is_some_and(exprs),
+            StmtKind::Expr(e) => exprs(e),
+            StmtKind::If {
                 cond,
                 then,
                 otherwise,
@@ -397,7 +397,7 @@ impl Generator<'_> {
                         .chain(otherwise)
                         .any(|s| self.statement_allocates(s))
             }
-            Stmt::Loop {
+            StmtKind::Loop {
                 cond,
                 body,
                 step,
@@ -409,10 +409,10 @@ impl Generator<'_> {
                     || step.as_ref().is_some_and(exprs)
                     || body.iter().any(|s| self.statement_allocates(s))
             }
-            Stmt::Break(_) | Stmt::Continue(_) => false,
-            Stmt::Return(value) => value.as_ref().is_some_and(exprs),
-            Stmt::Block(body) => body.iter().any(|s| self.statement_allocates(s)),
-            Stmt::Print { pieces, .. } => pieces.iter().any(|p| match p {
+            StmtKind::Break(_) | StmtKind::Continue(_) => false,
+            StmtKind::Return(value) => value.as_ref().is_some_and(exprs),
+            StmtKind::Block(body) => body.iter().any(|s| self.statement_allocates(s)),
+            StmtKind::Print { pieces, .. } => pieces.iter().any(|p| match p {
                 PrintPiece::Value(e) => exprs(e),
                 _ => false,
             }),
@@ -497,14 +497,14 @@ impl<'g> Liveness<'g, '_> {
     }
 
     fn statement(&mut self, statement: &'g Stmt) {
-        match statement {
-            Stmt::Let { init, .. } => {
+        match &statement.kind {
+            StmtKind::Let { init, .. } => {
                 if let Some(init) = init {
                     self.expr(init);
                 }
             }
-            Stmt::Expr(e) => self.expr(e),
-            Stmt::If {
+            StmtKind::Expr(e) => self.expr(e),
+            StmtKind::If {
                 cond,
                 then,
                 otherwise,
@@ -517,7 +517,7 @@ impl<'g> Liveness<'g, '_> {
                 self.statements(otherwise);
                 self.allocated |= after_then;
             }
-            Stmt::Loop {
+            StmtKind::Loop {
                 cond, body, step, ..
             } => {
                 // A second round matters only if the first started before
@@ -537,14 +537,14 @@ impl<'g> Liveness<'g, '_> {
                     }
                 }
             }
-            Stmt::Break(_) | Stmt::Continue(_) => {}
-            Stmt::Return(value) => {
+            StmtKind::Break(_) | StmtKind::Continue(_) => {}
+            StmtKind::Return(value) => {
                 if let Some(value) = value {
                     self.expr(value);
                 }
             }
-            Stmt::Block(body) => self.statements(body),
-            Stmt::Print { pieces, .. } => {
+            StmtKind::Block(body) => self.statements(body),
+            StmtKind::Print { pieces, .. } => {
                 for piece in pieces {
                     if let PrintPiece::Value(e) = piece {
                         self.expr(e);
