@@ -39,8 +39,9 @@ const REPORT_HEADROOM: usize = 2048;
 /// exception frame).
 const RESUME_FRAME: usize = 64;
 
-/// Smallest script stack `run` accepts (guard included).
-const MIN_SCRIPT_STACK: usize = 2 * REPORT_HEADROOM;
+/// Smallest script stack `run` accepts (guard excluded): the report's room
+/// and 1 KiB for the event loop and a few script frames above it.
+const MIN_SCRIPT_STACK: usize = REPORT_HEADROOM + 1024;
 
 /// A fault taken while the script stack pointer is less than this far
 /// above the guard is a stack overflow: a push or a new frame crossed into

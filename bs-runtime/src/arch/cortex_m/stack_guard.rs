@@ -7,9 +7,10 @@
 //! - Armv8-M Mainline: PSPLIM, the process stack limit, makes any stack
 //!   pointer update below the region's bottom fault before it happens,
 //!   however large the frame;
-//! - Armv6-M has neither: the region must start where RAM starts, and the
-//!   addresses below RAM must fault by themselves (they do on the nRF51 and
-//!   the RP2040).
+//! - Armv6-M: no stack limit, and the MPU is optional (the nRF51's
+//!   Cortex-M0 has none), so the region must start where RAM starts, and
+//!   the addresses below RAM must fault by themselves (they do on the nRF51
+//!   and in QEMU's `microbit`).
 //!
 //! Exception handlers keep the main stack (MSP, cortex-m-rt's
 //! `_stack_start`), so the `HardFault` handler has a valid stack even
