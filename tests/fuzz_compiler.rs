@@ -478,7 +478,7 @@ fn the_compiler_never_panics_and_what_it_accepts_builds() {
     let started = Instant::now();
     let corpus = corpus();
     let exports = scan_firmware_sources(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates/qemu-m4/src"),
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates/common/src"),
     )
     .unwrap();
     let rustc = DeviceRustc::new();
@@ -672,7 +672,7 @@ fn the_fuzzer_catches_bad_diagnostics_and_code_rustc_rejects() {
     assert!(validate_diagnostics(&[unplaced], text).is_err());
 
     let exports = scan_firmware_sources(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates/qemu-m4/src"),
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates/common/src"),
     )
     .unwrap();
     let Ok(Outcome::Accepted(good)) = compile("print(1)\n", &exports, Calls::Slots) else {

@@ -21,8 +21,8 @@ pub(crate) const PATCH_REGION_SIZE: usize = match option_env!("BLUESCRIPT_PATCH_
     None => 64 * 1024,
 };
 
-/// `text` as a size in bytes (`65536`, `64K`) for the build-time settings
-/// `BLUESCRIPT_*_SIZE`; fails the build otherwise.
+/// `text` as a number (`65536`, `64K` for 65 536) for the build-time
+/// settings `BLUESCRIPT_*`; fails the build otherwise.
 pub(crate) const fn parse_size(text: &[u8]) -> usize {
     let (mut value, mut digits) = (0usize, 0);
     while digits < text.len() && text[digits].is_ascii_digit() {
@@ -35,7 +35,7 @@ pub(crate) const fn parse_size(text: &[u8]) -> usize {
         _ => 0,
     };
     if digits == 0 || unit == 0 {
-        panic!("BLUESCRIPT_*_SIZE: expected a number of bytes, or of KiB with a K suffix");
+        panic!("BLUESCRIPT_*: expected a number, or of KiB with a K suffix");
     }
     value * unit
 }

@@ -5,10 +5,16 @@ use crate::catch::{run_caught, runtime_error};
 use crate::timer::{self, Callback, Next};
 use crate::{arch, gc, print, stack, time, FnAddr, Program};
 
-/// Core clock of the default board, QEMU `mps2-an386` (Cortex-M4F): SysTick
-/// counts the 25 MHz processor clock. Boards with another clock call
-/// [`run_with_clock`].
-pub const CORE_CLOCK_HZ: u32 = 25_000_000;
+/// Frequency of the clock the tick timer counts, in Hz:
+/// `BLUESCRIPT_CORE_CLOCK_HZ` at build time, which a board's template sets
+/// in the `[env]` section of its `.cargo/config.toml`; otherwise that of
+/// the default board, QEMU `mps2-an386` (Cortex-M4F), whose SysTick counts
+/// the 25 MHz processor clock. Firmware that sets its clock at run time
+/// calls [`run_with_clock`].
+pub const CORE_CLOCK_HZ: u32 = match option_env!("BLUESCRIPT_CORE_CLOCK_HZ") {
+    Some(text) => crate::abi::parse_size(text.as_bytes()) as u32,
+    None => 25_000_000,
+};
 
 /// Runs the scripts: top-level code first, then timer callbacks until none
 /// is left. Never returns.
