@@ -1,4 +1,5 @@
-//! Puts `memory.x` where the linker script of cortex-m-rt (`link.x`) finds it.
+//! Puts `memory.x` where the linker script of the runtime crate (`link.x`
+//! of cortex-m-rt or riscv-rt) finds it.
 
 use std::env;
 use std::fs;

@@ -7,7 +7,8 @@ static LED_ON: AtomicBool = AtomicBool::new(false);
 static TOGGLES: AtomicI32 = AtomicI32::new(0);
 
 /// Counts `n` more toggles. Drivers run in thread mode only, so a load and
-/// a store suffice (Cortex-M0 has no atomic read-modify-write).
+/// a store suffice (neither Cortex-M0 nor RV32IMC has atomic
+/// read-modify-write).
 fn count_toggles(n: i32) {
     TOGGLES.store(TOGGLES.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
 }
