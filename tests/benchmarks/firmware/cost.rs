@@ -1,7 +1,8 @@
 //! Instruction counting for the benchmarks, exported to scripts.
 //!
 //! Built on `bluescript::cost`, under QEMU with `-icount shift=10`, where
-//! the SysTick time base counts executed instructions exactly. A
+//! the SysTick time base counts executed instructions exactly (RISC-V:
+//! `minstret`, under `-icount shift=0`). A
 //! measurement returns the instructions executed between the readings of
 //! `cost_start` and `cost_stop`, less those of the 1 ms tick interrupts
 //! that ran in between: `cost_calibrate` finds how many one interrupt
@@ -12,7 +13,10 @@ use bluescript::cost::{self, Reading};
 use core::cell::Cell;
 
 /// The `-icount shift` the benchmark runs QEMU with.
+#[cfg(target_arch = "arm")]
 const ICOUNT_SHIFT: u32 = 10;
+#[cfg(target_arch = "riscv32")]
+const ICOUNT_SHIFT: u32 = 0;
 
 /// State of the drivers; scripts and drivers run in thread mode only.
 struct State {
@@ -56,11 +60,23 @@ fn interval(start: Reading, end: Reading) -> (u64, u64, bool) {
 fn measure_loop(iterations: u32) -> (u64, u64, bool) {
     let start = cost::read();
     // SAFETY: only counts a register down.
+    #[cfg(target_arch = "arm")]
     unsafe {
         core::arch::asm!(
             "2:",
             "subs {n}, {n}, #1",
             "bne 2b",
+            n = inout(reg) iterations => _,
+            options(nomem, nostack),
+        );
+    }
+    // SAFETY: as above.
+    #[cfg(target_arch = "riscv32")]
+    unsafe {
+        core::arch::asm!(
+            "2:",
+            "addi {n}, {n}, -1",
+            "bnez {n}, 2b",
             n = inout(reg) iterations => _,
             options(nomem, nostack),
         );
