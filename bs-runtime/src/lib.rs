@@ -22,9 +22,9 @@
 //! owns the `SysTick` exception, the `HardFault` handler, the panic handler
 //! and the MPU (a guard at the bottom of the script stack, whose region
 //! `memory.x` defines: see "Stacks and faults" there); on RISC-V, the trap
-//! entry `_start_trap`, the machine timer and PMP entry 0. (A RISC-V
-//! firmware's `main` is `#[riscv_rt::entry]`, and calls [`run_with_clock`]
-//! with the rate of `mtime`.)
+//! entry `_start_trap`, the machine timer and PMP entry 0 (a RISC-V
+//! firmware's `main` is `#[riscv_rt::entry]`, and [`CORE_CLOCK_HZ`] is the
+//! rate of `mtime`).
 
 #![no_std]
 
