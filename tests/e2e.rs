@@ -473,6 +473,24 @@ fn build_works_from_anywhere_with_a_manifest_path() {
 }
 
 #[test]
+fn a_rust_error_in_the_firmware_shows_rustcs_message_before_the_failure() {
+    let project = Project::new("broken");
+    let led = project.root.join("src/led.rs");
+    let mut driver = std::fs::read_to_string(&led).unwrap();
+    driver.push_str("\nfn broken() -> i32 {\n    \"not a number\"\n}\n");
+    std::fs::write(&led, driver).unwrap();
+    let output = tool(&["build"], &project.root).output().unwrap();
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success(), "stderr: {stderr}");
+    let rustc = stderr.find("mismatched types").expect(&stderr);
+    let failed = stderr
+        .find("building the firmware failed (see cargo's messages above)")
+        .expect(&stderr);
+    assert!(rustc < failed, "stderr: {stderr}");
+    assert!(stderr.contains("src/led.rs"), "stderr: {stderr}");
+}
+
+#[test]
 fn outside_a_project_the_tool_says_what_to_do() {
     let empty = tempfile::tempdir().unwrap();
     let output = support::tool(&["run"], empty.path()).output().unwrap();

@@ -28,6 +28,7 @@ mod support;
 
 use anyhow::{bail, Context, Result};
 use cargo_bluescript::board::Board;
+use cargo_bluescript::commands::StderrLog;
 use cargo_bluescript::firmware;
 use harness::ROUNDS;
 use object::{Object, ObjectSection, ObjectSymbol, SectionKind};
@@ -545,7 +546,7 @@ fn measure_board(
         let default = support::Project::for_board("default_image", board);
         let firmware = harness::locate(&default.root)?;
         for &release in profiles {
-            let image = firmware::build(&firmware, release)?;
+            let image = firmware::build(&firmware, release, &mut StderrLog)?;
             let profile = if release {
                 "release profile"
             } else {

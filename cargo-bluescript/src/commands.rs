@@ -3,7 +3,7 @@
 use crate::board::{Board, StartOptions, Stopped};
 use crate::connection::output::{Output, Stream};
 use crate::device::Device;
-use crate::firmware::{self, ScriptErrors};
+use crate::firmware::{self, BuildLog, ScriptErrors};
 use crate::project::Project;
 use anyhow::Result;
 use std::io::{IsTerminal, Write};
@@ -27,6 +27,20 @@ pub fn stderr_color() -> bool {
         _ => {}
     }
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+/// Cargo's messages while it builds the firmware, to stderr as cargo
+/// itself would print them.
+pub struct StderrLog;
+
+impl BuildLog for StderrLog {
+    fn color(&self) -> bool {
+        stderr_color()
+    }
+
+    fn line(&mut self, line: &str) {
+        eprintln!("{line}");
+    }
 }
 
 /// A cargo-style status line on stderr: `    Finished build in 2.1 s`.
@@ -93,7 +107,7 @@ pub fn check(manifest_path: Option<&Path>) -> Result<ExitCode> {
 
 pub fn build(manifest_path: Option<&Path>, release: bool) -> Result<ExitCode> {
     let project = Project::locate(manifest_path)?;
-    let image = firmware::build(&project, release)?;
+    let image = firmware::build(&project, release, &mut StderrLog)?;
     status("Built", &image.elf.display().to_string());
     Ok(ExitCode::SUCCESS)
 }
@@ -102,7 +116,7 @@ pub fn flash(manifest_path: Option<&Path>, release: bool) -> Result<ExitCode> {
     let project = Project::locate(manifest_path)?;
     let board = project.board;
     board.ensure_tools_installed()?;
-    let image = firmware::build(&project, release)?;
+    let image = firmware::build(&project, release, &mut StderrLog)?;
     let flashed = board.flash(&image.shadow, &project.state_dir())?;
     if let Some(stopped) = &flashed.replaced {
         report_stopped(stopped);
@@ -192,7 +206,7 @@ pub fn run(manifest_path: Option<&Path>, release: bool) -> Result<ExitCode> {
     let project = Project::locate(manifest_path)?;
     let board = project.board;
     board.ensure_tools_installed()?;
-    let image = firmware::build(&project, release)?;
+    let image = firmware::build(&project, release, &mut StderrLog)?;
     let stop = interrupted();
     let mut device = Device::start(board, image.shadow, &StartOptions::default())?;
     loop {

@@ -9,7 +9,7 @@ use bluescript_compiler::codegen::{generate_image, image_slots, Calls};
 use bluescript_compiler::diagnostic::{Diagnostic, SourceFile};
 use bluescript_compiler::exports::{exports_in_source, Export};
 use bluescript_compiler::{self as compiler, fingerprint, ir, Loader, Scripts};
-use std::io::BufReader;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -120,8 +120,20 @@ pub struct Image {
     pub shadow: Shadow,
 }
 
+/// Where cargo's messages go while it builds the firmware (its progress, and
+/// rustc's diagnostics for the drivers), line by line: the front end shows
+/// them.
+pub trait BuildLog {
+    /// Whether cargo may colour its messages.
+    fn color(&self) -> bool {
+        false
+    }
+
+    fn line(&mut self, line: &str);
+}
+
 /// Compiles the scripts and builds the firmware: nothing touches a device.
-pub fn build(project: &Project, release: bool) -> Result<Image> {
+pub fn build(project: &Project, release: bool, log: &mut dyn BuildLog) -> Result<Image> {
     toolchain::ensure_target_installed(&project.root, project.board)?;
     let exports = scan_firmware_sources(&project.root.join("src"))?;
     let (main_name, program) = compile_scripts(project, &exports)?;
@@ -138,7 +150,7 @@ pub fn build(project: &Project, release: bool) -> Result<Image> {
     write_if_changed(&generated, &code)?;
     write_typescript_declarations(project, &exports)?;
 
-    let elf = cargo_build(project, &generated, release)?;
+    let elf = cargo_build(project, &generated, release, log)?;
     // The shadow machine links patches against a copy, so that a later
     // `cargo build` cannot change the image it describes.
     let image = state_dir.join("image.elf");
@@ -202,7 +214,12 @@ fn write_if_changed(path: &std::path::Path, contents: &str) -> Result<()> {
     Ok(())
 }
 
-fn cargo_build(project: &Project, generated: &std::path::Path, release: bool) -> Result<PathBuf> {
+fn cargo_build(
+    project: &Project,
+    generated: &std::path::Path,
+    release: bool,
+    log: &mut dyn BuildLog,
+) -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
@@ -211,10 +228,15 @@ fn cargo_build(project: &Project, generated: &std::path::Path, release: bool) ->
         .arg("--manifest-path")
         .arg(&project.manifest)
         .arg("--message-format=json-render-diagnostics")
+        .arg(if log.color() {
+            "--color=always"
+        } else {
+            "--color=never"
+        })
         .env("BLUESCRIPT_SCRIPTS", generated)
         .env("CARGO_TARGET_DIR", &project.target_dir)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        .stderr(Stdio::piped());
     if let Some(size) = &project.heap_size {
         command.env("BLUESCRIPT_HEAP_SIZE", size);
     }
@@ -223,15 +245,29 @@ fn cargo_build(project: &Project, generated: &std::path::Path, release: bool) ->
     }
     let mut child = command.spawn().context("cannot run cargo")?;
     let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-    let mut executable = None;
-    for message in cargo_metadata::Message::parse_stream(stdout) {
-        // The firmware crate has one binary: the last executable built.
-        if let Ok(cargo_metadata::Message::CompilerArtifact(artifact)) = message {
-            if let Some(path) = artifact.executable {
-                executable = Some(path.into_std_path_buf());
+    // Both pipes must be drained at once, or cargo blocks on the full one.
+    let artifacts = std::thread::spawn(move || {
+        let mut executable = None;
+        for message in cargo_metadata::Message::parse_stream(stdout) {
+            // The firmware crate has one binary: the last executable built.
+            if let Ok(cargo_metadata::Message::CompilerArtifact(artifact)) = message {
+                if let Some(path) = artifact.executable {
+                    executable = Some(path.into_std_path_buf());
+                }
             }
         }
+        executable
+    });
+    let mut stderr = BufReader::new(child.stderr.take().expect("piped stderr"));
+    let mut line = Vec::new();
+    while stderr.read_until(b'\n', &mut line)? > 0 {
+        let text = String::from_utf8_lossy(&line);
+        log.line(text.trim_end_matches(['\n', '\r']));
+        line.clear();
     }
+    let executable = artifacts
+        .join()
+        .map_err(|_| anyhow::anyhow!("reading cargo's messages failed"))?;
     let status = child.wait()?;
     if !status.success() {
         bail!("building the firmware failed (see cargo's messages above)");

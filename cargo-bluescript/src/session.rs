@@ -9,7 +9,7 @@
 
 use crate::board::{Board, StartOptions};
 use crate::device::{Device, Poll};
-use crate::firmware::{self, ScriptErrors};
+use crate::firmware::{self, BuildLog, ScriptErrors};
 use crate::patch::{self, Patcher, Plan, Timings, Unpatchable};
 use crate::project::Project;
 use crate::shadow::RegionFull;
@@ -105,6 +105,8 @@ pub enum Event<'a> {
     /// The flashed board cannot be taken over as it is, and is flashed
     /// again; why.
     Reflashing(&'a str),
+    /// A line of cargo's messages while it builds the firmware.
+    BuildOutput(&'a str),
     /// An error the session works around (by flashing again, or by
     /// starting a board of its own).
     Error(&'a anyhow::Error),
@@ -121,11 +123,30 @@ pub struct Session {
     flashed: bool,
     /// The last poll found the device halted.
     halted: bool,
+    /// Cargo may colour the messages it sends as [`Event::BuildOutput`].
+    build_color: bool,
+}
+
+/// Cargo's messages, as events.
+struct BuildEvents<'e> {
+    color: bool,
+    events: &'e mut dyn FnMut(Event),
+}
+
+impl BuildLog for BuildEvents<'_> {
+    fn color(&self) -> bool {
+        self.color
+    }
+
+    fn line(&mut self, line: &str) {
+        (self.events)(Event::BuildOutput(line))
+    }
 }
 
 impl Session {
-    /// Prepares the toolchain; no program runs yet.
-    pub fn new(project: &Project, board: Board) -> Result<Session> {
+    /// Prepares the toolchain; no program runs yet. With `build_color`,
+    /// cargo's messages may carry colours.
+    pub fn new(project: &Project, board: Board, build_color: bool) -> Result<Session> {
         let toolchain = Toolchain::for_project(&project.root, board)?;
         let patcher = Patcher::new(toolchain, &project.state_dir())?;
         Ok(Session {
@@ -135,6 +156,7 @@ impl Session {
             device: None,
             flashed: false,
             halted: false,
+            build_color,
         })
     }
 
@@ -159,7 +181,7 @@ impl Session {
             if let Some(why) = stale {
                 drop(attached);
                 events(Event::Reflashing(why));
-                return self.reflash();
+                return self.reflash(events);
             }
             match Device::attach(Box::new(attached), shadow) {
                 Ok(device) => {
@@ -174,19 +196,19 @@ impl Session {
                     events(Event::Reflashing(
                         "so that the host knows exactly what it runs",
                     ));
-                    return self.reflash();
+                    return self.reflash(events);
                 }
             }
         }
-        let image = firmware::build(&self.project, false)?;
+        let image = firmware::build(&self.project, false, &mut self.build_log(events))?;
         let device = Device::start(self.board, image.shadow, &StartOptions::default())?;
         self.device = Some(device);
         Ok(Started::Fresh)
     }
 
     /// Flashes the current build and attaches to it.
-    fn reflash(&mut self) -> Result<Started> {
-        let image = firmware::build(&self.project, false)?;
+    fn reflash(&mut self, events: &mut dyn FnMut(Event)) -> Result<Started> {
+        let image = firmware::build(&self.project, false, &mut self.build_log(events))?;
         let state_dir = self.project.state_dir();
         let flashed = self.board.flash(&image.shadow, &state_dir)?;
         let (attached, shadow) =
@@ -199,6 +221,13 @@ impl Session {
         })
     }
 
+    fn build_log<'e>(&self, events: &'e mut dyn FnMut(Event)) -> BuildEvents<'e> {
+        BuildEvents {
+            color: self.build_color,
+            events,
+        }
+    }
+
     /// Rebuilds and starts the program again: on the flashed board if it ran
     /// there (falling back to a fresh start if that fails).
     pub fn restart(&mut self, reason: Restart, events: &mut dyn FnMut(Event)) -> Result<Edit> {
@@ -206,7 +235,7 @@ impl Session {
         self.device = None;
         self.halted = false;
         let started = if self.flashed {
-            match self.reflash() {
+            match self.reflash(events) {
                 Ok(started) => started,
                 Err(error) => {
                     events(Event::Error(&error));

@@ -7,7 +7,7 @@
 //! while the host compiles.
 
 use crate::board::Board;
-use crate::commands::{report_error, status, write_output, POLL_INTERVAL};
+use crate::commands::{report_error, status, stderr_color, write_output, POLL_INTERVAL};
 use crate::project::Project;
 use crate::session::{Edit, Event, Patched, Session, Started};
 use anyhow::{Context, Result};
@@ -45,7 +45,7 @@ pub fn watch(project: &Project, board: Board, stop: Arc<AtomicBool>) -> Result<E
         .watch(&firmware_src, RecursiveMode::Recursive)
         .with_context(|| format!("cannot watch `{}`", firmware_src.display()))?;
 
-    let mut session = Session::new(project, board)?;
+    let mut session = Session::new(project, board, stderr_color())?;
     let mut shown = Shown::default();
     let started = session.start(&mut print_event);
     shown.outcome(&mut session, started.map(Edit::Started), Instant::now());
@@ -167,6 +167,7 @@ fn print_event(event: Event) {
             "the patch region: recompiling the patched functions",
         ),
         Event::Reflashing(why) => status("Reflashing", why),
+        Event::BuildOutput(line) => eprintln!("{line}"),
         Event::Error(error) => report_error(error),
     }
 }

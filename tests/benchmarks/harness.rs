@@ -15,6 +15,7 @@
 use crate::support::target_dir_of;
 use anyhow::{bail, ensure, Context, Result};
 use cargo_bluescript::board::{Board, StartOptions};
+use cargo_bluescript::commands::StderrLog;
 use cargo_bluescript::connection::output::Stream;
 use cargo_bluescript::device::{Device, ProgramStatus};
 use cargo_bluescript::firmware;
@@ -325,7 +326,7 @@ pub fn parse_output(output: &str) -> Result<Measured> {
 /// and checks its results.
 pub fn measure(firmware: &Firmware, benchmark: &Benchmark, release: bool) -> Result<Measured> {
     std::fs::write(&firmware.main_script, harnessed_script(benchmark))?;
-    let image = firmware::build(firmware, release)?;
+    let image = firmware::build(firmware, release, &mut StderrLog)?;
     let output = run_image(firmware.board, image)?;
     parse_output(&output).with_context(|| format!("the program printed:\n{output}"))
 }

@@ -161,13 +161,18 @@ mod other {
             Signal::Kill => "-KILL",
         };
         let pid = checked_pid(pid)?;
-        let status = Command::new("kill")
+        // Its complaint about a process that is already gone is no news:
+        // captured, it only explains a real failure.
+        let output = Command::new("kill")
             .arg(name)
             .arg(pid.to_string())
-            .status()
+            .output()
             .context("could not run `kill`")?;
-        if !status.success() && is_running(pid as u32) {
-            bail!("could not stop process {pid}");
+        if !output.status.success() && is_running(pid as u32) {
+            bail!(
+                "could not stop process {pid}: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
         }
         Ok(())
     }
