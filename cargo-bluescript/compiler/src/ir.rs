@@ -325,6 +325,8 @@ pub struct Class {
     pub methods: Vec<(String, String, Signature)>,
     /// The implementing function of each virtual method index.
     pub vtable: Vec<String>,
+    /// The file that declares it (`Program::files`).
+    pub file: u32,
 }
 
 impl Program {
@@ -343,6 +345,8 @@ impl Program {
 pub struct Global {
     pub name: String,
     pub ty: Ty,
+    /// The file that declares it (`Program::files`).
+    pub file: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -357,6 +361,8 @@ pub struct Function {
     /// Script functions this one refers to (calls or timer callbacks).
     pub references: Vec<String>,
     pub span: Span,
+    /// The file `span` is in (`Program::files`).
+    pub file: u32,
     /// `file:line:col` of the declaration, for run-time errors.
     pub location: String,
     /// A lifted arrow function: its first parameter is the closure, which

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod codegen;
 pub mod diagnostic;
+pub mod environment;
 pub mod exports;
 pub mod ir;
 pub mod modules;

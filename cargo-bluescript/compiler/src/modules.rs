@@ -66,6 +66,11 @@ pub struct Module<'a> {
     /// The module each script import resolved to, by the start of the
     /// import's source string.
     pub imports: HashMap<u32, usize>,
+    /// For a cell of the interactive shell (`environment.rs`), the name of
+    /// the function its statements become. A cell sees the names of the
+    /// main script and of the cells before it, and declares its items
+    /// among them (its prefix is empty).
+    pub cell: Option<String>,
 }
 
 impl Module<'_> {
@@ -133,24 +138,13 @@ struct Loading<'a, 's, 'l> {
 impl<'a> Loading<'a, '_, '_> {
     /// Parses a file into a new module; `None` after a syntax error.
     fn parse(&mut self, file: Arc<SourceFile>, prefix: String) -> Option<usize> {
-        let text = self.allocator.alloc_str(&file.text);
-        let parsed = Parser::new(self.allocator, text, SourceType::ts()).parse();
-        if parsed.panicked || parsed.diagnostics.has_errors() {
-            let before = self.diagnostics.len();
-            for error in parsed.diagnostics.errors() {
-                self.diagnostics
-                    .push(syntax_error(error, &file.text).in_file(&file));
+        let program = match parse(self.allocator, &file) {
+            Ok(program) => program,
+            Err(diagnostics) => {
+                self.diagnostics.extend(diagnostics);
+                return None;
             }
-            if self.diagnostics.len() == before {
-                self.diagnostics.push(
-                    Diagnostic::error(Span::default(), "the file could not be parsed")
-                        .with_kind(Kind::Syntax)
-                        .in_file(&file),
-                );
-            }
-            return None;
-        }
-        let program: &'a ast::Program<'a> = self.allocator.alloc(parsed.program);
+        };
         // By its normalized name, so that `./scripts/main.bs` and a module
         // importing `./main` agree.
         self.by_name
@@ -160,6 +154,7 @@ impl<'a> Loading<'a, '_, '_> {
             prefix,
             program,
             imports: HashMap::new(),
+            cell: None,
         });
         Some(self.modules.len() - 1)
     }
@@ -326,6 +321,31 @@ impl<'a> Loading<'a, '_, '_> {
     fn prefix(&self, name: &str) -> String {
         components(name)[self.dir.len()..].join("/")
     }
+}
+
+/// Parses one file; its syntax errors otherwise.
+pub fn parse<'a>(
+    allocator: &'a Allocator,
+    file: &Arc<SourceFile>,
+) -> Result<&'a ast::Program<'a>, Vec<Diagnostic>> {
+    let text = allocator.alloc_str(&file.text);
+    let parsed = Parser::new(allocator, text, SourceType::ts()).parse();
+    if !(parsed.panicked || parsed.diagnostics.has_errors()) {
+        return Ok(allocator.alloc(parsed.program));
+    }
+    let mut diagnostics: Vec<Diagnostic> = parsed
+        .diagnostics
+        .errors()
+        .map(|error| syntax_error(error, &file.text).in_file(file))
+        .collect();
+    if diagnostics.is_empty() {
+        diagnostics.push(
+            Diagnostic::error(Span::default(), "the file could not be parsed")
+                .with_kind(Kind::Syntax)
+                .in_file(file),
+        );
+    }
+    Err(diagnostics)
 }
 
 /// oxc's syntax error with all its labels: the primary one (or the first)

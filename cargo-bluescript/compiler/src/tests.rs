@@ -1705,3 +1705,28 @@ fn a_diagnostic_says_what_kind_of_mistake_it_reports() {
     }
     assert_eq!(Kind::Incomplete.code(), "incomplete");
 }
+
+#[test]
+fn a_cell_compiles_for_the_device_as_a_patch_does() {
+    let scripts = Scripts {
+        main: source("let count = 0\nfunction double(n: integer): integer { return n * 2 }\n"),
+        dir: String::new(),
+        loader: &NoFiles,
+    };
+    let (mut environment, _) =
+        environment::Environment::new(&scripts, &led_exports()).expect("a valid program");
+    environment.check_cell("let total = double(count)").unwrap();
+    let cell = environment
+        .check_cell("function show(n: integer) { print(n, total) }\nsetTimeout(() => show(double(total)), 10)\ntotal + 1")
+        .unwrap();
+    let slots = slots_for(&cell.program);
+    let mut functions = vec![&cell.function];
+    functions.extend(&cell.functions);
+    let code = generate_patch(&cell.program, &functions, &slots, &led_exports(), 3);
+    let needed = compile_for_device(&code).unwrap_or_else(|errors| {
+        panic!("rustc rejected the cell:\n{errors}\n--- code ---\n{code}")
+    });
+    // Like any patch, it reaches the image and the earlier cells' globals
+    // through symbols: `total` is one.
+    assert!(needed.iter().any(|s| s == "__bs_g_total"), "{needed:?}");
+}

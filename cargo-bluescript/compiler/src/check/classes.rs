@@ -857,6 +857,7 @@ impl<'s, 'a> Checker<'s, 'a> {
                 fields: info.fields.clone(),
                 methods,
                 vtable: info.vtable.clone(),
+                file: info.module as u32,
             });
         }
         out

@@ -276,6 +276,8 @@ impl<'s, 'a> Checker<'s, 'a> {
                 fingerprint: fingerprint(name.as_bytes()),
                 references: vec![qualified.to_string()],
                 span: Span::default(),
+                // Made where it is first needed, as its statements.
+                file: self.current as u32,
                 location: self.location(span),
                 is_closure: true,
                 boxed_params: Vec::new(),

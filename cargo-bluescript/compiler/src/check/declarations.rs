@@ -11,6 +11,9 @@ impl<'s, 'a> Checker<'s, 'a> {
     /// Declares the current module's items and binds its imports: enums
     /// and imports first, since the types of globals may name them.
     pub(super) fn collect_top_level(&mut self) {
+        if self.module().cell.is_some() {
+            self.inherit_names();
+        }
         let program: &'a ast::Program<'a> = self.module().program;
         for statement in &program.body {
             match statement {
@@ -78,13 +81,17 @@ impl<'s, 'a> Checker<'s, 'a> {
                     _ => format!("`{name}` is declared twice in this file"),
                 }
             };
-            let first = scope.declared_at.get(name).copied().unwrap_or_default();
             let what = if scope.imported.contains(name) {
                 "first imported here"
             } else {
                 "first declared here"
             };
-            self.error(Diagnostic::error(span, message).with_label(first, what));
+            let mut diagnostic = Diagnostic::error(span, message);
+            // A cell's names from elsewhere were declared in another file.
+            if let Some(first) = scope.declared_at.get(name) {
+                diagnostic = diagnostic.with_label(*first, what);
+            }
+            self.error(diagnostic);
             return false;
         }
         let scope = &mut self.scopes[self.current];
@@ -258,7 +265,9 @@ impl<'s, 'a> Checker<'s, 'a> {
     }
 
     /// The current module's top-level code.
-    pub(super) fn check_main(&mut self) -> Vec<Stmt> {
+    /// The current module's top-level statements, and the script functions
+    /// they refer to.
+    pub(super) fn check_main(&mut self) -> (Vec<Stmt>, BTreeSet<String>) {
         // Checked again with captured locals in cells, as function bodies.
         let mut boxed = HashSet::new();
         loop {
@@ -271,12 +280,15 @@ impl<'s, 'a> Checker<'s, 'a> {
                 self.native_items_out.truncate(items);
                 continue;
             }
-            return main;
+            return (main, context.references);
         }
     }
 
     fn check_main_once(&mut self, boxed: &HashSet<String>) -> Vec<Stmt> {
-        let name = self.qualify("main");
+        let name = match &self.module().cell {
+            Some(cell) => cell.clone(),
+            None => self.qualify("main"),
+        };
         let mut context = FnContext::new(name, None, false);
         context.boxed = boxed.clone();
         let program: &'a ast::Program<'a> = self.module().program;

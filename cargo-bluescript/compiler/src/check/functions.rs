@@ -256,6 +256,7 @@ impl<'s, 'a> Checker<'s, 'a> {
                 fingerprint: fingerprint(span_text(self.file(), span).as_bytes()),
                 references: context.references.into_iter().collect(),
                 span,
+                file: self.current as u32,
                 location: self.location(span),
                 name,
                 is_closure: is_arrow,

@@ -9,11 +9,33 @@ impl<'s, 'a> Checker<'s, 'a> {
         self.error(diagnostic.with_kind(Kind::Import));
     }
 
+    /// Reports an import that imports nothing; its names are bound even so,
+    /// so that their uses report nothing more.
+    fn unresolved_import(&mut self, import: &ast::ImportDeclaration<'_>, diagnostic: Diagnostic) {
+        self.import_error(diagnostic);
+        for specifier in self.import_specifiers(import) {
+            self.bind_import(
+                &specifier.local.name,
+                Item::Unresolved,
+                specifier.span.into(),
+            );
+        }
+    }
+
     pub(super) fn import(&mut self, import: &ast::ImportDeclaration<'_>) {
         if import.import_kind == ast::ImportOrExportKind::Type {
             return; // `import type` only informs editors
         }
         let source = import.source.value.as_str();
+        if (source.starts_with('.') || source.starts_with('/')) && self.module().cell.is_some() {
+            let diagnostic = Diagnostic::unsupported(
+                import.source.span,
+                "importing a script file into the shell",
+            )
+            .with_help("what the program imports is in scope already");
+            self.unresolved_import(import, diagnostic);
+            return;
+        }
         if source.starts_with('.') || source.starts_with('/') {
             // Loaded by `modules::load`, which reported any failure.
             if let Some(&target) = self.module().imports.get(&import.source.span.start) {
@@ -26,20 +48,15 @@ impl<'s, 'a> Checker<'s, 'a> {
             .iter()
             .any(|e| e.module.as_deref() == Some(source))
         {
-            self.import_error(
-                Diagnostic::error(import.source.span, format!("no module named '{source}'"))
-                    .with_help(
-                        "modules are Rust functions exported with #[bluescript::export(module = \"…\")], \
+            let diagnostic = Diagnostic::error(
+                import.source.span,
+                format!("no module named '{source}'"),
+            )
+            .with_help(
+                "modules are Rust functions exported with #[bluescript::export(module = \"…\")], \
                          or script files imported with a relative path ('./util')",
-                    ),
             );
-            for specifier in self.import_specifiers(import) {
-                self.bind_import(
-                    &specifier.local.name,
-                    Item::Unresolved,
-                    specifier.span.into(),
-                );
-            }
+            self.unresolved_import(import, diagnostic);
             return;
         }
         for specifier in self.import_specifiers(import) {

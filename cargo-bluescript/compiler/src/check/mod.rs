@@ -43,6 +43,7 @@ mod builtins;
 mod call_effects;
 mod calls;
 mod casts;
+mod cells;
 mod classes;
 mod closures;
 mod code;
@@ -91,7 +92,11 @@ pub fn check_program(
     let mut main = Vec::new();
     for &module in &modules.order {
         checker.current = module;
-        main.extend(checker.check_main());
+        let (statements, references) = checker.check_main();
+        match &modules.modules[module].cell {
+            Some(name) => checker.add_cell_function(name, statements, references),
+            None => main.extend(statements),
+        }
     }
     checker.check_overrides();
     checker.check_field_initialization();
@@ -126,6 +131,7 @@ pub fn check_program(
                 ty: checker.globals[name]
                     .ty
                     .expect("typed once main is checked"),
+                file: checker.globals[name].module as u32,
             })
             .collect(),
         functions,

@@ -1,0 +1,295 @@
+//! What the interactive shell checks its cells against: a checked program
+//! (its globals, functions, classes and the drivers it was checked with)
+//! and the cells accepted so far. A cell is a piece of script — statements,
+//! an expression whose value is printed, declarations of globals,
+//! functions, classes or enums — that runs once in the running program;
+//! what it declares is there for the cells after it.
+//!
+//! The environment keeps the sources, not the checker: a cell is checked
+//! with the program and the earlier cells again (a few milliseconds for a
+//! microcontroller's scripts), which makes it see exactly what a program
+//! sees and leaves nothing half-declared when it fails.
+
+use super::check::check_program;
+use super::diagnostic::{Diagnostic, SourceFile};
+use super::exports::Export;
+use super::ir::{Class, Function, Global, Program};
+use super::modules::{self, Module, Scripts};
+use oxc_allocator::Allocator;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub struct Environment {
+    main: SourceFile,
+    dir: String,
+    /// Every script file the program imports, as read when it was checked:
+    /// later checks read nothing.
+    files: HashMap<String, String>,
+    exports: Vec<Export>,
+    /// The cells accepted so far, in order.
+    cells: Vec<Arc<SourceFile>>,
+}
+
+/// What a cell adds to the running program.
+#[derive(Clone, Debug)]
+pub struct Cell {
+    /// The function that runs the cell's statements (no parameters, no
+    /// result), compiled and called like any other.
+    pub function: Function,
+    /// The globals the cell declares; its function initializes them.
+    pub globals: Vec<Global>,
+    /// The functions it declares, methods and lifted arrow functions
+    /// included.
+    pub functions: Vec<Function>,
+    pub classes: Vec<Class>,
+    /// The cell's file, as its spans and diagnostics name it.
+    pub file: Arc<SourceFile>,
+    /// The program with every accepted cell, this one included: what code
+    /// generation reads besides the functions it compiles (the globals,
+    /// classes and descriptors they use).
+    pub program: Program,
+}
+
+impl Environment {
+    /// Checks a program for the shell; returns its environment and the
+    /// program, or the program's diagnostics.
+    pub fn new(
+        scripts: &Scripts<'_>,
+        exports: &[Export],
+    ) -> Result<(Environment, Program), Vec<Diagnostic>> {
+        let allocator = Allocator::default();
+        let modules = modules::load(&allocator, scripts)?;
+        let files = modules.modules[1..]
+            .iter()
+            .map(|module| (module.file.name.clone(), module.file.text.clone()))
+            .collect();
+        let program = check_program(&modules, exports)?;
+        let environment = Environment {
+            main: scripts.main.clone(),
+            dir: scripts.dir.clone(),
+            files,
+            exports: exports.to_vec(),
+            cells: Vec::new(),
+        };
+        Ok((environment, program))
+    }
+
+    /// The name the next cell is known by (`<cell 1>` first), in its
+    /// diagnostics and locations.
+    pub fn next_cell_name(&self) -> String {
+        format!("<cell {}>", self.cells.len() + 1)
+    }
+
+    /// Checks one more cell against the program and the cells before it.
+    /// Accepted, it is part of the environment from now on; rejected, the
+    /// environment is as it was and the diagnostics point into the cell.
+    pub fn check_cell(&mut self, text: &str) -> Result<Cell, Vec<Diagnostic>> {
+        let file = Arc::new(SourceFile {
+            name: self.next_cell_name(),
+            text: text.to_string(),
+        });
+        let allocator = Allocator::default();
+        let scripts = Scripts {
+            main: self.main.clone(),
+            dir: self.dir.clone(),
+            loader: &self.files,
+        };
+        let mut modules = modules::load(&allocator, &scripts)?;
+        for (number, cell) in self.cells.iter().chain([&file]).enumerate() {
+            let program = modules::parse(&allocator, cell)?;
+            modules.order.push(modules.modules.len());
+            modules.modules.push(Module {
+                file: cell.clone(),
+                prefix: String::new(),
+                program,
+                imports: HashMap::new(),
+                cell: Some(cell_function_name(number + 1)),
+            });
+        }
+        let program = check_program(&modules, &self.exports)?;
+        let index = (modules.modules.len() - 1) as u32;
+        let name = cell_function_name(self.cells.len() + 1);
+        let mut functions: Vec<Function> = program
+            .functions
+            .iter()
+            .filter(|f| f.file == index)
+            .cloned()
+            .collect();
+        let at = functions
+            .iter()
+            .position(|f| f.name == name)
+            .expect("a checked cell has its function");
+        let function = functions.remove(at);
+        self.cells.push(file.clone());
+        Ok(Cell {
+            function,
+            globals: program
+                .globals
+                .iter()
+                .filter(|g| g.file == index)
+                .cloned()
+                .collect(),
+            functions,
+            classes: program
+                .classes
+                .iter()
+                .filter(|c| c.file == index)
+                .cloned()
+                .collect(),
+            file,
+            program,
+        })
+    }
+}
+
+/// The function of cell `number` (from 1): a name no script function can
+/// have, so that it clashes with none.
+fn cell_function_name(number: usize) -> String {
+    format!("<cell {number}>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::Kind;
+    use crate::ir::{PrintPiece, StmtKind, Ty};
+    use crate::modules::NoFiles;
+
+    const PROGRAM: &str = "let count = 0\n\
+        function double(n: integer): integer { return n * 2 }\n\
+        class Point {\n  x: integer\n  constructor(x: integer) { this.x = x }\n}\n\
+        setInterval(() => { count++ }, 100)\n";
+
+    fn environment(main: &str, loader: &dyn modules::Loader) -> Environment {
+        let scripts = Scripts {
+            main: SourceFile {
+                name: "scripts/main.bs".into(),
+                text: main.into(),
+            },
+            dir: "scripts".into(),
+            loader,
+        };
+        let exports = [Export::parse_record("led_set(boolean):void").unwrap()];
+        match Environment::new(&scripts, &exports) {
+            Ok((environment, _)) => environment,
+            Err(errors) => panic!("{}", errors[0].render()),
+        }
+    }
+
+    fn accepted(environment: &mut Environment, text: &str) -> Cell {
+        environment
+            .check_cell(text)
+            .unwrap_or_else(|errors| panic!("`{text}`: {}", errors[0].render()))
+    }
+
+    /// The value a cell prints, when it is one expression.
+    fn printed(cell: &Cell) -> Option<Ty> {
+        match &cell.function.body[..] {
+            [statement] => match &statement.kind {
+                StmtKind::Print { pieces, .. } => match &pieces[..] {
+                    [PrintPiece::Value(value)] => Some(value.ty),
+                    _ => None,
+                },
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_cell_uses_the_programs_globals_functions_classes_and_drivers() {
+        let mut environment = environment(PROGRAM, &NoFiles);
+        let cell = accepted(&mut environment, "double(count) + new Point(3).x");
+        assert_eq!(printed(&cell), Some(Ty::Integer));
+        assert_eq!(cell.function.name, "<cell 1>");
+        assert_eq!(cell.function.signature.ret, Ty::Void);
+        assert_eq!(cell.function.references, ["Point.constructor", "double"]);
+        assert!(cell.globals.is_empty() && cell.functions.is_empty());
+        // A statement prints nothing more than it does in a program.
+        let cell = accepted(&mut environment, "led_set(true)\ncount = 5");
+        assert_eq!(printed(&cell), None);
+        assert_eq!(cell.function.body.len(), 2);
+        // A void call is no value to print.
+        let cell = accepted(&mut environment, "led_set(false)");
+        assert_eq!(printed(&cell), None);
+        assert_eq!(cell.file.name, "<cell 3>");
+    }
+
+    #[test]
+    fn what_a_cell_declares_is_there_for_the_next_ones() {
+        let mut environment = environment(PROGRAM, &NoFiles);
+        let cell = accepted(&mut environment, "let total = double(21)");
+        let globals: Vec<_> = cell
+            .globals
+            .iter()
+            .map(|g| (g.name.as_str(), g.ty))
+            .collect();
+        assert_eq!(globals, [("total", Ty::Integer)]);
+        // The cell's function initializes it.
+        assert_eq!(cell.function.body.len(), 1);
+        let cell = accepted(
+            &mut environment,
+            "function triple(n: integer) { return n * 3 }\nclass Pair { a: integer\n constructor() { this.a = total } }",
+        );
+        let functions: Vec<_> = cell.functions.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(functions, ["triple", "Pair.constructor"]);
+        assert_eq!(cell.classes.len(), 1);
+        let cell = accepted(&mut environment, "triple(total) + new Pair().a");
+        assert_eq!(printed(&cell), Some(Ty::Integer));
+        assert_eq!(cell.function.references, ["Pair.constructor", "triple"]);
+        // An arrow made in a cell is a function of its own.
+        let cell = accepted(&mut environment, "setTimeout(() => { total++ }, 10)");
+        assert!(cell.functions[0].name.starts_with("<cell 4>$0"));
+        assert!(cell.functions[0].is_closure);
+    }
+
+    #[test]
+    fn a_rejected_cell_leaves_the_environment_as_it_was() {
+        let mut environment = environment(PROGRAM, &NoFiles);
+        accepted(&mut environment, "let total = 1");
+        let errors = environment
+            .check_cell("total = 'many'")
+            .expect_err("a string is no integer");
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].location().as_deref(), Some("<cell 2>:1:9"));
+        assert!(errors[0].render().to_string().contains("--> <cell 2>:1:9"));
+        // Declared already, by the program: the cell says so, with no mark
+        // in another file.
+        let errors = environment.check_cell("let count = 2").unwrap_err();
+        assert_eq!(errors[0].message, "global `count` is declared twice");
+        assert!(errors[0].labels.is_empty());
+        // A cell that stops early can be completed by more lines.
+        let errors = environment.check_cell("if (total > 0) {").unwrap_err();
+        assert_eq!(errors[0].kind, Kind::Incomplete);
+        // A declaration that failed declared nothing.
+        assert!(environment.check_cell("let broken: integer = 'x'").is_err());
+        assert!(environment.check_cell("broken").is_err());
+        let cell = accepted(&mut environment, "total * 2");
+        assert_eq!(cell.file.name, "<cell 2>");
+        assert_eq!(printed(&cell), Some(Ty::Integer));
+        let cell = accepted(&mut environment, "let broken = 'fixed'");
+        assert_eq!(cell.globals[0].ty, Ty::String);
+    }
+
+    #[test]
+    fn a_cell_sees_what_the_main_script_imports_but_imports_no_script() {
+        let files: HashMap<String, String> = [(
+            "scripts/util.bs".to_string(),
+            "export let level = 3\nexport function helper(n: integer) { return n + level }\n"
+                .to_string(),
+        )]
+        .into();
+        let mut environment = environment(
+            "import { helper, level } from './util'\nprint(helper(1))\n",
+            &files,
+        );
+        let cell = accepted(&mut environment, "helper(level)");
+        assert_eq!(cell.function.references, ["util.bs:helper"]);
+        let errors = environment.check_cell("level = 4").unwrap_err();
+        assert!(errors[0].message.contains("it is imported"), "{errors:?}");
+        let errors = environment
+            .check_cell("import { helper } from './util'")
+            .unwrap_err();
+        assert_eq!(errors[0].kind, Kind::Import);
+    }
+}
