@@ -52,6 +52,38 @@ const OVERFLOW_SLACK: usize = 256;
 /// [`run_on_script_stack`]); 0 before.
 static GUARD_TOP: AtomicUsize = AtomicUsize::new(0);
 
+// The bounds of the script stack as two words of read-only data, with weak
+// references: an undefined symbol reads as 0 instead of failing the link,
+// so that a `memory.x` without a script stack still links. (Rust has no
+// stable weak extern statics; this assembly reads the same on every
+// architecture supported.)
+core::arch::global_asm!(
+    ".pushsection .rodata.__bs_script_stack_bounds, \"a\"",
+    ".p2align 2",
+    ".weak __bs_script_stack_bottom",
+    ".weak __bs_script_stack_top",
+    ".globl __bs_script_stack_bounds",
+    ".hidden __bs_script_stack_bounds",
+    "__bs_script_stack_bounds:",
+    ".word __bs_script_stack_bottom",
+    ".word __bs_script_stack_top",
+    ".popsection",
+);
+
+unsafe extern "C" {
+    static __bs_script_stack_bounds: [usize; 2];
+}
+
+/// `[bottom, top)` of the script stack as `memory.x` defines it, or `None`
+/// if it does not.
+fn region() -> Option<(usize, usize)> {
+    // SAFETY: two words of read-only data, defined above.
+    match unsafe { __bs_script_stack_bounds } {
+        [0, 0] => None,
+        [bottom, top] => Some((bottom, top)),
+    }
+}
+
 /// The lowest address script code may use, above the guard; 0 until script
 /// code runs on its own stack (or when there is none).
 pub(crate) fn guard_top() -> usize {
@@ -61,7 +93,7 @@ pub(crate) fn guard_top() -> usize {
 /// Calls `f(arg)` in thread mode on the script stack, or on the current
 /// stack if `memory.x` defines none. Never returns.
 pub(crate) fn run_on_script_stack(arg: usize, f: unsafe extern "C" fn(usize) -> !) -> ! {
-    let Some((bottom, top)) = arch::script_stack_region() else {
+    let Some((bottom, top)) = region() else {
         // SAFETY: `f` is the caller's.
         unsafe { f(arg) }
     };

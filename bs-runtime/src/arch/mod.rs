@@ -29,9 +29,6 @@
 //!
 //! **Script stack and its overflow guard** (`stack.rs` keeps the layout and
 //! the choice of catcher):
-//! - `fn script_stack_region() -> Option<(usize, usize)>`: the addresses of
-//!   the linker symbols `__bs_script_stack_bottom` / `__bs_script_stack_top`,
-//!   or `None` when the linker script defines neither.
 //! - `fn install_stack_guard(bottom: usize, top: usize) -> usize`: makes a
 //!   stack pointer or an access that goes below the script stack fault, by
 //!   whatever the machine has (memory protection, a stack limit register,
@@ -91,8 +88,8 @@ mod cortex_m;
 #[cfg(target_arch = "arm")]
 pub(crate) use cortex_m::{
     call_catching, in_interrupt, install_stack_guard, instructions_retired, jump_to_catcher,
-    run_on_stack, script_stack_region, stack_pointer, sync_instruction_fetch, tick_sample,
-    tick_start, tick_stop, unmask_interrupts, wait_for_interrupt,
+    run_on_stack, stack_pointer, sync_instruction_fetch, tick_sample, tick_start, tick_stop,
+    unmask_interrupts, wait_for_interrupt,
 };
 
 #[cfg(target_arch = "riscv32")]
@@ -100,8 +97,8 @@ mod riscv32;
 #[cfg(target_arch = "riscv32")]
 pub(crate) use riscv32::{
     call_catching, in_interrupt, install_stack_guard, instructions_retired, jump_to_catcher,
-    run_on_stack, script_stack_region, stack_pointer, sync_instruction_fetch, tick_sample,
-    tick_start, tick_stop, unmask_interrupts, wait_for_interrupt,
+    run_on_stack, stack_pointer, sync_instruction_fetch, tick_sample, tick_start, tick_stop,
+    unmask_interrupts, wait_for_interrupt,
 };
 
 /// One look at the tick timer (see `tick_sample`).

@@ -11,5 +11,5 @@ mod tick;
 pub(crate) use context::{in_interrupt, stack_pointer};
 pub(crate) use idle::{sync_instruction_fetch, unmask_interrupts, wait_for_interrupt};
 pub(crate) use nlr::{call_catching, jump_to_catcher};
-pub(crate) use stack_guard::{install_stack_guard, run_on_stack, script_stack_region};
+pub(crate) use stack_guard::{install_stack_guard, run_on_stack};
 pub(crate) use tick::{instructions_retired, tick_sample, tick_start, tick_stop};

@@ -16,44 +16,13 @@
 //! `_stack_start`), so the `HardFault` handler has a valid stack even
 //! though the process stack is exhausted.
 
-use core::arch::{asm, naked_asm};
+use core::arch::naked_asm;
 
 /// Size of the MPU guard at the bottom of the script stack: a power of two
 /// (an MPU region), and QEMU's page size, so that the guard does not slow
 /// down accesses to the rest of RAM.
 #[cfg(not(any(armv6m, armv8m)))]
 const GUARD: usize = 1024;
-
-/// `[bottom, top)` of the script stack as the linker script defines it, or
-/// `None` if it does not.
-pub(crate) fn script_stack_region() -> Option<(usize, usize)> {
-    let (bottom, top): (usize, usize);
-    // Weak references: an undefined symbol reads as 0 instead of failing the
-    // link, so that a `memory.x` without a script stack still links. The
-    // addresses are loaded from a literal word in the code (Thumb-1 has no
-    // `movw`/`movt`).
-    // SAFETY: only loads two link-time constants into registers.
-    unsafe {
-        asm!(
-            ".weak __bs_script_stack_bottom",
-            ".weak __bs_script_stack_top",
-            "ldr {bottom}, 1f",
-            "ldr {top}, 2f",
-            "b 3f",
-            ".p2align 2",
-            "1: .word __bs_script_stack_bottom",
-            "2: .word __bs_script_stack_top",
-            "3:",
-            bottom = out(reg) bottom,
-            top = out(reg) top,
-            options(pure, nomem, nostack, preserves_flags),
-        );
-    }
-    match (bottom, top) {
-        (0, 0) => None,
-        _ => Some((bottom, top)),
-    }
-}
 
 /// Makes `[.., guard top)` fault; returns the guard's top. See the module
 /// documentation for each architecture version.
@@ -75,7 +44,9 @@ pub(crate) fn install_stack_guard(bottom: usize, top: usize) -> usize {
         let _ = top;
         // SAFETY: the limit lies below the stack about to be used; thread
         // mode does not run on PSP yet.
-        unsafe { asm!("msr psplim, {}", in(reg) bottom, options(nomem, nostack, preserves_flags)) };
+        unsafe {
+            core::arch::asm!("msr psplim, {}", in(reg) bottom, options(nomem, nostack, preserves_flags))
+        };
         bottom
     }
     #[cfg(armv6m)]

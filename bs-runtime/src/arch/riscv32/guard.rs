@@ -20,32 +20,6 @@ const GUARD: usize = 1024;
 /// no read, write or execute permission.
 const PMP_LOCKED_NAPOT_NO_ACCESS: usize = 0x80 | 0x18;
 
-/// `[bottom, top)` of the script stack as the linker script defines it, or
-/// `None` if it does not.
-pub(crate) fn script_stack_region() -> Option<(usize, usize)> {
-    let (bottom, top): (usize, usize);
-    // Weak references: an undefined symbol reads as 0 instead of failing the
-    // link. Absolute addressing (`lui`/`addi`), which resolves 0 as it is.
-    // SAFETY: only loads two link-time constants into registers.
-    unsafe {
-        asm!(
-            ".weak __bs_script_stack_bottom",
-            ".weak __bs_script_stack_top",
-            "lui {bottom}, %hi(__bs_script_stack_bottom)",
-            "addi {bottom}, {bottom}, %lo(__bs_script_stack_bottom)",
-            "lui {top}, %hi(__bs_script_stack_top)",
-            "addi {top}, {top}, %lo(__bs_script_stack_top)",
-            bottom = out(reg) bottom,
-            top = out(reg) top,
-            options(pure, nomem, nostack, preserves_flags),
-        );
-    }
-    match (bottom, top) {
-        (0, 0) => None,
-        _ => Some((bottom, top)),
-    }
-}
-
 /// Locks PMP entry 0 over the lowest `GUARD` bytes of the stack (above
 /// `bottom`, aligned) and returns the guard's top. On a core without PMP
 /// (its address register reads back 0) there is no guard and the whole

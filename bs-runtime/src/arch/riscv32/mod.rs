@@ -11,7 +11,7 @@ mod trap;
 
 pub(crate) use context::{in_interrupt, stack_pointer};
 pub(crate) use counter::instructions_retired;
-pub(crate) use guard::{install_stack_guard, run_on_stack, script_stack_region};
+pub(crate) use guard::{install_stack_guard, run_on_stack};
 pub(crate) use idle::{sync_instruction_fetch, unmask_interrupts, wait_for_interrupt};
 pub(crate) use nlr::{call_catching, jump_to_catcher};
 pub(crate) use tick::{tick_sample, tick_start, tick_stop};
