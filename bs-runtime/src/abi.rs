@@ -1,4 +1,6 @@
-//! RAM symbols the host and patches find by name (docs/device-abi.md).
+//! RAM symbols the host and patches find by name (docs/device-abi.md; their
+//! names, the states and the list of entry points every image keeps are
+//! defined once in `bluescript_abi`, which the host and the compiler share).
 //!
 //! Nothing in the firmware refers to most of them, so `keep` makes their
 //! addresses escape; otherwise the linker would drop them.
@@ -92,10 +94,6 @@ static __bs_state: AtomicU32 = AtomicU32::new(State::Booting as u32);
 #[unsafe(no_mangle)]
 static __bs_error_count: AtomicU32 = AtomicU32::new(0);
 
-/// What the host writes to `__bs_host_attached` while the core is halted at
-/// reset, before any firmware code ran.
-const HOST_ATTACHED: u32 = 0xB105_C0DE;
-
 /// The host's "I am reading your output" mark. In `.uninit`, so that the
 /// startup code, which zeroes `.bss`, leaves the host's write in place.
 #[unsafe(no_mangle)]
@@ -107,29 +105,13 @@ static __bs_host_attached: HostShared<u32> = HostShared::new(0);
 pub(crate) fn take_host_attached() -> bool {
     // SAFETY: a plain word, read and written with volatile accesses only.
     unsafe {
-        let attached = __bs_host_attached.get().read_volatile() == HOST_ATTACHED;
+        let attached = __bs_host_attached.get().read_volatile() == bluescript_abi::HOST_ATTACHED;
         __bs_host_attached.get().write_volatile(0);
         attached
     }
 }
 
-/// Values of `__bs_state`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub(crate) enum State {
-    Booting = 0,
-    /// Running the top-level code.
-    TopLevel = 1,
-    /// Running a timer callback.
-    Callback = 2,
-    /// Sleeping; timers are pending.
-    Idle = 3,
-    /// Top level done and no timer pending.
-    Finished = 4,
-    /// Stopped for good after a panic, a hard fault or an error outside of
-    /// script code.
-    Halted = 5,
-}
+pub(crate) use bluescript_abi::State;
 
 pub(crate) fn set_state(state: State) {
     __bs_state.store(state as u32, Ordering::Relaxed);
@@ -153,52 +135,45 @@ pub(crate) fn slots() -> *mut usize {
 /// An address the linker must keep.
 struct Keep(#[allow(dead_code)] /* only the linker reads it */ *const ());
 
-// SAFETY: addresses of code.
+// SAFETY: addresses of code and immutable statics.
 unsafe impl Sync for Keep {}
 
-/// The functions of docs/device-abi.md defined outside `builtins`: a patch
-/// compiled later may call any of them. A table (4 bytes each) is smaller
-/// than code that takes each address.
-static KEEP: [Keep; 27] = {
-    use crate::math::*;
-    use crate::*;
-    [
-        Keep(bs_print_begin as *const ()),
-        Keep(bs_print_int as *const ()),
-        Keep(bs_print_float as *const ()),
-        Keep(bs_print_bool as *const ()),
-        Keep(bs_print_str as *const ()),
-        Keep(bs_print_space as *const ()),
-        Keep(bs_print_end as *const ()),
-        Keep(bs_time_now as *const ()),
-        Keep(bs_time_delay as *const ()),
-        Keep(bs_timer_start as *const ()),
-        Keep(bs_timer_clear as *const ()),
-        Keep(bs_error as *const ()),
-        Keep(bs_catch as *const ()),
-        Keep(bs_math_sqrt as *const ()),
-        Keep(bs_math_abs as *const ()),
-        Keep(bs_math_floor as *const ()),
-        Keep(bs_math_ceil as *const ()),
-        Keep(bs_math_round as *const ()),
-        Keep(bs_math_min as *const ()),
-        Keep(bs_math_max as *const ()),
-        Keep(bs_math_sin as *const ()),
-        Keep(bs_math_cos as *const ()),
-        Keep(bs_math_tan as *const ()),
-        Keep(bs_math_atan2 as *const ()),
-        Keep(bs_math_exp as *const ()),
-        Keep(bs_math_log as *const ()),
-        Keep(bs_math_pow as *const ()),
-    ]
-};
+/// Builds `KEEP_FUNCTIONS` from the names of `runtime_functions!`.
+macro_rules! keep_functions {
+    ($($name:ident),* $(,)?) => {
+        static KEEP_FUNCTIONS: [Keep; bluescript_abi::symbols::RUNTIME_FUNCTIONS.len()] = {
+            use crate::builtins::*;
+            use crate::gc::{bs_gc_collect, bs_gc_roots};
+            use crate::math::*;
+            use crate::timer::bs_timer_start_closure;
+            use crate::*;
+            [$(Keep($name as *const ())),*]
+        };
+    };
+}
+
+/// Builds `KEEP_DESCRIPTORS` from the names of `runtime_descriptors!`.
+macro_rules! keep_descriptors {
+    ($($name:ident),* $(,)?) => {
+        static KEEP_DESCRIPTORS: [Keep; bluescript_abi::symbols::RUNTIME_DESCRIPTORS.len()] = {
+            use crate::object::*;
+            [$(Keep(&$name as *const _ as *const ())),*]
+        };
+    };
+}
+
+// Every function and descriptor of the ABI: a patch compiled later may use
+// any of them. A table (4 bytes each) is smaller than code that takes each
+// address.
+bluescript_abi::runtime_functions!(keep_functions);
+bluescript_abi::runtime_descriptors!(keep_descriptors);
 
 /// Makes sure the linker keeps every ABI symbol, referenced or not: a
 /// patch compiled later may call any runtime function, and the host looks
 /// up the data symbols.
 pub(crate) fn keep() {
-    core::hint::black_box(&KEEP);
-    crate::builtins::keep();
+    core::hint::black_box(&KEEP_FUNCTIONS);
+    core::hint::black_box(&KEEP_DESCRIPTORS);
     core::hint::black_box(__bs_slots.get());
     core::hint::black_box(__bs_patch_region.get());
     core::hint::black_box(&__bs_patch_epoch);

@@ -18,7 +18,7 @@ use crate::dynamic;
 use crate::error::{Error, Result};
 use crate::gc::Device;
 use crate::object::{
-    self, __bs_desc_cell, __bs_desc_raw_cell, c_text, ArrayDescriptor, ClassDescriptor,
+    __bs_desc_cell, __bs_desc_raw_cell, c_text, ArrayDescriptor, ClassDescriptor,
     ClosureDescriptor, Descriptor, Obj,
 };
 use crate::print::{self, FixedBuf};
@@ -563,96 +563,4 @@ pub extern "C" fn bs_any_index_get(a: Value, index: Value, loc: Loc) -> Value {
 #[unsafe(no_mangle)]
 pub extern "C" fn bs_any_index_set(a: Value, index: Value, value: Value, loc: Loc) {
     ok_dynamic(dynamic::index_set(a, index, value), loc)
-}
-
-/// An address the linker must keep.
-struct Keep(#[allow(dead_code)] /* only the linker reads it */ *const ());
-
-// SAFETY: addresses of code and immutable statics.
-unsafe impl Sync for Keep {}
-
-/// Every entry point and built-in descriptor: a patch compiled later may
-/// use any of them. A table (4 bytes each) is smaller than code that
-/// takes each address.
-static KEEP: [Keep; 75] = [
-    Keep(bs_string_new as *const ()),
-    Keep(bs_object_new as *const ()),
-    Keep(bs_array_new as *const ()),
-    Keep(bs_array_copy as *const ()),
-    Keep(bs_closure_new as *const ()),
-    Keep(bs_cell_new as *const ()),
-    Keep(bs_raw_cell_new as *const ()),
-    Keep(bs_string_concat as *const ()),
-    Keep(bs_string_from_int as *const ()),
-    Keep(bs_string_from_float as *const ()),
-    Keep(bs_string_from_bool as *const ()),
-    Keep(bs_string_from_any as *const ()),
-    Keep(bs_string_length as *const ()),
-    Keep(bs_string_equals as *const ()),
-    Keep(bs_string_compare as *const ()),
-    Keep(bs_string_starts_with as *const ()),
-    Keep(bs_string_ends_with as *const ()),
-    Keep(bs_string_index_of as *const ()),
-    Keep(bs_string_substring as *const ()),
-    Keep(bs_string_char_code_at as *const ()),
-    Keep(bs_string_from_char_code as *const ()),
-    Keep(bs_array_length as *const ()),
-    Keep(bs_array_get as *const ()),
-    Keep(bs_array_set as *const ()),
-    Keep(bs_array_set_value as *const ()),
-    Keep(bs_array_get_i32 as *const ()),
-    Keep(bs_array_set_i32 as *const ()),
-    Keep(bs_array_get_f32 as *const ()),
-    Keep(bs_array_set_f32 as *const ()),
-    Keep(bs_array_get_bool as *const ()),
-    Keep(bs_array_set_bool as *const ()),
-    Keep(bs_array_push as *const ()),
-    Keep(bs_array_pop as *const ()),
-    Keep(bs_array_shift as *const ()),
-    Keep(bs_array_unshift as *const ()),
-    Keep(bs_index_error as *const ()),
-    Keep(bs_any_from_int as *const ()),
-    Keep(bs_any_from_float as *const ()),
-    Keep(bs_any_from_bool as *const ()),
-    Keep(bs_any_to_int as *const ()),
-    Keep(bs_any_to_float as *const ()),
-    Keep(bs_any_to_bool as *const ()),
-    Keep(bs_any_to_string as *const ()),
-    Keep(bs_any_to_null as *const ()),
-    Keep(bs_any_to_object as *const ()),
-    Keep(bs_any_truthy as *const ()),
-    Keep(bs_any_equals as *const ()),
-    Keep(bs_instance_of as *const ()),
-    Keep(bs_is_array as *const ()),
-    Keep(bs_print_any as *const ()),
-    Keep(bs_any_arith as *const ()),
-    Keep(bs_any_compare as *const ()),
-    Keep(bs_any_neg as *const ()),
-    Keep(bs_any_bitnot as *const ()),
-    Keep(bs_any_get as *const ()),
-    Keep(bs_any_set as *const ()),
-    Keep(bs_any_call_method as *const ()),
-    Keep(bs_any_call as *const ()),
-    Keep(bs_any_index_get as *const ()),
-    Keep(bs_any_index_set as *const ()),
-    Keep(crate::gc::bs_gc_collect as *const ()),
-    Keep(crate::gc::bs_gc_roots as *const ()),
-    Keep(crate::timer::bs_timer_start_closure as *const ()),
-    Keep(&object::__bs_desc_string as *const _ as *const ()),
-    Keep(&object::__bs_desc_int_array as *const _ as *const ()),
-    Keep(&object::__bs_desc_int32_array as *const _ as *const ()),
-    Keep(&object::__bs_desc_float_array as *const _ as *const ()),
-    Keep(&object::__bs_desc_bool_array as *const _ as *const ()),
-    Keep(&object::__bs_desc_uint8_array as *const _ as *const ()),
-    Keep(&object::__bs_desc_fixed_array as *const _ as *const ()),
-    Keep(&object::__bs_desc_any_array as *const _ as *const ()),
-    Keep(&object::__bs_desc_string_array as *const _ as *const ()),
-    Keep(&object::__bs_desc_vector as *const _ as *const ()),
-    Keep(&object::__bs_desc_cell as *const _ as *const ()),
-    Keep(&object::__bs_desc_raw_cell as *const _ as *const ()),
-];
-
-/// Keeps every entry point and descriptor linked (see `abi::keep`).
-pub(crate) fn keep() {
-    core::hint::black_box(&KEEP);
 }

@@ -24,21 +24,7 @@ use crate::object::{
 use crate::string;
 use crate::value::Value;
 
-/// `op` of [`arith`].
-pub const OP_ADD: u32 = 0;
-pub const OP_SUB: u32 = 1;
-pub const OP_MUL: u32 = 2;
-pub const OP_DIV: u32 = 3;
-pub const OP_REM: u32 = 4;
-pub const OP_POW: u32 = 5;
-const ARITH_OPERATORS: [&str; 6] = ["+", "-", "*", "/", "%", "**"];
-
-/// `op` of [`compare`].
-pub const OP_LT: u32 = 0;
-pub const OP_LE: u32 = 1;
-pub const OP_GT: u32 = 2;
-pub const OP_GE: u32 = 3;
-const COMPARE_OPERATORS: [&str; 4] = ["<", "<=", ">", ">="];
+pub use bluescript_abi::{ArithOp, CompareOp};
 
 /// What a dynamic operation can fail with: the errors of the value
 /// operations it builds on, and its own. (Few variants, each message
@@ -171,15 +157,11 @@ pub fn pow_i32(base: i32, exponent: i32) -> i32 {
     r
 }
 
-fn operator(names: &[&'static str], op: u32) -> &'static str {
-    names.get(op as usize).copied().unwrap_or("?")
-}
-
 fn string_of(v: Value) -> Option<Obj> {
     convert::to_string_object(v).ok()
 }
 
-/// `a op b` with `op` one of `OP_ADD`…`OP_POW`: integer arithmetic
+/// `a op b` with `op` the code of an [`ArithOp`]: integer arithmetic
 /// (wrapping; `/` truncates) for two integers, `f32` arithmetic when a
 /// float is involved, concatenation for `+` with a string on either side.
 /// `pow` is the float `**` (the device's `bs_math_pow`).
@@ -190,38 +172,39 @@ pub fn arith(
     b: Value,
     pow: fn(f32, f32) -> f32,
 ) -> Result<Value> {
+    let Some(op) = ArithOp::from_code(op) else {
+        return Err(unknown_operator(a, b));
+    };
     let mismatch = Error::Operands {
-        operator: operator(&ARITH_OPERATORS, op),
+        operator: op.symbol(),
         a,
         b: Some(b),
     };
     if let (Some(x), Some(y)) = (a.as_int(), b.as_int()) {
         let r = match op {
-            OP_ADD => x.wrapping_add(y),
-            OP_SUB => x.wrapping_sub(y),
-            OP_MUL => x.wrapping_mul(y),
-            OP_DIV if y == 0 => return Err(Error::Message(DIVISION_BY_ZERO)),
-            OP_DIV => x.wrapping_div(y),
-            OP_REM if y == 0 => return Err(Error::Message(REMAINDER_BY_ZERO)),
-            OP_REM => x.wrapping_rem(y),
-            OP_POW => pow_i32(x, y),
-            _ => return Err(mismatch),
+            ArithOp::Add => x.wrapping_add(y),
+            ArithOp::Sub => x.wrapping_sub(y),
+            ArithOp::Mul => x.wrapping_mul(y),
+            ArithOp::Div if y == 0 => return Err(Error::Message(DIVISION_BY_ZERO)),
+            ArithOp::Div => x.wrapping_div(y),
+            ArithOp::Rem if y == 0 => return Err(Error::Message(REMAINDER_BY_ZERO)),
+            ArithOp::Rem => x.wrapping_rem(y),
+            ArithOp::Pow => pow_i32(x, y),
         };
         return Ok(Value::from_int(r));
     }
     if let (Some(x), Some(y)) = (a.as_number(), b.as_number()) {
         let r = match op {
-            OP_ADD => x + y,
-            OP_SUB => x - y,
-            OP_MUL => x * y,
-            OP_DIV => x / y,
-            OP_REM => return Err(Error::Message(FLOAT_REMAINDER)),
-            OP_POW => pow(x, y),
-            _ => return Err(mismatch),
+            ArithOp::Add => x + y,
+            ArithOp::Sub => x - y,
+            ArithOp::Mul => x * y,
+            ArithOp::Div => x / y,
+            ArithOp::Rem => return Err(Error::Message(FLOAT_REMAINDER)),
+            ArithOp::Pow => pow(x, y),
         };
         return Ok(Value::from_float(r));
     }
-    if op == OP_ADD && (string_of(a).is_some() || string_of(b).is_some()) {
+    if op == ArithOp::Add && (string_of(a).is_some() || string_of(b).is_some()) {
         return concat(m, a, b);
     }
     Err(mismatch)
@@ -243,17 +226,17 @@ fn concat(m: &mut impl Mutator, a: Value, b: Value) -> Result<Value> {
     Ok(string::concat(m, sa, sb)?)
 }
 
-/// `a op b` with `op` one of `OP_LT`…`OP_GE`: numbers (as `f32` when one
-/// is a float; false with NaN) or two strings (UTF-16 order).
+/// `a op b` with `op` the code of a [`CompareOp`]: numbers (as `f32` when
+/// one is a float; false with NaN) or two strings (UTF-16 order).
 pub fn compare(op: u32, a: Value, b: Value) -> Result<bool> {
+    let Some(op) = CompareOp::from_code(op) else {
+        return Err(unknown_operator(a, b));
+    };
     let mismatch = Error::Operands {
-        operator: operator(&COMPARE_OPERATORS, op),
+        operator: op.symbol(),
         a,
         b: Some(b),
     };
-    if op > OP_GE {
-        return Err(mismatch);
-    }
     let order = if let (Some(x), Some(y)) = (a.as_int(), b.as_int()) {
         Some(x.cmp(&y))
     } else if let (Some(x), Some(y)) = (a.as_number(), b.as_number()) {
@@ -264,11 +247,20 @@ pub fn compare(op: u32, a: Value, b: Value) -> Result<bool> {
         return Err(mismatch);
     };
     Ok(order.is_some_and(|o| match op {
-        OP_LT => o == Ordering::Less,
-        OP_LE => o != Ordering::Greater,
-        OP_GT => o == Ordering::Greater,
-        _ => o != Ordering::Less,
+        CompareOp::Lt => o == Ordering::Less,
+        CompareOp::Le => o != Ordering::Greater,
+        CompareOp::Gt => o == Ordering::Greater,
+        CompareOp::Ge => o != Ordering::Less,
     }))
+}
+
+/// An op code that no operator has (generated code never passes one).
+fn unknown_operator(a: Value, b: Value) -> Error {
+    Error::Operands {
+        operator: "?",
+        a,
+        b: Some(b),
+    }
 }
 
 fn unary(operator: &'static str, v: Value) -> Error {

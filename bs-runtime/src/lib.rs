@@ -109,6 +109,20 @@ pub struct Program {
     pub exports: &'static [Export],
 }
 
+// The layout the host reads (bluescript_abi::program).
+const _: () = {
+    use bluescript_abi::program;
+    use core::mem::{offset_of, size_of};
+    assert!(offset_of!(Program, build_id) == program::BUILD_ID as usize);
+    assert!(offset_of!(Program, slots) == program::SLOTS as usize);
+    assert!(offset_of!(Program, slots) + 4 == program::SLOT_COUNT as usize);
+    assert!(offset_of!(Program, main) == program::MAIN as usize);
+    assert!(offset_of!(Program, exports) == program::EXPORTS as usize);
+    assert!(offset_of!(Program, exports) + 4 == program::EXPORT_COUNT as usize);
+    assert!(size_of::<Program>() == program::SIZE as usize);
+    assert!(size_of::<Export>() == program::EXPORT_SIZE as usize);
+};
+
 /// Prints one line on the standard output channel (RTT up channel 0), like
 /// `console.log` does.
 ///

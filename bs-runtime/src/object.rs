@@ -21,7 +21,7 @@
 //! docs/values-and-heap.md is the full specification (the compiler emits
 //! descriptors and static strings following it).
 //!
-//! This file uses `core` and `crate::value` only.
+//! This file uses `core`, the ABI crate and `crate::value` only.
 
 use core::fmt;
 use core::mem::size_of;
@@ -32,66 +32,17 @@ use crate::value::Value;
 /// Bytes per word.
 pub const WORD: usize = size_of::<usize>();
 
-/// What an object is; the first word of every descriptor.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[repr(usize)]
-pub enum Kind {
-    String = 1,
-    Instance = 2,
-    IntArray = 3,
-    Int32Array = 4,
-    FloatArray = 5,
-    BoolArray = 6,
-    Uint8Array = 7,
-    FixedArray = 8,
-    Array = 9,
-    Vector = 10,
-    Closure = 11,
-    Cell = 12,
-    RawCell = 13,
-}
+pub use bluescript_abi::object::{
+    layout, Kind, MEMBER_ANY, MEMBER_BOOL, MEMBER_FLOAT, MEMBER_INT, MEMBER_METHOD,
+    MEMBER_NULLABLE, MEMBER_REF,
+};
 
-impl Kind {
-    pub fn from_word(word: usize) -> Option<Kind> {
-        Some(match word {
-            1 => Kind::String,
-            2 => Kind::Instance,
-            3 => Kind::IntArray,
-            4 => Kind::Int32Array,
-            5 => Kind::FloatArray,
-            6 => Kind::BoolArray,
-            7 => Kind::Uint8Array,
-            8 => Kind::FixedArray,
-            9 => Kind::Array,
-            10 => Kind::Vector,
-            11 => Kind::Closure,
-            12 => Kind::Cell,
-            13 => Kind::RawCell,
-            _ => return None,
-        })
-    }
-
-    /// Whether a script sees this as an array (`instanceof Array`).
-    pub fn is_array(self) -> bool {
-        matches!(
-            self,
-            Kind::IntArray
-                | Kind::Int32Array
-                | Kind::FloatArray
-                | Kind::BoolArray
-                | Kind::Uint8Array
-                | Kind::FixedArray
-                | Kind::Array
-        )
-    }
-
-    /// Bytes per element of a fixed-length array kind.
-    fn element_bytes(self) -> usize {
-        match self {
-            Kind::IntArray | Kind::Int32Array | Kind::FloatArray => 4,
-            Kind::BoolArray | Kind::Uint8Array => 1,
-            _ => WORD,
-        }
+/// Bytes per element of a fixed-length array kind.
+fn element_bytes(kind: Kind) -> usize {
+    match kind {
+        Kind::IntArray | Kind::Int32Array | Kind::FloatArray => 4,
+        Kind::BoolArray | Kind::Uint8Array => 1,
+        _ => WORD,
     }
 }
 
@@ -171,21 +122,6 @@ pub struct Member {
     /// is the instance. Otherwise null.
     pub target: *const (),
 }
-
-/// A field holding the bits of an `i32` (`integer`, `int32`, enums).
-pub const MEMBER_INT: usize = 1;
-/// A field holding the bits of an `f32`.
-pub const MEMBER_FLOAT: usize = 2;
-/// A field holding 0 or 1.
-pub const MEMBER_BOOL: usize = 3;
-/// A field of static type `any`.
-pub const MEMBER_ANY: usize = 4;
-/// A field holding a reference of the type `target` describes.
-pub const MEMBER_REF: usize = 5;
-/// As [`MEMBER_REF`], or 0 (`null`).
-pub const MEMBER_NULLABLE: usize = 6;
-/// A method; `target` is its adapter.
-pub const MEMBER_METHOD: usize = 7;
 
 impl Member {
     pub fn name(&self) -> &'static str {
@@ -274,26 +210,6 @@ pub static __bs_desc_cell: Descriptor = Descriptor {
 pub static __bs_desc_raw_cell: Descriptor = Descriptor {
     kind: Kind::RawCell as usize,
 };
-
-/// Word indices of the object layouts.
-pub mod layout {
-    pub const HEADER: usize = 0;
-    pub const STRING_BYTES: usize = 1;
-    pub const STRING_UNITS: usize = 2;
-    pub const STRING_DATA: usize = 3;
-    pub const ARRAY_LENGTH: usize = 1;
-    /// Fixed-length arrays: where the elements start.
-    pub const FIXED_DATA: usize = 2;
-    /// Growable arrays: the vector holding the elements (or 0).
-    pub const ARRAY_STORAGE: usize = 2;
-    pub const VECTOR_CAPACITY: usize = 1;
-    pub const VECTOR_DATA: usize = 2;
-    pub const CLOSURE_COUNT: usize = 1;
-    /// The slot (index into `__bs_slots`) of the closure's function.
-    pub const CLOSURE_SLOT: usize = 2;
-    pub const CLOSURE_CAPTURES: usize = 3;
-    pub const CELL_VALUE: usize = 1;
-}
 
 /// The header bits the collector uses (0 outside of a collection).
 pub const HEADER_MARK: usize = 0b01;
@@ -495,7 +411,7 @@ pub fn string_words(byte_len: usize) -> usize {
 
 /// Words of a fixed-length array of `kind` with `len` elements.
 pub fn fixed_array_words(kind: Kind, len: usize) -> usize {
-    layout::FIXED_DATA + (len * kind.element_bytes()).div_ceil(WORD)
+    layout::FIXED_DATA + (len * element_bytes(kind)).div_ceil(WORD)
 }
 
 /// The words an object occupies, from its header and size word alone

@@ -20,19 +20,16 @@
 //! is tested) on a 64-bit host, where the same bit patterns are
 //! zero-extended.
 //!
-//! This file uses `core` only and nothing else of the crate.
+//! This file uses `core` and the ABI crate only, nothing else of the crate.
 
 /// One `any` value (or a typed reference, which has the same encoding).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(transparent)]
 pub struct Value(pub usize);
 
-/// The two tag bits.
-pub const TAG_MASK: usize = 0b11;
-const TAG_REFERENCE: usize = 0b00;
-const TAG_INTEGER: usize = 0b01;
-const TAG_FLOAT: usize = 0b10;
-const TAG_SPECIAL: usize = 0b11;
+use bluescript_abi::value::{
+    self as abi, TAG_FLOAT, TAG_INTEGER, TAG_MASK, TAG_REFERENCE, TAG_SPECIAL,
+};
 
 /// Bits of an `f32` that mean "not a number" (all exponent bits set)...
 const F32_EXPONENT: u32 = 0x7f80_0000;
@@ -43,14 +40,14 @@ const CANONICAL_NAN: u32 = 0x7fc0_0000;
 
 impl Value {
     /// `undefined`, which is also `null`.
-    pub const UNDEFINED: Value = Value(0);
-    pub const FALSE: Value = Value(0b0011);
-    pub const TRUE: Value = Value(0b0111);
+    pub const UNDEFINED: Value = Value(abi::UNDEFINED);
+    pub const FALSE: Value = Value(abi::FALSE);
+    pub const TRUE: Value = Value(abi::TRUE);
 
     /// Boxes an integer. Values outside -2^29 ..= 2^29 - 1 keep their low
     /// 30 bits (they wrap, like integer arithmetic does).
     pub const fn from_int(i: i32) -> Value {
-        Value((((i as u32) << 2) | TAG_INTEGER as u32) as usize)
+        Value((((i as u32) << abi::INTEGER_SHIFT) | TAG_INTEGER as u32) as usize)
     }
 
     /// Boxes a float, rounded to nearest (ties to even) at the 21st
@@ -86,7 +83,7 @@ impl Value {
     }
 
     pub const fn is_undefined(self) -> bool {
-        self.0 == 0
+        self.0 == abi::UNDEFINED
     }
 
     pub const fn is_int(self) -> bool {
@@ -109,7 +106,7 @@ impl Value {
     pub const fn as_int(self) -> Option<i32> {
         if self.is_int() {
             // Arithmetic shift: sign-extends the 30-bit payload.
-            Some((self.0 as u32 as i32) >> 2)
+            Some((self.0 as u32 as i32) >> abi::INTEGER_SHIFT)
         } else {
             None
         }

@@ -4,7 +4,7 @@
 
 use crate::array;
 use crate::convert::{self, Style};
-use crate::dynamic::{self, Error, OP_ADD, OP_DIV, OP_MUL, OP_POW, OP_REM, OP_SUB};
+use crate::dynamic::{self, ArithOp, CompareOp, Error};
 use crate::object::{
     __bs_desc_any_array, __bs_desc_float_array, __bs_desc_int_array, __bs_desc_string,
     __bs_desc_string_array, layout, ClassDescriptor, ClosureDescriptor, Descriptor, Kind, Member,
@@ -135,8 +135,13 @@ fn pow(a: f32, b: f32) -> f32 {
     a.powf(b)
 }
 
-fn arith(h: &mut TestHeap, op: u32, a: Value, b: Value) -> Result<Value, Error> {
-    dynamic::arith(h, op, a, b, pow)
+/// `a op b` as generated code calls it: with the operator's code.
+fn arith(h: &mut TestHeap, op: ArithOp, a: Value, b: Value) -> Result<Value, Error> {
+    dynamic::arith(h, op as u32, a, b, pow)
+}
+
+fn compare(op: CompareOp, a: Value, b: Value) -> Result<bool, Error> {
+    dynamic::compare(op as u32, a, b)
 }
 
 fn message<T: std::fmt::Debug>(result: Result<T, Error>) -> String {
@@ -168,27 +173,27 @@ fn integer_arithmetic_wraps_and_divides_toward_zero() {
         assert_eq!(
             arith(&mut h, op, int(a), int(b)),
             Ok(int(r)),
-            "{op} {a} {b}"
+            "{op:?} {a} {b}"
         )
     };
-    check(OP_ADD, 2, 3, 5);
-    check(OP_SUB, 2, 3, -1);
-    check(OP_MUL, -4, 3, -12);
-    check(OP_DIV, 7, 2, 3);
-    check(OP_DIV, -7, 2, -3);
-    check(OP_REM, -7, 2, -1);
-    check(OP_REM, 7, -2, 1);
-    check(OP_POW, 2, 10, 1024);
-    check(OP_POW, 3, 0, 1);
-    check(OP_POW, 2, -1, 0);
-    check(OP_POW, 1, -5, 1);
-    check(OP_POW, -1, -3, -1);
-    check(OP_POW, -1, -4, 1);
+    check(ArithOp::Add, 2, 3, 5);
+    check(ArithOp::Sub, 2, 3, -1);
+    check(ArithOp::Mul, -4, 3, -12);
+    check(ArithOp::Div, 7, 2, 3);
+    check(ArithOp::Div, -7, 2, -3);
+    check(ArithOp::Rem, -7, 2, -1);
+    check(ArithOp::Rem, 7, -2, 1);
+    check(ArithOp::Pow, 2, 10, 1024);
+    check(ArithOp::Pow, 3, 0, 1);
+    check(ArithOp::Pow, 2, -1, 0);
+    check(ArithOp::Pow, 1, -5, 1);
+    check(ArithOp::Pow, -1, -3, -1);
+    check(ArithOp::Pow, -1, -4, 1);
     // Results keep the low 30 bits, as boxing does.
     let max = (1 << 29) - 1;
-    check(OP_ADD, max, 1, -(1 << 29));
-    check(OP_MUL, 1 << 20, 1 << 20, 0);
-    check(OP_POW, 2, 40, 0); // wraps in 32 bits first
+    check(ArithOp::Add, max, 1, -(1 << 29));
+    check(ArithOp::Mul, 1 << 20, 1 << 20, 0);
+    check(ArithOp::Pow, 2, 40, 0); // wraps in 32 bits first
     assert_eq!(dynamic::pow_i32(3, 21), 3i32.wrapping_pow(21));
     assert_eq!(dynamic::pow_i32(-3, 7), -2187);
 }
@@ -197,19 +202,19 @@ fn integer_arithmetic_wraps_and_divides_toward_zero() {
 fn integer_division_by_zero_is_an_error() {
     let mut h = heap();
     assert_eq!(
-        arith(&mut h, OP_DIV, int(1), int(0)),
+        arith(&mut h, ArithOp::Div, int(1), int(0)),
         Err(Error::Message(dynamic::DIVISION_BY_ZERO))
     );
     assert_eq!(
-        message(arith(&mut h, OP_DIV, int(1), int(0))),
+        message(arith(&mut h, ArithOp::Div, int(1), int(0))),
         "integer division by zero"
     );
     assert_eq!(
-        message(arith(&mut h, OP_REM, int(1), int(0))),
+        message(arith(&mut h, ArithOp::Rem, int(1), int(0))),
         "integer remainder by zero"
     );
     // Floats divide by zero as IEEE does.
-    let r = arith(&mut h, OP_DIV, float(1.0), int(0)).unwrap();
+    let r = arith(&mut h, ArithOp::Div, float(1.0), int(0)).unwrap();
     assert_eq!(r.as_float(), Some(f32::INFINITY));
 }
 
@@ -217,19 +222,19 @@ fn integer_division_by_zero_is_an_error() {
 fn a_float_operand_makes_float_arithmetic() {
     let mut h = heap();
     let f = |v: Result<Value, Error>| v.unwrap().as_float().unwrap();
-    assert_eq!(f(arith(&mut h, OP_ADD, int(1), float(0.5))), 1.5);
-    assert_eq!(f(arith(&mut h, OP_SUB, float(0.5), int(2))), -1.5);
-    assert_eq!(f(arith(&mut h, OP_MUL, float(1.5), float(2.0))), 3.0);
-    assert_eq!(f(arith(&mut h, OP_DIV, int(1), float(4.0))), 0.25);
-    assert_eq!(f(arith(&mut h, OP_POW, float(2.0), int(3))), 8.0);
-    assert_eq!(f(arith(&mut h, OP_POW, int(4), float(0.5))), 2.0);
-    assert!(f(arith(&mut h, OP_SUB, float(f32::NAN), int(1))).is_nan());
+    assert_eq!(f(arith(&mut h, ArithOp::Add, int(1), float(0.5))), 1.5);
+    assert_eq!(f(arith(&mut h, ArithOp::Sub, float(0.5), int(2))), -1.5);
+    assert_eq!(f(arith(&mut h, ArithOp::Mul, float(1.5), float(2.0))), 3.0);
+    assert_eq!(f(arith(&mut h, ArithOp::Div, int(1), float(4.0))), 0.25);
+    assert_eq!(f(arith(&mut h, ArithOp::Pow, float(2.0), int(3))), 8.0);
+    assert_eq!(f(arith(&mut h, ArithOp::Pow, int(4), float(0.5))), 2.0);
+    assert!(f(arith(&mut h, ArithOp::Sub, float(f32::NAN), int(1))).is_nan());
     assert_eq!(
-        message(arith(&mut h, OP_REM, float(1.5), int(1))),
+        message(arith(&mut h, ArithOp::Rem, float(1.5), int(1))),
         "`%` needs integers, found float"
     );
     assert_eq!(
-        arith(&mut h, OP_REM, int(3), float(2.0)),
+        arith(&mut h, ArithOp::Rem, int(3), float(2.0)),
         Err(Error::Message(dynamic::FLOAT_REMAINDER))
     );
 }
@@ -238,7 +243,7 @@ fn a_float_operand_makes_float_arithmetic() {
 fn plus_with_a_string_concatenates() {
     let mut h = heap();
     let a = string(&mut h, "a");
-    let mut concat = |x, y| text(arith(&mut h, OP_ADD, x, y).unwrap());
+    let mut concat = |x, y| text(arith(&mut h, ArithOp::Add, x, y).unwrap());
     assert_eq!(concat(a, int(1)), "a1");
     assert_eq!(concat(float(1.0), a), "1.0a");
     assert_eq!(concat(a, Value::TRUE), "atrue");
@@ -247,13 +252,13 @@ fn plus_with_a_string_concatenates() {
     let p = point(&mut h, 1, 2.0);
     let ints = obj(array::new(&mut h, &__bs_desc_int_array, 2, 7).unwrap());
     h.root(ints.value());
-    let mut concat = |x, y| text(arith(&mut h, OP_ADD, x, y).unwrap());
+    let mut concat = |x, y| text(arith(&mut h, ArithOp::Add, x, y).unwrap());
     // String() of an instance is JavaScript's.
     assert_eq!(concat(a, p.value()), "a[object Object]");
     assert_eq!(concat(ints.value(), a), "7,7a");
     // Only `+` concatenates.
     assert_eq!(
-        message(arith(&mut h, OP_SUB, a, int(1))),
+        message(arith(&mut h, ArithOp::Sub, a, int(1))),
         "`-` cannot be applied to string and integer"
     );
 }
@@ -264,31 +269,31 @@ fn other_operands_are_errors() {
     let p = point(&mut h, 1, 2.0);
     let cases = [
         (
-            OP_SUB,
+            ArithOp::Sub,
             Value::TRUE,
             int(1),
             "`-` cannot be applied to boolean and integer",
         ),
         (
-            OP_ADD,
+            ArithOp::Add,
             int(1),
             Value::UNDEFINED,
             "`+` cannot be applied to integer and undefined",
         ),
         (
-            OP_MUL,
+            ArithOp::Mul,
             p.value(),
             float(1.0),
             "`*` cannot be applied to Point and float",
         ),
         (
-            OP_POW,
+            ArithOp::Pow,
             Value::FALSE,
             Value::FALSE,
             "`**` cannot be applied to boolean and boolean",
         ),
         (
-            OP_REM,
+            ArithOp::Rem,
             Value::TRUE,
             int(1),
             "`%` cannot be applied to boolean and integer",
@@ -302,33 +307,43 @@ fn other_operands_are_errors() {
 #[test]
 fn comparisons_of_numbers_and_strings() {
     let mut h = heap();
-    let (lt, le, gt, ge) = (
-        dynamic::OP_LT,
-        dynamic::OP_LE,
-        dynamic::OP_GT,
-        dynamic::OP_GE,
-    );
-    assert_eq!(dynamic::compare(lt, int(1), int(2)), Ok(true));
-    assert_eq!(dynamic::compare(le, int(2), int(2)), Ok(true));
-    assert_eq!(dynamic::compare(gt, int(2), int(2)), Ok(false));
-    assert_eq!(dynamic::compare(ge, int(-3), int(2)), Ok(false));
-    assert_eq!(dynamic::compare(lt, int(1), float(1.5)), Ok(true));
-    assert_eq!(dynamic::compare(ge, float(2.0), int(2)), Ok(true));
+    let (lt, le, gt, ge) = (CompareOp::Lt, CompareOp::Le, CompareOp::Gt, CompareOp::Ge);
+    assert_eq!(compare(lt, int(1), int(2)), Ok(true));
+    assert_eq!(compare(le, int(2), int(2)), Ok(true));
+    assert_eq!(compare(gt, int(2), int(2)), Ok(false));
+    assert_eq!(compare(ge, int(-3), int(2)), Ok(false));
+    assert_eq!(compare(lt, int(1), float(1.5)), Ok(true));
+    assert_eq!(compare(ge, float(2.0), int(2)), Ok(true));
     for op in [lt, le, gt, ge] {
-        assert_eq!(dynamic::compare(op, float(f32::NAN), int(1)), Ok(false));
-        assert_eq!(dynamic::compare(op, int(1), float(f32::NAN)), Ok(false));
+        assert_eq!(compare(op, float(f32::NAN), int(1)), Ok(false));
+        assert_eq!(compare(op, int(1), float(f32::NAN)), Ok(false));
     }
     let (a, b) = (string(&mut h, "apple"), string(&mut h, "banana"));
-    assert_eq!(dynamic::compare(lt, a, b), Ok(true));
-    assert_eq!(dynamic::compare(ge, a, b), Ok(false));
-    assert_eq!(dynamic::compare(le, a, a), Ok(true));
+    assert_eq!(compare(lt, a, b), Ok(true));
+    assert_eq!(compare(ge, a, b), Ok(false));
+    assert_eq!(compare(le, a, a), Ok(true));
     assert_eq!(
-        message(dynamic::compare(lt, a, int(1))),
+        message(compare(lt, a, int(1))),
         "`<` cannot be applied to string and integer"
     );
     assert_eq!(
-        message(dynamic::compare(ge, Value::TRUE, Value::FALSE)),
+        message(compare(ge, Value::TRUE, Value::FALSE)),
         "`>=` cannot be applied to boolean and boolean"
+    );
+}
+
+#[test]
+fn an_unknown_op_code_is_an_error_not_a_wrong_result() {
+    let mut h = heap();
+    let unknown = ArithOp::ALL.len() as u32;
+    assert_eq!(
+        message(dynamic::arith(&mut h, unknown, int(1), int(2), pow)),
+        "`?` cannot be applied to integer and integer"
+    );
+    let unknown = CompareOp::ALL.len() as u32;
+    assert_eq!(
+        message(dynamic::compare(unknown, int(1), int(2))),
+        "`?` cannot be applied to integer and integer"
     );
 }
 

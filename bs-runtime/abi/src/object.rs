@@ -1,0 +1,128 @@
+//! Objects and their descriptors (docs/values-and-heap.md, "Objects" and
+//! "Descriptors"): what the runtime reads from the descriptors that the
+//! compiler emits, and the word layouts that generated code accesses
+//! inline.
+//!
+//! Word-sized numbers are `usize`, as the runtime reads them.
+
+/// What an object is: the first word of every descriptor.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(usize)]
+pub enum Kind {
+    String = 1,
+    Instance = 2,
+    /// `integer[]`.
+    IntArray = 3,
+    Int32Array = 4,
+    FloatArray = 5,
+    BoolArray = 6,
+    Uint8Array = 7,
+    /// A fixed-length array of values.
+    FixedArray = 8,
+    /// A growable array of values (strings, objects, arrays, `any`).
+    Array = 9,
+    /// The storage of an [`Kind::Array`].
+    Vector = 10,
+    Closure = 11,
+    /// A captured variable holding a value (a reference or an `any`).
+    Cell = 12,
+    /// A captured variable holding an integer, float or boolean.
+    RawCell = 13,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 13] = [
+        Kind::String,
+        Kind::Instance,
+        Kind::IntArray,
+        Kind::Int32Array,
+        Kind::FloatArray,
+        Kind::BoolArray,
+        Kind::Uint8Array,
+        Kind::FixedArray,
+        Kind::Array,
+        Kind::Vector,
+        Kind::Closure,
+        Kind::Cell,
+        Kind::RawCell,
+    ];
+
+    /// The kind a descriptor's first word holds, if it is one.
+    pub const fn from_word(word: usize) -> Option<Kind> {
+        let mut i = 0;
+        while i < Kind::ALL.len() {
+            if Kind::ALL[i] as usize == word {
+                return Some(Kind::ALL[i]);
+            }
+            i += 1;
+        }
+        None
+    }
+
+    /// Whether a script sees this as an array (`instanceof Array`).
+    pub const fn is_array(self) -> bool {
+        matches!(
+            self,
+            Kind::IntArray
+                | Kind::Int32Array
+                | Kind::FloatArray
+                | Kind::BoolArray
+                | Kind::Uint8Array
+                | Kind::FixedArray
+                | Kind::Array
+        )
+    }
+}
+
+/// `kind` of a member-table entry: a field holding the bits of an `i32`
+/// (`integer`, `int32`, enums).
+pub const MEMBER_INT: usize = 1;
+/// A field holding the bits of an `f32`.
+pub const MEMBER_FLOAT: usize = 2;
+/// A field holding 0 or 1.
+pub const MEMBER_BOOL: usize = 3;
+/// A field of static type `any`.
+pub const MEMBER_ANY: usize = 4;
+/// A field holding a reference of the type the entry's `target` describes.
+pub const MEMBER_REF: usize = 5;
+/// As [`MEMBER_REF`], or 0 (`null`).
+pub const MEMBER_NULLABLE: usize = 6;
+/// A method; the entry's `target` is its adapter.
+pub const MEMBER_METHOD: usize = 7;
+
+/// Word indices of the object layouts (word 0 is the header: the
+/// descriptor's address).
+pub mod layout {
+    pub const HEADER: usize = 0;
+    pub const STRING_BYTES: usize = 1;
+    pub const STRING_UNITS: usize = 2;
+    pub const STRING_DATA: usize = 3;
+    /// Every array kind.
+    pub const ARRAY_LENGTH: usize = 1;
+    /// Fixed-length arrays: where the elements start.
+    pub const FIXED_DATA: usize = 2;
+    /// Growable arrays: the vector holding the elements (or 0).
+    pub const ARRAY_STORAGE: usize = 2;
+    pub const VECTOR_CAPACITY: usize = 1;
+    pub const VECTOR_DATA: usize = 2;
+    pub const CLOSURE_COUNT: usize = 1;
+    /// The slot (index into `__bs_slots`) of the closure's function.
+    pub const CLOSURE_SLOT: usize = 2;
+    pub const CLOSURE_CAPTURES: usize = 3;
+    pub const CELL_VALUE: usize = 1;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_round_trip_through_their_word() {
+        for kind in Kind::ALL {
+            assert_eq!(Kind::from_word(kind as usize), Some(kind));
+        }
+        assert_eq!(Kind::from_word(0), None);
+        assert_eq!(Kind::from_word(14), None);
+        assert!(Kind::Array.is_array() && !Kind::Vector.is_array());
+    }
+}
