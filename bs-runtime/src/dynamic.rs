@@ -172,7 +172,7 @@ pub fn arith(
     b: Value,
     pow: fn(f32, f32) -> f32,
 ) -> Result<Value> {
-    let Some(op) = ArithOp::from_code(op) else {
+    let Some(op) = ArithOp::from_word(op) else {
         return Err(unknown_operator(a, b));
     };
     let mismatch = Error::Operands {
@@ -229,7 +229,7 @@ fn concat(m: &mut impl Mutator, a: Value, b: Value) -> Result<Value> {
 /// `a op b` with `op` the code of a [`CompareOp`]: numbers (as `f32` when
 /// one is a float; false with NaN) or two strings (UTF-16 order).
 pub fn compare(op: u32, a: Value, b: Value) -> Result<bool> {
-    let Some(op) = CompareOp::from_code(op) else {
+    let Some(op) = CompareOp::from_word(op) else {
         return Err(unknown_operator(a, b));
     };
     let mismatch = Error::Operands {

@@ -22,6 +22,36 @@
 
 #![no_std]
 
+/// A `#[repr]` enum whose variants are numbers of the ABI, with `ALL` (in
+/// the order of their numbers) and `from_word`, which finds the variant a
+/// word read from the device (or passed by generated code) holds.
+macro_rules! numbered {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident: $repr:ident {
+            $($(#[$variant_meta:meta])* $variant:ident = $number:literal,)*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr($repr)]
+        pub enum $name {
+            $($(#[$variant_meta])* $variant = $number,)*
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
+            pub const fn from_word(word: $repr) -> Option<$name> {
+                match word {
+                    $($number => Some($name::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
 pub mod object;
 pub mod program;
 pub mod symbols;
@@ -40,78 +70,39 @@ pub const STDOUT_CHANNEL: usize = 0;
 /// RTT up channel of `console.error` and of run-time errors.
 pub const STDERR_CHANNEL: usize = 1;
 
-/// The values of [`symbols::STATE`]: what the device is doing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum State {
-    /// Reset, runtime not started yet.
-    Booting = 0,
-    /// Running the top-level code.
-    TopLevel = 1,
-    /// Running a timer callback.
-    Callback = 2,
-    /// Sleeping; timers are pending.
-    Idle = 3,
-    /// Top level done and no timer pending.
-    Finished = 4,
-    /// Stopped for good after a panic, a hard fault other than a script
-    /// stack overflow, or an error outside of script code.
-    Halted = 5,
-}
-
-impl State {
-    pub const ALL: [State; 6] = [
-        State::Booting,
-        State::TopLevel,
-        State::Callback,
-        State::Idle,
-        State::Finished,
-        State::Halted,
-    ];
-
-    /// The state a word read from the device holds, if it is one.
-    pub const fn from_word(word: u32) -> Option<State> {
-        let mut i = 0;
-        while i < State::ALL.len() {
-            if State::ALL[i] as u32 == word {
-                return Some(State::ALL[i]);
-            }
-            i += 1;
-        }
-        None
+numbered! {
+    /// The values of [`symbols::STATE`]: what the device is doing.
+    pub enum State: u32 {
+        /// Reset, runtime not started yet.
+        Booting = 0,
+        /// Running the top-level code.
+        TopLevel = 1,
+        /// Running a timer callback.
+        Callback = 2,
+        /// Sleeping; timers are pending.
+        Idle = 3,
+        /// Top level done and no timer pending.
+        Finished = 4,
+        /// Stopped for good after a panic, a hard fault other than a script
+        /// stack overflow, or an error outside of script code.
+        Halted = 5,
     }
 }
 
-/// `op` of `bs_any_arith`: the operator of `a op b` when an operand is `any`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum ArithOp {
-    Add = 0,
-    Sub = 1,
-    Mul = 2,
-    Div = 3,
-    Rem = 4,
-    Pow = 5,
+numbered! {
+    /// `op` of `bs_any_arith`: the operator of `a op b` when an operand is
+    /// `any`.
+    pub enum ArithOp: u32 {
+        Add = 0,
+        Sub = 1,
+        Mul = 2,
+        Div = 3,
+        Rem = 4,
+        Pow = 5,
+    }
 }
 
 impl ArithOp {
-    pub const ALL: [ArithOp; 6] = [
-        ArithOp::Add,
-        ArithOp::Sub,
-        ArithOp::Mul,
-        ArithOp::Div,
-        ArithOp::Rem,
-        ArithOp::Pow,
-    ];
-
-    pub const fn from_code(code: u32) -> Option<ArithOp> {
-        if (code as usize) < ArithOp::ALL.len() {
-            Some(ArithOp::ALL[code as usize])
-        } else {
-            None
-        }
-    }
-
     /// How scripts spell it (in error messages).
     pub const fn symbol(self) -> &'static str {
         match self {
@@ -125,27 +116,17 @@ impl ArithOp {
     }
 }
 
-/// `op` of `bs_any_compare`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum CompareOp {
-    Lt = 0,
-    Le = 1,
-    Gt = 2,
-    Ge = 3,
+numbered! {
+    /// `op` of `bs_any_compare`.
+    pub enum CompareOp: u32 {
+        Lt = 0,
+        Le = 1,
+        Gt = 2,
+        Ge = 3,
+    }
 }
 
 impl CompareOp {
-    pub const ALL: [CompareOp; 4] = [CompareOp::Lt, CompareOp::Le, CompareOp::Gt, CompareOp::Ge];
-
-    pub const fn from_code(code: u32) -> Option<CompareOp> {
-        if (code as usize) < CompareOp::ALL.len() {
-            Some(CompareOp::ALL[code as usize])
-        } else {
-            None
-        }
-    }
-
     pub const fn symbol(self) -> &'static str {
         match self {
             CompareOp::Lt => "<",
@@ -169,14 +150,14 @@ mod tests {
         assert_eq!(State::from_word(6), None);
         for (i, op) in ArithOp::ALL.iter().enumerate() {
             assert_eq!(*op as u32, i as u32);
-            assert_eq!(ArithOp::from_code(i as u32), Some(*op));
+            assert_eq!(ArithOp::from_word(i as u32), Some(*op));
         }
-        assert_eq!(ArithOp::from_code(6), None);
+        assert_eq!(ArithOp::from_word(6), None);
         for (i, op) in CompareOp::ALL.iter().enumerate() {
             assert_eq!(*op as u32, i as u32);
-            assert_eq!(CompareOp::from_code(i as u32), Some(*op));
+            assert_eq!(CompareOp::from_word(i as u32), Some(*op));
         }
-        assert_eq!(CompareOp::from_code(4), None);
-        assert_eq!(CompareOp::from_code(u32::MAX), None);
+        assert_eq!(CompareOp::from_word(4), None);
+        assert_eq!(CompareOp::from_word(u32::MAX), None);
     }
 }

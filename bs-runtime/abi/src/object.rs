@@ -5,60 +5,32 @@
 //!
 //! Word-sized numbers are `usize`, as the runtime reads them.
 
-/// What an object is: the first word of every descriptor.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[repr(usize)]
-pub enum Kind {
-    String = 1,
-    Instance = 2,
-    /// `integer[]`.
-    IntArray = 3,
-    Int32Array = 4,
-    FloatArray = 5,
-    BoolArray = 6,
-    Uint8Array = 7,
-    /// A fixed-length array of values.
-    FixedArray = 8,
-    /// A growable array of values (strings, objects, arrays, `any`).
-    Array = 9,
-    /// The storage of an [`Kind::Array`].
-    Vector = 10,
-    Closure = 11,
-    /// A captured variable holding a value (a reference or an `any`).
-    Cell = 12,
-    /// A captured variable holding an integer, float or boolean.
-    RawCell = 13,
+numbered! {
+    /// What an object is: the first word of every descriptor.
+    pub enum Kind: usize {
+        String = 1,
+        Instance = 2,
+        /// `integer[]`.
+        IntArray = 3,
+        Int32Array = 4,
+        FloatArray = 5,
+        BoolArray = 6,
+        Uint8Array = 7,
+        /// A fixed-length array of values.
+        FixedArray = 8,
+        /// A growable array of values (strings, objects, arrays, `any`).
+        Array = 9,
+        /// The storage of an [`Kind::Array`].
+        Vector = 10,
+        Closure = 11,
+        /// A captured variable holding a value (a reference or an `any`).
+        Cell = 12,
+        /// A captured variable holding an integer, float or boolean.
+        RawCell = 13,
+    }
 }
 
 impl Kind {
-    pub const ALL: [Kind; 13] = [
-        Kind::String,
-        Kind::Instance,
-        Kind::IntArray,
-        Kind::Int32Array,
-        Kind::FloatArray,
-        Kind::BoolArray,
-        Kind::Uint8Array,
-        Kind::FixedArray,
-        Kind::Array,
-        Kind::Vector,
-        Kind::Closure,
-        Kind::Cell,
-        Kind::RawCell,
-    ];
-
-    /// The kind a descriptor's first word holds, if it is one.
-    pub const fn from_word(word: usize) -> Option<Kind> {
-        let mut i = 0;
-        while i < Kind::ALL.len() {
-            if Kind::ALL[i] as usize == word {
-                return Some(Kind::ALL[i]);
-            }
-            i += 1;
-        }
-        None
-    }
-
     /// Whether a script sees this as an array (`instanceof Array`).
     pub const fn is_array(self) -> bool {
         matches!(
@@ -118,7 +90,7 @@ mod tests {
 
     #[test]
     fn kinds_round_trip_through_their_word() {
-        for kind in Kind::ALL {
+        for &kind in Kind::ALL {
             assert_eq!(Kind::from_word(kind as usize), Some(kind));
         }
         assert_eq!(Kind::from_word(0), None);
