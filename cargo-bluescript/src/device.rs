@@ -8,21 +8,18 @@ use crate::connection::CoreAccess;
 use crate::patch::{self, LinkedPatch, PatchPlan, Timings};
 use crate::shadow::{RuntimeSymbols, Shadow};
 use anyhow::{bail, Context, Result};
+use bluescript_abi::{program, State, HOST_ATTACHED};
 use bluescript_compiler::ir;
 use std::time::{Duration, Instant};
-
-/// Written to `__bs_host_attached` at reset: the output channels may then
-/// wait for the host instead of dropping what it has not read yet.
-const HOST_ATTACHED: u32 = 0xB105_C0DE;
 
 /// How long a patch that needs a safe point waits for one.
 const SAFE_POINT_TIMEOUT: Duration = Duration::from_secs(3);
 
-// Values of `__bs_state` (docs/device-abi.md).
-pub const STATE_BOOTING: u32 = 0;
-pub const STATE_IDLE: u32 = 3;
-pub const STATE_FINISHED: u32 = 4;
-pub const STATE_HALTED: u32 = 5;
+// Values of `__bs_state`, as the words read from the device.
+pub const STATE_BOOTING: u32 = State::Booting as u32;
+pub const STATE_IDLE: u32 = State::Idle as u32;
+pub const STATE_FINISHED: u32 = State::Finished as u32;
+pub const STATE_HALTED: u32 = State::Halted as u32;
 
 /// What the program on a device is doing, as its runtime reports it. (The
 /// core's own run state is a [`crate::connection::CoreState`].)
@@ -61,14 +58,14 @@ impl ProgramStatus {
     }
 
     pub fn describe(self) -> String {
-        match self.state {
-            0 => "booting".into(),
-            1 => "running its top-level code".into(),
-            2 => "running a callback".into(),
-            3 => "idle, waiting for its timers".into(),
-            4 => "finished (top level done, no timer pending)".into(),
-            5 => "halted after a fatal error".into(),
-            state => format!("in an unknown state ({state})"),
+        match State::from_word(self.state) {
+            Some(State::Booting) => "booting".into(),
+            Some(State::TopLevel) => "running its top-level code".into(),
+            Some(State::Callback) => "running a callback".into(),
+            Some(State::Idle) => "idle, waiting for its timers".into(),
+            Some(State::Finished) => "finished (top level done, no timer pending)".into(),
+            Some(State::Halted) => "halted after a fatal error".into(),
+            None => format!("in an unknown state ({})", self.state),
         }
     }
 }
@@ -233,7 +230,7 @@ impl Device {
 
 /// Invariant: the device runs exactly the image the shadow describes.
 fn check_build(core: &mut dyn CoreAccess, shadow: &Shadow) -> Result<()> {
-    let build_id = core.read_word(shadow.runtime.program)?;
+    let build_id = core.read_word(shadow.runtime.program + program::BUILD_ID)?;
     if build_id != shadow.build_id {
         bail!(
             "the board runs build {build_id:#010x}, but the host's model is of build {:#010x}",

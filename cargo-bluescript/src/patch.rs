@@ -7,6 +7,7 @@ use crate::connection::CoreAccess;
 use crate::shadow::{FunctionRecord, Shadow};
 use crate::toolchain::Toolchain;
 use anyhow::{anyhow, bail, Context, Result};
+use bluescript_abi::symbols::prefix;
 use bluescript_compiler::codegen::{generate_patch, patch_symbol, SlotMap, PATCH_RUSTC_OPTIONS};
 use bluescript_compiler::ir::{self, Function};
 use object::{Object, ObjectSection, ObjectSymbol};
@@ -296,7 +297,7 @@ fn missing_descriptors(code: &str, shadow: &Shadow) -> Vec<String> {
     code.lines()
         .filter_map(|line| line.trim().strip_prefix("static "))
         .filter_map(|rest| rest.split(':').next())
-        .filter(|symbol| symbol.starts_with("__bs_type_") || symbol.starts_with("__bs_class_"))
+        .filter(|symbol| symbol.starts_with(prefix::TYPE) || symbol.starts_with(prefix::CLASS))
         .filter(|symbol| !shadow.descriptors.contains(*symbol))
         .map(str::to_string)
         .collect()

@@ -4,6 +4,8 @@
 //! patch epoch the device runs. Persisted after every applied patch.
 
 use anyhow::{anyhow, bail, Context, Result};
+use bluescript_abi::symbols::{self, prefix};
+use bluescript_abi::WORD_BYTES;
 use bluescript_compiler::codegen::{function_symbol, global_symbol, SlotMap};
 use bluescript_compiler::exports::Export;
 use bluescript_compiler::ir::{self, Signature, Ty};
@@ -107,19 +109,19 @@ impl Shadow {
                 .get(name)
                 .ok_or_else(|| anyhow!("the firmware image has no `{name}`: is bs-runtime linked, and `bluescript::run(&SCRIPTS)` called?"))
         };
-        let slots_symbol = find("__bs_slots")?;
-        let patch = find("__bs_patch_region")?;
+        let slots_symbol = find(symbols::SLOTS)?;
+        let patch = find(symbols::PATCH_REGION)?;
         let runtime = RuntimeSymbols {
             slots: slots_symbol.address,
-            slot_count: slots_symbol.size / 4,
+            slot_count: slots_symbol.size / WORD_BYTES,
             patch_region: patch.address,
             patch_region_size: patch.size,
-            patch_epoch: find("__bs_patch_epoch")?.address,
-            state: find("__bs_state")?.address,
-            error_count: find("__bs_error_count")?.address,
-            host_attached: find("__bs_host_attached")?.address,
-            rtt: find("_SEGGER_RTT")?.address,
-            program: find("__bs_program")?.address,
+            patch_epoch: find(symbols::PATCH_EPOCH)?.address,
+            state: find(symbols::STATE)?.address,
+            error_count: find(symbols::ERROR_COUNT)?.address,
+            host_attached: find(symbols::HOST_ATTACHED)?.address,
+            rtt: find(symbols::RTT)?.address,
+            program: find(symbols::PROGRAM)?.address,
         };
         let mut functions = BTreeMap::new();
         for function in &program.functions {
@@ -147,7 +149,7 @@ impl Shadow {
         }
         let mut exports = Vec::new();
         for (name, symbol) in &symbols {
-            if name.starts_with("__bs_sig_") {
+            if name.starts_with(prefix::SIGNATURE) {
                 let bytes = read_bytes(&elf, symbol.address, symbol.size)
                     .with_context(|| format!("cannot read the signature record `{name}`"))?;
                 let text = String::from_utf8_lossy(&bytes);
@@ -171,7 +173,7 @@ impl Shadow {
             patchable: true,
             descriptors: symbols
                 .keys()
-                .filter(|name| name.starts_with("__bs_class_") || name.starts_with("__bs_type_"))
+                .filter(|name| name.starts_with(prefix::CLASS) || name.starts_with(prefix::TYPE))
                 .cloned()
                 .collect(),
         })

@@ -170,7 +170,8 @@ pub struct ImageSymbol {
     pub name: &'static str,
     pub kind: SymbolKind,
     pub size: Size,
-    /// The alignment its address must have, in bytes.
+    /// The alignment its address must have, in bytes (1 for code, whose
+    /// symbols follow the architecture's rules: Arm sets the Thumb bit).
     pub align: u32,
 }
 
@@ -204,7 +205,7 @@ pub const IMAGE_SYMBOLS: &[ImageSymbol] = &[
         name: MAIN,
         kind: SymbolKind::Code,
         size: Size::Any,
-        align: 2,
+        align: 1,
     },
 ];
 

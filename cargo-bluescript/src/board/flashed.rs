@@ -14,6 +14,7 @@ use crate::connection::{CoreAccess, Flash, GdbStub};
 use crate::device::{ProgramStatus, STATE_BOOTING};
 use crate::shadow::{RuntimeSymbols, Shadow};
 use anyhow::{bail, Context, Result};
+use bluescript_abi::program;
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::os::unix::net::UnixStream;
@@ -263,7 +264,7 @@ fn check_image(
     loop {
         core.halt()?;
         // Invariant: the device runs exactly the image the shadow describes.
-        let running = core.read_word(runtime.program)?;
+        let running = core.read_word(runtime.program + program::BUILD_ID)?;
         if running != build_id {
             bail!(
                 "the board runs build {running:#010x}, but the host built {build_id:#010x} \

@@ -4,6 +4,7 @@
 use super::CoreAccess;
 use crate::rtt::Rtt;
 use anyhow::Result;
+use bluescript_abi::{STDERR_CHANNEL, STDOUT_CHANNEL};
 
 /// One of the program's output streams.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,10 +28,6 @@ pub trait ProgramOutput {
     /// runs; an output that does not go through memory ignores it.
     fn read(&mut self, core: &mut dyn CoreAccess) -> Result<Vec<Output>>;
 }
-
-// The runtime's RTT up-channels (docs/device-abi.md).
-const STDOUT_CHANNEL: usize = 0;
-const STDERR_CHANNEL: usize = 1;
 
 /// The program's output from the RTT control block at an address, read
 /// through core access.
