@@ -4,6 +4,7 @@
 //! The symbols these macros generate are part of the device ABI described
 //! in `docs/device-abi.md`.
 
+use bluescript_abi::symbols::prefix;
 use proc_macro::TokenStream;
 use proc_macro2::Span;
 use quote::{format_ident, quote, quote_spanned};
@@ -227,8 +228,8 @@ fn expand_export(module: Option<&str>, func: &ItemFn) -> syn::Result<proc_macro2
     let name = &sig.ident;
     // Raw identifiers (`r#type`) are exported under their plain name.
     let plain_name = name.to_string().trim_start_matches("r#").to_string();
-    let entry = format_ident!("__bs_export_{}", plain_name, span = name.span());
-    let sig_ident = format_ident!("__bs_sig_{}", plain_name, span = name.span());
+    let entry = format_ident!("{}{}", prefix::EXPORT, plain_name, span = name.span());
+    let sig_ident = format_ident!("{}{}", prefix::SIGNATURE, plain_name, span = name.span());
 
     let record = signature(module, &plain_name, &params, ret);
     let mut bytes = record.into_bytes();
