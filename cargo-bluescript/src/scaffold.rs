@@ -120,6 +120,40 @@ mod tests {
         }
     }
 
+    /// A template's build settings agree with the registry: the target, the
+    /// QEMU machine of `cargo run`, and the clock its SysTick counts.
+    #[test]
+    fn every_template_builds_for_its_board() {
+        use crate::board::InstructionCounter;
+        for board in Board::all() {
+            let files = template_for(board.name()).unwrap();
+            let (_, config) = files
+                .iter()
+                .find(|(path, _)| path == ".cargo/config.toml")
+                .unwrap_or_else(|| panic!("{board}: no .cargo/config.toml"));
+            let config: toml::Table = std::str::from_utf8(config).unwrap().parse().unwrap();
+            assert_eq!(
+                config["build"]["target"].as_str(),
+                Some(board.target_triple()),
+                "{board}"
+            );
+            // Cargo splits config keys at dots, quoted or not, and so
+            // `[target.thumbv8m.main-none-eabihf]` is the triple's table.
+            let target = board
+                .target_triple()
+                .split('.')
+                .fold(&config["target"], |table, part| &table[part]);
+            let runner = target["runner"].as_str().unwrap_or_default();
+            let qemu = board.qemu();
+            let machine = format!("{} {}", qemu.program, qemu.args[..2].join(" "));
+            assert!(runner.starts_with(&machine), "{board}: {runner}");
+            if let InstructionCounter::SysTick { clock_hz, .. } = qemu.counter {
+                let clock = config["env"]["BLUESCRIPT_CORE_CLOCK_HZ"].as_str();
+                assert_eq!(clock, Some(clock_hz.to_string().as_str()), "{board}");
+            }
+        }
+    }
+
     #[test]
     fn a_board_without_a_template_says_so() {
         let rv32 = Board::named("qemu-rv32").unwrap();
