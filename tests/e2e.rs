@@ -503,16 +503,36 @@ fn outside_a_project_the_tool_says_what_to_do() {
 }
 
 /// A script whose `report` function compiles to several KiB, tagged `version`.
-fn bulky_script(version: usize) -> String {
+/// The size of the project's patch region in bytes: its template's
+/// `BLUESCRIPT_PATCH_REGION_SIZE` (a board with little RAM sets one), or
+/// the runtime's default, 64 KiB.
+fn patch_region_size(project: &Project) -> usize {
+    let config = std::fs::read_to_string(project.root.join(".cargo/config.toml")).unwrap();
+    let Some(line) = config
+        .lines()
+        .find(|line| line.starts_with("BLUESCRIPT_PATCH_REGION_SIZE"))
+    else {
+        return 64 * 1024;
+    };
+    let value = line.split('"').nth(1).unwrap();
+    match value.strip_suffix(['K', 'k']) {
+        Some(kib) => kib.parse::<usize>().unwrap() * 1024,
+        None => value.parse().unwrap(),
+    }
+}
+
+/// A program whose `report` has `branches` branches, each printing its own
+/// long line: about 120 bytes of patch each.
+fn bulky_script(version: usize, branches: usize) -> String {
     let mut lines = String::new();
-    for i in 0..100 {
+    for i in 0..branches {
         lines.push_str(&format!(
             "  if (n == {i}) {{ console.log(\"version {version} says {i} with enough text to take room\", n) }}\n"
         ));
     }
     format!(
         "let count: integer = 0\n\nfunction report(n: integer) {{\n{lines}}}\n\n\
-         function tick() {{\n  count = count + 1\n  report(count % 100)\n  console.log(\"count\", count)\n}}\n\n\
+         function tick() {{\n  count = count + 1\n  report(count % {branches})\n  console.log(\"count\", count)\n}}\n\n\
          setInterval(tick, 20)\n"
     )
 }
@@ -520,16 +540,18 @@ fn bulky_script(version: usize) -> String {
 #[test]
 fn watch_reclaims_the_patch_region_when_it_fills_up() {
     let project = Project::new("compact");
-    project.write_script(&bulky_script(0));
+    // Each patch of `report` takes a sixth of the region or so: 100
+    // branches in the default 64 KiB.
+    let branches = (patch_region_size(&project) / 512).min(100);
+    project.write_script(&bulky_script(0, branches));
     let mut watch = Watch::start(&project);
     watch.expect_stdout(Duration::from_secs(600), "from version 0", |l| {
         l.starts_with("version 0 ")
     });
     watch.expect_stderr(Duration::from_secs(30), "Watching");
-    // Each patch of `report` takes several KiB of the 64 KiB region.
     let mut compacted_at = None;
     for version in 1..=40 {
-        project.write_script(&bulky_script(version));
+        project.write_script(&bulky_script(version, branches));
         let prefix = format!("version {version} ");
         watch.expect_stdout(Duration::from_secs(30), "from the new version", |l| {
             l.starts_with(&prefix)
@@ -546,7 +568,7 @@ fn watch_reclaims_the_patch_region_when_it_fills_up() {
         l.starts_with("count ")
     });
     for version in compacted_at + 1..compacted_at + 4 {
-        project.write_script(&bulky_script(version));
+        project.write_script(&bulky_script(version, branches));
         let prefix = format!("version {version} ");
         watch.expect_stdout(Duration::from_secs(30), "from the new version", |l| {
             l.starts_with(&prefix)

@@ -94,15 +94,19 @@ pub fn discover(wanted: &[String]) -> Result<Vec<Benchmark>> {
 /// `rust_<name>_verify(result)`.
 pub fn install_firmware(root: &Path, benchmarks: &[Benchmark]) -> Result<()> {
     // A 32 KiB heap: the allocating benchmarks keep a few kilobytes live.
-    let manifest = root.join("Cargo.toml");
-    let text = std::fs::read_to_string(&manifest)?;
-    std::fs::write(
-        &manifest,
-        text.replace(
-            "[package.metadata.bluescript]\n",
-            "[package.metadata.bluescript]\nheap-size = \"32K\"\n",
-        ),
-    )?;
+    // A board with little RAM keeps the heap its template sets.
+    let config = std::fs::read_to_string(root.join(".cargo/config.toml"))?;
+    if !config.contains("\nBLUESCRIPT_HEAP_SIZE") {
+        let manifest = root.join("Cargo.toml");
+        let text = std::fs::read_to_string(&manifest)?;
+        std::fs::write(
+            &manifest,
+            text.replace(
+                "[package.metadata.bluescript]\n",
+                "[package.metadata.bluescript]\nheap-size = \"32K\"\n",
+            ),
+        )?;
+    }
     let src = root.join("src");
     std::fs::copy(
         benchmarks_dir().join("firmware/cost.rs"),

@@ -92,8 +92,10 @@ fn install_mpu_guard(base: usize) {
 }
 
 /// Sets PSP to `top`, makes thread mode use it and jumps to `f(arg)`. The
-/// main stack keeps the caller's frames (they are never returned to) and
-/// serves the exception handlers from there on.
+/// caller's frames on the main stack are never returned to, so the main
+/// stack starts again from its top (cortex-m-rt's `_stack_start`) and
+/// serves only the exception handlers from there on: on a board with
+/// little RAM, every byte of it counts.
 ///
 /// # Safety
 /// Thread mode on the main stack; `[.., top)` is RAM that nothing else uses.
@@ -110,6 +112,10 @@ pub(crate) unsafe extern "C" fn run_on_stack(
         "orrs r1, r3",
         "msr control, r1",
         "isb",
+        "ldr r3, 1f",
+        "msr msp, r3",
         "bx r2",
+        ".p2align 2",
+        "1: .word _stack_start",
     )
 }
