@@ -580,3 +580,62 @@ fn watch_reclaims_the_patch_region_when_it_fills_up() {
     let count = |line: &str| line["count ".len()..].parse::<i32>().unwrap();
     assert!(count(&after) > count(&before), "{before} then {after}");
 }
+
+fn trapping_script(work: &str, label: &str) -> String {
+    format!(
+        r#"let count: integer = 0
+
+function work() {{
+  {work}
+}}
+
+function tick() {{
+  count = count + 1
+  work()
+  console.log("{label}", count)
+}}
+
+setInterval(tick, 50)
+"#
+    )
+}
+
+/// On RISC-V the trap handler reports a fault of script code that the host
+/// patched in (here an illegal instruction spliced in with `code`) as a
+/// run-time error with its address, and the program goes on with its
+/// state. (Cortex-M halts on such a fault, as on any other.)
+#[test]
+fn a_fault_in_patched_code_is_a_run_time_error_on_risc_v() {
+    if support::board().isa().family() != "riscv32" {
+        return;
+    }
+    let project = Project::new("trap");
+    project.write_script(&trapping_script("", "count"));
+    let mut watch = Watch::start(&project);
+    let before = watch.expect_stdout(Duration::from_secs(600), "`count 3`", |l| {
+        number_after(l, "count").is_some_and(|n| n >= 3)
+    });
+    watch.expect_stderr(Duration::from_secs(30), "Watching");
+    project.write_script(&trapping_script(
+        r#"code`unsafe { core::arch::asm!("unimp") }`"#,
+        "count",
+    ));
+    let fault = "run-time error: illegal instruction at pc=0x";
+    let error = watch.expect_stderr(Duration::from_secs(30), fault);
+    let address = &error[error.find(fault).unwrap() + fault.len()..];
+    assert!(
+        address.len() == 8 && address.chars().all(|c| c.is_ascii_hexdigit()),
+        "{error}"
+    );
+    // Every callback faults, and the next one runs again.
+    watch.expect_stderr(Duration::from_secs(5), fault);
+    project.write_script(&trapping_script("", "again"));
+    let before = number_after(&before, "count").unwrap();
+    let after = watch.expect_stdout(Duration::from_secs(30), "a count after the fix", |l| {
+        number_after(l, "again").is_some()
+    });
+    // The faulting callbacks counted too (each faulted after its increment),
+    // so the count skips ahead: the program was never restarted.
+    let after = number_after(&after, "again").unwrap();
+    assert!(after > before + 2, "{before} then {after}");
+}
