@@ -20,11 +20,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub struct Environment {
-    main: SourceFile,
-    dir: String,
-    /// Every script file the program imports, as read when it was checked:
-    /// later checks read nothing.
-    files: HashMap<String, String>,
+    sources: Sources,
     exports: Vec<Export>,
     /// The cells accepted so far, in order.
     cells: Vec<Arc<SourceFile>>,
@@ -57,21 +53,25 @@ impl Environment {
         scripts: &Scripts<'_>,
         exports: &[Export],
     ) -> Result<(Environment, Program), Vec<Diagnostic>> {
-        let allocator = Allocator::default();
-        let modules = modules::load(&allocator, scripts)?;
-        let files = modules.modules[1..]
-            .iter()
-            .map(|module| (module.file.name.clone(), module.file.text.clone()))
-            .collect();
-        let program = check_program(&modules, exports)?;
+        let sources = Sources::read(scripts)?;
+        let program = sources.check(exports, &[])?;
         let environment = Environment {
-            main: scripts.main.clone(),
-            dir: scripts.dir.clone(),
-            files,
+            sources,
             exports: exports.to_vec(),
             cells: Vec::new(),
         };
         Ok((environment, program))
+    }
+
+    /// Follows the running program to new sources (a patch changed its
+    /// functions), keeping the cells, which must still check against it;
+    /// otherwise the environment is as it was. Returns the new program
+    /// with the cells.
+    pub fn replace_program(&mut self, scripts: &Scripts<'_>) -> Result<Program, Vec<Diagnostic>> {
+        let sources = Sources::read(scripts)?;
+        let program = sources.check(&self.exports, &self.cells)?;
+        self.sources = sources;
+        Ok(program)
     }
 
     /// The name the next cell is known by (`<cell 1>` first), in its
@@ -88,26 +88,11 @@ impl Environment {
             name: self.next_cell_name(),
             text: text.to_string(),
         });
-        let allocator = Allocator::default();
-        let scripts = Scripts {
-            main: self.main.clone(),
-            dir: self.dir.clone(),
-            loader: &self.files,
-        };
-        let mut modules = modules::load(&allocator, &scripts)?;
-        for (number, cell) in self.cells.iter().chain([&file]).enumerate() {
-            let program = modules::parse(&allocator, cell)?;
-            modules.order.push(modules.modules.len());
-            modules.modules.push(Module {
-                file: cell.clone(),
-                prefix: String::new(),
-                program,
-                imports: HashMap::new(),
-                cell: Some(cell_function_name(number + 1)),
-            });
-        }
-        let program = check_program(&modules, &self.exports)?;
-        let index = (modules.modules.len() - 1) as u32;
+        let mut cells = self.cells.clone();
+        cells.push(file.clone());
+        let program = self.sources.check(&self.exports, &cells)?;
+        // The new cell is the last file.
+        let index = (program.files.len() - 1) as u32;
         let name = cell_function_name(self.cells.len() + 1);
         let mut functions: Vec<Function> = program
             .functions
@@ -139,6 +124,58 @@ impl Environment {
             file,
             program,
         })
+    }
+}
+
+/// The program's sources, as read when it was checked: later checks read
+/// nothing.
+struct Sources {
+    main: SourceFile,
+    dir: String,
+    /// Every script file the program imports.
+    files: HashMap<String, String>,
+}
+
+impl Sources {
+    /// Reads the program's files through the loader of `scripts`.
+    fn read(scripts: &Scripts<'_>) -> Result<Sources, Vec<Diagnostic>> {
+        let allocator = Allocator::default();
+        let modules = modules::load(&allocator, scripts)?;
+        Ok(Sources {
+            main: scripts.main.clone(),
+            dir: scripts.dir.clone(),
+            files: modules.modules[1..]
+                .iter()
+                .map(|module| (module.file.name.clone(), module.file.text.clone()))
+                .collect(),
+        })
+    }
+
+    /// Checks the program with `cells` after it, in order.
+    fn check(
+        &self,
+        exports: &[Export],
+        cells: &[Arc<SourceFile>],
+    ) -> Result<Program, Vec<Diagnostic>> {
+        let allocator = Allocator::default();
+        let scripts = Scripts {
+            main: self.main.clone(),
+            dir: self.dir.clone(),
+            loader: &self.files,
+        };
+        let mut modules = modules::load(&allocator, &scripts)?;
+        for (number, cell) in cells.iter().enumerate() {
+            let program = modules::parse(&allocator, cell)?;
+            modules.order.push(modules.modules.len());
+            modules.modules.push(Module {
+                file: cell.clone(),
+                prefix: String::new(),
+                program,
+                imports: HashMap::new(),
+                cell: Some(cell_function_name(number + 1)),
+            });
+        }
+        check_program(&modules, exports)
     }
 }
 
@@ -291,5 +328,31 @@ mod tests {
             .check_cell("import { helper } from './util'")
             .unwrap_err();
         assert_eq!(errors[0].kind, Kind::Import);
+    }
+
+    #[test]
+    fn the_environment_follows_a_patched_program_while_its_cells_check() {
+        let mut environment = environment(PROGRAM, &NoFiles);
+        accepted(&mut environment, "let t = double(2)");
+        let version = |text: &str| Scripts {
+            main: SourceFile {
+                name: "scripts/main.bs".into(),
+                text: text.into(),
+            },
+            dir: "scripts".into(),
+            loader: &NoFiles,
+        };
+        let patched =
+            PROGRAM.replace("n * 2", "n + n") + "function half(n: integer) { return n / 2 }\n";
+        let program = environment.replace_program(&version(&patched)).unwrap();
+        assert!(program.function("half").is_some() && program.function("<cell 1>").is_some());
+        let cell = accepted(&mut environment, "half(t)");
+        assert_eq!(printed(&cell), Some(Ty::Integer));
+        // Without `double`, the first cell no longer checks: nothing changes.
+        let errors = environment
+            .replace_program(&version("let count = 0\n"))
+            .unwrap_err();
+        assert_eq!(errors[0].location().as_deref(), Some("<cell 1>:1:9"));
+        accepted(&mut environment, "half(double(t))");
     }
 }
