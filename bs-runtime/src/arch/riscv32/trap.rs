@@ -28,7 +28,8 @@ use super::tick;
 use crate::fault::{fatal, halt, hex};
 use crate::{abi, catch, stack};
 
-const TRAP_STACK_SIZE: usize = 4096;
+/// Room for the deepest handler: a fault reported with `fault::fatal`.
+const TRAP_STACK_SIZE: usize = 2048;
 
 #[repr(C, align(16))]
 struct TrapStack([u8; TRAP_STACK_SIZE]);
