@@ -90,6 +90,10 @@ pub struct ClassDescriptor {
     pub member_count: usize,
 }
 
+// The compiler places the table of virtual-method slots right after it.
+const _: () =
+    assert!(size_of::<ClassDescriptor>() == bluescript_abi::object::CLASS_DESCRIPTOR_WORDS * WORD);
+
 impl ClassDescriptor {
     pub fn members(&self) -> &'static [Member] {
         if self.members.is_null() || self.member_count == 0 {

@@ -46,6 +46,12 @@ impl Kind {
     }
 }
 
+/// Words of a class descriptor before its table of virtual-method slots
+/// (`kind`, `size_words`, `ref_map`, `superclass`, `name`, `members`,
+/// `member_count`): a call that a subclass may override loads the slot
+/// from the receiver's descriptor at `CLASS_DESCRIPTOR_WORDS + index`.
+pub const CLASS_DESCRIPTOR_WORDS: usize = 7;
+
 /// `kind` of a member-table entry: a field holding the bits of an `i32`
 /// (`integer`, `int32`, enums).
 pub const MEMBER_INT: usize = 1;

@@ -9,6 +9,9 @@
 
 use super::exports::Export;
 use super::ir::*;
+use bluescript_abi::object::{layout, Kind, CLASS_DESCRIPTOR_WORDS};
+use bluescript_abi::symbols::{self, prefix, PATCH_EPOCH_SEPARATOR};
+use bluescript_abi::{value, ArithOp, CompareOp};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -49,16 +52,16 @@ pub fn image_slots(program: &Program) -> SlotMap {
 
 /// The symbol of a script function in the image.
 pub fn function_symbol(name: &str) -> String {
-    format!("__bs_fn_{}", mangle(name))
+    format!("{}{}", prefix::FUNCTION, mangle(name))
 }
 
 /// The symbol of a script function compiled in patch number `epoch`.
 pub fn patch_symbol(name: &str, epoch: u32) -> String {
-    format!("{}__p{epoch}", function_symbol(name))
+    format!("{}{PATCH_EPOCH_SEPARATOR}{epoch}", function_symbol(name))
 }
 
 pub fn global_symbol(name: &str) -> String {
-    format!("__bs_g_{}", mangle(name))
+    format!("{}{}", prefix::GLOBAL, mangle(name))
 }
 
 /// Script identifiers may contain `$`, Rust ones may not.
@@ -221,27 +224,26 @@ struct Str<const N: usize> {
     text: [u8; N],
 }
 unsafe impl<const N: usize> Sync for Str<N> {}
-/// Element `i` of a fixed-length array (elements inline from byte 8),
-/// bounds-checked.
+/// Element `i` of a fixed-length array (elements inline), bounds-checked.
 #[inline(always)]
 unsafe fn fixed_element<T>(a: u32, i: i32, loc: *const u8) -> *mut T {
     unsafe {
-        let length = *(a as *const i32).add(1);
+        let length = *(a as *const i32).add(ARRAY_LENGTH);
         if (i as u32) >= (length as u32) {
             bs_index_error(i, length, loc)
         }
-        ((a as *mut u8).add(8) as *mut T).add(i as usize)
+        ((a as *mut u32).add(FIXED_DATA) as *mut T).add(i as usize)
     }
 }
 /// Element `i` of a growable array (in its vector), bounds-checked.
 #[inline(always)]
 unsafe fn growable_element(a: u32, i: i32, loc: *const u8) -> *mut u32 {
     unsafe {
-        let length = *(a as *const i32).add(1);
+        let length = *(a as *const i32).add(ARRAY_LENGTH);
         if (i as u32) >= (length as u32) {
             bs_index_error(i, length, loc)
         }
-        (*(a as *const u32).add(2) as *mut u32).add(2 + i as usize)
+        (*(a as *const u32).add(ARRAY_STORAGE) as *mut u32).add(VECTOR_DATA + i as usize)
     }
 }
 /// Word `offset` of an object: a field, a cell's value.
@@ -250,31 +252,41 @@ unsafe fn word<T>(object: u32, offset: usize) -> *mut T {
     unsafe { (object as *mut u32).add(offset) as *mut T }
 }
 #[inline(always)]
-fn box_int(i: i32) -> u32 {
-    ((i as u32) << 2) | 1
+const fn box_int(i: i32) -> u32 {
+    ((i as u32) << INTEGER_SHIFT) | TAG_INTEGER
+}
+const ANY_ZERO: u32 = box_int(0);
+#[inline(always)]
+fn is_int(v: u32) -> bool {
+    v & TAG_MASK == TAG_INTEGER
+}
+/// The integer an `any` holds, once `is_int` said it holds one.
+#[inline(always)]
+fn unbox_int(v: u32) -> i32 {
+    (v as i32) >> INTEGER_SHIFT
 }
 #[inline(always)]
 fn box_bool(b: bool) -> u32 {
-    if b { 7 } else { 3 }
+    if b { ANY_TRUE } else { ANY_FALSE }
 }
-/// Fast paths of operations on `any` for two integers (tag 01): the
+/// Fast paths of operations on `any` for two integers: the
 /// tagged words add, subtract and compare as they are, and wrap at 30 bits
 /// as boxing does; anything else goes to the runtime.
 #[inline(always)]
 fn both_ints(a: u32, b: u32) -> bool {
-    ((a ^ 1) | (b ^ 1)) & 3 == 0
+    ((a ^ TAG_INTEGER) | (b ^ TAG_INTEGER)) & TAG_MASK == 0
 }
 #[inline(always)]
 unsafe fn any_arith(op: i32, a: u32, b: u32, loc: *const u8) -> u32 {
     if both_ints(a, b) {
         match op {
-            0 => return a.wrapping_add(b).wrapping_sub(1),
-            1 => return a.wrapping_sub(b).wrapping_add(1),
-            2 => return (((a as i32) >> 2).wrapping_mul((b - 1) as i32) as u32) | 1,
-            // Division and remainder truncate; by zero (a boxed 0 is 1), the
-            // runtime reports the error. 30-bit operands cannot overflow.
-            3 if b != 1 => return box_int(((a as i32) >> 2) / ((b as i32) >> 2)),
-            4 if b != 1 => return box_int(((a as i32) >> 2) % ((b as i32) >> 2)),
+            OP_ADD => return a.wrapping_add(b).wrapping_sub(TAG_INTEGER),
+            OP_SUB => return a.wrapping_sub(b).wrapping_add(TAG_INTEGER),
+            OP_MUL => return (unbox_int(a).wrapping_mul((b - TAG_INTEGER) as i32) as u32) | TAG_INTEGER,
+            // Division and remainder truncate; by zero, the runtime reports
+            // the error. 30-bit operands cannot overflow.
+            OP_DIV if b != ANY_ZERO => return box_int(unbox_int(a) / unbox_int(b)),
+            OP_REM if b != ANY_ZERO => return box_int(unbox_int(a) % unbox_int(b)),
             _ => {}
         }
     }
@@ -285,9 +297,9 @@ unsafe fn any_compare(op: i32, a: u32, b: u32, loc: *const u8) -> bool {
     if both_ints(a, b) {
         let (a, b) = (a as i32, b as i32);
         return match op {
-            0 => a < b,
-            1 => a <= b,
-            2 => a > b,
+            OP_LT => a < b,
+            OP_LE => a <= b,
+            OP_GT => a > b,
             _ => a >= b,
         };
     }
@@ -302,24 +314,28 @@ unsafe fn any_equals(a: u32, b: u32) -> bool {
 }
 #[inline(always)]
 unsafe fn any_truthy(v: u32) -> bool {
-    match v & 3 {
-        1 => v != 1,
-        3 => v == 7,
-        0 => v != 0,
+    match v & TAG_MASK {
+        TAG_INTEGER => v != ANY_ZERO,
+        TAG_SPECIAL => v == ANY_TRUE,
+        TAG_REFERENCE => v != ANY_UNDEFINED,
         _ => unsafe { bs_any_truthy(v) },
     }
 }
 #[inline(always)]
 unsafe fn any_to_int(v: u32, loc: *const u8) -> i32 {
-    if v & 3 == 1 {
-        (v as i32) >> 2
+    if is_int(v) {
+        unbox_int(v)
     } else {
         unsafe { bs_any_to_int(v, loc) }
     }
 }
 #[inline(always)]
 unsafe fn is_string(v: u32) -> bool {
-    unsafe { v != 0 && v & 3 == 0 && *(v as *const u32) == &raw const __bs_desc_string as u32 }
+    unsafe {
+        v != ANY_UNDEFINED
+            && v & TAG_MASK == TAG_REFERENCE
+            && *(v as *const u32) == &raw const __bs_desc_string as u32
+    }
 }
 /// An `any` as `any[]`: every array is one (LANGUAGE.md §9).
 #[inline(always)]
@@ -337,6 +353,46 @@ unsafe fn print_text(text: &str) {
     unsafe { bs_print_str(text.as_ptr(), text.len()) }
 }
 "#;
+
+/// The device ABI's numbers that generated code uses, as constants of the
+/// generated module (from `bluescript_abi`, like the runtime's), then the
+/// helpers that use them.
+fn push_helpers(out: &mut String) {
+    // Words of `any` values, and word indices into objects.
+    let constants = [
+        ("TAG_MASK", "u32", value::TAG_MASK),
+        ("TAG_REFERENCE", "u32", value::TAG_REFERENCE),
+        ("TAG_INTEGER", "u32", value::TAG_INTEGER),
+        ("TAG_SPECIAL", "u32", value::TAG_SPECIAL),
+        ("INTEGER_SHIFT", "u32", value::INTEGER_SHIFT),
+        ("ANY_UNDEFINED", "u32", value::UNDEFINED),
+        ("ANY_FALSE", "u32", value::FALSE),
+        ("ANY_TRUE", "u32", value::TRUE),
+        ("HEADER", "usize", layout::HEADER),
+        ("ARRAY_LENGTH", "usize", layout::ARRAY_LENGTH),
+        ("FIXED_DATA", "usize", layout::FIXED_DATA),
+        ("ARRAY_STORAGE", "usize", layout::ARRAY_STORAGE),
+        ("VECTOR_DATA", "usize", layout::VECTOR_DATA),
+        ("CLOSURE_SLOT", "usize", layout::CLOSURE_SLOT),
+        ("CLOSURE_CAPTURES", "usize", layout::CLOSURE_CAPTURES),
+        ("CELL_VALUE", "usize", layout::CELL_VALUE),
+    ];
+    for (name, ty, number) in constants {
+        let _ = writeln!(out, "const {name}: {ty} = {number};");
+    }
+    let op_codes = ArithOp::ALL
+        .iter()
+        .map(|op| (format!("{op:?}"), *op as u32))
+        .chain(
+            CompareOp::ALL
+                .iter()
+                .map(|op| (format!("{op:?}"), *op as u32)),
+        );
+    for (name, code) in op_codes {
+        let _ = writeln!(out, "const OP_{}: i32 = {code};", name.to_uppercase());
+    }
+    out.push_str(HELPERS);
+}
 
 /// The module compiled into the firmware crate (included by `bluescript::scripts!()`).
 /// How script functions of an image call each other.
@@ -372,7 +428,7 @@ pub fn generate_image(
         let _ = writeln!(out, "    static {}: u8;", export.record_symbol());
     }
     out.push_str("}\n");
-    out.push_str(HELPERS);
+    push_helpers(&mut out);
     out.push_str(roots::ROOT_FRAME);
     for global in &program.globals {
         let _ = writeln!(
@@ -431,15 +487,17 @@ pub fn generate_image(
         .collect();
     let _ = writeln!(
         out,
-        "#[used]\n#[unsafe(export_name = \"__bs_program\")]\n\
+        "#[used]\n#[unsafe(export_name = \"{program}\")]\n\
          pub static PROGRAM: bluescript::Program = bluescript::Program {{\n\
          \x20   build_id: {build_id:#010x},\n\
          \x20   slots: &[{}],\n\
-         \x20   main: bluescript::FnAddr(__bs_main as *const ()),\n\
+         \x20   main: bluescript::FnAddr({main} as *const ()),\n\
          \x20   exports: &[{}],\n\
          }};\n}}\npub use __bluescript::PROGRAM as SCRIPTS;",
         slot_entries.join(", "),
-        export_entries.join(", ")
+        export_entries.join(", "),
+        program = symbols::PROGRAM,
+        main = symbols::MAIN,
     );
     out
 }
@@ -467,7 +525,7 @@ pub fn generate_patch(
         declare_export(&mut out, export);
     }
     out.push_str("}\n");
-    out.push_str(HELPERS);
+    push_helpers(&mut out);
     out.push_str(roots::ROOT_FRAME);
     let mut generator = Generator::new(slots, Calls::Slots, true, program);
     push_native_items(&mut out, program);
@@ -725,8 +783,11 @@ impl<'s> Generator<'s> {
     }
 
     fn main(&mut self, body: &[Stmt], roots: usize) {
-        self.out
-            .push_str("#[unsafe(no_mangle)]\npub unsafe extern \"C\" fn __bs_main() { unsafe {\n");
+        let _ = writeln!(
+            self.out,
+            "#[unsafe(no_mangle)]\npub unsafe extern \"C\" fn {}() {{ unsafe {{",
+            symbols::MAIN
+        );
         if roots > 0 {
             self.line(1, &format!("bs_gc_roots(ROOTS.0.as_ptr(), {roots});"));
         }
@@ -1002,14 +1063,16 @@ impl<'s> Generator<'s> {
                 let make = if *or_length {
                     // An integer (tag 01) is a length.
                     format!(
-                        "if s & 3 == 1 {{ bs_array_new({descriptor}, (s as i32) >> 2, 0, {location}) }} else {{ {copy} }}"
+                        "if is_int(s) {{ bs_array_new({descriptor}, unbox_int(s), 0, {location}) }} else {{ {copy} }}"
                     )
                 } else {
                     copy
                 };
                 format!("{{ let s: u32 = {}; {make} }}", self.expr(source))
             }
-            ExprKind::ArrayLength(array) => format!("(*word::<i32>({}, 1))", self.expr(array)),
+            ExprKind::ArrayLength(array) => {
+                format!("(*word::<i32>({}, ARRAY_LENGTH))", self.expr(array))
+            }
             ExprKind::New {
                 class,
                 constructor,
@@ -1048,10 +1111,10 @@ impl<'s> Generator<'s> {
                 args,
                 ..
             } => {
-                let index = vtable.expect("virtual calls have a vtable index")
-                    + types::CLASS_DESCRIPTOR_WORDS;
+                let index = vtable.expect("virtual calls have a vtable index") as usize
+                    + CLASS_DESCRIPTOR_WORDS;
                 // The slot is in the receiver's class descriptor.
-                let slot = format!("*word::<u32>(*word::<u32>(r, 0), {index})");
+                let slot = format!("*word::<u32>(*word::<u32>(r, HEADER), {index})");
                 self.call_through_slot(object, &slot, signature, args)
             }
             ExprKind::CallClosure {
@@ -1060,7 +1123,7 @@ impl<'s> Generator<'s> {
                 args,
             } => {
                 // The slot is in the closure.
-                self.call_through_slot(callee, "*word::<u32>(r, 2)", signature, args)
+                self.call_through_slot(callee, "*word::<u32>(r, CLOSURE_SLOT)", signature, args)
             }
             ExprKind::Closure {
                 function,
@@ -1077,8 +1140,7 @@ impl<'s> Generator<'s> {
                 for (i, capture) in captures.iter().enumerate() {
                     let _ = write!(
                         text,
-                        " *word::<u32>(c, {}) = {};",
-                        3 + i,
+                        " *word::<u32>(c, CLOSURE_CAPTURES + {i}) = {};",
                         self.cell(capture)
                     );
                 }
@@ -1204,7 +1266,7 @@ impl<'s> Generator<'s> {
             }),
             ExprKind::CallExport { name, args } => {
                 self.with_operands(&args.iter().collect::<Vec<_>>(), false, |args| {
-                    format!("__bs_export_{name}({})", args.join(", "))
+                    format!("{}{name}({})", prefix::EXPORT, args.join(", "))
                 })
             }
             ExprKind::TimeNow => "bs_time_now()".into(),
@@ -1404,6 +1466,37 @@ mod tests {
         for function in MathFn::ALL {
             let declaration = format!("fn {}(", function.runtime_symbol());
             assert!(RUNTIME_EXTERNS.contains(&declaration), "{function:?}");
+        }
+    }
+
+    /// Every runtime symbol generated code declares is one the ABI crate
+    /// says every image has.
+    #[test]
+    fn the_runtime_externs_are_in_the_abi_crate() {
+        let mut declared = 0;
+        for line in RUNTIME_EXTERNS
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+        {
+            let name = line
+                .strip_prefix("fn ")
+                .and_then(|rest| rest.split('(').next())
+                .or_else(|| {
+                    let rest = line.strip_prefix("static ")?;
+                    let rest = rest.strip_prefix("mut ").unwrap_or(rest);
+                    rest.split(':').next()
+                })
+                .unwrap_or_else(|| panic!("not a declaration: {line}"));
+            let known = symbols::RUNTIME_FUNCTIONS.contains(&name)
+                || symbols::RUNTIME_DESCRIPTORS.contains(&name)
+                || symbols::IMAGE_SYMBOLS.iter().any(|s| s.name == name);
+            assert!(known, "`{name}` is not in bluescript_abi");
+            declared += 1;
+        }
+        assert!(declared > 80, "{declared}");
+        for function in MathFn::ALL {
+            assert!(symbols::RUNTIME_FUNCTIONS.contains(&function.runtime_symbol()));
         }
     }
 

@@ -7,6 +7,7 @@
 //! the device really has, and patches are checked against those.
 
 use super::ir::{Signature, Ty};
+use bluescript_abi::symbols::prefix;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,11 +24,11 @@ pub struct Export {
 impl Export {
     /// The C-ABI entry point the macro generates.
     pub fn entry_symbol(&self) -> String {
-        format!("__bs_export_{}", self.name)
+        format!("{}{}", prefix::EXPORT, self.name)
     }
 
     pub fn record_symbol(&self) -> String {
-        format!("__bs_sig_{}", self.name)
+        format!("{}{}", prefix::SIGNATURE, self.name)
     }
 
     /// Parses a signature record: `name(integer,boolean):void`, optionally

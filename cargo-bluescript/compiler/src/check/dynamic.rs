@@ -4,29 +4,32 @@
 //! a run-time error at the expression's location.
 
 use super::*;
+use bluescript_abi::{ArithOp, CompareOp};
 
-/// `bs_any_arith`'s operator codes.
+/// `bs_any_arith`'s operator code.
 fn arith_code(op: BinOp) -> Option<i32> {
-    Some(match op {
-        BinOp::Add => 0,
-        BinOp::Sub => 1,
-        BinOp::Mul => 2,
-        BinOp::Div => 3,
-        BinOp::Rem => 4,
-        BinOp::Pow => 5,
+    let op = match op {
+        BinOp::Add => ArithOp::Add,
+        BinOp::Sub => ArithOp::Sub,
+        BinOp::Mul => ArithOp::Mul,
+        BinOp::Div => ArithOp::Div,
+        BinOp::Rem => ArithOp::Rem,
+        BinOp::Pow => ArithOp::Pow,
         _ => return None,
-    })
+    };
+    Some(op as i32)
 }
 
-/// `bs_any_compare`'s operator codes.
+/// `bs_any_compare`'s operator code.
 fn compare_code(op: BinOp) -> Option<i32> {
-    Some(match op {
-        BinOp::Lt => 0,
-        BinOp::Le => 1,
-        BinOp::Gt => 2,
-        BinOp::Ge => 3,
+    let op = match op {
+        BinOp::Lt => CompareOp::Lt,
+        BinOp::Le => CompareOp::Le,
+        BinOp::Gt => CompareOp::Gt,
+        BinOp::Ge => CompareOp::Ge,
         _ => return None,
-    })
+    };
+    Some(op as i32)
 }
 
 fn int(value: i32) -> Expr {

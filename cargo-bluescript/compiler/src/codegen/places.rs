@@ -30,10 +30,9 @@ impl Generator<'_> {
         Some(match place {
             Place::Local(name) => local(name),
             Place::Global(name) | Place::Static(name) => global_symbol(name),
-            Place::Cell(name) => format!("(*word::<{rust}>({}, 1))", local(name)),
+            Place::Cell(name) => format!("(*word::<{rust}>({}, CELL_VALUE))", local(name)),
             Place::Captured(index) => format!(
-                "(*word::<{rust}>(*word::<u32>(closure_, {}), 1))",
-                3 + index
+                "(*word::<{rust}>(*word::<u32>(closure_, CLOSURE_CAPTURES + {index}), CELL_VALUE))"
             ),
             _ => return None,
         })
@@ -203,7 +202,7 @@ impl Generator<'_> {
                 // `bs_any_arith` with `+`/`-` and a boxed 1.
                 any_op = format!(
                     "any_arith({}, t, box_int(1), {})",
-                    if increment { 0 } else { 1 },
+                    if increment { "OP_ADD" } else { "OP_SUB" },
                     location_pointer(location)
                 );
                 any_op.as_str()
@@ -244,7 +243,9 @@ impl Generator<'_> {
     pub(super) fn cell(&self, place: &Place) -> String {
         match place {
             Place::Cell(name) => local(name),
-            Place::Captured(index) => format!("(*word::<u32>(closure_, {}))", 3 + index),
+            Place::Captured(index) => {
+                format!("(*word::<u32>(closure_, CLOSURE_CAPTURES + {index}))")
+            }
             _ => unreachable!("captures are cells"),
         }
     }

@@ -8,9 +8,9 @@
 //! pointing to a descriptor that is gone.
 
 use super::*;
-
-/// Words of a class descriptor before its table of virtual methods.
-pub const CLASS_DESCRIPTOR_WORDS: u32 = 7;
+use bluescript_abi::object::{
+    MEMBER_ANY, MEMBER_BOOL, MEMBER_FLOAT, MEMBER_INT, MEMBER_METHOD, MEMBER_NULLABLE, MEMBER_REF,
+};
 
 const DESCRIPTOR_TYPES: &str = r#"#[repr(C)]
 struct ArrayDesc { kind: u32, element: *const u32 }
@@ -103,7 +103,8 @@ impl Generator<'_> {
                     Ty::Array(element) => {
                         let _ = writeln!(
                             out,
-                            "#[unsafe(no_mangle)]\npub static {symbol}: ArrayDesc = ArrayDesc {{ kind: 9, element: unsafe {{ {} }} }};",
+                            "#[unsafe(no_mangle)]\npub static {symbol}: ArrayDesc = ArrayDesc {{ kind: {}, element: unsafe {{ {} }} }};",
+                            Kind::Array as usize,
                             self.descriptor(*element)
                         );
                     }
@@ -128,7 +129,7 @@ impl Generator<'_> {
         let args = self.unbox_arguments(out, signature);
         let _ = writeln!(
             out,
-            "    let f = core::mem::transmute::<usize, unsafe extern \"C\" fn(u32{}){}>(slot(*word::<u32>(c, 2) as usize));\n    let r = f(c{});\n    {}\n}} }}",
+            "    let f = core::mem::transmute::<usize, unsafe extern \"C\" fn(u32{}){}>(slot(*word::<u32>(c, CLOSURE_SLOT) as usize));\n    let r = f(c{});\n    {}\n}} }}",
             params.iter().map(|p| format!(", {p}")).collect::<String>(),
             ret_suffix(signature.ret),
             args.iter().map(|a| format!(", {a}")).collect::<String>(),
@@ -136,7 +137,8 @@ impl Generator<'_> {
         );
         let _ = writeln!(
             out,
-            "#[unsafe(no_mangle)]\npub static {symbol}: ClosureDesc = ClosureDesc {{ kind: 11, signature: {}.as_ptr(), any_entry: {entry} as *const () }};",
+            "#[unsafe(no_mangle)]\npub static {symbol}: ClosureDesc = ClosureDesc {{ kind: {}, signature: {}.as_ptr(), any_entry: {entry} as *const () }};",
+            Kind::Closure as usize,
             string_literal(&format!("{}\0", Ty::Function(Interned::new(signature.clone()))))
         );
     }
@@ -173,18 +175,20 @@ impl Generator<'_> {
         let mut members = Vec::new();
         for (i, (field, ty)) in class.fields.iter().enumerate() {
             let (kind, target) = match ty {
-                Ty::Integer | Ty::Int32 | Ty::Enum(_) => (1, "core::ptr::null()".to_string()),
-                Ty::Float => (2, "core::ptr::null()".to_string()),
-                Ty::Boolean => (3, "core::ptr::null()".to_string()),
-                Ty::Any => (4, "core::ptr::null()".to_string()),
+                Ty::Integer | Ty::Int32 | Ty::Enum(_) => {
+                    (MEMBER_INT, "core::ptr::null()".to_string())
+                }
+                Ty::Float => (MEMBER_FLOAT, "core::ptr::null()".to_string()),
+                Ty::Boolean => (MEMBER_BOOL, "core::ptr::null()".to_string()),
+                Ty::Any => (MEMBER_ANY, "core::ptr::null()".to_string()),
                 // Nullable, of no type: only null fits.
-                Ty::Null => (6, "core::ptr::null()".to_string()),
+                Ty::Null => (MEMBER_NULLABLE, "core::ptr::null()".to_string()),
                 Ty::Nullable(_) => (
-                    6,
+                    MEMBER_NULLABLE,
                     format!("unsafe {{ {} }} as *const ()", self.descriptor(*ty)),
                 ),
                 _ => (
-                    5,
+                    MEMBER_REF,
                     format!("unsafe {{ {} }} as *const ()", self.descriptor(*ty)),
                 ),
             };
@@ -216,7 +220,7 @@ impl Generator<'_> {
                 to_any("r", signature.ret)
             );
             members.push(format!(
-                "Member {{ name: {}.as_ptr(), kind: 7, offset: 0, target: {adapter} as *const () }}",
+                "Member {{ name: {}.as_ptr(), kind: {MEMBER_METHOD}, offset: 0, target: {adapter} as *const () }}",
                 string_literal(&format!("{method}\0"))
             ));
         }
@@ -233,13 +237,14 @@ impl Generator<'_> {
             out,
             "static {symbol}_REFS: [u32; {}] = {ref_map:?};\n\
              static {symbol}_MEMBERS: [Member; {}] = [{}];\n\
-             #[unsafe(no_mangle)]\npub static {symbol}: ClassDesc<{}> = ClassDesc {{ kind: 2, size_words: {size}, \
+             #[unsafe(no_mangle)]\npub static {symbol}: ClassDesc<{}> = ClassDesc {{ kind: {}, size_words: {size}, \
              ref_map: {symbol}_REFS.as_ptr(), superclass: {superclass}, name: {}.as_ptr(), \
              members: {symbol}_MEMBERS.as_ptr(), member_count: {}, vtable: [{}] }};",
             ref_map.len(),
             members.len(),
             members.join(", "),
             vtable.len(),
+            Kind::Instance as usize,
             string_literal(&format!("{}\0", name.name())),
             members.len(),
             vtable.join(", ")
