@@ -6,7 +6,7 @@
 mod support;
 
 use bluescript_abi::symbols::{
-    self, prefix, SymbolKind, IMAGE_SYMBOLS, RUNTIME_DESCRIPTORS, RUNTIME_FUNCTIONS,
+    self, prefix, SymbolKind, IMAGE_SYMBOLS, LINKER_SYMBOLS, RUNTIME_DESCRIPTORS, RUNTIME_FUNCTIONS,
 };
 use object::{Object, ObjectSymbol};
 use std::collections::HashMap;
@@ -15,7 +15,8 @@ use support::{shared_target_dir, text, tool, Project};
 
 /// What the image says about one of its symbols.
 struct Found {
-    kind: SymbolKind,
+    /// `None` for a symbol without a type (a linker script's).
+    kind: Option<SymbolKind>,
     address: u64,
     size: u64,
 }
@@ -27,9 +28,9 @@ fn global_symbols(elf: &Path) -> HashMap<String, Found> {
         .filter(|s| s.is_global() && s.is_definition())
         .filter_map(|s| {
             let kind = match s.kind() {
-                object::SymbolKind::Text => SymbolKind::Code,
-                object::SymbolKind::Data => SymbolKind::Data,
-                _ => return None,
+                object::SymbolKind::Text => Some(SymbolKind::Code),
+                object::SymbolKind::Data => Some(SymbolKind::Data),
+                _ => None,
             };
             Some((
                 s.name().ok()?.to_string(),
@@ -51,8 +52,9 @@ fn abi_mismatches(symbols: &HashMap<String, Found>) -> Vec<String> {
             problems.push(format!("`{name}` is missing"));
             None
         }
-        Some(found) if found.kind != kind => {
-            problems.push(format!("`{name}` is {:?}, not {kind:?}", found.kind));
+        Some(found) if found.kind != Some(kind) => {
+            let is = found.kind.map_or("untyped".into(), |k| format!("{k:?}"));
+            problems.push(format!("`{name}` is {is}, not {kind:?}"));
             None
         }
         Some(found) => Some(found),
@@ -95,6 +97,7 @@ fn abi_mismatches(symbols: &HashMap<String, Found>) -> Vec<String> {
         let known = IMAGE_SYMBOLS.iter().any(|s| s.name == name)
             || RUNTIME_FUNCTIONS.contains(&name.as_str())
             || RUNTIME_DESCRIPTORS.contains(&name.as_str())
+            || LINKER_SYMBOLS.contains(&name.as_str())
             || generated.iter().any(|p| name.starts_with(p));
         let abi_name = name.starts_with("__bs_") || name.starts_with(prefix::RUNTIME_FUNCTION);
         if abi_name && !known {
@@ -143,7 +146,7 @@ console.log(loose + 1)
 #[test]
 fn the_check_reports_a_missing_symbol_a_wrong_size_and_an_unknown_name() {
     let found = |kind, size| Found {
-        kind,
+        kind: Some(kind),
         address: 0x2000_0000,
         size,
     };
@@ -169,10 +172,26 @@ fn the_check_reports_a_missing_symbol_a_wrong_size_and_an_unknown_name() {
     symbols.insert(symbols::STATE.into(), found(SymbolKind::Data, 8));
     symbols.insert("bs_secret".into(), found(SymbolKind::Code, 4));
     symbols.insert("__bs_desc_string".into(), found(SymbolKind::Code, 4));
+    let untyped = |name: &str| {
+        let address = 0x2000_0000;
+        (
+            name.to_string(),
+            Found {
+                kind: None,
+                address,
+                size: 0,
+            },
+        )
+    };
+    symbols.extend([
+        untyped(symbols::SCRIPT_STACK_TOP),
+        untyped("__bs_guard_top"),
+    ]);
     assert_eq!(
         abi_mismatches(&symbols),
         [
             "`__bs_desc_string` is Code, not Data",
+            "`__bs_guard_top` is not in the ABI crate",
             "`__bs_state` has 8 bytes, the ABI says Bytes(4)",
             "`bs_print_end` is missing",
             "`bs_secret` is not in the ABI crate",

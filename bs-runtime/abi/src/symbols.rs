@@ -37,6 +37,9 @@ pub const MAIN: &str = "__bs_main";
 /// template without them runs script code on the main stack.
 pub const SCRIPT_STACK_BOTTOM: &str = "__bs_script_stack_bottom";
 pub const SCRIPT_STACK_TOP: &str = "__bs_script_stack_top";
+/// The symbols a template's linker script may define (addresses without
+/// a type).
+pub const LINKER_SYMBOLS: &[&str] = &[SCRIPT_STACK_BOTTOM, SCRIPT_STACK_TOP];
 
 /// Prefixes of the symbols named after a script or driver item (its name
 /// mangled into a Rust identifier by the compiler).
@@ -218,6 +221,7 @@ mod tests {
         let all = RUNTIME_FUNCTIONS
             .iter()
             .chain(RUNTIME_DESCRIPTORS)
+            .chain(LINKER_SYMBOLS)
             .chain(IMAGE_SYMBOLS.iter().map(|s| &s.name));
         let mut seen: [&str; 128] = [""; 128];
         for (i, name) in all.enumerate() {
