@@ -493,7 +493,7 @@ fn measure_board(
         let mut untyped_rows = Vec::new();
         let mut calibration = [0u64; 5];
         let mut spread = 0;
-        for benchmark in benchmarks {
+        for benchmark in benchmarks.iter().filter(|b| harness::fits(board, &b.name)) {
             let measured = harness::measure(&firmware, benchmark, release)
                 .with_context(|| format!("benchmark `{}`", benchmark.name))?;
             let row = Row {

@@ -48,6 +48,18 @@ pub fn locate(root: &Path) -> Result<Firmware> {
 }
 
 /// The benchmarks, in name order; `wanted` (names) filters them.
+/// Benchmarks that need more RAM than a board has, by board: the Rust
+/// sieve keeps its 4000 flags on the stack (qemu-m0's script stack is
+/// 4 KiB), and storage keeps more live than qemu-m0's 4 KiB heap holds.
+const TOO_BIG: &[(&str, &[&str])] = &[("qemu-m0", &["sieve", "storage"])];
+
+/// Whether `benchmark` fits in `board`'s RAM (see [`TOO_BIG`]).
+pub fn fits(board: Board, benchmark: &str) -> bool {
+    !TOO_BIG
+        .iter()
+        .any(|(name, too_big)| *name == board.name() && too_big.contains(&benchmark))
+}
+
 pub fn discover(wanted: &[String]) -> Result<Vec<Benchmark>> {
     let dir = benchmarks_dir();
     let mut found = Vec::new();
