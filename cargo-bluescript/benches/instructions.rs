@@ -30,6 +30,7 @@ use anyhow::{bail, Context, Result};
 use cargo_bluescript::board::Board;
 use cargo_bluescript::commands::StderrLog;
 use cargo_bluescript::firmware;
+use cargo_bluescript::isa::FloatAbi;
 use harness::ROUNDS;
 use object::{Object, ObjectSection, ObjectSymbol, SectionKind};
 use std::collections::BTreeMap;
@@ -74,8 +75,12 @@ fn geometric_mean(rows: &[Row]) -> f64 {
 fn print_table(board: Board, profile: &str, rows: &[Row], calibration: [u64; 5], spread: u64) {
     let isa = board.isa();
     let qemu = board.qemu();
+    let floats = match isa.float_abi() {
+        FloatAbi::Hard => "FPU",
+        FloatAbi::Soft => "floats in software",
+    };
     println!(
-        "\nExecuted instructions on {board} ({} {}), {profile}; {} {} -icount shift={}, \
+        "\nExecuted instructions on {board} ({} {}, {floats}), {profile}; {} {} -icount shift={}, \
          tick interrupts ({} instructions each) excluded:",
         isa.family(),
         isa.variant(),
