@@ -145,7 +145,9 @@ pub fn install_firmware(root: &Path, benchmarks: &[Benchmark]) -> Result<()> {
         "//! The hand-written Rust versions, exported to the benchmark scripts.\n\
          //! `black_box`: the script calls each several times with the same input,\n\
          //! and rustc, which sees both the script and these, must not reuse the\n\
-         //! first result.\n",
+         //! first result. `inline(never)`: nor inline a copy into each round of\n\
+         //! the script's unrolled loop, which it may compile differently (every\n\
+         //! round must measure the same machine code).\n",
     );
     for benchmark in benchmarks {
         let name = &benchmark.name;
@@ -156,7 +158,7 @@ pub fn install_firmware(root: &Path, benchmarks: &[Benchmark]) -> Result<()> {
         let _ = write!(
             module,
             "\nmod {name};\n\n\
-             #[bluescript::export]\nfn rust_{name}(n: i32) -> i32 {{\n    {name}::benchmark(core::hint::black_box(n))\n}}\n\n\
+             #[bluescript::export]\n#[inline(never)]\nfn rust_{name}(n: i32) -> i32 {{\n    {name}::benchmark(core::hint::black_box(n))\n}}\n\n\
              #[bluescript::export]\nfn rust_{name}_verify(result: i32) -> bool {{\n    {name}::verify(result)\n}}\n"
         );
     }
