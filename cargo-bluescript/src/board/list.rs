@@ -6,6 +6,20 @@ use super::{BoardInfo, InstructionCounter, MemoryMap, QemuMachine, Region, Runne
 const KIB: u32 = 1024;
 const MIB: u32 = 1024 * KIB;
 
+/// The MPS2 machines' (AN385, AN386): QEMU's 4 MiB at 0x0 are RAM, used
+/// as flash.
+const MPS2_MEMORY: MemoryMap = MemoryMap {
+    flash: Some(Region {
+        start: 0,
+        size: 4 * MIB,
+    }),
+    ram: Region {
+        start: 0x2000_0000,
+        size: 4 * MIB,
+    },
+    code_alias: None,
+};
+
 /// QEMU's MPS2 machines: SysTick runs on the 25 MHz system clock, so under
 /// `-icount shift=10` an instruction is 25.6 ticks.
 const MPS2_COUNTER: InstructionCounter = InstructionCounter::SysTick {
@@ -19,18 +33,7 @@ pub static BOARDS: [BoardInfo; 5] = [
         name: "qemu-m4",
         description: "Cortex-M4F emulated by QEMU (mps2-an386)",
         target: "thumbv7em-none-eabihf",
-        memory: MemoryMap {
-            // QEMU's 4 MiB at 0x0 are RAM, used as flash.
-            flash: Some(Region {
-                start: 0,
-                size: 4 * MIB,
-            }),
-            ram: Region {
-                start: 0x2000_0000,
-                size: 4 * MIB,
-            },
-            code_alias: None,
-        },
+        memory: MPS2_MEMORY,
         runner: Runner::Qemu(QemuMachine {
             program: "qemu-system-arm",
             package: "qemu-system-arm",
@@ -42,17 +45,7 @@ pub static BOARDS: [BoardInfo; 5] = [
         name: "qemu-m3",
         description: "Cortex-M3, floats in software, emulated by QEMU (mps2-an385)",
         target: "thumbv7m-none-eabi",
-        memory: MemoryMap {
-            flash: Some(Region {
-                start: 0,
-                size: 4 * MIB,
-            }),
-            ram: Region {
-                start: 0x2000_0000,
-                size: 4 * MIB,
-            },
-            code_alias: None,
-        },
+        memory: MPS2_MEMORY,
         runner: Runner::Qemu(QemuMachine {
             program: "qemu-system-arm",
             package: "qemu-system-arm",
