@@ -80,33 +80,30 @@ pub struct CodeAlias {
 impl MemoryMap {
     /// The address code at `data` runs at.
     pub fn executable_address(&self, data: u32) -> u32 {
-        match self.code_alias {
-            Some(alias)
-                if (Region {
-                    start: alias.data,
-                    size: alias.size,
-                })
-                .contains(data) =>
-            {
-                data - alias.data + alias.executable
-            }
-            _ => data,
-        }
+        self.across_alias(data, |alias| (alias.data, alias.executable))
     }
 
     /// The address code running at `executable` is written at.
     pub fn data_address(&self, executable: u32) -> u32 {
-        match self.code_alias {
-            Some(alias)
-                if (Region {
-                    start: alias.executable,
-                    size: alias.size,
-                })
-                .contains(executable) =>
-            {
-                executable - alias.executable + alias.data
-            }
-            _ => executable,
+        self.across_alias(executable, |alias| (alias.executable, alias.data))
+    }
+
+    /// `address` seen from the other side of the code alias, if it lies in
+    /// the side whose start `sides` gives first.
+    fn across_alias(&self, address: u32, sides: impl Fn(&CodeAlias) -> (u32, u32)) -> u32 {
+        let Some(alias) = &self.code_alias else {
+            return address;
+        };
+        let (from, to) = sides(alias);
+        if (Region {
+            start: from,
+            size: alias.size,
+        })
+        .contains(address)
+        {
+            address - from + to
+        } else {
+            address
         }
     }
 }
