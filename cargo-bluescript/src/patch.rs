@@ -870,23 +870,18 @@ mod tests {
         )
         .unwrap();
         let object = dir.join("image.o");
-        let output = Command::new(&toolchain.rustc)
-            .args([
-                "--edition=2021",
-                "--crate-type=lib",
-                "--emit=obj",
-                "-Copt-level=1",
-            ])
-            .args(["-Cpanic=abort", "--target", toolchain.target()])
-            .arg(&source)
-            .arg("-o")
-            .arg(&object)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
+        run_successfully(
+            Command::new(&toolchain.rustc)
+                .args([
+                    "--edition=2021",
+                    "--crate-type=lib",
+                    "--emit=obj",
+                    "-Copt-level=1",
+                ])
+                .args(["-Cpanic=abort", "--target", toolchain.target()])
+                .arg(&source)
+                .arg("-o")
+                .arg(&object),
         );
         // `-bios none`: QEMU's reset code jumps to the start of RAM.
         let script = dir.join("image.ld");
@@ -900,19 +895,24 @@ mod tests {
         )
         .unwrap();
         let image = dir.join("image.elf");
-        let output = Command::new(toolchain.lld().unwrap())
-            .args(["-flavor", "gnu", "-T"])
-            .arg(&script)
-            .arg(&object)
-            .arg("-o")
-            .arg(&image)
-            .output()
-            .unwrap();
+        run_successfully(
+            Command::new(toolchain.lld().unwrap())
+                .args(["-flavor", "gnu", "-T"])
+                .arg(&script)
+                .arg(&object)
+                .arg("-o")
+                .arg(&image),
+        );
+        image
+    }
+
+    /// Runs `command`, failing the test with its error output if it fails.
+    fn run_successfully(command: &mut Command) {
+        let output = command.output().unwrap();
         assert!(
             output.status.success(),
             "{}",
             String::from_utf8_lossy(&output.stderr)
         );
-        image
     }
 }
