@@ -444,7 +444,7 @@ fn unsupported_programs_are_refused_with_a_located_diagnostic() {
 /// floats, the collector, closures, classes and run-time errors.
 #[test]
 fn the_slice_names_at_least_40_programs_of_every_area() {
-    let boards = cargo_bluescript::board::Board::all()
+    let boards = cargo_bluescript::board::Board::emulated()
         .filter(|board| !FULL_SUITE_BOARDS.contains(&board.name()));
     for board in boards {
         let slice = slice(board.name());

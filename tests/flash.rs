@@ -76,7 +76,10 @@ impl Record {
         let cmdline = std::fs::read(format!("/proc/{}/cmdline", self.pid)).unwrap_or_default();
         let cmdline = String::from_utf8_lossy(&cmdline);
         alive
-            && cmdline.starts_with(&format!("{}\0", support::board().qemu().program))
+            && cmdline.starts_with(&format!(
+                "{}\0",
+                support::board().qemu().expect("an emulated board").program
+            ))
             && cmdline.contains(&*self.socket.to_string_lossy())
     }
 }

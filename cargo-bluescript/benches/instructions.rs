@@ -74,7 +74,7 @@ fn geometric_mean(rows: &[Row]) -> f64 {
 /// `spread`: the largest disagreement between rounds.
 fn print_table(board: Board, profile: &str, rows: &[Row], calibration: [u64; 5], spread: u64) {
     let isa = board.isa();
-    let qemu = board.qemu();
+    let qemu = board.qemu().expect("benchmarks run on emulated boards");
     let floats = match isa.float_abi() {
         FloatAbi::Hard => "FPU",
         FloatAbi::Soft => "floats in software",
@@ -459,7 +459,7 @@ fn run() -> Result<()> {
                 let name = args.next().context("--board needs a board's name")?;
                 boards.push(Board::named(&name)?);
             }
-            "--all-boards" => boards.extend(Board::all()),
+            "--all-boards" => boards.extend(Board::emulated()),
             other if other.starts_with('-') => bail!("unknown option `{other}`"),
             name => wanted.push(name.to_string()),
         }

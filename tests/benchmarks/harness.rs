@@ -252,7 +252,13 @@ pub struct Measured {
 /// stdout.
 pub fn run_image(board: Board, image: firmware::Image) -> Result<String> {
     let options = StartOptions {
-        icount: Some(board.qemu().counter.icount_shift()),
+        icount: Some(
+            board
+                .qemu()
+                .context("benchmarks run on emulated boards")?
+                .counter
+                .icount_shift(),
+        ),
     };
     let mut device = Device::start(board, image.shadow, &options)?;
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());

@@ -162,6 +162,7 @@ pub(super) fn flash(board: Board, shadow: &Shadow, state_dir: &Path) -> Result<F
                 }
             }
         }
+        Runner::Probe(target) => Err(super::probe_not_built(board, target)),
     }
 }
 
@@ -236,6 +237,7 @@ pub(super) fn stop(state_dir: &Path) -> Result<Option<Stopped>> {
     let board: Board = record.board.parse()?;
     let was_running = match &board.runner {
         Runner::Qemu(machine) => qemu::stop_detached(machine, record.pid, &record.socket)?,
+        Runner::Probe(target) => return Err(super::probe_not_built(board, target)),
     };
     FlashedBoard::remove(state_dir)?;
     Ok(Some(Stopped {
@@ -249,6 +251,7 @@ pub(super) fn stop(state_dir: &Path) -> Result<Option<Stopped>> {
 fn is_running(board: Board, record: &FlashedBoard) -> bool {
     match &board.runner {
         Runner::Qemu(machine) => qemu::is_serving(machine, record.pid, &record.socket),
+        Runner::Probe(_) => false,
     }
 }
 

@@ -115,6 +115,42 @@ pub enum Runner {
     /// on a private Unix socket; `flash` starts it detached, recorded in
     /// `board.json`, and later sessions reach it through that socket.
     Qemu(QemuMachine),
+    /// A real board reached through a debug probe (probe-rs, as a library):
+    /// `run` and `watch` flash it and reach its core through the probe;
+    /// `flash` leaves it running, recorded in `board.json`.
+    Probe(ProbeTarget),
+}
+
+/// A real board's chip and how its image is written.
+#[derive(Debug)]
+pub struct ProbeTarget {
+    /// probe-rs's name of the chip (`RP2040`, `nRF52840_xxAA`, `esp32c3`);
+    /// `--chip` or the project's `chip` key may name another.
+    pub chip: &'static str,
+    /// The probe that reaches it, for people ("the on-board ST-Link").
+    pub probe: &'static str,
+    pub image_format: ImageFormat,
+    /// An Espressif chip, which espflash can also flash over its serial
+    /// port (its ROM bootloader), without a debug probe.
+    pub esp_chip: Option<EspChip>,
+}
+
+/// How the ELF becomes what the chip boots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageFormat {
+    /// The ELF's loadable segments written where they say.
+    Elf,
+    /// The ESP-IDF application image (probe-rs's `idf` loader, espflash's
+    /// `IdfBootloaderFormat`): second-stage bootloader, partition table and
+    /// the application with its descriptor.
+    EspIdf,
+}
+
+/// The Espressif chips espflash is told about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EspChip {
+    Esp32c3,
+    Esp32c6,
 }
 
 /// A QEMU machine and what it takes to run and measure programs on it.
@@ -222,10 +258,24 @@ impl Board {
         self.0.name
     }
 
-    /// The QEMU machine that emulates this board.
-    pub fn qemu(self) -> &'static QemuMachine {
+    /// Every board QEMU emulates.
+    pub fn emulated() -> impl Iterator<Item = Board> {
+        Board::all().filter(|board| board.qemu().is_some())
+    }
+
+    /// The QEMU machine that emulates this board; `None` for a real board.
+    pub fn qemu(self) -> Option<&'static QemuMachine> {
         match &self.0.runner {
-            Runner::Qemu(machine) => machine,
+            Runner::Qemu(machine) => Some(machine),
+            Runner::Probe(_) => None,
+        }
+    }
+
+    /// The chip and probe of a real board; `None` for an emulated one.
+    pub fn probe_target(self) -> Option<&'static ProbeTarget> {
+        match &self.0.runner {
+            Runner::Probe(target) => Some(target),
+            Runner::Qemu(_) => None,
         }
     }
 
@@ -234,6 +284,8 @@ impl Board {
     pub fn ensure_tools_installed(self) -> Result<()> {
         match &self.0.runner {
             Runner::Qemu(_) => QemuBoard::ensure_installed(self),
+            // probe-rs is part of this program: nothing else to install.
+            Runner::Probe(_) => Ok(()),
         }
     }
 
@@ -277,8 +329,19 @@ impl Board {
                 };
                 Ok(Box::new(QemuBoard::start(self, elf, qemu_options)?))
             }
+            Runner::Probe(target) => Err(probe_not_built(self, target)),
         }
     }
+}
+
+/// What a real board says until reaching it through a probe is built.
+fn probe_not_built(board: Board, target: &ProbeTarget) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the {board} board ({}, through {}) cannot be reached yet: this version of \
+         cargo-bluescript runs programs on the emulated boards only",
+        target.chip,
+        target.probe
+    )
 }
 
 impl FromStr for Board {
@@ -351,6 +414,42 @@ mod tests {
         }
         assert_eq!(Board::named("qemu-rv32").unwrap().isa().family(), "riscv32");
         assert_eq!(Board::named("qemu-m0").unwrap().isa().variant(), "Armv6-M");
+    }
+
+    static PROBED: BoardInfo = BoardInfo {
+        name: "probed-test-board",
+        description: "a real board reached through a probe",
+        target: "thumbv6m-none-eabi",
+        memory: MemoryMap {
+            flash: Some(Region {
+                start: 0x1000_0000,
+                size: 0x20_0000,
+            }),
+            ram: Region {
+                start: 0x2000_0000,
+                size: 0x4_0000,
+            },
+            code_alias: None,
+        },
+        runner: Runner::Probe(ProbeTarget {
+            chip: "RP2040",
+            probe: "a CMSIS-DAP probe",
+            image_format: ImageFormat::Elf,
+            esp_chip: None,
+        }),
+    };
+
+    #[test]
+    fn real_boards_have_a_chip_and_no_emulator() {
+        let real = Board(&PROBED);
+        assert!(real.qemu().is_none());
+        assert_eq!(real.probe_target().unwrap().chip, "RP2040");
+        // probe-rs is linked in: nothing to install.
+        real.ensure_tools_installed().unwrap();
+        let m4 = Board::default();
+        assert!(m4.probe_target().is_none());
+        assert!(Board::emulated().all(|board| board.qemu().is_some()));
+        assert!(Board::emulated().any(|board| board == m4));
     }
 
     #[test]

@@ -61,9 +61,10 @@ pub struct QemuBoard {
 impl QemuBoard {
     /// Checks that the QEMU that emulates `board` can be run.
     pub fn ensure_installed(board: Board) -> Result<()> {
-        match find_program(board.qemu().program) {
+        let machine = machine(board)?;
+        match find_program(machine.program) {
             Some(_) => Ok(()),
-            None => Err(not_installed_error(board)),
+            None => Err(not_installed_error(board, machine)),
         }
     }
 
@@ -77,7 +78,7 @@ impl QemuBoard {
                 elf.display()
             );
         }
-        let mut process = QemuProcess::spawn(board.qemu(), elf, &options)?;
+        let mut process = QemuProcess::spawn(machine(board)?, elf, &options)?;
         process.wait_for_socket(options.startup_timeout)?;
         let core =
             connect(&process.socket_path()).map_err(|err| process.explain_startup_failure(err))?;
@@ -151,7 +152,7 @@ impl DetachedQemu {
         options: &QemuOptions,
     ) -> Result<DetachedQemu> {
         QemuBoard::ensure_installed(board)?;
-        let machine = board.qemu();
+        let machine = machine(board)?;
         // A leftover socket would look like the new one being ready.
         remove_socket(socket)?;
         let log_file =
@@ -534,10 +535,17 @@ fn output_suffix(output: &str) -> String {
     }
 }
 
-fn not_installed_error(board: Board) -> anyhow::Error {
+/// The machine that emulates `board`; an error for a real board.
+fn machine(board: Board) -> Result<&'static QemuMachine> {
+    board.qemu().ok_or_else(|| {
+        anyhow::anyhow!("the {board} board is a real board: QEMU does not emulate it")
+    })
+}
+
+fn not_installed_error(board: Board, machine: &QemuMachine) -> anyhow::Error {
     let QemuMachine {
         program, package, ..
-    } = board.qemu();
+    } = machine;
     anyhow::anyhow!(
         "`{program}` was not found on PATH: the {board} board needs it to emulate the microcontroller.\n\
          Install it with:\n  \
@@ -634,7 +642,8 @@ mod tests {
 
     #[test]
     fn the_missing_qemu_error_says_how_to_install_it() {
-        let message = not_installed_error(Board::default()).to_string();
+        let message =
+            not_installed_error(Board::default(), Board::default().qemu().unwrap()).to_string();
         assert!(
             message.starts_with("`qemu-system-arm` was not found on PATH")
                 && message.contains("the qemu-m4 board needs it"),
@@ -645,7 +654,8 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("brew install qemu"), "{message}");
-        let message = not_installed_error(Board::named("qemu-rv32").unwrap()).to_string();
+        let rv32 = Board::named("qemu-rv32").unwrap();
+        let message = not_installed_error(rv32, rv32.qemu().unwrap()).to_string();
         assert!(
             message.starts_with("`qemu-system-riscv32` was not found on PATH")
                 && message.contains("sudo apt-get install qemu-system-misc"),
@@ -671,7 +681,7 @@ mod tests {
             ..QemuOptions::default()
         };
         let command = qemu_command(
-            Board::default().qemu(),
+            Board::default().qemu().unwrap(),
             Path::new("fw.elf"),
             Path::new("dir/gdb.sock"),
             &options,
@@ -695,7 +705,7 @@ mod tests {
     #[test]
     fn the_risc_v_board_starts_from_ram_without_firmware() {
         let command = qemu_command(
-            Board::named("qemu-rv32").unwrap().qemu(),
+            Board::named("qemu-rv32").unwrap().qemu().unwrap(),
             Path::new("fw.elf"),
             Path::new("gdb.sock"),
             &QemuOptions::default(),
@@ -759,7 +769,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let elf = dir.path().join("firmware.bin");
         fs::write(&elf, [0u8; 64]).unwrap();
-        for board in Board::all() {
+        for board in Board::emulated() {
             ensure_installed(board);
             let mut qemu = QemuBoard::start(board, &elf, QemuOptions::default())
                 .unwrap_or_else(|err| panic!("{board}: {err:#}"));
@@ -807,14 +817,14 @@ mod tests {
 
     impl Drop for StopOnDrop {
         fn drop(&mut self) {
-            let _ = stop_detached(Board::default().qemu(), self.0, &self.1);
+            let _ = stop_detached(Board::default().qemu().unwrap(), self.0, &self.1);
         }
     }
 
     #[test]
     fn a_detached_qemu_runs_on_its_own_until_stopped() {
         let board = Board::default();
-        let machine = board.qemu();
+        let machine = board.qemu().unwrap();
         ensure_installed(board);
         let dir = tempfile::tempdir().unwrap();
         let elf = spinning_image(dir.path());
@@ -830,7 +840,7 @@ mod tests {
         assert!(is_serving(machine, pid, &socket));
         assert!(!is_serving(machine, pid, &dir.path().join("other.sock")));
         assert!(!is_serving(machine, std::process::id(), &socket));
-        let riscv = Board::named("qemu-rv32").unwrap().qemu();
+        let riscv = Board::named("qemu-rv32").unwrap().qemu().unwrap();
         assert!(!is_serving(riscv, pid, &socket));
         #[cfg(target_os = "linux")]
         {
