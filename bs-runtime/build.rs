@@ -10,7 +10,7 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     let target = env::var("TARGET").unwrap_or_default();
     if target.starts_with("thumbv6m") {
-        // Thumb-1 only, no CAS atomics, no MPU on the cores we support.
+        // Thumb-1 only, no CAS atomics, the MPU optional.
         println!("cargo:rustc-cfg=armv6m");
     } else if target.starts_with("thumbv8m.main") {
         // Armv8-M Mainline: the PMSAv8 MPU and the stack limit registers.

@@ -7,10 +7,11 @@
 //! - Armv8-M Mainline: PSPLIM, the process stack limit, makes any stack
 //!   pointer update below the region's bottom fault before it happens,
 //!   however large the frame;
-//! - Armv6-M: no stack limit, and the MPU is optional (the nRF51's
-//!   Cortex-M0 has none), so the region must start where RAM starts, and
-//!   the addresses below RAM must fault by themselves (they do on the nRF51
-//!   and in QEMU's `microbit`).
+//! - Armv6-M: no stack limit, and the MPU is optional. Where there is one
+//!   (the RP2040's Cortex-M0+), it guards as on Armv7-M; where there is
+//!   none (the nRF51's Cortex-M0), the region must start where RAM starts,
+//!   and the addresses below RAM must fault by themselves (they do on the
+//!   nRF51 and in QEMU's `microbit`).
 //!
 //! Exception handlers keep the main stack (MSP, cortex-m-rt's
 //! `_stack_start`), so the `HardFault` handler has a valid stack even
@@ -21,14 +22,19 @@ use core::arch::naked_asm;
 /// Size of the MPU guard at the bottom of the script stack: a power of two
 /// (an MPU region), and QEMU's page size, so that the guard does not slow
 /// down accesses to the rest of RAM.
-#[cfg(not(any(armv6m, armv8m)))]
+#[cfg(not(armv8m))]
 const GUARD: usize = 1024;
 
 /// Makes `[.., guard top)` fault; returns the guard's top. See the module
 /// documentation for each architecture version.
 pub(crate) fn install_stack_guard(bottom: usize, top: usize) -> usize {
-    #[cfg(not(any(armv6m, armv8m)))]
+    #[cfg(not(armv8m))]
     {
+        if mpu_regions() == 0 {
+            // No MPU (optional on Armv6-M and Armv7-M cores): the stack is
+            // bounded by what lies below it.
+            return bottom;
+        }
         // The guard must be aligned to its size; whatever lies below it in
         // the region is simply not used.
         let guard = bottom.next_multiple_of(GUARD);
@@ -49,21 +55,24 @@ pub(crate) fn install_stack_guard(bottom: usize, top: usize) -> usize {
         };
         bottom
     }
-    #[cfg(armv6m)]
-    {
-        let _ = top;
-        bottom
-    }
+}
+
+/// The number of MPU regions: 0 without an MPU, whose `MPU_TYPE` reads as
+/// zero.
+#[cfg(not(armv8m))]
+fn mpu_regions() -> u32 {
+    const MPU_TYPE: *const u32 = 0xE000_ED90 as *const u32;
+    // SAFETY: an architectural register of the system control space.
+    (unsafe { MPU_TYPE.read_volatile() } >> 8) & 0xff
 }
 
 /// Makes `[base, base + GUARD)` inaccessible with the last MPU region, and
 /// enables the MPU with the default memory map as background for every
 /// other address (privileged code only runs here: thread mode is
-/// privileged). Without an MPU, the stack is only bounded by what lies
-/// below it.
-#[cfg(not(any(armv6m, armv8m)))]
+/// privileged). The registers are the same in Armv6-M's and Armv7-M's
+/// PMSA.
+#[cfg(not(armv8m))]
 fn install_mpu_guard(base: usize) {
-    const MPU_TYPE: *const u32 = 0xE000_ED90 as *const u32;
     const MPU_CTRL: *mut u32 = 0xE000_ED94 as *mut u32;
     const MPU_RNR: *mut u32 = 0xE000_ED98 as *mut u32;
     const MPU_RBAR: *mut u32 = 0xE000_ED9C as *mut u32;
@@ -77,12 +86,8 @@ fn install_mpu_guard(base: usize) {
     // SAFETY: architectural MPU registers; the guard covers stack memory
     // that nothing uses yet, and nothing else is restricted.
     unsafe {
-        let regions = (MPU_TYPE.read_volatile() >> 8) & 0xff;
-        if regions == 0 {
-            return;
-        }
         cortex_m::asm::dsb();
-        MPU_RNR.write_volatile(regions - 1);
+        MPU_RNR.write_volatile(mpu_regions() - 1);
         MPU_RBAR.write_volatile(base as u32);
         MPU_RASR.write_volatile(RASR_XN | RASR_SIZE | RASR_ENABLE);
         MPU_CTRL.write_volatile(MPU_CTRL.read_volatile() | CTRL_ENABLE | CTRL_PRIVDEFENA);
