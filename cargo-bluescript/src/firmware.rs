@@ -1,7 +1,7 @@
 //! Building the firmware image: compile the scripts to Rust, then let cargo
 //! build the firmware crate around them.
 
-use crate::project::Project;
+use crate::project::{Project, SERIAL_KEY_VARIABLE};
 use crate::shadow::Shadow;
 use crate::toolchain;
 use anyhow::{bail, Context, Result};
@@ -239,6 +239,11 @@ fn cargo_build(
         .stderr(Stdio::piped());
     if let Some(size) = &project.heap_size {
         command.env("BLUESCRIPT_HEAP_SIZE", size);
+    }
+    // The device's serial agent refuses frames not authenticated with it.
+    if let Some(key) = project.serial_key()? {
+        let hex: String = key.iter().map(|byte| format!("{byte:02x}")).collect();
+        command.env(SERIAL_KEY_VARIABLE, hex);
     }
     if release {
         command.arg("--release");

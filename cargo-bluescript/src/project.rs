@@ -19,6 +19,9 @@ pub struct Project {
     /// `heap-size` of `[package.metadata.bluescript]`: the size of the
     /// scripts' heap (the runtime's `BLUESCRIPT_HEAP_SIZE`), if set.
     pub heap_size: Option<String>,
+    /// `serial-key-file` of `[package.metadata.bluescript]`, resolved: the
+    /// file holding the serial agent's key (docs/serial-agent.md).
+    pub serial_key_file: Option<PathBuf>,
     /// Cargo's target directory for this crate.
     pub target_dir: PathBuf,
 }
@@ -32,7 +35,14 @@ struct Metadata {
     main: Option<String>,
     /// The scripts' heap, in bytes or KiB (`"64K"`).
     heap_size: Option<String>,
+    /// A file with the serial agent's key: 32 hex digits, kept out of
+    /// version control.
+    serial_key_file: Option<String>,
 }
+
+/// The environment variable that holds the serial agent's key (overriding
+/// the project's key file), and through which the firmware's build gets it.
+pub const SERIAL_KEY_VARIABLE: &str = "BLUESCRIPT_SERIAL_KEY";
 
 impl Project {
     /// Finds the project from `--manifest-path` or from the current
@@ -86,10 +96,22 @@ impl Project {
             scripts_dir,
             main_script,
             heap_size: config.heap_size,
+            serial_key_file: config.serial_key_file.map(|file| root.join(file)),
             target_dir: metadata.target_directory.into_std_path_buf(),
             manifest,
             root,
         })
+    }
+
+    /// The serial agent's key: `BLUESCRIPT_SERIAL_KEY` if set, else the
+    /// project's key file, else none (frames are not authenticated).
+    pub fn serial_key(&self) -> Result<Option<bluescript_serial_agent::Key>> {
+        let variable = std::env::var(SERIAL_KEY_VARIABLE).ok();
+        read_serial_key(
+            variable.as_deref(),
+            self.serial_key_file.as_deref(),
+            |path| self.display_path(path),
+        )
     }
 
     /// Where the host keeps this project's generated code and shadow machine.
@@ -106,6 +128,34 @@ impl Project {
     }
 }
 
+/// The key from the environment variable's `variable` if not empty, else
+/// from `file`; `display` shows a path to the user.
+fn read_serial_key(
+    variable: Option<&str>,
+    file: Option<&Path>,
+    display: impl Fn(&Path) -> String,
+) -> Result<Option<bluescript_serial_agent::Key>> {
+    let (text, origin) = match (variable.filter(|text| !text.trim().is_empty()), file) {
+        (Some(text), _) => (text.to_string(), format!("`{SERIAL_KEY_VARIABLE}`")),
+        (None, Some(file)) => (
+            std::fs::read_to_string(file).with_context(|| {
+                format!(
+                    "cannot read the serial key file `{}` (`serial-key-file` in [package.metadata.bluescript])",
+                    display(file)
+                )
+            })?,
+            format!("`{}`", display(file)),
+        ),
+        (None, None) => return Ok(None),
+    };
+    match bluescript_serial_agent::key_from_hex(&text) {
+        Some(key) => Ok(Some(key)),
+        None => bail!(
+            "the serial key in {origin} is not 32 hexadecimal digits (128 bits); make one with e.g. `openssl rand -hex 16`"
+        ),
+    }
+}
+
 fn find_manifest(start: &Path) -> Result<PathBuf> {
     for dir in start.ancestors() {
         let candidate = dir.join("Cargo.toml");
@@ -118,4 +168,44 @@ fn find_manifest(start: &Path) -> Result<PathBuf> {
          (run this inside a project made with `cargo bluescript new`, or pass --manifest-path)",
         start.display()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_serial_key_comes_from_the_variable_or_the_key_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("serial.key");
+        let display = |path: &Path| path.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(read_serial_key(None, None, display).unwrap(), None);
+        let error = read_serial_key(None, Some(&file), display).unwrap_err();
+        assert!(format!("{error:#}").contains("cannot read the serial key file `serial.key`"));
+        std::fs::write(&file, "00112233445566778899aabbccddeeff\n").unwrap();
+        let key = read_serial_key(None, Some(&file), display)
+            .unwrap()
+            .unwrap();
+        assert_eq!((key[0], key[15]), (0x00, 0xff));
+        // The variable overrides the file, unless empty.
+        let from_variable = "ffeeddccbbaa99887766554433221100";
+        let key = read_serial_key(Some(from_variable), Some(&file), display)
+            .unwrap()
+            .unwrap();
+        assert_eq!(key[0], 0xff);
+        assert_eq!(
+            read_serial_key(Some(" "), Some(&file), display)
+                .unwrap()
+                .unwrap()[0],
+            0
+        );
+        std::fs::write(&file, "not a key").unwrap();
+        let error = read_serial_key(None, Some(&file), display)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("`serial.key` is not 32 hexadecimal digits"),
+            "{error}"
+        );
+    }
 }
