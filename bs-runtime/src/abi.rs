@@ -76,7 +76,10 @@ static __bs_patch_region: HostShared<PatchRegion> =
 
 /// The addresses of the patch region: code there is script code that the
 /// host wrote.
-#[cfg_attr(not(target_arch = "riscv32"), allow(dead_code))]
+#[cfg_attr(
+    not(any(target_arch = "riscv32", feature = "serial-agent")),
+    allow(dead_code)
+)]
 pub(crate) fn patch_region() -> core::ops::Range<usize> {
     let start = __bs_patch_region.get() as usize;
     start..start + PATCH_REGION_SIZE
@@ -120,6 +123,36 @@ pub(crate) fn set_state(state: State) {
 /// Patches applied since boot (see `__bs_patch_epoch`).
 pub(crate) fn patch_epoch() -> u32 {
     __bs_patch_epoch.load(Ordering::Relaxed)
+}
+
+/// `__bs_state`.
+#[cfg_attr(not(feature = "serial-agent"), allow(dead_code))]
+pub(crate) fn state() -> u32 {
+    __bs_state.load(Ordering::Relaxed)
+}
+
+/// `__bs_error_count`.
+#[cfg_attr(not(feature = "serial-agent"), allow(dead_code))]
+pub(crate) fn error_count() -> u32 {
+    __bs_error_count.load(Ordering::Relaxed)
+}
+
+/// The words the host writes: the patch epoch and the attach mark.
+#[cfg_attr(not(feature = "serial-agent"), allow(dead_code))]
+pub(crate) fn patch_epoch_address() -> usize {
+    __bs_patch_epoch.as_ptr() as usize
+}
+
+#[cfg_attr(not(feature = "serial-agent"), allow(dead_code))]
+pub(crate) fn host_attached_address() -> usize {
+    __bs_host_attached.get() as usize
+}
+
+/// The addresses of the function table.
+#[cfg_attr(not(feature = "serial-agent"), allow(dead_code))]
+pub(crate) fn slot_table() -> core::ops::Range<usize> {
+    let start = __bs_slots.get() as usize;
+    start..start + SLOT_COUNT * core::mem::size_of::<usize>()
 }
 
 pub(crate) fn count_error() {

@@ -28,6 +28,8 @@ pub fn run_with_clock(program: &'static Program, core_clock_hz: u32) -> ! {
     // The host reads the program record (`__bs_program`); make sure that
     // inlining `run` cannot dissolve it.
     core::hint::black_box(program as *const Program);
+    #[cfg(feature = "serial-agent")]
+    crate::serial_agent::start();
     // SAFETY: thread mode.
     unsafe { print::init() };
     gc::init();

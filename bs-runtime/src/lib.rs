@@ -53,6 +53,8 @@ mod heap;
 mod math;
 mod object;
 mod print;
+#[cfg(feature = "serial-agent")]
+pub mod serial_agent;
 mod stack;
 mod string;
 mod time;

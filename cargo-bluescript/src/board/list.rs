@@ -1,7 +1,10 @@
 //! The board registry: one entry per board. Adding a board is adding an
 //! entry here and its template directory `templates/<name>/`.
 
-use super::{BoardInfo, InstructionCounter, MemoryMap, QemuMachine, Region, Runner};
+use super::{BoardInfo, InstructionCounter, MemoryMap, QemuMachine, Region, Runner, Transport};
+
+/// Boards whose template has no serial agent.
+const DEBUGGER_ONLY: &[Transport] = &[Transport::Debugger];
 
 const KIB: u32 = 1024;
 const MIB: u32 = 1024 * KIB;
@@ -40,6 +43,7 @@ pub static BOARDS: [BoardInfo; 5] = [
             args: &["-machine", "mps2-an386"],
             counter: MPS2_COUNTER,
         }),
+        transports: &[Transport::Debugger, Transport::Serial],
     },
     BoardInfo {
         name: "qemu-m3",
@@ -52,6 +56,7 @@ pub static BOARDS: [BoardInfo; 5] = [
             args: &["-machine", "mps2-an385"],
             counter: MPS2_COUNTER,
         }),
+        transports: DEBUGGER_ONLY,
     },
     BoardInfo {
         name: "qemu-m0",
@@ -79,6 +84,7 @@ pub static BOARDS: [BoardInfo; 5] = [
                 icount_shift: 10,
             },
         }),
+        transports: DEBUGGER_ONLY,
     },
     BoardInfo {
         name: "qemu-m33",
@@ -107,6 +113,7 @@ pub static BOARDS: [BoardInfo; 5] = [
                 icount_shift: 10,
             },
         }),
+        transports: DEBUGGER_ONLY,
     },
     BoardInfo {
         name: "qemu-rv32",
@@ -127,5 +134,6 @@ pub static BOARDS: [BoardInfo; 5] = [
             args: &["-machine", "virt", "-bios", "none", "-m", "128M"],
             counter: InstructionCounter::Minstret,
         }),
+        transports: DEBUGGER_ONLY,
     },
 ];

@@ -39,6 +39,37 @@ pub struct BoardInfo {
     pub memory: MemoryMap,
     /// How the board is started, flashed and reached.
     pub runner: Runner,
+    /// The ways the host can reach the running program, the default first.
+    pub transports: &'static [Transport],
+}
+
+/// How the host reaches a running program: what carries core access
+/// (memory reads and writes, halting) and the program's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transport {
+    /// The board's debug port: QEMU's GDB stub, or a debug probe. Output
+    /// comes from RTT buffers read through it.
+    #[default]
+    Debugger,
+    /// The serial agent built into the firmware, over the board's UART
+    /// (`docs/serial-agent.md`): for boards without a debug probe.
+    Serial,
+}
+
+impl Transport {
+    /// Its name on the command line (`--transport serial`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Debugger => "debugger",
+            Transport::Serial => "serial",
+        }
+    }
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// What the host needs to know of a board's memory (everything else comes
@@ -258,6 +289,37 @@ impl Board {
         self.0.name
     }
 
+    /// The transport to use: `requested`, if the board has it (an error
+    /// says which it has otherwise), or the board's default.
+    pub fn transport(self, requested: Option<Transport>) -> Result<Transport> {
+        match requested {
+            Some(transport) => {
+                self.check_transport(transport)?;
+                Ok(transport)
+            }
+            None => Ok(self.0.transports[0]),
+        }
+    }
+
+    /// Checks that the host can reach this board through `transport`, with
+    /// an error that says which transports it has.
+    pub fn check_transport(self, transport: Transport) -> Result<()> {
+        if self.0.transports.contains(&transport) {
+            return Ok(());
+        }
+        let known: Vec<_> = self.0.transports.iter().map(|t| t.name()).collect();
+        let why = match transport {
+            Transport::Serial => "its template has no serial agent",
+            Transport::Debugger => "it has no debug port the host can use",
+        };
+        bail!(
+            "the {} board cannot be reached with `--transport {transport}`: {why}; \
+             it supports: {}",
+            self.name(),
+            known.join(", ")
+        )
+    }
+
     /// Every board QEMU emulates.
     pub fn emulated() -> impl Iterator<Item = Board> {
         Board::all().filter(|board| board.qemu().is_some())
@@ -403,6 +465,26 @@ mod tests {
     }
 
     #[test]
+    fn a_board_without_the_serial_agent_refuses_the_serial_transport() {
+        let m4 = Board::default();
+        assert_eq!(m4.transport(None).unwrap(), Transport::Debugger);
+        assert_eq!(
+            m4.transport(Some(Transport::Serial)).unwrap(),
+            Transport::Serial
+        );
+        let m3 = Board::named("qemu-m3").unwrap();
+        let err = m3
+            .transport(Some(Transport::Serial))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "the qemu-m3 board cannot be reached with `--transport serial`: its template \
+             has no serial agent; it supports: debugger"
+        );
+    }
+
+    #[test]
     fn every_board_has_an_architecture_and_a_unique_name() {
         let names: Vec<_> = Board::all().map(|b| b.name()).collect();
         for (i, board) in Board::all().enumerate() {
@@ -437,6 +519,7 @@ mod tests {
             image_format: ImageFormat::Elf,
             esp_chip: None,
         }),
+        transports: &[Transport::Debugger],
     };
 
     #[test]

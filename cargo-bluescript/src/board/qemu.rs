@@ -1,7 +1,7 @@
 //! Boards emulated by QEMU (the registry's [`QemuMachine`]s), driven
 //! through QEMU's GDB stub on a Unix socket.
 
-use super::{process, Board, QemuMachine, RunningBoard};
+use super::{process, Board, QemuMachine, RunningBoard, Transport};
 use crate::connection::{CoreAccess, Flash, GdbStub};
 use anyhow::{bail, Context, Result};
 use bluescript_compiler::fingerprint;
@@ -78,7 +78,7 @@ impl QemuBoard {
                 elf.display()
             );
         }
-        let mut process = QemuProcess::spawn(machine(board)?, elf, &options)?;
+        let mut process = QemuProcess::spawn(board, elf, &options)?;
         process.wait_for_socket(options.startup_timeout)?;
         let core =
             connect(&process.socket_path()).map_err(|err| process.explain_startup_failure(err))?;
@@ -157,7 +157,7 @@ impl DetachedQemu {
         remove_socket(socket)?;
         let log_file =
             fs::File::create(log).with_context(|| format!("cannot create `{}`", log.display()))?;
-        let mut command = qemu_command(machine, elf, socket, options, false);
+        let mut command = qemu_command(board, elf, socket, options, false)?;
         // Nothing of ours: no terminal, and no pipe (whoever reads our output
         // to its end would wait for QEMU too).
         command
@@ -190,6 +190,12 @@ impl DetachedQemu {
     /// Its GDB stub's socket.
     pub fn socket(&self) -> &Path {
         &self.socket
+    }
+
+    /// The socket of its UART, where the serial agent listens, if the board
+    /// has one.
+    pub fn serial_socket(&self, board: Board) -> Option<PathBuf> {
+        serial_socket(board, &self.socket)
     }
 
     /// Where its output goes.
@@ -239,7 +245,7 @@ pub fn connect(socket: &Path) -> Result<GdbStub<UnixStream>> {
 /// `socket`: the pid in a record may since have been reused by any other
 /// process.
 pub fn is_serving(machine: &QemuMachine, pid: u32, socket: &Path) -> bool {
-    let spec = chardev_spec(socket);
+    let spec = chardev_spec(GDB_CHARDEV, socket);
     let spec = spec.to_string_lossy();
     process::is_running(pid)
         && process::info(pid).is_some_and(|info| {
@@ -340,9 +346,10 @@ struct QemuProcess {
 }
 
 impl QemuProcess {
-    fn spawn(machine: &QemuMachine, elf: &Path, options: &QemuOptions) -> Result<QemuProcess> {
+    fn spawn(board: Board, elf: &Path, options: &QemuOptions) -> Result<QemuProcess> {
+        let machine = machine(board)?;
         let socket_dir = SocketDir::create()?;
-        let mut command = qemu_command(machine, elf, &socket_dir.socket_path(), options, true);
+        let mut command = qemu_command(board, elf, &socket_dir.socket_path(), options, true)?;
         // QEMU must not read the terminal (the user's keys belong to us);
         // its output is kept for error messages. It stays in our process
         // group on purpose: Ctrl-C or a closed terminal then stops it too,
@@ -458,13 +465,16 @@ fn wait_for_exit(child: &mut Child, wait: Duration) -> Option<ExitStatus> {
 
 /// `halted`: start with the core halted at its reset vector (`-S`), for a
 /// host that connects at once; otherwise the guest runs from the start.
+/// `socket` is the GDB stub's; a board with a serial agent gets its first
+/// UART on a socket beside it ([`serial_socket`]).
 fn qemu_command(
-    machine: &QemuMachine,
+    board: Board,
     elf: &Path,
     socket: &Path,
     options: &QemuOptions,
     halted: bool,
-) -> Command {
+) -> Result<Command> {
+    let machine = machine(board)?;
     let mut command = Command::new(machine.program);
     command
         .args(machine.args)
@@ -480,21 +490,43 @@ fn qemu_command(
     }
     command
         .arg("-chardev")
-        .arg(chardev_spec(socket))
-        .args(["-gdb", "chardev:gdb0"])
-        // With -nographic these would otherwise take over the terminal.
-        .args(["-monitor", "none", "-serial", "null"]);
+        .arg(chardev_spec(GDB_CHARDEV, socket))
+        .args(["-gdb", &format!("chardev:{GDB_CHARDEV}")])
+        // With -nographic it would otherwise take over the terminal.
+        .args(["-monitor", "none"]);
+    match serial_socket(board, socket) {
+        // `wait=off`: the guest runs whether or not the host listens (what
+        // it sends meanwhile is dropped, as on an unplugged cable).
+        Some(serial) => command
+            .arg("-chardev")
+            .arg(chardev_spec(SERIAL_CHARDEV, &serial))
+            .args(["-serial", &format!("chardev:{SERIAL_CHARDEV}")]),
+        None => command.args(["-serial", "null"]),
+    };
     if let Some(shift) = options.icount {
         command.args(["-icount", &format!("shift={shift},align=off,sleep=off")]);
     }
     command.args(&options.extra_args);
-    command
+    Ok(command)
+}
+
+/// QEMU's names of the character devices of the GDB stub and the UART.
+const GDB_CHARDEV: &str = "gdb0";
+const SERIAL_CHARDEV: &str = "serial0";
+
+/// The UART socket of a board whose GDB stub listens on `gdb_socket`: in
+/// the same (private) directory. `None` for a board without a serial agent.
+pub fn serial_socket(board: Board, gdb_socket: &Path) -> Option<PathBuf> {
+    board
+        .transports
+        .contains(&Transport::Serial)
+        .then(|| gdb_socket.with_file_name("uart.sock"))
 }
 
 /// A Unix socket in a private directory: no port races between boards
 /// started in parallel.
-fn chardev_spec(socket: &Path) -> OsString {
-    let mut spec = OsString::from("socket,id=gdb0,path=");
+fn chardev_spec(id: &str, socket: &Path) -> OsString {
+    let mut spec = OsString::from(format!("socket,id={id},path="));
     // QEMU's option syntax: `,,` is a comma inside a value.
     let mut path = Vec::new();
     for &byte in socket.as_os_str().as_bytes() {
@@ -681,12 +713,13 @@ mod tests {
             ..QemuOptions::default()
         };
         let command = qemu_command(
-            Board::default().qemu().unwrap(),
+            Board::default(),
             Path::new("fw.elf"),
             Path::new("dir/gdb.sock"),
             &options,
             true,
-        );
+        )
+        .unwrap();
         assert_eq!(command.get_program(), "qemu-system-arm");
         let args: Vec<_> = command.get_args().map(|a| a.to_string_lossy()).collect();
         let line = args.join(" ");
@@ -700,17 +733,26 @@ mod tests {
             line.contains("-icount shift=10,align=off,sleep=off"),
             "{line}"
         );
+        // Its serial agent's UART, beside the GDB stub.
+        assert!(
+            line.contains(
+                "-chardev socket,id=serial0,path=dir/uart.sock,server=on,wait=off \
+                 -serial chardev:serial0"
+            ),
+            "{line}"
+        );
     }
 
     #[test]
     fn the_risc_v_board_starts_from_ram_without_firmware() {
         let command = qemu_command(
-            Board::named("qemu-rv32").unwrap().qemu().unwrap(),
+            Board::named("qemu-rv32").unwrap(),
             Path::new("fw.elf"),
             Path::new("gdb.sock"),
             &QemuOptions::default(),
             true,
-        );
+        )
+        .unwrap();
         assert_eq!(command.get_program(), "qemu-system-riscv32");
         let args: Vec<_> = command.get_args().map(|a| a.to_string_lossy()).collect();
         assert!(
@@ -718,6 +760,8 @@ mod tests {
                 .starts_with("-machine virt -bios none -m 128M -nographic "),
             "{args:?}"
         );
+        // No serial agent in its template: its UART goes nowhere.
+        assert!(args.join(" ").contains("-serial null"), "{args:?}");
     }
 
     fn ensure_installed(board: Board) {
@@ -904,7 +948,7 @@ mod tests {
 
     #[test]
     fn commas_in_socket_paths_are_escaped_for_qemu() {
-        let spec = chardev_spec(Path::new("/a,b/gdb.sock"));
+        let spec = chardev_spec("gdb0", Path::new("/a,b/gdb.sock"));
         assert_eq!(
             spec,
             "socket,id=gdb0,path=/a,,b/gdb.sock,server=on,wait=off"
