@@ -2,6 +2,8 @@
 //! project made from the template, and a running `cargo bluescript watch`.
 #![allow(dead_code)]
 
+pub mod image;
+
 use cargo_bluescript::board::Board;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

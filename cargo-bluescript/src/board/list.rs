@@ -1,7 +1,10 @@
 //! The board registry: one entry per board. Adding a board is adding an
 //! entry here and its template directory `templates/<name>/`.
 
-use super::{BoardInfo, InstructionCounter, MemoryMap, QemuMachine, Region, Runner, Transport};
+use super::{
+    BoardInfo, ImageFormat, InstructionCounter, MemoryMap, ProbeTarget, QemuMachine, Region,
+    Runner, Transport,
+};
 
 /// Boards whose template has no serial agent.
 const DEBUGGER_ONLY: &[Transport] = &[Transport::Debugger];
@@ -31,7 +34,7 @@ const MPS2_COUNTER: InstructionCounter = InstructionCounter::SysTick {
 };
 
 /// Every board; the first is the default.
-pub static BOARDS: [BoardInfo; 5] = [
+pub static BOARDS: [BoardInfo; 8] = [
     BoardInfo {
         name: "qemu-m4",
         description: "Cortex-M4F emulated by QEMU (mps2-an386)",
@@ -133,6 +136,77 @@ pub static BOARDS: [BoardInfo; 5] = [
             package: "qemu-system-misc",
             args: &["-machine", "virt", "-bios", "none", "-m", "128M"],
             counter: InstructionCounter::Minstret,
+        }),
+        transports: DEBUGGER_ONLY,
+    },
+    BoardInfo {
+        name: "rp2040",
+        description: "Raspberry Pi Pico: RP2040 (Cortex-M0+), 264 KiB of RAM, 2 MiB of flash",
+        target: "thumbv6m-none-eabi",
+        memory: MemoryMap {
+            // The flash chip, executed in place; its first 256 bytes are
+            // the second-stage bootloader.
+            flash: Some(Region {
+                start: 0x1000_0000,
+                size: 2 * MIB,
+            }),
+            ram: Region {
+                start: 0x2000_0000,
+                size: 264 * KIB,
+            },
+            code_alias: None,
+        },
+        runner: Runner::Probe(ProbeTarget {
+            chip: "RP2040",
+            probe: "a CMSIS-DAP probe such as the Raspberry Pi Debug Probe",
+            image_format: ImageFormat::Elf,
+            esp_chip: None,
+        }),
+        transports: DEBUGGER_ONLY,
+    },
+    BoardInfo {
+        name: "nrf52840-dk",
+        description: "Nordic nRF52840-DK: nRF52840 (Cortex-M4F), 256 KiB of RAM, 1 MiB of flash",
+        target: "thumbv7em-none-eabihf",
+        memory: MemoryMap {
+            flash: Some(Region {
+                start: 0,
+                size: MIB,
+            }),
+            ram: Region {
+                start: 0x2000_0000,
+                size: 256 * KIB,
+            },
+            code_alias: None,
+        },
+        runner: Runner::Probe(ProbeTarget {
+            chip: "nRF52840_xxAA",
+            probe: "the board's own J-Link (the USB port marked J2)",
+            image_format: ImageFormat::Elf,
+            esp_chip: None,
+        }),
+        transports: DEBUGGER_ONLY,
+    },
+    BoardInfo {
+        name: "stm32f411-nucleo",
+        description: "ST Nucleo-F411RE: STM32F411RE (Cortex-M4F), 128 KiB of RAM, 512 KiB of flash",
+        target: "thumbv7em-none-eabihf",
+        memory: MemoryMap {
+            flash: Some(Region {
+                start: 0x0800_0000,
+                size: 512 * KIB,
+            }),
+            ram: Region {
+                start: 0x2000_0000,
+                size: 128 * KIB,
+            },
+            code_alias: None,
+        },
+        runner: Runner::Probe(ProbeTarget {
+            chip: "STM32F411RE",
+            probe: "the board's own ST-Link",
+            image_format: ImageFormat::Elf,
+            esp_chip: None,
         }),
         transports: DEBUGGER_ONLY,
     },
