@@ -69,8 +69,12 @@ static __bs_slots: HostShared<[usize; SLOT_COUNT]> = HostShared::new([0; SLOT_CO
 pub(crate) struct PatchRegion([u8; PATCH_REGION_SIZE]);
 
 /// Free RAM where the host places new code (executable: the stack guards
-/// restrict nothing else).
+/// restrict nothing else). On ESP chips it is the RAM that the second-stage
+/// bootloader used (esp-hal's `.dram2_uninit`, 64 KiB): outside the data
+/// that esp-hal's PMP setup makes non-executable on the C6, and inside the
+/// SRAM the C3 also fetches from through its IRAM alias.
 #[unsafe(no_mangle)]
+#[cfg_attr(feature = "esp", unsafe(link_section = ".dram2_uninit"))]
 static __bs_patch_region: HostShared<PatchRegion> =
     HostShared::new(PatchRegion([0; PATCH_REGION_SIZE]));
 

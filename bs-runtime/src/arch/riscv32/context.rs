@@ -7,8 +7,13 @@ use core::arch::asm;
 use super::trap;
 
 /// Whether a trap handler is running: traps run on a stack of their own
-/// (see `trap.rs`), and normal code never does.
+/// (see `trap.rs`), and normal code never does; on ESP chips, esp-hal's
+/// interrupt handlers run on the interrupted stack, at a raised run level.
 pub(crate) fn in_interrupt() -> bool {
+    #[cfg(feature = "esp")]
+    if super::esp::in_hal_interrupt() {
+        return true;
+    }
     trap::on_trap_stack(stack_pointer())
 }
 

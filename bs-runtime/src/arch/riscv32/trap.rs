@@ -1,6 +1,8 @@
 //! The trap handler: every interrupt and exception of machine mode comes
 //! here (riscv-rt points `mtvec` at `_start_trap`, which the runtime
-//! defines in place of riscv-rt's default).
+//! defines in place of riscv-rt's default). On ESP chips the trap table is
+//! vectored: only exceptions come here (its entry 0), interrupts go to
+//! esp-hal's handlers.
 //!
 //! A trap runs on a stack of its own ([`TRAP_STACK`]), never on the
 //! interrupted one: a fault of script code may be a stack overflow, and
@@ -9,7 +11,7 @@
 //! and the way out restores them from it, so the handler can resume the
 //! interrupted code somewhere else by changing the frame and `mepc`.
 //!
-//! - The machine timer interrupt is the tick (see `tick.rs`).
+//! - The machine timer interrupt is the tick on `virt` (see `clint_tick.rs`).
 //! - A fault of script code whose stack pointer is at the script stack's
 //!   guard is a stack overflow: the handler resumes at the innermost
 //!   catcher with room below it, in `catch::stack_overflow`.
@@ -24,7 +26,7 @@ use core::fmt::Write;
 
 use riscv::register::{mcause, mepc, mstatus, mtval};
 
-use super::tick;
+use super::CODE_ALIAS_OFFSET;
 use crate::fault::{fatal, halt, hex};
 use crate::{abi, catch, stack};
 
@@ -116,14 +118,16 @@ unsafe extern "C" fn _start_trap() -> ! {
 }
 
 /// `mcause` code of the machine timer interrupt.
+#[cfg(not(feature = "esp"))]
 const MACHINE_TIMER: usize = 7;
 
 /// Body of [`_start_trap`].
 extern "C" fn handle_trap(frame: &mut TrapFrame) {
     let cause = mcause::read();
     if cause.is_interrupt() {
+        #[cfg(not(feature = "esp"))]
         if cause.code() == MACHINE_TIMER {
-            tick::on_timer_interrupt();
+            super::tick::on_timer_interrupt();
             return;
         }
         fatal(|line| {
@@ -151,7 +155,8 @@ extern "C" fn handle_trap(frame: &mut TrapFrame) {
         stack::Overflow::No => {}
     }
     let what = fault_name(cause.code());
-    if abi::patch_region().contains(&pc) {
+    // Fetched from the executable alias of the region, if it has one.
+    if abi::patch_region().contains(&pc.wrapping_sub(CODE_ALIAS_OFFSET)) {
         // Script code may be abandoned at any instruction; the stack below
         // its stack pointer is free.
         frame.a[0] = cause.code();
