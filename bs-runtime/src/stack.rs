@@ -56,19 +56,32 @@ static GUARD_TOP: AtomicUsize = AtomicUsize::new(0);
 // references: an undefined symbol reads as 0 instead of failing the link,
 // so that a `memory.x` without a script stack still links. (Rust has no
 // stable weak extern statics; this assembly reads the same on every
-// architecture supported.)
-core::arch::global_asm!(
-    ".pushsection .rodata.__bs_script_stack_bounds, \"a\"",
-    ".p2align 2",
+// architecture supported.) On ESP chips the runtime defines the two
+// symbols itself (`arch/riscv32/esp/stack.rs`), and the references are
+// strong: a weak one would not pull that definition out of the library.
+macro_rules! script_stack_bounds {
+    ($($weak:literal,)*) => {
+        core::arch::global_asm!(
+            ".pushsection .rodata.__bs_script_stack_bounds, \"a\"",
+            ".p2align 2",
+            $($weak,)*
+            ".globl __bs_script_stack_bounds",
+            ".hidden __bs_script_stack_bounds",
+            "__bs_script_stack_bounds:",
+            ".word __bs_script_stack_bottom",
+            ".word __bs_script_stack_top",
+            ".popsection",
+        );
+    };
+}
+
+#[cfg(not(feature = "esp"))]
+script_stack_bounds!(
     ".weak __bs_script_stack_bottom",
     ".weak __bs_script_stack_top",
-    ".globl __bs_script_stack_bounds",
-    ".hidden __bs_script_stack_bounds",
-    "__bs_script_stack_bounds:",
-    ".word __bs_script_stack_bottom",
-    ".word __bs_script_stack_top",
-    ".popsection",
 );
+#[cfg(feature = "esp")]
+script_stack_bounds!();
 
 unsafe extern "C" {
     static __bs_script_stack_bounds: [usize; 2];

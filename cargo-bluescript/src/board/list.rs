@@ -2,8 +2,8 @@
 //! entry here and its template directory `templates/<name>/`.
 
 use super::{
-    BoardInfo, ImageFormat, InstructionCounter, MemoryMap, ProbeTarget, QemuMachine, Region,
-    Runner, Transport,
+    BoardInfo, CodeAlias, EspChip, ImageFormat, InstructionCounter, MemoryMap, ProbeTarget,
+    QemuMachine, Region, Runner, Transport,
 };
 
 /// Boards whose template has no serial agent.
@@ -34,7 +34,7 @@ const MPS2_COUNTER: InstructionCounter = InstructionCounter::SysTick {
 };
 
 /// Every board; the first is the default.
-pub static BOARDS: [BoardInfo; 8] = [
+pub static BOARDS: [BoardInfo; 10] = [
     BoardInfo {
         name: "qemu-m4",
         description: "Cortex-M4F emulated by QEMU (mps2-an386)",
@@ -209,5 +209,65 @@ pub static BOARDS: [BoardInfo; 8] = [
             esp_chip: None,
         }),
         transports: DEBUGGER_ONLY,
+    },
+    BoardInfo {
+        name: "esp32c3",
+        description: "ESP32-C3 (RV32IMC, 400 KiB SRAM), e.g. the ESP32-C3-DevKitM-1",
+        target: "riscv32imc-unknown-none-elf",
+        memory: MemoryMap {
+            // Flash through the cache: code at 0x42000000 (IROM), constants
+            // at 0x3C000000 (DROM).
+            flash: Some(Region {
+                start: 0x4200_0000,
+                size: 4 * MIB,
+            }),
+            // esp-hal's DRAM, then what the second-stage bootloader leaves
+            // (the patch region: see bs-runtime's abi.rs).
+            ram: Region {
+                start: 0x3fc8_0000,
+                size: 0x3fcd_e710 - 0x3fc8_0000,
+            },
+            // One SRAM, seen by the data bus at 0x3FC80000 and fetched from
+            // at 0x40380000.
+            code_alias: Some(CodeAlias {
+                data: 0x3fc8_0000,
+                executable: 0x4038_0000,
+                size: 0x6_0000,
+            }),
+        },
+        // The serial agent is not wired into these templates yet.
+        transports: DEBUGGER_ONLY,
+        runner: Runner::Probe(ProbeTarget {
+            chip: "esp32c3",
+            probe: "its built-in USB-JTAG (the USB connector wired to GPIO18/19)",
+            image_format: ImageFormat::EspIdf,
+            esp_chip: Some(EspChip::Esp32c3),
+        }),
+    },
+    BoardInfo {
+        name: "esp32c6",
+        description: "ESP32-C6 (RV32IMAC, 512 KiB SRAM), e.g. the ESP32-C6-DevKitC-1",
+        target: "riscv32imac-unknown-none-elf",
+        memory: MemoryMap {
+            // Flash through the cache: code and constants at 0x42000000.
+            flash: Some(Region {
+                start: 0x4200_0000,
+                size: 4 * MIB,
+            }),
+            // HP SRAM, one address for data and instructions: no alias.
+            ram: Region {
+                start: 0x4080_0000,
+                size: 0x4087_e610 - 0x4080_0000,
+            },
+            code_alias: None,
+        },
+        // The serial agent is not wired into these templates yet.
+        transports: DEBUGGER_ONLY,
+        runner: Runner::Probe(ProbeTarget {
+            chip: "esp32c6",
+            probe: "its built-in USB-JTAG (the USB connector marked USB, not UART)",
+            image_format: ImageFormat::EspIdf,
+            esp_chip: Some(EspChip::Esp32c6),
+        }),
     },
 ];
