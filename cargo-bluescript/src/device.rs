@@ -4,9 +4,9 @@
 
 use crate::board::{Board, RunningBoard, StartOptions};
 use crate::connection::output::{Output, ProgramOutput};
-use crate::connection::CoreAccess;
+use crate::connection::{with_halted, CoreAccess};
 use crate::patch::{self, LinkedPatch, PatchPlan, Timings};
-use crate::shadow::{RuntimeSymbols, Shadow};
+use crate::shadow::{Resolution, RuntimeSymbols, Shadow};
 use anyhow::{bail, Context, Result};
 use bluescript_abi::{program, State, HOST_ATTACHED};
 use bluescript_compiler::ir;
@@ -109,13 +109,12 @@ impl Device {
     pub fn attach(mut board: Box<dyn RunningBoard>, shadow: Shadow) -> Result<Device> {
         let mut output = board.output(&shadow);
         let core = board.core();
+        let mut shadow = shadow;
         let checked = check_build(core, &shadow).and_then(|()| {
-            let epoch = core.read_word(shadow.runtime.patch_epoch)?;
-            if epoch != shadow.epoch {
-                bail!(
-                    "the board is at patch epoch {epoch}, but the host's model at {}",
-                    shadow.epoch
-                );
+            // A patch the host could not confirm last time is resolved
+            // now; otherwise the epochs must agree.
+            if resolve_pending(core, &mut shadow)? != Resolution::InSync {
+                save(&shadow)?;
             }
             // Output from before the host came is stale (and, dropped as the
             // buffers filled, not even the latest): start from what comes next.
@@ -140,7 +139,7 @@ impl Device {
 
     /// Halts the device briefly to read its output and state.
     pub fn poll(&mut self) -> Result<Poll> {
-        let result = self.poll_halted();
+        let result = self.resync().and_then(|_| self.poll_halted());
         result.map_err(|error| match self.board.failure_details() {
             Some(details) => error.context(details),
             None => error,
@@ -182,7 +181,13 @@ impl Device {
     ) -> Result<()> {
         let started = Instant::now();
         self.halt_at_safe_point(plan.needs_safe_point)?;
-        let result = patch::apply(self.board.core(), &mut self.shadow, program, linked);
+        let result = patch::apply(
+            self.board.core(),
+            &mut self.shadow,
+            program,
+            linked,
+            &mut save,
+        );
         self.board.core().run()?;
         result?;
         timings.transfer = started.elapsed();
@@ -217,15 +222,39 @@ impl Device {
     /// Persists the shadow machine (after every applied patch), next to the
     /// image it describes.
     pub fn save_shadow(&self) -> Result<()> {
-        let dir = self
-            .shadow
-            .image
-            .parent()
-            .context("the image has no directory")?;
-        self.shadow
-            .save(dir)
-            .context("cannot save the shadow machine")
+        save(&self.shadow)
     }
+
+    /// After a link failure during a patch, finds out from the device
+    /// whether the patch applied and brings the shadow machine (and its
+    /// saved copy) to that truth; nothing to do otherwise. The patch
+    /// pipeline calls it before planning, and [`Device::poll`] as soon as
+    /// the device answers again.
+    pub fn resync(&mut self) -> Result<Resolution> {
+        if self.shadow.pending.is_none() {
+            return Ok(Resolution::InSync);
+        }
+        let shadow = &mut self.shadow;
+        let resolution = with_halted(self.board.core(), |core| resolve_pending(core, shadow))?;
+        self.save_shadow()?;
+        Ok(resolution)
+    }
+}
+
+/// Saves `shadow` next to the image it describes.
+fn save(shadow: &Shadow) -> Result<()> {
+    let dir = shadow
+        .image
+        .parent()
+        .context("the image has no directory")?;
+    shadow.save(dir).context("cannot save the shadow machine")
+}
+
+/// Reads the device's epoch (and the pending patch's slots) to resolve it
+/// ([`Shadow::resolve_pending`]).
+pub fn resolve_pending(core: &mut dyn CoreAccess, shadow: &mut Shadow) -> Result<Resolution> {
+    let epoch = core.read_word(shadow.runtime.patch_epoch)?;
+    shadow.resolve_pending(epoch, |address| core.read_word(address))
 }
 
 /// Invariant: the device runs exactly the image the shadow describes.
@@ -291,6 +320,7 @@ mod tests {
             firmware_fingerprint: 0,
             patchable: true,
             descriptors: Default::default(),
+            pending: None,
         }
     }
 
@@ -388,6 +418,35 @@ mod tests {
         let error = attach(&core).err().expect("refused");
         assert!(error.to_string().contains("patch epoch 3"), "{error}");
         assert!(!core.borrow().halted);
+    }
+
+    #[test]
+    fn a_patch_left_pending_by_a_cut_link_is_resolved_on_attach() {
+        let dir = tempfile::tempdir().unwrap();
+        for (device_epoch, slot, epoch) in [(2, 0x1001, 2), (3, 0x2001, 3)] {
+            let core = board();
+            core.borrow_mut().poke_word(RAM + 0x100, slot);
+            core.borrow_mut()
+                .poke_word(shadow().runtime.patch_epoch, device_epoch);
+            let mut model = shadow();
+            model.image = dir.path().join("image.elf");
+            model.pending = Some(crate::shadow::PendingPatch {
+                epoch: 3,
+                patch_next: RAM + 0x240,
+                switches: vec![crate::shadow::SlotSwitch {
+                    address: RAM + 0x100,
+                    old: Some(0x1001),
+                    new: 0x2001,
+                }],
+                functions: Default::default(),
+            });
+            let device = Device::attach(Box::new(FakeBoard(core.clone())), model).unwrap();
+            assert_eq!(device.shadow.epoch, epoch);
+            assert!(device.shadow.pending.is_none());
+            // The resolution is saved.
+            let saved = Shadow::load(dir.path()).unwrap();
+            assert_eq!((saved.epoch, saved.pending.is_none()), (epoch, true));
+        }
     }
 
     #[test]

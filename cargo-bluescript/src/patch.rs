@@ -4,14 +4,14 @@
 
 use crate::board::Board;
 use crate::connection::CoreAccess;
-use crate::shadow::{FunctionRecord, Shadow};
+use crate::shadow::{FunctionRecord, PendingPatch, Shadow, SlotSwitch};
 use crate::toolchain::Toolchain;
 use anyhow::{anyhow, bail, Context, Result};
 use bluescript_abi::symbols::prefix;
 use bluescript_compiler::codegen::{generate_patch, patch_symbol, SlotMap, PATCH_RUSTC_OPTIONS};
 use bluescript_compiler::ir::{self, Function};
 use object::{Object, ObjectSection, ObjectSymbol};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -410,20 +410,48 @@ fn extract(
 /// in the shadow machine. The device must be halted, and at a safe point
 /// (no script code running) when the plan needs one: see
 /// `Session::apply_patch`.
+///
+/// The slots and the new epoch are committed at once. Before the commit
+/// goes out the shadow machine records it as pending and `persist` saves
+/// it: if the link fails then, the host cannot know whether the device
+/// applied it, and [`Shadow::resolve_pending`] asks the device later.
 pub fn apply(
     core: &mut dyn CoreAccess,
     shadow: &mut Shadow,
     program: &ir::Program,
     patch: &LinkedPatch,
+    persist: &mut dyn FnMut(&Shadow) -> Result<()>,
 ) -> Result<()> {
-    write_and_switch(core, shadow, patch)?;
-    shadow.epoch += 1;
-    shadow.patch_next = patch.base + patch.bytes.len() as u32;
+    if shadow.pending.is_some() {
+        bail!("internal error: a patch is applied while the previous one is unresolved");
+    }
+    write_and_verify(core, shadow, patch)?;
+    shadow.pending = Some(pending_patch(shadow, program, patch));
+    if let Err(error) = persist(shadow) {
+        shadow.pending = None;
+        return Err(error.context("cannot record the patch before switching it in"));
+    }
+    switch(core, shadow, patch).context(
+        "the link failed as the patch was switched in: whether the board applied it is checked when it answers again",
+    )?;
+    shadow.adopt_pending();
+    Ok(())
+}
+
+/// What the shadow machine is after `patch`, if it applies.
+fn pending_patch(shadow: &Shadow, program: &ir::Program, patch: &LinkedPatch) -> PendingPatch {
+    let mut functions = BTreeMap::new();
+    let mut switches = Vec::new();
     for placed in &patch.functions {
         let function = program
             .function(&placed.name)
             .expect("planned from this program");
-        shadow.functions.insert(
+        switches.push(SlotSwitch {
+            address: shadow.slot_address(placed.slot),
+            old: shadow.functions.get(&placed.name).map(|f| f.address),
+            new: placed.address,
+        });
+        functions.insert(
             placed.name.clone(),
             FunctionRecord {
                 slot: placed.slot,
@@ -434,10 +462,17 @@ pub fn apply(
             },
         );
     }
-    Ok(())
+    PendingPatch {
+        epoch: shadow.epoch + 1,
+        patch_next: patch.base + patch.bytes.len() as u32,
+        switches,
+        functions,
+    }
 }
 
-fn write_and_switch(core: &mut dyn CoreAccess, shadow: &Shadow, patch: &LinkedPatch) -> Result<()> {
+/// Checks the device is where the model says, then writes the code into
+/// free memory and reads it back: nothing calls it yet.
+fn write_and_verify(core: &mut dyn CoreAccess, shadow: &Shadow, patch: &LinkedPatch) -> Result<()> {
     let epoch = core.read_word(shadow.runtime.patch_epoch)?;
     if epoch != shadow.epoch {
         bail!(
@@ -454,22 +489,34 @@ fn write_and_switch(core: &mut dyn CoreAccess, shadow: &Shadow, patch: &LinkedPa
             patch.base
         );
     }
-    // Only now, with the whole patch in place, does any caller see it.
-    for placed in &patch.functions {
-        core.write_word(shadow.slot_address(placed.slot), placed.address)?;
-    }
-    core.write_word(shadow.runtime.patch_epoch, shadow.epoch + 1)?;
     Ok(())
 }
 
+/// Only now, with the whole patch in place, does any caller see it: every
+/// slot and the new epoch in one commit. Free memory after the code may
+/// stage the words.
+fn switch(core: &mut dyn CoreAccess, shadow: &Shadow, patch: &LinkedPatch) -> Result<()> {
+    let mut words: Vec<(u32, u32)> = patch
+        .functions
+        .iter()
+        .map(|placed| (shadow.slot_address(placed.slot), placed.address))
+        .collect();
+    words.push((shadow.runtime.patch_epoch, shadow.epoch + 1));
+    let free = (patch.base + patch.bytes.len() as u32 + 7) & !7;
+    core.commit_words(
+        &words,
+        free.min(shadow.patch_region_end())..shadow.patch_region_end(),
+    )
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::connection::fake::FakeCore;
     use crate::shadow::RuntimeSymbols;
     use bluescript_compiler::diagnostic::SourceFile;
 
-    fn program(text: &str) -> ir::Program {
+    pub(crate) fn program(text: &str) -> ir::Program {
         let file = SourceFile {
             name: "main.bs".into(),
             text: text.into(),
@@ -498,7 +545,7 @@ mod tests {
     }
 
     /// The shadow machine of a device started with `text`.
-    fn shadow_of(text: &str) -> Shadow {
+    pub(crate) fn shadow_of(text: &str) -> Shadow {
         let program = program(text);
         let functions = records(&program);
         Shadow {
@@ -525,6 +572,7 @@ mod tests {
             firmware_fingerprint: 0,
             patchable: true,
             descriptors: ["__bs_class_Point".to_string()].into(),
+            pending: None,
         }
     }
 
@@ -538,7 +586,7 @@ mod tests {
         );
     }
 
-    const BASE: &str =
+    pub(crate) const BASE: &str =
         "let n = 0\nfunction a(x: integer) { n += x }\nfunction b() { a(1) }\nsetInterval(b, 10)\n";
 
     fn patch_plan(before: &str, after: &str) -> PatchPlan {
@@ -711,7 +759,7 @@ mod tests {
     #[test]
     fn apply_writes_the_code_then_switches_the_slots_and_the_epoch() {
         let (mut device, mut shadow, program, patch) = device_and_patch();
-        apply(&mut device, &mut shadow, &program, &patch).unwrap();
+        apply(&mut device, &mut shadow, &program, &patch, &mut |_| Ok(())).unwrap();
         let base = patch.base;
         assert_eq!(
             switched(&device, &shadow),
@@ -729,7 +777,7 @@ mod tests {
         let (mut device, mut shadow, program, patch) = device_and_patch();
         device.poke_word(shadow.runtime.patch_epoch, 3);
         let before = json(&shadow);
-        let error = apply(&mut device, &mut shadow, &program, &patch).unwrap_err();
+        let error = apply(&mut device, &mut shadow, &program, &patch, &mut |_| Ok(())).unwrap_err();
         assert!(error.to_string().contains("patch epoch 3"), "{error}");
         assert_eq!(device.writes, 0);
         assert_eq!(json(&shadow), before);
@@ -740,7 +788,7 @@ mod tests {
         let (mut device, mut shadow, program, patch) = device_and_patch();
         device.stuck_byte = Some(patch.base + 10);
         let (before_device, before_shadow) = (switched(&device, &shadow), json(&shadow));
-        let error = apply(&mut device, &mut shadow, &program, &patch).unwrap_err();
+        let error = apply(&mut device, &mut shadow, &program, &patch, &mut |_| Ok(())).unwrap_err();
         assert!(
             error.to_string().contains("read back differently"),
             "{error}"
@@ -754,7 +802,41 @@ mod tests {
         let (mut device, mut shadow, program, patch) = device_and_patch();
         device.cut_after_writes = Some(1);
         let (before_device, before_shadow) = (switched(&device, &shadow), json(&shadow));
-        assert!(apply(&mut device, &mut shadow, &program, &patch).is_err());
+        assert!(apply(&mut device, &mut shadow, &program, &patch, &mut |_| Ok(())).is_err());
+        assert_eq!(switched(&device, &shadow), before_device);
+        assert_eq!(json(&shadow), before_shadow);
+    }
+
+    #[test]
+    fn the_switch_is_recorded_as_pending_before_it_goes_out() {
+        let (device, mut shadow, program, patch) = device_and_patch();
+        let device = std::rc::Rc::new(std::cell::RefCell::new(device));
+        let before = switched(&device.borrow(), &shadow);
+        let mut persisted = Vec::new();
+        let mut core = device.clone();
+        apply(&mut core, &mut shadow, &program, &patch, &mut |shadow| {
+            // Saved with the patch pending, while the device runs the old
+            // slots.
+            assert_eq!(shadow.pending.as_ref().unwrap().epoch, 1);
+            assert_eq!(switched(&device.borrow(), shadow), before);
+            persisted.push(json(shadow));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(persisted.len(), 1);
+        assert!(shadow.pending.is_none());
+        assert_eq!(shadow.epoch, 1);
+    }
+
+    #[test]
+    fn a_patch_that_cannot_be_recorded_is_not_switched_in() {
+        let (mut device, mut shadow, program, patch) = device_and_patch();
+        let (before_device, before_shadow) = (switched(&device, &shadow), json(&shadow));
+        let error = apply(&mut device, &mut shadow, &program, &patch, &mut |_| {
+            bail!("disk full")
+        })
+        .unwrap_err();
+        assert!(format!("{error:#}").contains("disk full"), "{error:#}");
         assert_eq!(switched(&device, &shadow), before_device);
         assert_eq!(json(&shadow), before_shadow);
     }

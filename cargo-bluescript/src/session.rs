@@ -305,6 +305,9 @@ impl Session {
     /// before the device is touched, so a compile error never reaches it.
     fn patch(&mut self, events: &mut dyn FnMut(Event)) -> Result<Result<Edit, Unpatchable>> {
         let device = self.device.as_mut().expect("a program runs");
+        // The model must be the device's truth before a patch is planned
+        // against it.
+        device.resync()?;
         let mut timings = Timings::default();
         let started = Instant::now();
         // Checked against the drivers the image really has.

@@ -72,6 +72,45 @@ pub struct Shadow {
     /// the only ones a patch can refer to.
     #[serde(default)]
     pub descriptors: BTreeSet<String>,
+    /// A patch whose switch was sent but not confirmed (the link failed):
+    /// the device runs either it or what the rest of this model says, and
+    /// [`Shadow::resolve_pending`] finds out which when it answers again.
+    #[serde(default)]
+    pub pending: Option<PendingPatch>,
+}
+
+/// A patch whose slots and epoch were sent to the device in one commit,
+/// without the confirmation that they applied.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PendingPatch {
+    /// The patch epoch it brings the device to.
+    pub epoch: u32,
+    /// The first free byte of the patch region after it.
+    pub patch_next: u32,
+    /// Each slot it switches: the slot's address, and the address of the
+    /// function's code before (none for a function new to the device) and
+    /// after.
+    pub switches: Vec<SlotSwitch>,
+    /// The records of the functions it patches, as they are after it.
+    pub functions: BTreeMap<String, FunctionRecord>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotSwitch {
+    pub address: u32,
+    pub old: Option<u32>,
+    pub new: u32,
+}
+
+/// What the device turned out to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resolution {
+    /// Nothing was pending: the device is at the model's epoch.
+    InSync,
+    /// The pending patch did not apply: it is forgotten.
+    Dropped,
+    /// The pending patch applied: the model now includes it.
+    Adopted,
 }
 
 const SHADOW_FILE: &str = "shadow.json";
@@ -176,6 +215,7 @@ impl Shadow {
                 .filter(|name| name.starts_with(prefix::CLASS) || name.starts_with(prefix::TYPE))
                 .cloned()
                 .collect(),
+            pending: None,
         })
     }
 
@@ -237,6 +277,63 @@ impl Shadow {
     pub fn in_patch_region(&self, address: u32) -> bool {
         (self.runtime.patch_region..self.patch_region_end()).contains(&address)
     }
+
+    /// Makes the pending patch part of the model: it applied.
+    pub fn adopt_pending(&mut self) {
+        if let Some(pending) = self.pending.take() {
+            self.epoch = pending.epoch;
+            self.patch_next = pending.patch_next;
+            self.functions.extend(pending.functions);
+        }
+    }
+
+    /// Brings the model to the device's truth after a link failure: the
+    /// device is at patch epoch `device_epoch`, and `read_slot` reads a
+    /// slot's word on it. The old epoch (and old slots) mean the pending
+    /// patch did not apply, the new epoch and new slots that it did; any
+    /// other state is not one the host made, and is refused.
+    pub fn resolve_pending(
+        &mut self,
+        device_epoch: u32,
+        mut read_slot: impl FnMut(u32) -> Result<u32>,
+    ) -> Result<Resolution> {
+        let Some(pending) = &self.pending else {
+            if device_epoch != self.epoch {
+                bail!(
+                    "the board is at patch epoch {device_epoch}, but the host's model at {}: it was reset or patched by someone else; restart `cargo bluescript watch`",
+                    self.epoch
+                );
+            }
+            return Ok(Resolution::InSync);
+        };
+        let mut slots_are = |new: bool| -> Result<bool> {
+            for switch in &pending.switches {
+                let expected = if new { Some(switch.new) } else { switch.old };
+                if let Some(expected) = expected {
+                    if read_slot(switch.address)? != expected {
+                        return Ok(false);
+                    }
+                }
+            }
+            Ok(true)
+        };
+        let resolution = if device_epoch == self.epoch && slots_are(false)? {
+            Resolution::Dropped
+        } else if device_epoch == pending.epoch && slots_are(true)? {
+            Resolution::Adopted
+        } else {
+            bail!(
+                "after the link failed during a patch, the board is at patch epoch {device_epoch} with slots matching neither epoch {} nor {}: restart `cargo bluescript watch`",
+                self.epoch,
+                pending.epoch
+            );
+        };
+        match resolution {
+            Resolution::Adopted => self.adopt_pending(),
+            _ => self.pending = None,
+        }
+        Ok(resolution)
+    }
 }
 
 /// The patch region has no room left for a patch.
@@ -268,4 +365,78 @@ fn read_bytes(elf: &object::File<'_>, address: u32, size: u32) -> Result<Vec<u8>
         }
     }
     bail!("address {address:#x} is in no section of the image")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::patch::tests::{shadow_of, BASE};
+
+    /// A model at epoch 0 with a pending patch that moves slot 0 from
+    /// 0x101 to 0x201 and gives a new function slot 2 at 0x301.
+    fn pending() -> Shadow {
+        let mut shadow = shadow_of(BASE);
+        let mut record = shadow.functions["a"].clone();
+        record.address = 0x201;
+        shadow.pending = Some(PendingPatch {
+            epoch: 1,
+            patch_next: shadow.patch_next + 0x40,
+            switches: vec![
+                SlotSwitch {
+                    address: shadow.slot_address(0),
+                    old: Some(shadow.functions["a"].address),
+                    new: 0x201,
+                },
+                SlotSwitch {
+                    address: shadow.slot_address(2),
+                    old: None,
+                    new: 0x301,
+                },
+            ],
+            functions: [("a".to_string(), record)].into(),
+        });
+        shadow
+    }
+
+    #[test]
+    fn a_pending_patch_is_dropped_or_adopted_as_the_device_says() {
+        let mut shadow = pending();
+        let old_a = shadow.functions["a"].address;
+        let slots = |a, c| {
+            move |address| {
+                Ok(match address {
+                    0x2000_0000 => a,
+                    0x2000_0008 => c,
+                    _ => 0,
+                })
+            }
+        };
+        assert_eq!(
+            shadow.resolve_pending(0, slots(old_a, 0xdead)).unwrap(),
+            Resolution::Dropped
+        );
+        assert!(shadow.pending.is_none());
+        assert_eq!((shadow.epoch, shadow.functions["a"].address), (0, old_a));
+
+        let mut shadow = pending();
+        assert_eq!(
+            shadow.resolve_pending(1, slots(0x201, 0x301)).unwrap(),
+            Resolution::Adopted
+        );
+        assert_eq!((shadow.epoch, shadow.functions["a"].address), (1, 0x201));
+        assert_eq!(shadow.patch_next, shadow.runtime.patch_region + 0x40);
+
+        // A mix of old and new slots is no state the host made.
+        for (epoch, a, c) in [(1, old_a, 0x301), (0, 0x201, 0), (2, 0x201, 0x301)] {
+            let mut shadow = pending();
+            let error = shadow.resolve_pending(epoch, slots(a, c)).unwrap_err();
+            assert!(error.to_string().contains("restart"), "{error}");
+        }
+        let mut shadow = shadow_of(BASE);
+        assert_eq!(
+            shadow.resolve_pending(0, |_| unreachable!()).unwrap(),
+            Resolution::InSync
+        );
+        assert!(shadow.resolve_pending(1, |_| Ok(0)).is_err());
+    }
 }

@@ -39,6 +39,8 @@ pub enum ClientError {
     Malformed,
     /// The device refuses frames without a MAC, and the host has no key.
     KeyRequired,
+    /// The device refused the host's key: it was built with another.
+    WrongKey,
     /// The host has a key, but the device was built without one: it would
     /// take anyone's frames.
     DeviceHasNoKey,
@@ -72,6 +74,12 @@ impl Client {
         self.max_payload
     }
 
+    /// Forgets the session (the device lost it): the next request needs a
+    /// HELLO first.
+    pub fn end_session(&mut self) {
+        self.nonces = None;
+    }
+
     /// Whether a session is started and has sequence numbers left.
     pub fn in_session(&self) -> bool {
         self.nonces.is_some() && self.seq < u16::MAX
@@ -102,6 +110,7 @@ impl Client {
         if frame.code != 0 {
             return Err(match Error::from_byte(frame.code) {
                 Some(Error::Unauthenticated) if self.key.is_none() => ClientError::KeyRequired,
+                Some(Error::Unauthenticated) => ClientError::WrongKey,
                 Some(Error::Version) => ClientError::Version,
                 _ => ClientError::Malformed,
             });

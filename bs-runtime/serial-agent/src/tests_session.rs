@@ -198,6 +198,11 @@ fn a_wrong_mac_is_refused_and_never_executed() {
     let mut keyless = Link::new(Some(KEY), None);
     assert_eq!(keyless.hello(), Err(ClientError::KeyRequired));
     assert_eq!(keyless.device.writes, 0);
+    // A host with another key is told so.
+    assert_eq!(
+        Link::new(Some(KEY), Some([1; 16])).hello(),
+        Err(ClientError::WrongKey)
+    );
     // A host with a key refuses a device that would take anyone's frames.
     assert_eq!(
         Link::new(None, Some(KEY)).hello(),

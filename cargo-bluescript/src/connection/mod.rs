@@ -15,22 +15,30 @@
 //! [`gdb::GdbStub`] is core access (and registers) through a GDB remote stub
 //! (QEMU, OpenOCD, the Black Magic Probe, probe-rs's GDB server); a probe-rs
 //! library implementation fits the same shape (`Core::halt`, `Core::run`,
-//! `Core::status`, memory access, `Core::reset_and_halt`), and a serial agent
-//! on the device a third. Each board says which it uses (`crate::board`).
+//! `Core::status`, memory access, `Core::reset_and_halt`), and
+//! [`serial::SerialAgent`] reaches the serial agent in the device's runtime.
+//! Each board says which it uses (`crate::board`).
 //!
 //! Memory access through a GDB stub requires a halted core: the stub halts
 //! the guest on any byte it receives, and halting makes multi-word writes
 //! atomic from the firmware's point of view. [`with_halted`] wraps the usual
 //! halt → access → run sequence.
 
+#[cfg(test)]
+pub(crate) mod faults;
 pub mod gdb;
 pub mod output;
+pub mod serial;
 
 pub use gdb::GdbStub;
+pub use serial::SerialAgent;
 
 use crate::isa::GdbRegisters;
 use anyhow::{bail, Result};
+use std::cell::RefCell;
+use std::ops::Range;
 use std::path::Path;
+use std::rc::Rc;
 
 /// What the core is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +94,20 @@ pub trait CoreAccess {
     fn write_word(&mut self, addr: u32, value: u32) -> Result<()> {
         check_word_aligned(addr)?;
         self.write_memory(addr, &value.to_le_bytes())
+    }
+
+    /// Writes every `(address, value)` aligned word so that the firmware
+    /// sees all of them or none: a patch's slots and its new epoch. This
+    /// default writes them one by one, which is that only with the core
+    /// halted; an access that writes while the core runs (a serial agent)
+    /// commits them at once. `scratch` is free memory (8 bytes a word) it may
+    /// stage a long list in.
+    fn commit_words(&mut self, words: &[(u32, u32)], scratch: Range<u32>) -> Result<()> {
+        let _ = scratch;
+        for &(addr, value) in words {
+            self.write_word(addr, value)?;
+        }
+        Ok(())
     }
 
     /// Reads one aligned 32-bit word.
@@ -291,36 +313,41 @@ pub(crate) mod fake {
             Ok(())
         }
     }
-    /// A core shared between the code under test and the test, which
-    /// inspects it meanwhile.
-    impl CoreAccess for std::rc::Rc<std::cell::RefCell<FakeCore>> {
-        fn capabilities(&self) -> Capabilities {
-            self.borrow().capabilities()
-        }
+}
 
-        fn halt(&mut self) -> Result<()> {
-            self.borrow_mut().halt()
-        }
+/// A core access shared: by the device and the output that goes through
+/// it (a serial agent's), or by the code under test and the test.
+impl<T: CoreAccess> CoreAccess for Rc<RefCell<T>> {
+    fn capabilities(&self) -> Capabilities {
+        self.borrow().capabilities()
+    }
 
-        fn run(&mut self) -> Result<()> {
-            self.borrow_mut().run()
-        }
+    fn halt(&mut self) -> Result<()> {
+        self.borrow_mut().halt()
+    }
 
-        fn state(&mut self) -> Result<CoreState> {
-            self.borrow_mut().state()
-        }
+    fn run(&mut self) -> Result<()> {
+        self.borrow_mut().run()
+    }
 
-        fn read_memory(&mut self, addr: u32, buf: &mut [u8]) -> Result<()> {
-            self.borrow_mut().read_memory(addr, buf)
-        }
+    fn state(&mut self) -> Result<CoreState> {
+        self.borrow_mut().state()
+    }
 
-        fn write_memory(&mut self, addr: u32, data: &[u8]) -> Result<()> {
-            self.borrow_mut().write_memory(addr, data)
-        }
+    fn read_memory(&mut self, addr: u32, buf: &mut [u8]) -> Result<()> {
+        self.borrow_mut().read_memory(addr, buf)
+    }
 
-        fn reset_and_halt(&mut self) -> Result<()> {
-            self.borrow_mut().reset_and_halt()
-        }
+    fn write_memory(&mut self, addr: u32, data: &[u8]) -> Result<()> {
+        self.borrow_mut().write_memory(addr, data)
+    }
+
+    fn commit_words(&mut self, words: &[(u32, u32)], scratch: Range<u32>) -> Result<()> {
+        self.borrow_mut().commit_words(words, scratch)
+    }
+
+    fn reset_and_halt(&mut self) -> Result<()> {
+        self.borrow_mut().reset_and_halt()
     }
 }
 
