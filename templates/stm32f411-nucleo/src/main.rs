@@ -26,6 +26,12 @@ fn main() -> ! {
     // (BLUESCRIPT_CORE_CLOCK_HZ in .cargo/config.toml).
     assert_eq!(rcc.clocks.hclk().raw(), bluescript::CORE_CLOCK_HZ);
 
+    // The runtime sleeps (`wfi`) between callbacks; without this the chip
+    // also stops the bus clock then, and the probe could not read the
+    // program's output or write patches while it sleeps.
+    let debug = peripherals.DBGMCU;
+    debug.cr().modify(|_, w| w.dbg_sleep().set_bit());
+
     let gpioa = peripherals.GPIOA.split(&mut rcc);
     let gpioc = peripherals.GPIOC.split(&mut rcc);
     led::init(gpioa.pa5.into_push_pull_output());
