@@ -3,8 +3,8 @@
 //! and the host could patch: the runtime's symbols as the ABI crate says
 //! (`support::image`), everything flashed inside the chip's flash and
 //! starting at its boot address, the initial stack at the top of its RAM,
-//! the patch region, heap and script stack inside that RAM, and the
-//! board's drivers exported to scripts.
+//! the patch region, heap and script stack inside that RAM, the board's
+//! drivers exported to scripts, and plain `cargo run` flashing its chip.
 //!
 //! No board is needed (nor QEMU): nothing runs. The templates' HAL crates
 //! make a first build take minutes, so these tests are ignored by default
@@ -53,6 +53,13 @@ fn build(board: Board) -> PathBuf {
             "{board}: bluescript.d.ts lacks {driver}:\n{declarations}"
         );
     }
+    // Plain `cargo run` flashes the chip the registry names.
+    let config = std::fs::read_to_string(project.root.join(".cargo/config.toml")).unwrap();
+    let chip = board.probe_target().unwrap().chip;
+    assert!(
+        config.contains(&format!("runner = \"probe-rs run --chip {chip}\"")),
+        "{board}: .cargo/config.toml does not run probe-rs for {chip}:\n{config}"
+    );
     target_dir().join(format!("bluescript/{board}/image.elf"))
 }
 
