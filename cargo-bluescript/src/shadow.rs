@@ -300,7 +300,7 @@ impl Shadow {
         let Some(pending) = &self.pending else {
             if device_epoch != self.epoch {
                 bail!(
-                    "the board is at patch epoch {device_epoch}, but the host's model at {}: it was reset or patched by someone else; restart `cargo bluescript watch`",
+                    "the board is at patch epoch {device_epoch}, but the host's model at {}: it was reset or patched by someone else",
                     self.epoch
                 );
             }
@@ -323,7 +323,7 @@ impl Shadow {
             Resolution::Adopted
         } else {
             bail!(
-                "after the link failed during a patch, the board is at patch epoch {device_epoch} with slots matching neither epoch {} nor {}: restart `cargo bluescript watch`",
+                "after the link failed during a patch, the board is at patch epoch {device_epoch} with slots matching neither epoch {} nor {}: it was reset or patched by someone else",
                 self.epoch,
                 pending.epoch
             );
@@ -430,7 +430,7 @@ mod tests {
         for (epoch, a, c) in [(1, old_a, 0x301), (0, 0x201, 0), (2, 0x201, 0x301)] {
             let mut shadow = pending();
             let error = shadow.resolve_pending(epoch, slots(a, c)).unwrap_err();
-            assert!(error.to_string().contains("restart"), "{error}");
+            assert!(error.to_string().contains("matching neither"), "{error}");
         }
         let mut shadow = shadow_of(BASE);
         assert_eq!(
