@@ -6,6 +6,7 @@
 
 mod support;
 
+use cargo_bluescript::board::Transport;
 use cargo_bluescript::connection::{CoreAccess, GdbStub};
 use serde_json::Value;
 use std::io::Read;
@@ -305,4 +306,47 @@ fn watch_takes_over_a_flashed_board_and_leaves_it_running() {
     assert_counts_by(&record, 1);
     flash(&project, &["--stop"], STOP_TIMEOUT);
     assert!(!record.is_running());
+}
+
+/// A board whose firmware was built with a serial key refuses a host that
+/// does not have it: the host says what to do, and the board goes on
+/// running its program, untouched.
+#[test]
+fn a_board_with_a_serial_key_refuses_a_host_without_it() {
+    if !support::board().transports.contains(&Transport::Serial) {
+        return; // no serial agent in its template
+    }
+    const NAME: &str = "flash-keyed";
+    let project = Project::new(NAME);
+    let state_dir = support::shared_target_dir().join("bluescript").join(NAME);
+    let mut guard = KillOnDrop {
+        state_dir: state_dir.clone(),
+        seen: Vec::new(),
+    };
+    // The firmware's build sees the key (cargo's `[env]`, the last section
+    // of the template's config); the host, this tool, does not.
+    let config = project.root.join(".cargo/config.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("[env]"), "{text}");
+    text.push_str("BLUESCRIPT_SERIAL_KEY = \"000102030405060708090a0b0c0d0e0f\"\n");
+    std::fs::write(&config, text).unwrap();
+    project.write_script(&counter_script(1));
+    flash(&project, &["--transport", "debugger"], BUILD_TIMEOUT);
+    let record = Record::read(&state_dir);
+    guard.track(&record);
+
+    let mut watch = Watch::start_with(&project, &["--transport", "serial"]);
+    let refused = watch.expect_stderr(Duration::from_secs(120), "refused the connection");
+    assert!(
+        refused.contains("requires a serial key") && refused.contains("serial-key-file"),
+        "{refused}"
+    );
+    watch.interrupt();
+
+    // The board was neither taken over nor flashed again: the same QEMU
+    // runs the same program, counting on.
+    assert_eq!(Record::read(&state_dir).pid, record.pid);
+    assert!(record.is_running(), "the keyed board stopped");
+    assert_counts_by(&record, 1);
+    flash(&project, &["--stop"], STOP_TIMEOUT);
 }

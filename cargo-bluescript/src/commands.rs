@@ -1,6 +1,6 @@
 //! The subcommands, as the command line sees them.
 
-use crate::board::{Board, StartOptions, Stopped};
+use crate::board::{Board, Connection, StartOptions, Stopped, Transport};
 use crate::connection::output::{Output, Stream};
 use crate::device::Device;
 use crate::firmware::{self, BuildLog, ScriptErrors};
@@ -112,12 +112,17 @@ pub fn build(manifest_path: Option<&Path>, release: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn flash(manifest_path: Option<&Path>, release: bool) -> Result<ExitCode> {
+pub fn flash(
+    manifest_path: Option<&Path>,
+    release: bool,
+    transport: Option<Transport>,
+) -> Result<ExitCode> {
     let project = Project::locate(manifest_path)?;
     let board = project.board;
+    let connection = connection(&project, transport)?;
     board.ensure_tools_installed()?;
     let image = firmware::build(&project, release, &mut StderrLog)?;
-    let flashed = board.flash(&image.shadow, &project.state_dir())?;
+    let flashed = board.flash(&image.shadow, &project.state_dir(), &connection)?;
     if let Some(stopped) = &flashed.replaced {
         report_stopped(stopped);
     }
@@ -191,6 +196,15 @@ fn report_stopped(stopped: &Stopped) {
     }
 }
 
+/// How to reach the project's board: through `transport` if given (and the
+/// board has it), else its usual way; with the project's serial key.
+fn connection(project: &Project, transport: Option<Transport>) -> Result<Connection> {
+    Ok(Connection {
+        transport: project.board.transport(transport)?,
+        serial_key: project.serial_key()?,
+    })
+}
+
 /// Set when the user presses Ctrl-C.
 pub fn interrupted() -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
@@ -202,13 +216,21 @@ pub fn interrupted() -> Arc<AtomicBool> {
 
 /// Like `node main.js`: exits 0 once the top level is done and nothing is
 /// pending, non-zero on a run-time error.
-pub fn run(manifest_path: Option<&Path>, release: bool) -> Result<ExitCode> {
+pub fn run(
+    manifest_path: Option<&Path>,
+    release: bool,
+    transport: Option<Transport>,
+) -> Result<ExitCode> {
     let project = Project::locate(manifest_path)?;
     let board = project.board;
+    let options = StartOptions {
+        connection: connection(&project, transport)?,
+        ..StartOptions::default()
+    };
     board.ensure_tools_installed()?;
     let image = firmware::build(&project, release, &mut StderrLog)?;
     let stop = interrupted();
-    let mut device = Device::start(board, image.shadow, &StartOptions::default())?;
+    let mut device = Device::start(board, image.shadow, &options)?;
     loop {
         let status = match device.poll() {
             Ok(poll) => {
@@ -232,9 +254,10 @@ pub fn run(manifest_path: Option<&Path>, release: bool) -> Result<ExitCode> {
     }
 }
 
-pub fn watch(manifest_path: Option<&Path>) -> Result<ExitCode> {
+pub fn watch(manifest_path: Option<&Path>, transport: Option<Transport>) -> Result<ExitCode> {
     let project = Project::locate(manifest_path)?;
     let board = project.board;
+    let connection = connection(&project, transport)?;
     board.ensure_tools_installed()?;
-    crate::watch::watch(&project, board, interrupted())
+    crate::watch::watch(&project, board, connection, interrupted())
 }

@@ -8,7 +8,7 @@ use crate::connection::{with_halted, CoreAccess};
 use crate::patch::{self, LinkedPatch, PatchPlan, Timings};
 use crate::shadow::{Resolution, RuntimeSymbols, Shadow};
 use anyhow::{bail, Context, Result};
-use bluescript_abi::{program, State, HOST_ATTACHED};
+use bluescript_abi::{program, State};
 use bluescript_compiler::ir;
 use std::time::{Duration, Instant};
 
@@ -92,10 +92,7 @@ impl Device {
     pub fn start(board: Board, shadow: Shadow, options: &StartOptions) -> Result<Device> {
         board.ensure_tools_installed()?;
         let mut running = board.start(&shadow.image, options)?;
-        let core = running.core();
-        check_build(core, &shadow)?;
-        core.write_word(shadow.runtime.host_attached, HOST_ATTACHED)?;
-        core.run()?;
+        running.run_attached(&shadow)?;
         Ok(Device {
             output: running.output(&shadow),
             board: running,
@@ -167,8 +164,11 @@ impl Device {
     /// Reads the device's output into `pending`, and the program's status.
     fn drain(&mut self) -> Result<ProgramStatus> {
         let core = self.board.core();
+        // The status first: a core that runs meanwhile may finish after its
+        // output was read, and the last lines would never be.
+        let status = ProgramStatus::read(core, &self.shadow.runtime)?;
         self.pending.extend(self.output.read(core)?);
-        ProgramStatus::read(core, &self.shadow.runtime)
+        Ok(status)
     }
 
     /// Writes a linked patch and switches its slots (see [`patch::apply`]).
@@ -258,7 +258,7 @@ pub fn resolve_pending(core: &mut dyn CoreAccess, shadow: &mut Shadow) -> Result
 }
 
 /// Invariant: the device runs exactly the image the shadow describes.
-fn check_build(core: &mut dyn CoreAccess, shadow: &Shadow) -> Result<()> {
+pub(crate) fn check_build(core: &mut dyn CoreAccess, shadow: &Shadow) -> Result<()> {
     let build_id = core.read_word(shadow.runtime.program + program::BUILD_ID)?;
     if build_id != shadow.build_id {
         bail!(

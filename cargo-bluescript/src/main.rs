@@ -1,8 +1,9 @@
 //! `cargo bluescript`: cargo runs this as `cargo-bluescript bluescript <args>`.
 
 use anyhow::Result;
+use cargo_bluescript::board::Transport;
 use cargo_bluescript::commands;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -28,6 +29,33 @@ struct ProjectArgs {
     release: bool,
 }
 
+#[derive(clap::Args, Clone, Copy)]
+struct TransportArgs {
+    /// How the host reaches the running program (default: the board's
+    /// usual one; `debugger` on the QEMU boards)
+    #[arg(long, value_enum, value_name = "HOW")]
+    transport: Option<TransportArg>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TransportArg {
+    /// The board's debug port: QEMU's GDB stub, or a debug probe
+    #[value(alias = "gdb", alias = "probe")]
+    Debugger,
+    /// The serial agent in the firmware, over the board's UART (for boards
+    /// without a debug probe)
+    Serial,
+}
+
+impl TransportArgs {
+    fn transport(self) -> Option<Transport> {
+        self.transport.map(|arg| match arg {
+            TransportArg::Debugger => Transport::Debugger,
+            TransportArg::Serial => Transport::Serial,
+        })
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Create a new BlueScript project
@@ -49,16 +77,25 @@ enum Command {
     Flash {
         #[command(flatten)]
         project: ProjectArgs,
+        #[command(flatten)]
+        transport: TransportArgs,
         /// Stop the board an earlier flash left running, instead of flashing
         #[arg(long, conflicts_with = "release")]
         stop: bool,
     },
     /// Build, start the board, stream output; exit when the program is done
-    Run(ProjectArgs),
+    Run {
+        #[command(flatten)]
+        project: ProjectArgs,
+        #[command(flatten)]
+        transport: TransportArgs,
+    },
     /// Build, start, stream output, and patch the running program on every save
     Watch {
         #[arg(long, value_name = "PATH")]
         manifest_path: Option<PathBuf>,
+        #[command(flatten)]
+        transport: TransportArgs,
     },
 }
 
@@ -86,11 +123,23 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Flash {
             project,
             stop: true,
+            ..
         } => commands::stop_flashed(project.manifest_path.as_deref()),
-        Command::Flash { project, .. } => {
-            commands::flash(project.manifest_path.as_deref(), project.release)
-        }
-        Command::Run(args) => commands::run(args.manifest_path.as_deref(), args.release),
-        Command::Watch { manifest_path } => commands::watch(manifest_path.as_deref()),
+        Command::Flash {
+            project, transport, ..
+        } => commands::flash(
+            project.manifest_path.as_deref(),
+            project.release,
+            transport.transport(),
+        ),
+        Command::Run { project, transport } => commands::run(
+            project.manifest_path.as_deref(),
+            project.release,
+            transport.transport(),
+        ),
+        Command::Watch {
+            manifest_path,
+            transport,
+        } => commands::watch(manifest_path.as_deref(), transport.transport()),
     }
 }

@@ -7,7 +7,7 @@
 //! here prints; what a front end should hear about while a call runs (a
 //! restart before its long build) comes through an [`Event`] callback.
 
-use crate::board::{Board, StartOptions};
+use crate::board::{Board, Connection, StartOptions};
 use crate::device::{Device, Poll};
 use crate::firmware::{self, BuildLog, ScriptErrors};
 use crate::patch::{self, Patcher, Plan, Timings, Unpatchable};
@@ -117,6 +117,8 @@ pub struct Session {
     project: Project,
     board: Board,
     patcher: Patcher,
+    /// How the host reaches the board.
+    connection: Connection,
     device: Option<Device>,
     /// The program runs on the board `flash` left running: restarts flash
     /// again instead of starting a board.
@@ -153,11 +155,19 @@ impl Session {
             project: project.clone(),
             board,
             patcher,
+            connection: Connection::default(),
             device: None,
             flashed: false,
             halted: false,
             build_color,
         })
+    }
+
+    /// Reaches the board as `connection` says (its transport, which the
+    /// board must have: [`Board::transport`]) rather than its debugger.
+    pub fn with_connection(mut self, connection: Connection) -> Session {
+        self.connection = connection;
+        self
     }
 
     /// Takes over the board `flash` left running, if there is one (it keeps
@@ -168,7 +178,7 @@ impl Session {
         self.halted = false;
         self.flashed = false;
         let state_dir = self.project.state_dir();
-        if let Some((attached, shadow)) = Board::attach_flashed(&state_dir)? {
+        if let Some((attached, shadow)) = Board::attach_flashed(&state_dir, &self.connection)? {
             let pid = attached.record().pid;
             let stale = if !shadow.patchable {
                 Some("it runs a release image, which cannot be patched")
@@ -201,7 +211,11 @@ impl Session {
             }
         }
         let image = firmware::build(&self.project, false, &mut self.build_log(events))?;
-        let device = Device::start(self.board, image.shadow, &StartOptions::default())?;
+        let options = StartOptions {
+            connection: self.connection,
+            ..StartOptions::default()
+        };
+        let device = Device::start(self.board, image.shadow, &options)?;
         self.device = Some(device);
         Ok(Started::Fresh)
     }
@@ -210,9 +224,11 @@ impl Session {
     fn reflash(&mut self, events: &mut dyn FnMut(Event)) -> Result<Started> {
         let image = firmware::build(&self.project, false, &mut self.build_log(events))?;
         let state_dir = self.project.state_dir();
-        let flashed = self.board.flash(&image.shadow, &state_dir)?;
-        let (attached, shadow) =
-            Board::attach_flashed(&state_dir)?.context("the board just flashed is not running")?;
+        let flashed = self
+            .board
+            .flash(&image.shadow, &state_dir, &self.connection)?;
+        let (attached, shadow) = Board::attach_flashed(&state_dir, &self.connection)?
+            .context("the board just flashed is not running")?;
         self.device = Some(Device::attach(Box::new(attached), shadow)?);
         self.flashed = true;
         Ok(Started::Flashed {

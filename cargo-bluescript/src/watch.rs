@@ -6,7 +6,7 @@
 //! session patch the program in between two polls. The device keeps running
 //! while the host compiles.
 
-use crate::board::Board;
+use crate::board::{Board, Connection};
 use crate::commands::{report_error, status, stderr_color, write_output, POLL_INTERVAL};
 use crate::project::Project;
 use crate::session::{Edit, Event, Patched, Session, Started};
@@ -31,7 +31,12 @@ enum Change {
     Firmware,
 }
 
-pub fn watch(project: &Project, board: Board, stop: Arc<AtomicBool>) -> Result<ExitCode> {
+pub fn watch(
+    project: &Project,
+    board: Board,
+    connection: Connection,
+    stop: Arc<AtomicBool>,
+) -> Result<ExitCode> {
     let (sender, events) = mpsc::channel();
     let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
         let _ = sender.send(result);
@@ -45,7 +50,7 @@ pub fn watch(project: &Project, board: Board, stop: Arc<AtomicBool>) -> Result<E
         .watch(&firmware_src, RecursiveMode::Recursive)
         .with_context(|| format!("cannot watch `{}`", firmware_src.display()))?;
 
-    let mut session = Session::new(project, board, stderr_color())?;
+    let mut session = Session::new(project, board, stderr_color())?.with_connection(connection);
     let mut shown = Shown::default();
     let started = session.start(&mut print_event);
     shown.outcome(&mut session, started.map(Edit::Started), Instant::now());

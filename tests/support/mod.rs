@@ -37,11 +37,27 @@ pub fn target_dir_of(board: Board) -> PathBuf {
         .join(board.name())
 }
 
+/// How the tests reach the board: `BS_TRANSPORT` (`debugger` or `serial`),
+/// or the board's usual way when unset.
+pub fn transport() -> Option<String> {
+    std::env::var("BS_TRANSPORT")
+        .ok()
+        .filter(|name| !name.is_empty())
+}
+
+/// `cargo bluescript` with `args`, run in `dir`; the commands that reach a
+/// board do it through [`transport`].
 pub fn tool(args: &[&str], dir: &Path) -> Command {
     let mut command = Command::new(TOOL);
+    command.arg("bluescript").args(args);
+    let reaches_board = matches!(args.first(), Some(&("run" | "watch" | "flash")))
+        && !args
+            .iter()
+            .any(|arg| matches!(*arg, "--stop" | "--transport"));
+    if let Some(transport) = transport().filter(|_| reaches_board) {
+        command.args(["--transport", &transport]);
+    }
     command
-        .arg("bluescript")
-        .args(args)
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", shared_target_dir())
         // Tests read the diagnostics as text, whatever the environment asks.
@@ -119,7 +135,14 @@ pub fn lines(stream: impl std::io::Read + Send + 'static) -> Receiver<String> {
 
 impl Watch {
     pub fn start(project: &Project) -> Watch {
-        let mut child = tool(&["watch"], &project.root)
+        Watch::start_with(project, &[])
+    }
+
+    /// `watch` with more arguments.
+    pub fn start_with(project: &Project, args: &[&str]) -> Watch {
+        let mut all = vec!["watch"];
+        all.extend(args);
+        let mut child = tool(&all, &project.root)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -9,16 +9,21 @@
 //! session can later attach to it.
 
 use super::qemu::{self, QemuFlash};
-use super::{Board, Runner, RunningBoard};
+use super::{Board, Connection, Runner, RunningBoard, Transport};
+use crate::connection::output::{ProgramOutput, RttOutput};
+use crate::connection::serial::SerialOutput;
+use crate::connection::SerialAgent;
 use crate::connection::{CoreAccess, Flash, GdbStub};
 use crate::device::{ProgramStatus, STATE_BOOTING};
 use crate::shadow::{RuntimeSymbols, Shadow};
 use anyhow::{bail, Context, Result};
 use bluescript_abi::program;
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 use std::fs;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const RECORD_FILE: &str = "board.json";
@@ -110,7 +115,13 @@ pub struct Stopped {
 
 /// Replaces whatever runs on `board` with `shadow`'s image, starts it, and
 /// checks that it runs that very image.
-pub(super) fn flash(board: Board, shadow: &Shadow, state_dir: &Path) -> Result<Flashed> {
+pub(super) fn flash(
+    board: Board,
+    shadow: &Shadow,
+    state_dir: &Path,
+    connection: &Connection,
+) -> Result<Flashed> {
+    board.check_transport(connection.transport)?;
     // Like writing flash: the old program is gone before the new one starts.
     let replaced = stop(state_dir)?;
     let dir = state_dir.join(FLASHED_DIR);
@@ -139,8 +150,8 @@ pub(super) fn flash(board: Board, shadow: &Shadow, state_dir: &Path) -> Result<F
                     .map_or(0, |since| since.as_secs()),
             };
             let checked = record.save(state_dir).and_then(|()| {
-                let mut core = qemu::connect(&record.socket)?;
-                check_image(&mut core, &shadow.runtime, shadow.build_id)
+                let mut core = FlashedCore::connect(board, &record, connection)?;
+                check_image(core.access(), &shadow.runtime, shadow.build_id)
             });
             match checked {
                 Ok(status) => Ok(Flashed {
@@ -166,12 +177,46 @@ pub(super) fn flash(board: Board, shadow: &Shadow, state_dir: &Path) -> Result<F
     }
 }
 
-/// A debug connection to the board `flash` left running. Dropping it
+/// A connection to the board `flash` left running. Dropping it
 /// disconnects and leaves the board running its program.
 pub struct AttachedBoard {
     board: Board,
     record: FlashedBoard,
-    core: GdbStub<UnixStream>,
+    core: FlashedCore,
+}
+
+/// How the host reaches a flashed board.
+enum FlashedCore {
+    /// Its GDB stub, which halts it on connecting.
+    Debugger(GdbStub<UnixStream>),
+    /// The serial agent in its firmware, on its UART socket; the program
+    /// goes on running.
+    Serial(Rc<RefCell<SerialAgent>>),
+}
+
+impl FlashedCore {
+    fn connect(
+        board: Board,
+        record: &FlashedBoard,
+        connection: &Connection,
+    ) -> Result<FlashedCore> {
+        Ok(match connection.transport {
+            Transport::Debugger => FlashedCore::Debugger(qemu::connect(&record.socket)?),
+            Transport::Serial => {
+                let socket = qemu::serial_socket(board, &record.socket)
+                    .with_context(|| format!("the {board} board has no serial agent"))?;
+                let agent = qemu::connect_serial(&socket, connection.serial_key)?;
+                FlashedCore::Serial(Rc::new(RefCell::new(agent)))
+            }
+        })
+    }
+
+    fn access(&mut self) -> &mut dyn CoreAccess {
+        match self {
+            FlashedCore::Debugger(gdb) => gdb,
+            FlashedCore::Serial(agent) => agent,
+        }
+    }
 }
 
 impl AttachedBoard {
@@ -184,13 +229,20 @@ impl Drop for AttachedBoard {
     /// A flashed board runs on without the host, also when the host lets go
     /// of it mid-poll.
     fn drop(&mut self) {
-        let _ = self.core.run();
+        let _ = self.core.access().run();
     }
 }
 
 impl RunningBoard for AttachedBoard {
     fn core(&mut self) -> &mut dyn CoreAccess {
-        &mut self.core
+        self.core.access()
+    }
+
+    fn output(&mut self, shadow: &Shadow) -> Box<dyn ProgramOutput> {
+        match &self.core {
+            FlashedCore::Debugger(_) => Box::new(RttOutput::new(shadow.runtime.rtt)),
+            FlashedCore::Serial(agent) => Box::new(SerialOutput(agent.clone())),
+        }
     }
 
     fn failure_details(&mut self) -> Option<String> {
@@ -206,8 +258,12 @@ impl RunningBoard for AttachedBoard {
 }
 
 /// Connects to the board recorded in `state_dir` if it still runs, and
-/// loads the shadow machine of what it runs. Connecting halts the core.
-pub(super) fn attach(state_dir: &Path) -> Result<Option<(AttachedBoard, Shadow)>> {
+/// loads the shadow machine of what it runs. Connecting through the
+/// debugger halts the core; through the serial agent, it runs on.
+pub(super) fn attach(
+    state_dir: &Path,
+    connection: &Connection,
+) -> Result<Option<(AttachedBoard, Shadow)>> {
     let Some(record) = FlashedBoard::load(state_dir)? else {
         return Ok(None);
     };
@@ -217,7 +273,8 @@ pub(super) fn attach(state_dir: &Path) -> Result<Option<(AttachedBoard, Shadow)>
     }
     let shadow_dir = record.shadow.parent().unwrap_or(state_dir);
     let shadow = Shadow::load(shadow_dir)?;
-    let core = qemu::connect(&record.socket)?;
+    board.check_transport(connection.transport)?;
+    let core = FlashedCore::connect(board, &record, connection)?;
     Ok(Some((
         AttachedBoard {
             board,

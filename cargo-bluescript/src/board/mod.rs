@@ -18,9 +18,12 @@ pub use qemu::{QemuBoard, QemuOptions};
 
 use crate::connection::output::{ProgramOutput, RttOutput};
 use crate::connection::CoreAccess;
+use crate::device::check_build;
 use crate::isa::{self, Isa};
 use crate::shadow::Shadow;
 use anyhow::{bail, Result};
+use bluescript_abi::HOST_ATTACHED;
+use bluescript_serial_agent::Key;
 use std::fmt;
 use std::ops::Deref;
 use std::path::Path;
@@ -64,6 +67,15 @@ impl Transport {
             Transport::Serial => "serial",
         }
     }
+}
+
+/// How the host reaches a board: the transport, and what it needs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Connection {
+    pub transport: Transport,
+    /// The key the serial agent's frames are authenticated with: the
+    /// project's (`Project::serial_key`), if it has one.
+    pub serial_key: Option<Key>,
 }
 
 impl fmt::Display for Transport {
@@ -357,14 +369,19 @@ impl Board {
     ///
     /// QEMU has no persistent flash: flashing starts it in the background
     /// with the image, replacing the QEMU an earlier flash started.
-    pub fn flash(self, shadow: &Shadow, state_dir: &Path) -> Result<Flashed> {
+    pub fn flash(
+        self,
+        shadow: &Shadow,
+        state_dir: &Path,
+        connection: &Connection,
+    ) -> Result<Flashed> {
         if !shadow.image.is_file() {
             bail!(
                 "the firmware {} does not exist (was it built?)",
                 shadow.image.display()
             );
         }
-        flashed::flash(self, shadow, state_dir)
+        flashed::flash(self, shadow, state_dir, connection)
     }
 
     /// Stops the board that `flash` left running for the project whose
@@ -376,8 +393,11 @@ impl Board {
     /// Connects to the board that `flash` left running for the project whose
     /// state directory is `state_dir`, with the shadow machine of what it
     /// runs; `None` if no such board runs. The core is left halted.
-    pub fn attach_flashed(state_dir: &Path) -> Result<Option<(AttachedBoard, Shadow)>> {
-        flashed::attach(state_dir)
+    pub fn attach_flashed(
+        state_dir: &Path,
+        connection: &Connection,
+    ) -> Result<Option<(AttachedBoard, Shadow)>> {
+        flashed::attach(state_dir, connection)
     }
 
     /// Loads `elf` on the board and connects to it; the core is left halted
@@ -389,7 +409,13 @@ impl Board {
                     icount: options.icount,
                     ..QemuOptions::default()
                 };
-                Ok(Box::new(QemuBoard::start(self, elf, qemu_options)?))
+                let connection = &options.connection;
+                self.check_transport(connection.transport)?;
+                let board = QemuBoard::start(self, elf, qemu_options)?;
+                Ok(match connection.transport {
+                    Transport::Debugger => Box::new(board),
+                    Transport::Serial => Box::new(board.through_serial(connection.serial_key)),
+                })
             }
             Runner::Probe(target) => Err(probe_not_built(self, target)),
         }
@@ -426,6 +452,8 @@ pub struct StartOptions {
     /// Emulated boards only: run with deterministic instruction counting
     /// (`-icount shift=N`), for reproducible cost measurements.
     pub icount: Option<u32>,
+    /// How the host reaches the board.
+    pub connection: Connection,
 }
 
 /// A board with a program loaded and the host connected to it. Dropping it
@@ -433,6 +461,17 @@ pub struct StartOptions {
 pub trait RunningBoard {
     /// Access to the board's core.
     fn core(&mut self) -> &mut dyn CoreAccess;
+
+    /// Checks that the board just started (halted at its reset vector) runs
+    /// `shadow`'s image, and lets it run with the host attached: its output
+    /// channels then wait for the host rather than drop what it has not
+    /// read yet. This default does it all through core access.
+    fn run_attached(&mut self, shadow: &Shadow) -> Result<()> {
+        let core = self.core();
+        check_build(core, shadow)?;
+        core.write_word(shadow.runtime.host_attached, HOST_ATTACHED)?;
+        core.run()
+    }
 
     /// Where the output of the program `shadow` describes comes from: RTT
     /// read through core access, unless the board sends it another way (a

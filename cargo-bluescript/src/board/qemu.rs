@@ -2,9 +2,16 @@
 //! through QEMU's GDB stub on a Unix socket.
 
 use super::{process, Board, QemuMachine, RunningBoard, Transport};
-use crate::connection::{CoreAccess, Flash, GdbStub};
+use crate::connection::output::ProgramOutput;
+use crate::connection::serial::{SerialOutput, Timing, UnixSocketLink};
+use crate::connection::{CoreAccess, Flash, GdbStub, SerialAgent};
+use crate::device::check_build;
+use crate::shadow::Shadow;
 use anyhow::{bail, Context, Result};
+use bluescript_abi::HOST_ATTACHED;
 use bluescript_compiler::fingerprint;
+use bluescript_serial_agent::Key;
+use std::cell::RefCell;
 use std::ffi::OsString;
 use std::io::{ErrorKind, Read};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -12,6 +19,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -114,6 +122,92 @@ impl RunningBoard for QemuBoard {
     fn failure_details(&mut self) -> Option<String> {
         self.exit_report()
     }
+}
+
+/// A QEMU board the host reaches through the serial agent in its firmware,
+/// on the UART socket: the GDB stub only starts the program (it writes the
+/// attach mark and lets the core run), then core access and output go
+/// through the agent.
+pub struct SerialQemuBoard {
+    stage: SerialStage,
+    key: Option<Key>,
+    qemu: QemuBoard,
+}
+
+enum SerialStage {
+    /// Halted at the reset vector, reached through the GDB stub.
+    Loaded,
+    /// Running, reached through the agent.
+    Running(Rc<RefCell<SerialAgent>>),
+}
+
+impl QemuBoard {
+    /// This board, reached through its serial agent (authenticating with
+    /// `key`) once the program runs.
+    pub fn through_serial(self, key: Option<Key>) -> SerialQemuBoard {
+        SerialQemuBoard {
+            stage: SerialStage::Loaded,
+            key,
+            qemu: self,
+        }
+    }
+}
+
+impl RunningBoard for SerialQemuBoard {
+    fn core(&mut self) -> &mut dyn CoreAccess {
+        match &mut self.stage {
+            SerialStage::Loaded => &mut self.qemu.core,
+            SerialStage::Running(agent) => agent,
+        }
+    }
+
+    fn run_attached(&mut self, shadow: &Shadow) -> Result<()> {
+        if let SerialStage::Running(_) = self.stage {
+            bail!("internal error: the program was started twice");
+        }
+        let gdb = &mut self.qemu.core;
+        check_build(gdb, shadow)?;
+        gdb.write_word(shadow.runtime.host_attached, HOST_ATTACHED)?;
+        gdb.run()?;
+        let socket = serial_socket(self.qemu.board, &self.qemu.process.socket_path())
+            .context("internal error: the board has no serial agent")?;
+        let agent = connect_serial(&socket, self.key)
+            .map_err(|err| self.qemu.process.explain_startup_failure(err))?;
+        let said = agent.hello().map(|hello| hello.status.build_id);
+        if said != Some(shadow.build_id) {
+            bail!(
+                "the board's serial agent says build {:#010x}, but the host's model is of build {:#010x}",
+                said.unwrap_or(0),
+                shadow.build_id
+            );
+        }
+        self.stage = SerialStage::Running(Rc::new(RefCell::new(agent)));
+        Ok(())
+    }
+
+    fn output(&mut self, shadow: &Shadow) -> Box<dyn ProgramOutput> {
+        match &self.stage {
+            SerialStage::Running(agent) => Box::new(SerialOutput(agent.clone())),
+            SerialStage::Loaded => self.qemu.output(shadow),
+        }
+    }
+
+    fn failure_details(&mut self) -> Option<String> {
+        self.qemu.exit_report()
+    }
+}
+
+/// Starts a session with the serial agent listening on the UART socket
+/// `socket` of a QEMU board.
+pub fn connect_serial(socket: &Path, key: Option<Key>) -> Result<SerialAgent> {
+    let link = UnixSocketLink::connect(socket).with_context(|| {
+        format!(
+            "could not connect to the board's serial port (socket {})",
+            socket.display()
+        )
+    })?;
+    SerialAgent::connect(Box::new(link), key, Timing::default())
+        .context("the board's serial agent did not answer as expected")
 }
 
 /// A QEMU started by `cargo bluescript flash`: it runs its image on its own,
