@@ -29,12 +29,17 @@ pub fn shared_target_dir() -> PathBuf {
     target_dir_of(board())
 }
 
-/// Each board has its own target directory, so that the tests of two
-/// boards can run at once.
+/// Each board (and each transport) has its own target directory, so that
+/// the tests of two boards can run at once, and so can one board's tests
+/// over two transports (a flashed board is recorded in it).
 pub fn target_dir_of(board: Board) -> PathBuf {
+    let name = match transport() {
+        Some(transport) => format!("{}-{transport}", board.name()),
+        None => board.name().to_owned(),
+    };
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../target/e2e-firmware")
-        .join(board.name())
+        .join(name)
 }
 
 /// How the tests reach the board: `BS_TRANSPORT` (`debugger` or `serial`),
