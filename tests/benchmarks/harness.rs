@@ -259,6 +259,7 @@ pub fn run_image(board: Board, image: firmware::Image) -> Result<String> {
                 .counter
                 .icount_shift(),
         ),
+        ..StartOptions::default()
     };
     let mut device = Device::start(board, image.shadow, &options)?;
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
