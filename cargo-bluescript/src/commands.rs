@@ -146,6 +146,9 @@ pub fn flash(
         "{indent}debug socket: {}",
         project.display_path(&record.socket)
     );
+    if let Some(serial) = crate::board::qemu::serial_socket(board, &record.socket) {
+        eprintln!("{indent}serial port:  {}", project.display_path(&serial));
+    }
     eprintln!(
         "{indent}output log:   {}",
         project.display_path(&record.log)

@@ -200,12 +200,30 @@ impl RunningBoard for SerialQemuBoard {
 /// Starts a session with the serial agent listening on the UART socket
 /// `socket` of a QEMU board.
 pub fn connect_serial(socket: &Path, key: Option<Key>) -> Result<SerialAgent> {
-    let link = UnixSocketLink::connect(socket).with_context(|| {
-        format!(
-            "could not connect to the board's serial port (socket {})",
-            socket.display()
-        )
-    })?;
+    // QEMU creates the UART's socket just after the GDB stub's, and listens
+    // on it a moment after creating it.
+    let deadline = Instant::now() + STARTUP_EXIT_WAIT;
+    let link = loop {
+        match UnixSocketLink::connect(socket) {
+            Ok(link) => break link,
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ErrorKind::NotFound | ErrorKind::ConnectionRefused
+                ) && Instant::now() < deadline =>
+            {
+                thread::sleep(SOCKET_POLL_INTERVAL)
+            }
+            Err(err) => {
+                return Err(err).with_context(|| {
+                    format!(
+                        "could not connect to the board's serial port (socket {})",
+                        socket.display()
+                    )
+                })
+            }
+        }
+    };
     SerialAgent::connect(Box::new(link), key, Timing::default())
         .context("the board's serial agent did not answer as expected")
 }
