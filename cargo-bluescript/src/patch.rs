@@ -414,7 +414,8 @@ fn extract(
 /// The slots and the new epoch are committed at once. Before the commit
 /// goes out the shadow machine records it as pending and `persist` saves
 /// it: if the link fails then, the host cannot know whether the device
-/// applied it, and [`Shadow::resolve_pending`] asks the device later.
+/// applied it, and [`Shadow::resolve_pending`] asks the device later. Once
+/// it is confirmed, `persist` saves the model with it.
 pub fn apply(
     core: &mut dyn CoreAccess,
     shadow: &mut Shadow,
@@ -435,7 +436,9 @@ pub fn apply(
         "the link failed as the patch was switched in: whether the board applied it is checked when it answers again",
     )?;
     shadow.adopt_pending();
-    Ok(())
+    // Saved at once: whatever fails next (letting the core run), the saved
+    // model is the device's.
+    persist(shadow)
 }
 
 /// What the shadow machine is after `patch`, if it applies.
@@ -815,15 +818,21 @@ pub(crate) mod tests {
         let mut persisted = Vec::new();
         let mut core = device.clone();
         apply(&mut core, &mut shadow, &program, &patch, &mut |shadow| {
-            // Saved with the patch pending, while the device runs the old
-            // slots.
-            assert_eq!(shadow.pending.as_ref().unwrap().epoch, 1);
-            assert_eq!(switched(&device.borrow(), shadow), before);
-            persisted.push(json(shadow));
+            persisted.push((
+                shadow.pending.clone(),
+                shadow.epoch,
+                switched(&device.borrow(), shadow),
+            ));
             Ok(())
         })
         .unwrap();
-        assert_eq!(persisted.len(), 1);
+        // Saved with the patch pending while the device runs the old slots,
+        // then with the patch once it runs it.
+        assert_eq!(persisted.len(), 2);
+        assert_eq!(persisted[0].0.as_ref().unwrap().epoch, 1);
+        assert_eq!((persisted[0].1, &persisted[0].2), (0, &before));
+        assert!(persisted[1].0.is_none());
+        assert_eq!((persisted[1].1, persisted[1].2 .1), (1, 1));
         assert!(shadow.pending.is_none());
         assert_eq!(shadow.epoch, 1);
     }

@@ -231,41 +231,10 @@ mod tests {
             }
         }
 
-        /// The next patch for the model: `a`, `b` and `c`, each function's
-        /// code starting with the epoch it brings.
-        fn next_patch(&self) -> LinkedPatch {
-            let base = self.shadow.next_patch_address();
-            let epoch = self.shadow.epoch + 1;
-            let mut bytes = Vec::new();
-            let mut functions = Vec::new();
-            for (i, name) in FUNCTIONS.into_iter().enumerate() {
-                let start = bytes.len() as u32;
-                bytes.push(epoch as u8);
-                bytes.extend(
-                    (1..FUNCTION_SIZE).map(|j| (j as u8).wrapping_mul(i as u8 + epoch as u8)),
-                );
-                let slot = match self.shadow.functions.get(name) {
-                    Some(record) => record.slot,
-                    None => 2,
-                };
-                functions.push(Placed {
-                    name: name.into(),
-                    slot,
-                    address: base + start + 1,
-                    size: FUNCTION_SIZE,
-                });
-            }
-            LinkedPatch {
-                base,
-                bytes,
-                functions,
-            }
-        }
-
         /// Applies the next patch as the session does: hold, write, switch,
         /// release, then save the model.
         fn apply_next(&mut self) -> anyhow::Result<()> {
-            let patch = self.next_patch();
+            let patch = next_patch(&self.shadow);
             let dir = self.dir.path().to_path_buf();
             let core = &mut self.core;
             core.halt()?;
@@ -327,6 +296,35 @@ mod tests {
                 let slot = device.target.word(self.shadow.slot_address(record.slot));
                 assert_eq!(slot, record.address, "`{name}`'s slot");
             }
+        }
+    }
+
+    /// The next patch for the model: `a`, `b` and `c`, each function's
+    /// code starting with the epoch it brings.
+    fn next_patch(shadow: &Shadow) -> LinkedPatch {
+        let base = shadow.next_patch_address();
+        let epoch = shadow.epoch + 1;
+        let mut bytes = Vec::new();
+        let mut functions = Vec::new();
+        for (i, name) in FUNCTIONS.into_iter().enumerate() {
+            let start = bytes.len() as u32;
+            bytes.push(epoch as u8);
+            bytes.extend((1..FUNCTION_SIZE).map(|j| (j as u8).wrapping_mul(i as u8 + epoch as u8)));
+            let slot = match shadow.functions.get(name) {
+                Some(record) => record.slot,
+                None => 2,
+            };
+            functions.push(Placed {
+                name: name.into(),
+                slot,
+                address: base + start + 1,
+                size: FUNCTION_SIZE,
+            });
+        }
+        LinkedPatch {
+            base,
+            bytes,
+            functions,
         }
     }
 
@@ -396,7 +394,7 @@ mod tests {
             });
             scenario.apply_next().unwrap();
             scenario.check_model();
-            let patch = scenario.next_patch();
+            let patch = next_patch(&scenario.shadow);
             let device = scenario.link.device();
             // Exactly the patch's writes ran, and its bytes are intact.
             assert_eq!(
@@ -406,6 +404,77 @@ mod tests {
             let base = (scenario.shadow.patch_next - patch.bytes.len() as u32 - RAM) as usize;
             assert_eq!(device.target.ram[base] as u32, scenario.shadow.epoch);
         }
+    }
+
+    /// A board reached through its serial agent, as `board/` hands it out.
+    struct SerialBoard(Rc<RefCell<SerialAgent>>);
+
+    impl crate::board::RunningBoard for SerialBoard {
+        fn core(&mut self) -> &mut dyn CoreAccess {
+            &mut self.0
+        }
+
+        fn output(&mut self, _: &Shadow) -> Box<dyn crate::connection::output::ProgramOutput> {
+            Box::new(crate::connection::serial::SerialOutput(self.0.clone()))
+        }
+
+        fn failure_details(&mut self) -> Option<String> {
+            None
+        }
+    }
+
+    /// The session's path: a patch cut mid-way fails, and the next poll
+    /// (the agent reconnects by itself) brings the model to the device's
+    /// truth, saved, before the next patch.
+    #[test]
+    fn a_device_resynchronizes_at_the_next_poll_after_a_cut_patch() {
+        use crate::device::Device;
+        use crate::patch::{PatchPlan, Timings};
+        let (bytes, _, _) = fault_free_patch();
+        let mut outcomes = [0; 2];
+        for cut in (0..bytes).step_by(41) {
+            let scenario = Scenario::start();
+            let mut shadow = scenario.shadow.clone();
+            shadow.runtime.program = RAM + 0x3000;
+            scenario
+                .link
+                .device()
+                .target
+                .set_word(shadow.runtime.program, shadow.build_id);
+            shadow.save(scenario.dir.path()).unwrap();
+            let core = Rc::new(RefCell::new(scenario.core));
+            let mut device = Device::attach(Box::new(SerialBoard(core)), shadow).unwrap();
+            scenario.link.device().target.stdout.extend(b"tick\n");
+            assert_eq!(device.poll().unwrap().output[0].bytes, b"tick\n");
+
+            let plan = PatchPlan {
+                functions: FUNCTIONS.map(String::from).to_vec(),
+                new_slots: vec![("c".into(), 2)],
+                needs_safe_point: false,
+                compact: false,
+            };
+            let patch = next_patch(&device.shadow);
+            let start = scenario.link.crossed();
+            scenario.link.set_faults(Faults {
+                cut_after: Some(start + cut),
+                ..Faults::default()
+            });
+            let mut timings = Timings::default();
+            let applied = device.apply_patch(&scenario.program, &plan, &patch, &mut timings);
+            assert!(applied.is_err(), "cut at byte {cut} went unnoticed");
+            device.poll().unwrap();
+            assert!(device.shadow.pending.is_none());
+            let saved = Shadow::load(scenario.dir.path()).unwrap();
+            assert!(saved.pending.is_none());
+            let epoch = scenario
+                .link
+                .device()
+                .target
+                .word(saved.runtime.patch_epoch);
+            assert_eq!((device.shadow.epoch, saved.epoch), (epoch, epoch));
+            outcomes[epoch as usize] += 1;
+        }
+        assert!(outcomes[0] > 0 && outcomes[1] > 0, "{outcomes:?}");
     }
 
     #[test]
