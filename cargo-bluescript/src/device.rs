@@ -171,7 +171,8 @@ impl Device {
         Ok(status)
     }
 
-    /// Writes a linked patch and switches its slots (see [`patch::apply`]).
+    /// Writes a linked patch and switches its slots (see [`patch::apply`]),
+    /// saving the shadow machine as it goes.
     pub fn apply_patch(
         &mut self,
         program: &ir::Program,
@@ -219,8 +220,8 @@ impl Device {
         }
     }
 
-    /// Persists the shadow machine (after every applied patch), next to the
-    /// image it describes.
+    /// Persists the shadow machine next to the image it describes (applying
+    /// a patch does it by itself).
     pub fn save_shadow(&self) -> Result<()> {
         save(&self.shadow)
     }

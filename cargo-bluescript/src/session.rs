@@ -360,8 +360,8 @@ impl Session {
             Err(Ok(why)) => return Ok(Err(why)),
             Err(Err(error)) => return Err(error),
         };
+        // Saves the shadow machine too (before the switch and after).
         device.apply_patch(&program, &plan, &linked, &mut timings)?;
-        device.save_shadow()?;
         let functions = plan
             .functions
             .iter()
