@@ -16,6 +16,7 @@ mod support;
 
 use bluescript_abi::symbols;
 use cargo_bluescript::board::{Board, Region};
+use cargo_bluescript::connection::espflash::idf_image;
 use object::elf::PT_LOAD;
 use object::read::elf::{ElfFile32, ProgramHeader};
 use object::{Object, ObjectSection, ObjectSymbol, SectionFlags};
@@ -184,6 +185,19 @@ fn layout_problems(board: Board, elf: &Path) -> Vec<String> {
 
 /// The whole check of one real board's template; its image.
 fn check_template(name: &str) -> (Board, PathBuf) {
+    let (board, elf) = build_and_check_symbols(name);
+    assert_eq!(
+        layout_problems(board, &elf),
+        Vec::<String>::new(),
+        "{board}"
+    );
+    (board, elf)
+}
+
+/// The checks of every real board's template but the layout, which is the
+/// chip's: the template builds, and its image has the runtime's symbols and
+/// the drivers.
+fn build_and_check_symbols(name: &str) -> (Board, PathBuf) {
     let board = Board::named(name).unwrap();
     assert!(
         board.probe_target().is_some(),
@@ -199,11 +213,6 @@ fn check_template(name: &str) -> (Board, PathBuf) {
             "{board}: `{export}` is missing"
         );
     }
-    assert_eq!(
-        layout_problems(board, &elf),
-        Vec::<String>::new(),
-        "{board}"
-    );
     (board, elf)
 }
 
@@ -246,6 +255,237 @@ fn the_nrf52840_dk_template_builds_an_image_for_its_chip() {
 #[ignore = "builds firmware with a HAL crate: `-- --ignored` runs it"]
 fn the_stm32f411_nucleo_template_builds_an_image_for_its_chip() {
     check_template("stm32f411-nucleo");
+}
+
+/// The memory an ESP chip's application image may load into: its
+/// regions (ESP-IDF's `soc/soc.h`), and its chip id in the image header.
+struct EspMemory {
+    chip_id: u16,
+    /// Flash through the cache, for data (the application descriptor and
+    /// constants come first, in the first DROM segment).
+    drom: Region,
+    /// Flash through the cache, for code.
+    irom: Region,
+    dram: Region,
+    iram: Region,
+}
+
+const ESP32C3_MEMORY: EspMemory = EspMemory {
+    chip_id: 5,
+    drom: Region {
+        start: 0x3c00_0000,
+        size: 0x80_0000,
+    },
+    irom: Region {
+        start: 0x4200_0000,
+        size: 0x80_0000,
+    },
+    dram: Region {
+        start: 0x3fc8_0000,
+        size: 0x6_0000,
+    },
+    iram: Region {
+        start: 0x4037_c000,
+        size: 0x6_4000,
+    },
+};
+
+/// The C6 maps flash for data and code at one address, and has one SRAM.
+const ESP32C6_MEMORY: EspMemory = EspMemory {
+    chip_id: 13,
+    drom: Region {
+        start: 0x4200_0000,
+        size: 0x100_0000,
+    },
+    irom: Region {
+        start: 0x4200_0000,
+        size: 0x100_0000,
+    },
+    dram: Region {
+        start: 0x4080_0000,
+        size: 0x8_0000,
+    },
+    iram: Region {
+        start: 0x4080_0000,
+        size: 0x8_0000,
+    },
+};
+
+/// An ESP application image's header and segments (ESP-IDF's "App Image
+/// Format": a 24-byte header with the magic 0xE9 and the segment count,
+/// then each segment's load address, length and bytes).
+struct EspImage<'a> {
+    chip_id: u16,
+    entry: u32,
+    segments: Vec<(u32, &'a [u8])>,
+}
+
+fn parse_esp_image(bytes: &[u8]) -> Result<EspImage<'_>, String> {
+    let word = |at: usize| -> Result<u32, String> {
+        bytes
+            .get(at..at + 4)
+            .map(|w| u32::from_le_bytes(w.try_into().unwrap()))
+            .ok_or_else(|| format!("the image ends at {at:#x}"))
+    };
+    if bytes.first() != Some(&0xe9) {
+        return Err(format!("magic {:#x?}, not 0xe9", bytes.first()));
+    }
+    let count = usize::from(bytes[1]);
+    let chip_id = u16::from_le_bytes([bytes[12], bytes[13]]);
+    let mut segments = Vec::new();
+    let mut at = 24;
+    for _ in 0..count {
+        let (address, length) = (word(at)?, word(at + 4)? as usize);
+        let data = bytes
+            .get(at + 8..at + 8 + length)
+            .ok_or_else(|| format!("segment at {address:#x} runs past the image"))?;
+        segments.push((address, data));
+        at += 8 + length;
+    }
+    Ok(EspImage {
+        chip_id,
+        entry: word(4)?,
+        segments,
+    })
+}
+
+/// A NUL-padded string field of the application descriptor.
+fn c_string(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+/// Everything the ESP-IDF bootloader and the host need of the image that
+/// espflash makes of `elf` for `board`, checked against `memory`, one line
+/// a problem.
+fn esp_image_problems(board: Board, memory: &EspMemory, elf: &Path) -> Vec<String> {
+    let esp = board.probe_target().unwrap().esp_chip.expect("an ESP chip");
+    let data = std::fs::read(elf).unwrap();
+    let image = idf_image(&data, esp).expect("espflash makes the IDF image");
+    let mut problems = Vec::new();
+    // The second-stage bootloader, the partition table, the application.
+    let parts: Vec<(u32, Vec<u8>)> = image
+        .flash_segments()
+        .map(|segment| (segment.addr, segment.data().to_vec()))
+        .collect();
+    let addresses: Vec<u32> = parts.iter().map(|(address, _)| *address).collect();
+    if addresses != [0x0, 0x8000, 0x1_0000] {
+        problems.push(format!(
+            "flashed at {addresses:#x?}, not 0x0, 0x8000, 0x10000"
+        ));
+        return problems;
+    }
+    let app = match parse_esp_image(&parts[2].1) {
+        Ok(app) => app,
+        Err(problem) => return vec![format!("application: {problem}")],
+    };
+    if let Err(problem) = parse_esp_image(&parts[0].1) {
+        problems.push(format!("bootloader: {problem}"));
+    }
+    if app.chip_id != memory.chip_id {
+        problems.push(format!(
+            "the image is for chip id {}, not {}",
+            app.chip_id, memory.chip_id
+        ));
+    }
+    if !memory.irom.contains(app.entry) {
+        problems.push(format!("the entry point {:#x} is not in IROM", app.entry));
+    }
+    // Every segment where the chip has memory; none over the patch region
+    // (the host writes it at run time; it is not part of the image).
+    let symbols = global_symbols(elf);
+    let patch = &symbols[symbols::PATCH_REGION];
+    let patch_data = u64::from(board.memory.data_address(patch.address as u32));
+    let patch_run = u64::from(board.memory.executable_address(patch.address as u32));
+    for (address, bytes) in &app.segments {
+        // Padding that puts the next segment's bytes at its flash cache
+        // page offset: loaded nowhere (esptool's memory map: "PADDING").
+        if *address == 0 {
+            continue;
+        }
+        let (start, size) = (u64::from(*address), bytes.len() as u64);
+        let known = [memory.drom, memory.irom, memory.dram, memory.iram];
+        if !known.iter().any(|region| inside(*region, start, size)) {
+            problems.push(format!(
+                "a segment of {size} bytes at {start:#x} is in none of the chip's memories"
+            ));
+        }
+        for patch_start in [patch_data, patch_run] {
+            if start < patch_start + patch.size && patch_start < start + size {
+                problems.push(format!(
+                    "the segment at {start:#x} overlaps the patch region"
+                ));
+            }
+        }
+    }
+    // The application descriptor, first in the first (DROM) segment: its
+    // magic, and the project's name and version.
+    match app.segments.first() {
+        Some((address, bytes)) if memory.drom.contains(*address) && bytes.len() >= 80 => {
+            let magic = u32::from_le_bytes(bytes[..4].try_into().unwrap());
+            if magic != 0xabcd_5432 {
+                problems.push(format!("the app descriptor's magic is {magic:#x}"));
+            }
+            let (version, name) = (c_string(&bytes[16..48]), c_string(&bytes[48..80]));
+            if version != "0.1.0" || name != board.name() {
+                problems.push(format!(
+                    "the app descriptor names `{name}` {version}, not `{board}` 0.1.0"
+                ));
+            }
+        }
+        _ => problems.push("the first segment is not the app descriptor in DROM".into()),
+    }
+    // What the host writes at run time, in the chip's RAM; the patch
+    // region's code fetched from IRAM.
+    for name in [symbols::PATCH_REGION, symbols::SLOTS, symbols::HEAP] {
+        match symbols.get(name) {
+            Some(Found { address, size, .. }) if inside(board.memory.ram, *address, *size) => {}
+            _ => problems.push(format!("{name} is not in RAM")),
+        }
+    }
+    if !inside(memory.iram, patch_run, patch.size) {
+        problems.push(format!(
+            "the patch region runs at {patch_run:#x}, outside IRAM"
+        ));
+    }
+    problems
+}
+
+/// The whole check of an ESP board's template.
+fn check_esp_template(name: &str, memory: &EspMemory) -> (Board, PathBuf) {
+    let (board, elf) = build_and_check_symbols(name);
+    assert_eq!(
+        esp_image_problems(board, memory, &elf),
+        Vec::<String>::new(),
+        "{board}"
+    );
+    (board, elf)
+}
+
+#[test]
+#[ignore = "builds firmware with a HAL crate: `-- --ignored` runs it"]
+fn the_esp32c3_template_makes_an_idf_image_for_its_chip() {
+    let (board, elf) = check_esp_template("esp32c3", &ESP32C3_MEMORY);
+    // The patch region is written through DRAM and runs from IRAM.
+    let patch = global_symbols(&elf)[symbols::PATCH_REGION].address as u32;
+    assert_eq!(board.memory.executable_address(patch), patch + 0x70_0000);
+    // The same checks catch an image for another chip.
+    let problems = esp_image_problems(board, &ESP32C6_MEMORY, &elf);
+    assert!(
+        problems.iter().any(|p| p.contains("chip id 5, not 13"))
+            && problems
+                .iter()
+                .any(|p| p.contains("none of the chip's memories")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+#[ignore = "builds firmware with a HAL crate: `-- --ignored` runs it"]
+fn the_esp32c6_template_makes_an_idf_image_for_its_chip() {
+    let (board, elf) = check_esp_template("esp32c6", &ESP32C6_MEMORY);
+    let patch = global_symbols(&elf)[symbols::PATCH_REGION].address as u32;
+    assert_eq!(board.memory.executable_address(patch), patch);
 }
 
 /// CRC-32/MPEG-2: polynomial 0x04C11DB7, not reflected, initial value

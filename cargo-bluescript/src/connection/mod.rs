@@ -24,6 +24,7 @@
 //! atomic from the firmware's point of view. [`with_halted`] wraps the usual
 //! halt → access → run sequence.
 
+pub mod espflash;
 #[cfg(test)]
 pub(crate) mod faults;
 pub mod gdb;
@@ -147,6 +148,36 @@ pub trait Flash {
     /// Writes the ELF `image` to the board and lets it run; files the board
     /// keeps (its log) go in `dir`.
     fn flash(&self, image: &Path, dir: &Path) -> Result<Self::Flashed>;
+}
+
+/// A stage of writing an image to flash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlashPhase {
+    /// Reading back what an erase would lose and must be written again.
+    Read,
+    Erase,
+    Program,
+    Verify,
+}
+
+/// What flashing reports as it goes, for a front end to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlashEvent {
+    /// The phase will come, with this many bytes if known.
+    Planned {
+        phase: FlashPhase,
+        total: Option<u64>,
+    },
+    Started(FlashPhase),
+    /// `bytes` more were done.
+    Progress {
+        phase: FlashPhase,
+        bytes: u64,
+    },
+    Finished(FlashPhase),
+    Failed(FlashPhase),
+    /// A message of the flash algorithm on the chip.
+    Message(String),
 }
 
 /// Runs `f` with the core halted: halts it if it was running, and lets it
