@@ -304,7 +304,11 @@ fn missing_descriptors(code: &str, shadow: &Shadow) -> Vec<String> {
 }
 
 /// The linker script that places a patch's code at `base`, the next free
-/// address of the patch region: code first, then constants and data.
+/// address of the patch region: code first, then constants and data. On a
+/// board whose code RAM is seen at a data address too (the ESP32-C3's IRAM
+/// is its DRAM), constants and data follow the code in the patch's bytes
+/// but are linked at their data address: loads and stores go through the
+/// data bus.
 fn link_script(board: Board, base: u32) -> String {
     let discarded: String = board
         .isa()
@@ -312,9 +316,15 @@ fn link_script(board: Board, base: u32) -> String {
         .iter()
         .map(|pattern| format!(" *({pattern})"))
         .collect();
+    let data_offset = base - board.memory.data_address(base);
+    let rodata_address = if data_offset == 0 {
+        String::new()
+    } else {
+        format!(" ALIGN(ADDR(.text) + SIZEOF(.text), 4) - {data_offset:#x}")
+    };
     format!(
         "SECTIONS {{\n  . = {base:#x};\n  .text : {{ *(.text .text.*) }}\n  \
-         .rodata : ALIGN(4) {{ *(.rodata .rodata.* .srodata .srodata.*) }}\n  \
+         .rodata{rodata_address} : ALIGN(4) {{ *(.rodata .rodata.* .srodata .srodata.*) }}\n  \
          .data : ALIGN(4) {{ *(.data .data.* .sdata .sdata.*) }}\n  \
          .bss : ALIGN(4) {{ *(.bss .bss.* .sbss .sbss.* COMMON) }}\n  \
          /DISCARD/ : {{{discarded} }}\n}}\n"
@@ -366,7 +376,11 @@ fn extract(
         if !loaded || section.size() == 0 {
             continue;
         }
-        let start = (section.address() as u32)
+        // Where the section lies in the patch's bytes: its data after the
+        // code even where it is linked at its data alias.
+        let start = board
+            .memory
+            .executable_address(section.address() as u32)
             .checked_sub(base)
             .ok_or_else(|| {
                 anyhow!(
@@ -891,19 +905,7 @@ pub(crate) mod tests {
         let base = address_of("PATCH_REGION") + 6;
 
         let patcher = Patcher::new(toolchain, dir.path()).unwrap();
-        let symbol = patch_symbol("sum", 1);
-        let source = format!(
-            "#![no_std]\n\
-             extern \"C\" {{\n    fn image_triple(x: u32) -> u32;\n    static mut COUNTER: u32;\n}}\n\
-             static TABLE: [u32; 4] = [1000, 2000, 3000, 4000];\n\
-             static mut CALLS: u32 = 0;\n\
-             #[no_mangle]\npub extern \"C\" fn {symbol}() -> u32 {{\n\
-             \x20   let n = unsafe {{ core::ptr::read_volatile(core::ptr::addr_of!(COUNTER)) }};\n\
-             \x20   let mut total = 0u32;\n\
-             \x20   for i in 0..n {{\n        total = total.wrapping_add(unsafe {{ image_triple(i) }});\n    }}\n\
-             \x20   unsafe {{ CALLS += 1; COUNTER = 7; }}\n\
-             \x20   total + TABLE[(n & 3) as usize] + unsafe {{ CALLS }}\n}}\n"
-        );
+        let source = sum_patch_source();
         let object = patcher.compile(&source, 1).unwrap();
         let linked = patcher.link(&object, &image, base, 1).unwrap();
         let slots: SlotMap = [("sum".to_string(), 0)].into();
@@ -932,6 +934,86 @@ pub(crate) mod tests {
         // 3 * (0 + 1 + 2 + 3 + 4), TABLE[5 & 3], one call.
         assert_eq!(core.read_word(result).unwrap(), 30 + 2000 + 1);
         assert_eq!(core.read_word(address_of("COUNTER")).unwrap(), 7);
+    }
+
+    /// A patch function `sum` (epoch 1) that calls the image, reads
+    /// constants and reads and writes data of its own and of the image.
+    fn sum_patch_source() -> String {
+        let symbol = patch_symbol("sum", 1);
+        format!(
+            "#![no_std]\n\
+             extern \"C\" {{\n    fn image_triple(x: u32) -> u32;\n    static mut COUNTER: u32;\n}}\n\
+             static TABLE: [u32; 4] = [1000, 2000, 3000, 4000];\n\
+             static mut CALLS: u32 = 0;\n\
+             #[no_mangle]\npub extern \"C\" fn {symbol}() -> u32 {{\n\
+             \x20   let n = unsafe {{ core::ptr::read_volatile(core::ptr::addr_of!(COUNTER)) }};\n\
+             \x20   let mut total = 0u32;\n\
+             \x20   for i in 0..n {{\n        total = total.wrapping_add(unsafe {{ image_triple(i) }});\n    }}\n\
+             \x20   unsafe {{ CALLS += 1; COUNTER = 7; }}\n\
+             \x20   total + TABLE[(n & 3) as usize] + unsafe {{ CALLS }}\n}}\n"
+        )
+    }
+
+    /// On the ESP32-C3, whose code RAM is its data RAM seen at another
+    /// address, a patch's code is linked where it runs (IRAM) and its
+    /// constants and data where the data bus reaches them (DRAM), right
+    /// after the code in the bytes written.
+    #[test]
+    fn a_patch_for_a_code_alias_links_its_data_at_the_data_address() {
+        let board = Board::named("esp32c3").unwrap();
+        let alias = board.memory.code_alias.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let toolchain = crate::toolchain::ensure_target_installed(dir.path(), board)
+            .expect("the riscv32imc target is installed (.ci/run installs it)");
+        // Any RV32IMC image serves for the symbols it calls.
+        let image = build_risc_v_image(&toolchain, dir.path());
+        let patcher = Patcher::new(toolchain, dir.path()).unwrap();
+        let data_base = 0x3fcc_e400;
+        let run_base = board.memory.executable_address(data_base);
+        assert_eq!(run_base, 0x403c_e400);
+        let object = patcher.compile(&sum_patch_source(), 1).unwrap();
+        let linked = patcher.link(&object, &image, run_base, 1).unwrap();
+        let slots: SlotMap = [("sum".to_string(), 0)].into();
+        let patch = extract(&linked, board, run_base, &slots, &["sum".to_string()], 1).unwrap();
+
+        let data = std::fs::read(&linked).unwrap();
+        let elf = object::File::parse(&*data).unwrap();
+        let window = |start: u32| crate::board::Region {
+            start,
+            size: alias.size,
+        };
+        let mut constants_seen = false;
+        for section in elf.sections() {
+            let name = section.name().unwrap();
+            let address = section.address() as u32;
+            if section.size() == 0 || !name.starts_with('.') || name.starts_with(".comment") {
+                continue;
+            }
+            if name.starts_with(".text") {
+                assert!(
+                    window(alias.executable).contains(address),
+                    "{name} at {address:#x}"
+                );
+            } else if [".rodata", ".srodata", ".data", ".sdata", ".bss", ".sbss"]
+                .iter()
+                .any(|prefix| name.starts_with(prefix))
+            {
+                assert!(
+                    window(alias.data).contains(address),
+                    "{name} at {address:#x}"
+                );
+                if !name.contains("bss") {
+                    // In the bytes where its executable alias says.
+                    let at = (board.memory.executable_address(address) - run_base) as usize;
+                    let bytes = section.data().unwrap();
+                    assert_eq!(&patch.bytes[at..at + bytes.len()], bytes, "{name}");
+                    constants_seen = true;
+                }
+            }
+        }
+        assert!(constants_seen, "the patch has constants (TABLE)");
+        let entry = patch.functions[0].address;
+        assert!(window(alias.executable).contains(entry), "{entry:#x}");
     }
 
     /// A bare RV32IMC image: it waits for the host to fill `SLOT`, calls the
