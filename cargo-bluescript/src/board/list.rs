@@ -239,7 +239,9 @@ pub static BOARDS: [BoardInfo; 10] = [
         transports: DEBUGGER_ONLY,
         runner: Runner::Probe(ProbeTarget {
             chip: "esp32c3",
-            probe: "its built-in USB-JTAG (the USB connector wired to GPIO18/19)",
+            probe:
+                "its built-in USB-JTAG, on GPIO18 (D-) and GPIO19 (D+) (on the DevKitM-1, a USB \
+                    cable wired to those pins: its micro-USB connector goes to a USB-UART bridge)",
             image_format: ImageFormat::EspIdf,
             esp_chip: Some(EspChip::Esp32c3),
         }),
