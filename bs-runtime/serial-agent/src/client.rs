@@ -5,6 +5,9 @@ use crate::agent::HELLO_LEN;
 use crate::frame::{mac_hasher, Encoder, Frame, FrameError};
 use crate::{Error, Key, Op, MAX_PAYLOAD};
 
+/// The smallest payload a device may announce as its largest.
+pub const MIN_PAYLOAD: usize = 16;
+
 /// What a device says when a session starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Hello {
@@ -131,6 +134,10 @@ impl Client {
             _ => {}
         }
         let max_payload = u16::from_le_bytes([payload[8], payload[9]]) as usize;
+        // Room for a READ or a WRITE's address and some bytes at least.
+        if max_payload < MIN_PAYLOAD {
+            return Err(ClientError::Malformed);
+        }
         self.max_payload = max_payload.min(MAX_PAYLOAD);
         self.nonces = Some((host_nonce, device_nonce));
         self.seq = 0;
