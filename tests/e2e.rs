@@ -81,6 +81,39 @@ fn run_reports_a_runtime_error_with_its_location_and_fails() {
     assert!(!output.status.success());
 }
 
+/// A fault in a driver halts the device, with a message: `run` shows it and
+/// fails, whichever way the host reaches the board (the serial agent still
+/// answers once the device has halted).
+#[test]
+fn run_reports_a_fault_in_a_driver_and_the_halted_device() {
+    let project = Project::new("driver-fault");
+    let driver = "#[bluescript::export]\n\
+                  fn fault() {\n    \
+                  // An undefined instruction.\n    \
+                  #[cfg(target_arch = \"arm\")]\n    \
+                  unsafe { core::arch::asm!(\"udf #0\") };\n    \
+                  #[cfg(target_arch = \"riscv32\")]\n    \
+                  unsafe { core::arch::asm!(\"unimp\") };\n\
+                  }\n";
+    std::fs::write(project.root.join("src/fault.rs"), driver).unwrap();
+    let main = project.root.join("src/main.rs");
+    let text_of_main = std::fs::read_to_string(&main).unwrap();
+    std::fs::write(
+        &main,
+        text_of_main.replacen("mod led;", "mod fault;\nmod led;", 1),
+    )
+    .unwrap();
+    project.write_script("print(1)\nfault()\nprint(2)\n");
+    let output = project.run();
+    assert_eq!(text(&output.stdout), "1\n");
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("; the device is halted"),
+        "stderr: {stderr}"
+    );
+    assert!(!output.status.success());
+}
+
 #[test]
 fn run_refuses_a_type_error_before_building() {
     let project = Project::new("typo");

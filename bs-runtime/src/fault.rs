@@ -40,6 +40,13 @@ pub(crate) fn halt(msg: &str) -> ! {
 /// Prints the line that `write` makes, followed by "; the device is
 /// halted", on stderr, and parks. For fault handlers.
 pub(crate) fn fatal(write: impl FnOnce(&mut FixedBuf<128>)) -> ! {
+    report_fatal(write);
+    park()
+}
+
+/// Prints what [`fatal`] prints and marks the device halted, without
+/// parking: for a fault handler that parks the core elsewhere.
+pub(crate) fn report_fatal(write: impl FnOnce(&mut FixedBuf<128>)) {
     GOING_DOWN.store(true, Ordering::Relaxed);
     let mut line = FixedBuf::<128>::new();
     write(&mut line);
@@ -47,7 +54,8 @@ pub(crate) fn fatal(write: impl FnOnce(&mut FixedBuf<128>)) -> ! {
     line.finish_line();
     // SAFETY: the interrupted code never runs again.
     unsafe { emit_fatal(line.as_bytes()) };
-    park()
+    // After the line: a host that sees the state finds the line written.
+    set_state(State::Halted);
 }
 
 #[panic_handler]

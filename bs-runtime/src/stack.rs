@@ -97,6 +97,12 @@ fn region() -> Option<(usize, usize)> {
     }
 }
 
+/// The top of the script stack once script code runs on it.
+#[cfg_attr(not(feature = "serial-agent"), allow(dead_code))]
+pub(crate) fn top() -> Option<usize> {
+    region().filter(|_| guard_top() != 0).map(|(_, top)| top)
+}
+
 /// The lowest address script code may use, above the guard; 0 until script
 /// code runs on its own stack (or when there is none).
 pub(crate) fn guard_top() -> usize {

@@ -10,7 +10,10 @@ use core::fmt::Write;
 
 use cortex_m_rt::ExceptionFrame;
 
+#[cfg(feature = "serial-agent")]
+use crate::fault::report_fatal;
 use crate::fault::{fatal, halt, hex};
+use crate::print::FixedBuf;
 use crate::{catch, stack};
 
 // The interrupted code may have left its FP registers to be saved lazily
@@ -85,14 +88,14 @@ extern "C" fn hard_fault(exc_return: u32, msp: usize, psp: usize) -> usize {
         match stack::overflow_catcher(psp) {
             stack::Overflow::Resume(catcher_sp) => {
                 clear_fault_status();
-                return overflow_frame(catcher_sp);
+                return resume_frame(catcher_sp, catch::stack_overflow);
             }
             stack::Overflow::Unrecoverable => halt("stack overflow outside of script code"),
             stack::Overflow::No => {}
         }
     }
     let frame = if exc_return & 0b0100 != 0 { psp } else { msp };
-    fatal(|line| {
+    let describe = |line: &mut FixedBuf<128>| {
         if stacking_failed() {
             // The exception frame could not be stacked: nothing to read
             // there.
@@ -107,7 +110,28 @@ extern "C" fn hard_fault(exc_return: u32, msp: usize, psp: usize) -> usize {
             hex(line, frame.lr());
             let _ = line.write_str(")");
         }
-    })
+    };
+    // With the serial agent, the core parks in thread mode rather than in
+    // this handler, which would keep the UART's interrupt from ever being
+    // served: the host can still read that the device halted, and why.
+    #[cfg(feature = "serial-agent")]
+    if exc_return & 0b1000 != 0 {
+        if let Some(top) = stack::top() {
+            report_fatal(describe);
+            clear_fault_status();
+            return resume_frame(top, park_in_thread_mode);
+        }
+    }
+    fatal(describe)
+}
+
+/// Where a fatal fault of thread-mode code resumes (the serial agent's
+/// builds): interrupts on, so that the UART's are served, then parked.
+#[cfg(feature = "serial-agent")]
+unsafe extern "C" fn park_in_thread_mode() -> ! {
+    // SAFETY: nothing that ran before the fault runs again.
+    unsafe { crate::arch::unmask_interrupts() };
+    crate::fault::park()
 }
 
 /// Whether the fault is that the exception frame could not be stacked.
@@ -136,26 +160,27 @@ fn clear_fault_status() {
     }
 }
 
-/// Builds, right below `catcher_sp`, a basic exception frame that "returns"
-/// to [`catch::stack_overflow`]; returns its address, the process stack
-/// pointer to resume thread mode with.
-fn overflow_frame(catcher_sp: usize) -> usize {
-    let frame = (catcher_sp - BASIC_FRAME) as *mut u32;
-    let pc = catch::stack_overflow as *const () as usize as u32 & !1;
+/// Builds, right below `sp`, a basic exception frame that "returns" to
+/// `resume` (after a stack overflow, [`catch::stack_overflow`] below its
+/// catcher's frame); returns its address, the process stack pointer to
+/// resume thread mode with.
+fn resume_frame(sp: usize, resume: unsafe extern "C" fn() -> !) -> usize {
+    let frame = (sp - BASIC_FRAME) as *mut u32;
+    let pc = resume as *const () as usize as u32 & !1;
     let words: [u32; 8] = [
         0,       // r0
         0,       // r1
         0,       // r2
         0,       // r3
         0,       // r12
-        0,       // lr: `stack_overflow` never returns
+        0,       // lr: `resume` never returns
         pc,      // pc, without the Thumb bit
         1 << 24, // xPSR: Thumb state, no alignment padding
     ];
     for (i, word) in words.into_iter().enumerate() {
-        // SAFETY: the 32 bytes below a catcher frame lie inside the script
-        // stack (`overflow_catcher` leaves room for them) and belong to
-        // the code being abandoned.
+        // SAFETY: the 32 bytes below a catcher frame (or the script
+        // stack's top) lie inside the script stack (`overflow_catcher`
+        // leaves room for them) and belong to the code being abandoned.
         unsafe { frame.add(i).write_volatile(word) };
     }
     frame as usize
