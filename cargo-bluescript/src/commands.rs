@@ -1,7 +1,8 @@
 //! The subcommands, as the command line sees them.
 
-use crate::board::{Board, Connection, StartOptions, Stopped, Transport};
+use crate::board::{Board, Connection, ProbeChoice, StartOptions, Stopped, Transport, Via};
 use crate::connection::output::{Output, Stream};
+use crate::connection::probe_rs;
 use crate::device::Device;
 use crate::firmware::{self, BuildLog, ScriptErrors};
 use crate::project::Project;
@@ -112,48 +113,94 @@ pub fn build(manifest_path: Option<&Path>, release: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `--probe` and `--chip`, as given on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct ProbeArgs {
+    pub probe: Option<String>,
+    pub chip: Option<String>,
+}
+
+/// How to start or flash the project's board: the transport, and the
+/// command line's `--probe` and `--chip` over the project's `probe` and
+/// `chip` keys, which only a real board takes.
+pub fn start_options(
+    project: &Project,
+    transport: Option<Transport>,
+    args: &ProbeArgs,
+) -> Result<StartOptions> {
+    let probe = args.probe.as_ref().or(project.probe.as_ref());
+    let chip = args.chip.clone().or_else(|| project.chip.clone());
+    if project.board.probe_target().is_none() && (probe.is_some() || chip.is_some()) {
+        anyhow::bail!(
+            "the {} board is emulated by QEMU: a probe and a chip (--probe, --chip, or `probe` \
+             and `chip` in [package.metadata.bluescript]) are for real boards",
+            project.board
+        );
+    }
+    Ok(StartOptions {
+        connection: connection(project, transport)?,
+        probe: ProbeChoice {
+            probe: probe.map(|text| text.parse()).transpose()?,
+            chip,
+        },
+        progress: true,
+        ..StartOptions::default()
+    })
+}
+
 pub fn flash(
     manifest_path: Option<&Path>,
     release: bool,
     transport: Option<Transport>,
+    probe: &ProbeArgs,
 ) -> Result<ExitCode> {
     let project = Project::locate(manifest_path)?;
+    let options = start_options(&project, transport, probe)?;
     let board = project.board;
-    let connection = connection(&project, transport)?;
     board.ensure_tools_installed()?;
     let image = firmware::build(&project, release, &mut StderrLog)?;
-    let flashed = board.flash(&image.shadow, &project.state_dir(), &connection)?;
+    let flashed = board.flash(&image.shadow, &project.state_dir(), &options)?;
     if let Some(stopped) = &flashed.replaced {
         report_stopped(stopped);
     }
     let record = &flashed.record;
     let program = flashed.status;
-    status(
-        "Flashed",
-        &format!(
-            "build {:#010x} to {board}, which runs it in the background (QEMU pid {})",
-            record.build_id, record.pid
-        ),
-    );
     let errors = match program.errors {
         1 => "1 run-time error".to_owned(),
         n => format!("{n} run-time errors"),
     };
     // Aligned under the message of the status line.
     let indent = " ".repeat(13);
-    eprintln!("{indent}program:      {}; {errors}", program.describe());
-    eprintln!(
-        "{indent}debug socket: {}",
-        project.display_path(&record.socket)
-    );
-    if let Some(serial) = crate::board::qemu::serial_socket(board, &record.socket) {
-        eprintln!("{indent}serial port:  {}", project.display_path(&serial));
+    match &record.via {
+        Via::Qemu { pid, socket, log } => {
+            status(
+                "Flashed",
+                &format!(
+                    "build {:#010x} to {board}, which runs it in the background (QEMU pid {pid})",
+                    record.build_id
+                ),
+            );
+            eprintln!("{indent}program:      {}; {errors}", program.describe());
+            eprintln!("{indent}debug socket: {}", project.display_path(socket));
+            if let Some(serial) = crate::board::qemu::serial_socket(board, socket) {
+                eprintln!("{indent}serial port:  {}", project.display_path(&serial));
+            }
+            eprintln!("{indent}output log:   {}", project.display_path(log));
+            eprintln!("{indent}stop it with: cargo bluescript flash --stop");
+        }
+        via @ Via::Probe { .. } => {
+            status(
+                "Flashed",
+                &format!(
+                    "build {:#010x} to {board} ({via}), which runs it",
+                    record.build_id
+                ),
+            );
+            eprintln!("{indent}program:      {}; {errors}", program.describe());
+            eprintln!("{indent}take it over: cargo bluescript watch");
+            eprintln!("{indent}halt it with: cargo bluescript flash --stop");
+        }
     }
-    eprintln!(
-        "{indent}output log:   {}",
-        project.display_path(&record.log)
-    );
-    eprintln!("{indent}stop it with: cargo bluescript flash --stop");
     // Nobody reads a flashed board's output, so point to where it can be seen.
     if program.halted() {
         eprintln!("warning: the program halted after a fatal error; `cargo bluescript run` shows its output");
@@ -184,16 +231,16 @@ fn report_stopped(stopped: &Stopped) {
         status(
             "Stopped",
             &format!(
-                "{} (QEMU pid {}, build {:#010x})",
-                record.board, record.pid, record.build_id
+                "{} ({}, build {:#010x})",
+                record.board, record.via, record.build_id
             ),
         );
     } else {
         status(
             "Stopped",
             &format!(
-                "nothing: {} (QEMU pid {}) had already stopped; its record is removed",
-                record.board, record.pid
+                "nothing: {} ({}) had already stopped; its record is removed",
+                record.board, record.via
             ),
         );
     }
@@ -223,13 +270,11 @@ pub fn run(
     manifest_path: Option<&Path>,
     release: bool,
     transport: Option<Transport>,
+    probe: &ProbeArgs,
 ) -> Result<ExitCode> {
     let project = Project::locate(manifest_path)?;
+    let options = start_options(&project, transport, probe)?;
     let board = project.board;
-    let options = StartOptions {
-        connection: connection(&project, transport)?,
-        ..StartOptions::default()
-    };
     board.ensure_tools_installed()?;
     let image = firmware::build(&project, release, &mut StderrLog)?;
     let stop = interrupted();
@@ -257,10 +302,34 @@ pub fn run(
     }
 }
 
-pub fn watch(manifest_path: Option<&Path>, transport: Option<Transport>) -> Result<ExitCode> {
+pub fn watch(
+    manifest_path: Option<&Path>,
+    transport: Option<Transport>,
+    probe: &ProbeArgs,
+    reflash: bool,
+) -> Result<ExitCode> {
     let project = Project::locate(manifest_path)?;
+    let options = start_options(&project, transport, probe)?;
     let board = project.board;
-    let connection = connection(&project, transport)?;
     board.ensure_tools_installed()?;
-    crate::watch::watch(&project, board, connection, interrupted())
+    crate::watch::watch(&project, board, options, reflash, interrupted())
+}
+
+/// `cargo bluescript probes`: the debug probes connected, and what chooses
+/// each.
+pub fn probes() -> Result<ExitCode> {
+    let probes = probe_rs::list();
+    if probes.is_empty() {
+        eprintln!(
+            "No debug probe is connected (or none this computer recognizes). Plug in the \
+             board's probe: the README's \"Real boards\" lists which each board needs. On \
+             Linux, a probe you may not use is still listed, with what grants access."
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{} debug probe(s) connected:", probes.len());
+    for (probe, _) in &probes {
+        println!("    {probe}");
+    }
+    Ok(ExitCode::SUCCESS)
 }

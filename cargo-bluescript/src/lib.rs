@@ -9,6 +9,7 @@ pub mod device;
 pub mod firmware;
 pub mod isa;
 pub mod patch;
+pub mod progress;
 pub mod project;
 pub mod rtt;
 pub mod scaffold;

@@ -56,6 +56,26 @@ impl TransportArgs {
     }
 }
 
+/// Real boards: which probe and chip.
+#[derive(clap::Args, Clone, Default)]
+struct ProbeArgs {
+    /// The debug probe to use, VID:PID[:SERIAL] as `cargo bluescript probes` lists them
+    #[arg(long, value_name = "VID:PID[:SERIAL]")]
+    probe: Option<String>,
+    /// The chip, as probe-rs names it, if not the board's (e.g. STM32F401RE)
+    #[arg(long, value_name = "NAME")]
+    chip: Option<String>,
+}
+
+impl ProbeArgs {
+    fn into_args(self) -> commands::ProbeArgs {
+        commands::ProbeArgs {
+            probe: self.probe,
+            chip: self.chip,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Create a new BlueScript project
@@ -79,6 +99,8 @@ enum Command {
         project: ProjectArgs,
         #[command(flatten)]
         transport: TransportArgs,
+        #[command(flatten)]
+        probe: ProbeArgs,
         /// Stop the board an earlier flash left running, instead of flashing
         #[arg(long, conflicts_with = "release")]
         stop: bool,
@@ -89,6 +111,8 @@ enum Command {
         project: ProjectArgs,
         #[command(flatten)]
         transport: TransportArgs,
+        #[command(flatten)]
+        probe: ProbeArgs,
     },
     /// Build, start, stream output, and patch the running program on every save
     Watch {
@@ -96,7 +120,14 @@ enum Command {
         manifest_path: Option<PathBuf>,
         #[command(flatten)]
         transport: TransportArgs,
+        #[command(flatten)]
+        probe: ProbeArgs,
+        /// Flash a real board that runs something else than this project flashed last
+        #[arg(long)]
+        reflash: bool,
     },
+    /// List the connected debug probes
+    Probes,
 }
 
 fn main() -> ExitCode {
@@ -126,20 +157,37 @@ fn run(command: Command) -> Result<ExitCode> {
             ..
         } => commands::stop_flashed(project.manifest_path.as_deref()),
         Command::Flash {
-            project, transport, ..
+            project,
+            transport,
+            probe,
+            ..
         } => commands::flash(
             project.manifest_path.as_deref(),
             project.release,
             transport.transport(),
+            &probe.into_args(),
         ),
-        Command::Run { project, transport } => commands::run(
+        Command::Run {
+            project,
+            transport,
+            probe,
+        } => commands::run(
             project.manifest_path.as_deref(),
             project.release,
             transport.transport(),
+            &probe.into_args(),
         ),
         Command::Watch {
             manifest_path,
             transport,
-        } => commands::watch(manifest_path.as_deref(), transport.transport()),
+            probe,
+            reflash,
+        } => commands::watch(
+            manifest_path.as_deref(),
+            transport.transport(),
+            &probe.into_args(),
+            reflash,
+        ),
+        Command::Probes => commands::probes(),
     }
 }

@@ -22,6 +22,12 @@ pub struct Project {
     /// `serial-key-file` of `[package.metadata.bluescript]`, resolved: the
     /// file holding the serial agent's key (docs/serial-agent.md).
     pub serial_key_file: Option<PathBuf>,
+    /// `probe` of `[package.metadata.bluescript]`: the debug probe of a real
+    /// board, `VID:PID[:SERIAL]` (`--probe` overrides it).
+    pub probe: Option<String>,
+    /// `chip`: probe-rs's name of the chip, if not the board's (`--chip`
+    /// overrides it).
+    pub chip: Option<String>,
     /// Cargo's target directory for this crate.
     pub target_dir: PathBuf,
 }
@@ -38,6 +44,8 @@ struct Metadata {
     /// A file with the serial agent's key: 32 hex digits, kept out of
     /// version control.
     serial_key_file: Option<String>,
+    probe: Option<String>,
+    chip: Option<String>,
 }
 
 /// The environment variable that holds the serial agent's key (overriding
@@ -97,6 +105,8 @@ impl Project {
             main_script,
             heap_size: config.heap_size,
             serial_key_file: config.serial_key_file.map(|file| root.join(file)),
+            probe: config.probe,
+            chip: config.chip,
             target_dir: metadata.target_directory.into_std_path_buf(),
             manifest,
             root,

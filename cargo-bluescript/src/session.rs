@@ -7,14 +7,16 @@
 //! here prints; what a front end should hear about while a call runs (a
 //! restart before its long build) comes through an [`Event`] callback.
 
-use crate::board::{Board, Connection, StartOptions};
+use crate::board::probe::{self, Found, Takeover};
+use crate::board::{AttachedBoard, Board, Connection, FlashedBoard, StartOptions};
 use crate::device::{Device, Poll};
 use crate::firmware::{self, BuildLog, ScriptErrors};
 use crate::patch::{self, Patcher, Plan, Timings, Unpatchable};
 use crate::project::Project;
-use crate::shadow::RegionFull;
+use crate::shadow::{RegionFull, Shadow};
 use crate::toolchain::Toolchain;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
+use bluescript_abi::program;
 use std::time::Instant;
 
 /// Why the program was restarted instead of patched.
@@ -46,9 +48,11 @@ pub enum Started {
     /// Took over the board `cargo bluescript flash` left running, which keeps
     /// its state and runs on after the session. Its scripts may be older
     /// than the current ones: call [`Session::scripts_changed`] to catch up.
-    Attached { pid: u32 },
+    /// `via` says how it is reached (`QEMU pid 4242`); `reset`: a real
+    /// board was reset since, and its patches are gone.
+    Attached { via: String, reset: bool },
     /// Built and flashed to the board, which runs on after the session.
-    Flashed { build_id: u32, pid: u32 },
+    Flashed { build_id: u32, via: String },
 }
 
 /// A function a patch carried.
@@ -117,8 +121,6 @@ pub struct Session {
     project: Project,
     board: Board,
     patcher: Patcher,
-    /// How the host reaches the board.
-    connection: Connection,
     device: Option<Device>,
     /// The program runs on the board `flash` left running: restarts flash
     /// again instead of starting a board.
@@ -127,6 +129,12 @@ pub struct Session {
     halted: bool,
     /// Cargo may colour the messages it sends as [`Event::BuildOutput`].
     build_color: bool,
+    /// How boards are started, reached and flashed (the transport; a real
+    /// board's probe and chip).
+    options: StartOptions,
+    /// A real board that runs something else than the project flashed last
+    /// may be flashed again.
+    reflash: bool,
 }
 
 /// Cargo's messages, as events.
@@ -155,19 +163,32 @@ impl Session {
             project: project.clone(),
             board,
             patcher,
-            connection: Connection::default(),
             device: None,
             flashed: false,
             halted: false,
             build_color,
+            options: StartOptions::default(),
+            reflash: false,
         })
     }
 
     /// Reaches the board as `connection` says (its transport, which the
     /// board must have: [`Board::transport`]) rather than its debugger.
     pub fn with_connection(mut self, connection: Connection) -> Session {
-        self.connection = connection;
+        self.options.connection = connection;
         self
+    }
+
+    /// How boards are started, reached and flashed from now on (with a real
+    /// board's probe and chip).
+    pub fn set_start_options(&mut self, options: StartOptions) {
+        self.options = options;
+    }
+
+    /// Whether [`Session::start`] may flash a real board that runs something
+    /// else than this project flashed last (`--reflash`).
+    pub fn set_reflash(&mut self, reflash: bool) {
+        self.reflash = reflash;
     }
 
     /// Takes over the board `flash` left running, if there is one (it keeps
@@ -178,8 +199,28 @@ impl Session {
         self.halted = false;
         self.flashed = false;
         let state_dir = self.project.state_dir();
-        if let Some((attached, shadow)) = Board::attach_flashed(&state_dir, &self.connection)? {
-            let pid = attached.record().pid;
+        if self.board.probe_target().is_some() {
+            let flashed_here = FlashedBoard::load(&state_dir)?
+                .is_some_and(|record| record.board == self.board.name());
+            if !flashed_here {
+                return self.reflash(events);
+            }
+            return match self.take_over_probe_board()? {
+                Ok(started) => Ok(started),
+                Err(why) if self.reflash => {
+                    events(Event::Reflashing(&why));
+                    self.reflash(events)
+                }
+                Err(why) => bail!(
+                    "{why}; so the host cannot know what it runs. `--reflash` flashes the \
+                     current build to it"
+                ),
+            };
+        }
+        if let Some((attached, shadow)) =
+            Board::attach_flashed(&state_dir, &self.options.connection)?
+        {
+            let via = attached.record().via.to_string();
             let stale = if !shadow.patchable {
                 Some("it runs a release image, which cannot be patched")
             } else if shadow.firmware_fingerprint != firmware::firmware_fingerprint(&self.project)?
@@ -197,7 +238,7 @@ impl Session {
                 Ok(device) => {
                     self.device = Some(device);
                     self.flashed = true;
-                    return Ok(Started::Attached { pid });
+                    return Ok(Started::Attached { via, reset: false });
                 }
                 Err(error) => {
                     events(Event::Error(
@@ -211,29 +252,65 @@ impl Session {
             }
         }
         let image = firmware::build(&self.project, false, &mut self.build_log(events))?;
-        let options = StartOptions {
-            connection: self.connection,
-            ..StartOptions::default()
-        };
-        let device = Device::start(self.board, image.shadow, &options)?;
+        let device = Device::start(self.board, image.shadow, &self.options)?;
         self.device = Some(device);
         Ok(Started::Fresh)
+    }
+
+    /// Takes over the real board flashed last, if it runs what was flashed
+    /// (or, reset since, the image as flashed); flashes it if this project
+    /// never did. `Err(why)`: it runs something else.
+    fn take_over_probe_board(&mut self) -> Result<Result<Started, String>> {
+        let state_dir = self.project.state_dir();
+        let Some((mut attached, recorded)) =
+            Board::attach_flashed(&state_dir, &self.options.connection)?
+        else {
+            return Ok(Err("the board this project flashed is gone".into()));
+        };
+        let base_dir = attached.record().shadow.with_file_name(probe::BASE_DIR);
+        let base = Shadow::load(&base_dir).ok();
+        let core = attached.core_access();
+        let found = Found {
+            recorded: &recorded,
+            base: base.as_ref(),
+            build_id: core.read_word(recorded.runtime.program + program::BUILD_ID)?,
+            epoch: core.read_word(recorded.runtime.patch_epoch)?,
+            firmware_fingerprint: firmware::firmware_fingerprint(&self.project)?,
+        };
+        let (shadow, reset) = match probe::takeover(found) {
+            Ok(Takeover::AsRecorded) => (recorded, false),
+            Ok(Takeover::AfterReset) => (base.expect("checked by takeover"), true),
+            Err(why) => return Ok(Err(why)),
+        };
+        let via = attached.record().via.to_string();
+        self.device = Some(Device::attach(Box::new(attached), shadow)?);
+        self.flashed = true;
+        Ok(Ok(Started::Attached { via, reset }))
+    }
+
+    /// A real board lost during the session (reset, unplugged): takes it over
+    /// again if it is back, running what was flashed; `None` while no
+    /// program runs and it is not back. Never flashes.
+    pub fn reattach(&mut self) -> Option<Started> {
+        if self.device.is_some() || !self.flashed || self.board.probe_target().is_none() {
+            return None;
+        }
+        self.take_over_probe_board().ok()?.ok()
     }
 
     /// Flashes the current build and attaches to it.
     fn reflash(&mut self, events: &mut dyn FnMut(Event)) -> Result<Started> {
         let image = firmware::build(&self.project, false, &mut self.build_log(events))?;
         let state_dir = self.project.state_dir();
-        let flashed = self
-            .board
-            .flash(&image.shadow, &state_dir, &self.connection)?;
-        let (attached, shadow) = Board::attach_flashed(&state_dir, &self.connection)?
-            .context("the board just flashed is not running")?;
+        let flashed = self.board.flash(&image.shadow, &state_dir, &self.options)?;
+        let (attached, shadow): (AttachedBoard, Shadow) =
+            Board::attach_flashed(&state_dir, &self.options.connection)?
+                .context("the board just flashed is not running")?;
         self.device = Some(Device::attach(Box::new(attached), shadow)?);
         self.flashed = true;
         Ok(Started::Flashed {
             build_id: flashed.record.build_id,
-            pid: flashed.record.pid,
+            via: flashed.record.via.to_string(),
         })
     }
 

@@ -6,7 +6,7 @@
 //! session patch the program in between two polls. The device keeps running
 //! while the host compiles.
 
-use crate::board::{Board, Connection};
+use crate::board::{Board, StartOptions};
 use crate::commands::{report_error, status, stderr_color, write_output, POLL_INTERVAL};
 use crate::project::Project;
 use crate::session::{Edit, Event, Patched, Session, Started};
@@ -31,10 +31,14 @@ enum Change {
     Firmware,
 }
 
+/// How often a real board that was lost is looked for again.
+const REATTACH_INTERVAL: Duration = Duration::from_secs(1);
+
 pub fn watch(
     project: &Project,
     board: Board,
-    connection: Connection,
+    options: StartOptions,
+    reflash: bool,
     stop: Arc<AtomicBool>,
 ) -> Result<ExitCode> {
     let (sender, events) = mpsc::channel();
@@ -50,7 +54,9 @@ pub fn watch(
         .watch(&firmware_src, RecursiveMode::Recursive)
         .with_context(|| format!("cannot watch `{}`", firmware_src.display()))?;
 
-    let mut session = Session::new(project, board, stderr_color())?.with_connection(connection);
+    let mut session = Session::new(project, board, stderr_color())?;
+    session.set_start_options(options);
+    session.set_reflash(reflash);
     let mut shown = Shown::default();
     let started = session.start(&mut print_event);
     shown.outcome(&mut session, started.map(Edit::Started), Instant::now());
@@ -61,6 +67,7 @@ pub fn watch(
             project.display_path(&project.scripts_dir)
         ),
     );
+    let mut last_reattach = Instant::now();
     while !stop.load(Ordering::SeqCst) {
         match session.poll() {
             Ok(Some(poll)) => {
@@ -68,8 +75,17 @@ pub fn watch(
                 let _ = write_output(&poll.output);
                 shown.program_status(poll.status);
             }
+            Ok(None) if last_reattach.elapsed() > REATTACH_INTERVAL => {
+                last_reattach = Instant::now();
+                if let Some(started) = session.reattach() {
+                    shown.outcome(&mut session, Ok(Edit::Started(started)), Instant::now());
+                }
+            }
             Ok(None) => {}
             Err(_) if stop.load(Ordering::SeqCst) => break, // Ctrl-C reached QEMU first
+            Err(error) if board.probe_target().is_some() => report_error(
+                &error.context("lost the board; it is taken over again as soon as it is back"),
+            ),
             Err(error) => report_error(&error.context("lost the board; save a file to restart it")),
         }
         let Ok(result) = events.recv_timeout(POLL_INTERVAL) else {
@@ -141,20 +157,20 @@ impl Shown {
         *self = Shown::default();
         match started {
             Started::Fresh => {}
-            Started::Flashed { build_id, pid } => status(
+            Started::Flashed { build_id, via } => status(
                 "Flashed",
-                &format!(
-                    "build {build_id:#010x} to {} (QEMU pid {pid})",
-                    session.board()
-                ),
+                &format!("build {build_id:#010x} to {} ({via})", session.board()),
             ),
-            Started::Attached { pid } => {
+            Started::Attached { via, reset } => {
+                let what = if reset {
+                    "to the board flashed last, which was reset since: its patches are gone, \
+                     the current scripts are applied again"
+                } else {
+                    "to the board `cargo bluescript flash` left running"
+                };
                 status(
                     "Attached",
-                    &format!(
-                        "to the board `cargo bluescript flash` left running (QEMU pid {pid}); \
-                         it keeps its state, and runs on when watch stops"
-                    ),
+                    &format!("{what} ({via}); it keeps its state, and runs on when watch stops"),
                 );
                 let synced = session.scripts_changed(&mut print_event);
                 self.outcome(session, synced, Instant::now());

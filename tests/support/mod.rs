@@ -147,7 +147,12 @@ impl Watch {
     pub fn start_with(project: &Project, args: &[&str]) -> Watch {
         let mut all = vec!["watch"];
         all.extend(args);
-        let mut child = tool(&all, &project.root)
+        Watch::spawn(tool(&all, &project.root))
+    }
+
+    /// Runs `command`, a `watch` with whatever options and environment.
+    pub fn spawn(mut command: Command) -> Watch {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -8,9 +8,11 @@
 //! that the next `flash` replaces it, `flash --stop` stops it, and a host
 //! session can later attach to it.
 
+use super::probe::{self, ProbeFlash};
 use super::qemu::{self, QemuFlash};
-use super::{Board, Connection, Runner, RunningBoard, Transport};
+use super::{Board, Connection, Runner, RunningBoard, StartOptions, Transport};
 use crate::connection::output::{ProgramOutput, RttOutput};
+use crate::connection::probe_rs::ProbeCore;
 use crate::connection::serial::SerialOutput;
 use crate::connection::SerialAgent;
 use crate::connection::{CoreAccess, Flash, GdbStub};
@@ -40,19 +42,47 @@ const BOOT_POLL_INTERVAL: Duration = Duration::from_millis(10);
 pub struct FlashedBoard {
     /// The board's name (`qemu-m4`).
     pub board: String,
-    /// The emulator's process.
-    pub pid: u32,
-    /// The GDB stub of the board (a Unix socket).
-    pub socket: PathBuf,
+    /// How the host reaches it.
+    #[serde(flatten)]
+    pub via: Via,
     /// The image the board runs (a copy no later build overwrites).
     pub image: PathBuf,
     /// The shadow machine of that image.
     pub shadow: PathBuf,
-    /// The emulator's output.
-    pub log: PathBuf,
     pub build_id: u32,
     /// When the board was flashed, in seconds since the Unix epoch.
     pub started_at: u64,
+}
+
+/// How the host reaches a flashed board.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Via {
+    /// A detached QEMU.
+    Qemu {
+        /// The emulator's process.
+        pid: u32,
+        /// The GDB stub of the board (a Unix socket).
+        socket: PathBuf,
+        /// The emulator's output.
+        log: PathBuf,
+    },
+    /// A real board, through a debug probe.
+    Probe {
+        /// The probe, as `--probe` names it (`2e8a:000c:E6614C31`).
+        probe: String,
+        /// The chip, as probe-rs names it.
+        chip: String,
+    },
+}
+
+impl std::fmt::Display for Via {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Via::Qemu { pid, .. } => write!(f, "QEMU pid {pid}"),
+            Via::Probe { probe, chip } => write!(f, "{chip} through probe {probe}"),
+        }
+    }
 }
 
 impl FlashedBoard {
@@ -119,8 +149,9 @@ pub(super) fn flash(
     board: Board,
     shadow: &Shadow,
     state_dir: &Path,
-    connection: &Connection,
+    options: &StartOptions,
 ) -> Result<Flashed> {
+    let connection = &options.connection;
     board.check_transport(connection.transport)?;
     // Like writing flash: the old program is gone before the new one starts.
     let replaced = stop(state_dir)?;
@@ -134,21 +165,24 @@ pub(super) fn flash(
     let mut flashed_shadow = shadow.clone();
     flashed_shadow.image = image.clone();
     flashed_shadow.save(&dir)?;
-    match &board.runner {
+    let record = |via| FlashedBoard {
+        board: board.name().to_owned(),
+        via,
+        image: image.clone(),
+        shadow: dir.join("shadow.json"),
+        build_id: shadow.build_id,
+        started_at: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs()),
+    };
+    match board.runner() {
         Runner::Qemu(_) => {
             let mut qemu = QemuFlash(board).flash(&image, &dir)?;
-            let record = FlashedBoard {
-                board: board.name().to_owned(),
+            let record = record(Via::Qemu {
                 pid: qemu.pid(),
                 socket: qemu.socket().to_path_buf(),
-                image,
-                shadow: dir.join("shadow.json"),
                 log: qemu.log().to_path_buf(),
-                build_id: shadow.build_id,
-                started_at: SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |since| since.as_secs()),
-            };
+            });
             let checked = record.save(state_dir).and_then(|()| {
                 let mut core = FlashedCore::connect(board, &record, connection)?;
                 check_image(core.access(), &shadow.runtime, shadow.build_id)
@@ -173,7 +207,31 @@ pub(super) fn flash(
                 }
             }
         }
-        Runner::Probe(target) => Err(super::probe_not_built(board, target)),
+        Runner::Probe(target) => {
+            // What the board runs after a reset, before any patch: it comes
+            // back to this when it is reset.
+            let base = dir.join(probe::BASE_DIR);
+            fs::create_dir_all(&base)
+                .with_context(|| format!("cannot create `{}`", base.display()))?;
+            flashed_shadow.save(&base)?;
+            let mut core = ProbeFlash {
+                board,
+                target,
+                options,
+            }
+            .flash(&image, &dir)?;
+            let record = record(Via::Probe {
+                probe: core.probe().selector().to_string(),
+                chip: core.chip().to_owned(),
+            });
+            let status = check_image(&mut core, &shadow.runtime, shadow.build_id)?;
+            record.save(state_dir)?;
+            Ok(Flashed {
+                record,
+                replaced,
+                status,
+            })
+        }
     }
 }
 
@@ -192,6 +250,8 @@ enum FlashedCore {
     /// The serial agent in its firmware, on its UART socket; the program
     /// goes on running.
     Serial(Rc<RefCell<SerialAgent>>),
+    /// A real board's debug probe; the program goes on running.
+    Probe(Box<ProbeCore>),
 }
 
 impl FlashedCore {
@@ -200,10 +260,22 @@ impl FlashedCore {
         record: &FlashedBoard,
         connection: &Connection,
     ) -> Result<FlashedCore> {
+        let socket = match (&record.via, board.runner()) {
+            (Via::Qemu { socket, .. }, Runner::Qemu(_)) => socket,
+            (Via::Probe { probe, chip }, Runner::Probe(target)) => {
+                let probe = probe.parse()?;
+                let core = probe::connect(target, Some(&probe), chip)?;
+                return Ok(FlashedCore::Probe(Box::new(core)));
+            }
+            _ => bail!(
+                "`{RECORD_FILE}` records the {board} board as reached another way than \
+                 it is: delete it"
+            ),
+        };
         Ok(match connection.transport {
-            Transport::Debugger => FlashedCore::Debugger(qemu::connect(&record.socket)?),
+            Transport::Debugger => FlashedCore::Debugger(qemu::connect(socket)?),
             Transport::Serial => {
-                let socket = qemu::serial_socket(board, &record.socket)
+                let socket = qemu::serial_socket(board, socket)
                     .with_context(|| format!("the {board} board has no serial agent"))?;
                 let agent = qemu::connect_serial(&socket, connection.serial_key)?;
                 FlashedCore::Serial(Rc::new(RefCell::new(agent)))
@@ -215,6 +287,7 @@ impl FlashedCore {
         match self {
             FlashedCore::Debugger(gdb) => gdb,
             FlashedCore::Serial(agent) => agent,
+            FlashedCore::Probe(core) => core.as_mut(),
         }
     }
 }
@@ -222,6 +295,11 @@ impl FlashedCore {
 impl AttachedBoard {
     pub fn record(&self) -> &FlashedBoard {
         &self.record
+    }
+
+    /// Its core, before it is handed to a device.
+    pub fn core_access(&mut self) -> &mut dyn CoreAccess {
+        self.core.access()
     }
 }
 
@@ -240,26 +318,29 @@ impl RunningBoard for AttachedBoard {
 
     fn output(&mut self, shadow: &Shadow) -> Box<dyn ProgramOutput> {
         match &self.core {
-            FlashedCore::Debugger(_) => Box::new(RttOutput::new(shadow.runtime.rtt)),
+            FlashedCore::Debugger(_) | FlashedCore::Probe(_) => {
+                Box::new(RttOutput::new(shadow.runtime.rtt))
+            }
             FlashedCore::Serial(agent) => Box::new(SerialOutput(agent.clone())),
         }
     }
 
     fn failure_details(&mut self) -> Option<String> {
-        let running = is_running(self.board, &self.record);
-        (!running).then(|| {
-            format!(
-                "the flashed board (QEMU pid {}) stopped; its output is in {}",
-                self.record.pid,
-                self.record.log.display()
-            )
-        })
+        match &self.record.via {
+            Via::Qemu { pid, log, .. } => (!is_running(self.board, &self.record)).then(|| {
+                format!(
+                    "the flashed board (QEMU pid {pid}) stopped; its output is in {}",
+                    log.display()
+                )
+            }),
+            Via::Probe { .. } => None,
+        }
     }
 }
 
 /// Connects to the board recorded in `state_dir` if it still runs, and
 /// loads the shadow machine of what it runs. Connecting through the
-/// debugger halts the core; through the serial agent, it runs on.
+/// debugger halts the core; through the serial agent or a probe, it runs on.
 pub(super) fn attach(
     state_dir: &Path,
     connection: &Connection,
@@ -286,15 +367,23 @@ pub(super) fn attach(
 }
 
 /// Stops the board recorded in `state_dir` and forgets it; `None` if no
-/// board was recorded.
+/// board was recorded. A real board is halted through its probe.
 pub(super) fn stop(state_dir: &Path) -> Result<Option<Stopped>> {
     let Some(record) = FlashedBoard::load(state_dir)? else {
         return Ok(None);
     };
     let board: Board = record.board.parse()?;
-    let was_running = match &board.runner {
-        Runner::Qemu(machine) => qemu::stop_detached(machine, record.pid, &record.socket)?,
-        Runner::Probe(target) => return Err(super::probe_not_built(board, target)),
+    let was_running = match (&record.via, board.runner()) {
+        (Via::Qemu { pid, socket, .. }, Runner::Qemu(machine)) => {
+            qemu::stop_detached(machine, *pid, socket)?
+        }
+        (Via::Probe { probe, chip }, Runner::Probe(target)) => {
+            // A board unplugged since is not running either.
+            probe::connect(target, Some(&probe.parse()?), chip)
+                .and_then(|mut core| core.halt())
+                .is_ok()
+        }
+        _ => false,
     };
     FlashedBoard::remove(state_dir)?;
     Ok(Some(Stopped {
@@ -304,11 +393,15 @@ pub(super) fn stop(state_dir: &Path) -> Result<Option<Stopped>> {
 }
 
 /// Whether the board `record` describes still runs (its pid may since
-/// have been reused by another process).
+/// have been reused by another process). A real board is assumed to: only
+/// connecting to it tells.
 fn is_running(board: Board, record: &FlashedBoard) -> bool {
-    match &board.runner {
-        Runner::Qemu(machine) => qemu::is_serving(machine, record.pid, &record.socket),
-        Runner::Probe(_) => false,
+    match (&record.via, board.runner()) {
+        (Via::Qemu { pid, socket, .. }, Runner::Qemu(machine)) => {
+            qemu::is_serving(machine, *pid, socket)
+        }
+        (Via::Probe { .. }, _) => true,
+        (Via::Qemu { .. }, Runner::Probe(_)) => false,
     }
 }
 
@@ -365,11 +458,13 @@ mod tests {
     fn record(pid: u32, socket: &Path) -> FlashedBoard {
         FlashedBoard {
             board: "qemu-m4".into(),
-            pid,
-            socket: socket.to_path_buf(),
+            via: Via::Qemu {
+                pid,
+                socket: socket.to_path_buf(),
+                log: "flashed/qemu.log".into(),
+            },
             image: "flashed/image.elf".into(),
             shadow: "flashed/shadow.json".into(),
-            log: "flashed/qemu.log".into(),
             build_id: 0x1234_5679,
             started_at: 1_700_000_000,
         }

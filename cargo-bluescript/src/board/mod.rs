@@ -9,11 +9,13 @@
 
 pub mod flashed;
 mod list;
+pub mod probe;
 mod process;
 pub mod qemu;
 
-pub use flashed::{AttachedBoard, Flashed, FlashedBoard, Stopped};
+pub use flashed::{AttachedBoard, Flashed, FlashedBoard, Stopped, Via};
 pub use list::BOARDS;
+pub use probe::{ProbeBoard, ProbeChoice};
 pub use qemu::{QemuBoard, QemuOptions};
 
 use crate::connection::output::{ProgramOutput, RttOutput};
@@ -332,6 +334,11 @@ impl Board {
         )
     }
 
+    /// How it is started, flashed and reached.
+    pub fn runner(self) -> &'static Runner {
+        &self.0.runner
+    }
+
     /// Every board QEMU emulates.
     pub fn emulated() -> impl Iterator<Item = Board> {
         Board::all().filter(|board| board.qemu().is_some())
@@ -368,12 +375,13 @@ impl Board {
     /// where the board's record (`board.json`) is kept.
     ///
     /// QEMU has no persistent flash: flashing starts it in the background
-    /// with the image, replacing the QEMU an earlier flash started.
+    /// with the image, replacing the QEMU an earlier flash started. A real
+    /// board is flashed through its probe (`options.probe`), reset and run.
     pub fn flash(
         self,
         shadow: &Shadow,
         state_dir: &Path,
-        connection: &Connection,
+        options: &StartOptions,
     ) -> Result<Flashed> {
         if !shadow.image.is_file() {
             bail!(
@@ -381,7 +389,7 @@ impl Board {
                 shadow.image.display()
             );
         }
-        flashed::flash(self, shadow, state_dir, connection)
+        flashed::flash(self, shadow, state_dir, options)
     }
 
     /// Stops the board that `flash` left running for the project whose
@@ -401,7 +409,8 @@ impl Board {
     }
 
     /// Loads `elf` on the board and connects to it; the core is left halted
-    /// at its reset vector.
+    /// at its reset vector (a real board's: at `main`, once its boot code
+    /// has set the chip up).
     pub fn start(self, elf: &Path, options: &StartOptions) -> Result<Box<dyn RunningBoard>> {
         match &self.0.runner {
             Runner::Qemu(_) => {
@@ -417,19 +426,12 @@ impl Board {
                     Transport::Serial => Box::new(board.through_serial(connection.serial_key)),
                 })
             }
-            Runner::Probe(target) => Err(probe_not_built(self, target)),
+            Runner::Probe(target) => {
+                self.check_transport(options.connection.transport)?;
+                Ok(Box::new(ProbeBoard::start(self, target, elf, options)?))
+            }
         }
     }
-}
-
-/// What a real board says until reaching it through a probe is built.
-fn probe_not_built(board: Board, target: &ProbeTarget) -> anyhow::Error {
-    anyhow::anyhow!(
-        "the {board} board ({}, through {}) cannot be reached yet: this version of \
-         cargo-bluescript runs programs on the emulated boards only",
-        target.chip,
-        target.probe
-    )
 }
 
 impl FromStr for Board {
@@ -454,6 +456,10 @@ pub struct StartOptions {
     pub icount: Option<u32>,
     /// How the host reaches the board.
     pub connection: Connection,
+    /// Real boards only: the probe and chip to use.
+    pub probe: ProbeChoice,
+    /// Real boards only: show flashing's progress on stderr.
+    pub progress: bool,
 }
 
 /// A board with a program loaded and the host connected to it. Dropping it
@@ -561,6 +567,10 @@ mod tests {
         transports: &[Transport::Debugger],
     };
 
+    fn probe_rs_lists_nothing() -> bool {
+        crate::connection::probe_rs::list().is_empty()
+    }
+
     #[test]
     fn real_boards_have_a_chip_and_no_emulator() {
         let real = Board(&PROBED);
@@ -568,6 +578,20 @@ mod tests {
         assert_eq!(real.probe_target().unwrap().chip, "RP2040");
         // probe-rs is linked in: nothing to install.
         real.ensure_tools_installed().unwrap();
+        // Without a probe (as on CI) starting a real board goes through
+        // probe-rs, never QEMU, and says what is missing.
+        if probe_rs_lists_nothing() {
+            let elf = tempfile::NamedTempFile::new().unwrap();
+            let err = real
+                .start(elf.path(), &StartOptions::default())
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(
+                err.starts_with("no debug probe is connected") && err.contains("CMSIS-DAP"),
+                "{err}"
+            );
+        }
         let m4 = Board::default();
         assert!(m4.probe_target().is_none());
         assert!(Board::emulated().all(|board| board.qemu().is_some()));

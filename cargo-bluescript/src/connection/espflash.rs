@@ -171,6 +171,8 @@ pub fn flash(
             serial_number: None,
             manufacturer: None,
             product: None,
+            // probe-rs turns serialport's `usbportinfo-interface` on.
+            interface: None,
         },
     };
     let connection = Connection::new(
@@ -322,6 +324,7 @@ mod tests {
                 serial_number: None,
                 manufacturer: None,
                 product: Some("a USB device".into()),
+                interface: None,
             }),
         }
     }

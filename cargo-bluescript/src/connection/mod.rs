@@ -29,6 +29,7 @@ pub mod espflash;
 pub(crate) mod faults;
 pub mod gdb;
 pub mod output;
+pub mod probe_rs;
 pub mod serial;
 
 pub use gdb::GdbStub;
