@@ -513,6 +513,72 @@ mod tests {
         FlashedBoard::remove(dir.path()).unwrap();
     }
 
+    fn probe_record(board: &str) -> FlashedBoard {
+        FlashedBoard {
+            board: board.into(),
+            // No probe has this serial number.
+            via: Via::Probe {
+                probe: "2e8a:000c:NO-SUCH-PROBE".into(),
+                chip: "RP2040".into(),
+            },
+            image: "flashed/image.elf".into(),
+            shadow: "flashed/shadow.json".into(),
+            build_id: 0x1234_5679,
+            started_at: 1_700_000_000,
+        }
+    }
+
+    #[test]
+    fn a_real_board_s_record_keeps_its_probe_and_chip() {
+        let dir = tempfile::tempdir().unwrap();
+        let probed = probe_record("rp2040");
+        probed.save(dir.path()).unwrap();
+        let text = fs::read_to_string(dir.path().join(RECORD_FILE)).unwrap();
+        assert!(
+            text.contains("\"probe\": \"2e8a:000c:NO-SUCH-PROBE\"") && !text.contains("pid"),
+            "{text}"
+        );
+        let loaded = FlashedBoard::load(dir.path()).unwrap().unwrap();
+        assert_eq!(loaded, probed);
+        assert_eq!(
+            loaded.via.to_string(),
+            "RP2040 through probe 2e8a:000c:NO-SUCH-PROBE"
+        );
+        // And a QEMU board's record still reads as one.
+        record(4242, Path::new("gdb.sock"))
+            .save(dir.path())
+            .unwrap();
+        let qemu = FlashedBoard::load(dir.path()).unwrap().unwrap();
+        assert!(matches!(qemu.via, Via::Qemu { pid: 4242, .. }), "{qemu:?}");
+        assert_eq!(qemu.via.to_string(), "QEMU pid 4242");
+    }
+
+    #[test]
+    fn stopping_a_real_board_that_is_gone_forgets_it() {
+        let dir = tempfile::tempdir().unwrap();
+        probe_record("rp2040").save(dir.path()).unwrap();
+        let stopped = stop(dir.path()).unwrap().unwrap();
+        assert!(!stopped.was_running);
+        assert!(FlashedBoard::load(dir.path()).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_record_of_another_kind_of_board_says_to_delete_it() {
+        let error = FlashedCore::connect(
+            Board::default(),
+            &probe_record("qemu-m4"),
+            &Connection::default(),
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(
+            error.contains("records the qemu-m4 board as reached another way")
+                && error.contains("delete it"),
+            "{error}"
+        );
+    }
+
     #[test]
     fn a_corrupt_record_says_what_to_do() {
         let dir = tempfile::tempdir().unwrap();
