@@ -350,3 +350,36 @@ fn a_board_with_a_serial_key_refuses_a_host_without_it() {
     assert_counts_by(&record, 1);
     flash(&project, &["--stop"], STOP_TIMEOUT);
 }
+
+/// A real board with no probe connected is refused at once, with what it
+/// needs, before the firmware is built.
+#[test]
+fn a_real_board_without_its_probe_is_refused_before_building() {
+    if !cargo_bluescript::connection::probe_rs::list().is_empty() {
+        eprintln!("a debug probe is connected: nothing to check here");
+        return;
+    }
+    let board = cargo_bluescript::board::Board::named("rp2040").unwrap();
+    let project = Project::for_board("unprobed", board);
+    for command in ["run", "flash"] {
+        let started = Instant::now();
+        // A real board's debug port, whatever transport the other tests use.
+        let output = tool(&[command, "--transport", "debugger"], &project.root)
+            .output()
+            .unwrap();
+        let stderr = text(&output.stderr);
+        assert!(!output.status.success(), "{command}: {stderr}");
+        assert!(
+            stderr.contains("no debug probe is connected")
+                && stderr.contains("Raspberry Pi Debug Probe")
+                && stderr.contains("cargo bluescript probes"),
+            "{command}: {stderr}"
+        );
+        assert!(!stderr.contains("Compiling"), "{command} built: {stderr}");
+        assert!(started.elapsed() < Duration::from_secs(30), "{command}");
+    }
+    // The probes command says the same, and is no failure.
+    let output = tool(&["probes"], &project.root).output().unwrap();
+    assert!(output.status.success());
+    assert!(text(&output.stderr).starts_with("No debug probe is connected"));
+}

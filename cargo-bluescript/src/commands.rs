@@ -157,7 +157,7 @@ pub fn flash(
     let project = Project::locate(manifest_path)?;
     let options = start_options(&project, transport, probe)?;
     let board = project.board;
-    board.ensure_tools_installed()?;
+    ensure_reachable(board, &options)?;
     let image = firmware::build(&project, release, &mut StderrLog)?;
     let flashed = board.flash(&image.shadow, &project.state_dir(), &options)?;
     if let Some(stopped) = &flashed.replaced {
@@ -255,6 +255,16 @@ fn connection(project: &Project, transport: Option<Transport>) -> Result<Connect
     })
 }
 
+/// Checks, before a long build, that the board can be reached: its tools
+/// are installed and, for a real board, its probe is connected.
+fn ensure_reachable(board: Board, options: &StartOptions) -> Result<()> {
+    board.ensure_tools_installed()?;
+    if let Some(target) = board.probe_target() {
+        crate::board::probe::check_connected(target, &options.probe)?;
+    }
+    Ok(())
+}
+
 /// Set when the user presses Ctrl-C.
 pub fn interrupted() -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
@@ -275,7 +285,7 @@ pub fn run(
     let project = Project::locate(manifest_path)?;
     let options = start_options(&project, transport, probe)?;
     let board = project.board;
-    board.ensure_tools_installed()?;
+    ensure_reachable(board, &options)?;
     let image = firmware::build(&project, release, &mut StderrLog)?;
     let stop = interrupted();
     let mut device = Device::start(board, image.shadow, &options)?;

@@ -38,6 +38,13 @@ impl ProbeChoice {
     }
 }
 
+/// Checks, before a long build, that the probe `choice` names (or the only
+/// one) is connected and usable: the errors of [`probe_rs::select`].
+pub fn check_connected(target: &ProbeTarget, choice: &ProbeChoice) -> Result<()> {
+    let listed: Vec<ListedProbe> = probe_rs::list().into_iter().map(|(l, _)| l).collect();
+    probe_rs::select(&listed, choice.probe.as_ref(), target).map(drop)
+}
+
 /// Connects to the chip `chip` through the probe `wanted` names (or the only
 /// one connected), without resetting it.
 pub fn connect(
