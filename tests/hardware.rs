@@ -97,8 +97,13 @@ fn flash_run_watch_patch_and_survive_a_run_time_error() {
     succeeded("run", &ran);
     assert_eq!(text(&ran.stdout), "ran 42\nlater\n");
 
+    // `run` replaced what `flash` left: watch says so, and flashes only
+    // when asked.
     project.write_script(TICKING);
-    let mut watch = watch(&project);
+    let mut refused = watch(&project);
+    refused.expect_stderr(BUILD_TIMEOUT, "`--reflash` flashes the current build");
+    refused.interrupt();
+    let mut watch = Watch::spawn(tool(&project, &["watch", "--reflash"]));
     watch.expect_stdout(BUILD_TIMEOUT, "`started`", |l| l == "started");
     watch.expect_stderr(Duration::from_secs(30), "Watching");
     watch.expect_stdout(Duration::from_secs(10), "`count 2`", |l| {

@@ -189,8 +189,8 @@ pub fn takeover(found: Found) -> Result<Takeover, String> {
     let recorded = found.recorded;
     if found.build_id != recorded.build_id {
         return Err(format!(
-            "the board runs build {:#010x}, not the build {:#010x} this project flashed to it \
-             last",
+            "the board runs build {:#010x}, not the build {:#010x} that `cargo bluescript \
+             flash` left on it",
             found.build_id, recorded.build_id
         ));
     }
