@@ -11,7 +11,7 @@ use super::{Capabilities, CoreAccess, CoreDebug, CoreState, FlashEvent, FlashPha
 use crate::board::{ImageFormat, ProbeTarget};
 use crate::isa::GdbRegisters;
 use anyhow::{anyhow, bail, Context, Result};
-use probe_rs::flashing::{self, DownloadOptions, FileDownloadError, ProgressEvent};
+use probe_rs::flashing::{self, DownloadOptions, FileDownloadError, FlashError, ProgressEvent};
 use probe_rs::probe::list::{Accessibility, Lister};
 use probe_rs::probe::{DebugProbeError, DebugProbeInfo, ProbeCreationError};
 use probe_rs::{Architecture, Core, CoreStatus, MemoryInterface, Permissions, RegisterId, Session};
@@ -227,6 +227,9 @@ pub enum ProbeProblem {
     WrongChip,
     /// The chip is locked (read-out protection): unlocking erases it.
     Locked,
+    /// Erasing, programming or verifying failed on the chip: often a chip
+    /// other than the one named, or an unsteady connection.
+    FlashFailed,
     /// Anything else: probe-rs's own message says it.
     Other,
 }
@@ -267,6 +270,22 @@ fn classify_one(error: &(dyn std::error::Error + 'static)) -> Option<ProbeProble
         return match error {
             ProbeCreationError::NotFound => Some(Lost),
             ProbeCreationError::CouldNotOpen => Some(CannotOpen),
+            _ => None,
+        };
+    }
+    if let Some(error) = error.downcast_ref::<FlashError>() {
+        return match error {
+            // The image lies outside the chip's flash: it is for another.
+            FlashError::NoSuitableNvm { .. } | FlashError::AddressNotInRegion { .. } => {
+                Some(WrongChip)
+            }
+            FlashError::Init(_)
+            | FlashError::EraseFailed { .. }
+            | FlashError::ChipEraseFailed { .. }
+            | FlashError::PageWrite { .. }
+            | FlashError::RoutineCallFailed { .. }
+            | FlashError::UnexpectedCoreStatus { .. }
+            | FlashError::Verify => Some(FlashFailed),
             _ => None,
         };
     }
@@ -331,6 +350,11 @@ pub fn advice(problem: ProbeProblem, target: &ProbeTarget, chip: &str) -> String
         ProbeProblem::Locked => format!(
             "the {chip} is locked (read-out protection): unlocking it erases the whole chip. \
              To do so, run `probe-rs erase --chip {chip} --allow-erase-all`, then flash again"
+        ),
+        ProbeProblem::FlashFailed => format!(
+            "flashing the {chip} failed: is the board's chip really a {chip} (`--chip NAME` \
+             names another), powered, and firmly connected to {}?",
+            target.probe
         ),
         ProbeProblem::Other => format!("the probe failed with the {chip}"),
     }
@@ -820,6 +844,28 @@ mod tests {
             text.contains("not for the chip `esp32c6`") && text.contains("--chip"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn failed_flashing_asks_whether_the_chip_is_the_one_named() {
+        let download = FileDownloadError::Flash(FlashError::Verify);
+        let (problem, text) = explained(download);
+        assert_eq!(problem, ProbeProblem::FlashFailed);
+        assert!(
+            text.starts_with("flashing the RP2040 failed: is the board's chip really a RP2040")
+                && text.contains("--chip"),
+            "{text}"
+        );
+        // A timeout inside flashing is the board gone, not a wrong chip.
+        let (problem, _) = explained(FileDownloadError::Flash(FlashError::Core(
+            probe_rs::Error::Timeout,
+        )));
+        assert_eq!(problem, ProbeProblem::Lost);
+        let outside = FlashError::NoSuitableNvm {
+            range: 0x0800_0000..0x0800_1000,
+            description_source: probe_rs::config::TargetDescriptionSource::BuiltIn,
+        };
+        assert_eq!(explained(outside).0, ProbeProblem::WrongChip);
     }
 
     #[test]
