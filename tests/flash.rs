@@ -383,3 +383,35 @@ fn a_real_board_without_its_probe_is_refused_before_building() {
     assert!(output.status.success());
     assert!(text(&output.stderr).starts_with("No debug probe is connected"));
 }
+
+/// `flash --port` writes an ESP board over its serial port; the port is
+/// checked before the (long) build, and another board is told to do
+/// without it. No board here: only what fails before the first byte.
+#[test]
+fn flashing_over_a_serial_port_is_for_esp_boards_and_finds_the_port_first() {
+    use cargo_bluescript::board::Board;
+
+    let esp = Project::for_board("serial-flash", Board::named("esp32c3").unwrap());
+    let started = Instant::now();
+    let output = tool(&["flash", "--port", "/dev/ttyNOSUCHPORT"], &esp.root)
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the serial port `/dev/ttyNOSUCHPORT` does not exist"),
+        "{stderr}"
+    );
+    // Before the firmware's build, which takes minutes with esp-hal.
+    assert!(!esp.root.join("target").exists(), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(60));
+
+    let m4 = Project::new("serial-flash-m4");
+    let output = tool(&["flash", "--port"], &m4.root).output().unwrap();
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the qemu-m4 board is not one: flash it without `--port`"),
+        "{stderr}"
+    );
+}

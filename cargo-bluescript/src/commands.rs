@@ -2,11 +2,12 @@
 
 use crate::board::{Board, Connection, ProbeChoice, StartOptions, Stopped, Transport, Via};
 use crate::connection::output::{Output, Stream};
-use crate::connection::probe_rs;
+use crate::connection::{espflash, probe_rs};
 use crate::device::Device;
 use crate::firmware::{self, BuildLog, ScriptErrors};
+use crate::progress::FlashProgressView;
 use crate::project::Project;
-use anyhow::Result;
+use anyhow::{bail, Result};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -209,6 +210,36 @@ pub fn flash(
             "warning: the program reported {errors}; `cargo bluescript run` shows its output"
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cargo bluescript flash --port [PORT]`: an ESP board flashed over its
+/// serial port by its ROM bootloader (espflash), not through a probe. The
+/// port is found before the build, so a missing one fails at once.
+pub fn flash_over_serial(
+    manifest_path: Option<&Path>,
+    release: bool,
+    port: Option<&str>,
+) -> Result<ExitCode> {
+    let project = Project::locate(manifest_path)?;
+    let board = project.board;
+    let Some(esp) = board.probe_target().and_then(|target| target.esp_chip) else {
+        bail!(
+            "`--port` flashes ESP boards over their serial port; the {board} board is not one: \
+             flash it without `--port`"
+        );
+    };
+    let port = espflash::find_port(port)?;
+    let image = firmware::build(&project, release, &mut StderrLog)?;
+    let mut view = FlashProgressView::for_stderr();
+    espflash::flash(&image.elf, esp, &port, &mut |event| view.event(event))?;
+    status(
+        "Flashed",
+        &format!(
+            "build {:#010x} to {board} over {} (espflash), which runs it",
+            image.shadow.build_id, port.port_name
+        ),
+    );
     Ok(ExitCode::SUCCESS)
 }
 

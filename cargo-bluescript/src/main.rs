@@ -104,6 +104,12 @@ enum Command {
         /// Stop the board an earlier flash left running, instead of flashing
         #[arg(long, conflicts_with = "release")]
         stop: bool,
+        /// ESP boards: flash over the serial port instead (the chip's ROM
+        /// bootloader, with espflash); without PORT, the one USB serial
+        /// device of a known kind
+        #[arg(long, value_name = "PORT", num_args = 0..=1, default_missing_value = "",
+              conflicts_with = "stop")]
+        port: Option<String>,
     },
     /// Build, start the board, stream output; exit when the program is done
     Run {
@@ -156,6 +162,15 @@ fn run(command: Command) -> Result<ExitCode> {
             stop: true,
             ..
         } => commands::stop_flashed(project.manifest_path.as_deref()),
+        Command::Flash {
+            project,
+            port: Some(port),
+            ..
+        } => commands::flash_over_serial(
+            project.manifest_path.as_deref(),
+            project.release,
+            Some(port.as_str()).filter(|port| !port.is_empty()),
+        ),
         Command::Flash {
             project,
             transport,

@@ -146,20 +146,26 @@ pub fn idf_image(elf: &[u8], esp: EspChip) -> Result<IdfBootloaderFormat<'_>> {
     })
 }
 
-/// Writes `elf` (as an ESP-IDF image) to the flash of the `esp` chip on the
-/// serial port `requested` or found, verified, reporting to `progress`;
-/// the chip is reset into the new program.
+/// The serial port to flash through: `requested` (`--port`), or the one
+/// USB serial device of a known kind connected (see [`choose_port`]).
+pub fn find_port(requested: Option<&str>) -> Result<SerialPortInfo> {
+    // A host whose ports cannot be listed still has the named one.
+    let ports = serialport::available_ports().unwrap_or_default();
+    choose_port(&ports, requested)
+}
+
+/// Writes `elf` (as an ESP-IDF image) to the flash of the `esp` chip on
+/// `port` (from [`find_port`]), verified, reporting to `progress`; the chip
+/// is reset into the new program.
 pub fn flash(
     elf: &Path,
     esp: EspChip,
-    requested: Option<&str>,
+    port: &SerialPortInfo,
     progress: &mut dyn FnMut(FlashEvent),
 ) -> Result<()> {
     let data = std::fs::read(elf)
         .with_context(|| format!("cannot read the firmware {}", elf.display()))?;
     let image = idf_image(&data, esp)?;
-    let ports = serialport::available_ports().unwrap_or_default();
-    let port = choose_port(&ports, requested)?;
     let serial = serialport::new(&port.port_name, CONNECT_BAUD)
         .open_native()
         .map_err(|error| open_error(&port.port_name, error))?;
