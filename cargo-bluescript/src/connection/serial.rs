@@ -412,6 +412,24 @@ impl ProgramOutput for SerialOutput {
     }
 }
 
+/// What a read with a timeout gives a `SerialLink`: `Ok(0)` when nothing
+/// came in time; the end of the stream is an error saying `closed`.
+fn received(read: io::Result<usize>, closed: &str) -> io::Result<usize> {
+    match read {
+        Ok(0) => Err(io::Error::new(io::ErrorKind::UnexpectedEof, closed)),
+        Ok(received) => Ok(received),
+        Err(error)
+            if matches!(
+                error.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            Ok(0)
+        }
+        Err(error) => Err(error),
+    }
+}
+
 /// A Unix socket to the agent (QEMU's emulated UART as a socket server).
 #[cfg(unix)]
 pub struct UnixSocketLink {
@@ -438,26 +456,88 @@ impl SerialLink for UnixSocketLink {
     fn receive(&mut self, buf: &mut [u8], timeout: Duration) -> io::Result<usize> {
         self.stream
             .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
-        match io::Read::read(&mut self.stream, buf) {
-            Ok(0) => Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the board closed the connection",
-            )),
-            Ok(received) => Ok(received),
-            Err(error)
-                if matches!(
-                    error.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                Ok(0)
-            }
-            Err(error) => Err(error),
-        }
+        received(
+            io::Read::read(&mut self.stream, buf),
+            "the board closed the connection",
+        )
     }
 
     fn reconnect(&mut self) -> io::Result<()> {
         self.stream = std::os::unix::net::UnixStream::connect(&self.path)?;
+        Ok(())
+    }
+}
+
+/// The baud rate of a board's serial port unless `--baud` says otherwise
+/// (the templates' UARTs run at it).
+pub const DEFAULT_BAUD: u32 = 115_200;
+
+/// A serial port of this machine to the agent: a USB-serial adapter, a
+/// board's USB CDC port or its built-in USB-UART bridge.
+pub struct SerialPortLink {
+    path: String,
+    baud: u32,
+    port: Box<dyn serialport::SerialPort>,
+}
+
+impl SerialPortLink {
+    /// Opens `path` at `baud`, for this process alone; an error says why
+    /// it could not be (missing, busy, not allowed) and what to do.
+    pub fn open(path: &str, baud: u32) -> Result<SerialPortLink> {
+        Ok(SerialPortLink {
+            path: path.to_owned(),
+            baud,
+            port: open_port(path, baud).map_err(|error| explain_open_error(path, error))?,
+        })
+    }
+}
+
+fn open_port(path: &str, baud: u32) -> serialport::Result<Box<dyn serialport::SerialPort>> {
+    serialport::new(path, baud)
+        .timeout(Duration::from_millis(100))
+        .open()
+}
+
+fn explain_open_error(path: &str, error: serialport::Error) -> anyhow::Error {
+    use serialport::ErrorKind;
+    let what = match error.kind() {
+        ErrorKind::Io(io::ErrorKind::NotFound) => {
+            "there is no such port: is the board plugged in? (ports are usually /dev/ttyUSB* or /dev/ttyACM*)"
+        }
+        ErrorKind::Io(io::ErrorKind::PermissionDenied) => {
+            "permission denied: add yourself to the `dialout` group (`sudo usermod -aG dialout $USER`, then log in again)"
+        }
+        // EBUSY on open, or the exclusive lock held by someone else.
+        ErrorKind::NoDevice => {
+            "it is busy: another program (a serial monitor, another `cargo bluescript watch`) has it open; close it"
+        }
+        _ => "",
+    };
+    if what.is_empty() {
+        anyhow!("cannot open the serial port {path}: {error}")
+    } else {
+        anyhow!("cannot open the serial port {path}: {what} ({error})")
+    }
+}
+
+impl SerialLink for SerialPortLink {
+    fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        io::Write::write_all(&mut self.port, bytes)?;
+        io::Write::flush(&mut self.port)
+    }
+
+    fn receive(&mut self, buf: &mut [u8], timeout: Duration) -> io::Result<usize> {
+        self.port
+            .set_timeout(timeout.max(Duration::from_millis(1)))
+            .map_err(io::Error::from)?;
+        received(
+            io::Read::read(&mut self.port, buf),
+            "the serial port was closed (the board unplugged?)",
+        )
+    }
+
+    fn reconnect(&mut self) -> io::Result<()> {
+        self.port = open_port(&self.path, self.baud).map_err(io::Error::from)?;
         Ok(())
     }
 }
@@ -598,5 +678,83 @@ mod tests {
             error.contains("does not answer") || error.contains("key"),
             "{error}"
         );
+    }
+
+    /// A pseudo-terminal as a board's serial port: the host opens its
+    /// slave side by name as a real port; an in-process agent serves the
+    /// master side until the host closes the port.
+    #[cfg(target_os = "linux")]
+    fn fake_board(key: Option<Key>) -> (String, std::thread::JoinHandle<Vec<u8>>) {
+        use std::io::{Read, Write};
+        use std::os::fd::FromRawFd;
+        let (mut master, mut slave) = (0, 0);
+        let mut name = [0 as libc::c_char; 128];
+        // SAFETY: out-pointers to locals; `name` is large enough.
+        let opened = unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                name.as_mut_ptr(),
+                std::ptr::null(),
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(opened, 0, "openpty: {}", io::Error::last_os_error());
+        // SAFETY: `openpty` wrote a NUL-terminated name; the fds are ours.
+        let (path, mut master) = unsafe {
+            libc::close(slave);
+            let path = std::ffi::CStr::from_ptr(name.as_ptr())
+                .to_str()
+                .unwrap()
+                .to_owned();
+            (path, std::fs::File::from_raw_fd(master))
+        };
+        let board = std::thread::spawn(move || {
+            let mut agent = Agent::new(key);
+            let mut target = MemoryTarget::new(RAM, 0x1000);
+            let mut buf = [0; 256];
+            // Ends when the host closes the port (EIO on the master).
+            while let Ok(received @ 1..) = master.read(&mut buf) {
+                for &byte in &buf[..received] {
+                    if let Some(response) = agent.receive(byte, &mut target) {
+                        master.write_all(response).unwrap();
+                    }
+                }
+            }
+            target.ram
+        });
+        (path, board)
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn frames_cross_a_serial_port_of_this_machine() {
+        let (path, board) = fake_board(Some(KEY));
+        let link = SerialPortLink::open(&path, DEFAULT_BAUD).unwrap();
+        let mut core = SerialAgent::connect(Box::new(link), Some(KEY), Timing::default()).unwrap();
+        let data: Vec<u8> = (0..600u32).map(|i| (i * 7) as u8).collect();
+        core.write_memory(RAM + 8, &data).unwrap();
+        core.commit_words(&[(RAM, 0xdead_beef)], RAM..RAM).unwrap();
+        assert_eq!(
+            core.read_word(RAM + 8).unwrap(),
+            u32::from_le_bytes([0, 7, 14, 21])
+        );
+        // Another program cannot take the port meanwhile.
+        let busy = SerialPortLink::open(&path, DEFAULT_BAUD).err().unwrap();
+        assert!(format!("{busy:#}").contains("busy"), "{busy:#}");
+        drop(core);
+        let ram = board.join().unwrap();
+        assert_eq!(ram[..4], 0xdead_beef_u32.to_le_bytes());
+        assert_eq!(ram[8..608], data[..]);
+    }
+
+    #[test]
+    fn a_missing_serial_port_is_explained() {
+        let error = SerialPortLink::open("/dev/ttyNOSUCHPORT9", DEFAULT_BAUD)
+            .err()
+            .unwrap();
+        let error = format!("{error:#}");
+        assert!(error.contains("/dev/ttyNOSUCHPORT9"), "{error}");
+        assert!(error.contains("is the board plugged in"), "{error}");
     }
 }
