@@ -35,8 +35,8 @@ use bluescript_serial_agent::{
 
 use crate::{abi, arch, time, Program};
 
-#[cfg(not(target_arch = "arm"))]
-compile_error!("the serial agent runs on Cortex-M only so far");
+#[cfg(not(any(target_arch = "arm", target_arch = "riscv32")))]
+compile_error!("the serial agent runs on Cortex-M and RISC-V only so far");
 
 /// A UART (or any byte stream) the board lends the agent.
 pub trait SerialPort {
@@ -195,7 +195,7 @@ impl Target for Device {
         // Masked: no interrupt handler of higher priority sees half of it
         // (thread mode, and with it every script function, is already
         // interrupted).
-        cortex_m::interrupt::free(|_| {
+        masked(|| {
             for (address, value) in Words::pairs(list) {
                 // SAFETY: aligned words the host owns, checked above.
                 unsafe { (address as *mut u32).write_volatile(value) };
@@ -247,7 +247,7 @@ impl Target for Device {
 
 /// Counts this boot (see [`BOOTS`]); called once by `run`.
 pub(crate) fn start() {
-    cortex_m::interrupt::free(|_| {
+    masked(|| {
         // SAFETY: interrupts are masked, and the receive interrupt is the
         // only other user.
         unsafe {
@@ -255,6 +255,14 @@ pub(crate) fn start() {
             boots.write_volatile(boots.read_volatile().wrapping_add(1));
         }
     });
+}
+
+/// Runs `f` with interrupts masked.
+fn masked<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "arm")]
+    return cortex_m::interrupt::free(|_| f());
+    #[cfg(target_arch = "riscv32")]
+    return riscv::interrupt::free(f);
 }
 
 /// The build id of the image, from the program record.
@@ -280,7 +288,7 @@ fn checked(address: u32, len: usize, regions: &[Range<usize>]) -> Result<Range<u
 
 /// What the host may read: the image's constants (the program record) and
 /// the statics in RAM (the runtime's words, the function table, the patch
-/// region), from cortex-m-rt's linker script.
+/// region), from cortex-m-rt's or riscv-rt's linker script (same names).
 fn readable() -> [Range<usize>; 2] {
     unsafe extern "C" {
         static __srodata: u8;

@@ -137,7 +137,7 @@ pub static BOARDS: [BoardInfo; 10] = [
             args: &["-machine", "virt", "-bios", "none", "-m", "128M"],
             counter: InstructionCounter::Minstret,
         }),
-        transports: DEBUGGER_ONLY,
+        transports: &[Transport::Debugger, Transport::Serial],
     },
     BoardInfo {
         name: "rp2040",

@@ -27,7 +27,10 @@ use core::fmt::Write;
 use riscv::register::{mcause, mepc, mstatus, mtval};
 
 use super::CODE_ALIAS_OFFSET;
+#[cfg(feature = "serial-agent")]
+use crate::fault::report_fatal;
 use crate::fault::{fatal, halt, hex};
+use crate::print::FixedBuf;
 use crate::{abi, catch, stack};
 
 /// Room for the deepest handler: a fault reported with `fault::fatal`.
@@ -121,6 +124,19 @@ unsafe extern "C" fn _start_trap() -> ! {
 #[cfg(not(feature = "esp"))]
 const MACHINE_TIMER: usize = 7;
 
+/// `mcause` code of the machine external interrupt (the PLIC's on `virt`).
+#[cfg(not(feature = "esp"))]
+const MACHINE_EXTERNAL: usize = 11;
+
+#[cfg(not(feature = "esp"))]
+unsafe extern "C" {
+    /// The board's handler of external interrupts (claiming them from the
+    /// interrupt controller): riscv-rt's `MachineExternal`, which a
+    /// template defines when it enables one (the UART of the serial
+    /// agent); riscv-rt's default aborts.
+    fn MachineExternal();
+}
+
 /// Body of [`_start_trap`].
 extern "C" fn handle_trap(frame: &mut TrapFrame) {
     let cause = mcause::read();
@@ -128,6 +144,12 @@ extern "C" fn handle_trap(frame: &mut TrapFrame) {
         #[cfg(not(feature = "esp"))]
         if cause.code() == MACHINE_TIMER {
             super::tick::on_timer_interrupt();
+            return;
+        }
+        #[cfg(not(feature = "esp"))]
+        if cause.code() == MACHINE_EXTERNAL {
+            // SAFETY: the board's handler, called as riscv-rt would.
+            unsafe { MachineExternal() };
             return;
         }
         fatal(|line| {
@@ -164,14 +186,31 @@ extern "C" fn handle_trap(frame: &mut TrapFrame) {
         resume_at(frame, script_fault as *const () as usize, frame.sp);
         return;
     }
-    fatal(|line| {
+    let describe = |line: &mut FixedBuf<128>| {
         let _ = line.write_str(what);
         let _ = line.write_str(" at pc=");
         hex(line, pc as u32);
         let _ = line.write_str(" (address ");
         hex(line, mtval::read() as u32);
         let _ = line.write_str(")");
-    })
+    };
+    // With the serial agent, the core parks outside of this handler, which
+    // would keep the UART's interrupt from ever being served: the host can
+    // still read that the device halted, and why.
+    #[cfg(feature = "serial-agent")]
+    if let Some(top) = stack::top() {
+        report_fatal(describe);
+        resume_at(frame, park as *const () as usize, top);
+        return;
+    }
+    fatal(describe)
+}
+
+/// Where a fatal fault resumes in the serial agent's builds: interrupts on
+/// (as `resume_at` leaves them), so that the UART's are served, then parked.
+#[cfg(feature = "serial-agent")]
+extern "C" fn park() -> ! {
+    crate::fault::park()
 }
 
 /// Makes the way out of the trap continue in `function` on the stack at
