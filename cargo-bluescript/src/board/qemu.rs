@@ -872,8 +872,17 @@ mod tests {
                 .starts_with("-machine virt -bios none -m 128M -nographic "),
             "{args:?}"
         );
-        // No serial agent in its template: its UART goes nowhere.
-        assert!(args.join(" ").contains("-serial null"), "{args:?}");
+        // Its UART, which carries the serial agent, on a socket beside the
+        // GDB stub's.
+        assert!(
+            args.join(" ")
+                .contains("-chardev socket,id=serial0,path=uart.sock"),
+            "{args:?}"
+        );
+        assert!(
+            args.join(" ").contains("-serial chardev:serial0"),
+            "{args:?}"
+        );
     }
 
     fn ensure_installed(board: Board) {

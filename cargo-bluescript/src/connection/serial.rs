@@ -682,9 +682,10 @@ mod tests {
 
     /// A pseudo-terminal as a board's serial port: the host opens its
     /// slave side by name as a real port; an in-process agent serves the
-    /// master side until the host closes the port.
+    /// master side until every slave side is closed (the one returned
+    /// too: it keeps the master open until the host has opened its own).
     #[cfg(target_os = "linux")]
-    fn fake_board(key: Option<Key>) -> (String, std::thread::JoinHandle<Vec<u8>>) {
+    fn fake_board(key: Option<Key>) -> (String, std::fs::File, std::thread::JoinHandle<Vec<u8>>) {
         use std::io::{Read, Write};
         use std::os::fd::FromRawFd;
         let (mut master, mut slave) = (0, 0);
@@ -701,13 +702,16 @@ mod tests {
         };
         assert_eq!(opened, 0, "openpty: {}", io::Error::last_os_error());
         // SAFETY: `openpty` wrote a NUL-terminated name; the fds are ours.
-        let (path, mut master) = unsafe {
-            libc::close(slave);
+        let (path, slave, mut master) = unsafe {
             let path = std::ffi::CStr::from_ptr(name.as_ptr())
                 .to_str()
                 .unwrap()
                 .to_owned();
-            (path, std::fs::File::from_raw_fd(master))
+            (
+                path,
+                std::fs::File::from_raw_fd(slave),
+                std::fs::File::from_raw_fd(master),
+            )
         };
         let board = std::thread::spawn(move || {
             let mut agent = Agent::new(key);
@@ -723,13 +727,13 @@ mod tests {
             }
             target.ram
         });
-        (path, board)
+        (path, slave, board)
     }
 
     #[cfg(target_os = "linux")]
     #[test]
     fn frames_cross_a_serial_port_of_this_machine() {
-        let (path, board) = fake_board(Some(KEY));
+        let (path, first_slave, board) = fake_board(Some(KEY));
         let link = SerialPortLink::open(&path, DEFAULT_BAUD).unwrap();
         let mut core = SerialAgent::connect(Box::new(link), Some(KEY), Timing::default()).unwrap();
         let data: Vec<u8> = (0..600u32).map(|i| (i * 7) as u8).collect();
@@ -742,7 +746,7 @@ mod tests {
         // Another program cannot take the port meanwhile.
         let busy = SerialPortLink::open(&path, DEFAULT_BAUD).err().unwrap();
         assert!(format!("{busy:#}").contains("busy"), "{busy:#}");
-        drop(core);
+        drop((core, first_slave));
         let ram = board.join().unwrap();
         assert_eq!(ram[..4], 0xdead_beef_u32.to_le_bytes());
         assert_eq!(ram[8..608], data[..]);
