@@ -106,6 +106,24 @@ mod tests {
         assert!(!paths.iter().any(|p| p.ends_with(".tmpl")), "{paths:?}");
     }
 
+    /// The serial agent's key file (`serial-key-file`) is a secret: every
+    /// new project keeps it out of git.
+    #[test]
+    fn every_template_ignores_the_serial_key() {
+        for (name, _) in TEMPLATES {
+            let files = template_for(name).unwrap();
+            let (_, gitignore) = files
+                .iter()
+                .find(|(path, _)| path == ".gitignore")
+                .unwrap_or_else(|| panic!("templates/{name}: no .gitignore"));
+            let gitignore = std::str::from_utf8(gitignore).unwrap();
+            assert!(
+                gitignore.lines().any(|line| line.trim() == "serial.key"),
+                "templates/{name}/.gitignore: {gitignore:?}"
+            );
+        }
+    }
+
     #[test]
     fn every_template_is_of_a_known_board() {
         for (name, files) in TEMPLATES {

@@ -1,7 +1,9 @@
 //! The device side: a state machine fed the bytes the UART received, which
 //! answers each request frame and acts on the device through [`Target`].
 
-use crate::frame::{mac_hasher, Decoder, Encoder, Frame, FrameError, HEADER_LEN, MAX_ENCODED};
+use crate::frame::{
+    feed, mac_hasher, Decoder, Encoder, Frame, FrameError, HEADER_LEN, MAX_ENCODED,
+};
 use crate::{Error, Key, Op, MAX_PAYLOAD};
 use core::hash::Hasher;
 use siphasher::sip::SipHasher24;
@@ -276,9 +278,9 @@ impl Agent {
     fn hello(&mut self, seq: u16, crc: u32, host_nonce: u64, target: &mut impl Target) -> Reply {
         self.sessions += 1;
         let mut nonce = SipHasher24::new_with_key(&self.key.unwrap_or_default());
-        nonce.write(&self.sessions.to_le_bytes());
-        nonce.write(&target.entropy().to_le_bytes());
-        nonce.write(&host_nonce.to_le_bytes());
+        feed(&mut nonce, &self.sessions.to_le_bytes());
+        feed(&mut nonce, &target.entropy().to_le_bytes());
+        feed(&mut nonce, &host_nonce.to_le_bytes());
         let device_nonce = nonce.finish();
         let status = target.status();
         let mut payload = [0; HELLO_LEN];

@@ -38,9 +38,17 @@ static CRC32: Crc<u32, NoTable> = Crc::<u32, NoTable>::new(&CRC_32_ISO_HDLC);
 /// The MAC's hasher for a session, fed the nonces: the frame follows.
 pub fn mac_hasher(key: &Key, host_nonce: u64, device_nonce: u64) -> SipHasher24 {
     let mut hasher = SipHasher24::new_with_key(key);
-    hasher.write(&host_nonce.to_le_bytes());
-    hasher.write(&device_nonce.to_le_bytes());
+    feed(&mut hasher, &host_nonce.to_le_bytes());
+    feed(&mut hasher, &device_nonce.to_le_bytes());
     hasher
+}
+
+/// Feeds `bytes` to `hasher`. Every caller goes through this one function,
+/// so the device's flash holds one copy of SipHash's `write` rather than
+/// one specialized for each length.
+#[inline(never)]
+pub(crate) fn feed(hasher: &mut SipHasher24, bytes: &[u8]) {
+    hasher.write(bytes);
 }
 
 /// A frame being written, COBS-encoded on the fly into a buffer, with its
@@ -84,7 +92,7 @@ impl<'a> Encoder<'a> {
     pub fn push(&mut self, bytes: &[u8]) {
         self.crc.update(bytes);
         if let Some(mac) = &mut self.mac {
-            mac.write(bytes);
+            feed(mac, bytes);
         }
         self.stuff(bytes);
     }
@@ -190,8 +198,12 @@ fn cobs_decode_in_place(buffer: &mut [u8]) -> Option<usize> {
         if code == 0 || read + code > buffer.len() {
             return None;
         }
-        buffer.copy_within(read + 1..read + code, write);
-        write += code - 1;
+        // Forward, byte by byte (`write` never passes `read`): no `memmove`
+        // in the device's flash for the sake of a few bytes.
+        for from in read + 1..read + code {
+            buffer[write] = buffer[from];
+            write += 1;
+        }
         read += code;
         if code < 0xff && read < buffer.len() {
             buffer[write] = 0;
@@ -257,7 +269,7 @@ impl<'a> Frame<'a> {
     /// Whether the frame carries the MAC `hasher` (fed the session's nonces)
     /// computes.
     pub fn authentic(&self, mut hasher: SipHasher24) -> bool {
-        hasher.write(self.covered);
+        feed(&mut hasher, self.covered);
         let Some(mac) = self.mac else {
             return false;
         };
