@@ -2,10 +2,9 @@
 //! answers each request frame and acts on the device through [`Target`].
 
 use crate::frame::{
-    feed, mac_hasher, Decoder, Encoder, Frame, FrameError, HEADER_LEN, MAX_ENCODED,
+    digest, feed, mac_hasher, Decoder, Encoder, Frame, FrameError, HEADER_LEN, MAX_ENCODED,
 };
 use crate::{Error, Key, Op, MAX_PAYLOAD};
-use core::hash::Hasher;
 use siphasher::sip::SipHasher24;
 
 /// One of the program's output streams.
@@ -281,7 +280,7 @@ impl Agent {
         feed(&mut nonce, &self.sessions.to_le_bytes());
         feed(&mut nonce, &target.entropy().to_le_bytes());
         feed(&mut nonce, &host_nonce.to_le_bytes());
-        let device_nonce = nonce.finish();
+        let device_nonce = digest(&nonce);
         let status = target.status();
         let mut payload = [0; HELLO_LEN];
         payload[..8].copy_from_slice(&device_nonce.to_le_bytes());
