@@ -1,6 +1,7 @@
 //! `cargo bluescript new`: a project from a board template.
 
 use crate::board::Board;
+use crate::firmware;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -79,6 +80,9 @@ pub fn new_project(path: &Path, board: &str) -> Result<String> {
         std::fs::write(&target, contents)
             .with_context(|| format!("cannot write `{}`", target.display()))?;
     }
+    // The editor sees the drivers of this board's template from the start.
+    let exports = firmware::scan_firmware_sources(&path.join("src"))?;
+    firmware::write_typescript_declarations(path, &exports)?;
     Ok(name)
 }
 
@@ -172,6 +176,39 @@ mod tests {
                 assert_eq!(clock, Some(clock_hz.to_string().as_str()), "{board}");
             }
         }
+    }
+
+    /// A new project's editor declarations list its board's drivers before
+    /// anything was built.
+    #[test]
+    fn a_new_project_declares_its_boards_drivers() {
+        let dir = tempfile::tempdir().unwrap();
+        for board in Board::all() {
+            let path = dir.path().join(board.name());
+            new_project(&path, board.name()).unwrap();
+            let declarations = std::fs::read_to_string(path.join("bluescript.d.ts")).unwrap();
+            assert!(
+                declarations.contains("declare function setInterval("),
+                "{board}"
+            );
+            let exports = firmware::scan_firmware_sources(&path.join("src")).unwrap();
+            assert!(!exports.is_empty(), "{board}: a template without drivers");
+            for export in exports {
+                assert!(
+                    declarations.contains(&format!("function {}(", export.name)),
+                    "{board}: {} undeclared in\n{declarations}",
+                    export.name
+                );
+            }
+        }
+        // A driver the template does not have is not declared.
+        let m4 = std::fs::read_to_string(dir.path().join("qemu-m4/bluescript.d.ts")).unwrap();
+        assert!(!m4.contains("button_pressed"), "{m4}");
+        let pico = std::fs::read_to_string(dir.path().join("rp2040/bluescript.d.ts")).unwrap();
+        assert!(
+            pico.contains("declare function button_pressed(): boolean;"),
+            "{pico}"
+        );
     }
 
     #[test]

@@ -1,1 +1,0 @@
-../esp32c3/bluescript.d.ts
