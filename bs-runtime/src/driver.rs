@@ -1,10 +1,50 @@
-//! What `#[bluescript::export]` expands to when a driver takes or returns
-//! strings (LANGUAGE.md §11): a string crosses as a string object.
+//! What drivers use: [`Peripheral`], the place a driver keeps the
+//! peripheral `main` hands it, and what `#[bluescript::export]` expands to
+//! when a driver takes or returns strings (LANGUAGE.md §11): a string
+//! crosses as a string object.
 
 use crate::builtins::bs_string_new;
 use crate::convert;
 use crate::string;
 use crate::value::Value;
+use core::cell::RefCell;
+use critical_section::Mutex;
+
+/// A peripheral (a pin, a bus) that a driver owns: `main` hands it over
+/// with [`Peripheral::init`] before any script runs, and the driver's
+/// exported functions use it through [`Peripheral::with`], inside a
+/// critical section, so that an interrupt handler sharing it never sees it
+/// half-used.
+pub struct Peripheral<T>(Mutex<RefCell<Option<T>>>);
+
+impl<T> Peripheral<T> {
+    /// Empty until `main` calls [`Peripheral::init`]; for a `static`.
+    pub const fn new() -> Self {
+        Peripheral(Mutex::new(RefCell::new(None)))
+    }
+
+    /// Hands the peripheral over (again: the old one is dropped).
+    pub fn init(&self, peripheral: T) {
+        critical_section::with(|cs| self.0.borrow(cs).replace(Some(peripheral)));
+    }
+
+    /// Runs `f` on the peripheral. A driver called before `main` handed it
+    /// over is a bug of the firmware: it panics, and the device reports it.
+    pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        critical_section::with(|cs| {
+            let mut peripheral = self.0.borrow_ref_mut(cs);
+            f(peripheral
+                .as_mut()
+                .expect("a driver ran before `main` handed it its peripheral"))
+        })
+    }
+}
+
+impl<T> Default for Peripheral<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 /// The text of the string object `v`, for a driver's `&str` parameter.
 ///

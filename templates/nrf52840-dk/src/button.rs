@@ -2,9 +2,7 @@
 //! and the pin's pull-up keeps it high until the button is pressed.
 //! Functions marked `#[bluescript::export]` can be called from scripts.
 
-use core::cell::RefCell;
-
-use critical_section::Mutex;
+use bluescript::driver::Peripheral;
 use embedded_hal::digital::InputPin;
 use nrf52840_hal::gpio::p0::P0_11;
 use nrf52840_hal::gpio::{Input, PullUp};
@@ -12,19 +10,15 @@ use nrf52840_hal::gpio::{Input, PullUp};
 pub type Button = P0_11<Input<PullUp>>;
 
 /// The pin, which `main` hands over before any script runs.
-static BUTTON: Mutex<RefCell<Option<Button>>> = Mutex::new(RefCell::new(None));
+static BUTTON: Peripheral<Button> = Peripheral::new();
 
 pub fn init(button: Button) {
-    critical_section::with(|cs| BUTTON.replace(cs, Some(button)));
+    BUTTON.init(button);
 }
 
 /// Whether Button 1 is pressed.
 #[bluescript::export]
 fn button_pressed() -> bool {
-    critical_section::with(|cs| {
-        let mut button = BUTTON.borrow_ref_mut(cs);
-        let button = button.as_mut().expect("`main` calls `button::init`");
-        let Ok(low) = button.is_low();
-        low
-    })
+    let Ok(low) = BUTTON.with(|button| button.is_low());
+    low
 }

@@ -3,9 +3,7 @@
 //! keeps it high until the button is pressed. Functions marked
 //! `#[bluescript::export]` can be called from scripts.
 
-use core::cell::RefCell;
-
-use critical_section::Mutex;
+use bluescript::driver::Peripheral;
 use embedded_hal::digital::InputPin;
 use rp2040_hal::gpio::bank0::Gpio15;
 use rp2040_hal::gpio::{FunctionSioInput, Pin, PullUp};
@@ -13,19 +11,15 @@ use rp2040_hal::gpio::{FunctionSioInput, Pin, PullUp};
 pub type Button = Pin<Gpio15, FunctionSioInput, PullUp>;
 
 /// The pin, which `main` hands over before any script runs.
-static BUTTON: Mutex<RefCell<Option<Button>>> = Mutex::new(RefCell::new(None));
+static BUTTON: Peripheral<Button> = Peripheral::new();
 
 pub fn init(button: Button) {
-    critical_section::with(|cs| BUTTON.replace(cs, Some(button)));
+    BUTTON.init(button);
 }
 
 /// Whether the button is pressed (GP15 pulled to ground).
 #[bluescript::export]
 fn button_pressed() -> bool {
-    critical_section::with(|cs| {
-        let mut button = BUTTON.borrow_ref_mut(cs);
-        let button = button.as_mut().expect("`main` calls `button::init`");
-        let Ok(low) = button.is_low();
-        low
-    })
+    let Ok(low) = BUTTON.with(|button| button.is_low());
+    low
 }

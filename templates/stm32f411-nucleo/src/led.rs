@@ -2,41 +2,32 @@
 //! is high. Functions marked `#[bluescript::export]` can be called from
 //! scripts.
 
-use core::cell::RefCell;
-
-use critical_section::Mutex;
+use bluescript::driver::Peripheral;
 use stm32f4xx_hal::gpio::{Output, PushPull, PA5};
 
 pub type Led = PA5<Output<PushPull>>;
 
 /// The pin, which `main` hands over before any script runs.
-static LED: Mutex<RefCell<Option<Led>>> = Mutex::new(RefCell::new(None));
+static LED: Peripheral<Led> = Peripheral::new();
 
 pub fn init(led: Led) {
-    critical_section::with(|cs| LED.replace(cs, Some(led)));
-}
-
-fn with_led<R>(f: impl FnOnce(&mut Led) -> R) -> R {
-    critical_section::with(|cs| {
-        let mut led = LED.borrow_ref_mut(cs);
-        f(led.as_mut().expect("`main` calls `led::init`"))
-    })
+    LED.init(led);
 }
 
 /// Switches the LED on or off.
 #[bluescript::export]
 fn led_set(on: bool) {
-    with_led(|led| led.set_state(on.into()));
+    LED.with(|led| led.set_state(on.into()));
 }
 
 /// Switches the LED to the other state.
 #[bluescript::export]
 fn led_toggle() {
-    with_led(|led| led.toggle());
+    LED.with(|led| led.toggle());
 }
 
 /// Whether the LED is on.
 #[bluescript::export]
 fn led_is_on() -> bool {
-    with_led(|led| led.is_set_high())
+    LED.with(|led| led.is_set_high())
 }
