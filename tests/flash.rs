@@ -10,9 +10,12 @@ use cargo_bluescript::board::Transport;
 use cargo_bluescript::connection::{CoreAccess, GdbStub};
 use serde_json::Value;
 use std::io::Read;
+use std::net::Shutdown;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::{number_after, text, tool, Project, Watch};
 
@@ -257,6 +260,18 @@ fn flash_leaves_the_board_running_replaces_it_and_stops_it() {
     assert!(stderr.contains("Stopped nothing"), "{stderr}");
 }
 
+/// A new project called `name` (its state directory is named after it),
+/// and what kills the QEMU `flash` leaves running for it.
+fn flash_project(name: &str) -> (Project, PathBuf, KillOnDrop) {
+    let project = Project::new(name);
+    let state_dir = support::shared_target_dir().join("bluescript").join(name);
+    let guard = KillOnDrop {
+        state_dir: state_dir.clone(),
+        seen: Vec::new(),
+    };
+    (project, state_dir, guard)
+}
+
 fn printing_counter_script(word: &str) -> String {
     format!(
         "let count: integer = 0\n\
@@ -269,13 +284,7 @@ fn printing_counter_script(word: &str) -> String {
 
 #[test]
 fn watch_takes_over_a_flashed_board_and_leaves_it_running() {
-    const NAME: &str = "flash-watch";
-    let project = Project::new(NAME);
-    let state_dir = support::shared_target_dir().join("bluescript").join(NAME);
-    let mut guard = KillOnDrop {
-        state_dir: state_dir.clone(),
-        seen: Vec::new(),
-    };
+    let (project, state_dir, mut guard) = flash_project("flash-watch");
     project.write_script(&printing_counter_script("count"));
     flash(&project, &[], BUILD_TIMEOUT);
     let record = Record::read(&state_dir);
@@ -308,6 +317,133 @@ fn watch_takes_over_a_flashed_board_and_leaves_it_running() {
     assert!(!record.is_running());
 }
 
+/// A serial link the test can cut and restore: a socket in the place of the
+/// board's UART socket (QEMU's own moved aside, which it keeps serving),
+/// relaying each connection to it.
+struct CuttableLink {
+    path: PathBuf,
+    board: PathBuf,
+    /// Both ends of every relayed connection, to cut them.
+    streams: Arc<Mutex<Vec<UnixStream>>>,
+    listening: Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
+}
+
+impl CuttableLink {
+    fn insert(uart: &Path) -> CuttableLink {
+        let board = uart.with_file_name("uart-board.sock");
+        std::fs::rename(uart, &board).unwrap();
+        let mut link = CuttableLink {
+            path: uart.to_path_buf(),
+            board,
+            streams: Arc::default(),
+            listening: None,
+        };
+        link.restore();
+        link
+    }
+
+    /// Takes connections again.
+    fn restore(&mut self) {
+        let listener = UnixListener::bind(&self.path).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (board, streams, stopped) = (self.board.clone(), self.streams.clone(), stop.clone());
+        let accepting = std::thread::spawn(move || {
+            while !stopped.load(Ordering::SeqCst) {
+                let Ok((host, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                host.set_nonblocking(false).unwrap();
+                let device = UnixStream::connect(&board).unwrap();
+                let clone = |stream: &UnixStream| stream.try_clone().unwrap();
+                streams
+                    .lock()
+                    .unwrap()
+                    .extend([clone(&host), clone(&device)]);
+                let (from_host, from_device) = (clone(&host), clone(&device));
+                std::thread::spawn(move || relay(from_host, device));
+                std::thread::spawn(move || relay(from_device, host));
+            }
+        });
+        self.listening = Some((stop, accepting));
+    }
+
+    /// Closes the connection from both sides, and takes no other until
+    /// [`CuttableLink::restore`].
+    fn cut(&mut self) {
+        if let Some((stop, accepting)) = self.listening.take() {
+            stop.store(true, Ordering::SeqCst);
+            accepting.join().unwrap();
+        }
+        std::fs::remove_file(&self.path).unwrap();
+        for stream in self.streams.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+fn relay(mut from: UnixStream, mut to: UnixStream) {
+    let _ = std::io::copy(&mut from, &mut to);
+    let _ = to.shutdown(Shutdown::Both);
+}
+
+/// `watch` over serial loses the link (a cable pulled out), keeps its model
+/// of the program, and reconnects once the link is back: the same program
+/// runs on with its state, and a save made meanwhile is applied then.
+#[test]
+fn watch_over_serial_reconnects_after_the_link_is_cut() {
+    if !support::board().transports.contains(&Transport::Serial) {
+        return; // no serial agent in its template
+    }
+    let (project, state_dir, mut guard) = flash_project("flash-relink");
+    project.write_script(&printing_counter_script("count"));
+    flash(&project, &["--transport", "serial"], BUILD_TIMEOUT);
+    let record = Record::read(&state_dir);
+    guard.track(&record);
+    let mut link = CuttableLink::insert(&record.socket.with_file_name("uart.sock"));
+
+    let mut watch = Watch::start_with(&project, &["--transport", "serial"]);
+    watch.expect_stderr(Duration::from_secs(120), "Attached to the board");
+    let first = watch.expect_stdout(Duration::from_secs(10), "a count", |l| {
+        l.starts_with("count ")
+    });
+
+    link.cut();
+    watch.expect_stderr(Duration::from_secs(10), "lost the link to the board");
+    // What the host read before the cut.
+    std::thread::sleep(Duration::from_millis(200));
+    let before = std::iter::from_fn(|| watch.stdout.try_recv().ok())
+        .chain([first])
+        .filter_map(|line| number_after(&line, "count"))
+        .max()
+        .unwrap();
+    // A save while the link is down waits for it.
+    project.write_script(&printing_counter_script("tock"));
+    watch.expect_stderr(Duration::from_secs(30), "Waiting for the link to the board");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        watch.stdout.try_recv().is_err(),
+        "output came while the link was cut"
+    );
+
+    link.restore();
+    watch.expect_stderr(Duration::from_secs(10), "Reconnected to the board");
+    watch.expect_stderr(Duration::from_secs(30), "Patched tick");
+    let patched = watch.expect_stdout(Duration::from_secs(10), "from the patch", |l| {
+        l.starts_with("tock ")
+    });
+    // The program ran on: neither restarted nor flashed again.
+    assert!(
+        number_after(&patched, "tock").unwrap() > before,
+        "the count restarted: {before}, then {patched}"
+    );
+    assert_eq!(Record::read(&state_dir).pid, record.pid);
+    assert!(!watch.seen_stderr.iter().any(|l| l.contains("Flashed")));
+    watch.interrupt();
+    flash(&project, &["--stop"], STOP_TIMEOUT);
+}
+
 /// A board whose firmware was built with a serial key refuses a host that
 /// does not have it: the host says what to do, and the board goes on
 /// running its program, untouched.
@@ -316,13 +452,7 @@ fn a_board_with_a_serial_key_refuses_a_host_without_it() {
     if !support::board().transports.contains(&Transport::Serial) {
         return; // no serial agent in its template
     }
-    const NAME: &str = "flash-keyed";
-    let project = Project::new(NAME);
-    let state_dir = support::shared_target_dir().join("bluescript").join(NAME);
-    let mut guard = KillOnDrop {
-        state_dir: state_dir.clone(),
-        seen: Vec::new(),
-    };
+    let (project, state_dir, mut guard) = flash_project("flash-keyed");
     // The firmware's build sees the key (cargo's `[env]`, the last section
     // of the template's config); the host, this tool, does not.
     let config = project.root.join(".cargo/config.toml");

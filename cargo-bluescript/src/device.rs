@@ -4,6 +4,7 @@
 
 use crate::board::{Board, RunningBoard, StartOptions};
 use crate::connection::output::{Output, ProgramOutput};
+use crate::connection::serial::LinkLost;
 use crate::connection::{with_halted, CoreAccess};
 use crate::patch::{self, LinkedPatch, PatchPlan, Timings};
 use crate::shadow::{Resolution, RuntimeSymbols, Shadow};
@@ -218,6 +219,29 @@ impl Device {
             std::thread::sleep(Duration::from_millis(1));
             self.board.core().halt()?;
         }
+    }
+
+    /// Whether `error`, met on this device, lost only the link to a board
+    /// that runs on without it: [`Device::reconnect`] may reach it again.
+    pub fn lost_only_its_link(&mut self, error: &anyhow::Error) -> bool {
+        LinkLost::caused(error)
+            && self.board.outlives_its_link()
+            && self.board.failure_details().is_none()
+    }
+
+    /// Reopens the link after it was lost, and checks that the board ran on
+    /// as the shadow machine describes it: the same build at the same patch
+    /// epoch, a patch the cut left pending resolved either way. What the
+    /// program wrote meanwhile comes with the next poll.
+    pub fn reconnect(&mut self) -> Result<()> {
+        self.board.reconnect()?;
+        let core = self.board.core();
+        check_build(core, &self.shadow)?;
+        let shadow = &mut self.shadow;
+        if with_halted(core, |core| resolve_pending(core, shadow))? != Resolution::InSync {
+            save(&self.shadow)?;
+        }
+        Ok(())
     }
 
     /// Persists the shadow machine next to the image it describes (applying

@@ -96,6 +96,21 @@ pub enum Edit {
     },
     /// No program ran (a failed build, a lost board): it was started.
     Started(Started),
+    /// The link to the board is down (a serial cable): the change is
+    /// applied once [`Session::reconnect`] has reopened it
+    /// ([`Session::apply_deferred`]). `lost`: the error that cut the link
+    /// while this change was being applied, if it did.
+    Deferred {
+        lost: Option<String>,
+    },
+}
+
+/// A change saved while the link to the board was down; the larger one
+/// wins (a new image also carries the scripts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Deferred {
+    Scripts,
+    Firmware,
 }
 
 /// What a front end hears about while a call of the session runs.
@@ -135,6 +150,11 @@ pub struct Session {
     /// A real board that runs something else than the project flashed last
     /// may be flashed again.
     reflash: bool,
+    /// The link to the board was lost, but the board runs on: the device
+    /// (and its shadow machine) is kept until the link is back.
+    link_down: bool,
+    /// What was saved while the link was down.
+    deferred: Option<Deferred>,
 }
 
 /// Cargo's messages, as events.
@@ -169,6 +189,8 @@ impl Session {
             build_color,
             options: StartOptions::default(),
             reflash: false,
+            link_down: false,
+            deferred: None,
         })
     }
 
@@ -198,6 +220,8 @@ impl Session {
         self.device = None; // stops (or lets go of) the old board first
         self.halted = false;
         self.flashed = false;
+        self.link_down = false;
+        self.deferred = None;
         let state_dir = self.project.state_dir();
         if self.board.probe_target().is_some() {
             let flashed_here = FlashedBoard::load(&state_dir)?
@@ -298,6 +322,56 @@ impl Session {
         self.take_over_probe_board().ok()?.ok()
     }
 
+    /// Reopens the link to a board that ran on without it (a serial cable
+    /// pulled out and plugged back in), if it is back: the same program goes
+    /// on, with its state ([`Device::reconnect`]). `None` while no link is
+    /// down, or while it is not back; an error if the board came back
+    /// running something else than the host knows, or went away: no
+    /// program runs then. Either way, [`Session::apply_deferred`] next.
+    pub fn reconnect(&mut self) -> Option<Result<()>> {
+        if !self.link_down {
+            return None;
+        }
+        let device = self.device.as_mut()?;
+        match device.reconnect() {
+            Ok(()) => {
+                self.link_down = false;
+                Some(Ok(()))
+            }
+            Err(error) if device.lost_only_its_link(&error) => None,
+            Err(error) => {
+                self.device = None;
+                self.link_down = false;
+                Some(Err(error))
+            }
+        }
+    }
+
+    /// The link to the board is down ([`Session::reconnect`]).
+    pub fn link_down(&self) -> bool {
+        self.link_down
+    }
+
+    /// Applies what was saved while the link was down, once it is back;
+    /// `None` if nothing was.
+    pub fn apply_deferred(&mut self, events: &mut dyn FnMut(Event)) -> Option<Result<Edit>> {
+        if self.link_down {
+            return None;
+        }
+        Some(match self.deferred.take()? {
+            Deferred::Scripts => self.scripts_changed(events),
+            Deferred::Firmware => self.firmware_changed(events),
+        })
+    }
+
+    /// Keeps `change` for when the link is back.
+    fn defer(&mut self, change: Deferred, lost: Option<&anyhow::Error>) -> Edit {
+        self.deferred = self.deferred.max(Some(change));
+        Edit::Deferred {
+            lost: lost.map(|error| format!("{error:#}")),
+        }
+    }
+
     /// Flashes the current build and attaches to it.
     fn reflash(&mut self, events: &mut dyn FnMut(Event)) -> Result<Started> {
         let image = firmware::build(&self.project, false, &mut self.build_log(events))?;
@@ -356,41 +430,67 @@ impl Session {
         self.device.as_mut()
     }
 
-    /// Reads the program's output and state; `None` when no program runs.
-    /// On error the board is lost: no program runs any more.
+    /// Reads the program's output and state; `None` when no program runs,
+    /// or while its link is down. On error the board is lost: no program
+    /// runs any more, unless only the link to it was lost
+    /// ([`Session::link_down`]).
     pub fn poll(&mut self) -> Result<Option<Poll>> {
         let Some(device) = &mut self.device else {
             return Ok(None);
         };
+        if self.link_down {
+            return Ok(None);
+        }
         match device.poll() {
             Ok(poll) => {
                 self.halted = poll.status.halted();
                 Ok(Some(poll))
             }
             Err(error) => {
-                self.device = None;
+                if device.lost_only_its_link(&error) {
+                    self.link_down = true;
+                } else {
+                    self.device = None;
+                }
                 Err(error)
             }
         }
     }
 
-    /// The firmware's Rust changed: restarts the program with a new image.
+    /// The firmware's Rust changed: restarts the program with a new image
+    /// (once the link is back, if it is down).
     pub fn firmware_changed(&mut self, events: &mut dyn FnMut(Event)) -> Result<Edit> {
+        if self.link_down {
+            return Ok(self.defer(Deferred::Firmware, None));
+        }
         self.restart(Restart::FirmwareChanged, events)
     }
 
     /// The scripts changed: patches the running program, restarts it when
-    /// no patch can carry the change, or starts it if none runs.
+    /// no patch can carry the change, or starts it if none runs. While the
+    /// link to the board is down (or if it goes down meanwhile) the change
+    /// waits for it.
     pub fn scripts_changed(&mut self, events: &mut dyn FnMut(Event)) -> Result<Edit> {
         if self.device.is_none() {
             return Ok(Edit::Started(self.start(events)?));
         }
+        if self.link_down {
+            return Ok(self.defer(Deferred::Scripts, None));
+        }
         if self.halted {
             return self.restart(Restart::DeviceHalted, events);
         }
-        match self.patch(events)? {
-            Err(why) => self.restart(Restart::Unpatchable(why), events),
-            Ok(edit) => Ok(edit),
+        match self.patch(events) {
+            Ok(Err(why)) => self.restart(Restart::Unpatchable(why), events),
+            Ok(Ok(edit)) => Ok(edit),
+            Err(error) => {
+                let device = self.device.as_mut().expect("a program runs");
+                if !device.lost_only_its_link(&error) {
+                    return Err(error);
+                }
+                self.link_down = true;
+                Ok(self.defer(Deferred::Scripts, Some(&error)))
+            }
         }
     }
 

@@ -31,7 +31,8 @@ enum Change {
     Firmware,
 }
 
-/// How often a real board that was lost is looked for again.
+/// How often a real board that was lost, or the link to a board, is looked
+/// for again.
 const REATTACH_INTERVAL: Duration = Duration::from_secs(1);
 
 pub fn watch(
@@ -77,12 +78,18 @@ pub fn watch(
             }
             Ok(None) if last_reattach.elapsed() > REATTACH_INTERVAL => {
                 last_reattach = Instant::now();
-                if let Some(started) = session.reattach() {
+                if let Some(reconnected) = session.reconnect() {
+                    shown.reconnected(&mut session, reconnected);
+                } else if let Some(started) = session.reattach() {
                     shown.outcome(&mut session, Ok(Edit::Started(started)), Instant::now());
                 }
             }
             Ok(None) => {}
             Err(_) if stop.load(Ordering::SeqCst) => break, // Ctrl-C reached QEMU first
+            Err(error) if session.link_down() => report_error(&error.context(
+                "lost the link to the board; the host keeps its model of the program, and \
+                 reconnects as soon as the link is back",
+            )),
             Err(error) if board.probe_target().is_some() => report_error(
                 &error.context("lost the board; it is taken over again as soon as it is back"),
             ),
@@ -140,6 +147,16 @@ impl Shown {
                 status("Unchanged", "no function changed");
                 return;
             }
+            Ok(Edit::Deferred { lost }) => {
+                if let Some(lost) = lost {
+                    report_error(&anyhow::anyhow!("lost the link to the board: {lost}"));
+                }
+                status(
+                    "Waiting",
+                    "for the link to the board: the change is applied once it is back",
+                );
+                return;
+            }
             Ok(Edit::Rejected(errors)) => {
                 report_error(&errors.into());
                 status("Unchanged", "the device keeps running the previous code");
@@ -175,6 +192,28 @@ impl Shown {
                 let synced = session.scripts_changed(&mut print_event);
                 self.outcome(session, synced, Instant::now());
             }
+        }
+    }
+}
+
+impl Shown {
+    /// Prints what became of a lost link reopened, and applies what was
+    /// saved meanwhile.
+    fn reconnected(&mut self, session: &mut Session, reconnected: Result<()>) {
+        match reconnected {
+            Ok(()) => status(
+                "Reconnected",
+                "to the board, which ran on meanwhile: watching the same program, with its state",
+            ),
+            Err(error) => self.outcome(
+                session,
+                Err(error.context("the link to the board is back, but not the program")),
+                Instant::now(),
+            ),
+        }
+        let applying = Instant::now();
+        if let Some(edit) = session.apply_deferred(&mut print_event) {
+            self.outcome(session, edit, applying);
         }
     }
 }

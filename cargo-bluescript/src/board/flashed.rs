@@ -336,6 +336,17 @@ impl RunningBoard for AttachedBoard {
             Via::Probe { .. } => None,
         }
     }
+
+    fn outlives_its_link(&self) -> bool {
+        matches!(self.core, FlashedCore::Serial(_))
+    }
+
+    fn reconnect(&mut self) -> Result<()> {
+        match &self.core {
+            FlashedCore::Serial(agent) => agent.borrow_mut().reconnect().map(drop),
+            _ => bail!("internal error: only a serial link is reopened"),
+        }
+    }
 }
 
 /// Connects to the board recorded in `state_dir` if it still runs, and

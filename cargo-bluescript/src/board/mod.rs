@@ -489,6 +489,19 @@ pub trait RunningBoard {
     /// When core access reports that the board stopped responding: what is
     /// known about why (e.g. the emulator's exit status and error output).
     fn failure_details(&mut self) -> Option<String>;
+
+    /// Whether the board runs on without its link to the host, which can be
+    /// reopened ([`RunningBoard::reconnect`]): a serial cable pulled out
+    /// and plugged back in, rather than a board that went away with it.
+    fn outlives_its_link(&self) -> bool {
+        false
+    }
+
+    /// Reopens the link to a board that [outlives
+    /// it](RunningBoard::outlives_its_link); an error while it is not back.
+    fn reconnect(&mut self) -> Result<()> {
+        bail!("internal error: this board's link cannot be reopened")
+    }
 }
 
 #[cfg(test)]

@@ -195,6 +195,17 @@ impl RunningBoard for SerialQemuBoard {
     fn failure_details(&mut self) -> Option<String> {
         self.qemu.exit_report()
     }
+
+    fn outlives_its_link(&self) -> bool {
+        matches!(self.stage, SerialStage::Running(_))
+    }
+
+    fn reconnect(&mut self) -> Result<()> {
+        match &self.stage {
+            SerialStage::Running(agent) => agent.borrow_mut().reconnect().map(drop),
+            SerialStage::Loaded => bail!("internal error: the program was not started"),
+        }
+    }
 }
 
 /// Starts a session with the serial agent listening on the UART socket

@@ -31,6 +31,27 @@ pub trait SerialLink {
     fn reconnect(&mut self) -> io::Result<()>;
 }
 
+/// The link to the board's serial agent failed, or the agent fell silent:
+/// the board itself may run on, and reopening the link may reach it again
+/// ([`SerialAgent::reconnect`]).
+#[derive(Debug)]
+pub struct LinkLost(String);
+
+impl std::fmt::Display for LinkLost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LinkLost {}
+
+impl LinkLost {
+    /// Whether `error` (or what caused it) is a lost link.
+    pub fn caused(error: &anyhow::Error) -> bool {
+        error.chain().any(|cause| cause.is::<LinkLost>())
+    }
+}
+
 /// How long and how often a request is tried.
 #[derive(Clone, Copy, Debug)]
 pub struct Timing {
@@ -114,10 +135,11 @@ impl SerialAgent {
     /// Opens the link again and starts a new session: after a cut, the
     /// device's state is what it says now.
     pub fn reconnect(&mut self) -> Result<Hello> {
-        self.channel
-            .link
-            .reconnect()
-            .context("cannot reconnect to the board's serial port")?;
+        self.channel.link.reconnect().map_err(|error| {
+            LinkLost(format!(
+                "cannot reopen the link to the board's serial agent: {error}"
+            ))
+        })?;
         self.channel.broken = false;
         self.held_since = None;
         self.start_session()
@@ -226,7 +248,7 @@ impl Channel {
         mut accept: impl FnMut(&[u8]) -> Result<T, ClientError>,
     ) -> Result<T> {
         if self.broken {
-            bail!("the link to the board's serial agent is cut");
+            return Err(LinkLost("the link to the board's serial agent is cut".into()).into());
         }
         let mut buffer = [0; 512];
         for _ in 0..self.timing.attempts {
@@ -259,11 +281,12 @@ impl Channel {
                 }
             }
         }
-        bail!(
+        Err(LinkLost(format!(
             "the board's serial agent does not answer ({} attempts of {} ms): is the board connected and running this project's firmware?",
             self.timing.attempts,
             self.timing.response.as_millis()
-        )
+        ))
+        .into())
     }
 
     /// Runs `io` on the link; a failure marks the link cut.
@@ -273,7 +296,10 @@ impl Channel {
     ) -> Result<T> {
         io(&mut *self.link).map_err(|error| {
             self.broken = true;
-            anyhow!("the link to the board's serial agent is cut: {error}")
+            LinkLost(format!(
+                "the link to the board's serial agent is cut: {error}"
+            ))
+            .into()
         })
     }
 }
@@ -578,6 +604,8 @@ mod tests {
             format!("{error:#}").contains("an address the device does not have"),
             "{error:#}"
         );
+        // A refusal is an answer: the link is fine.
+        assert!(!LinkLost::caused(&error));
     }
 
     #[test]
@@ -646,7 +674,8 @@ mod tests {
             ..Faults::default()
         });
         let mut word = [0; 4];
-        assert!(core.read_memory(RAM, &mut word).is_err());
+        let cut = core.read_memory(RAM, &mut word).unwrap_err();
+        assert!(LinkLost::caused(&cut), "{cut:#}");
         // The link is back: the next request reconnects first.
         link.clone().reconnect().unwrap();
         link.device().target.set_word(RAM, 7);
