@@ -451,11 +451,46 @@ fn esp_image_problems(board: Board, memory: &EspMemory, elf: &Path) -> Vec<Strin
     problems
 }
 
+/// What is wrong with the serial agent in `board`'s image: the agent's
+/// state is in RAM, and the template's UART interrupt handler, which feeds
+/// it, is linked in.
+fn serial_agent_problems(board: Board, elf: &Path) -> Vec<String> {
+    let data = std::fs::read(elf).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    // Rust's mangled names keep the path's parts.
+    let find = |parts: &[&str]| {
+        file.symbols().find(|symbol| {
+            symbol.is_definition()
+                && symbol
+                    .name()
+                    .is_ok_and(|name| parts.iter().all(|part| name.contains(part)))
+        })
+    };
+    let mut problems = Vec::new();
+    match find(&["serial_agent", "5AGENT"]) {
+        Some(agent) if inside(board.memory.ram, agent.address(), agent.size()) => {}
+        Some(agent) => problems.push(format!(
+            "the serial agent's state is at {:#x}, outside RAM",
+            agent.address()
+        )),
+        None => problems.push("the serial agent is not linked in".into()),
+    }
+    if find(&["4uart", "10on_receive"]).is_none() {
+        problems.push("the template's UART interrupt handler (uart::on_receive) is missing".into());
+    }
+    problems
+}
+
 /// The whole check of an ESP board's template.
 fn check_esp_template(name: &str, memory: &EspMemory) -> (Board, PathBuf) {
     let (board, elf) = build_and_check_symbols(name);
     assert_eq!(
         esp_image_problems(board, memory, &elf),
+        Vec::<String>::new(),
+        "{board}"
+    );
+    assert_eq!(
+        serial_agent_problems(board, &elf),
         Vec::<String>::new(),
         "{board}"
     );

@@ -286,20 +286,31 @@ fn checked(address: u32, len: usize, regions: &[Range<usize>]) -> Result<Range<u
         .ok_or(Error::BadAddress)
 }
 
-/// What the host may read: the image's constants (the program record) and
-/// the statics in RAM (the runtime's words, the function table, the patch
-/// region), from cortex-m-rt's or riscv-rt's linker script (same names).
-fn readable() -> [Range<usize>; 2] {
+/// What the host may read: the image's constants (the program record), the
+/// statics in RAM (the runtime's words, the function table) and the patch
+/// region, from the linker script: cortex-m-rt's and riscv-rt's name them
+/// alike, esp-hal's otherwise (and puts the patch region apart, in the RAM
+/// the second-stage bootloader used).
+fn readable() -> [Range<usize>; 3] {
     unsafe extern "C" {
-        static __srodata: u8;
-        static __erodata: u8;
-        static __sdata: u8;
-        static __euninit: u8;
+        #[cfg_attr(not(feature = "esp"), link_name = "__srodata")]
+        #[cfg_attr(feature = "esp", link_name = "_rodata_start")]
+        static CONSTANTS_START: u8;
+        #[cfg_attr(not(feature = "esp"), link_name = "__erodata")]
+        #[cfg_attr(feature = "esp", link_name = "_rodata_end")]
+        static CONSTANTS_END: u8;
+        #[cfg_attr(not(feature = "esp"), link_name = "__sdata")]
+        #[cfg_attr(feature = "esp", link_name = "_data_start")]
+        static STATICS_START: u8;
+        #[cfg_attr(not(feature = "esp"), link_name = "__euninit")]
+        #[cfg_attr(feature = "esp", link_name = "_noinit_end")]
+        static STATICS_END: u8;
     }
     let address = |symbol: *const u8| symbol as usize;
     [
-        address(&raw const __srodata)..address(&raw const __erodata),
-        address(&raw const __sdata)..address(&raw const __euninit),
+        address(&raw const CONSTANTS_START)..address(&raw const CONSTANTS_END),
+        address(&raw const STATICS_START)..address(&raw const STATICS_END),
+        abi::patch_region(),
     ]
 }
 

@@ -6,6 +6,7 @@
 
 mod button;
 mod led;
+mod uart;
 
 // The application descriptor the ESP-IDF bootloader checks (name, version).
 esp_bootloader_esp_idf::esp_app_desc!();
@@ -19,5 +20,7 @@ fn main() -> ! {
     // The DevKit's RGB LED and BOOT button (see `led.rs`, `button.rs`).
     led::init(peripherals.RMT, peripherals.GPIO8);
     button::init(peripherals.GPIO9);
+    // The serial agent on UART0, the USB-UART bridge's (`uart.rs`).
+    uart::init(peripherals.UART0, peripherals.GPIO21, peripherals.GPIO20);
     bluescript::run(&SCRIPTS)
 }

@@ -1,0 +1,1 @@
+../../esp32c3/src/uart.rs
