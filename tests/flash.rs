@@ -514,21 +514,44 @@ fn a_real_board_without_its_probe_is_refused_before_building() {
     assert!(text(&output.stderr).starts_with("No debug probe is connected"));
 }
 
-/// `flash --port` writes an ESP board over its serial port; the port is
-/// checked before the (long) build, and another board is told to do
-/// without it. No board here: only what fails before the first byte.
+/// `--port` reaches an ESP board over its serial port (espflash, then the
+/// serial agent); the port is checked before the (long) build, and another
+/// board is told to do without it. No board here: only what fails before
+/// the first byte.
 #[test]
-fn flashing_over_a_serial_port_is_for_esp_boards_and_finds_the_port_first() {
+fn the_serial_port_is_for_esp_boards_and_is_found_first() {
     use cargo_bluescript::board::Board;
 
     let esp = Project::for_board("serial-flash", Board::named("esp32c3").unwrap());
-    let output = tool(&["flash", "--port", "/dev/ttyNOSUCHPORT"], &esp.root)
-        .output()
-        .unwrap();
+    for args in [
+        &["flash", "--port", "/dev/ttyNOSUCHPORT"][..],
+        &[
+            "run",
+            "--transport",
+            "serial",
+            "--port",
+            "/dev/ttyNOSUCHPORT",
+        ],
+    ] {
+        let output = tool(args, &esp.root).output().unwrap();
+        let stderr = text(&output.stderr);
+        assert!(!output.status.success(), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("the serial port `/dev/ttyNOSUCHPORT` does not exist"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // A port is not a debug probe.
+    let output = tool(
+        &["run", "--transport", "debugger", "--port", "/dev/ttyUSB0"],
+        &esp.root,
+    )
+    .output()
+    .unwrap();
     let stderr = text(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
     assert!(
-        stderr.contains("the serial port `/dev/ttyNOSUCHPORT` does not exist"),
+        stderr.contains("goes with `--transport serial`"),
         "{stderr}"
     );
     // Before the firmware's build, which takes minutes with esp-hal.
@@ -538,9 +561,6 @@ fn flashing_over_a_serial_port_is_for_esp_boards_and_finds_the_port_first() {
     let output = tool(&["flash", "--port"], &emulated.root).output().unwrap();
     let stderr = text(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
-    let refusal = format!(
-        "the {} board is not one: flash it without `--port`",
-        emulated.board
-    );
+    let refusal = format!("the {} board is not one: leave them out", emulated.board);
     assert!(stderr.contains(&refusal), "{stderr}");
 }

@@ -6,8 +6,16 @@
 //! ```
 //!
 //! (`BLUESCRIPT_PROBE=VID:PID[:SERIAL]` chooses the probe when several are
-//! connected, as `--probe` does.) They flash the board: whatever it ran is
-//! replaced.
+//! connected, as `--probe` does.) An ESP board can be reached without its
+//! USB-JTAG instead, flashed with espflash over the DevKit's USB-UART
+//! bridge and reached through the serial agent on UART0:
+//!
+//! ```text
+//! BLUESCRIPT_BOARD=esp32c3 BLUESCRIPT_TRANSPORT=serial [BLUESCRIPT_PORT=/dev/ttyUSB0] \
+//!     cargo test --test hardware -- --ignored --test-threads=1
+//! ```
+//!
+//! They flash the board: whatever it ran is replaced.
 
 mod support;
 
@@ -32,19 +40,42 @@ fn board() -> Board {
     board
 }
 
-/// `--probe` when `BLUESCRIPT_PROBE` names one.
-fn probe_args() -> Vec<String> {
-    match std::env::var("BLUESCRIPT_PROBE") {
-        Ok(probe) if !probe.is_empty() => vec!["--probe".into(), probe],
-        _ => Vec::new(),
+/// `BLUESCRIPT_<name>`, if set and not empty.
+fn setting(name: &str) -> Option<String> {
+    std::env::var(format!("BLUESCRIPT_{name}"))
+        .ok()
+        .filter(|value| !value.is_empty())
+}
+
+/// The board is reached over its serial port (`BLUESCRIPT_TRANSPORT=serial`).
+fn over_serial() -> bool {
+    setting("TRANSPORT").as_deref() == Some("serial")
+}
+
+/// How the board is reached: `--transport serial` and `--port` (when
+/// `BLUESCRIPT_PORT` names one), or `--probe` when `BLUESCRIPT_PROBE` names
+/// one.
+fn reach_args() -> Vec<String> {
+    if over_serial() {
+        let mut args = vec!["--transport".to_owned(), "serial".to_owned()];
+        args.extend(
+            setting("PORT")
+                .into_iter()
+                .flat_map(|port| ["--port".into(), port]),
+        );
+        return args;
     }
+    setting("PROBE")
+        .into_iter()
+        .flat_map(|probe| ["--probe".into(), probe])
+        .collect()
 }
 
 /// `cargo bluescript <command> [--probe …]` in `project`.
 fn tool(project: &Project, args: &[&str]) -> Command {
     let mut command = support::tool(args, &project.root);
     command
-        .args(probe_args())
+        .args(reach_args())
         .env("CARGO_TARGET_DIR", target_dir_of(project.board));
     command
 }
@@ -147,10 +178,36 @@ fn watch_takes_over_a_flashed_board() {
     watch.interrupt();
 }
 
+/// Over serial, a board that does not answer at the rate asked is an
+/// error that says what to check, and nothing is recorded as flashed.
+#[test]
+#[ignore = "needs a real board: BLUESCRIPT_BOARD=<board> cargo test --test hardware -- --ignored"]
+fn over_serial_a_silent_agent_is_a_clear_error() {
+    if !over_serial() {
+        return;
+    }
+    let project = Project::for_board("silent", board());
+    project.write_script(TICKING);
+    let flashed = tool(&project, &["flash", "--baud", "9600"])
+        .output()
+        .unwrap();
+    let stderr = text(&flashed.stderr);
+    assert!(!flashed.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("no serial agent answers") && stderr.contains("at 9600 baud"),
+        "{stderr}"
+    );
+    let record = target_dir_of(project.board).join("bluescript/silent/board.json");
+    assert!(!record.exists(), "a board that did not answer was recorded");
+}
+
 /// `cargo bluescript probes` lists the probe the board is reached through.
 #[test]
 #[ignore = "needs a real board: BLUESCRIPT_BOARD=<board> cargo test --test hardware -- --ignored"]
 fn probes_lists_the_connected_probe() {
+    if over_serial() {
+        return;
+    }
     board();
     let output = support::tool(&["probes"], Path::new("."))
         .stdout(Stdio::piped())

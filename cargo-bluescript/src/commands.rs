@@ -1,11 +1,14 @@
 //! The subcommands, as the command line sees them.
 
-use crate::board::{Board, Connection, ProbeChoice, StartOptions, Stopped, Transport, Via};
+use crate::board::{
+    esp_serial, Board, Connection, ProbeChoice, SerialPortChoice, StartOptions, Stopped, Transport,
+    Via,
+};
 use crate::connection::output::{Output, Stream};
-use crate::connection::{espflash, probe_rs};
+use crate::connection::probe_rs;
+use crate::connection::serial::DEFAULT_BAUD;
 use crate::device::Device;
 use crate::firmware::{self, BuildLog, ScriptErrors};
-use crate::progress::FlashProgressView;
 use crate::project::Project;
 use anyhow::{bail, Result};
 use std::io::{IsTerminal, Write};
@@ -114,35 +117,63 @@ pub fn build(manifest_path: Option<&Path>, release: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `--probe` and `--chip`, as given on the command line.
+/// `--probe`, `--chip`, `--port` and `--baud`, as given on the command
+/// line.
 #[derive(Debug, Clone, Default)]
 pub struct ProbeArgs {
     pub probe: Option<String>,
     pub chip: Option<String>,
+    /// `Some("")`: `--port` without a name (the one USB-UART bridge).
+    pub port: Option<String>,
+    pub baud: Option<u32>,
 }
 
 /// How to start or flash the project's board: the transport, and the
-/// command line's `--probe` and `--chip` over the project's `probe` and
-/// `chip` keys, which only a real board takes.
+/// command line's `--probe`, `--chip`, `--port` and `--baud` over the
+/// project's `probe`, `chip`, `port` and `baud` keys, which only a real
+/// board takes (`--port` and `--baud` an ESP board, whom `--port` reaches
+/// over serial).
 pub fn start_options(
     project: &Project,
     transport: Option<Transport>,
     args: &ProbeArgs,
 ) -> Result<StartOptions> {
+    let board = project.board;
     let probe = args.probe.as_ref().or(project.probe.as_ref());
     let chip = args.chip.clone().or_else(|| project.chip.clone());
-    if project.board.probe_target().is_none() && (probe.is_some() || chip.is_some()) {
-        anyhow::bail!(
-            "the {} board is emulated by QEMU: a probe and a chip (--probe, --chip, or `probe` \
-             and `chip` in [package.metadata.bluescript]) are for real boards",
-            project.board
+    if board.probe_target().is_none() && (probe.is_some() || chip.is_some()) {
+        bail!(
+            "the {board} board is emulated by QEMU: a probe and a chip (--probe, --chip, or \
+             `probe` and `chip` in [package.metadata.bluescript]) are for real boards"
         );
     }
+    let is_esp = board
+        .probe_target()
+        .is_some_and(|target| target.esp_chip.is_some());
+    if !is_esp && (args.port.is_some() || args.baud.is_some()) {
+        bail!(
+            "`--port` and `--baud` reach an ESP board over its serial port; the {board} board \
+             is not one: leave them out"
+        );
+    }
+    let transport = match (args.port.is_some(), transport) {
+        (true, Some(Transport::Debugger)) => bail!(
+            "`--port` reaches the board over its serial port: it goes with `--transport serial`, \
+             not `--transport debugger`"
+        ),
+        (true, _) => Some(Transport::Serial),
+        (false, transport) => transport,
+    };
+    let port = args.port.clone().filter(|port| !port.is_empty());
     Ok(StartOptions {
         connection: connection(project, transport)?,
         probe: ProbeChoice {
             probe: probe.map(|text| text.parse()).transpose()?,
             chip,
+        },
+        serial_port: SerialPortChoice {
+            port: port.or_else(|| project.port.clone()),
+            baud: args.baud.or(project.baud).unwrap_or(DEFAULT_BAUD),
         },
         progress: true,
         ..StartOptions::default()
@@ -201,6 +232,17 @@ pub fn flash(
             eprintln!("{indent}take it over: cargo bluescript watch");
             eprintln!("{indent}halt it with: cargo bluescript flash --stop");
         }
+        via @ Via::Serial { .. } => {
+            status(
+                "Flashed",
+                &format!(
+                    "build {:#010x} to {board} over its {via} (espflash), which runs it",
+                    record.build_id
+                ),
+            );
+            eprintln!("{indent}program:      {}; {errors}", program.describe());
+            eprintln!("{indent}take it over: cargo bluescript watch");
+        }
     }
     // Nobody reads a flashed board's output, so point to where it can be seen.
     if program.halted() {
@@ -210,36 +252,6 @@ pub fn flash(
             "warning: the program reported {errors}; `cargo bluescript run` shows its output"
         );
     }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `cargo bluescript flash --port [PORT]`: an ESP board flashed over its
-/// serial port by its ROM bootloader (espflash), not through a probe. The
-/// port is found before the build, so a missing one fails at once.
-pub fn flash_over_serial(
-    manifest_path: Option<&Path>,
-    release: bool,
-    port: Option<&str>,
-) -> Result<ExitCode> {
-    let project = Project::locate(manifest_path)?;
-    let board = project.board;
-    let Some(esp) = board.probe_target().and_then(|target| target.esp_chip) else {
-        bail!(
-            "`--port` flashes ESP boards over their serial port; the {board} board is not one: \
-             flash it without `--port`"
-        );
-    };
-    let port = espflash::find_port(port)?;
-    let image = firmware::build(&project, release, &mut StderrLog)?;
-    let mut view = FlashProgressView::for_stderr();
-    espflash::flash(&image.elf, esp, &port, &mut |event| view.event(event))?;
-    status(
-        "Flashed",
-        &format!(
-            "build {:#010x} to {board} over {} (espflash), which runs it",
-            image.shadow.build_id, port.port_name
-        ),
-    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -258,7 +270,16 @@ pub fn stop_flashed(manifest_path: Option<&Path>) -> Result<ExitCode> {
 
 fn report_stopped(stopped: &Stopped) {
     let record = &stopped.record;
-    if stopped.was_running {
+    if let Via::Serial { .. } = record.via {
+        status(
+            "Forgot",
+            &format!(
+                "{} ({}, build {:#010x}): reached over its serial port, it cannot be halted \
+                 from here, and runs on",
+                record.board, record.via, record.build_id
+            ),
+        );
+    } else if stopped.was_running {
         status(
             "Stopped",
             &format!(
@@ -287,11 +308,15 @@ fn connection(project: &Project, transport: Option<Transport>) -> Result<Connect
 }
 
 /// Checks, before a long build, that the board can be reached: its tools
-/// are installed and, for a real board, its probe is connected.
+/// are installed and, for a real board, its probe (or serial port) is
+/// connected.
 fn ensure_reachable(board: Board, options: &StartOptions) -> Result<()> {
     board.ensure_tools_installed()?;
     if let Some(target) = board.probe_target() {
-        crate::board::probe::check_connected(target, &options.probe)?;
+        match options.connection.transport {
+            Transport::Debugger => crate::board::probe::check_connected(target, &options.probe)?,
+            Transport::Serial => esp_serial::check_connected(&options.serial_port)?,
+        }
     }
     Ok(())
 }

@@ -56,7 +56,7 @@ impl TransportArgs {
     }
 }
 
-/// Real boards: which probe and chip.
+/// Real boards: which probe and chip, or which serial port.
 #[derive(clap::Args, Clone, Default)]
 struct ProbeArgs {
     /// The debug probe to use, VID:PID[:SERIAL] as `cargo bluescript probes` lists them
@@ -65,6 +65,14 @@ struct ProbeArgs {
     /// The chip, as probe-rs names it, if not the board's (e.g. STM32F401RE)
     #[arg(long, value_name = "NAME")]
     chip: Option<String>,
+    /// ESP boards: flash over the serial port (the chip's ROM bootloader,
+    /// with espflash) and reach the program there (`--transport serial`);
+    /// without PORT, the one USB-UART bridge of a known kind
+    #[arg(long, value_name = "PORT", num_args = 0..=1, default_missing_value = "")]
+    port: Option<String>,
+    /// ESP boards over serial: the serial agent's baud rate (default 115200)
+    #[arg(long, value_name = "N")]
+    baud: Option<u32>,
 }
 
 impl ProbeArgs {
@@ -72,6 +80,8 @@ impl ProbeArgs {
         commands::ProbeArgs {
             probe: self.probe,
             chip: self.chip,
+            port: self.port,
+            baud: self.baud,
         }
     }
 }
@@ -102,14 +112,8 @@ enum Command {
         #[command(flatten)]
         probe: ProbeArgs,
         /// Stop the board an earlier flash left running, instead of flashing
-        #[arg(long, conflicts_with = "release")]
+        #[arg(long, conflicts_with_all = ["release", "port"])]
         stop: bool,
-        /// ESP boards: flash over the serial port instead (the chip's ROM
-        /// bootloader, with espflash); without PORT, the one USB serial
-        /// device of a known kind
-        #[arg(long, value_name = "PORT", num_args = 0..=1, default_missing_value = "",
-              conflicts_with = "stop")]
-        port: Option<String>,
     },
     /// Build, start the board, stream output; exit when the program is done
     Run {
@@ -162,15 +166,6 @@ fn run(command: Command) -> Result<ExitCode> {
             stop: true,
             ..
         } => commands::stop_flashed(project.manifest_path.as_deref()),
-        Command::Flash {
-            project,
-            port: Some(port),
-            ..
-        } => commands::flash_over_serial(
-            project.manifest_path.as_deref(),
-            project.release,
-            Some(port.as_str()).filter(|port| !port.is_empty()),
-        ),
         Command::Flash {
             project,
             transport,

@@ -28,6 +28,11 @@ pub struct Project {
     /// `chip`: probe-rs's name of the chip, if not the board's (`--chip`
     /// overrides it).
     pub chip: Option<String>,
+    /// `port`: the serial port of an ESP board reached over serial
+    /// (`--port` overrides it).
+    pub port: Option<String>,
+    /// `baud`: its baud rate, if not 115 200 (`--baud` overrides it).
+    pub baud: Option<u32>,
     /// Cargo's target directory for this crate.
     pub target_dir: PathBuf,
 }
@@ -46,6 +51,8 @@ struct Metadata {
     serial_key_file: Option<String>,
     probe: Option<String>,
     chip: Option<String>,
+    port: Option<String>,
+    baud: Option<u32>,
 }
 
 /// The environment variable that holds the serial agent's key (overriding
@@ -107,6 +114,8 @@ impl Project {
             serial_key_file: config.serial_key_file.map(|file| root.join(file)),
             probe: config.probe,
             chip: config.chip,
+            port: config.port,
+            baud: config.baud,
             target_dir: metadata.target_directory.into_std_path_buf(),
             manifest,
             root,

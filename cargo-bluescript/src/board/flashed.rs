@@ -8,6 +8,7 @@
 //! that the next `flash` replaces it, `flash --stop` stops it, and a host
 //! session can later attach to it.
 
+use super::esp_serial;
 use super::probe::{self, ProbeFlash};
 use super::qemu::{self, QemuFlash};
 use super::{Board, Connection, Runner, RunningBoard, StartOptions, Transport};
@@ -74,6 +75,12 @@ pub enum Via {
         /// The chip, as probe-rs names it.
         chip: String,
     },
+    /// An ESP board, through the serial agent on its serial port.
+    Serial {
+        /// The port (`/dev/ttyUSB0`).
+        port: String,
+        baud: u32,
+    },
 }
 
 impl std::fmt::Display for Via {
@@ -81,6 +88,7 @@ impl std::fmt::Display for Via {
         match self {
             Via::Qemu { pid, .. } => write!(f, "QEMU pid {pid}"),
             Via::Probe { probe, chip } => write!(f, "{chip} through probe {probe}"),
+            Via::Serial { port, baud } => write!(f, "serial port {port} at {baud} baud"),
         }
     }
 }
@@ -214,6 +222,20 @@ pub(super) fn flash(
             fs::create_dir_all(&base)
                 .with_context(|| format!("cannot create `{}`", base.display()))?;
             flashed_shadow.save(&base)?;
+            if connection.transport == Transport::Serial {
+                let (mut agent, port) = esp_serial::flash(board, target, &image, options)?;
+                let status = check_image(&mut agent, &shadow.runtime, shadow.build_id)?;
+                let record = record(Via::Serial {
+                    port,
+                    baud: options.serial_port.baud,
+                });
+                record.save(state_dir)?;
+                return Ok(Flashed {
+                    record,
+                    replaced,
+                    status,
+                });
+            }
             let mut core = ProbeFlash {
                 board,
                 target,
@@ -266,6 +288,10 @@ impl FlashedCore {
                 let probe = probe.parse()?;
                 let core = probe::connect(target, Some(&probe), chip)?;
                 return Ok(FlashedCore::Probe(Box::new(core)));
+            }
+            (Via::Serial { port, baud }, Runner::Probe(_)) => {
+                let agent = esp_serial::connect(port, *baud, connection.serial_key)?;
+                return Ok(FlashedCore::Serial(Rc::new(RefCell::new(agent))));
             }
             _ => bail!(
                 "`{RECORD_FILE}` records the {board} board as reached another way than \
@@ -333,7 +359,7 @@ impl RunningBoard for AttachedBoard {
                     log.display()
                 )
             }),
-            Via::Probe { .. } => None,
+            Via::Probe { .. } | Via::Serial { .. } => None,
         }
     }
 
@@ -394,6 +420,9 @@ pub(super) fn stop(state_dir: &Path) -> Result<Option<Stopped>> {
                 .and_then(|mut core| core.halt())
                 .is_ok()
         }
+        // The agent holds a program only for a while: the board runs on,
+        // and is forgotten.
+        (Via::Serial { .. }, _) => true,
         _ => false,
     };
     FlashedBoard::remove(state_dir)?;
@@ -411,7 +440,7 @@ fn is_running(board: Board, record: &FlashedBoard) -> bool {
         (Via::Qemu { pid, socket, .. }, Runner::Qemu(machine)) => {
             qemu::is_serving(machine, *pid, socket)
         }
-        (Via::Probe { .. }, _) => true,
+        (Via::Probe { .. } | Via::Serial { .. }, _) => true,
         (Via::Qemu { .. }, Runner::Probe(_)) => false,
     }
 }
@@ -562,6 +591,48 @@ mod tests {
         let qemu = FlashedBoard::load(dir.path()).unwrap().unwrap();
         assert!(matches!(qemu.via, Via::Qemu { pid: 4242, .. }), "{qemu:?}");
         assert_eq!(qemu.via.to_string(), "QEMU pid 4242");
+    }
+
+    /// An ESP board `flash --transport serial` left running, as
+    /// `board.json` records it, is reached through the serial agent on the
+    /// port (a pseudo-terminal with an agent behind it, here), and
+    /// `flash --stop` forgets it: the agent cannot halt it for good.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn an_esp_board_flashed_over_serial_is_reached_on_its_port() {
+        use crate::connection::serial::tests::{fake_board, RAM};
+        let (port, first_slave, agent) = fake_board(None);
+        let dir = tempfile::tempdir().unwrap();
+        let record = FlashedBoard {
+            via: Via::Serial {
+                port: port.clone(),
+                baud: 115_200,
+            },
+            ..probe_record("esp32c3")
+        };
+        record.save(dir.path()).unwrap();
+        let loaded = FlashedBoard::load(dir.path()).unwrap().unwrap();
+        assert_eq!(loaded, record);
+        assert_eq!(
+            loaded.via.to_string(),
+            format!("serial port {port} at 115200 baud")
+        );
+        let board = Board::named("esp32c3").unwrap();
+        assert!(is_running(board, &loaded));
+        let serial = Connection {
+            transport: Transport::Serial,
+            serial_key: None,
+        };
+        let mut core = FlashedCore::connect(board, &loaded, &serial).unwrap();
+        assert!(matches!(core, FlashedCore::Serial(_)));
+        core.access().write_word(RAM + 8, 0xfeed_f00d).unwrap();
+        assert_eq!(core.access().read_word(RAM + 8).unwrap(), 0xfeed_f00d);
+        drop((core, first_slave));
+        assert_eq!(agent.join().unwrap()[8..12], 0xfeed_f00d_u32.to_le_bytes());
+
+        let stopped = stop(dir.path()).unwrap().unwrap();
+        assert!(stopped.was_running);
+        assert!(FlashedBoard::load(dir.path()).unwrap().is_none());
     }
 
     #[test]

@@ -235,8 +235,9 @@ pub static BOARDS: [BoardInfo; 10] = [
                 size: 0x6_0000,
             }),
         },
-        // The serial agent is not wired into these templates yet.
-        transports: DEBUGGER_ONLY,
+        // The USB-JTAG through probe-rs, or the serial agent on UART0
+        // (flashed with espflash over the same port).
+        transports: &[Transport::Debugger, Transport::Serial],
         runner: Runner::Probe(ProbeTarget {
             chip: "esp32c3",
             probe:
@@ -263,8 +264,9 @@ pub static BOARDS: [BoardInfo; 10] = [
             },
             code_alias: None,
         },
-        // The serial agent is not wired into these templates yet.
-        transports: DEBUGGER_ONLY,
+        // The USB-JTAG through probe-rs, or the serial agent on UART0
+        // (flashed with espflash over the same port).
+        transports: &[Transport::Debugger, Transport::Serial],
         runner: Runner::Probe(ProbeTarget {
             chip: "esp32c6",
             probe: "its built-in USB-JTAG (the USB connector marked USB, not UART)",

@@ -7,12 +7,14 @@
 //! needs, and how it is started, flashed and reached. Code asks the entry;
 //! nothing matches on a board's name.
 
+pub mod esp_serial;
 pub mod flashed;
 mod list;
 pub mod probe;
 mod process;
 pub mod qemu;
 
+pub use esp_serial::{EspSerialBoard, SerialPortChoice};
 pub use flashed::{AttachedBoard, Flashed, FlashedBoard, Stopped, Via};
 pub use list::BOARDS;
 pub use probe::{ProbeBoard, ProbeChoice};
@@ -410,7 +412,8 @@ impl Board {
 
     /// Loads `elf` on the board and connects to it; the core is left halted
     /// at its reset vector (a real board's: at `main`, once its boot code
-    /// has set the chip up).
+    /// has set the chip up; an ESP board flashed over its serial port runs
+    /// from its reset).
     pub fn start(self, elf: &Path, options: &StartOptions) -> Result<Box<dyn RunningBoard>> {
         match &self.0.runner {
             Runner::Qemu(_) => {
@@ -426,10 +429,12 @@ impl Board {
                     Transport::Serial => Box::new(board.through_serial(connection.serial_key)),
                 })
             }
-            Runner::Probe(target) => {
-                self.check_transport(options.connection.transport)?;
-                Ok(Box::new(ProbeBoard::start(self, target, elf, options)?))
-            }
+            Runner::Probe(target) => match self.transport(Some(options.connection.transport))? {
+                Transport::Debugger => Ok(Box::new(ProbeBoard::start(self, target, elf, options)?)),
+                Transport::Serial => {
+                    Ok(Box::new(EspSerialBoard::start(self, target, elf, options)?))
+                }
+            },
         }
     }
 }
@@ -458,6 +463,8 @@ pub struct StartOptions {
     pub connection: Connection,
     /// Real boards only: the probe and chip to use.
     pub probe: ProbeChoice,
+    /// ESP boards over `--transport serial`: the serial port and its rate.
+    pub serial_port: SerialPortChoice,
     /// Real boards only: show flashing's progress on stderr.
     pub progress: bool,
 }

@@ -24,10 +24,17 @@ const CONNECT_BAUD: u32 = 115_200;
 /// And this fast once espflash's stub runs.
 const FLASH_BAUD: u32 = 921_600;
 
+/// The ESP32-C3's and C6's own USB-JTAG-serial: VID, PID.
+const USB_JTAG_SERIAL: (u16, u16) = (0x303a, 0x1001);
+
 /// USB serial devices an ESP board is reached through: the chip's own
 /// USB-JTAG-serial, and the USB-UART bridges of development boards.
 pub const KNOWN_USB_SERIAL: &[(u16, u16, &str)] = &[
-    (0x303a, 0x1001, "Espressif USB-JTAG-serial"),
+    (
+        USB_JTAG_SERIAL.0,
+        USB_JTAG_SERIAL.1,
+        "Espressif USB-JTAG-serial",
+    ),
     (0x10c4, 0xea60, "Silicon Labs CP210x"),
     (0x1a86, 0x7523, "WCH CH340"),
     (0x1a86, 0x55d4, "WCH CH9102"),
@@ -54,6 +61,46 @@ fn known_kind(port: &SerialPortInfo) -> Option<&'static str> {
         .iter()
         .find(|(vid, pid, _)| usb.vid == *vid && usb.pid == *pid)
         .map(|(_, _, kind)| *kind)
+}
+
+/// The chip's own USB-JTAG-serial (not a bridge to UART0).
+fn is_usb_jtag_serial(port: &SerialPortInfo) -> bool {
+    matches!(&port.port_type, SerialPortType::UsbPort(usb) if (usb.vid, usb.pid) == USB_JTAG_SERIAL)
+}
+
+/// The port to reach the serial agent through (and to flash through
+/// before): as [`choose_port`], but the agent listens on UART0, which a
+/// board's USB-UART bridge reaches and the chip's own USB-JTAG-serial does
+/// not: that one is never chosen, and refused when named.
+pub fn choose_agent_port(
+    ports: &[SerialPortInfo],
+    requested: Option<&str>,
+) -> Result<SerialPortInfo> {
+    let bridges: Vec<SerialPortInfo> = ports
+        .iter()
+        .filter(|port| !is_usb_jtag_serial(port))
+        .cloned()
+        .collect();
+    let port = choose_port(
+        if requested.is_some() { ports } else { &bridges },
+        requested,
+    )?;
+    if is_usb_jtag_serial(&port) {
+        bail!(
+            "{} is the chip's built-in USB-JTAG-serial port, but the serial agent listens on \
+             UART0, which the board's USB-UART bridge reaches (the DevKit's other USB \
+             connector): connect that one and name its port, or reach the board through its \
+             USB-JTAG with `--transport debugger`",
+            port.port_name
+        );
+    }
+    Ok(port)
+}
+
+/// [`choose_agent_port`] among the ports of this machine.
+pub fn find_agent_port(requested: Option<&str>) -> Result<SerialPortInfo> {
+    let ports = serialport::available_ports().unwrap_or_default();
+    choose_agent_port(&ports, requested)
 }
 
 /// The port to flash through: `requested` (`--port`), which must exist,
@@ -146,23 +193,16 @@ pub fn idf_image(elf: &[u8], esp: EspChip) -> Result<IdfBootloaderFormat<'_>> {
     })
 }
 
-/// The serial port to flash through: `requested` (`--port`), or the one
-/// USB serial device of a known kind connected (see [`choose_port`]).
-pub fn find_port(requested: Option<&str>) -> Result<SerialPortInfo> {
-    // A host whose ports cannot be listed still has the named one.
-    let ports = serialport::available_ports().unwrap_or_default();
-    choose_port(&ports, requested)
-}
-
 /// Writes `elf` (as an ESP-IDF image) to the flash of the `esp` chip on
-/// `port` (from [`find_port`]), verified, reporting to `progress`; the chip
-/// is reset into the new program.
+/// `port` (from [`find_agent_port`]), verified, reporting to `progress`; the chip
+/// is reset into the new program (its reset lines released). The port,
+/// still open, as espflash's monitor goes on with it.
 pub fn flash(
     elf: &Path,
     esp: EspChip,
     port: &SerialPortInfo,
     progress: &mut dyn FnMut(FlashEvent),
-) -> Result<()> {
+) -> Result<Box<dyn serialport::SerialPort>> {
     let data = std::fs::read(elf)
         .with_context(|| format!("cannot read the firmware {}", elf.display()))?;
     let image = idf_image(&data, esp)?;
@@ -206,7 +246,7 @@ pub fn flash(
             port.port_name
         ));
     }
-    Ok(())
+    Ok(Box::new(flasher.into_connection().into_serial()))
 }
 
 /// What a failure to open the port means, and what to do.
@@ -355,6 +395,29 @@ mod tests {
             choose_port(&bridge, None).unwrap().port_name,
             "/dev/ttyUSB0"
         );
+    }
+
+    #[test]
+    fn the_serial_agent_is_reached_through_the_bridge_to_uart0() {
+        // A DevKit with both connectors plugged in.
+        let both = [
+            usb("/dev/ttyACM0", 0x303a, 0x1001),
+            usb("/dev/ttyUSB0", 0x10c4, 0xea60),
+        ];
+        assert_eq!(
+            choose_agent_port(&both, None).unwrap().port_name,
+            "/dev/ttyUSB0"
+        );
+        let error = choose_agent_port(&both, Some("/dev/ttyACM0"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("built-in USB-JTAG-serial") && error.contains("--transport debugger"),
+            "{error}"
+        );
+        // Only the USB-JTAG: no port for the agent.
+        let error = choose_agent_port(&both[..1], None).unwrap_err().to_string();
+        assert!(error.contains("no ESP board found"), "{error}");
     }
 
     #[test]

@@ -503,7 +503,8 @@ pub const DEFAULT_BAUD: u32 = 115_200;
 pub struct SerialPortLink {
     path: String,
     baud: u32,
-    port: Box<dyn serialport::SerialPort>,
+    /// `None` once closed to be opened again, and while that fails.
+    port: Option<Box<dyn serialport::SerialPort>>,
 }
 
 impl SerialPortLink {
@@ -513,15 +514,46 @@ impl SerialPortLink {
         Ok(SerialPortLink {
             path: path.to_owned(),
             baud,
-            port: open_port(path, baud).map_err(|error| explain_open_error(path, error))?,
+            port: Some(open_port(path, baud).map_err(|error| explain_open_error(path, error))?),
+        })
+    }
+
+    /// `port`, already open on `path` (the one a board was just flashed
+    /// through), at `baud` from now on.
+    pub fn with_port(
+        path: &str,
+        baud: u32,
+        mut port: Box<dyn serialport::SerialPort>,
+    ) -> Result<SerialPortLink> {
+        port.set_baud_rate(baud)
+            .with_context(|| format!("cannot set the serial port {path} to {baud} baud"))?;
+        release_reset_lines(&mut *port);
+        Ok(SerialPortLink {
+            path: path.to_owned(),
+            baud,
+            port: Some(port),
         })
     }
 }
 
 fn open_port(path: &str, baud: u32) -> serialport::Result<Box<dyn serialport::SerialPort>> {
-    serialport::new(path, baud)
+    let mut port = serialport::new(path, baud)
         .timeout(Duration::from_millis(100))
-        .open()
+        .open()?;
+    release_reset_lines(&mut *port);
+    Ok(port)
+}
+
+/// Releases RTS and DTR, which an ESP board's auto-reset circuit (and the
+/// chip's USB-JTAG-serial) turn into its reset and its boot-mode pin:
+/// opening a port raises both, and the board must run, not be held in
+/// reset or sent to its bootloader. RTS first: with DTR alone raised the
+/// chip only sees its boot pin low, which matters at reset alone; with RTS
+/// alone it would be reset. That is how espflash's monitor leaves them. A
+/// port without these lines (a pseudo-terminal) has nothing to release.
+fn release_reset_lines(port: &mut dyn serialport::SerialPort) {
+    let _ = port.write_request_to_send(false);
+    let _ = port.write_data_terminal_ready(false);
 }
 
 fn explain_open_error(path: &str, error: serialport::Error) -> anyhow::Error {
@@ -546,36 +578,51 @@ fn explain_open_error(path: &str, error: serialport::Error) -> anyhow::Error {
     }
 }
 
+impl SerialPortLink {
+    fn port(&mut self) -> io::Result<&mut Box<dyn serialport::SerialPort>> {
+        self.port.as_mut().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotConnected,
+                format!("the serial port {} is closed", self.path),
+            )
+        })
+    }
+}
+
 impl SerialLink for SerialPortLink {
     fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
-        io::Write::write_all(&mut self.port, bytes)?;
-        io::Write::flush(&mut self.port)
+        let port = self.port()?;
+        io::Write::write_all(port, bytes)?;
+        io::Write::flush(port)
     }
 
     fn receive(&mut self, buf: &mut [u8], timeout: Duration) -> io::Result<usize> {
-        self.port
-            .set_timeout(timeout.max(Duration::from_millis(1)))
+        let port = self.port()?;
+        port.set_timeout(timeout.max(Duration::from_millis(1)))
             .map_err(io::Error::from)?;
         received(
-            io::Read::read(&mut self.port, buf),
+            io::Read::read(port, buf),
             "the serial port was closed (the board unplugged?)",
         )
     }
 
+    /// Closes the port first: this process holds it exclusively.
     fn reconnect(&mut self) -> io::Result<()> {
-        self.port = open_port(&self.path, self.baud).map_err(io::Error::from)?;
+        self.port = None;
+        self.port = Some(open_port(&self.path, self.baud).map_err(io::Error::from)?);
         Ok(())
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::connection::faults::{Device, Faults, FaultyLink};
     use bluescript_serial_agent::memory::MemoryTarget;
     use bluescript_serial_agent::Agent;
 
-    const RAM: u32 = 0x2000_0000;
+    /// Where [`fake_board`]'s memory starts.
+    pub(crate) const RAM: u32 = 0x2000_0000;
     const KEY: Key = [3; 16];
 
     fn link(key: Option<Key>) -> FaultyLink {
@@ -714,34 +761,11 @@ mod tests {
     /// master side until every slave side is closed (the one returned
     /// too: it keeps the master open until the host has opened its own).
     #[cfg(target_os = "linux")]
-    fn fake_board(key: Option<Key>) -> (String, std::fs::File, std::thread::JoinHandle<Vec<u8>>) {
+    pub(crate) fn fake_board(
+        key: Option<Key>,
+    ) -> (String, std::fs::File, std::thread::JoinHandle<Vec<u8>>) {
         use std::io::{Read, Write};
-        use std::os::fd::FromRawFd;
-        let (mut master, mut slave) = (0, 0);
-        let mut name = [0 as libc::c_char; 128];
-        // SAFETY: out-pointers to locals; `name` is large enough.
-        let opened = unsafe {
-            libc::openpty(
-                &mut master,
-                &mut slave,
-                name.as_mut_ptr(),
-                std::ptr::null(),
-                std::ptr::null(),
-            )
-        };
-        assert_eq!(opened, 0, "openpty: {}", io::Error::last_os_error());
-        // SAFETY: `openpty` wrote a NUL-terminated name; the fds are ours.
-        let (path, slave, mut master) = unsafe {
-            let path = std::ffi::CStr::from_ptr(name.as_ptr())
-                .to_str()
-                .unwrap()
-                .to_owned();
-            (
-                path,
-                std::fs::File::from_raw_fd(slave),
-                std::fs::File::from_raw_fd(master),
-            )
-        };
+        let (path, slave, mut master) = pseudo_terminal();
         let board = std::thread::spawn(move || {
             let mut agent = Agent::new(key);
             let mut target = MemoryTarget::new(RAM, 0x1000);
@@ -757,6 +781,38 @@ mod tests {
             target.ram
         });
         (path, slave, board)
+    }
+
+    /// A pseudo-terminal: the name of its slave side, which opens as a
+    /// serial port; the slave side itself; and the master side.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn pseudo_terminal() -> (String, std::fs::File, std::fs::File) {
+        use std::os::fd::FromRawFd;
+        let (mut master, mut slave) = (0, 0);
+        let mut name = [0 as libc::c_char; 128];
+        // SAFETY: out-pointers to locals; `name` is large enough.
+        let opened = unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                name.as_mut_ptr(),
+                std::ptr::null(),
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(opened, 0, "openpty: {}", io::Error::last_os_error());
+        // SAFETY: `openpty` wrote a NUL-terminated name; the fds are ours.
+        unsafe {
+            let path = std::ffi::CStr::from_ptr(name.as_ptr())
+                .to_str()
+                .unwrap()
+                .to_owned();
+            (
+                path,
+                std::fs::File::from_raw_fd(slave),
+                std::fs::File::from_raw_fd(master),
+            )
+        }
     }
 
     #[cfg(target_os = "linux")]
