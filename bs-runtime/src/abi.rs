@@ -8,7 +8,9 @@
 #![allow(non_upper_case_globals)]
 
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+
+use crate::host_request::Mailbox;
 
 /// Number of entries of the function table: every script function, arrow
 /// and function added by patches takes one. 1 KiB of RAM; the host reads
@@ -80,10 +82,6 @@ static __bs_patch_region: HostShared<PatchRegion> =
 
 /// The addresses of the patch region: code there is script code that the
 /// host wrote.
-#[cfg_attr(
-    not(any(target_arch = "riscv32", feature = "serial-agent")),
-    allow(dead_code)
-)]
 pub(crate) fn patch_region() -> core::ops::Range<usize> {
     let start = __bs_patch_region.get() as usize;
     start..start + PATCH_REGION_SIZE
@@ -118,10 +116,46 @@ pub(crate) fn take_host_attached() -> bool {
     }
 }
 
+/// The host-request mailbox (`crate::host_request`); the host writes the
+/// request, the event loop the answer.
+#[unsafe(no_mangle)]
+static __bs_host_request: [AtomicU32; bluescript_abi::host_request::WORDS] =
+    [const { AtomicU32::new(0) }; bluescript_abi::host_request::WORDS];
+
+/// 0, or the address of the host's roots table in the patch region (see
+/// `host_request::for_each_host_root`); written by the host only.
+#[unsafe(no_mangle)]
+static __bs_host_roots: AtomicUsize = AtomicUsize::new(0);
+
+pub(crate) fn host_request() -> Mailbox<'static> {
+    Mailbox(&__bs_host_request)
+}
+
+/// `__bs_host_roots`.
+pub(crate) fn host_roots() -> usize {
+    __bs_host_roots.load(Ordering::Relaxed)
+}
+
+/// The words of the mailbox and `__bs_host_roots`, which the host writes.
+#[cfg_attr(not(feature = "serial-agent"), allow(dead_code))]
+pub(crate) fn host_request_words() -> [core::ops::Range<usize>; 2] {
+    let mailbox = __bs_host_request.as_ptr() as usize;
+    let roots = __bs_host_roots.as_ptr() as usize;
+    [
+        mailbox..mailbox + core::mem::size_of_val(&__bs_host_request),
+        roots..roots + core::mem::size_of::<usize>(),
+    ]
+}
+
 pub(crate) use bluescript_abi::State;
 
 pub(crate) fn set_state(state: State) {
     __bs_state.store(state as u32, Ordering::Relaxed);
+}
+
+/// Puts back a state word read by [`state`].
+pub(crate) fn restore_state(word: u32) {
+    __bs_state.store(word, Ordering::Relaxed);
 }
 
 /// Patches applied since boot (see `__bs_patch_epoch`).
@@ -130,7 +164,6 @@ pub(crate) fn patch_epoch() -> u32 {
 }
 
 /// `__bs_state`.
-#[cfg_attr(not(feature = "serial-agent"), allow(dead_code))]
 pub(crate) fn state() -> u32 {
     __bs_state.load(Ordering::Relaxed)
 }
@@ -216,5 +249,7 @@ pub(crate) fn keep() {
     core::hint::black_box(&__bs_patch_epoch);
     core::hint::black_box(&__bs_state);
     core::hint::black_box(&__bs_error_count);
+    core::hint::black_box(&__bs_host_request);
+    core::hint::black_box(&__bs_host_roots);
     core::hint::black_box(&crate::gc::__bs_roots_top);
 }

@@ -25,6 +25,10 @@ static CATCH_SP: AtomicUsize = AtomicUsize::new(0);
 /// Set while a stack overflow is being reported (see [`stack_overflow`]).
 static OVERFLOW_REPORTING: AtomicBool = AtomicBool::new(false);
 
+/// Set when [`abandon`] unwound the running code, until
+/// [`take_abandoned`].
+static ABANDONED: AtomicBool = AtomicBool::new(false);
+
 /// Calls `f`; returns `false` when it returns normally and `true` when it was
 /// abandoned by `bs_error`. Output lines that `f` left open are discarded.
 ///
@@ -162,4 +166,23 @@ pub(crate) unsafe extern "C" fn stack_overflow() -> ! {
     print_error("stack overflow", "");
     OVERFLOW_REPORTING.store(false, Ordering::Relaxed);
     unwind()
+}
+
+/// Where the tick resumes a cell that the host asked to abandon, with the
+/// interrupted code's stack pointer (the architecture's tick handler does
+/// it only at an instruction of the patch region, i.e. of script code the
+/// host wrote, which may be abandoned anywhere, as a fault there is):
+/// unwinds to the cell's catcher like a run-time error, but prints
+/// nothing and counts no error.
+pub(crate) unsafe extern "C" fn abandon() -> ! {
+    ABANDONED.store(true, Ordering::Relaxed);
+    unwind()
+}
+
+/// Whether [`abandon`] unwound the code since the last call.
+pub(crate) fn take_abandoned() -> bool {
+    // Load and store (Armv6-M has no atomic swap): thread mode only.
+    let abandoned = ABANDONED.load(Ordering::Relaxed);
+    ABANDONED.store(false, Ordering::Relaxed);
+    abandoned
 }

@@ -1,7 +1,8 @@
 //! Start-up and the event loop.
 
 use crate::abi::{self, set_state, State, SLOT_COUNT};
-use crate::catch::{run_caught, runtime_error};
+use crate::catch::{self, run_caught, runtime_error};
+use crate::host_request::Outcome;
 use crate::timer::{self, Callback, Next};
 use crate::{arch, gc, print, stack, time, FnAddr, Program};
 
@@ -16,8 +17,9 @@ pub const CORE_CLOCK_HZ: u32 = match option_env!("BLUESCRIPT_CORE_CLOCK_HZ") {
     None => 25_000_000,
 };
 
-/// Runs the scripts: top-level code first, then timer callbacks until none
-/// is left. Never returns.
+/// Runs the scripts: top-level code first, then timer callbacks, and the
+/// requests of the host between them (see [`serve_host_request`]). Never
+/// returns.
 pub fn run(program: &'static Program) -> ! {
     run_with_clock(program, CORE_CLOCK_HZ)
 }
@@ -60,6 +62,7 @@ unsafe extern "C" fn event_loop(program: usize) -> ! {
             arch::sync_instruction_fetch();
             synced_epoch = epoch;
         }
+        serve_host_request(&mut synced_epoch);
         match timer::next() {
             Next::Run(Callback::Slot(slot)) => {
                 set_state(State::Callback);
@@ -75,18 +78,51 @@ unsafe extern "C" fn event_loop(program: usize) -> ! {
                 arch::wait_for_interrupt();
             }
             Next::Done => {
+                // The program is over, but the host may still post
+                // requests (which may start timers): the tick keeps waking
+                // the core up to look, once a millisecond.
                 set_state(State::Finished);
-                // No script code can run any more, so nothing needs the
-                // tick: stop it and sleep for good (driver interrupts, if
-                // any, just come back here). Whatever makes script code run
-                // again later (e.g. a host request) must restart the tick.
-                time::stop();
-                loop {
-                    arch::wait_for_interrupt();
-                }
+                arch::wait_for_interrupt();
             }
         }
     }
+}
+
+/// Runs the request the host posted (`__bs_host_request`), if any, at this
+/// safe point of the event loop (no script code runs): under a catcher like
+/// a callback, in the state `Cell`, which is put back afterwards. Top-level
+/// code that never ends serves none.
+fn serve_host_request(synced_epoch: &mut u32) {
+    let mailbox = abi::host_request();
+    let Some(request) = mailbox.pending() else {
+        return;
+    };
+    // A cell is code the host has just written: fetch it as written, even if
+    // the host changed no epoch for it.
+    arch::sync_instruction_fetch();
+    *synced_epoch = abi::patch_epoch();
+    let state = abi::state();
+    set_state(State::Cell);
+    let returned = run_caught(code_at(request.function as usize));
+    let outcome = match (catch::take_abandoned(), returned) {
+        (true, _) => Outcome::Abandoned,
+        (false, true) => Outcome::Returned,
+        (false, false) => Outcome::Failed,
+    };
+    mailbox.finish(request, outcome);
+    abi::restore_state(state);
+}
+
+/// Whether the tick interrupt, having interrupted thread mode at `pc` (a
+/// data address: without the Thumb bit, or an instruction alias), must
+/// resume it in [`catch::abandon`]: the host asked to abandon the running
+/// cell, and `pc` is in the patch region, i.e. in script code the host
+/// wrote, which may be abandoned at any instruction. Elsewhere (the
+/// runtime, the image's functions) the next tick looks again.
+pub(crate) fn abandons_cell_at(pc: usize) -> bool {
+    abi::state() == State::Cell as u32
+        && abi::host_request().abandon_requested()
+        && abi::patch_region().contains(&pc)
 }
 
 /// Fills the function table: the program's functions, then a stub that
@@ -109,14 +145,20 @@ fn install_slots(slots: &[FnAddr]) {
 
 /// The function currently in `slot` (the host may have switched it).
 fn slot_fn(slot: u32) -> unsafe extern "C" fn() {
-    debug_assert!((slot as usize) < SLOT_COUNT); // checked by bs_timer_start
-                                                 // SAFETY: in bounds; the host writes slots with aligned 32-bit writes.
-    let addr = unsafe { abi::slots().add(slot as usize).read_volatile() };
+    // Checked by bs_timer_start.
+    debug_assert!((slot as usize) < SLOT_COUNT);
+    // SAFETY: in bounds; the host writes slots with aligned 32-bit writes.
+    code_at(unsafe { abi::slots().add(slot as usize).read_volatile() })
+}
+
+/// The function of no parameters at `addr`, a code address as a slot holds
+/// it (0: none, whose call is a run-time error).
+fn code_at(addr: usize) -> unsafe extern "C" fn() {
     if addr == 0 {
         return unloaded_slot;
     }
-    // SAFETY: slots hold addresses of `extern "C" fn()` script functions
-    // (timer callbacks take no arguments).
+    // SAFETY: slots and host requests hold addresses of `extern "C" fn()`
+    // script functions (timer callbacks and cells take no arguments).
     unsafe { core::mem::transmute::<usize, unsafe extern "C" fn()>(addr) }
 }
 

@@ -7,6 +7,8 @@
 //! - the values that the runtime's own code holds across an allocation
 //!   ([`Mutator::hold`]);
 //! - the globals that generated code registers with `bs_gc_roots`;
+//! - the globals of the host's cells, through its table at
+//!   `__bs_host_roots` (`host_request::for_each_host_root`);
 //! - the closures of pending timers and of the running callback.
 //!
 //! The machine stack is never scanned: a stale word there keeps nothing
@@ -26,9 +28,10 @@ use crate::catch::runtime_error;
 use crate::cell::ThreadCell;
 use crate::error::{Error, Result};
 use crate::heap::{Heap, Marker, Mutator, Roots};
+use crate::host_request::for_each_host_root;
 use crate::object::{Obj, WORD};
 use crate::value::Value;
-use crate::{arch, stack, timer};
+use crate::{abi, arch, stack, timer};
 
 /// Heap size when the firmware sets none.
 const DEFAULT_HEAP_BYTES: usize = 16 * 1024;
@@ -239,6 +242,9 @@ impl Roots for DeviceRoots {
             // is suspended here.
             marker.value(Value(unsafe { roots.add(i).read().read_volatile() }));
         }
+        // SAFETY: the host keeps the table in the patch region, pointing
+        // at words that hold values (docs/device-abi.md, "Host requests").
+        unsafe { for_each_host_root(abi::host_roots(), |v| marker.value(Value(v))) };
         timer::for_each_closure(|closure| marker.value(closure));
     }
 }

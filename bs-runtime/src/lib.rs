@@ -50,6 +50,7 @@ mod fault;
 mod float_text;
 mod gc;
 mod heap;
+mod host_request;
 mod math;
 mod object;
 mod print;

@@ -18,7 +18,8 @@
 //!
 //! The agent may read the image's constants and the runtime's statics, and
 //! write only what the host owns: the patch region, the function table, the
-//! patch epoch and the host's attach mark. Anything else (peripherals,
+//! patch epoch, the host's attach mark, the host-request mailbox and the
+//! host's roots table pointer. Anything else (peripherals,
 //! stacks, the program's own globals) is refused.
 //!
 //! With `BLUESCRIPT_SERIAL_KEY` (32 hex digits) set when the runtime is
@@ -315,14 +316,17 @@ fn readable() -> [Range<usize>; 3] {
 }
 
 /// What the host may write: the patch region, the function table, the
-/// patch epoch and the attach mark.
-fn writable() -> [Range<usize>; 4] {
+/// patch epoch, the attach mark, the mailbox and the roots table pointer.
+fn writable() -> [Range<usize>; 6] {
     let word = |address: usize| address..address + 4;
+    let [mailbox, host_roots] = abi::host_request_words();
     [
         abi::patch_region(),
         abi::slot_table(),
         word(abi::patch_epoch_address()),
         word(abi::host_attached_address()),
+        mailbox,
+        host_roots,
     ]
 }
 

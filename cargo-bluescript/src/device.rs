@@ -13,6 +13,10 @@ use bluescript_abi::{program, State};
 use bluescript_compiler::ir;
 use std::time::{Duration, Instant};
 
+mod requests;
+
+pub use bluescript_abi::host_request::Outcome;
+
 /// How long a patch that needs a safe point waits for one.
 const SAFE_POINT_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -21,6 +25,7 @@ pub const STATE_BOOTING: u32 = State::Booting as u32;
 pub const STATE_IDLE: u32 = State::Idle as u32;
 pub const STATE_FINISHED: u32 = State::Finished as u32;
 pub const STATE_HALTED: u32 = State::Halted as u32;
+pub const STATE_CELL: u32 = State::Cell as u32;
 
 /// What the program on a device is doing, as its runtime reports it. (The
 /// core's own run state is a [`crate::connection::CoreState`].)
@@ -66,6 +71,7 @@ impl ProgramStatus {
             Some(State::Idle) => "idle, waiting for its timers".into(),
             Some(State::Finished) => "finished (top level done, no timer pending)".into(),
             Some(State::Halted) => "halted after a fatal error".into(),
+            Some(State::Cell) => "running a cell".into(),
             None => format!("in an unknown state ({})", self.state),
         }
     }
@@ -334,6 +340,8 @@ mod tests {
                 state: RAM + 0x14,
                 error_count: RAM + 0x18,
                 host_attached: RAM + 0x1c,
+                host_request: RAM + 0x20,
+                host_roots: RAM + 0x34,
                 rtt: RAM + 0x400,
                 program: RAM,
             },
@@ -485,5 +493,73 @@ mod tests {
             status(STATE_IDLE).describe(),
             "idle, waiting for its timers"
         );
+        assert!(!status(STATE_CELL).between_callbacks());
+        assert_eq!(status(STATE_CELL).describe(), "running a cell");
+    }
+
+    /// The device's side of the mailbox: finishes the posted request.
+    fn device_finishes(core: &Rc<RefCell<FakeCore>>, outcome: Outcome) {
+        use bluescript_abi::host_request::{FINISHED, OUTCOME, POSTED};
+        let mailbox = shadow().runtime.host_request;
+        let mut core = core.borrow_mut();
+        let posted = core.peek_word(mailbox + 4 * POSTED as u32);
+        core.poke_word(mailbox + 4 * OUTCOME as u32, outcome as u32);
+        core.poke_word(mailbox + 4 * FINISHED as u32, posted);
+    }
+
+    #[test]
+    fn a_posted_request_waits_for_the_device_and_then_reports_its_outcome() {
+        use bluescript_abi::host_request::{ABANDON, FUNCTION, POSTED};
+        let core = board();
+        let mailbox = shadow().runtime.host_request;
+        let mut device = attach(&core).unwrap();
+        let halts = core.borrow().halts;
+        let first = device.post_request(0x0000_1235).unwrap();
+        assert_eq!(first, 1);
+        assert_eq!(
+            core.borrow().peek_word(mailbox + 4 * FUNCTION as u32),
+            0x1235
+        );
+        assert_eq!(core.borrow().peek_word(mailbox + 4 * POSTED as u32), 1);
+        // Halted briefly for each access, and left running.
+        assert!(core.borrow().halts > halts && !core.borrow().halted);
+        assert_eq!(device.request_outcome(first).unwrap(), None);
+        let refused = device.post_request(0x2000).unwrap_err();
+        assert!(
+            refused.to_string().contains("not finished request 1"),
+            "{refused}"
+        );
+        device.abandon_request(first).unwrap();
+        assert_eq!(core.borrow().peek_word(mailbox + 4 * ABANDON as u32), 1);
+        device_finishes(&core, Outcome::Abandoned);
+        assert_eq!(
+            device.request_outcome(first).unwrap(),
+            Some(Outcome::Abandoned)
+        );
+        let second = device.post_request(0x2000).unwrap();
+        assert_eq!(second, 2);
+        device_finishes(&core, Outcome::Failed);
+        assert_eq!(
+            device.request_outcome(second).unwrap(),
+            Some(Outcome::Failed)
+        );
+        let stale = device.request_outcome(first).unwrap_err();
+        assert!(stale.to_string().contains("finished request 2"), "{stale}");
+        assert!(!core.borrow().halted);
+    }
+
+    #[test]
+    fn the_host_roots_pointer_is_written_without_stopping_a_core_readable_while_running() {
+        let core = board();
+        core.borrow_mut().memory_while_running = true;
+        let mut device = attach(&core).unwrap();
+        let halts = core.borrow().halts;
+        device.set_host_roots(RAM + 0x280).unwrap();
+        assert_eq!(
+            core.borrow().peek_word(shadow().runtime.host_roots),
+            RAM + 0x280
+        );
+        assert_eq!(device.post_request(0x2001).unwrap(), 1);
+        assert_eq!(core.borrow().halts, halts);
     }
 }

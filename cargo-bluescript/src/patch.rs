@@ -578,6 +578,8 @@ pub(crate) mod tests {
                 state: 0x2000_1004,
                 error_count: 0x2000_1008,
                 host_attached: 0x2000_100c,
+                host_request: 0x2000_1010,
+                host_roots: 0x2000_1024,
                 rtt: 0x2000_2000,
                 program: 0x100,
             },

@@ -26,6 +26,10 @@ pub struct RuntimeSymbols {
     pub error_count: u32,
     /// Marked by the host at reset so the firmware never drops output.
     pub host_attached: u32,
+    /// The host-request mailbox (`bluescript_abi::host_request`).
+    pub host_request: u32,
+    /// The pointer to the host's roots table.
+    pub host_roots: u32,
     pub rtt: u32,
     pub program: u32,
 }
@@ -159,6 +163,8 @@ impl Shadow {
             state: find(symbols::STATE)?.address,
             error_count: find(symbols::ERROR_COUNT)?.address,
             host_attached: find(symbols::HOST_ATTACHED)?.address,
+            host_request: find(symbols::HOST_REQUEST)?.address,
+            host_roots: find(symbols::HOST_ROOTS)?.address,
             rtt: find(symbols::RTT)?.address,
             program: find(symbols::PROGRAM)?.address,
         };

@@ -8,6 +8,7 @@
 //! ([`symbols`]), the runtime's entry points that every image keeps so a
 //! later patch may call them ([`runtime_functions!`]), the device's states
 //! ([`State`]), the mark the host writes at reset ([`HOST_ATTACHED`]), the
+//! host-request mailbox ([`host_request`]), the
 //! bits of an `any` value ([`value`]), the op codes of the dynamic
 //! operations ([`ArithOp`], [`CompareOp`]), descriptor and member kinds and
 //! object layouts ([`object`]), and the layout of `__bs_program`
@@ -52,6 +53,7 @@ macro_rules! numbered {
     };
 }
 
+pub mod host_request;
 pub mod object;
 pub mod program;
 pub mod symbols;
@@ -86,6 +88,8 @@ numbered! {
         /// Stopped for good after a panic, a hard fault other than a script
         /// stack overflow, or an error outside of script code.
         Halted = 5,
+        /// Running a cell the host posted ([`symbols::HOST_REQUEST`]).
+        Cell = 6,
     }
 }
 
@@ -147,7 +151,7 @@ mod tests {
             assert_eq!(*state as u32, i as u32);
             assert_eq!(State::from_word(i as u32), Some(*state));
         }
-        assert_eq!(State::from_word(6), None);
+        assert_eq!(State::from_word(7), None);
         for (i, op) in ArithOp::ALL.iter().enumerate() {
             assert_eq!(*op as u32, i as u32);
             assert_eq!(ArithOp::from_word(i as u32), Some(*op));
@@ -158,6 +162,11 @@ mod tests {
             assert_eq!(CompareOp::from_word(i as u32), Some(*op));
         }
         assert_eq!(CompareOp::from_word(4), None);
+        for (i, outcome) in host_request::Outcome::ALL.iter().enumerate() {
+            assert_eq!(*outcome as u32, i as u32);
+            assert_eq!(host_request::Outcome::from_word(i as u32), Some(*outcome));
+        }
+        assert_eq!(host_request::Outcome::from_word(3), None);
         assert_eq!(CompareOp::from_word(u32::MAX), None);
     }
 }

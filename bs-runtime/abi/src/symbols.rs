@@ -20,6 +20,14 @@ pub const ERROR_COUNT: &str = "__bs_error_count";
 /// `u32`, not zeroed at boot: the host writes [`crate::HOST_ATTACHED`]
 /// here at reset.
 pub const HOST_ATTACHED: &str = "__bs_host_attached";
+/// `[u32; host_request::WORDS]`, zero at boot: the host-request mailbox
+/// ([`crate::host_request`]).
+pub const HOST_REQUEST: &str = "__bs_host_request";
+/// `u32`, zero at boot: 0, or the address of the host's roots table in the
+/// patch region, `[count, address_0, …]`: each address that of a word
+/// holding a value (the globals that cells declare), which the collector
+/// marks besides the program's.
+pub const HOST_ROOTS: &str = "__bs_host_roots";
 /// The SEGGER RTT control block (defined by `rtt-target`).
 pub const RTT: &str = "_SEGGER_RTT";
 /// Bytes of the RTT control block with its two up channels.
@@ -200,6 +208,12 @@ pub const IMAGE_SYMBOLS: &[ImageSymbol] = &[
     data(STATE, WORD, WORD_BYTES),
     data(ERROR_COUNT, WORD, WORD_BYTES),
     data(HOST_ATTACHED, WORD, WORD_BYTES),
+    data(
+        HOST_REQUEST,
+        Size::Bytes(crate::host_request::SIZE),
+        WORD_BYTES,
+    ),
+    data(HOST_ROOTS, WORD, WORD_BYTES),
     data(RTT, Size::Bytes(RTT_SIZE), WORD_BYTES),
     data(ROOTS_TOP, WORD, WORD_BYTES),
     data(HEAP, Size::MultipleOf(8), 8),

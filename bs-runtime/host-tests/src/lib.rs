@@ -1,6 +1,7 @@
 //! Compiles the source files of bs-runtime that depend on `core` only (the
 //! portable part of the runtime: float printing, values, objects, the heap
-//! and its collector, strings, arrays, dynamic operations), so that their tests and the tests
+//! and its collector, strings, arrays, dynamic operations, the host-request
+//! protocol), so that their tests and the tests
 //! in this crate run on the host. The modules sit at the crate root, as in
 //! the runtime, so that their `crate::` paths resolve the same way.
 //!
@@ -24,6 +25,8 @@ mod error;
 mod float_text;
 #[path = "../../src/heap/mod.rs"]
 mod heap;
+#[path = "../../src/host_request.rs"]
+mod host_request;
 #[path = "../../src/object.rs"]
 mod object;
 #[path = "../../src/string.rs"]
@@ -37,4 +40,5 @@ mod array_tests;
 mod dynamic_tests;
 mod gc_tests;
 mod heap_tests;
+mod host_request_tests;
 mod string_tests;

@@ -490,6 +490,8 @@ mod tests {
             state: BASE + 0x14,
             error_count: BASE + 0x18,
             host_attached: BASE + 0x1c,
+            host_request: BASE + 0x20,
+            host_roots: BASE + 0x34,
             rtt: BASE + 0x40,
             program: BASE,
         }

@@ -236,6 +236,8 @@ mod tests {
                 state: 0x2000_0014,
                 error_count: 0x2000_0018,
                 host_attached: 0x2000_001c,
+                host_request: 0x2000_0020,
+                host_roots: 0x2000_0034,
                 rtt: 0x2000_0400,
                 program: 0x2000_0000,
             },

@@ -203,6 +203,20 @@ pub fn with_halted<T>(
     result
 }
 
+/// Runs `f` with the core's memory accessible: while it runs if the access
+/// can ([`Capabilities::memory_while_running`]), else halted briefly
+/// ([`with_halted`]).
+pub fn with_memory<T>(
+    core: &mut dyn CoreAccess,
+    f: impl FnOnce(&mut dyn CoreAccess) -> Result<T>,
+) -> Result<T> {
+    if core.capabilities().memory_while_running {
+        f(core)
+    } else {
+        with_halted(core, f)
+    }
+}
+
 fn check_word_aligned(addr: u32) -> Result<()> {
     if !addr.is_multiple_of(4) {
         bail!("internal error: word access at 0x{addr:08x}, which is not 4-byte aligned");

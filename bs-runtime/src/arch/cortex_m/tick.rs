@@ -1,15 +1,63 @@
 //! The 1 ms tick on SysTick, which counts the core clock down from its
-//! reload value to 0 and then pends its exception.
+//! reload value to 0 and then pends its exception. It also abandons a cell
+//! at the host's request (`event_loop::abandons_cell_at`).
+
+use core::arch::naked_asm;
 
 use cortex_m::peripheral::{syst::SystClkSource, SCB, SYST};
-use cortex_m_rt::exception;
 
 use crate::arch::TickSample;
-use crate::time;
+use crate::{catch, event_loop, time};
 
-#[exception]
-fn SysTick() {
+/// The exception's entry, in assembly to hand its body the EXC_RETURN
+/// value and the process stack pointer: where the interrupted thread-mode
+/// code's exception frame is.
+#[unsafe(no_mangle)]
+#[unsafe(naked)]
+unsafe extern "C" fn SysTick() {
+    naked_asm!(
+        // r0 pushed too, to keep the stack 8-byte aligned.
+        "push {{r0, lr}}",
+        "mov r0, lr",
+        "mrs r1, psp",
+        "bl {tick}",
+        // Loading EXC_RETURN into pc returns from the exception.
+        "pop {{r0, pc}}",
+        tick = sym on_tick,
+    )
+}
+
+/// Stacked registers of an exception frame (basic or extended), in words.
+const FRAME_PC: usize = 6;
+const FRAME_XPSR: usize = 7;
+/// Stacked xPSR: the frame was realigned (kept as is); Thumb state.
+const XPSR_REALIGNED: u32 = 1 << 9;
+const XPSR_THUMB: u32 = 1 << 24;
+
+/// Body of [`SysTick`]. `exc_return` is the handler's lr, `psp` the
+/// process stack pointer at entry.
+extern "C" fn on_tick(exc_return: u32, psp: usize) {
     time::on_tick();
+    // EXC_RETURN bits 3 and 2: taken from thread mode, frame on PSP (where
+    // script code runs).
+    if exc_return & 0b1100 != 0b1100 {
+        return;
+    }
+    let frame = psp as *mut u32;
+    // SAFETY: the exception frame of the interrupted thread-mode code,
+    // which this handler returns to.
+    unsafe {
+        let pc = frame.add(FRAME_PC).read_volatile();
+        if event_loop::abandons_cell_at(pc as usize) {
+            // Return into `abandon` instead, on the interrupted stack (free
+            // below its pointer), out of any IT block or interrupted
+            // load/store multiple (their state lives in xPSR).
+            let abandon = catch::abandon as *const () as usize as u32 & !1;
+            let realigned = frame.add(FRAME_XPSR).read_volatile() & XPSR_REALIGNED;
+            frame.add(FRAME_PC).write_volatile(abandon);
+            frame.add(FRAME_XPSR).write_volatile(realigned | XPSR_THUMB);
+        }
+    }
 }
 
 /// Starts SysTick with a period of `cycles_per_ms` core clock cycles.

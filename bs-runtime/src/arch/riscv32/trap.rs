@@ -11,7 +11,8 @@
 //! and the way out restores them from it, so the handler can resume the
 //! interrupted code somewhere else by changing the frame and `mepc`.
 //!
-//! - The machine timer interrupt is the tick on `virt` (see `clint_tick.rs`).
+//! - The machine timer interrupt is the tick on `virt` (see `clint_tick.rs`);
+//!   it also abandons a cell at the host's request ([`abandon_cell`]).
 //! - A fault of script code whose stack pointer is at the script stack's
 //!   guard is a stack overflow: the handler resumes at the innermost
 //!   catcher with room below it, in `catch::stack_overflow`.
@@ -144,6 +145,7 @@ extern "C" fn handle_trap(frame: &mut TrapFrame) {
         #[cfg(not(feature = "esp"))]
         if cause.code() == MACHINE_TIMER {
             super::tick::on_timer_interrupt();
+            abandon_cell(frame);
             return;
         }
         #[cfg(not(feature = "esp"))]
@@ -224,6 +226,17 @@ fn resume_at(frame: &mut TrapFrame, function: usize, sp: usize) {
         mepc::write(function);
         mstatus::set_mpie();
         mstatus::set_mpp(mstatus::MPP::Machine);
+    }
+}
+
+/// If the host asked to abandon the running cell and the trap interrupted
+/// it in the patch region, makes the way out resume in `catch::abandon`
+/// on the interrupted stack (free below its pointer), as a fault of script
+/// code resumes in the run-time error.
+#[cfg(not(feature = "esp"))]
+fn abandon_cell(frame: &mut TrapFrame) {
+    if crate::event_loop::abandons_cell_at(mepc::read().wrapping_sub(CODE_ALIAS_OFFSET)) {
+        resume_at(frame, catch::abandon as *const () as usize, frame.sp);
     }
 }
 

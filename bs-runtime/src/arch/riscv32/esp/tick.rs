@@ -2,6 +2,12 @@
 //! periodic in hardware, through esp-hal's driver and interrupt handler
 //! binding. The timer's clock is the SYSTIMER's 16 MHz count (unit 0, the
 //! one esp-hal's `Instant` reads); alarms 0 and 1 stay the firmware's.
+//!
+//! The tick also abandons a cell at the host's request
+//! (`event_loop::abandons_cell_at`), by changing `mepc`, where esp-hal's
+//! interrupt exit returns to. Its handler has the highest priority for
+//! that: esp-hal runs lower ones with nesting enabled, and puts back the
+//! `mepc` it saved afterwards.
 
 use core::cell::RefCell;
 
@@ -14,7 +20,7 @@ use esp_hal::timer::PeriodicTimer;
 use esp_hal::Blocking;
 
 use crate::arch::TickSample;
-use crate::time;
+use crate::{catch, event_loop, time};
 
 struct Tick {
     timer: PeriodicTimer<'static, Blocking>,
@@ -37,7 +43,7 @@ pub(crate) fn tick_start(cycles_per_ms: u32) {
     // `SystemTimer::new` leaves the counter esp-hal's clock reads running.
     let alarm = SystemTimer::new(unsafe { SYSTIMER::steal() }).alarm2;
     let mut timer = PeriodicTimer::new(alarm);
-    timer.set_interrupt_handler(InterruptHandler::new(on_alarm, Priority::Priority1));
+    timer.set_interrupt_handler(InterruptHandler::new(on_alarm, Priority::max()));
     let period_us = u64::from(cycles_per_ms) * 1_000_000 / counts_per_second;
     critical_section::with(|cs| {
         timer
@@ -73,6 +79,14 @@ extern "C" fn on_alarm() {
         }
     });
     time::on_tick();
+    let pc = riscv::register::mepc::read();
+    if event_loop::abandons_cell_at(pc.wrapping_sub(super::CODE_ALIAS_OFFSET)) {
+        // The interrupted code resumes in `abandon` with its own stack
+        // pointer (free below it) and interrupts enabled, as it ran.
+        // SAFETY: script code in the patch region may be abandoned at any
+        // instruction; see `catch::abandon`.
+        unsafe { riscv::register::mepc::write(catch::abandon as *const () as usize) };
+    }
 }
 
 /// Reads the tick count and the timer at one point, with interrupts masked.
