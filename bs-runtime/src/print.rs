@@ -23,8 +23,11 @@ use crate::float_text::FloatText;
 const STDOUT_SIZE: usize = 1024;
 /// RTT up channel 1: `console.error` and run-time errors, rarer than
 /// ordinary output. Holds any line written in one piece (see [`LINE_BUF`]),
-/// which a non-blocking channel would otherwise always drop.
-const STDERR_SIZE: usize = 512;
+/// which a non-blocking channel would otherwise always drop, and little
+/// more: an attached host drains it every 10 ms.
+const STDERR_SIZE: usize = 448;
+// A ring buffer holds one byte less than its size.
+const _: () = assert!(STDERR_SIZE > LINE_BUF && STDERR_SIZE > ERROR_LINE);
 
 /// Size of the line buffer that the open lines share: a line and the lines
 /// it is nested in take up to `LINE_BUF - 1` bytes, and its `'\n'` one more,
