@@ -562,4 +562,18 @@ mod tests {
         assert_eq!(device.post_request(0x2001).unwrap(), 1);
         assert_eq!(core.borrow().halts, halts);
     }
+
+    #[test]
+    fn a_board_whose_image_predates_the_mailbox_refuses_requests() {
+        let core = board();
+        let mut model = shadow();
+        model.runtime.host_request = 0;
+        model.runtime.host_roots = 0;
+        let mut device = Device::attach(Box::new(FakeBoard(core.clone())), model).unwrap();
+        let writes = core.borrow().writes;
+        let refused = device.post_request(0x2001).unwrap_err();
+        assert!(refused.to_string().contains("flash it again"), "{refused}");
+        assert!(device.set_host_roots(RAM + 0x280).is_err());
+        assert_eq!(core.borrow().writes, writes, "nothing was written");
+    }
 }

@@ -26,9 +26,12 @@ pub struct RuntimeSymbols {
     pub error_count: u32,
     /// Marked by the host at reset so the firmware never drops output.
     pub host_attached: u32,
-    /// The host-request mailbox (`bluescript_abi::host_request`).
+    /// The host-request mailbox (`bluescript_abi::host_request`); 0 in a
+    /// shadow machine saved before images had one.
+    #[serde(default)]
     pub host_request: u32,
-    /// The pointer to the host's roots table.
+    /// The pointer to the host's roots table; 0 likewise.
+    #[serde(default)]
     pub host_roots: u32,
     pub rtt: u32,
     pub program: u32,

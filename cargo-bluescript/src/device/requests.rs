@@ -16,7 +16,7 @@ impl Device {
     /// it runs at the event loop's next safe point. Returns the request's
     /// sequence number.
     pub fn post_request(&mut self, function: u32) -> Result<u32> {
-        let mailbox = self.shadow.runtime.host_request;
+        let mailbox = self.mailbox()?;
         with_memory(self.board.core(), |core| {
             let posted = read(core, mailbox, POSTED)?;
             let finished = read(core, mailbox, FINISHED)?;
@@ -34,7 +34,7 @@ impl Device {
     /// The outcome of request `sequence` once it finished; `None` while it
     /// waits or runs.
     pub fn request_outcome(&mut self, sequence: u32) -> Result<Option<Outcome>> {
-        let mailbox = self.shadow.runtime.host_request;
+        let mailbox = self.mailbox()?;
         with_memory(self.board.core(), |core| {
             let finished = read(core, mailbox, FINISHED)?;
             if finished != sequence {
@@ -59,7 +59,7 @@ impl Device {
     /// finds it running its own code rather than the runtime's or the
     /// image's.
     pub fn abandon_request(&mut self, sequence: u32) -> Result<()> {
-        let mailbox = self.shadow.runtime.host_request;
+        let mailbox = self.mailbox()?;
         with_memory(self.board.core(), |core| {
             write(core, mailbox, ABANDON, sequence)
         })
@@ -68,8 +68,23 @@ impl Device {
     /// Replaces the host roots table pointer (the table itself is written
     /// by the caller into the patch region); 0 for none.
     pub fn set_host_roots(&mut self, table: u32) -> Result<()> {
+        self.mailbox()?;
         let pointer = self.shadow.runtime.host_roots;
         with_memory(self.board.core(), |core| core.write_word(pointer, table))
+    }
+}
+
+impl Device {
+    /// The mailbox's address; an error for a board flashed with an image
+    /// older than the mailbox.
+    fn mailbox(&self) -> Result<u32> {
+        match self.shadow.runtime.host_request {
+            0 => bail!(
+                "the board runs an image built before the device served host requests: \
+                 flash it again"
+            ),
+            address => Ok(address),
+        }
     }
 }
 
