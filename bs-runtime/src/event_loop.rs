@@ -18,8 +18,8 @@ pub const CORE_CLOCK_HZ: u32 = match option_env!("BLUESCRIPT_CORE_CLOCK_HZ") {
 };
 
 /// Runs the scripts: top-level code first, then timer callbacks, and the
-/// requests of the host between them (see [`serve_host_request`]). Never
-/// returns.
+/// requests of the host between them (docs/device-abi.md, "Host
+/// requests"). Never returns.
 pub fn run(program: &'static Program) -> ! {
     run_with_clock(program, CORE_CLOCK_HZ)
 }

@@ -56,6 +56,10 @@
 //! - `fn tick_start(cycles_per_ms: u32)`: starts a periodic interrupt every
 //!   `cycles_per_ms` cycles of the timer's clock, whose handler calls
 //!   [`crate::time::on_tick`]; panics if the timer cannot count that many.
+//!   When the handler interrupted thread mode at a `pc` (its data address)
+//!   for which [`crate::event_loop::abandons_cell_at`] holds, it makes the
+//!   interrupted code resume in [`crate::catch::abandon`] with its own stack
+//!   pointer and interrupts enabled (the host abandons a cell).
 //! - `fn tick_stop()`: stops the interrupt and the counter (a parked core
 //!   must really sleep).
 //! - `fn tick_sample() -> TickSample`: a consistent look at the tick count
