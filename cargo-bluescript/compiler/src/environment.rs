@@ -24,6 +24,10 @@ pub struct Environment {
     exports: Vec<Export>,
     /// The cells accepted so far, in order.
     cells: Vec<Arc<SourceFile>>,
+    /// The texts of those that declared something, for `.save`.
+    declarations: Vec<String>,
+    /// Inputs so far, accepted or not: the next one is `<repl N+1>`.
+    inputs: usize,
 }
 
 /// What a cell adds to the running program.
@@ -59,6 +63,8 @@ impl Environment {
             sources,
             exports: exports.to_vec(),
             cells: Vec::new(),
+            declarations: Vec::new(),
+            inputs: 0,
         };
         Ok((environment, program))
     }
@@ -74,20 +80,34 @@ impl Environment {
         Ok(program)
     }
 
-    /// The name the next cell is known by (`<cell 1>` first), in its
-    /// diagnostics and locations.
+    /// The name the next cell is known by (`<repl 1>` first), in its
+    /// diagnostics and run-time error locations.
     pub fn next_cell_name(&self) -> String {
-        format!("<cell {}>", self.cells.len() + 1)
+        format!("<repl {}>", self.inputs + 1)
     }
 
-    /// Checks one more cell against the program and the cells before it.
-    /// Accepted, it is part of the environment from now on; rejected, the
-    /// environment is as it was and the diagnostics point into the cell.
-    pub fn check_cell(&mut self, text: &str) -> Result<Cell, Vec<Diagnostic>> {
-        let file = Arc::new(SourceFile {
+    /// Counts an input, whatever became of it, so that the next is named
+    /// after it as a person numbers what they typed.
+    pub fn count_input(&mut self) {
+        self.inputs += 1;
+    }
+
+    /// Checks one more cell against the program and the cells before it;
+    /// rejected, the diagnostics point into the cell. The environment does
+    /// not change: [`Environment::accept`] makes the cell part of it (once
+    /// it ran).
+    pub fn check_cell(&self, text: &str) -> Result<Cell, Vec<Diagnostic>> {
+        self.check_cell_file(SourceFile {
             name: self.next_cell_name(),
             text: text.to_string(),
-        });
+        })
+    }
+
+    /// [`Environment::check_cell`] for a cell that its file names: code
+    /// appended to a script runs as a cell whose file is the script (its
+    /// earlier text blanked, so that lines and columns stay the script's).
+    pub fn check_cell_file(&self, file: SourceFile) -> Result<Cell, Vec<Diagnostic>> {
+        let file = Arc::new(file);
         let mut cells = self.cells.clone();
         cells.push(file.clone());
         let program = self.sources.check(&self.exports, &cells)?;
@@ -105,7 +125,6 @@ impl Environment {
             .position(|f| f.name == name)
             .expect("a checked cell has its function");
         let function = functions.remove(at);
-        self.cells.push(file.clone());
         Ok(Cell {
             function,
             globals: program
@@ -124,6 +143,156 @@ impl Environment {
             file,
             program,
         })
+    }
+}
+
+impl Environment {
+    /// Makes `cell`, checked last, part of the environment: what it
+    /// declares is there for the cells after it.
+    pub fn accept(&mut self, cell: &Cell) {
+        self.cells.push(cell.file.clone());
+        if !(cell.globals.is_empty() && cell.functions.is_empty() && cell.classes.is_empty()) {
+            self.declarations.push(cell.file.text.clone());
+        }
+    }
+
+    /// The accepted cells that declared something, in order, as a script
+    /// (what `.save` writes).
+    pub fn declarations_script(&self) -> String {
+        let mut script = String::new();
+        for text in &self.declarations {
+            script.push_str(text.trim_end());
+            script.push('\n');
+        }
+        script
+    }
+
+    /// The type of expression `text`, as the next cell would see it,
+    /// written as scripts write types; the environment does not change.
+    pub fn type_of(&self, text: &str) -> Result<String, Vec<Diagnostic>> {
+        let cell = self.check_cell(text)?;
+        Ok(match printed_value(&cell) {
+            Some(ty) => ty.to_string(),
+            None => "void".to_string(),
+        })
+    }
+
+    /// The names a cell can use: globals, functions, classes and drivers,
+    /// of the program and the cells accepted so far (for completion).
+    pub fn names(&self) -> Result<Vec<String>, Vec<Diagnostic>> {
+        let program = self.sources.check(&self.exports, &self.cells)?;
+        let mut names: Vec<String> = program
+            .globals
+            .iter()
+            .map(|g| g.name.clone())
+            .chain(
+                program
+                    .functions
+                    .iter()
+                    .filter(|f| !f.name.contains(['.', '$', '<', ':']))
+                    .map(|f| f.name.clone()),
+            )
+            .chain(
+                program
+                    .classes
+                    .iter()
+                    .map(|c| c.name.qualified().to_string()),
+            )
+            .chain(self.exports.iter().map(|e| e.name.clone()))
+            .filter(|name| !name.contains(':'))
+            .collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+}
+
+/// Whether `text` ends too early to be a cell: a shell reads another line
+/// (an open bracket or block, an operator at its end).
+pub fn needs_more_input(text: &str) -> bool {
+    let allocator = Allocator::default();
+    let file = Arc::new(SourceFile {
+        name: String::new(),
+        text: text.to_string(),
+    });
+    match modules::parse(&allocator, &file) {
+        Ok(_) => false,
+        Err(diagnostics) => diagnostics
+            .iter()
+            .any(|d| d.kind == super::diagnostic::Kind::Incomplete),
+    }
+}
+
+/// What follows `Math.`, `console.`, a string's or an array's `.` (for
+/// completion; LANGUAGE.md §9).
+const MATH_MEMBERS: &[&str] = &[
+    "PI", "abs", "atan2", "ceil", "cos", "exp", "floor", "log", "max", "min", "pow", "round",
+    "sin", "sqrt", "tan",
+];
+const CONSOLE_MEMBERS: &[&str] = &["error", "log"];
+const STRING_MEMBERS: &[&str] = &[
+    "charCodeAt",
+    "endsWith",
+    "indexOf",
+    "length",
+    "startsWith",
+    "substring",
+];
+const ARRAY_MEMBERS: &[&str] = &["length", "pop", "push", "shift", "unshift"];
+
+impl Environment {
+    /// The members of the value of expression `text` (fields and methods
+    /// of its class, a string's or an array's), or of `Math` and
+    /// `console`, for completion after a `.`; none if it does not check.
+    pub fn members_of(&self, text: &str) -> Vec<String> {
+        use super::ir::Ty;
+        let fixed = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
+        match text.trim() {
+            "Math" => return fixed(MATH_MEMBERS),
+            "console" => return fixed(CONSOLE_MEMBERS),
+            _ => {}
+        }
+        let Ok(cell) = self.check_cell(text) else {
+            return Vec::new();
+        };
+        match printed_value(&cell).map(Ty::non_null) {
+            Some(Ty::String) => fixed(STRING_MEMBERS),
+            Some(Ty::Array(_) | Ty::Uint8Array | Ty::FixedArray) => fixed(ARRAY_MEMBERS),
+            Some(Ty::Class(name)) => cell
+                .program
+                .classes
+                .iter()
+                .find(|class| class.name == name)
+                .map(|class| {
+                    let mut members: Vec<String> = class
+                        .fields
+                        .iter()
+                        .map(|(field, _)| field.clone())
+                        .chain(class.methods.iter().map(|(method, ..)| method.clone()))
+                        .collect();
+                    members.sort();
+                    members.dedup();
+                    members
+                })
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The type of the value a cell prints as its answer: its last
+/// expression's.
+fn printed_value(cell: &Cell) -> Option<super::ir::Ty> {
+    use super::ir::{PrintPiece, StmtKind};
+    match &cell.function.body.last()?.kind {
+        StmtKind::Print {
+            to_stderr: false,
+            pieces,
+        } => match &pieces[..] {
+            [PrintPiece::Value(value)] => Some(value.ty),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -185,11 +354,19 @@ fn cell_function_name(number: usize) -> String {
     format!("<cell {number}>")
 }
 
+/// Whether `name` is a cell's own function (which runs once and holds no
+/// slot), rather than one it declares or an arrow in it.
+pub fn is_cell_function(name: &str) -> bool {
+    name.strip_prefix("<cell ")
+        .and_then(|rest| rest.strip_suffix('>'))
+        .is_some_and(|number| number.bytes().all(|b| b.is_ascii_digit()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::diagnostic::Kind;
-    use crate::ir::{PrintPiece, StmtKind, Ty};
+    use crate::ir::Ty;
     use crate::modules::NoFiles;
 
     const PROGRAM: &str = "let count = 0\n\
@@ -214,23 +391,16 @@ mod tests {
     }
 
     fn accepted(environment: &mut Environment, text: &str) -> Cell {
-        environment
+        let cell = environment
             .check_cell(text)
-            .unwrap_or_else(|errors| panic!("`{text}`: {}", errors[0].render()))
+            .unwrap_or_else(|errors| panic!("`{text}`: {}", errors[0].render()));
+        environment.accept(&cell);
+        environment.count_input();
+        cell
     }
 
-    /// The value a cell prints, when it is one expression.
     fn printed(cell: &Cell) -> Option<Ty> {
-        match &cell.function.body[..] {
-            [statement] => match &statement.kind {
-                StmtKind::Print { pieces, .. } => match &pieces[..] {
-                    [PrintPiece::Value(value)] => Some(value.ty),
-                    _ => None,
-                },
-                _ => None,
-            },
-            _ => None,
-        }
+        printed_value(cell)
     }
 
     #[test]
@@ -239,6 +409,7 @@ mod tests {
         let cell = accepted(&mut environment, "double(count) + new Point(3).x");
         assert_eq!(printed(&cell), Some(Ty::Integer));
         assert_eq!(cell.function.name, "<cell 1>");
+        assert!(is_cell_function(&cell.function.name));
         assert_eq!(cell.function.signature.ret, Ty::Void);
         assert_eq!(cell.function.references, ["Point.constructor", "double"]);
         assert!(cell.globals.is_empty() && cell.functions.is_empty());
@@ -249,7 +420,7 @@ mod tests {
         // A void call is no value to print.
         let cell = accepted(&mut environment, "led_set(false)");
         assert_eq!(printed(&cell), None);
-        assert_eq!(cell.file.name, "<cell 3>");
+        assert_eq!(cell.file.name, "<repl 3>");
     }
 
     #[test]
@@ -277,6 +448,7 @@ mod tests {
         // An arrow made in a cell is a function of its own.
         let cell = accepted(&mut environment, "setTimeout(() => { total++ }, 10)");
         assert!(cell.functions[0].name.starts_with("<cell 4>$0"));
+        assert!(!is_cell_function(&cell.functions[0].name));
         assert!(cell.functions[0].is_closure);
     }
 
@@ -288,8 +460,8 @@ mod tests {
             .check_cell("total = 'many'")
             .expect_err("a string is no integer");
         assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0].location().as_deref(), Some("<cell 2>:1:9"));
-        assert!(errors[0].render().to_string().contains("--> <cell 2>:1:9"));
+        assert_eq!(errors[0].location().as_deref(), Some("<repl 2>:1:9"));
+        assert!(errors[0].render().to_string().contains("--> <repl 2>:1:9"));
         // Declared already, by the program: the cell says so, with no mark
         // in another file.
         let errors = environment.check_cell("let count = 2").unwrap_err();
@@ -302,10 +474,51 @@ mod tests {
         assert!(environment.check_cell("let broken: integer = 'x'").is_err());
         assert!(environment.check_cell("broken").is_err());
         let cell = accepted(&mut environment, "total * 2");
-        assert_eq!(cell.file.name, "<cell 2>");
+        assert_eq!(cell.file.name, "<repl 2>");
         assert_eq!(printed(&cell), Some(Ty::Integer));
         let cell = accepted(&mut environment, "let broken = 'fixed'");
         assert_eq!(cell.globals[0].ty, Ty::String);
+    }
+
+    #[test]
+    fn open_brackets_and_blocks_ask_for_more_lines() {
+        for text in [
+            "function f() {",
+            "let a = [1,",
+            "if (x) {} else",
+            "let b = 1 +",
+        ] {
+            assert!(needs_more_input(text), "{text}");
+        }
+        for text in ["f()", "let a = [1, 2]", "let a = )", ""] {
+            assert!(!needs_more_input(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn saving_writes_what_the_cells_declared() {
+        let mut environment = environment(PROGRAM, &NoFiles);
+        accepted(&mut environment, "let gain = 2");
+        accepted(&mut environment, "double(gain)");
+        accepted(
+            &mut environment,
+            "function triple(n: integer) { return n * 3 }\n",
+        );
+        assert_eq!(
+            environment.declarations_script(),
+            "let gain = 2\nfunction triple(n: integer) { return n * 3 }\n"
+        );
+        assert_eq!(environment.type_of("triple(gain)").unwrap(), "integer");
+        assert_eq!(environment.members_of("new Point(1)"), ["x"]);
+        assert!(environment
+            .members_of("'te' + 'xt'")
+            .contains(&"startsWith".to_string()));
+        assert!(environment.members_of("Math").contains(&"sqrt".to_string()));
+        assert!(environment.members_of("nothing").is_empty());
+        let names = environment.names().unwrap();
+        for name in ["count", "double", "gain", "triple", "Point", "led_set"] {
+            assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
+        }
     }
 
     #[test]
@@ -352,7 +565,7 @@ mod tests {
         let errors = environment
             .replace_program(&version("let count = 0\n"))
             .unwrap_err();
-        assert_eq!(errors[0].location().as_deref(), Some("<cell 1>:1:9"));
+        assert_eq!(errors[0].location().as_deref(), Some("<repl 1>:1:9"));
         accepted(&mut environment, "half(double(t))");
     }
 }

@@ -1715,7 +1715,8 @@ fn a_cell_compiles_for_the_device_as_a_patch_does() {
     };
     let (mut environment, _) =
         environment::Environment::new(&scripts, &led_exports()).expect("a valid program");
-    environment.check_cell("let total = double(count)").unwrap();
+    let first = environment.check_cell("let total = double(count)").unwrap();
+    environment.accept(&first);
     let cell = environment
         .check_cell("function show(n: integer) { print(n, total) }\nsetTimeout(() => show(double(total)), 10)\ntotal + 1")
         .unwrap();

@@ -28,11 +28,16 @@ impl<'s, 'a> Checker<'s, 'a> {
         mut body: Vec<Stmt>,
         references: BTreeSet<String>,
     ) {
-        let is_expression = matches!(
-            self.module().program.body.as_slice(),
-            [ast::Statement::ExpressionStatement(_)]
-        );
-        if let ([statement], true) = (body.as_mut_slice(), is_expression) {
+        // The value of a last expression is printed, as a shell prints an
+        // answer, unless it is an assignment (its value is what was typed).
+        let answers = match self.module().program.body.last() {
+            Some(ast::Statement::ExpressionStatement(statement)) => !matches!(
+                statement.expression.without_parentheses(),
+                ast::Expression::AssignmentExpression(_) | ast::Expression::UpdateExpression(_)
+            ),
+            _ => false,
+        };
+        if let (Some(statement), true) = (body.last_mut(), answers) {
             if let StmtKind::Expr(value) = &statement.kind {
                 if value.ty != Ty::Void {
                     let value = value.clone();
