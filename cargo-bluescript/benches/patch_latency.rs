@@ -11,7 +11,7 @@
 mod support;
 
 use std::time::{Duration, Instant};
-use support::{Project, Watch};
+use support::{percentile, Project, Watch};
 
 const DEFAULT_CYCLES: usize = 60;
 
@@ -25,13 +25,6 @@ fn script(version: usize) -> String {
 fn stage(line: &str, name: &str) -> Option<f64> {
     let rest = &line[line.find(&format!("{name} "))? + name.len() + 1..];
     rest.split(' ').next()?.parse().ok()
-}
-
-fn percentile(values: &[f64], p: f64) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(|a, b| a.total_cmp(b));
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank]
 }
 
 fn main() {

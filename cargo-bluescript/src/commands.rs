@@ -374,11 +374,31 @@ pub fn watch(
     probe: &ProbeArgs,
     reflash: bool,
 ) -> Result<ExitCode> {
+    let (project, options) = locate_with_board_tools(manifest_path, transport, probe)?;
+    crate::watch::watch(&project, project.board, options, reflash, interrupted())
+}
+
+/// The project, and how its board is started and reached, once the tools
+/// the board needs are known to be installed.
+fn locate_with_board_tools(
+    manifest_path: Option<&Path>,
+    transport: Option<Transport>,
+    probe: &ProbeArgs,
+) -> Result<(Project, StartOptions)> {
     let project = Project::locate(manifest_path)?;
     let options = start_options(&project, transport, probe)?;
-    let board = project.board;
-    board.ensure_tools_installed()?;
-    crate::watch::watch(&project, board, options, reflash, interrupted())
+    project.board.ensure_tools_installed()?;
+    Ok((project, options))
+}
+
+/// `cargo bluescript repl`: the interactive shell on the project's program.
+pub fn repl(
+    manifest_path: Option<&Path>,
+    transport: Option<Transport>,
+    probe: &ProbeArgs,
+) -> Result<ExitCode> {
+    let (project, options) = locate_with_board_tools(manifest_path, transport, probe)?;
+    crate::repl::repl(&project, project.board, options, interrupted())
 }
 
 /// `cargo bluescript probes`: the debug probes connected, and what chooses

@@ -354,6 +354,9 @@ mod tests {
             patchable: true,
             descriptors: Default::default(),
             pending: None,
+            data_floor: None,
+            host_roots: 0,
+            main_source: None,
         }
     }
 
@@ -471,7 +474,7 @@ mod tests {
                     old: Some(0x1001),
                     new: 0x2001,
                 }],
-                functions: Default::default(),
+                ..Default::default()
             });
             let device = Device::attach(Box::new(FakeBoard(core.clone())), model).unwrap();
             assert_eq!(device.shadow.epoch, epoch);

@@ -66,25 +66,32 @@ impl Loader for ProjectFiles<'_> {
 /// Reads and checks the main script, and the scripts it imports, against
 /// `exports`. Returns the main script's name and the program.
 pub fn compile_scripts(project: &Project, exports: &[Export]) -> Result<(String, ir::Program)> {
+    with_scripts(project, |scripts| {
+        match compiler::check_scripts(scripts, exports) {
+            Ok(program) => Ok((scripts.main.name.clone(), program)),
+            Err(diagnostics) => Err(ScriptErrors {
+                main: scripts.main.name.clone(),
+                diagnostics,
+            }
+            .into()),
+        }
+    })?
+}
+
+/// Calls `f` with the project's scripts: the main script read, the files
+/// it imports read when the compiler asks.
+pub fn with_scripts<R>(project: &Project, f: impl FnOnce(&Scripts<'_>) -> R) -> Result<R> {
     let text = std::fs::read_to_string(&project.main_script)
         .with_context(|| format!("cannot read `{}`", project.main_script.display()))?;
-    let file = SourceFile {
-        name: project.display_path(&project.main_script),
-        text,
-    };
     let scripts = Scripts {
-        main: file,
+        main: SourceFile {
+            name: project.display_path(&project.main_script),
+            text,
+        },
         dir: project.display_path(&project.scripts_dir),
         loader: &ProjectFiles(project),
     };
-    match compiler::check_scripts(&scripts, exports) {
-        Ok(program) => Ok((scripts.main.name, program)),
-        Err(diagnostics) => Err(ScriptErrors {
-            main: scripts.main.name,
-            diagnostics,
-        }
-        .into()),
-    }
+    Ok(f(&scripts))
 }
 
 /// Finds `#[bluescript::export]` functions in the firmware crate's sources.

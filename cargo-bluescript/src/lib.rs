@@ -3,6 +3,7 @@
 //! `bluescript_compiler`).
 
 pub mod board;
+pub mod cells;
 pub mod commands;
 pub mod connection;
 pub mod device;
@@ -11,6 +12,7 @@ pub mod isa;
 pub mod patch;
 pub mod progress;
 pub mod project;
+pub mod repl;
 pub mod rtt;
 pub mod scaffold;
 pub mod session;

@@ -37,6 +37,17 @@ struct TransportArgs {
     transport: Option<TransportArg>,
 }
 
+/// Which project, and how to reach its board.
+#[derive(clap::Args)]
+struct ReachArgs {
+    #[arg(long, value_name = "PATH")]
+    manifest_path: Option<PathBuf>,
+    #[command(flatten)]
+    transport: TransportArgs,
+    #[command(flatten)]
+    probe: ProbeArgs,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum TransportArg {
     /// The board's debug port: QEMU's GDB stub, or a debug probe
@@ -125,17 +136,17 @@ enum Command {
         probe: ProbeArgs,
     },
     /// Build, start, stream output, and patch the running program on every save
+    /// (with the shell's prompt on the same program)
     Watch {
-        #[arg(long, value_name = "PATH")]
-        manifest_path: Option<PathBuf>,
         #[command(flatten)]
-        transport: TransportArgs,
-        #[command(flatten)]
-        probe: ProbeArgs,
+        reach: ReachArgs,
         /// Flash a real board that runs something else than this project flashed last
         #[arg(long)]
         reflash: bool,
     },
+    /// An interactive shell on the running program: each input is compiled
+    /// and run on the device (attaches to a board `flash` left running)
+    Repl(ReachArgs),
     /// List the connected debug probes
     Probes,
 }
@@ -187,16 +198,16 @@ fn run(command: Command) -> Result<ExitCode> {
             transport.transport(),
             &probe.into_args(),
         ),
-        Command::Watch {
-            manifest_path,
-            transport,
-            probe,
+        Command::Watch { reach, reflash } => commands::watch(
+            reach.manifest_path.as_deref(),
+            reach.transport.transport(),
+            &reach.probe.into_args(),
             reflash,
-        } => commands::watch(
-            manifest_path.as_deref(),
-            transport.transport(),
-            &probe.into_args(),
-            reflash,
+        ),
+        Command::Repl(reach) => commands::repl(
+            reach.manifest_path.as_deref(),
+            reach.transport.transport(),
+            &reach.probe.into_args(),
         ),
         Command::Probes => commands::probes(),
     }

@@ -4,11 +4,13 @@
 
 use crate::board::Board;
 use crate::connection::CoreAccess;
-use crate::shadow::{FunctionRecord, PendingPatch, Shadow, SlotSwitch};
+use crate::shadow::{FunctionRecord, GlobalRecord, PendingPatch, RegionFull, Shadow, SlotSwitch};
 use crate::toolchain::Toolchain;
 use anyhow::{anyhow, bail, Context, Result};
 use bluescript_abi::symbols::prefix;
-use bluescript_compiler::codegen::{generate_patch, patch_symbol, SlotMap, PATCH_RUSTC_OPTIONS};
+use bluescript_compiler::codegen::{
+    generate_patch, global_symbol, patch_symbol, SlotMap, PATCH_RUSTC_OPTIONS,
+};
 use bluescript_compiler::ir::{self, Function};
 use object::{Object, ObjectSection, ObjectSymbol};
 use std::collections::{BTreeMap, BTreeSet};
@@ -78,9 +80,10 @@ pub enum Unpatchable {
 impl std::fmt::Display for Unpatchable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Unpatchable::TopLevel => {
-                f.write_str("global declarations or top-level statements changed")
-            }
+            Unpatchable::TopLevel => f.write_str(
+                "global declarations or top-level statements changed (only code added at the \
+                 end of the main script runs without a restart)",
+            ),
             Unpatchable::NewTypes(missing) => write!(
                 f,
                 "the edit uses {} the running image does not describe",
@@ -98,9 +101,20 @@ pub fn plan(shadow: &Shadow, program: &ir::Program) -> Result<Plan> {
     if program.top_level_fingerprint != shadow.top_level_fingerprint {
         return Ok(Plan::Restart(Unpatchable::TopLevel));
     }
+    plan_functions(shadow, program, |_| false)
+}
+
+/// The functions of `program` that the device lacks or runs another
+/// version of, leaving out those `skip` names (a shell's cells, which run
+/// once and hold no slot).
+pub fn plan_functions(
+    shadow: &Shadow,
+    program: &ir::Program,
+    skip: impl Fn(&str) -> bool,
+) -> Result<Plan> {
     let mut changed = BTreeSet::new();
     let mut resigned = BTreeSet::new();
-    for function in &program.functions {
+    for function in program.functions.iter().filter(|f| !skip(&f.name)) {
         match shadow.functions.get(&function.name) {
             None => {
                 changed.insert(function.name.clone());
@@ -117,7 +131,7 @@ pub fn plan(shadow: &Shadow, program: &ir::Program) -> Result<Plan> {
     }
     // Callers of a function whose signature changed were compiled against
     // the old one (LANGUAGE.md §4): they are compiled again.
-    for function in &program.functions {
+    for function in program.functions.iter().filter(|f| !skip(&f.name)) {
         if function.references.iter().any(|r| resigned.contains(r)) {
             changed.insert(function.name.clone());
         }
@@ -163,6 +177,24 @@ pub struct LinkedPatch {
     pub base: u32,
     pub bytes: Vec<u8>,
     pub functions: Vec<Placed>,
+    /// A shell cell's: the function that runs it once, which no slot holds.
+    pub entry: Option<u32>,
+    /// A shell cell's: the globals it declares.
+    pub data: Option<PatchData>,
+}
+
+/// The globals a shell cell declares, at the top of the patch region
+/// (`Shadow::data_floor`), and the table of host roots with those among
+/// them that hold values. Written and read back with the code; the new
+/// table is switched in with the slots.
+#[derive(Clone, Debug, Default)]
+pub struct PatchData {
+    /// The new data floor: `bytes` go from here up to the old one.
+    pub address: u32,
+    pub bytes: Vec<u8>,
+    pub globals: BTreeMap<String, GlobalRecord>,
+    /// The new host roots table, if the roots changed.
+    pub host_roots: Option<u32>,
 }
 
 /// A function of a patch: its slot, its code's address (as a function
@@ -201,11 +233,44 @@ impl Patcher {
         plan: &PatchPlan,
         timings: &mut Timings,
     ) -> Result<LinkedPatch> {
+        self.build_with(shadow, program, plan, None, timings)
+    }
+
+    /// [`Patcher::build`] for a shell cell: the plan's functions (those the
+    /// cell declares or replaces) and `entry`, the cell's own function,
+    /// linked with the globals it declares where `data` places them.
+    pub fn build_cell(
+        &self,
+        shadow: &Shadow,
+        program: &ir::Program,
+        plan: &PatchPlan,
+        entry: &str,
+        data: Option<PatchData>,
+        timings: &mut Timings,
+    ) -> Result<LinkedPatch> {
+        let mut patch =
+            self.build_with(shadow, program, plan, Some((entry, data.as_ref())), timings)?;
+        patch.data = data;
+        Ok(patch)
+    }
+
+    fn build_with(
+        &self,
+        shadow: &Shadow,
+        program: &ir::Program,
+        plan: &PatchPlan,
+        cell: Option<(&str, Option<&PatchData>)>,
+        timings: &mut Timings,
+    ) -> Result<LinkedPatch> {
         let epoch = shadow.epoch + 1;
         let slots = slot_map(shadow, plan);
+        let entry = cell.map(|(entry, _)| entry);
+        let data = cell.and_then(|(_, data)| data);
         let functions: Vec<&Function> = plan
             .functions
             .iter()
+            .map(String::as_str)
+            .chain(entry)
             .filter_map(|name| program.function(name))
             .collect();
         let code = generate_patch(program, &functions, &slots, &shadow.exports, epoch);
@@ -228,10 +293,36 @@ impl Patcher {
         // (the same address but on boards with a code alias).
         let board = self.toolchain.board;
         let run_base = board.memory.executable_address(base);
-        let linked = self.link(&object, &shadow.image, run_base, epoch)?;
-        let mut patch = extract(&linked, board, run_base, &slots, &plan.functions, epoch)?;
+        // Globals the image lacks: those of earlier cells, and this one's.
+        let globals: Vec<(String, u32)> = shadow
+            .globals
+            .iter()
+            .filter(|(_, global)| shadow.in_patch_region(global.address))
+            .chain(data.iter().flat_map(|data| &data.globals))
+            .map(|(name, global)| (global_symbol(name), global.address))
+            .collect::<BTreeMap<_, _>>()
+            .into_iter()
+            .collect();
+        let linked = self.link(&object, &shadow.image, run_base, &globals, epoch)?;
+        let mut patch = extract(
+            &linked,
+            board,
+            run_base,
+            &slots,
+            &plan.functions,
+            entry,
+            epoch,
+        )?;
         patch.base = base;
         shadow.ensure_fits(base, patch.bytes.len() as u32)?;
+        if let Some(data) = data {
+            if base + patch.bytes.len() as u32 > data.address {
+                return Err(RegionFull {
+                    kib: shadow.runtime.patch_region_size / 1024,
+                }
+                .into());
+            }
+        }
         timings.link = started.elapsed();
         Ok(patch)
     }
@@ -258,11 +349,19 @@ impl Patcher {
         Ok(object)
     }
 
-    /// Links `object` at `base` against the symbols of the running `image`.
-    fn link(&self, object: &Path, image: &Path, base: u32, epoch: u32) -> Result<PathBuf> {
+    /// Links `object` at `base` against the symbols of the running `image`
+    /// and the addresses of new `globals`.
+    fn link(
+        &self,
+        object: &Path,
+        image: &Path,
+        base: u32,
+        globals: &[(String, u32)],
+        epoch: u32,
+    ) -> Result<PathBuf> {
         let script = self.work_dir.join(format!("patch{epoch}.ld"));
         let output = self.work_dir.join(format!("patch{epoch}.elf"));
-        std::fs::write(&script, link_script(self.toolchain.board, base))?;
+        std::fs::write(&script, link_script(self.toolchain.board, base, globals))?;
         let mut command = Command::new(&self.lld);
         command
             .args(["-flavor", "gnu", "--no-undefined"])
@@ -309,7 +408,7 @@ fn missing_descriptors(code: &str, shadow: &Shadow) -> Vec<String> {
 /// is its DRAM), constants and data follow the code in the patch's bytes
 /// but are linked at their data address: loads and stores go through the
 /// data bus.
-fn link_script(board: Board, base: u32) -> String {
+fn link_script(board: Board, base: u32, globals: &[(String, u32)]) -> String {
     let discarded: String = board
         .isa()
         .patch_discarded_sections()
@@ -322,8 +421,12 @@ fn link_script(board: Board, base: u32) -> String {
     } else {
         format!(" ALIGN(ADDR(.text) + SIZEOF(.text), 4) - {data_offset:#x}")
     };
+    let globals: String = globals
+        .iter()
+        .map(|(symbol, address)| format!("{symbol} = {address:#x};\n"))
+        .collect();
     format!(
-        "SECTIONS {{\n  . = {base:#x};\n  .text : {{ *(.text .text.*) }}\n  \
+        "{globals}SECTIONS {{\n  . = {base:#x};\n  .text : {{ *(.text .text.*) }}\n  \
          .rodata{rodata_address} : ALIGN(4) {{ *(.rodata .rodata.* .srodata .srodata.*) }}\n  \
          .data : ALIGN(4) {{ *(.data .data.* .sdata .sdata.*) }}\n  \
          .bss : ALIGN(4) {{ *(.bss .bss.* .sbss .sbss.* COMMON) }}\n  \
@@ -362,6 +465,7 @@ fn extract(
     base: u32,
     slots: &SlotMap,
     functions: &[String],
+    entry: Option<&str>,
     epoch: u32,
 ) -> Result<LinkedPatch> {
     let data = std::fs::read(elf_path)?;
@@ -397,8 +501,7 @@ fn extract(
             bytes[start..end].copy_from_slice(section.data()?);
         }
     }
-    let mut placed = Vec::new();
-    for name in functions {
+    let find = |name: &str| -> Result<(u32, u32)> {
         let symbol_name = patch_symbol(name, epoch);
         let symbol = elf
             .symbols()
@@ -406,17 +509,26 @@ fn extract(
             .ok_or_else(|| anyhow!("the linked patch lacks `{symbol_name}`"))?;
         let address = symbol.address() as u32;
         board.isa().check_function_symbol(&symbol_name, address)?;
+        Ok((address, symbol.size() as u32))
+    };
+    let mut placed = Vec::new();
+    for name in functions {
+        let (address, size) = find(name)?;
         placed.push(Placed {
             name: name.clone(),
             slot: slots[name],
             address,
-            size: symbol.size() as u32,
+            size,
         });
     }
     Ok(LinkedPatch {
         base,
         bytes,
         functions: placed,
+        entry: entry
+            .map(|name| find(name).map(|(address, _)| address))
+            .transpose()?,
+        data: None,
     })
 }
 
@@ -479,11 +591,15 @@ fn pending_patch(shadow: &Shadow, program: &ir::Program, patch: &LinkedPatch) ->
             },
         );
     }
+    let data = patch.data.clone().unwrap_or_default();
     PendingPatch {
         epoch: shadow.epoch + 1,
         patch_next: patch.base + patch.bytes.len() as u32,
         switches,
         functions,
+        globals: data.globals,
+        data_floor: patch.data.as_ref().map(|data| data.address),
+        host_roots: data.host_roots.unwrap_or(0),
     }
 }
 
@@ -497,13 +613,20 @@ fn write_and_verify(core: &mut dyn CoreAccess, shadow: &Shadow, patch: &LinkedPa
             shadow.epoch
         );
     }
-    core.write_memory(patch.base, &patch.bytes)?;
-    let mut readback = vec![0; patch.bytes.len()];
-    core.read_memory(patch.base, &mut readback)?;
-    if readback != patch.bytes {
+    write_verified(core, patch.base, &patch.bytes)?;
+    if let Some(data) = &patch.data {
+        write_verified(core, data.address, &data.bytes)?;
+    }
+    Ok(())
+}
+
+fn write_verified(core: &mut dyn CoreAccess, address: u32, bytes: &[u8]) -> Result<()> {
+    core.write_memory(address, bytes)?;
+    let mut readback = vec![0; bytes.len()];
+    core.read_memory(address, &mut readback)?;
+    if readback != bytes {
         bail!(
-            "the patch read back differently from what was written at {:#x}; slots left unchanged",
-            patch.base
+            "the patch read back differently from what was written at {address:#x}; slots left unchanged"
         );
     }
     Ok(())
@@ -518,12 +641,16 @@ fn switch(core: &mut dyn CoreAccess, shadow: &Shadow, patch: &LinkedPatch) -> Re
         .iter()
         .map(|placed| (shadow.slot_address(placed.slot), placed.address))
         .collect();
+    if let Some(table) = patch.data.as_ref().and_then(|data| data.host_roots) {
+        words.push((shadow.runtime.host_roots, table));
+    }
     words.push((shadow.runtime.patch_epoch, shadow.epoch + 1));
     let free = (patch.base + patch.bytes.len() as u32 + 7) & !7;
-    core.commit_words(
-        &words,
-        free.min(shadow.patch_region_end())..shadow.patch_region_end(),
-    )
+    let end = patch
+        .data
+        .as_ref()
+        .map_or(shadow.code_end(), |data| data.address);
+    core.commit_words(&words, free.min(end)..end)
 }
 
 #[cfg(test)]
@@ -592,6 +719,9 @@ pub(crate) mod tests {
             patchable: true,
             descriptors: ["__bs_class_Point".to_string()].into(),
             pending: None,
+            data_floor: None,
+            host_roots: 0,
+            main_source: None,
         }
     }
 
@@ -759,6 +889,8 @@ pub(crate) mod tests {
                     size: 32,
                 },
             ],
+            entry: None,
+            data: None,
         };
         (device, shadow, program, patch)
     }
@@ -909,9 +1041,9 @@ pub(crate) mod tests {
         let patcher = Patcher::new(toolchain, dir.path()).unwrap();
         let source = sum_patch_source();
         let object = patcher.compile(&source, 1).unwrap();
-        let linked = patcher.link(&object, &image, base, 1).unwrap();
+        let linked = patcher.link(&object, &image, base, &[], 1).unwrap();
         let slots: SlotMap = [("sum".to_string(), 0)].into();
-        let patch = extract(&linked, board, base, &slots, &["sum".to_string()], 1).unwrap();
+        let patch = extract(&linked, board, base, &slots, &["sum".to_string()], None, 1).unwrap();
         let entry = patch.functions[0].address;
         assert!(entry >= base && entry.is_multiple_of(2), "{entry:#x}");
 
@@ -974,9 +1106,18 @@ pub(crate) mod tests {
         let run_base = board.memory.executable_address(data_base);
         assert_eq!(run_base, 0x403c_e400);
         let object = patcher.compile(&sum_patch_source(), 1).unwrap();
-        let linked = patcher.link(&object, &image, run_base, 1).unwrap();
+        let linked = patcher.link(&object, &image, run_base, &[], 1).unwrap();
         let slots: SlotMap = [("sum".to_string(), 0)].into();
-        let patch = extract(&linked, board, run_base, &slots, &["sum".to_string()], 1).unwrap();
+        let patch = extract(
+            &linked,
+            board,
+            run_base,
+            &slots,
+            &["sum".to_string()],
+            None,
+            1,
+        )
+        .unwrap();
 
         let data = std::fs::read(&linked).unwrap();
         let elf = object::File::parse(&*data).unwrap();

@@ -19,6 +19,10 @@ use anyhow::{bail, Context, Result};
 use bluescript_abi::program;
 use std::time::Instant;
 
+mod appended;
+mod shell;
+pub use shell::{CellRun, PostedCell};
+
 /// Why the program was restarted instead of patched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Restart {
@@ -28,6 +32,10 @@ pub enum Restart {
     FirmwareChanged,
     /// A panic or fault had stopped the device.
     DeviceHalted,
+    /// The shell's input ran code that could not be interrupted.
+    Interrupted,
+    /// The shell asked for it (`.restart`).
+    Requested,
 }
 
 impl std::fmt::Display for Restart {
@@ -36,6 +44,10 @@ impl std::fmt::Display for Restart {
             Restart::Unpatchable(why) => why.fmt(f),
             Restart::FirmwareChanged => f.write_str("the firmware's Rust sources changed"),
             Restart::DeviceHalted => f.write_str("the device had halted"),
+            Restart::Interrupted => {
+                f.write_str("the shell's input could not be interrupted where it ran")
+            }
+            Restart::Requested => f.write_str("the shell asked for it"),
         }
     }
 }
@@ -78,6 +90,8 @@ pub struct Patched {
     pub compacted: bool,
     /// The slots switched only between two callbacks (a signature changed).
     pub at_safe_point: bool,
+    /// Top-level code appended to the main script ran once.
+    pub appended_top_level: bool,
     pub timings: Timings,
 }
 
@@ -155,6 +169,9 @@ pub struct Session {
     link_down: bool,
     /// What was saved while the link was down.
     deferred: Option<Deferred>,
+    /// The interactive shell's environment, once it has had input: the
+    /// program the device runs and the cells it ran.
+    shell: Option<bluescript_compiler::environment::Environment>,
 }
 
 /// Cargo's messages, as events.
@@ -191,6 +208,7 @@ impl Session {
             reflash: false,
             link_down: false,
             deferred: None,
+            shell: None,
         })
     }
 
@@ -222,6 +240,8 @@ impl Session {
         self.flashed = false;
         self.link_down = false;
         self.deferred = None;
+        // A new program has none of the cells.
+        self.shell = None;
         let state_dir = self.project.state_dir();
         if self.board.probe_target().is_some() {
             let flashed_here = FlashedBoard::load(&state_dir)?
@@ -400,6 +420,7 @@ impl Session {
     pub fn restart(&mut self, reason: Restart, events: &mut dyn FnMut(Event)) -> Result<Edit> {
         events(Event::Restarting(&reason));
         self.device = None;
+        self.shell = None;
         self.halted = false;
         let started = if self.flashed {
             match self.reflash(events) {
@@ -517,6 +538,12 @@ impl Session {
         timings.check = started.elapsed();
         let mut plan = match patch::plan(&device.shadow, &program)? {
             Plan::Unchanged => return Ok(Ok(Edit::Unchanged)),
+            Plan::Restart(Unpatchable::TopLevel) => {
+                // Code added at the end of the main script runs once instead.
+                return Ok(self
+                    .apply_appended(&program, timings)?
+                    .ok_or(Unpatchable::TopLevel));
+            }
             Plan::Restart(why) => return Ok(Err(why)),
             Plan::Patch(plan) => plan,
         };
@@ -539,6 +566,16 @@ impl Session {
         };
         // Saves the shadow machine too (before the switch and after).
         device.apply_patch(&program, &plan, &linked, &mut timings)?;
+        // The shell's cells follow the patched program, if they still check
+        // against it; otherwise the shell starts afresh.
+        if let Some(shell) = &mut self.shell {
+            let followed = firmware::with_scripts(&self.project, |scripts| {
+                shell.replace_program(scripts).is_ok()
+            });
+            if !matches!(followed, Ok(true)) {
+                self.shell = None;
+            }
+        }
         let functions = plan
             .functions
             .iter()
@@ -555,6 +592,7 @@ impl Session {
             epoch: device.shadow.epoch,
             compacted: plan.compact,
             at_safe_point: plan.needs_safe_point,
+            appended_top_level: false,
             timings,
         })))
     }

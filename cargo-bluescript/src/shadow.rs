@@ -84,11 +84,24 @@ pub struct Shadow {
     /// [`Shadow::resolve_pending`] finds out which when it answers again.
     #[serde(default)]
     pub pending: Option<PendingPatch>,
+    /// The globals that shell cells declare live at the top of the patch
+    /// region, from here to its end, never moved by compacting; patches'
+    /// code ends below. `None`: there are none.
+    #[serde(default)]
+    pub data_floor: Option<u32>,
+    /// The table of those globals that hold values, which the collector
+    /// reads besides the image's roots (`__bs_host_roots`; 0: none).
+    #[serde(default)]
+    pub host_roots: u32,
+    /// The main script's text the program runs: code appended to its end
+    /// can run without a restart.
+    #[serde(default)]
+    pub main_source: Option<String>,
 }
 
 /// A patch whose slots and epoch were sent to the device in one commit,
 /// without the confirmation that they applied.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct PendingPatch {
     /// The patch epoch it brings the device to.
     pub epoch: u32,
@@ -100,6 +113,14 @@ pub struct PendingPatch {
     pub switches: Vec<SlotSwitch>,
     /// The records of the functions it patches, as they are after it.
     pub functions: BTreeMap<String, FunctionRecord>,
+    /// The globals it adds (a shell cell's), the data floor below them and
+    /// the host roots table after it.
+    #[serde(default)]
+    pub globals: BTreeMap<String, GlobalRecord>,
+    #[serde(default)]
+    pub data_floor: Option<u32>,
+    #[serde(default)]
+    pub host_roots: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -225,6 +246,9 @@ impl Shadow {
                 .cloned()
                 .collect(),
             pending: None,
+            data_floor: None,
+            host_roots: 0,
+            main_source: program.files.first().map(|file| file.text.clone()),
         })
     }
 
@@ -266,6 +290,11 @@ impl Shadow {
         self.runtime.patch_region + self.runtime.patch_region_size
     }
 
+    /// Where patches' code must end: below the globals cells declared.
+    pub fn code_end(&self) -> u32 {
+        self.data_floor.unwrap_or_else(|| self.patch_region_end())
+    }
+
     /// Where the next patch goes: the first free byte, 8-aligned.
     pub fn next_patch_address(&self) -> u32 {
         (self.patch_next + 7) & !7
@@ -274,7 +303,7 @@ impl Shadow {
     /// Fails with [`RegionFull`] when `size` bytes at `start` overrun the
     /// patch region.
     pub fn ensure_fits(&self, start: u32, size: u32) -> Result<()> {
-        if start + size > self.patch_region_end() {
+        if start + size > self.code_end() {
             return Err(RegionFull {
                 kib: self.runtime.patch_region_size / 1024,
             }
@@ -293,6 +322,11 @@ impl Shadow {
             self.epoch = pending.epoch;
             self.patch_next = pending.patch_next;
             self.functions.extend(pending.functions);
+            self.globals.extend(pending.globals);
+            self.data_floor = pending.data_floor.or(self.data_floor);
+            if pending.host_roots != 0 {
+                self.host_roots = pending.host_roots;
+            }
         }
     }
 
@@ -403,6 +437,7 @@ mod tests {
                 },
             ],
             functions: [("a".to_string(), record)].into(),
+            ..PendingPatch::default()
         });
         shadow
     }

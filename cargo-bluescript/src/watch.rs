@@ -9,6 +9,7 @@
 use crate::board::{Board, StartOptions};
 use crate::commands::{report_error, status, stderr_color, write_output, POLL_INTERVAL};
 use crate::project::Project;
+use crate::repl::{Console, Served};
 use crate::session::{Edit, Event, Patched, Session, Started};
 use anyhow::{Context, Result};
 use notify::{EventKind, RecursiveMode};
@@ -68,12 +69,19 @@ pub fn watch(
             project.display_path(&project.scripts_dir)
         ),
     );
+    // The shell's prompt, on the same program: inputs run between polls.
+    let mut console = Some(Console::start(project, &mut session, stop.clone())?);
     let mut last_reattach = Instant::now();
     while !stop.load(Ordering::SeqCst) {
         match session.poll() {
             Ok(Some(poll)) => {
                 // A closed terminal is no reason to stop patching.
-                let _ = write_output(&poll.output);
+                match &mut console {
+                    Some(console) => console.show(&poll.output),
+                    None => {
+                        let _ = write_output(&poll.output);
+                    }
+                }
                 shown.program_status(poll.status);
             }
             Ok(None) if last_reattach.elapsed() > REATTACH_INTERVAL => {
@@ -95,6 +103,16 @@ pub fn watch(
             ),
             Err(error) => report_error(&error.context("lost the board; save a file to restart it")),
         }
+        if let Some(shell) = &mut console {
+            match shell.serve(&mut session, &mut shown) {
+                // Ctrl-C or Ctrl-D at the prompt: the terminal's line is
+                // the editor's, so they stop watch as Ctrl-C does elsewhere.
+                Served::Interrupted | Served::End if shell.terminal => break,
+                // Piped input that ended: watch goes on.
+                Served::End => console = None,
+                Served::Nothing | Served::Input | Served::Interrupted => {}
+            }
+        }
         let Ok(result) = events.recv_timeout(POLL_INTERVAL) else {
             continue;
         };
@@ -112,13 +130,13 @@ pub fn watch(
 /// What has been said about the program: each end state is announced once
 /// per start.
 #[derive(Default)]
-struct Shown {
+pub(crate) struct Shown {
     finished: bool,
     halted: bool,
 }
 
 impl Shown {
-    fn program_status(&mut self, program: crate::device::ProgramStatus) {
+    pub(crate) fn program_status(&mut self, program: crate::device::ProgramStatus) {
         if program.finished() && !self.finished {
             self.finished = true;
             status(
@@ -137,7 +155,7 @@ impl Shown {
 
     /// Prints what became of a change (timed from `saved_at`). A board just
     /// taken over gets the current scripts, as if they had been saved.
-    fn outcome(&mut self, session: &mut Session, edit: Result<Edit>, saved_at: Instant) {
+    pub(crate) fn outcome(&mut self, session: &mut Session, edit: Result<Edit>, saved_at: Instant) {
         let started = match edit {
             Ok(Edit::Patched(patched)) => {
                 status("Patched", &describe(&patched, saved_at.elapsed()));
@@ -219,7 +237,7 @@ impl Shown {
 }
 
 /// Prints what the session reports while it works.
-fn print_event(event: Event) {
+pub(crate) fn print_event(event: Event) {
     match event {
         Event::Restarting(reason) => status("Restarting", &format!("the program: {reason}")),
         Event::Compacting => status(
@@ -268,9 +286,16 @@ fn describe(patched: &Patched, total: Duration) -> String {
         })
         .collect();
     let timings = &patched.timings;
+    let mut what = names.join(", ");
+    if patched.appended_top_level {
+        if !what.is_empty() {
+            what.push_str(", and ");
+        }
+        what.push_str("the top-level code added at the end, which runs once,");
+    }
     format!(
         "{} in {} ms (compile {} ms, link {} ms, transfer {:.1} ms)",
-        names.join(", "),
+        what,
         total.as_millis(),
         timings.compile.as_millis(),
         timings.link.as_millis(),

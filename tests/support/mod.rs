@@ -55,7 +55,7 @@ pub fn transport() -> Option<String> {
 pub fn tool(args: &[&str], dir: &Path) -> Command {
     let mut command = Command::new(TOOL);
     command.arg("bluescript").args(args);
-    let reaches_board = matches!(args.first(), Some(&("run" | "watch" | "flash")))
+    let reaches_board = matches!(args.first(), Some(&("run" | "watch" | "flash" | "repl")))
         && !args
             .iter()
             .any(|arg| matches!(*arg, "--stop" | "--transport"));
@@ -64,6 +64,9 @@ pub fn tool(args: &[&str], dir: &Path) -> Command {
     }
     command
         .current_dir(dir)
+        // Never the terminal of whoever runs the tests: `watch` and `repl`
+        // read their input from it (a test pipes what it sends).
+        .stdin(Stdio::null())
         .env("CARGO_TARGET_DIR", shared_target_dir())
         // Tests read the diagnostics as text, whatever the environment asks.
         .env("CARGO_TERM_COLOR", "never");
@@ -226,6 +229,39 @@ impl Watch {
 }
 
 impl Watch {
+    /// Writes `text` to its standard input (the command was spawned with
+    /// a piped stdin: `cargo bluescript repl` fed as a script would).
+    pub fn send(&mut self, text: &str) {
+        use std::io::Write;
+        let stdin = self
+            .child
+            .stdin
+            .as_mut()
+            .expect("spawned with a piped stdin");
+        stdin.write_all(text.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Closes its standard input and waits for it to exit.
+    pub fn finish(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        drop(self.child.stdin.take());
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "still running after {timeout:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends it SIGINT, as Ctrl-C in its terminal does, without waiting.
+    pub fn signal_interrupt(&self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+    }
+
     /// Stops watch as Ctrl-C does, and waits for it to exit.
     pub fn interrupt(&mut self) {
         let _ = Command::new("kill")
@@ -248,4 +284,12 @@ impl Drop for Watch {
 /// The number after `word` in an output line: `count 7` → 7.
 pub fn number_after(line: &str, word: &str) -> Option<i32> {
     line.strip_prefix(word)?.trim().parse().ok()
+}
+
+/// The `p`th percentile of `values` (nearest rank), for the benchmarks.
+pub fn percentile(values: &[f64], p: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank]
 }

@@ -250,6 +250,9 @@ mod tests {
             patchable: true,
             descriptors: Default::default(),
             pending: None,
+            data_floor: None,
+            host_roots: 0,
+            main_source: None,
         }
     }
 

@@ -325,6 +325,8 @@ mod tests {
             base,
             bytes,
             functions,
+            entry: None,
+            data: None,
         }
     }
 

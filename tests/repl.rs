@@ -1,0 +1,268 @@
+//! End-to-end: `cargo bluescript repl` fed through a pipe, one input per
+//! line, against real rustc and QEMU: every input is compiled on the host
+//! and run on the device by the running program's event loop.
+
+mod support;
+
+use std::process::Stdio;
+use std::time::Duration;
+use support::{text, tool, Project, Watch};
+
+const PROGRAM: &str = "let count = 0\nfunction double(n: integer): integer { return n * 2 }\n";
+
+/// Long enough for a first build of the firmware on a busy machine.
+const START: Duration = Duration::from_secs(600);
+const ANSWER: Duration = Duration::from_secs(60);
+
+/// `repl` in `project`, its stdin a pipe the test writes.
+fn shell(project: &Project) -> Watch {
+    let mut command = tool(&["repl"], &project.root);
+    command.stdin(Stdio::piped());
+    Watch::spawn(command)
+}
+
+fn next_line(shell: &mut Watch, timeout: Duration) -> String {
+    shell.expect_stdout(timeout, "at all", |_| true)
+}
+
+#[test]
+fn a_piped_session_answers_keeps_declarations_and_goes_on_after_errors() {
+    let project = Project::new("shell");
+    project.write_script(PROGRAM);
+    let mut shell = shell(&project);
+    let inputs = [
+        ("let gain = 0.5", None),
+        (
+            "function step(x: float): float {\n  return x * gain\n}",
+            None,
+        ),
+        ("step(4.0)", Some("2.0")),
+        ("gain = 2.0", None),
+        ("step(4.0)", Some("8.0")),
+        ("[1, 2, 3].length", Some("3")),
+        ("double(count + 21)", Some("42")),
+        ("let names = ['a', 'b']", None),
+        ("names.push('c'); names", Some("[ 'a', 'b', 'c' ]")),
+        (".type gain", Some("float")),
+    ];
+    for (i, (input, answer)) in inputs.iter().enumerate() {
+        shell.send(&format!("{input}\n"));
+        if let Some(answer) = answer {
+            let timeout = if i == 2 { START } else { ANSWER };
+            assert_eq!(next_line(&mut shell, timeout), *answer, "after `{input}`");
+        }
+    }
+    // A type error changes nothing: the line after it runs.
+    shell.send("step(true)\ndouble(5)\n");
+    assert_eq!(next_line(&mut shell, ANSWER), "10");
+    let error = shell.expect_stderr(ANSWER, "error");
+    assert!(error.contains("float"), "{error}");
+    shell.expect_stderr(ANSWER, "--> <repl 10>:1:6");
+    // A run-time error reports its place in the input, and the session goes on.
+    shell.send("let a = [1, 2]; a[5]\nstep(1.5)\n");
+    assert_eq!(next_line(&mut shell, ANSWER), "3.0");
+    shell.expect_stderr(ANSWER, "<repl 12>:1:17");
+    // A cell that failed declared nothing.
+    shell.send("a\n");
+    shell.expect_stderr(ANSWER, "`a`");
+    let saved = project.root.join("saved.bs");
+    shell.send(&format!(".save {}\n", saved.display()));
+    let status = shell.finish(ANSWER);
+    let script = std::fs::read_to_string(&saved).unwrap();
+    assert_eq!(
+        script,
+        "let gain = 0.5\nfunction step(x: float): float {\n  return x * gain\n}\nlet names = ['a', 'b']\n"
+    );
+    // Piped input that had errors fails, as a script would.
+    assert!(!status.success());
+}
+
+#[test]
+fn ctrl_c_abandons_an_endless_input_and_the_session_goes_on() {
+    let project = Project::new("endless");
+    project.write_script("let ticks = 0\nsetInterval(() => { ticks++ }, 10)\n");
+    let mut shell = shell(&project);
+    shell.send("ticks >= 0\n");
+    assert_eq!(next_line(&mut shell, START), "true");
+    shell.send("let spins = 0\nwhile (true) { spins++ }\n");
+    // Give it time to start spinning.
+    std::thread::sleep(Duration::from_millis(500));
+    shell.signal_interrupt();
+    shell.expect_stderr(ANSWER, "interrupted");
+    // The program's timers ran on, and so does the shell.
+    shell.send("let before = ticks\nbefore > 0\n");
+    assert_eq!(next_line(&mut shell, ANSWER), "true");
+    // An interrupted input counts as one that failed.
+    assert!(!shell.finish(ANSWER).success());
+}
+
+#[test]
+fn the_shell_attaches_to_a_flashed_program_and_tunes_its_global() {
+    let project = Project::new("tune");
+    project.write_script("let gain = 1\nsetInterval(() => { console.log('gain', gain) }, 50)\n");
+    let flashed = tool(&["flash"], &project.root).output().unwrap();
+    assert!(flashed.status.success(), "{}", text(&flashed.stderr));
+    let mut shell = shell(&project);
+    shell.expect_stdout(START, "from the running program", |line| line == "gain 1");
+    shell.send("gain = 7\n");
+    shell.expect_stdout(ANSWER, "after the change", |line| line == "gain 7");
+    assert!(shell.finish(ANSWER).success());
+    // The program runs on, with its new state, after the shell left.
+    let mut again = self::shell(&project);
+    again.send("gain\n");
+    again.expect_stdout(ANSWER, "the kept value", |line| line == "7");
+    again.finish(ANSWER);
+    let stopped = tool(&["flash", "--stop"], &project.root).output().unwrap();
+    assert!(stopped.status.success(), "{}", text(&stopped.stderr));
+}
+
+/// On a terminal: the line editor reads more lines while a bracket is
+/// open, keeps a history (the up arrow brings an input back; the file
+/// lasts), and Ctrl-D leaves.
+#[cfg(target_os = "linux")]
+#[test]
+fn on_a_terminal_the_editor_continues_open_brackets_and_keeps_history() {
+    use std::io::{Read, Write};
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let project = Project::new("terminal");
+    project.write_script(PROGRAM);
+    let (mut master, slave) = {
+        let (mut master, mut slave) = (0, 0);
+        let size = libc::winsize {
+            ws_row: 24,
+            ws_col: 80,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: openpty writes two new descriptors, owned from here on.
+        let result = unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                &size,
+            )
+        };
+        assert_eq!(result, 0, "openpty failed");
+        // SAFETY: as above.
+        unsafe {
+            (
+                std::fs::File::from(OwnedFd::from_raw_fd(master)),
+                OwnedFd::from_raw_fd(slave),
+            )
+        }
+    };
+    let mut command = tool(&["repl"], &project.root);
+    command
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave)
+        .env("TERM", "xterm");
+    // The terminal is the shell's controlling terminal, as in a session.
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        command.pre_exec(|| {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().unwrap();
+    let (sender, screen) = std::sync::mpsc::channel();
+    let mut reader = master.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let mut buffer = [0; 4096];
+        while let Ok(n) = reader.read(&mut buffer) {
+            if n == 0 || sender.send(buffer[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = String::new();
+    let mut wait_for = |needle: &str, count: usize, timeout: Duration| {
+        let deadline = std::time::Instant::now() + timeout;
+        while seen.matches(needle).count() < count {
+            let left = deadline
+                .checked_duration_since(std::time::Instant::now())
+                .unwrap_or_else(|| panic!("no {needle:?} (x{count}) on the terminal:\n{seen}"));
+            if let Ok(bytes) = screen.recv_timeout(left) {
+                seen.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+    };
+    // Typed, a key at a time.
+    let mut type_keys = |keys: &[u8]| {
+        for key in keys {
+            master.write_all(std::slice::from_ref(key)).unwrap();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    wait_for("bs> ", 1, START);
+    type_keys(b"let xs = [10,\r20, 30]\r");
+    wait_for("bs> ", 3, ANSWER);
+    type_keys(b"xs.length * 111\r");
+    wait_for("333", 1, ANSWER);
+    // Up: the last input again.
+    type_keys(b"\x1b[A\r");
+    wait_for("333", 2, ANSWER);
+    // Once the editor reads again (a key typed before would reach the
+    // terminal in its line mode).
+    std::thread::sleep(Duration::from_millis(500));
+    type_keys(b"\x04");
+    let deadline = std::time::Instant::now() + ANSWER;
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Ctrl-D did not end the shell"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let history = std::fs::read_to_string(
+        support::shared_target_dir().join("bluescript/terminal/repl-history"),
+    )
+    .unwrap();
+    assert!(history.contains("xs.length * 111"), "{history}");
+}
+
+/// Under `watch`, code added at the end of the main script runs once in
+/// the running program, which keeps its state; any other change to the
+/// top level still restarts it.
+#[test]
+fn watch_runs_code_appended_to_the_main_script_without_a_restart() {
+    let project = Project::new("append");
+    let base = "let count = 0\nfunction tick() {\n  count++\n  console.log('tick', count)\n}\nsetInterval(tick, 50)\n";
+    project.write_script(base);
+    let mut watch = Watch::start(&project);
+    watch.expect_stdout(START, "a tick", |line| line == "tick 3");
+    watch.expect_stderr(ANSWER, "Watching");
+    let appended = format!(
+        "{base}\nlet seen = count\nconsole.log('appended', seen > 2)\nfunction report() {{ console.log('report', seen) }}\nsetTimeout(report, 10)\n"
+    );
+    project.write_script(&appended);
+    watch.expect_stdout(ANSWER, "from the appended code", |line| {
+        line == "appended true"
+    });
+    watch.expect_stderr(ANSWER, "the top-level code added at the end");
+    let reported = watch.expect_stdout(ANSWER, "from its timer", |line| line.starts_with("report"));
+    let seen: i32 = reported["report ".len()..].parse().unwrap();
+    // The program kept its state: ticks go on from where they were.
+    let tick = watch.expect_stdout(ANSWER, "a later tick", |line| line.starts_with("tick"));
+    let count: i32 = tick["tick ".len()..].parse().unwrap();
+    assert!(count >= seen, "count restarted: {count} after {seen}");
+    // Appending again builds on the first append.
+    project.write_script(&format!(
+        "{appended}console.log('again', seen * 2 == seen + seen)\n"
+    ));
+    watch.expect_stdout(ANSWER, "from the second append", |line| {
+        line == "again true"
+    });
+    // An edit of earlier top-level code restarts the program.
+    project.write_script(&base.replace("let count = 0", "let count = 100"));
+    watch.expect_stderr(ANSWER, "Restarting the program: global declarations");
+    watch.expect_stdout(START, "from the restarted program", |line| {
+        line == "tick 101"
+    });
+}
