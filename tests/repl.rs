@@ -39,6 +39,9 @@ fn a_piped_session_answers_keeps_declarations_and_goes_on_after_errors() {
         ("step(4.0)", Some("2.0")),
         ("gain = 2.0", None),
         ("step(4.0)", Some("8.0")),
+        // Defined again: every caller now calls the new version.
+        ("function step(x: float): float { return x + gain }", None),
+        ("step(4.0)", Some("6.0")),
         ("[1, 2, 3].length", Some("3")),
         ("double(count + 21)", Some("42")),
         ("let names = ['a', 'b']", None),
@@ -57,11 +60,11 @@ fn a_piped_session_answers_keeps_declarations_and_goes_on_after_errors() {
     assert_eq!(next_line(&mut shell, ANSWER), "10");
     let error = shell.expect_stderr(ANSWER, "error");
     assert!(error.contains("float"), "{error}");
-    shell.expect_stderr(ANSWER, "--> <repl 10>:1:6");
+    shell.expect_stderr(ANSWER, "--> <repl 12>:1:6");
     // A run-time error reports its place in the input, and the session goes on.
     shell.send("let a = [1, 2]; a[5]\nstep(1.5)\n");
-    assert_eq!(next_line(&mut shell, ANSWER), "3.0");
-    shell.expect_stderr(ANSWER, "<repl 12>:1:17");
+    assert_eq!(next_line(&mut shell, ANSWER), "3.5");
+    shell.expect_stderr(ANSWER, "<repl 14>:1:17");
     // A cell that failed declared nothing.
     shell.send("a\n");
     shell.expect_stderr(ANSWER, "`a`");
@@ -71,7 +74,8 @@ fn a_piped_session_answers_keeps_declarations_and_goes_on_after_errors() {
     let script = std::fs::read_to_string(&saved).unwrap();
     assert_eq!(
         script,
-        "let gain = 0.5\nfunction step(x: float): float {\n  return x * gain\n}\nlet names = ['a', 'b']\n"
+        "let gain = 0.5\nfunction step(x: float): float {\n  return x * gain\n}\n\
+         function step(x: float): float { return x + gain }\nlet names = ['a', 'b']\n"
     );
     // Piped input that had errors fails, as a script would.
     assert!(!status.success());

@@ -481,6 +481,51 @@ mod tests {
     }
 
     #[test]
+    fn a_function_defined_again_replaces_it_for_every_caller() {
+        let main = "function double(n: integer): integer { return n * 2 }\n\
+                    function quadruple(n: integer) { return double(double(n)) }\n";
+        let mut environment = environment(main, &NoFiles);
+        let cell = accepted(
+            &mut environment,
+            "function double(n: integer): integer { return n + n }",
+        );
+        let functions: Vec<_> = cell.functions.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(functions, ["double"]);
+        assert_eq!(
+            cell.program
+                .functions
+                .iter()
+                .filter(|f| f.name == "double")
+                .count(),
+            1
+        );
+        let double = cell.program.function("double").unwrap();
+        assert_eq!(cell.program.files[double.file as usize].name, "<repl 1>");
+        // Again, in a later cell.
+        accepted(
+            &mut environment,
+            "function double(n: integer): integer { return 2 * n }",
+        );
+        // A new signature must suit the callers, which are checked against it.
+        let errors = environment
+            .check_cell("function double(n: integer, m: integer): integer { return n * m }")
+            .unwrap_err();
+        assert_eq!(
+            errors[0].location().as_deref(),
+            Some("scripts/main.bs:2:41")
+        );
+        // Twice in one cell is still an error.
+        let errors = environment
+            .check_cell("function f() {}\nfunction f() {}")
+            .unwrap_err();
+        assert_eq!(errors[0].message, "function `f` is declared twice");
+        // A global cannot become a function.
+        let mut environment = self::environment(PROGRAM, &NoFiles);
+        assert!(environment.check_cell("function count() {}").is_err());
+        accepted(&mut environment, "double(1)");
+    }
+
+    #[test]
     fn open_brackets_and_blocks_ask_for_more_lines() {
         for text in [
             "function f() {",

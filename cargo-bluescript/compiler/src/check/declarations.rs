@@ -110,6 +110,17 @@ impl<'s, 'a> Checker<'s, 'a> {
             return; // `function code(strings: any, ...keys: any[]) {}` silences editors
         }
         let qualified = self.qualify(&name);
+        if self.redefines(&name, &qualified) {
+            // The shell defines the function again: every caller, in any
+            // module, now calls (and is checked against) this version.
+            self.scopes[self.current]
+                .declared_at
+                .insert(name, id.span.into());
+            self.function_module.insert(qualified.clone(), self.current);
+            self.functions
+                .insert(qualified, FunctionState::Unchecked(function));
+            return;
+        }
         if !self.bind(
             &name,
             Item::Function(qualified.clone()),
@@ -122,6 +133,21 @@ impl<'s, 'a> Checker<'s, 'a> {
         self.function_module.insert(qualified.clone(), self.current);
         self.functions
             .insert(qualified, FunctionState::Unchecked(function));
+    }
+
+    /// Whether declaring function `name` in the current module defines
+    /// again a top-level function of the main script or of an earlier cell:
+    /// only a shell cell may.
+    fn redefines(&self, name: &str, qualified: &str) -> bool {
+        self.module().cell.is_some()
+            && matches!(
+                self.scopes[self.current].names.get(name),
+                Some(Item::Function(existing)) if existing == qualified
+            )
+            && self
+                .function_module
+                .get(qualified)
+                .is_some_and(|&module| module != self.current)
     }
 
     fn declare_globals(&mut self, declaration: &ast::VariableDeclaration<'_>, exported: bool) {
