@@ -76,6 +76,7 @@ pub fn repl(
     let mut session = Session::new(project, board, stderr_color())?;
     session.set_start_options(options);
     let mut shown = Shown::default();
+    shown.quiet_finish = true;
     let started = session.start(&mut print_event);
     shown.outcome(&mut session, started.map(Edit::Started), Instant::now());
     if !session.is_running() {
@@ -85,7 +86,8 @@ pub fn repl(
     loop {
         match console.serve(&mut session, &mut shown) {
             Served::Nothing => {
-                if console.interrupted() && !console.terminal {
+                // SIGINT or SIGTERM from outside the line editor.
+                if console.interrupted() {
                     break;
                 }
                 console.poll(&mut session, &mut shown);
@@ -261,6 +263,9 @@ impl Console {
             }
         }
         self.run(session, shown, text);
+        // A Ctrl-C meant for the input that just ended is not one for the
+        // shell.
+        self.stop.store(false, Ordering::SeqCst);
         true
     }
 

@@ -133,11 +133,14 @@ pub fn watch(
 pub(crate) struct Shown {
     finished: bool,
     halted: bool,
+    /// A program that finished is no news (the shell's: it runs inputs
+    /// on, and nothing needs saving).
+    pub(crate) quiet_finish: bool,
 }
 
 impl Shown {
     pub(crate) fn program_status(&mut self, program: crate::device::ProgramStatus) {
-        if program.finished() && !self.finished {
+        if program.finished() && !self.finished && !self.quiet_finish {
             self.finished = true;
             status(
                 "Finished",
@@ -189,7 +192,10 @@ impl Shown {
                 return;
             }
         };
-        *self = Shown::default();
+        *self = Shown {
+            quiet_finish: self.quiet_finish,
+            ..Shown::default()
+        };
         match started {
             Started::Fresh => {}
             Started::Flashed { build_id, via } => status(

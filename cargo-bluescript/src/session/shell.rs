@@ -94,6 +94,12 @@ impl Session {
         }
         let linked = match built {
             Ok(linked) => linked,
+            Err(error) if error.is::<RegionFull>() => bail!(
+                "there is no room for this in the patch region ({} KiB), even with the old \
+                 code reclaimed: `.restart` starts afresh; a larger region is \
+                 BLUESCRIPT_PATCH_REGION_SIZE in the firmware's .cargo/config.toml",
+                device.shadow.runtime.patch_region_size / 1024
+            ),
             Err(error) => match error.downcast::<Unpatchable>() {
                 Ok(Unpatchable::NewTypes(missing)) => bail!(
                     "this needs run-time type information the running image lacks ({}): \
