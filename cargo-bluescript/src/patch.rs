@@ -361,7 +361,10 @@ impl Patcher {
     ) -> Result<PathBuf> {
         let script = self.work_dir.join(format!("patch{epoch}.ld"));
         let output = self.work_dir.join(format!("patch{epoch}.elf"));
-        std::fs::write(&script, link_script(self.toolchain.board, base, globals))?;
+        let mut symbols = globals.to_vec();
+        let intrinsics = image_intrinsics(object, image)?;
+        symbols.extend(intrinsics.found);
+        std::fs::write(&script, link_script(self.toolchain.board, base, &symbols))?;
         let mut command = Command::new(&self.lld);
         command
             .args(["-flavor", "gnu", "--no-undefined"])
@@ -369,7 +372,9 @@ impl Patcher {
             .arg("-T")
             .arg(&script)
             .arg(object);
-        if let Some(builtins) = &self.builtins {
+        // Only for what the image lacks: the linker would take an archive
+        // member for a symbol the script defines too.
+        if let Some(builtins) = self.builtins.as_ref().filter(|_| intrinsics.missing) {
             command.arg(builtins);
         }
         let result = command
@@ -385,6 +390,61 @@ impl Patcher {
         }
         Ok(output)
     }
+}
+
+/// The compiler intrinsics (`__aeabi_fmul`, `__mulsf3`, …) a patch calls.
+struct Intrinsics {
+    /// Those the image has, with their addresses: its copies are local
+    /// symbols, which `--just-symbols` does not offer, so a patch would
+    /// otherwise link its own from compiler-builtins (4 KiB for a float
+    /// multiply on a core without an FPU, more than some boards' patch
+    /// region).
+    found: Vec<(String, u32)>,
+    /// Some are not in the image: compiler-builtins is linked for them.
+    missing: bool,
+}
+
+fn image_intrinsics(object: &Path, image: &Path) -> Result<Intrinsics> {
+    let object_data = std::fs::read(object)?;
+    let object = object::File::parse(&*object_data)?;
+    let wanted: BTreeSet<&str> = object
+        .symbols()
+        .filter(|symbol| symbol.is_undefined())
+        .filter_map(|symbol| symbol.name().ok())
+        .filter(|name| name.starts_with("__") && !name.starts_with("__bs_"))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(Intrinsics {
+            found: Vec::new(),
+            missing: false,
+        });
+    }
+    let image_data = std::fs::read(image)?;
+    let image = object::File::parse(&*image_data)?;
+    let mut defined: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+    for symbol in image.symbols() {
+        if symbol.kind() != object::SymbolKind::Text || !symbol.is_definition() {
+            continue;
+        }
+        if let Some(name) = symbol.name().ok().filter(|name| wanted.contains(name)) {
+            defined
+                .entry(name)
+                .or_default()
+                .push(symbol.address() as u32);
+        }
+    }
+    // A name defined more than once is not one routine: left to the linker.
+    let found: Vec<(String, u32)> = defined
+        .into_iter()
+        .filter_map(|(name, addresses)| match addresses[..] {
+            [address] => Some((name.to_string(), address)),
+            _ => None,
+        })
+        .collect();
+    Ok(Intrinsics {
+        missing: found.len() < wanted.len(),
+        found,
+    })
 }
 
 /// [`Patcher::build`] fails with [`Unpatchable::NewTypes`] when the patch

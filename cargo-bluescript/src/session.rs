@@ -515,6 +515,19 @@ impl Session {
         }
     }
 
+    /// The shell's cells follow the patched program, if they still check
+    /// against it; otherwise the shell starts afresh.
+    fn shell_follows_scripts(&mut self) {
+        if let Some(shell) = &mut self.shell {
+            let followed = firmware::with_scripts(&self.project, |scripts| {
+                shell.replace_program(scripts).is_ok()
+            });
+            if !matches!(followed, Ok(true)) {
+                self.shell = None;
+            }
+        }
+    }
+
     /// Check, plan, build, apply, save. Everything up to the build happens
     /// before the device is touched, so a compile error never reaches it.
     fn patch(&mut self, events: &mut dyn FnMut(Event)) -> Result<Result<Edit, Unpatchable>> {
@@ -566,16 +579,6 @@ impl Session {
         };
         // Saves the shadow machine too (before the switch and after).
         device.apply_patch(&program, &plan, &linked, &mut timings)?;
-        // The shell's cells follow the patched program, if they still check
-        // against it; otherwise the shell starts afresh.
-        if let Some(shell) = &mut self.shell {
-            let followed = firmware::with_scripts(&self.project, |scripts| {
-                shell.replace_program(scripts).is_ok()
-            });
-            if !matches!(followed, Ok(true)) {
-                self.shell = None;
-            }
-        }
         let functions = plan
             .functions
             .iter()
@@ -585,7 +588,7 @@ impl Session {
                 new: plan.new_slots.iter().any(|(n, _)| n == name),
             })
             .collect();
-        Ok(Ok(Edit::Patched(Patched {
+        let patched = Patched {
             functions,
             address: linked.base,
             bytes: linked.bytes.len(),
@@ -594,6 +597,8 @@ impl Session {
             at_safe_point: plan.needs_safe_point,
             appended_top_level: false,
             timings,
-        })))
+        };
+        self.shell_follows_scripts();
+        Ok(Ok(Edit::Patched(patched)))
     }
 }

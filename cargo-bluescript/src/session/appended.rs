@@ -97,6 +97,7 @@ impl Session {
         device.shadow.main_source = Some(new.text.clone());
         device.shadow.top_level_fingerprint = program.top_level_fingerprint;
         device.save_shadow()?;
+        self.shell_follows_scripts();
         Ok(Some(Edit::Patched(patched)))
     }
 }
