@@ -51,15 +51,15 @@ impl BuildLog for StderrLog {
 /// A cargo-style status line on stderr: `    Finished build in 2.1 s`.
 pub fn status(verb: &str, message: &str) {
     if std::io::stderr().is_terminal() {
-        eprintln!("\x1b[1;32m{verb:>12}\x1b[0m {message}");
+        print_stderr(format!("\x1b[1;32m{verb:>12}\x1b[0m {message}"));
     } else {
-        eprintln!("{verb:>12} {message}");
+        print_stderr(format!("{verb:>12} {message}"));
     }
 }
 
 pub fn report_error(error: &anyhow::Error) {
     if let Some(errors) = error.downcast_ref::<ScriptErrors>() {
-        eprintln!("{}", errors.render(stderr_color()));
+        print_stderr(errors.render(stderr_color()));
         return;
     }
     let red = std::io::stderr().is_terminal();
@@ -68,9 +68,17 @@ pub fn report_error(error: &anyhow::Error) {
         text.push_str(&format!("\n\nCaused by:\n    {cause}"));
     }
     if red {
-        eprintln!("\x1b[1;31merror\x1b[0m: {text}");
+        print_stderr(format!("\x1b[1;31merror\x1b[0m: {text}"));
     } else {
-        eprintln!("error: {text}");
+        print_stderr(format!("error: {text}"));
+    }
+}
+
+/// A message's lines on stderr, or above the shell's prompt while it is
+/// shown (printed across it, they would break the line being typed).
+fn print_stderr(text: String) {
+    if let Err(text) = crate::repl::print_above_prompt(text) {
+        eprintln!("{text}");
     }
 }
 

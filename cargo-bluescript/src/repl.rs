@@ -20,7 +20,6 @@ use crate::watch::{print_event, Shown};
 use anyhow::{Context, Result};
 use bluescript_abi::host_request::Outcome;
 use bluescript_compiler::environment::needs_more_input;
-use rustyline::ExternalPrinter;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -30,6 +29,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod editor;
+pub(crate) use editor::print_above_prompt;
 
 /// How often the device is polled while the shell waits: for input, or for
 /// a cell to finish.
@@ -157,8 +157,6 @@ pub(crate) struct Console {
     stop: Arc<AtomicBool>,
     /// What the editor completes, renewed after each input.
     names: Arc<Mutex<Vec<String>>>,
-    /// The line editor's, which prints above its prompt; none for a pipe.
-    printer: Option<Box<dyn ExternalPrinter + Send>>,
     /// The editor shows its prompt (and owns the terminal's line).
     prompt_shown: bool,
     /// Output after its last newline, held while the prompt is shown.
@@ -179,7 +177,7 @@ impl Console {
         let names = Arc::new(Mutex::new(session.names()));
         let (inputs, received) = mpsc::channel();
         let (ready, next) = mpsc::channel();
-        let printer = if terminal {
+        if terminal {
             status(
                 "Shell",
                 &format!(
@@ -187,23 +185,21 @@ impl Console {
                     session.board()
                 ),
             );
-            Some(editor::spawn(
+            editor::spawn(
                 history_path(&project.state_dir()),
                 names.clone(),
                 inputs,
                 next,
-            )?)
+            )?;
         } else {
             spawn_pipe_reader(inputs, next);
-            None
-        };
+        }
         Ok(Console {
             received,
             ready,
             terminal,
             stop,
             names,
-            printer,
             prompt_shown: true,
             unfinished: Vec::new(),
             failures: 0,
@@ -227,7 +223,7 @@ impl Console {
             Err(TryRecvError::Empty) => return Served::Nothing,
             Err(TryRecvError::Disconnected) => return Served::End,
         };
-        self.prompt_shown = false;
+        self.set_prompt_shown(false);
         let served = match input {
             Input::End | Input::Members(..) => return Served::End,
             Input::Interrupted => Served::Interrupted,
@@ -240,7 +236,7 @@ impl Console {
         };
         *self.names.lock().expect("never poisoned") = session.names();
         let _ = std::io::stdout().flush();
-        self.prompt_shown = true;
+        self.set_prompt_shown(true);
         if self.ready.send(()).is_err() {
             return Served::End;
         }
@@ -393,23 +389,29 @@ impl Console {
     /// Prints the program's output: above the prompt, a whole line at a
     /// time, while the editor shows one.
     pub(crate) fn show(&mut self, output: &[Output]) {
-        match &mut self.printer {
-            Some(printer) if self.prompt_shown => {
-                for chunk in output {
-                    self.unfinished.extend_from_slice(&chunk.bytes);
-                }
-                if let Some(end) = self.unfinished.iter().rposition(|&b| b == b'\n') {
-                    let lines: Vec<u8> = self.unfinished.drain(..=end).collect();
-                    let text = String::from_utf8_lossy(&lines[..end]).into_owned();
-                    let _ = printer.print(text);
-                }
+        if !(self.terminal && self.prompt_shown) {
+            if !self.unfinished.is_empty() {
+                let _ = std::io::stdout().write_all(&std::mem::take(&mut self.unfinished));
             }
-            _ => {
-                if !self.unfinished.is_empty() {
-                    let _ = std::io::stdout().write_all(&std::mem::take(&mut self.unfinished));
-                }
-                let _ = write_output(output);
+            let _ = write_output(output);
+            return;
+        }
+        for chunk in output {
+            self.unfinished.extend_from_slice(&chunk.bytes);
+        }
+        if let Some(end) = self.unfinished.iter().rposition(|&b| b == b'\n') {
+            let lines: Vec<u8> = self.unfinished.drain(..=end).collect();
+            let text = String::from_utf8_lossy(&lines[..end]).into_owned();
+            if let Err(text) = editor::print_above_prompt(text) {
+                println!("{text}");
             }
+        }
+    }
+
+    fn set_prompt_shown(&mut self, shown: bool) {
+        self.prompt_shown = shown;
+        if self.terminal {
+            editor::set_prompt_shown(shown);
         }
     }
 

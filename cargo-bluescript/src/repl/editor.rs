@@ -14,11 +14,37 @@ use rustyline::history::FileHistory;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Config, Context, Editor, ExternalPrinter, Helper};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const PROMPT: &str = "bs> ";
+
+/// The editor's printer, which prints above the prompt, and whether the
+/// prompt is shown: then the terminal's last line is the editor's, and
+/// whatever else is printed (the program's output, `watch`'s status lines)
+/// must go through it.
+static ABOVE_PROMPT: Mutex<Option<Box<dyn ExternalPrinter + Send>>> = Mutex::new(None);
+static PROMPT_SHOWN: AtomicBool = AtomicBool::new(false);
+
+/// Prints `text` (whole lines, without the last newline) above the prompt;
+/// gives it back when no prompt is shown, for the caller to print.
+pub(crate) fn print_above_prompt(text: String) -> Result<(), String> {
+    if !PROMPT_SHOWN.load(Ordering::SeqCst) {
+        return Err(text);
+    }
+    match ABOVE_PROMPT.lock().expect("never poisoned").as_mut() {
+        Some(printer) => printer.print(text).map_err(|_| String::new()),
+        None => Err(text),
+    }
+}
+
+/// Whether the editor shows its prompt (from when the next input is asked
+/// for until one was read).
+pub(super) fn set_prompt_shown(shown: bool) {
+    PROMPT_SHOWN.store(shown, Ordering::SeqCst);
+}
 
 /// Words a script starts statements and expressions with.
 const KEYWORDS: &[&str] = &[
@@ -140,13 +166,12 @@ impl Helper for ShellHelper {}
 
 /// Starts the editor on its own thread: each line (or lines, while
 /// incomplete) goes to `inputs`, and the next prompt waits for `next`.
-/// Returns the printer through which output is shown above the prompt.
 pub(super) fn spawn(
     history: PathBuf,
     names: Arc<Mutex<Vec<String>>>,
     inputs: Sender<Input>,
     next: Receiver<()>,
-) -> Result<Box<dyn ExternalPrinter + Send>> {
+) -> Result<()> {
     let config = Config::builder().auto_add_history(true).build();
     let mut editor: Editor<ShellHelper, FileHistory> =
         Editor::with_config(config).context("cannot start the line editor")?;
@@ -159,6 +184,8 @@ pub(super) fn spawn(
     let printer = editor
         .create_external_printer()
         .context("cannot start the line editor's printer")?;
+    *ABOVE_PROMPT.lock().expect("never poisoned") = Some(Box::new(printer));
+    set_prompt_shown(true);
     std::thread::spawn(move || loop {
         let input = match editor.readline(PROMPT) {
             Ok(line) => Input::Text(line),
@@ -172,5 +199,5 @@ pub(super) fn spawn(
             return;
         }
     });
-    Ok(Box::new(printer))
+    Ok(())
 }
