@@ -104,6 +104,15 @@ pub fn repl(
     })
 }
 
+/// Whether this process is in the foreground of its terminal.
+fn in_foreground() -> bool {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain queries of this process and its standard input.
+    return unsafe { libc::tcgetpgrp(0) == libc::getpgrp() };
+    #[cfg(not(target_os = "linux"))]
+    true
+}
+
 /// Reads piped input: one input per line, more lines while it is
 /// incomplete; the next input only once the last one was served.
 fn spawn_pipe_reader(inputs: Sender<Input>, next: Receiver<()>) {
@@ -173,7 +182,10 @@ impl Console {
         session: &mut Session,
         stop: Arc<AtomicBool>,
     ) -> Result<Console> {
-        let terminal = std::io::stdin().is_terminal();
+        let on_terminal = std::io::stdin().is_terminal();
+        // A job in the background is stopped as soon as it reads its
+        // terminal: it takes no input (`watch &` just watches).
+        let terminal = on_terminal && in_foreground();
         let names = Arc::new(Mutex::new(session.names()));
         let (inputs, received) = mpsc::channel();
         let (ready, next) = mpsc::channel();
@@ -191,7 +203,7 @@ impl Console {
                 inputs,
                 next,
             )?;
-        } else {
+        } else if !on_terminal {
             spawn_pipe_reader(inputs, next);
         }
         Ok(Console {
