@@ -52,11 +52,21 @@ pub struct Reading {
 /// branch depends on them), so that the instructions between two readings
 /// are counted exactly under QEMU's `-icount`.
 pub fn read() -> Reading {
-    if let Some(count) = arch::instructions_retired() {
-        // The core counts instructions itself (RISC-V: `minstret`).
+    // The core counts instructions itself (RISC-V: `minstret`). Read with
+    // the tick masked, so that the count and the ticks run are of the same
+    // moment: a tick in between would pair a count before it with the
+    // interrupts after it.
+    // (Where the core does not count, the first call is a constant `None`
+    // and nothing is masked.)
+    let counted = arch::instructions_retired().and_then(|_| {
+        critical_section::with(|_| {
+            arch::instructions_retired().map(|count| (count, crate::time::ticks()))
+        })
+    });
+    if let Some((count, interrupts)) = counted {
         return Reading {
             ticks: count,
-            interrupts: crate::time::ticks(),
+            interrupts,
             at_tick_edge: false,
         };
     }
