@@ -439,7 +439,8 @@ impl ProgramOutput for SerialOutput {
 }
 
 /// What a read with a timeout gives a `SerialLink`: `Ok(0)` when nothing
-/// came in time; the end of the stream is an error saying `closed`.
+/// came in time, or when a signal (Ctrl-C for the shell's input) cut the
+/// wait short; the end of the stream is an error saying `closed`.
 fn received(read: io::Result<usize>, closed: &str) -> io::Result<usize> {
     match read {
         Ok(0) => Err(io::Error::new(io::ErrorKind::UnexpectedEof, closed)),
@@ -447,7 +448,7 @@ fn received(read: io::Result<usize>, closed: &str) -> io::Result<usize> {
         Err(error)
             if matches!(
                 error.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
             ) =>
         {
             Ok(0)
@@ -620,6 +621,15 @@ pub(crate) mod tests {
     use crate::connection::faults::{Device, Faults, FaultyLink};
     use bluescript_serial_agent::memory::MemoryTarget;
     use bluescript_serial_agent::Agent;
+
+    #[test]
+    fn a_signal_during_a_read_is_no_cut_link() {
+        let interrupted = io::Error::from(io::ErrorKind::Interrupted);
+        assert_eq!(received(Err(interrupted), "closed").unwrap(), 0);
+        assert!(received(Ok(0), "closed").is_err());
+        let reset = io::Error::from(io::ErrorKind::ConnectionReset);
+        assert!(received(Err(reset), "closed").is_err());
+    }
 
     /// Where [`fake_board`]'s memory starts.
     pub(crate) const RAM: u32 = 0x2000_0000;
