@@ -30,6 +30,19 @@ fn next_line(shell: &mut Watch, timeout: Duration) -> String {
     shell.expect_stdout(timeout, "at all", |_| true)
 }
 
+/// Sends each input and checks its answer, if it has one: the first
+/// answer waits for the firmware to be built.
+fn send_expecting_answers(shell: &mut Watch, inputs: &[(&str, Option<&str>)]) {
+    let mut timeout = START;
+    for (input, answer) in inputs {
+        shell.send(&format!("{input}\n"));
+        if let Some(answer) = answer {
+            assert_eq!(next_line(shell, timeout), *answer, "after `{input}`");
+            timeout = ANSWER;
+        }
+    }
+}
+
 #[test]
 fn a_piped_session_answers_keeps_declarations_and_goes_on_after_errors() {
     let project = Project::new("shell");
@@ -53,13 +66,7 @@ fn a_piped_session_answers_keeps_declarations_and_goes_on_after_errors() {
         ("names.push('c'); names", Some("[ 'a', 'b', 'c' ]")),
         (".type gain", Some("float")),
     ];
-    for (i, (input, answer)) in inputs.iter().enumerate() {
-        shell.send(&format!("{input}\n"));
-        if let Some(answer) = answer {
-            let timeout = if i == 2 { START } else { ANSWER };
-            assert_eq!(next_line(&mut shell, timeout), *answer, "after `{input}`");
-        }
-    }
+    send_expecting_answers(&mut shell, &inputs);
     // A type error changes nothing: the line after it runs.
     shell.send("step(true)\ndouble(5)\n");
     assert_eq!(next_line(&mut shell, ANSWER), "10");
@@ -84,6 +91,42 @@ fn a_piped_session_answers_keeps_declarations_and_goes_on_after_errors() {
     );
     // Piped input that had errors fails, as a script would.
     assert!(!status.success());
+}
+
+#[test]
+fn inputs_declare_classes_and_new_types_and_the_program_dispatches_to_them() {
+    let project = Project::new("classes");
+    project.write_script(
+        "class Shape {\n  area(): integer { return 1 }\n}\n\
+         function total(s: Shape): integer { return s.area() + 100 }\n",
+    );
+    let mut shell = shell(&project);
+    let inputs = [
+        (
+            "class Square extends Shape {\n  side: integer\n  constructor(side: integer) { super(); this.side = side }\n  area(): integer { return this.side * this.side }\n}",
+            None,
+        ),
+        // The program's function called `area` directly while nothing
+        // overrode it; now it dispatches.
+        ("total(new Square(3))", Some("109")),
+        ("let shapes: Shape[] = [new Square(2), new Shape()]", None),
+        ("shapes[0].area() + shapes[1].area()", Some("5")),
+        ("let twice = (x: integer) => x * 2", None),
+        ("twice(21)", Some("42")),
+        // Through `any`: the class's descriptor finds the method by name.
+        ("let boxed: any = new Square(4)", None),
+        ("boxed.area() + boxed.side", Some("20")),
+    ];
+    send_expecting_answers(&mut shell, &inputs);
+    // An input that failed declared no class: the name is free again, for
+    // another shape of it.
+    shell.send("class Probe { n: integer; constructor() { this.n = [1][3] } }; new Probe()\n");
+    shell.expect_stderr(ANSWER, "<repl 9>:1:");
+    shell.send("class Probe { s: string; constructor() { this.s = 'fresh' } }\nnew Probe().s\n");
+    assert_eq!(next_line(&mut shell, ANSWER), "fresh");
+    shell.send("shapes.length\n");
+    assert_eq!(next_line(&mut shell, ANSWER), "2");
+    assert!(!shell.finish(ANSWER).success());
 }
 
 #[test]

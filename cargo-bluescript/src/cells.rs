@@ -3,7 +3,9 @@
 //! any patched function, its own function runs once from the host-request
 //! mailbox, and the globals it declares are placed at the top of the patch
 //! region, which compacting never moves, with those that hold values in a
-//! table the collector reads (`__bs_host_roots`).
+//! table the collector reads (`__bs_host_roots`). The descriptors of the
+//! types it declares go right below them (`Patcher::build_cell`), once
+//! their size is known.
 
 use crate::patch::{self, PatchData, PatchPlan, Plan};
 use crate::shadow::{GlobalRecord, RegionFull, Shadow};
@@ -100,6 +102,7 @@ fn place_globals(
         bytes,
         globals: records,
         host_roots,
+        descriptors: Default::default(),
     }))
 }
 

@@ -7,11 +7,10 @@ use crate::connection::CoreAccess;
 use crate::shadow::{FunctionRecord, GlobalRecord, PendingPatch, RegionFull, Shadow, SlotSwitch};
 use crate::toolchain::Toolchain;
 use anyhow::{anyhow, bail, Context, Result};
-use bluescript_abi::symbols::prefix;
 use bluescript_compiler::codegen::{
-    generate_patch, global_symbol, patch_symbol, SlotMap, PATCH_RUSTC_OPTIONS,
+    generate_descriptors, generate_patch, global_symbol, patch_symbol, SlotMap, PATCH_RUSTC_OPTIONS,
 };
-use bluescript_compiler::ir::{self, Function};
+use bluescript_compiler::ir::{self, Function, Ty};
 use object::{Object, ObjectSection, ObjectSymbol};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -195,6 +194,9 @@ pub struct PatchData {
     pub globals: BTreeMap<String, GlobalRecord>,
     /// The new host roots table, if the roots changed.
     pub host_roots: Option<u32>,
+    /// The descriptors of the types the cell declares, by symbol: they
+    /// are the shadow machine's once the cell has run.
+    pub descriptors: BTreeMap<String, u32>,
 }
 
 /// A function of a patch: its slot, its code's address (as a function
@@ -248,10 +250,7 @@ impl Patcher {
         data: Option<PatchData>,
         timings: &mut Timings,
     ) -> Result<LinkedPatch> {
-        let mut patch =
-            self.build_with(shadow, program, plan, Some((entry, data.as_ref())), timings)?;
-        patch.data = data;
-        Ok(patch)
+        self.build_with(shadow, program, plan, Some((entry, data.as_ref())), timings)
     }
 
     fn build_with(
@@ -265,7 +264,7 @@ impl Patcher {
         let epoch = shadow.epoch + 1;
         let slots = slot_map(shadow, plan);
         let entry = cell.map(|(entry, _)| entry);
-        let data = cell.and_then(|(_, data)| data);
+        let mut data = cell.and_then(|(_, data)| data.cloned());
         let functions: Vec<&Function> = plan
             .functions
             .iter()
@@ -273,14 +272,28 @@ impl Patcher {
             .chain(entry)
             .filter_map(|name| program.function(name))
             .collect();
-        let code = generate_patch(program, &functions, &slots, &shadow.exports, epoch);
-        let missing = missing_descriptors(&code, shadow);
-        if !missing.is_empty() {
-            return Err(Unpatchable::NewTypes(missing).into());
-        }
+        let source = generate_patch(program, &functions, &slots, &shadow.exports, epoch);
+        let missing: BTreeMap<String, Ty> = source
+            .descriptors
+            .into_iter()
+            .filter(|(symbol, _)| !shadow.defines_descriptor(symbol))
+            .collect();
 
         let started = Instant::now();
-        let object = self.compile(&code, epoch)?;
+        let object = self.compile(&source.code, &format!("patch{epoch}"))?;
+        if !missing.is_empty() {
+            // A cell may declare types: their descriptors go with its data,
+            // which nothing moves. An edit's would be overwritten by
+            // compacting while objects still point to them.
+            if cell.is_none() {
+                return Err(Unpatchable::NewTypes(missing.into_keys().collect()).into());
+            }
+            let below = data.take().unwrap_or_else(|| PatchData {
+                address: shadow.code_end(),
+                ..PatchData::default()
+            });
+            data = Some(self.place_descriptors(shadow, program, &slots, &missing, below, epoch)?);
+        }
         timings.compile = started.elapsed();
 
         let started = Instant::now();
@@ -293,17 +306,25 @@ impl Patcher {
         // (the same address but on boards with a code alias).
         let board = self.toolchain.board;
         let run_base = board.memory.executable_address(base);
-        // Globals the image lacks: those of earlier cells, and this one's.
-        let globals: Vec<(String, u32)> = shadow
+        // Globals and descriptors the image lacks: those of earlier cells,
+        // and this one's.
+        let mut symbols: BTreeMap<String, u32> = shadow
             .globals
             .iter()
             .filter(|(_, global)| shadow.in_patch_region(global.address))
             .chain(data.iter().flat_map(|data| &data.globals))
             .map(|(name, global)| (global_symbol(name), global.address))
-            .collect::<BTreeMap<_, _>>()
-            .into_iter()
             .collect();
-        let linked = self.link(&object, &shadow.image, run_base, &globals, epoch)?;
+        symbols.extend(shadow.cell_descriptors.clone());
+        symbols.extend(data.iter().flat_map(|data| data.descriptors.clone()));
+        let symbols: Vec<(String, u32)> = symbols.into_iter().collect();
+        let linked = self.link(
+            &object,
+            &shadow.image,
+            run_base,
+            &symbols,
+            &format!("patch{epoch}"),
+        )?;
         let mut patch = extract(
             &linked,
             board,
@@ -315,21 +336,79 @@ impl Patcher {
         )?;
         patch.base = base;
         shadow.ensure_fits(base, patch.bytes.len() as u32)?;
-        if let Some(data) = data {
+        if let Some(data) = &data {
             if base + patch.bytes.len() as u32 > data.address {
-                return Err(RegionFull {
-                    kib: shadow.runtime.patch_region_size / 1024,
-                }
-                .into());
+                return Err(self.region_full(shadow));
             }
         }
+        patch.data = data;
         timings.link = started.elapsed();
         Ok(patch)
     }
 
-    fn compile(&self, code: &str, epoch: u32) -> Result<PathBuf> {
-        let source = self.work_dir.join(format!("patch{epoch}.rs"));
-        let object = self.work_dir.join(format!("patch{epoch}.o"));
+    fn region_full(&self, shadow: &Shadow) -> anyhow::Error {
+        RegionFull {
+            kib: shadow.runtime.patch_region_size / 1024,
+        }
+        .into()
+    }
+
+    /// Compiles and links the descriptors `wanted` (and those they need
+    /// that the device lacks) right below `data`, the cell's globals;
+    /// returns the cell's data with them.
+    fn place_descriptors(
+        &self,
+        shadow: &Shadow,
+        program: &ir::Program,
+        slots: &SlotMap,
+        wanted: &BTreeMap<String, Ty>,
+        data: PatchData,
+        epoch: u32,
+    ) -> Result<PatchData> {
+        let (code, defined) =
+            generate_descriptors(program, slots, &shadow.exports, wanted, &|symbol| {
+                shadow.defines_descriptor(symbol)
+            });
+        let name = format!("types{epoch}");
+        let object = self.compile(&code, &name)?;
+        let board = self.toolchain.board;
+        let earlier: Vec<(String, u32)> = shadow.cell_descriptors.clone().into_iter().collect();
+        let link_at = |base: u32| -> Result<(LinkedPatch, PathBuf)> {
+            let run_base = board.memory.executable_address(base);
+            let linked = self.link(&object, &shadow.image, run_base, &earlier, &name)?;
+            let chunk = extract(&linked, board, run_base, slots, &[], None, epoch)?;
+            Ok((chunk, linked))
+        };
+        // Its size first, then where it goes: linked again there. The
+        // caller checks that the patch's code ends below.
+        let (trial, _) = link_at(shadow.runtime.patch_region)?;
+        let base = data
+            .address
+            .checked_sub(trial.bytes.len() as u32)
+            .filter(|base| *base >= shadow.runtime.patch_region)
+            .ok_or_else(|| self.region_full(shadow))?
+            & !7;
+        let (chunk, linked) = link_at(base)?;
+        let room = (data.address - base) as usize;
+        if chunk.bytes.len() > room {
+            bail!("internal error: the descriptors grew when linked at their place");
+        }
+        let mut bytes = chunk.bytes;
+        bytes.resize(room, 0);
+        bytes.extend(data.bytes);
+        let mut descriptors = data.descriptors;
+        descriptors.extend(symbol_addresses(&linked, &defined)?);
+        Ok(PatchData {
+            address: base,
+            bytes,
+            descriptors,
+            ..data
+        })
+    }
+
+    fn compile(&self, code: &str, name: &str) -> Result<PathBuf> {
+        let source = self.work_dir.join(format!("{name}.rs"));
+        let object = self.work_dir.join(format!("{name}.o"));
         std::fs::write(&source, code)?;
         let output = rustc_command(
             &self.toolchain.rustc,
@@ -357,10 +436,10 @@ impl Patcher {
         image: &Path,
         base: u32,
         globals: &[(String, u32)],
-        epoch: u32,
+        name: &str,
     ) -> Result<PathBuf> {
-        let script = self.work_dir.join(format!("patch{epoch}.ld"));
-        let output = self.work_dir.join(format!("patch{epoch}.elf"));
+        let script = self.work_dir.join(format!("{name}.ld"));
+        let output = self.work_dir.join(format!("{name}.elf"));
         let mut symbols = globals.to_vec();
         let intrinsics = image_intrinsics(object, image)?;
         symbols.extend(intrinsics.found);
@@ -404,6 +483,13 @@ struct Intrinsics {
     missing: bool,
 }
 
+/// Whether rustc's code may call `name` without declaring it: compiler
+/// intrinsics, and the C memory and string routines LLVM turns loops into.
+fn is_intrinsic(name: &str) -> bool {
+    const LIBC: &[&str] = &["memcpy", "memmove", "memset", "memcmp", "bcmp", "strlen"];
+    (name.starts_with("__") && !name.starts_with("__bs_")) || LIBC.contains(&name)
+}
+
 fn image_intrinsics(object: &Path, image: &Path) -> Result<Intrinsics> {
     let object_data = std::fs::read(object)?;
     let object = object::File::parse(&*object_data)?;
@@ -411,7 +497,7 @@ fn image_intrinsics(object: &Path, image: &Path) -> Result<Intrinsics> {
         .symbols()
         .filter(|symbol| symbol.is_undefined())
         .filter_map(|symbol| symbol.name().ok())
-        .filter(|name| name.starts_with("__") && !name.starts_with("__bs_"))
+        .filter(|name| is_intrinsic(name))
         .collect();
     if wanted.is_empty() {
         return Ok(Intrinsics {
@@ -450,17 +536,6 @@ fn image_intrinsics(object: &Path, image: &Path) -> Result<Intrinsics> {
 /// [`Patcher::build`] fails with [`Unpatchable::NewTypes`] when the patch
 /// would need descriptors the image lacks.
 impl std::error::Error for Unpatchable {}
-
-/// The descriptors a patch's code refers to that the image does not define.
-fn missing_descriptors(code: &str, shadow: &Shadow) -> Vec<String> {
-    code.lines()
-        .filter_map(|line| line.trim().strip_prefix("static "))
-        .filter_map(|rest| rest.split(':').next())
-        .filter(|symbol| symbol.starts_with(prefix::TYPE) || symbol.starts_with(prefix::CLASS))
-        .filter(|symbol| !shadow.descriptors.contains(*symbol))
-        .map(str::to_string)
-        .collect()
-}
 
 /// The linker script that places a patch's code at `base`, the next free
 /// address of the patch region: code first, then constants and data. On a
@@ -517,6 +592,22 @@ fn slot_map(shadow: &Shadow, plan: &PatchPlan) -> SlotMap {
         .collect();
     slots.extend(plan.new_slots.iter().cloned());
     slots
+}
+
+/// The addresses of `names` in the linked ELF at `elf_path`.
+fn symbol_addresses(elf_path: &Path, names: &[String]) -> Result<BTreeMap<String, u32>> {
+    let data = std::fs::read(elf_path)?;
+    let elf = object::File::parse(&*data)?;
+    names
+        .iter()
+        .map(|name| {
+            let symbol = elf
+                .symbols()
+                .find(|s| s.name() == Ok(name.as_str()))
+                .ok_or_else(|| anyhow!("the linked descriptors lack `{name}`"))?;
+            Ok((name.clone(), symbol.address() as u32))
+        })
+        .collect()
 }
 
 fn extract(
@@ -782,17 +873,19 @@ pub(crate) mod tests {
             data_floor: None,
             host_roots: 0,
             main_source: None,
+            cell_descriptors: Default::default(),
         }
     }
 
     #[test]
-    fn a_patch_may_use_only_the_descriptors_of_the_image() {
-        let shadow = shadow_of(BASE);
-        let code = "unsafe extern \"C\" {\n    static __bs_class_Point: u32;\n    static __bs_type_Point_u5b__u5d_: u32;\n    static __bs_g_n: i32;\n}";
-        assert_eq!(
-            missing_descriptors(code, &shadow),
-            ["__bs_type_Point_u5b__u5d_"]
-        );
+    fn the_device_has_the_images_descriptors_and_those_of_cells_that_ran() {
+        let mut shadow = shadow_of(BASE);
+        assert!(shadow.defines_descriptor("__bs_class_Point"));
+        assert!(!shadow.defines_descriptor("__bs_type_Point_u5b__u5d_"));
+        shadow
+            .cell_descriptors
+            .insert("__bs_type_Point_u5b__u5d_".into(), 0x2000_4000);
+        assert!(shadow.defines_descriptor("__bs_type_Point_u5b__u5d_"));
     }
 
     pub(crate) const BASE: &str =
@@ -1100,8 +1193,8 @@ pub(crate) mod tests {
 
         let patcher = Patcher::new(toolchain, dir.path()).unwrap();
         let source = sum_patch_source();
-        let object = patcher.compile(&source, 1).unwrap();
-        let linked = patcher.link(&object, &image, base, &[], 1).unwrap();
+        let object = patcher.compile(&source, "patch1").unwrap();
+        let linked = patcher.link(&object, &image, base, &[], "patch1").unwrap();
         let slots: SlotMap = [("sum".to_string(), 0)].into();
         let patch = extract(&linked, board, base, &slots, &["sum".to_string()], None, 1).unwrap();
         let entry = patch.functions[0].address;
@@ -1165,8 +1258,10 @@ pub(crate) mod tests {
         let data_base = 0x3fcc_e400;
         let run_base = board.memory.executable_address(data_base);
         assert_eq!(run_base, 0x403c_e400);
-        let object = patcher.compile(&sum_patch_source(), 1).unwrap();
-        let linked = patcher.link(&object, &image, run_base, &[], 1).unwrap();
+        let object = patcher.compile(&sum_patch_source(), "patch1").unwrap();
+        let linked = patcher
+            .link(&object, &image, run_base, &[], "patch1")
+            .unwrap();
         let slots: SlotMap = [("sum".to_string(), 0)].into();
         let patch = extract(
             &linked,

@@ -97,6 +97,11 @@ pub struct Shadow {
     /// can run without a restart.
     #[serde(default)]
     pub main_source: Option<String>,
+    /// The descriptors of types that shell cells declared, by symbol, in
+    /// the data at the top of the patch region: recorded once their cell
+    /// ran to its end (a failed cell's types are not the shell's).
+    #[serde(default)]
+    pub cell_descriptors: BTreeMap<String, u32>,
 }
 
 /// A patch whose slots and epoch were sent to the device in one commit,
@@ -249,6 +254,7 @@ impl Shadow {
             data_floor: None,
             host_roots: 0,
             main_source: program.files.first().map(|file| file.text.clone()),
+            cell_descriptors: BTreeMap::new(),
         })
     }
 
@@ -310,6 +316,12 @@ impl Shadow {
             .into());
         }
         Ok(())
+    }
+
+    /// Whether the device has the descriptor `symbol`: the image's, or a
+    /// shell cell's.
+    pub fn defines_descriptor(&self, symbol: &str) -> bool {
+        self.descriptors.contains(symbol) || self.cell_descriptors.contains_key(symbol)
     }
 
     pub fn in_patch_region(&self, address: u32) -> bool {

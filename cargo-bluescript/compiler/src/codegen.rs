@@ -502,6 +502,12 @@ pub fn generate_image(
     out
 }
 
+/// A patch's source, and the descriptors its code refers to by symbol.
+pub struct PatchSource {
+    pub code: String,
+    pub descriptors: BTreeMap<String, Ty>,
+}
+
 /// A standalone crate holding new versions of `functions`, whose symbols are
 /// `patch_symbol(name, epoch)`.
 pub fn generate_patch(
@@ -510,7 +516,58 @@ pub fn generate_patch(
     slots: &SlotMap,
     exports: &[Export],
     epoch: u32,
-) -> String {
+) -> PatchSource {
+    let mut out = patch_prelude(program, exports);
+    let mut generator = Generator::new(slots, Calls::Slots, true, program);
+    push_native_items(&mut out, program);
+    for function in functions {
+        generator.function(function, &patch_symbol(&function.name, epoch));
+    }
+    // Descriptors are defined elsewhere (the image, or a shell cell's data):
+    // a patch refers to them.
+    let descriptors = generator.descriptors.take();
+    declare_descriptors(&mut out, descriptors.keys());
+    out.push_str(&generator.out);
+    PatchSource {
+        code: out,
+        descriptors,
+    }
+}
+
+/// A standalone crate defining the descriptors `wanted` (and the adapters
+/// through which the runtime calls their methods and closures) where
+/// `defined` says the device has none yet; it refers to the others. Used
+/// for the types a shell cell declares, placed where nothing moves them.
+/// Returns the source and the symbols it defines.
+pub fn generate_descriptors(
+    program: &Program,
+    slots: &SlotMap,
+    exports: &[Export],
+    wanted: &BTreeMap<String, Ty>,
+    defined: &dyn Fn(&str) -> bool,
+) -> (String, Vec<String>) {
+    let mut out = patch_prelude(program, exports);
+    let generator = Generator::new(slots, Calls::Slots, true, program);
+    generator
+        .descriptors
+        .borrow_mut()
+        .extend(wanted.iter().map(|(symbol, ty)| (symbol.clone(), *ty)));
+    let (descriptors, external) = generator.emit_descriptors_where(&|symbol| !defined(symbol));
+    declare_descriptors(&mut out, external.iter());
+    out.push_str(&descriptors);
+    let emitted = generator
+        .descriptors
+        .borrow()
+        .keys()
+        .filter(|symbol| !external.contains(*symbol))
+        .cloned()
+        .collect();
+    (out, emitted)
+}
+
+/// What every standalone crate starts with: the runtime, the globals and
+/// the drivers as externs, and the helpers.
+fn patch_prelude(program: &Program, exports: &[Export]) -> String {
     let mut out = String::from("#![no_std]\n#![allow(warnings)]\nunsafe extern \"C\" {\n");
     out.push_str(RUNTIME_EXTERNS);
     for global in &program.globals {
@@ -527,19 +584,15 @@ pub fn generate_patch(
     out.push_str("}\n");
     push_helpers(&mut out);
     out.push_str(roots::ROOT_FRAME);
-    let mut generator = Generator::new(slots, Calls::Slots, true, program);
-    push_native_items(&mut out, program);
-    for function in functions {
-        generator.function(function, &patch_symbol(&function.name, epoch));
-    }
-    // Descriptors are the image's: a patch refers to them.
+    out
+}
+
+fn declare_descriptors<'a>(out: &mut String, symbols: impl Iterator<Item = &'a String>) {
     out.push_str("unsafe extern \"C\" {\n");
-    for symbol in generator.descriptors.borrow().keys() {
+    for symbol in symbols {
         let _ = writeln!(out, "    static {symbol}: u32;");
     }
     out.push_str("}\n");
-    out.push_str(&generator.out);
-    out
 }
 
 /// The Rust items of top-level `code` templates.

@@ -171,7 +171,7 @@ impl Environment {
     /// written as scripts write types; the environment does not change.
     pub fn type_of(&self, text: &str) -> Result<String, Vec<Diagnostic>> {
         let cell = self.check_cell(text)?;
-        Ok(match printed_value(&cell) {
+        Ok(match cell.program.answer {
             Some(ty) => ty.to_string(),
             None => "void".to_string(),
         })
@@ -255,7 +255,7 @@ impl Environment {
         let Ok(cell) = self.check_cell(text) else {
             return Vec::new();
         };
-        match printed_value(&cell).map(Ty::non_null) {
+        match cell.program.answer.map(Ty::non_null) {
             Some(Ty::String) => fixed(STRING_MEMBERS),
             Some(Ty::Array(_) | Ty::Uint8Array | Ty::FixedArray) => fixed(ARRAY_MEMBERS),
             Some(Ty::Class(name)) => cell
@@ -282,20 +282,6 @@ impl Environment {
 
 /// The type of the value a cell prints as its answer: its last
 /// expression's.
-fn printed_value(cell: &Cell) -> Option<super::ir::Ty> {
-    use super::ir::{PrintPiece, StmtKind};
-    match &cell.function.body.last()?.kind {
-        StmtKind::Print {
-            to_stderr: false,
-            pieces,
-        } => match &pieces[..] {
-            [PrintPiece::Value(value)] => Some(value.ty),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
 /// The program's sources, as read when it was checked: later checks read
 /// nothing.
 struct Sources {
@@ -399,15 +385,11 @@ mod tests {
         cell
     }
 
-    fn printed(cell: &Cell) -> Option<Ty> {
-        printed_value(cell)
-    }
-
     #[test]
     fn a_cell_uses_the_programs_globals_functions_classes_and_drivers() {
         let mut environment = environment(PROGRAM, &NoFiles);
         let cell = accepted(&mut environment, "double(count) + new Point(3).x");
-        assert_eq!(printed(&cell), Some(Ty::Integer));
+        assert_eq!(cell.program.answer, Some(Ty::Integer));
         assert_eq!(cell.function.name, "<cell 1>");
         assert!(is_cell_function(&cell.function.name));
         assert_eq!(cell.function.signature.ret, Ty::Void);
@@ -415,12 +397,14 @@ mod tests {
         assert!(cell.globals.is_empty() && cell.functions.is_empty());
         // A statement prints nothing more than it does in a program.
         let cell = accepted(&mut environment, "led_set(true)\ncount = 5");
-        assert_eq!(printed(&cell), None);
+        assert_eq!(cell.program.answer, None);
         assert_eq!(cell.function.body.len(), 2);
         // A void call is no value to print.
         let cell = accepted(&mut environment, "led_set(false)");
-        assert_eq!(printed(&cell), None);
+        assert_eq!(cell.program.answer, None);
         assert_eq!(cell.file.name, "<repl 3>");
+        // Nor is a value the input prints itself.
+        assert_eq!(environment.type_of("console.log(1)").unwrap(), "void");
     }
 
     #[test]
@@ -443,7 +427,7 @@ mod tests {
         assert_eq!(functions, ["triple", "Pair.constructor"]);
         assert_eq!(cell.classes.len(), 1);
         let cell = accepted(&mut environment, "triple(total) + new Pair().a");
-        assert_eq!(printed(&cell), Some(Ty::Integer));
+        assert_eq!(cell.program.answer, Some(Ty::Integer));
         assert_eq!(cell.function.references, ["Pair.constructor", "triple"]);
         // An arrow made in a cell is a function of its own.
         let cell = accepted(&mut environment, "setTimeout(() => { total++ }, 10)");
@@ -475,7 +459,7 @@ mod tests {
         assert!(environment.check_cell("broken").is_err());
         let cell = accepted(&mut environment, "total * 2");
         assert_eq!(cell.file.name, "<repl 2>");
-        assert_eq!(printed(&cell), Some(Ty::Integer));
+        assert_eq!(cell.program.answer, Some(Ty::Integer));
         let cell = accepted(&mut environment, "let broken = 'fixed'");
         assert_eq!(cell.globals[0].ty, Ty::String);
     }
@@ -605,7 +589,7 @@ mod tests {
         let program = environment.replace_program(&version(&patched)).unwrap();
         assert!(program.function("half").is_some() && program.function("<cell 1>").is_some());
         let cell = accepted(&mut environment, "half(t)");
-        assert_eq!(printed(&cell), Some(Ty::Integer));
+        assert_eq!(cell.program.answer, Some(Ty::Integer));
         // Without `double`, the first cell no longer checks: nothing changes.
         let errors = environment
             .replace_program(&version("let count = 0\n"))

@@ -311,6 +311,9 @@ pub struct Program {
     /// The script files, which `SourceSpan::file` indexes (the main
     /// script first).
     pub files: Vec<Arc<SourceFile>>,
+    /// The type of the value the last shell cell prints as its answer (a
+    /// `console.log` it ends with is no answer).
+    pub answer: Option<Ty>,
 }
 
 /// A class as the code generator needs it: its descriptor and methods.

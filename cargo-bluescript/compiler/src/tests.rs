@@ -174,7 +174,7 @@ fn returned_integers_and_floats_infer_a_float() {
     assert!(matches!(value.kind, ir::ExprKind::IntToFloat(_)));
     let slots = slots_for(&program);
     let functions: Vec<&ir::Function> = program.functions.iter().collect();
-    let code = generate_patch(&program, &functions, &slots, &led_exports(), 1);
+    let code = generate_patch(&program, &functions, &slots, &led_exports(), 1).code;
     if let Err(errors) = compile_for_device(&code) {
         panic!("rustc rejected the generated code:\n{errors}\n--- code ---\n{code}");
     }
@@ -492,7 +492,7 @@ fn generated_patches_compile_for_the_device() {
     let program = compiles(EVERYTHING);
     let slots = slots_for(&program);
     let functions: Vec<&ir::Function> = program.functions.iter().collect();
-    let code = generate_patch(&program, &functions, &slots, &led_exports(), 7);
+    let code = generate_patch(&program, &functions, &slots, &led_exports(), 7).code;
     assert!(code.contains("fn __bs_fn_tick__p7()"));
     let needed = compile_for_device(&code).unwrap_or_else(|errors| {
         panic!("rustc rejected the generated patch:\n{errors}\n--- code ---\n{code}")
@@ -650,7 +650,7 @@ fn imported_items_are_qualified_by_their_module_and_its_top_level_runs_first() {
         "{code}"
     );
     let functions: Vec<&ir::Function> = program.functions.iter().collect();
-    let patch = generate_patch(&program, &functions, &slots, &led_exports(), 1);
+    let patch = generate_patch(&program, &functions, &slots, &led_exports(), 1).code;
     if let Err(errors) = compile_for_device(&patch) {
         panic!("rustc rejected the generated code:\n{errors}\n--- code ---\n{patch}");
     }
@@ -1103,7 +1103,7 @@ fn string_code_compiles_for_the_device() {
     let program = compiles(STRINGS);
     let slots = slots_for(&program);
     let functions: Vec<&ir::Function> = program.functions.iter().collect();
-    let code = generate_patch(&program, &functions, &slots, &[], 3);
+    let code = generate_patch(&program, &functions, &slots, &[], 3).code;
     let needed = compile_for_device(&code).unwrap_or_else(|errors| {
         panic!("rustc rejected the generated patch:\n{errors}\n--- code ---\n{code}")
     });
@@ -1723,11 +1723,54 @@ fn a_cell_compiles_for_the_device_as_a_patch_does() {
     let slots = slots_for(&cell.program);
     let mut functions = vec![&cell.function];
     functions.extend(&cell.functions);
-    let code = generate_patch(&cell.program, &functions, &slots, &led_exports(), 3);
+    let code = generate_patch(&cell.program, &functions, &slots, &led_exports(), 3).code;
     let needed = compile_for_device(&code).unwrap_or_else(|errors| {
         panic!("rustc rejected the cell:\n{errors}\n--- code ---\n{code}")
     });
     // Like any patch, it reaches the image and the earlier cells' globals
     // through symbols: `total` is one.
     assert!(needed.iter().any(|s| s == "__bs_g_total"), "{needed:?}");
+}
+
+#[test]
+fn a_cell_defines_the_descriptors_of_its_types_and_refers_to_the_images() {
+    let scripts = Scripts {
+        main: source("class Shape { area(): integer { return 1 } }\n"),
+        dir: String::new(),
+        loader: &NoFiles,
+    };
+    let (environment, _) = environment::Environment::new(&scripts, &[]).expect("a valid program");
+    let cell = environment
+        .check_cell(
+            "class Square extends Shape { area(): integer { return 4 } }\n\
+             let squares: Square[] = [new Square()]\nlet f = (s: Shape) => s.area()",
+        )
+        .unwrap();
+    let slots = slots_for(&cell.program);
+    let mut functions = vec![&cell.function];
+    functions.extend(&cell.functions);
+    let patch = generate_patch(&cell.program, &functions, &slots, &[], 2);
+    let in_image = |symbol: &str| symbol == "__bs_class_Shape";
+    let wanted = patch
+        .descriptors
+        .into_iter()
+        .filter(|(symbol, _)| !in_image(symbol))
+        .collect();
+    let (code, defined) =
+        super::codegen::generate_descriptors(&cell.program, &slots, &[], &wanted, &in_image);
+    // The class, its array type and the closure's function type; a
+    // superclass the image has is the image's.
+    assert!(
+        defined.contains(&"__bs_class_Square".to_string()),
+        "{defined:?}"
+    );
+    assert!(
+        defined.len() >= 3 && !defined.iter().any(|s| in_image(s)),
+        "{defined:?}"
+    );
+    let needed = compile_for_device(&code).unwrap_or_else(|errors| {
+        panic!("rustc rejected the descriptors:\n{errors}\n--- code ---\n{code}")
+    });
+    assert!(needed.iter().any(|s| s == "__bs_class_Shape"), "{needed:?}");
+    assert!(!needed.iter().any(|s| defined.contains(s)), "{needed:?}");
 }

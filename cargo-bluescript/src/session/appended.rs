@@ -89,9 +89,13 @@ impl Session {
                 })))
             }
         };
-        let (_, mut patched) = self.apply_cell(&cell, timings)?;
+        let applied = self.apply_cell(&cell, timings)?;
+        let mut patched = applied.patched;
         patched.appended_top_level = true;
         let device = self.device.as_mut().expect("a program runs");
+        // The types it declares are the program's now, whatever the code
+        // does when it runs.
+        device.shadow.cell_descriptors.extend(applied.descriptors);
         // From now on the program is the script as saved: later edits are
         // planned against it.
         device.shadow.main_source = Some(new.text.clone());

@@ -7,12 +7,13 @@
 
 use super::{Patched, PatchedFunction, Session};
 use crate::cells;
-use crate::patch::{Timings, Unpatchable};
+use crate::patch::Timings;
 use crate::shadow::RegionFull;
 use anyhow::{bail, Context, Result};
 use bluescript_abi::host_request::Outcome;
 use bluescript_compiler::diagnostic::Diagnostic;
 use bluescript_compiler::environment::{Cell, Environment};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 /// What became of one input.
@@ -28,9 +29,21 @@ pub enum CellRun {
 pub struct PostedCell {
     sequence: u32,
     cell: Cell,
+    /// The descriptors of the types it declares, where they were placed.
+    descriptors: BTreeMap<String, u32>,
     /// The functions it declared or replaced, now in their slots, and the
     /// time each stage took (the run is not included).
     pub patched: Patched,
+}
+
+/// A cell on the device, posted to run.
+pub(super) struct AppliedCell {
+    /// The request's sequence number.
+    pub sequence: u32,
+    pub patched: Patched,
+    /// The descriptors of the types it declares, not yet the shadow
+    /// machine's: they are once the cell has run to its end.
+    pub descriptors: BTreeMap<String, u32>,
 }
 
 impl Session {
@@ -56,22 +69,19 @@ impl Session {
             Err(diagnostics) => return Ok(CellRun::Rejected(diagnostics)),
         };
         timings.check = started.elapsed();
-        let (sequence, patched) = self.apply_cell(&cell, timings)?;
+        let applied = self.apply_cell(&cell, timings)?;
         Ok(CellRun::Posted(Box::new(PostedCell {
-            sequence,
+            sequence: applied.sequence,
             cell,
-            patched,
+            descriptors: applied.descriptors,
+            patched: applied.patched,
         })))
     }
 
     /// Places `cell` on the device (its functions in slots, its globals at
     /// the top of the patch region) and posts its function to the
-    /// mailbox; returns the request's sequence number and what it patched.
-    pub(super) fn apply_cell(
-        &mut self,
-        cell: &Cell,
-        mut timings: Timings,
-    ) -> Result<(u32, Patched)> {
+    /// mailbox.
+    pub(super) fn apply_cell(&mut self, cell: &Cell, mut timings: Timings) -> Result<AppliedCell> {
         let timings = &mut timings;
         let device = self.device.as_mut().context("no program runs")?;
         let patcher = &self.patcher;
@@ -100,15 +110,7 @@ impl Session {
                  BLUESCRIPT_PATCH_REGION_SIZE in the firmware's .cargo/config.toml",
                 device.shadow.runtime.patch_region_size / 1024
             ),
-            Err(error) => match error.downcast::<Unpatchable>() {
-                Ok(Unpatchable::NewTypes(missing)) => bail!(
-                    "this needs run-time type information the running image lacks ({}): \
-                     declare the class or use the type in the program's scripts, and restart it",
-                    missing.join(", ")
-                ),
-                Ok(other) => bail!("{other}"),
-                Err(error) => return Err(error),
-            },
+            Err(error) => return Err(error),
         };
         device.apply_patch(&cell.program, &plan.patch, &linked, timings)?;
         let entry = linked
@@ -125,9 +127,9 @@ impl Session {
                 new: plan.patch.new_slots.iter().any(|(n, _)| n == name),
             })
             .collect();
-        Ok((
+        Ok(AppliedCell {
             sequence,
-            Patched {
+            patched: Patched {
                 functions,
                 address: linked.base,
                 bytes: linked.bytes.len(),
@@ -137,7 +139,8 @@ impl Session {
                 appended_top_level: false,
                 timings: *timings,
             },
-        ))
+            descriptors: linked.data.map(|data| data.descriptors).unwrap_or_default(),
+        })
     }
 
     /// How `posted` ended, once it has: a cell that returned is part of the
@@ -146,6 +149,10 @@ impl Session {
         let device = self.device.as_mut().context("the program stopped")?;
         let outcome = device.request_outcome(posted.sequence)?;
         if outcome == Some(Outcome::Returned) {
+            device
+                .shadow
+                .cell_descriptors
+                .extend(posted.descriptors.clone());
             if let Some(shell) = &mut self.shell {
                 shell.accept(&posted.cell);
             }

@@ -37,9 +37,11 @@ impl<'s, 'a> Checker<'s, 'a> {
             ),
             _ => false,
         };
+        self.answer = None;
         if let (Some(statement), true) = (body.last_mut(), answers) {
             if let StmtKind::Expr(value) = &statement.kind {
                 if value.ty != Ty::Void {
+                    self.answer = Some(value.ty);
                     let value = value.clone();
                     statement.kind = StmtKind::Print {
                         to_stderr: false,

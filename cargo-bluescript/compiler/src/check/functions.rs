@@ -246,6 +246,14 @@ impl<'s, 'a> Checker<'s, 'a> {
                 .filter(|p| p.0 != "this")
                 .map(|p| p.1)
                 .collect();
+            let references: Vec<String> = context.references.into_iter().collect();
+            // The text, and what it calls: a method that a class declared
+            // later overrides is called through its descriptor from then
+            // on, though the text is the same.
+            let fingerprint = fingerprint_parts(
+                std::iter::once(span_text(self.file(), span))
+                    .chain(references.iter().map(String::as_str)),
+            );
             return Ok(Function {
                 signature: Signature {
                     params: signature_params,
@@ -253,8 +261,8 @@ impl<'s, 'a> Checker<'s, 'a> {
                 },
                 params,
                 body,
-                fingerprint: fingerprint(span_text(self.file(), span).as_bytes()),
-                references: context.references.into_iter().collect(),
+                fingerprint,
+                references,
                 span,
                 file: self.current as u32,
                 location: self.location(span),

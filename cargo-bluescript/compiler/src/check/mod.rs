@@ -140,6 +140,7 @@ pub fn check_program(
         classes: checker.class_list(),
         native_items: std::mem::take(&mut checker.native_items_out),
         files: modules.modules.iter().map(|m| m.file.clone()).collect(),
+        answer: checker.answer,
     })
 }
 
@@ -286,6 +287,8 @@ struct Checker<'s, 'a> {
     /// Globals (qualified names) that a function may assign: a call ends
     /// their narrowing (narrowing.rs).
     globals_assigned_by_functions: HashSet<String>,
+    /// The type of the value the last shell cell prints as its answer.
+    answer: Option<Ty>,
     /// The globals that each call may assign.
     call_effects: call_effects::CallEffects,
     /// What each top-level function or method assigns, by name.
@@ -327,6 +330,7 @@ impl<'s, 'a> Checker<'s, 'a> {
             native_items_out: Vec::new(),
             used_untyped: HashSet::new(),
             globals_assigned_by_functions: HashSet::new(),
+            answer: None,
             call_effects: Default::default(),
             root_assignments: HashMap::new(),
             statement_span: Span::default(),

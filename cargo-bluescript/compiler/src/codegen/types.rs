@@ -3,14 +3,16 @@
 //! through which the runtime calls methods and closures with `any`
 //! arguments, and conversions to and from `any`.
 //!
-//! Descriptors live in the image only: a patch refers to the image's by
-//! symbol, so that compacting the patch region never leaves an object
-//! pointing to a descriptor that is gone.
+//! Descriptors live in the image, or, for the types a shell cell
+//! declares, in a crate of their own placed where nothing moves it: a
+//! patch refers to them by symbol, so that compacting the patch region
+//! never leaves an object pointing to a descriptor that is gone.
 
 use super::*;
 use bluescript_abi::object::{
     MEMBER_ANY, MEMBER_BOOL, MEMBER_FLOAT, MEMBER_INT, MEMBER_METHOD, MEMBER_NULLABLE, MEMBER_REF,
 };
+use std::collections::BTreeSet;
 
 const DESCRIPTOR_TYPES: &str = r#"#[repr(C)]
 struct ArrayDesc { kind: u32, element: *const u32 }
@@ -84,8 +86,19 @@ impl Generator<'_> {
     /// The image's descriptors and adapters, for every type the code
     /// referred to (and the types those refer to).
     pub(super) fn emit_descriptors(&self) -> String {
+        self.emit_descriptors_where(&|_| true).0
+    }
+
+    /// The descriptors and adapters of the types the code referred to (and
+    /// of the types those refer to) for which `emit` holds; also the
+    /// symbols of the others, which the code refers to as external.
+    pub(super) fn emit_descriptors_where(
+        &self,
+        emit: &dyn Fn(&str) -> bool,
+    ) -> (String, BTreeSet<String>) {
         let mut out = String::from(DESCRIPTOR_TYPES);
         let mut done: BTreeMap<String, ()> = BTreeMap::new();
+        let mut external = BTreeSet::new();
         loop {
             let pending: Vec<(String, Ty)> = self
                 .descriptors
@@ -95,10 +108,14 @@ impl Generator<'_> {
                 .map(|(symbol, ty)| (symbol.clone(), *ty))
                 .collect();
             if pending.is_empty() {
-                return out;
+                return (out, external);
             }
             for (symbol, ty) in pending {
                 done.insert(symbol.clone(), ());
+                if !emit(&symbol) {
+                    external.insert(symbol);
+                    continue;
+                }
                 match ty {
                     Ty::Array(element) => {
                         let _ = writeln!(
