@@ -325,12 +325,13 @@ impl Console {
 
     /// Compiles and runs one cell, printing what it prints, until it ends.
     fn run(&mut self, session: &mut Session, shown: &mut Shown, text: &str) {
+        // A Ctrl-C while the input compiles interrupts it as soon as it runs.
+        self.stop.store(false, Ordering::SeqCst);
         let posted = match session.run_cell(text) {
             Ok(CellRun::Posted(posted)) => posted,
             Ok(CellRun::Rejected(diagnostics)) => return self.rejected(&diagnostics),
             Err(error) => return self.failed(&error),
         };
-        self.stop.store(false, Ordering::SeqCst);
         let mut interrupted_at: Option<Instant> = None;
         let mut warned = false;
         loop {
