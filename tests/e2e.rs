@@ -248,6 +248,49 @@ setInterval(tick, 100)
 }
 
 #[test]
+fn watch_patches_a_small_function_inside_the_callers_that_inlined_it() {
+    let project = Project::new("inlined");
+    let script = |scale: &str| {
+        format!(
+            "let count: integer = 0\n\
+             function scale(n: integer): integer {{ return {scale} }}\n\
+             function tick() {{\n  count = count + 1\n  console.log(\"value\", scale(count), count)\n}}\n\
+             setInterval(tick, 100)\n"
+        )
+    };
+    project.write_script(&script("n * 10"));
+    let mut watch = Watch::start(&project);
+    let first = watch.expect_stdout(Duration::from_secs(600), "a value", |l| {
+        l.starts_with("value")
+    });
+    let parts: Vec<i32> = first
+        .split(' ')
+        .skip(1)
+        .map(|w| w.parse().unwrap())
+        .collect();
+    assert_eq!(parts[0], parts[1] * 10, "{first}");
+    watch.expect_stderr(Duration::from_secs(30), "Watching");
+    // `tick` calls the small `scale` directly, and rustc inlined it: the
+    // patch recompiles `tick` with it, or the old copy would go on running.
+    project.write_script(&script("n * 1000 + 7"));
+    watch.expect_stderr(Duration::from_secs(30), "Patched scale");
+    let patched = watch.expect_stdout(Duration::from_secs(10), "a new value", |l| {
+        l.split(' ')
+            .nth(1)
+            .and_then(|w| w.parse::<i32>().ok())
+            .is_some_and(|v| v % 1000 == 7)
+    });
+    let parts: Vec<i32> = patched
+        .split(' ')
+        .skip(1)
+        .map(|w| w.parse().unwrap())
+        .collect();
+    assert_eq!(parts[0], parts[1] * 1000 + 7, "{patched}");
+    // The program was not restarted.
+    assert!(parts[1] > 1, "{patched}");
+}
+
+#[test]
 fn watch_patches_functions_that_use_string_literals() {
     let project = Project::new("live_strings");
     project.write_script(

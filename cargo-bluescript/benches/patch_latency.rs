@@ -1,8 +1,10 @@
 //! Save-to-new-code-running latency of `cargo bluescript watch` on QEMU.
 //!
-//! Creates a project from the template, starts `watch`, then edits the
-//! function an interval calls, again and again: each cycle writes the file
-//! and waits until the device prints what only the new code prints. The
+//! Creates a project from the template, starts `watch`, then edits a
+//! function again and again: each cycle writes the file and waits until
+//! the device prints what only the new code prints. Two cases: the
+//! function an interval calls, and a small function that ten callers
+//! inlined (all recompiled with it). The
 //! split into compile, link and transfer comes from watch's own report.
 //!
 //! `cargo bench -p cargo-bluescript --bench patch_latency [-- CYCLES]`
@@ -15,9 +17,26 @@ use support::{percentile, Project, Watch};
 
 const DEFAULT_CYCLES: usize = 60;
 
-fn script(version: usize) -> String {
+/// The function an interval calls, edited alone.
+fn one_function(version: usize) -> String {
     format!(
         "let count: integer = 0\n\nfunction tick() {{\n  count = count + 1\n  console.log(\"v{version}\", count)\n}}\n\nsetInterval(tick, 2)\n"
+    )
+}
+
+/// A small function that ten callers call directly, and rustc inlines into
+/// them: an edit of it recompiles all eleven, and the function that calls
+/// them, in one patch.
+fn inlined_into_ten(version: usize) -> String {
+    let callers: String = (1..=10)
+        .map(|i| format!("function part{i}(n: integer): integer {{ return marked(n + {i}) }}\n"))
+        .collect();
+    let sum: Vec<String> = (1..=10).map(|i| format!("part{i}(count)")).collect();
+    format!(
+        "let count: integer = 0\n\nfunction marked(n: integer): integer {{ return (n % 10) * 10000 + {version} }}\n\
+         {callers}\nfunction tick() {{\n  count = count + 1\n  console.log(\"v\" + (({}) % 10000 / 10), count)\n}}\n\n\
+         setInterval(tick, 2)\n",
+        sum.join(" + ")
     )
 }
 
@@ -32,6 +51,18 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(DEFAULT_CYCLES);
+    let one: fn(usize) -> String = one_function;
+    let ten: fn(usize) -> String = inlined_into_ten;
+    for (title, script, patched) in [
+        ("one function", one, "Patched tick"),
+        ("a function ten callers inlined", ten, "Patched marked"),
+    ] {
+        measure(title, script, patched, cycles);
+    }
+}
+
+/// Edits with `script(version)` again and again; prints the percentiles.
+fn measure(title: &str, script: fn(usize) -> String, patched_line: &str, cycles: usize) {
     let project = Project::new("patchbench");
     project.write_script(&script(0));
     let mut watch = Watch::start(&project);
@@ -51,13 +82,13 @@ fn main() {
             l.starts_with(&prefix)
         });
         total.push(saved.elapsed().as_secs_f64() * 1000.0);
-        let patched = watch.expect_stderr(Duration::from_secs(10), "Patched tick");
+        let patched = watch.expect_stderr(Duration::from_secs(10), patched_line);
         compile.push(stage(&patched, "compile").expect("compile time"));
         link.push(stage(&patched, "link").expect("link time"));
         transfer.push(stage(&patched, "transfer").expect("transfer time"));
     }
 
-    println!("save → new code running, {cycles} edit cycles on qemu-m4:");
+    println!("save → new code running, {title}, {cycles} edit cycles on qemu-m4:");
     println!("{:<28}{:>10}{:>10}", "", "p50 ms", "p95 ms");
     for (name, values) in [
         ("total (save to new output)", &total),
@@ -71,4 +102,5 @@ fn main() {
             percentile(values, 95.0)
         );
     }
+    println!();
 }

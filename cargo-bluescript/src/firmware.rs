@@ -163,7 +163,7 @@ pub fn build(project: &Project, release: bool, log: &mut dyn BuildLog) -> Result
     let image = state_dir.join("image.elf");
     std::fs::copy(&elf, &image).with_context(|| format!("cannot copy `{}`", elf.display()))?;
     let slot_count = program.functions.len();
-    let mut shadow = Shadow::from_image(&image, &program, &slots, build_id)?;
+    let mut shadow = Shadow::from_image(&image, &program, &slots, calls, build_id)?;
     if slot_count > shadow.runtime.slot_count as usize {
         bail!(
             "the scripts have {slot_count} functions (arrow functions included), but the runtime's \

@@ -8,7 +8,8 @@ use crate::shadow::{FunctionRecord, GlobalRecord, PendingPatch, RegionFull, Shad
 use crate::toolchain::Toolchain;
 use anyhow::{anyhow, bail, Context, Result};
 use bluescript_compiler::codegen::{
-    generate_descriptors, generate_patch, global_symbol, patch_symbol, SlotMap, PATCH_RUSTC_OPTIONS,
+    generate_descriptors, generate_patch, global_symbol, never_allocating, patch_symbol,
+    Dependencies, SlotMap, PATCH_RUSTC_OPTIONS,
 };
 use bluescript_compiler::ir::{self, Function, Ty};
 use object::{Object, ObjectSection, ObjectSymbol};
@@ -135,6 +136,7 @@ pub fn plan_functions(
             changed.insert(function.name.clone());
         }
     }
+    let counted_on = recompile_what_counted_on(shadow, program, &skip, &mut changed);
     if changed.is_empty() {
         return Ok(Plan::Unchanged);
     }
@@ -155,9 +157,47 @@ pub fn plan_functions(
             .map(|f| f.name.clone())
             .collect(),
         new_slots,
-        needs_safe_point: !resigned.is_empty(),
+        // No frame may still run the old copy of a callee inlined into a
+        // caller once the new callee is live: the switch waits until no
+        // script code runs.
+        needs_safe_point: !resigned.is_empty() || counted_on,
         compact: false,
     }))
+}
+
+/// Adds to `changed` every installed function whose code counted on what
+/// the new program breaks: it calls a changed function directly (and may
+/// have inlined it), or counted on a function never to allocate that now
+/// may. Returns whether it added any.
+fn recompile_what_counted_on(
+    shadow: &Shadow,
+    program: &ir::Program,
+    skip: &impl Fn(&str) -> bool,
+    changed: &mut BTreeSet<String>,
+) -> bool {
+    let never_allocate = never_allocating(program, true);
+    let mut added = false;
+    loop {
+        let broken: Vec<String> = shadow
+            .functions
+            .iter()
+            .filter(|(name, _)| !changed.contains(*name) && !skip(name))
+            .filter(|(name, _)| program.function(name).is_some())
+            .filter(|(_, record)| {
+                record.inlines.iter().any(|callee| changed.contains(callee))
+                    || record
+                        .never_allocate
+                        .iter()
+                        .any(|callee| !never_allocate.contains(callee))
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        if broken.is_empty() {
+            return added;
+        }
+        added = true;
+        changed.extend(broken);
+    }
 }
 
 /// Time spent in each stage of one patch.
@@ -206,6 +246,8 @@ pub struct Placed {
     pub slot: u32,
     pub address: u32,
     pub size: u32,
+    /// What its code counts on besides its text.
+    pub dependencies: Dependencies,
 }
 
 pub struct Patcher {
@@ -275,7 +317,8 @@ impl Patcher {
         let source = generate_patch(program, &functions, &slots, &shadow.exports, epoch);
         let missing: BTreeMap<String, Ty> = source
             .descriptors
-            .into_iter()
+            .iter()
+            .map(|(symbol, ty)| (symbol.clone(), *ty))
             .filter(|(symbol, _)| !shadow.defines_descriptor(symbol))
             .collect();
 
@@ -335,6 +378,11 @@ impl Patcher {
             epoch,
         )?;
         patch.base = base;
+        for placed in &mut patch.functions {
+            if let Some(dependencies) = source.dependencies.get(&placed.name) {
+                placed.dependencies = dependencies.clone();
+            }
+        }
         shadow.ensure_fits(base, patch.bytes.len() as u32)?;
         if let Some(data) = &data {
             if base + patch.bytes.len() as u32 > data.address {
@@ -670,6 +718,7 @@ fn extract(
             slot: slots[name],
             address,
             size,
+            dependencies: Dependencies::default(),
         });
     }
     Ok(LinkedPatch {
@@ -739,7 +788,10 @@ fn pending_patch(shadow: &Shadow, program: &ir::Program, patch: &LinkedPatch) ->
                 fingerprint: function.fingerprint,
                 address: placed.address,
                 size: placed.size,
-            },
+                inlines: Vec::new(),
+                never_allocate: Vec::new(),
+            }
+            .counting_on(&placed.dependencies),
         );
     }
     let data = patch.data.clone().unwrap_or_default();
@@ -822,6 +874,10 @@ pub(crate) mod tests {
     /// The shadow machine's records of `program`'s functions, as if they had
     /// been started in slot order (addresses made up).
     fn records(program: &ir::Program) -> std::collections::BTreeMap<String, FunctionRecord> {
+        let dependencies = bluescript_compiler::codegen::image_dependencies(
+            program,
+            bluescript_compiler::codegen::Calls::Slots,
+        );
         program
             .functions
             .iter()
@@ -833,7 +889,10 @@ pub(crate) mod tests {
                     fingerprint: f.fingerprint,
                     address: 0x1000 + 0x100 * i as u32 + 1,
                     size: 0x80,
-                };
+                    inlines: Vec::new(),
+                    never_allocate: Vec::new(),
+                }
+                .counting_on(&dependencies[&f.name]);
                 (f.name.clone(), record)
             })
             .collect()
@@ -907,12 +966,41 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn an_edited_body_recompiles_only_that_function() {
+    fn an_edited_body_recompiles_it_and_the_callers_that_inlined_it() {
         let edited = BASE.replace("n += x", "n += x * 2");
         let plan = patch_plan(BASE, &edited);
-        assert_eq!(plan.functions, ["a"]);
+        // `a` is small: `b` called it directly, and may have inlined it.
+        assert_eq!(plan.functions, ["a", "b"]);
         assert!(plan.new_slots.is_empty());
+        assert!(plan.needs_safe_point);
+    }
+
+    /// A function too large to be called directly, which never allocates.
+    const LARGE: &str = "let n = 0
+function large(x: integer): integer {
+                         let t = 0
+for (let i = 0; i < x; i++) { t += i * i + (i % 3) * (t % 5) - (i / 7) }
+                         if (t > 100) { t = t - 100 + x * 2 } else { t = t + 100 - x * 3 }
+                         while (t > 50) { t = t / 2 + (t % 3) - 1 }
+return t + x * x - n
+}
+                         function caller(): integer { const a = 'ab'; return large(3) + a.length }
+                         setInterval(caller, 10)
+";
+
+    #[test]
+    fn a_large_function_is_patched_alone_while_it_still_never_allocates() {
+        let plan = patch_plan(LARGE, &LARGE.replace("return t + x * x", "return t + x"));
+        assert_eq!(plan.functions, ["large"]);
         assert!(!plan.needs_safe_point);
+        // `caller` counted on it never allocating: now that it may, `caller`
+        // is compiled again, keeping what it needs across the call.
+        let plan = patch_plan(
+            LARGE,
+            &LARGE.replace("return t + x * x - n", "return [t, x].length - n"),
+        );
+        assert_eq!(plan.functions, ["large", "caller"]);
+        assert!(plan.needs_safe_point);
     }
 
     #[test]
@@ -955,7 +1043,7 @@ pub(crate) mod tests {
         shadow.top_level_fingerprint = before.top_level_fingerprint;
         let after = program(&util.replace("n += x", "n -= x"));
         match plan(&shadow, &after).unwrap() {
-            Plan::Patch(plan) => assert_eq!(plan.functions, ["util.bs:a"]),
+            Plan::Patch(plan) => assert_eq!(plan.functions, ["util.bs:a", "util.bs:b"]),
             other => panic!("expected a patch, got {other:?}"),
         }
     }
@@ -997,6 +1085,8 @@ pub(crate) mod tests {
                 fingerprint: 0,
                 address: shadow.runtime.patch_region + 0x41,
                 size: 0x20,
+                inlines: Vec::new(),
+                never_allocate: Vec::new(),
             },
         );
         let edited = BASE.replace("n += x", "n -= x");
@@ -1034,12 +1124,14 @@ pub(crate) mod tests {
                     slot: 0,
                     address: base + 1,
                     size: 32,
+                    dependencies: Default::default(),
                 },
                 Placed {
                     name: "c".into(),
                     slot: 2,
                     address: base + 33,
                     size: 32,
+                    dependencies: Default::default(),
                 },
             ],
             entry: None,

@@ -6,7 +6,9 @@
 use anyhow::{anyhow, bail, Context, Result};
 use bluescript_abi::symbols::{self, prefix};
 use bluescript_abi::WORD_BYTES;
-use bluescript_compiler::codegen::{function_symbol, global_symbol, SlotMap};
+use bluescript_compiler::codegen::{
+    function_symbol, global_symbol, image_dependencies, Calls, Dependencies, SlotMap,
+};
 use bluescript_compiler::exports::Export;
 use bluescript_compiler::ir::{self, Signature, Ty};
 use object::{Object, ObjectSection, ObjectSymbol};
@@ -45,6 +47,24 @@ pub struct FunctionRecord {
     /// Current code: in the image, or in the patch region after a patch.
     pub address: u32,
     pub size: u32,
+    /// What the current code counts on besides its text: the functions it
+    /// calls directly (and may have inlined), and those it counts on never
+    /// to allocate. A patch that breaks either recompiles this function.
+    #[serde(default)]
+    pub inlines: Vec<String>,
+    #[serde(default)]
+    pub never_allocate: Vec<String>,
+}
+
+impl FunctionRecord {
+    /// The record with what its code counts on.
+    pub fn counting_on(self, dependencies: &Dependencies) -> FunctionRecord {
+        FunctionRecord {
+            inlines: dependencies.inlines.clone(),
+            never_allocate: dependencies.never_allocate.clone(),
+            ..self
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -154,12 +174,16 @@ struct ElfSymbol {
 }
 
 impl Shadow {
+    /// The model of a device started with `image`, built from `program`
+    /// with `calls`.
     pub fn from_image(
         image: &Path,
         program: &ir::Program,
         slots: &SlotMap,
+        calls: Calls,
         build_id: u32,
     ) -> Result<Shadow> {
+        let dependencies = image_dependencies(program, calls);
         let data =
             std::fs::read(image).with_context(|| format!("cannot read `{}`", image.display()))?;
         let elf = object::File::parse(&*data)
@@ -208,7 +232,10 @@ impl Shadow {
                     fingerprint: function.fingerprint,
                     address: symbol.address,
                     size: symbol.size,
-                },
+                    inlines: Vec::new(),
+                    never_allocate: Vec::new(),
+                }
+                .counting_on(&dependencies[&function.name]),
             );
         }
         let mut globals = BTreeMap::new();

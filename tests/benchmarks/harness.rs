@@ -187,7 +187,7 @@ pub fn harnessed_script(benchmark: &Benchmark) -> String {
          \x20 for (let round = 0; round < {ROUNDS}; round++) {{\n\
          \x20   cost_collect()\n\
          \x20   cost_start()\n\
-         \x20   const result = benchmark(n)\n\
+         \x20   const result = benchmark(cost_opaque(n))\n\
          \x20   const count = cost_stop()\n\
          \x20   console.log(\"@bluescript\", verify(result), result, count - empty, cost_exact())\n\
          \x20 }}\n\

@@ -16,9 +16,12 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+mod calls;
 mod places;
 mod roots;
 mod types;
+
+pub use calls::{image_dependencies, never_allocating, CallPolicy, Dependencies};
 
 /// The rustc options a patch crate is compiled with (before `--target`):
 /// optimized, no panics, no unwinding, nothing that the running image
@@ -455,10 +458,15 @@ pub fn generate_image(
             n = roots.len()
         );
     }
-    let mut generator = Generator::new(slots, calls, false, program);
+    let mut generator = Generator::new(slots, CallPolicy::image(program, calls), false, program);
     push_native_items(&mut out, program);
     for function in &program.functions {
         generator.function(function, &function_symbol(&function.name));
+    }
+    if calls == Calls::Slots {
+        // Top-level code that never ends (a `while (true)` loop) still
+        // calls what patches install.
+        generator.policy.call_through_slots();
     }
     generator.main(&program.main, roots.len());
     // Every class has its descriptor in the image (a patch may need it).
@@ -506,6 +514,8 @@ pub fn generate_image(
 pub struct PatchSource {
     pub code: String,
     pub descriptors: BTreeMap<String, Ty>,
+    /// What each function's new code counts on (calls.rs).
+    pub dependencies: BTreeMap<String, Dependencies>,
 }
 
 /// A standalone crate holding new versions of `functions`, whose symbols are
@@ -518,7 +528,12 @@ pub fn generate_patch(
     epoch: u32,
 ) -> PatchSource {
     let mut out = patch_prelude(program, exports);
-    let mut generator = Generator::new(slots, Calls::Slots, true, program);
+    let policy = CallPolicy::patch(program, functions, epoch);
+    let dependencies = functions
+        .iter()
+        .map(|f| (f.name.clone(), policy.dependencies(f)))
+        .collect();
+    let mut generator = Generator::new(slots, policy, true, program);
     push_native_items(&mut out, program);
     for function in functions {
         generator.function(function, &patch_symbol(&function.name, epoch));
@@ -531,6 +546,7 @@ pub fn generate_patch(
     PatchSource {
         code: out,
         descriptors,
+        dependencies,
     }
 }
 
@@ -547,7 +563,7 @@ pub fn generate_descriptors(
     defined: &dyn Fn(&str) -> bool,
 ) -> (String, Vec<String>) {
     let mut out = patch_prelude(program, exports);
-    let generator = Generator::new(slots, Calls::Slots, true, program);
+    let generator = Generator::new(slots, CallPolicy::default(), true, program);
     generator
         .descriptors
         .borrow_mut()
@@ -718,7 +734,8 @@ fn float_literal(value: f32) -> String {
 
 struct Generator<'s> {
     slots: &'s SlotMap,
-    calls: Calls,
+    /// Which calls are direct, and which callees never allocate (calls.rs).
+    policy: CallPolicy,
     /// Generating a patch, whose code (and constants) compaction of the
     /// patch region may later overwrite.
     patch: bool,
@@ -730,28 +747,24 @@ struct Generator<'s> {
     current: RefCell<Vec<String>>,
     /// The root slots of the function being generated (roots.rs).
     frame: RefCell<roots::Frame>,
-    /// Script functions known never to allocate (release images only,
-    /// which are never patched; roots.rs).
+    /// Script functions known never to allocate (roots.rs).
     never_allocate: RefCell<std::collections::BTreeSet<String>>,
 }
 
 impl<'s> Generator<'s> {
-    fn new(slots: &'s SlotMap, calls: Calls, patch: bool, program: &'s Program) -> Self {
-        let generator = Generator {
+    fn new(slots: &'s SlotMap, policy: CallPolicy, patch: bool, program: &'s Program) -> Self {
+        let never_allocate = RefCell::new(policy.never_allocate.clone());
+        Generator {
             slots,
-            calls,
+            policy,
             patch,
             out: String::new(),
             classes: &program.classes,
             descriptors: RefCell::new(BTreeMap::new()),
             current: RefCell::new(Vec::new()),
             frame: RefCell::new(roots::Frame::default()),
-            never_allocate: RefCell::new(std::collections::BTreeSet::new()),
-        };
-        if calls == Calls::Direct {
-            generator.find_functions_that_never_allocate(&program.functions);
+            never_allocate,
         }
-        generator
     }
 
     /// A string literal's value. The image's literals are static objects;
@@ -785,9 +798,14 @@ impl<'s> Generator<'s> {
         if function.is_closure {
             params.insert(0, "closure_: u32".to_string());
         }
+        let inline = if self.policy.inline_hints && self.policy.is_direct(&function.name) {
+            "#[inline]\n"
+        } else {
+            ""
+        };
         let _ = writeln!(
             self.out,
-            "// {}\n#[unsafe(no_mangle)]\npub unsafe extern \"C\" fn {symbol}({}){} {{ unsafe {{",
+            "// {}\n{inline}#[unsafe(no_mangle)]\npub unsafe extern \"C\" fn {symbol}({}){} {{ unsafe {{",
             function.location,
             params.join(", "),
             ret_suffix(function.signature.ret)
@@ -1378,8 +1396,8 @@ impl<'s> Generator<'s> {
     /// A call of a script function: through its slot, or directly in
     /// release images.
     fn call_function(&self, name: &str, signature: &Signature, args: &[String]) -> String {
-        if self.calls == Calls::Direct {
-            return format!("{}({})", function_symbol(name), args.join(", "));
+        if self.policy.is_direct(name) {
+            return self.policy.direct_call(name, args);
         }
         let params: Vec<&str> = signature.params.iter().map(|t| t.rust()).collect();
         format!(

@@ -319,6 +319,7 @@ mod tests {
                 slot,
                 address: base + start + 1,
                 size: FUNCTION_SIZE,
+                dependencies: Default::default(),
             });
         }
         LinkedPatch {

@@ -160,6 +160,15 @@ fn cost_stop() -> i32 {
 /// Whether the last measurement is exact: neither of its readings was at a
 /// tick edge (`bluescript::cost::Reading::at_tick_edge`), where it can be
 /// off by one instruction.
+/// `n`, as a value the compiler cannot see through: each round computes
+/// its result anew instead of reusing the first round's (a script function
+/// without side effects called directly may be computed once).
+#[bluescript::export]
+#[inline(never)]
+fn cost_opaque(n: i32) -> i32 {
+    core::hint::black_box(n)
+}
+
 #[bluescript::export]
 fn cost_exact() -> bool {
     STATE.exact.get()

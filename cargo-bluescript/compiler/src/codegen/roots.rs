@@ -426,8 +426,8 @@ impl Generator<'_> {
         self.allocates_itself(expr) || children(expr).into_iter().any(|e| self.allocates(e))
     }
 
-    /// Finds the `functions` that never allocate, calls included (for a
-    /// release image): at first all of them, then without those whose
+    /// Finds the `functions` that never allocate, calls included: at
+    /// first all of them, then without those whose
     /// body may allocate, until none is left out.
     pub(super) fn find_functions_that_never_allocate(&self, functions: &[Function]) {
         *self.never_allocate.borrow_mut() = functions.iter().map(|f| f.name.clone()).collect();
@@ -644,7 +644,7 @@ fn place_children(place: &Place) -> Vec<&Expr> {
 
 /// The subexpressions of `expr`, those of the places it reads or writes
 /// included.
-fn children(expr: &Expr) -> Vec<&Expr> {
+pub(super) fn children(expr: &Expr) -> Vec<&Expr> {
     let mut out: Vec<&Expr> = Vec::new();
     match &expr.kind {
         ExprKind::Int(_)
