@@ -31,7 +31,7 @@ use cargo_bluescript::board::Board;
 use cargo_bluescript::commands::StderrLog;
 use cargo_bluescript::firmware;
 use cargo_bluescript::isa::FloatAbi;
-use harness::ROUNDS;
+use harness::{grouped, ROUNDS};
 use object::{Object, ObjectSection, ObjectSymbol, SectionKind};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -53,21 +53,8 @@ impl Row {
     }
 }
 
-/// `1234567` → `1 234 567`.
-fn grouped(value: u64) -> String {
-    let digits = value.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(' ');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn geometric_mean(rows: &[Row]) -> f64 {
-    (rows.iter().map(|r| r.ratio().ln()).sum::<f64>() / rows.len() as f64).exp()
+    harness::geometric_mean(rows.iter().map(Row::ratio))
 }
 
 /// `calibration`: summed over the images (see [`Measured::calibration`]);
@@ -569,11 +556,5 @@ fn measure_board(
 
 fn main() -> std::process::ExitCode {
     // Missing the ratio target is a finding, not a failure of the benchmark.
-    match run() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    harness::exit_code(run())
 }

@@ -109,16 +109,32 @@ pub fn install_firmware(root: &Path, benchmarks: &[Benchmark]) -> Result<()> {
     // A board with little RAM keeps the heap its template sets.
     let config = std::fs::read_to_string(root.join(".cargo/config.toml"))?;
     if !config.contains("\nBLUESCRIPT_HEAP_SIZE") {
-        let manifest = root.join("Cargo.toml");
-        let text = std::fs::read_to_string(&manifest)?;
-        std::fs::write(
-            &manifest,
-            text.replace(
-                "[package.metadata.bluescript]\n",
-                "[package.metadata.bluescript]\nheap-size = \"32K\"\n",
-            ),
-        )?;
+        set_heap_size(root, "32K")?;
     }
+    install_drivers(root, benchmarks)
+}
+
+/// Sets the project's `heap-size` (`[package.metadata.bluescript]`).
+pub fn set_heap_size(root: &Path, size: &str) -> Result<()> {
+    let manifest = root.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)?;
+    ensure!(
+        !text.contains("\nheap-size"),
+        "{} sets a heap size already",
+        manifest.display()
+    );
+    std::fs::write(
+        &manifest,
+        text.replace(
+            "[package.metadata.bluescript]\n",
+            &format!("[package.metadata.bluescript]\nheap-size = \"{size}\"\n"),
+        ),
+    )?;
+    Ok(())
+}
+
+/// The counter and the Rust versions of `benchmarks` as drivers.
+pub fn install_drivers(root: &Path, benchmarks: &[Benchmark]) -> Result<()> {
     let src = root.join("src");
     std::fs::copy(
         benchmarks_dir().join("firmware/cost.rs"),
@@ -169,20 +185,25 @@ pub fn install_firmware(root: &Path, benchmarks: &[Benchmark]) -> Result<()> {
 /// Rounds of each version in one image.
 pub const ROUNDS: usize = 3;
 
+/// The first statements of a harnessed script's measuring function: they
+/// check the counter (the `@calibration` line) and set `empty` to what a
+/// measurement of nothing counts, the counter's own part.
+pub const COUNTER_CHECK: &str = "\
+     \x20 console.log(\"@calibration\", cost_calibrate(), cost_calibration(0), cost_calibration(2), cost_calibration(3), cost_calibration(4))\n\
+     \x20 let empty = 0\n\
+     \x20 for (let tries = 0; tries < 5; tries++) {\n\
+     \x20   cost_start()\n\
+     \x20   empty = cost_stop()\n\
+     \x20   if (cost_exact()) break\n\
+     \x20 }\n";
+
 /// The benchmark's script with a top level that measures both versions.
 pub fn harnessed_script(benchmark: &Benchmark) -> String {
     let name = &benchmark.name;
     format!(
         "{}\n\n// Appended by the instructions benchmark.\n\
          function benchmarkHarness() {{\n\
-         \x20 console.log(\"@calibration\", cost_calibrate(), cost_calibration(0), cost_calibration(2), cost_calibration(3), cost_calibration(4))\n\
-         \x20 // What a measurement of nothing counts: the counter's own part.\n\
-         \x20 let empty = 0\n\
-         \x20 for (let tries = 0; tries < 5; tries++) {{\n\
-         \x20   cost_start()\n\
-         \x20   empty = cost_stop()\n\
-         \x20   if (cost_exact()) break\n\
-         \x20 }}\n\
+         {COUNTER_CHECK}\
          \x20 const n = input()\n\
          \x20 for (let round = 0; round < {ROUNDS}; round++) {{\n\
          \x20   cost_collect()\n\
@@ -214,7 +235,7 @@ struct Runs {
 /// instructions, plus one per 10 000 (README, "Native speed": some tick
 /// interrupts cost QEMU's count an instruction more, and more of them
 /// where a tick interrupts a multiple load or store, which restarts).
-fn round_tolerance(count: u64) -> u64 {
+pub fn round_tolerance(count: u64) -> u64 {
     4 + count / 10_000
 }
 
@@ -251,6 +272,11 @@ pub struct Measured {
 /// Runs `image` on `board` under `-icount` until its program finishes; its
 /// stdout.
 pub fn run_image(board: Board, image: firmware::Image) -> Result<String> {
+    run_image_within(board, image, RUN_TIMEOUT)
+}
+
+/// [`run_image`], for a program that may take up to `timeout`.
+pub fn run_image_within(board: Board, image: firmware::Image, timeout: Duration) -> Result<String> {
     let options = StartOptions {
         icount: Some(
             board
@@ -263,7 +289,7 @@ pub fn run_image(board: Board, image: firmware::Image) -> Result<String> {
     };
     let mut device = Device::start(board, image.shadow, &options)?;
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-    let deadline = Instant::now() + RUN_TIMEOUT;
+    let deadline = Instant::now() + timeout;
     loop {
         let status = poll(&mut device, &mut stdout, &mut stderr)?;
         if status.errors > 0 || status.halted() {
@@ -281,7 +307,7 @@ pub fn run_image(board: Board, image: firmware::Image) -> Result<String> {
         }
         ensure!(
             Instant::now() < deadline,
-            "the program did not finish within {RUN_TIMEOUT:?}"
+            "the program did not finish within {timeout:?}"
         );
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -299,33 +325,20 @@ fn poll(device: &mut Device, stdout: &mut Vec<u8>, stderr: &mut Vec<u8>) -> Resu
     Ok(poll.status)
 }
 
-pub fn parse_output(output: &str) -> Result<Measured> {
+/// The `@calibration` line of the harnessed script's output, checked: the
+/// counter measured every loop of known length exactly.
+pub fn parse_calibration(output: &str) -> Result<[u64; 5]> {
     let mut calibration = None;
-    let (mut bluescript, mut rust) = (Runs::default(), Runs::default());
     for line in output.lines() {
         let fields: Vec<&str> = line.split(' ').collect();
-        match fields.as_slice() {
-            ["@calibration", values @ ..] if values.len() == 5 => {
+        if let ["@calibration", values @ ..] = fields.as_slice() {
+            if values.len() == 5 {
                 let mut parsed = [0; 5];
                 for (slot, value) in parsed.iter_mut().zip(values) {
                     *slot = value.parse()?;
                 }
                 calibration = Some(parsed);
             }
-            [side @ ("@bluescript" | "@rust"), verified, result, count, exact] => {
-                let (language, runs) = if *side == "@rust" {
-                    ("Rust", &mut rust)
-                } else {
-                    ("BlueScript", &mut bluescript)
-                };
-                ensure!(
-                    *verified == "true",
-                    "the {language} version computed a wrong result: {result}"
-                );
-                runs.rounds
-                    .push((result.parse()?, count.parse()?, *exact == "true"));
-            }
-            _ => {}
         }
     }
     let calibration = calibration.context("no calibration line")?;
@@ -337,6 +350,30 @@ pub fn parse_output(output: &str) -> Result<Measured> {
         calibration[2],
         calibration[3]
     );
+    Ok(calibration)
+}
+
+pub fn parse_output(output: &str) -> Result<Measured> {
+    let calibration = parse_calibration(output)?;
+    let (mut bluescript, mut rust) = (Runs::default(), Runs::default());
+    for line in output.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        if let [side @ ("@bluescript" | "@rust"), verified, result, count, exact] =
+            fields.as_slice()
+        {
+            let (language, runs) = if *side == "@rust" {
+                ("Rust", &mut rust)
+            } else {
+                ("BlueScript", &mut bluescript)
+            };
+            ensure!(
+                *verified == "true",
+                "the {language} version computed a wrong result: {result}"
+            );
+            runs.rounds
+                .push((result.parse()?, count.parse()?, *exact == "true"));
+        }
+    }
     let measured = Measured {
         calibration,
         bluescript: bluescript.count("BlueScript")?,
@@ -354,4 +391,33 @@ pub fn measure(firmware: &Firmware, benchmark: &Benchmark, release: bool) -> Res
     let image = firmware::build(firmware, release, &mut StderrLog)?;
     let output = run_image(firmware.board, image)?;
     parse_output(&output).with_context(|| format!("the program printed:\n{output}"))
+}
+
+/// `1234567` → `1 234 567`.
+pub fn grouped(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub fn geometric_mean(ratios: impl ExactSizeIterator<Item = f64>) -> f64 {
+    let count = ratios.len() as f64;
+    (ratios.map(f64::ln).sum::<f64>() / count).exp()
+}
+
+/// A bench's exit: success, or failure with the error printed.
+pub fn exit_code(result: Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -27,6 +27,8 @@ struct State {
     tick_instructions: Cell<u64>,
     /// What `cost_calibration` reports.
     calibration: Cell<[u64; 5]>,
+    /// The last measurement, whole (`cost_stop` saturates at `i32::MAX`).
+    last: Cell<u64>,
 }
 
 // SAFETY: only accessed from thread mode (script code and the drivers it
@@ -42,6 +44,7 @@ static STATE: State = State {
     exact: Cell::new(true),
     tick_instructions: Cell::new(0),
     calibration: Cell::new([0; 5]),
+    last: Cell::new(0),
 };
 
 /// Instructions executed from `start` to `end`, tick interrupts run, and
@@ -154,7 +157,21 @@ fn cost_stop() -> i32 {
     let (spent, interrupts, exact) = interval(STATE.start.get(), end);
     STATE.exact.set(exact);
     let ticks = interrupts * STATE.tick_instructions.get();
-    spent.saturating_sub(ticks).min(i32::MAX as u64) as i32
+    let count = spent.saturating_sub(ticks);
+    STATE.last.set(count);
+    count.min(i32::MAX as u64) as i32
+}
+
+/// The last measurement in base 10^9 digits, for counts past `i32::MAX`:
+/// 0 its units digit (`count % 10^9`), 1 the next (`count / 10^9`).
+#[bluescript::export]
+fn cost_last(digit: i32) -> i32 {
+    const BASE: u64 = 1_000_000_000;
+    let count = STATE.last.get();
+    match digit {
+        0 => (count % BASE) as i32,
+        _ => (count / BASE).min(i32::MAX as u64) as i32,
+    }
 }
 
 /// Whether the last measurement is exact: neither of its readings was at a
