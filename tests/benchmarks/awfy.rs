@@ -1,0 +1,143 @@
+//! The Are-We-Fast-Yet programs of `tests/benchmarks/awfy/`, measured
+//! the way `../shared/PEERS.md` counts MicroPython: executed instructions
+//! per inner iteration on `qemu-m3` (QEMU `mps2-an385`, Cortex-M3).
+//! Shared by `cargo-bluescript/benches/awfy.rs` (the table) and
+//! `tests/awfy.rs` (a quick check that the harness works).
+//!
+//! Each program defines AWFY's `innerBenchmarkLoop(innerIterations)`.
+//! [`measure`] appends a top level that checks the counter, then, in
+//! each round, collects the garbage, and counts one call of it between
+//! two readings of the counter (`tests/benchmarks/firmware/cost.rs`, less
+//! what measuring nothing counts): the instructions of `innerIterations`
+//! inner iterations, AWFY's verification included, and of nothing else.
+//! Under `-icount` the count is the same on every run.
+#![allow(dead_code)]
+
+use crate::harness;
+use anyhow::{ensure, Context, Result};
+use cargo_bluescript::commands::StderrLog;
+use cargo_bluescript::firmware;
+use cargo_bluescript::project::Project as Firmware;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The heap of the MicroPython firmware the counts are of: 2 MiB.
+pub const HEAP_SIZE: &str = "2048K";
+
+/// Longest one benchmark's image may run (Mandelbrot 500 takes a few
+/// billion instructions a round in a development image).
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(600);
+
+pub fn programs_dir() -> PathBuf {
+    harness::benchmarks_dir().join("awfy")
+}
+
+/// The program `awfy/<name>.bs`.
+pub fn source(name: &str) -> Result<String> {
+    let path = programs_dir().join(format!("{name}.bs"));
+    std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// Turns the template project at `root` into the AWFY firmware: the
+/// instruction counter as drivers, and MicroPython's heap size.
+pub fn install_firmware(root: &Path) -> Result<()> {
+    harness::set_heap_size(root, HEAP_SIZE)?;
+    harness::install_drivers(root, &[])
+}
+
+/// `source` with a top level that counts `rounds` calls of
+/// `innerBenchmarkLoop(inner_iterations)`.
+pub fn harnessed_script(source: &str, inner_iterations: u32, rounds: usize) -> String {
+    format!(
+        "{}\n\n// Appended by the AWFY benchmark.\n\
+         function awfyHarness() {{\n\
+         {}\
+         \x20 console.log(\"@empty\", empty)\n\
+         \x20 for (let round = 0; round < {rounds}; round++) {{\n\
+         \x20   cost_collect()\n\
+         \x20   cost_start()\n\
+         \x20   const verified = innerBenchmarkLoop({inner_iterations})\n\
+         \x20   cost_stop()\n\
+         \x20   console.log(\"@awfy\", verified, cost_last(1), cost_last(0), cost_exact())\n\
+         \x20 }}\n\
+         }}\n\
+         awfyHarness()\n",
+        source.trim_end(),
+        harness::COUNTER_CHECK
+    )
+}
+
+#[derive(Debug)]
+pub struct Measured {
+    /// `@calibration` fields (see [`harness::Measured::calibration`]).
+    pub calibration: [u64; 5],
+    /// Instructions of one call of `innerBenchmarkLoop`: the median of the
+    /// rounds.
+    pub instructions: u64,
+    /// Largest minus smallest count of the rounds.
+    pub spread: u64,
+    /// Whether every reading of the rounds was exact (none at a tick edge).
+    pub exact: bool,
+}
+
+/// What the harnessed script printed: a failed verification, a counter
+/// that is not exact, missing rounds or rounds that disagree are errors.
+pub fn parse_output(output: &str, rounds: usize) -> Result<Measured> {
+    let calibration = harness::parse_calibration(output)?;
+    let mut empty = None;
+    let mut counts = Vec::new();
+    let mut exact = true;
+    for line in output.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        match fields.as_slice() {
+            ["@empty", count] => empty = Some(count.parse::<u64>()?),
+            ["@awfy", verified, billions, units, round_exact] => {
+                ensure!(
+                    *verified == "true",
+                    "round {}: the benchmark's verification failed",
+                    counts.len() + 1
+                );
+                counts.push(billions.parse::<u64>()? * 1_000_000_000 + units.parse::<u64>()?);
+                exact &= *round_exact == "true";
+            }
+            _ => {}
+        }
+    }
+    let empty = empty.context("no @empty line")?;
+    ensure!(
+        counts.len() == rounds,
+        "{} rounds reported instead of {rounds}",
+        counts.len()
+    );
+    let mut sorted = counts.clone();
+    sorted.sort();
+    let (median, spread) = (sorted[rounds / 2], sorted[rounds - 1] - sorted[0]);
+    ensure!(
+        spread <= harness::round_tolerance(median),
+        "the rounds counted different instructions: {counts:?}"
+    );
+    Ok(Measured {
+        calibration,
+        instructions: median.saturating_sub(empty),
+        spread,
+        exact,
+    })
+}
+
+/// Builds `source` with its harness (`release`: `--release`), runs it on
+/// the firmware's board and checks what it printed.
+pub fn measure(
+    firmware: &Firmware,
+    source: &str,
+    inner_iterations: u32,
+    rounds: usize,
+    release: bool,
+) -> Result<Measured> {
+    std::fs::write(
+        &firmware.main_script,
+        harnessed_script(source, inner_iterations, rounds),
+    )?;
+    let image = firmware::build(firmware, release, &mut StderrLog)?;
+    let output = harness::run_image_within(firmware.board, image, RUN_TIMEOUT)?;
+    parse_output(&output, rounds).with_context(|| format!("the program printed:\n{output}"))
+}
