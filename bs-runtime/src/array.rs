@@ -15,7 +15,7 @@
 //! This file uses `core` and the crate's portable modules only.
 
 use crate::error::{Error, Expected, Result};
-use crate::heap::Mutator;
+use crate::heap::{Mutator, Shape};
 use crate::object::{
     __bs_desc_vector, fixed_array_words, is_instance, layout, ArrayDescriptor, ClassDescriptor,
     ClosureDescriptor, Descriptor, Kind, Obj,
@@ -76,30 +76,40 @@ fn new_growable(
     if len == 0 {
         return Ok(m.allocate(3, address(desc), 0)?.value());
     }
-    m.hold(init);
-    let storage = new_vector(m, len);
-    m.release(init);
-    let storage = storage?;
-    for i in 0..len {
-        storage.set_word(layout::VECTOR_DATA + i, init.0);
+    let (storage, array) = m.allocate_two(
+        vector_shape(len),
+        Shape {
+            words: 3,
+            header: address(desc),
+            word1: len,
+        },
+        init,
+    )?;
+    // New objects' words are 0 (`undefined`) already.
+    if init.0 != 0 {
+        for i in 0..len {
+            storage.set_word(layout::VECTOR_DATA + i, init.0);
+        }
     }
-    m.hold(storage.value());
-    let array = m.allocate(3, address(desc), len);
-    m.release(storage.value());
-    let array = array?;
     array.set_word(layout::ARRAY_STORAGE, storage.address());
     Ok(array.value())
+}
+
+/// A vector with room for `capacity` values (at most `MAX_ELEMENTS`).
+fn vector_shape(capacity: usize) -> Shape {
+    Shape {
+        words: layout::VECTOR_DATA + capacity,
+        header: address(&__bs_desc_vector),
+        word1: capacity,
+    }
 }
 
 fn new_vector(m: &mut impl Mutator, capacity: usize) -> Result<Obj> {
     if capacity > MAX_ELEMENTS {
         return Err(Error::OutOfMemory);
     }
-    m.allocate(
-        layout::VECTOR_DATA + capacity,
-        address(&__bs_desc_vector),
-        capacity,
-    )
+    let shape = vector_shape(capacity);
+    m.allocate(shape.words, shape.header, shape.word1)
 }
 
 /// An instance of a class, every field 0 (`undefined`, `0`, `0.0`,

@@ -27,7 +27,7 @@ use crate::abi::parse_size;
 use crate::catch::runtime_error;
 use crate::cell::ThreadCell;
 use crate::error::{Error, Result};
-use crate::heap::{Heap, Marker, Mutator, Roots};
+use crate::heap::{Heap, Marker, Mutator, Roots, Shape};
 use crate::host_request::for_each_host_root;
 use crate::object::{Obj, WORD};
 use crate::value::Value;
@@ -113,6 +113,17 @@ impl Mutator for Device {
         }
         collect();
         with_heap(|heap| heap.allocate(words, header, word1)).ok_or(Error::OutOfMemory)
+    }
+
+    fn allocate_two(&mut self, first: Shape, second: Shape, keep: Value) -> Result<(Obj, Obj)> {
+        check_context();
+        if let Some(pair) = with_heap(|heap| heap.allocate_two(first, second)) {
+            return Ok(pair);
+        }
+        self.hold(keep);
+        collect();
+        self.release(keep);
+        with_heap(|heap| heap.allocate_two(first, second)).ok_or(Error::OutOfMemory)
     }
 
     fn hold(&mut self, v: Value) {

@@ -1,7 +1,7 @@
 //! The allocator: sizes, alignment, reuse, exhaustion, invariants.
 
 use crate::error::Error;
-use crate::heap::{Mutator, GRANULE, GRANULE_WORDS, SMALL_CLASSES};
+use crate::heap::{Mutator, Shape, GRANULE, GRANULE_WORDS, SMALL_CLASSES};
 use crate::object::{__bs_desc_vector, layout, Obj, WORD};
 use crate::support::{Rng, TestHeap};
 use crate::value::Value;
@@ -289,5 +289,112 @@ fn mixed_sizes_never_run_out_while_less_than_half_is_live() {
                 }
             }
         }
+    }
+}
+
+/// The two objects of a growable array (its storage and its header), as
+/// `array::new` asks for them.
+fn pair(h: &mut TestHeap, storage_words: usize, keep: Value) -> Result<(Obj, Obj), Error> {
+    let vector = Shape {
+        words: storage_words,
+        header: VECTOR as *const _ as usize,
+        word1: storage_words - layout::VECTOR_DATA,
+    };
+    let small = Shape {
+        words: 2,
+        header: VECTOR as *const _ as usize,
+        word1: 0,
+    };
+    h.allocate_two(vector, small, keep)
+}
+
+#[test]
+fn two_objects_share_one_collection_that_keeps_the_kept_value() {
+    let mut h = TestHeap::new(4096);
+    let kept = blob(&mut h, 4).unwrap();
+    kept.set_word(2, Value::from_int(42).0);
+    // Garbage up to the last granules: the pair needs a collection.
+    while h.heap.free_bytes() >= 10 * GRANULE {
+        blob(&mut h, 8).unwrap();
+    }
+    let (first, second) = pair(&mut h, 14, kept.value()).unwrap();
+    assert_ne!(first.address(), second.address());
+    assert_eq!(first.word(1), 12);
+    assert_eq!(second.word(1), 0);
+    for i in 2..14 {
+        assert_eq!(first.word(i), 0);
+    }
+    // `kept` was held across the collection, nothing else survived it.
+    h.roots = vec![kept.value(), first.value(), second.value()];
+    h.collect();
+    assert_eq!(kept.word(2), Value::from_int(42).0);
+    assert_eq!(h.used(), (granules(4) + granules(14) + 1) * GRANULE);
+}
+
+#[test]
+fn when_only_the_first_of_two_fits_the_pair_fails_and_leaves_garbage() {
+    let mut h = TestHeap::new(4096);
+    // Live objects fill the heap but for exactly the first object's room.
+    let first_words = 4 * GRANULE_WORDS;
+    while h.heap.free_bytes() > granules(first_words) * GRANULE {
+        let words = if h.heap.free_bytes() >= granules(first_words) * GRANULE + 8 * WORD {
+            8
+        } else {
+            GRANULE_WORDS
+        };
+        let obj = blob(&mut h, words).unwrap();
+        h.root(obj.value());
+    }
+    assert_eq!(h.heap.free_bytes(), granules(first_words) * GRANULE);
+    assert_eq!(
+        pair(&mut h, first_words, Value::UNDEFINED).unwrap_err(),
+        Error::OutOfMemory
+    );
+    h.heap.check();
+    // The first object taken is unreachable: the next collection frees it.
+    assert_eq!(h.collect(), granules(first_words) * GRANULE);
+    assert!(blob(&mut h, first_words).is_ok());
+}
+
+#[test]
+fn a_large_pair_fits_a_fragmented_heap_after_collection() {
+    let mut h = TestHeap::new(8192);
+    // Every other small object live: the free memory is all in holes
+    // too small for a large object, until the dead ones are swept and
+    // merged with their neighbours.
+    let mut all = Vec::new();
+    while let Some(obj) = h.heap.allocate(6, VECTOR as *const _ as usize, 4) {
+        all.push(obj);
+    }
+    for (i, obj) in all.iter().enumerate() {
+        if i % 2 == 0 || i >= all.len() - 40 {
+            h.root(obj.value());
+        }
+    }
+    h.collect();
+    // Holes of 3 granules only: a 16-granule storage does not fit.
+    assert!(h
+        .heap
+        .allocate(32, VECTOR as *const _ as usize, 30)
+        .is_none());
+    let big = (SMALL_CLASSES + 8) * GRANULE_WORDS;
+    // Freeing the tail's live run makes room for it.
+    h.roots.truncate(h.roots.len() - 40);
+    let (storage, header) = pair(&mut h, big, Value::UNDEFINED).unwrap();
+    assert_eq!(storage.word(1), big - layout::VECTOR_DATA);
+    assert!(header.address() != storage.address());
+    h.heap.check();
+}
+
+#[test]
+fn pairs_under_stress_keep_their_kept_value() {
+    let mut h = TestHeap::stressed(4096);
+    let kept = blob(&mut h, 3).unwrap();
+    kept.set_word(2, Value::from_int(7).0);
+    for storage in 2..40 {
+        let (first, second) = pair(&mut h, storage, kept.value()).unwrap();
+        assert_eq!(first.word(1), storage - layout::VECTOR_DATA);
+        assert_eq!(second.word(0), VECTOR as *const _ as usize);
+        assert_eq!(kept.word(2), Value::from_int(7).0);
     }
 }

@@ -3,7 +3,7 @@
 //! globals.
 
 use crate::error::{Error, Result};
-use crate::heap::{Heap, Marker, Mutator, Roots};
+use crate::heap::{Heap, Marker, Mutator, Roots, Shape};
 use crate::object::{ClassDescriptor, Kind, Member, Obj};
 use crate::string;
 use crate::value::Value;
@@ -94,6 +94,23 @@ impl Mutator for TestHeap {
         self.collect();
         self.heap
             .allocate(words, header, word1)
+            .ok_or(Error::OutOfMemory)
+    }
+
+    fn allocate_two(&mut self, first: Shape, second: Shape, keep: Value) -> Result<(Obj, Obj)> {
+        if self.stress {
+            self.held.push(keep);
+            self.collect();
+            self.held.pop();
+        }
+        if let Some(pair) = self.heap.allocate_two(first, second) {
+            return Ok(pair);
+        }
+        self.held.push(keep);
+        self.collect();
+        self.held.pop();
+        self.heap
+            .allocate_two(first, second)
             .ok_or(Error::OutOfMemory)
     }
 

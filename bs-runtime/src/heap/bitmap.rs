@@ -46,4 +46,23 @@ impl Bitmap {
     pub(crate) fn get(&self, bit: usize) -> bool {
         self.word(bit / 32) & 1 << (bit % 32) != 0
     }
+
+    /// The first set bit at or after `bit`, or `limit` if there is none
+    /// below `limit` (bits at or above `limit` must be clear).
+    #[inline(always)]
+    pub(crate) fn next_set(&self, bit: usize, limit: usize) -> usize {
+        if bit >= limit {
+            return limit;
+        }
+        let mut i = bit / 32;
+        let mut word = self.word(i) & (!0 << (bit % 32));
+        while word == 0 {
+            i += 1;
+            if i * 32 >= limit {
+                return limit;
+            }
+            word = self.word(i);
+        }
+        i * 32 + word.trailing_zeros() as usize
+    }
 }

@@ -20,7 +20,7 @@
 //! one free block and rebuilds the free lists (large blocks in address
 //! order, so that allocation fills the heap from its start).
 
-use super::{free_granules, read, write, Heap, FREE, GRANULE, MARK_STACK, SMALL_CLASSES};
+use super::{read, write, Heap, FREE, GRANULE, MARK_STACK, SMALL_CLASSES};
 use crate::object::{for_each_value, Obj, HEADER_MARK};
 use crate::value::Value;
 
@@ -90,23 +90,19 @@ impl Heap {
     /// Traces from the marked objects until everything reachable is marked.
     fn trace(&mut self) {
         self.drain();
+        let granules = self.granule(self.end);
         while self.marking.overflowed {
             self.marking.overflowed = false;
-            let mut block = self.start;
-            while block < self.end {
-                let header = read(block);
-                let granules = if header & FREE != 0 {
-                    free_granules(header)
-                } else {
-                    // SAFETY: a block that is not free is an object.
+            let mut g = 0;
+            while g < granules {
+                let block = self.start + g * GRANULE;
+                if read(block) & (FREE | HEADER_MARK) == HEADER_MARK {
+                    // SAFETY: a marked block is an object.
                     let obj = unsafe { Obj::from_address(block) };
-                    if header & HEADER_MARK != 0 {
-                        for_each_value(obj, |v| self.mark_value(v));
-                        self.drain();
-                    }
-                    super::block_granules(obj)
-                };
-                block += granules * GRANULE;
+                    for_each_value(obj, |v| self.mark_value(v));
+                    self.drain();
+                }
+                g = self.starts.next_set(g + 1, granules);
             }
         }
     }
@@ -122,7 +118,8 @@ impl Heap {
     }
 
     /// Frees the unmarked objects and clears the marks; returns the free
-    /// bytes.
+    /// bytes. Blocks are found through the start bitmap, which marks every
+    /// block's start, so no object's size is computed.
     fn sweep(&mut self) -> usize {
         self.small = [0; SMALL_CLASSES];
         self.large = 0;
@@ -131,31 +128,24 @@ impl Heap {
         let mut free = 0;
         // Start of the run of dead blocks being merged.
         let mut run: Option<usize> = None;
-        let mut block = self.start;
-        while block < self.end {
+        let granules = self.granule(self.end);
+        let mut g = 0;
+        while g < granules {
+            let block = self.start + g * GRANULE;
+            let next = self.starts.next_set(g + 1, granules);
             let header = read(block);
-            let (granules, live) = if header & FREE != 0 {
-                (free_granules(header), false)
-            } else {
-                // SAFETY: a block that is not free is an object.
-                let obj = unsafe { Obj::from_address(block) };
-                let live = header & HEADER_MARK != 0;
-                if live {
-                    write(block, header & !HEADER_MARK);
-                }
-                (super::block_granules(obj), live)
-            };
-            if live {
+            // A free block's header has bit 0 clear: it is never live.
+            if header & (FREE | HEADER_MARK) == HEADER_MARK {
+                write(block, header & !HEADER_MARK);
                 if let Some(start) = run.take() {
                     free += self.free_run(start, block, &mut large_tail);
                 }
             } else if run.is_some() {
-                let g = self.granule(block);
                 self.starts.clear(g);
             } else {
                 run = Some(block);
             }
-            block += granules * GRANULE;
+            g = next;
         }
         if let Some(start) = run {
             free += self.free_run(start, self.end, &mut large_tail);

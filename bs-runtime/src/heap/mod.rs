@@ -30,7 +30,7 @@ pub use collect::{Marker, Roots};
 use bitmap::Bitmap;
 
 use crate::error::Result;
-use crate::object::{object_words, Obj, WORD};
+use crate::object::{Obj, WORD};
 use crate::value::Value;
 
 /// Words per granule: the unit of allocation, and of the start bitmap.
@@ -56,6 +56,12 @@ pub trait Mutator {
     /// the roots, or be held with [`Mutator::hold`].
     fn allocate(&mut self, words: usize, header: usize, word1: usize) -> Result<Obj>;
 
+    /// Two new objects (each as [`Mutator::allocate`] makes one), with at
+    /// most one collection, before either is taken: neither needs holding
+    /// while the other is allocated. `keep` stays alive across that
+    /// collection (0 if nothing needs to).
+    fn allocate_two(&mut self, first: Shape, second: Shape, keep: Value) -> Result<(Obj, Obj)>;
+
     /// Keeps `v` alive across allocations until the matching
     /// [`Mutator::release`] (releases go in reverse order). The collector
     /// scans no stack: a value that the caller still needs and that is not
@@ -64,6 +70,15 @@ pub trait Mutator {
     fn hold(&mut self, v: Value);
 
     fn release(&mut self, v: Value);
+}
+
+/// An object to allocate: `words` words (header included), the header
+/// and word 1 (see [`Mutator::allocate`]).
+#[derive(Clone, Copy)]
+pub struct Shape {
+    pub words: usize,
+    pub header: usize,
+    pub word1: usize,
 }
 
 pub struct Heap {
@@ -156,7 +171,17 @@ impl Heap {
         }
     }
 
-    /// A block of `granules` granules, its start bit set.
+    /// Two new objects, or `None` if they do not both fit: then collect
+    /// and try again (the first may have been taken: it is garbage).
+    pub fn allocate_two(&mut self, first: Shape, second: Shape) -> Option<(Obj, Obj)> {
+        let a = self.allocate(first.words, first.header, first.word1)?;
+        let b = self.allocate(second.words, second.header, second.word1)?;
+        Some((a, b))
+    }
+
+    /// A block of `granules` granules, its start bit set. Inlined: the
+    /// common cases (a free-list pop, a bump) are a few instructions.
+    #[inline(always)]
     fn take(&mut self, granules: usize) -> Option<usize> {
         if granules <= SMALL_CLASSES {
             let head = self.small[granules - 1];
@@ -325,9 +350,13 @@ impl Heap {
     }
 }
 
-/// The granules an object's block has.
+/// The granules an object's block has (the heap itself finds blocks by
+/// their start bits; the tests' walks check that the two agree).
+#[cfg(test)]
 fn block_granules(obj: Obj) -> usize {
-    object_words(obj).max(GRANULE_WORDS).div_ceil(GRANULE_WORDS)
+    crate::object::object_words(obj)
+        .max(GRANULE_WORDS)
+        .div_ceil(GRANULE_WORDS)
 }
 
 fn free_header(granules: usize) -> usize {
