@@ -13,10 +13,11 @@
 //! the flash and RAM taken by bs-runtime in the default image (template
 //! project), from the sizes of the ELF's symbols.
 //!
-//! `cargo bench -p cargo-bluescript --bench instructions [-- [--dev | --release] [--board BOARD]... [NAME...]]`
+//! `cargo bench -p cargo-bluescript --bench instructions [-- [--dev | --release] [--board BOARD]... [--sizes | NAME...]]`
 //!
 //! Without `--dev` or `--release`, both profiles are measured; naming
-//! benchmarks measures only those (and skips the sizes). Each `--board`
+//! benchmarks measures only those (and skips the sizes); `--sizes` measures
+//! only the sizes. Each `--board`
 //! (`--all-boards`: every board) gets its tables; without one, the board
 //! of `BS_BOARD`, or the default board. RISC-V boards count with
 //! `minstret` under `-icount shift=0`.
@@ -139,6 +140,8 @@ enum Part {
     Libm,
     Core,
     Unnamed,
+    /// The serial agent (bs-runtime's feature `serial-agent`) and its crates.
+    SerialAgent,
     Script,
     Drivers,
 }
@@ -152,13 +155,14 @@ impl Part {
             Part::Libm => "  libm",
             Part::Core => "  core, compiler-builtins",
             Part::Unnamed => "  unnamed constants (anon.*)",
+            Part::SerialAgent => "serial agent (feature `serial-agent`)",
             Part::Script => "scripts (generated code)",
             Part::Drivers => "drivers and main (firmware crate)",
         }
     }
 
     fn is_runtime(self) -> bool {
-        self < Part::Script
+        self < Part::SerialAgent
     }
 }
 
@@ -258,7 +262,11 @@ fn part_of(name: &str, firmware_crate: &str) -> Part {
     if name.starts_with(".Lanon.") || name.starts_with("anon.") {
         return Part::Unnamed;
     }
+    if name.contains("serial_agent") {
+        return Part::SerialAgent;
+    }
     match symbol_crate(name).as_deref() {
+        Some("bluescript_serial_agent" | "siphasher") => Part::SerialAgent,
         Some("bluescript" | "rustc") => Part::Runtime, // `rustc`: the panic handler
         Some("rtt_target") => Part::RttTarget,
         Some("cortex_m" | "cortex_m_rt" | "riscv" | "riscv_rt" | "critical_section") => {
@@ -435,6 +443,7 @@ fn run() -> Result<()> {
     let mut profiles = Vec::new();
     let mut wanted = Vec::new();
     let mut boards = Vec::new();
+    let mut sizes_only = false;
     // `cargo bench` passes `--bench` to every bench target.
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -447,6 +456,7 @@ fn run() -> Result<()> {
                 boards.push(Board::named(&name)?);
             }
             "--all-boards" => boards.extend(Board::emulated()),
+            "--sizes" => sizes_only = true,
             other if other.starts_with('-') => bail!("unknown option `{other}`"),
             name => wanted.push(name.to_string()),
         }
@@ -457,21 +467,27 @@ fn run() -> Result<()> {
     if boards.is_empty() {
         boards.push(support::board());
     }
-    let benchmarks = harness::discover(&wanted)?;
+    if sizes_only && !wanted.is_empty() {
+        bail!("`--sizes` measures no benchmark: name none");
+    }
+    let benchmarks = if sizes_only {
+        Vec::new()
+    } else {
+        harness::discover(&wanted)?
+    };
     for board in boards {
-        measure_board(board, &benchmarks, &profiles, wanted.is_empty())
-            .with_context(|| format!("on {board}"))?;
+        if !sizes_only {
+            measure_board(board, &benchmarks, &profiles).with_context(|| format!("on {board}"))?;
+        }
+        if sizes_only || wanted.is_empty() {
+            measure_sizes(board, &profiles).with_context(|| format!("on {board}"))?;
+        }
     }
     Ok(())
 }
 
-/// The tables of one board, and the sizes of its default image if `sizes`.
-fn measure_board(
-    board: Board,
-    benchmarks: &[harness::Benchmark],
-    profiles: &[bool],
-    sizes_too: bool,
-) -> Result<()> {
+/// The tables of one board.
+fn measure_board(board: Board, benchmarks: &[harness::Benchmark], profiles: &[bool]) -> Result<()> {
     let project = support::Project::for_board("instructions_bench", board);
     harness::install_firmware(&project.root, benchmarks)?;
     let firmware = harness::locate(&project.root)?;
@@ -533,23 +549,25 @@ fn measure_board(
             print_untyped_table(&untyped_rows);
         }
     }
+    Ok(())
+}
 
-    if sizes_too {
-        let default = support::Project::for_board("default_image", board);
-        let firmware = harness::locate(&default.root)?;
-        for &release in profiles {
-            let image = firmware::build(&firmware, release, &mut StderrLog)?;
-            let profile = if release {
-                "release profile"
-            } else {
-                "dev profile"
-            };
-            print_sizes(
-                board,
-                profile,
-                &sizes(&image.elf, &firmware.name.replace('-', "_"))?,
-            );
-        }
+/// The sizes of the board's default image (template project).
+fn measure_sizes(board: Board, profiles: &[bool]) -> Result<()> {
+    let default = support::Project::for_board("default_image", board);
+    let firmware = harness::locate(&default.root)?;
+    for &release in profiles {
+        let image = firmware::build(&firmware, release, &mut StderrLog)?;
+        let profile = if release {
+            "release profile"
+        } else {
+            "dev profile"
+        };
+        print_sizes(
+            board,
+            profile,
+            &sizes(&image.elf, &firmware.name.replace('-', "_"))?,
+        );
     }
     Ok(())
 }
