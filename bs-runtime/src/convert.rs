@@ -85,8 +85,11 @@ pub fn is_array(v: Value) -> bool {
 /// `a === b`: numbers by value (an integer equals the same float), strings
 /// by content, everything else by identity.
 pub fn equals(a: Value, b: Value) -> bool {
-    if let (Some(x), Some(y)) = (number(a), number(b)) {
-        return x == y;
+    match (a.as_int(), b.as_int(), a.as_float(), b.as_float()) {
+        (Some(x), Some(y), ..) => return x == y,
+        (_, _, Some(x), Some(y)) => return x == y,
+        (Some(i), _, _, Some(f)) | (_, Some(i), Some(f), _) => return int_equals_float(i, f),
+        _ => {}
     }
     if a == b {
         return true;
@@ -100,12 +103,12 @@ pub fn equals(a: Value, b: Value) -> bool {
     }
 }
 
-/// A number as an `f64`, which holds every integer and float exactly.
-fn number(v: Value) -> Option<f64> {
-    match v.as_int() {
-        Some(i) => Some(f64::from(i)),
-        None => v.as_float().map(f64::from),
-    }
+/// Whether `i` and `f` are the same number, exactly (without `f64`,
+/// which the single-precision cores compute in software): inside the
+/// range of `i32`, `f as i32` truncates exactly, and gives `i` back as
+/// `f` only if `f` has no fraction.
+fn int_equals_float(i: i32, f: f32) -> bool {
+    (-2_147_483_648.0..2_147_483_648.0).contains(&f) && f as i32 == i && i as f32 == f
 }
 
 /// How values are written as text.

@@ -351,3 +351,33 @@ fn instances_start_zeroed() {
     // No member table: no fields to show.
     assert_eq!(printed, "Circle {}");
 }
+
+/// An integer and a float are equal exactly when they are the same number:
+/// checked against `f64`, which holds both exactly, on the edges of the
+/// integers' 30 bits, of the floats' exact integers (2^24) and of `i32`,
+/// on fractions, infinities, NaN and on random pairs.
+#[test]
+fn integers_equal_floats_exactly_when_they_are_the_same_number() {
+    let mut ints = vec![0, 1, -1, 7, (1 << 24) - 1, 1 << 24, (1 << 24) + 1];
+    ints.extend([(1 << 29) - 1, -(1 << 29), -(1 << 29) + 1, 1 << 28]);
+    let mut floats = vec![0.0f32, -0.0, 1.0, -1.0, 0.5, 7.0, 7.25];
+    floats.extend([16_777_216.0, 16_777_218.0, 536_870_912.0, -536_870_912.0]);
+    floats.extend([2_147_483_648.0, -2_147_483_648.0, 4.0e9, -4.0e9, 1.0e-40]);
+    floats.extend([f32::INFINITY, f32::NEG_INFINITY, f32::NAN, f32::MAX, f32::MIN]);
+    let mut rng = crate::support::Rng::new(3);
+    for _ in 0..2000 {
+        let i = (rng.below(1 << 30) as i32) - (1 << 29);
+        ints.push(i);
+        floats.push(i as f32);
+        floats.push(f32::from_bits(rng.below(1 << 31) as u32));
+    }
+    for &i in &ints {
+        let a = Value::from_int(i);
+        for &f in &floats {
+            let b = Value::from_float(f);
+            let same = b.as_float().is_some_and(|g| f64::from(i) == f64::from(g));
+            assert_eq!(convert::equals(a, b), same, "{i} === {f}");
+            assert_eq!(convert::equals(b, a), same, "{f} === {i}");
+        }
+    }
+}
