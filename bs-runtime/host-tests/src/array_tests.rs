@@ -363,7 +363,13 @@ fn integers_equal_floats_exactly_when_they_are_the_same_number() {
     let mut floats = vec![0.0f32, -0.0, 1.0, -1.0, 0.5, 7.0, 7.25];
     floats.extend([16_777_216.0, 16_777_218.0, 536_870_912.0, -536_870_912.0]);
     floats.extend([2_147_483_648.0, -2_147_483_648.0, 4.0e9, -4.0e9, 1.0e-40]);
-    floats.extend([f32::INFINITY, f32::NEG_INFINITY, f32::NAN, f32::MAX, f32::MIN]);
+    floats.extend([
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        f32::MAX,
+        f32::MIN,
+    ]);
     let mut rng = crate::support::Rng::new(3);
     for _ in 0..2000 {
         let i = (rng.below(1 << 30) as i32) - (1 << 29);

@@ -23,7 +23,8 @@ impl Bitmap {
         Bitmap { words, len }
     }
 
-    fn word(&self, i: usize) -> u32 {
+    /// Bits `32 * i` to `32 * i + 31`.
+    pub(crate) fn word(&self, i: usize) -> u32 {
         debug_assert!(i < self.len);
         // SAFETY: `i` is in bounds: bits are only asked for granules.
         unsafe { self.words.add(i).read() }
@@ -39,12 +40,23 @@ impl Bitmap {
         self.update(bit / 32, |w| w | 1 << (bit % 32));
     }
 
-    pub(crate) fn clear(&mut self, bit: usize) {
-        self.update(bit / 32, |w| w & !(1 << (bit % 32)));
-    }
-
     pub(crate) fn get(&self, bit: usize) -> bool {
         self.word(bit / 32) & 1 << (bit % 32) != 0
+    }
+
+    /// Clears bits `from` to `to - 1`, a word at a time.
+    pub(crate) fn clear_range(&mut self, from: usize, to: usize) {
+        let mut bit = from;
+        while bit < to {
+            let i = bit / 32;
+            let above = !0 << (bit % 32);
+            let below = match to - i * 32 {
+                n @ ..32 => (1 << n) - 1,
+                _ => !0,
+            };
+            self.update(i, |w| w & !(above & below));
+            bit = (i + 1) * 32;
+        }
     }
 
     /// The first set bit at or after `bit`, or `limit` if there is none

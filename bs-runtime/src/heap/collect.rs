@@ -118,8 +118,10 @@ impl Heap {
     }
 
     /// Frees the unmarked objects and clears the marks; returns the free
-    /// bytes. Blocks are found through the start bitmap, which marks every
-    /// block's start, so no object's size is computed.
+    /// bytes. Blocks are found through the start bitmap, a word of it at a
+    /// time, which marks every block's start: no object's size is
+    /// computed, and the start bits inside a run of dead blocks are
+    /// cleared together when the run ends.
     fn sweep(&mut self) -> usize {
         self.small = [0; SMALL_CLASSES];
         self.large = 0;
@@ -129,23 +131,23 @@ impl Heap {
         // Start of the run of dead blocks being merged.
         let mut run: Option<usize> = None;
         let granules = self.granule(self.end);
-        let mut g = 0;
-        while g < granules {
-            let block = self.start + g * GRANULE;
-            let next = self.starts.next_set(g + 1, granules);
-            let header = read(block);
-            // A free block's header has bit 0 clear: it is never live.
-            if header & (FREE | HEADER_MARK) == HEADER_MARK {
-                write(block, header & !HEADER_MARK);
-                if let Some(start) = run.take() {
-                    free += self.free_run(start, block, &mut large_tail);
+        for i in 0..granules.div_ceil(32) {
+            let mut starts = self.starts.word(i);
+            while starts != 0 {
+                let g = i * 32 + starts.trailing_zeros() as usize;
+                starts &= starts - 1;
+                let block = self.start + g * GRANULE;
+                let header = read(block);
+                // A free block's header has bit 0 clear: it is never live.
+                if header & (FREE | HEADER_MARK) == HEADER_MARK {
+                    write(block, header & !HEADER_MARK);
+                    if let Some(start) = run.take() {
+                        free += self.free_run(start, block, &mut large_tail);
+                    }
+                } else if run.is_none() {
+                    run = Some(block);
                 }
-            } else if run.is_some() {
-                self.starts.clear(g);
-            } else {
-                run = Some(block);
             }
-            g = next;
         }
         if let Some(start) = run {
             free += self.free_run(start, self.end, &mut large_tail);
@@ -153,10 +155,14 @@ impl Heap {
         free
     }
 
-    /// Makes `[start, end)` one free block; large ones are appended after
-    /// `large_tail`. Returns its size in bytes.
+    /// Makes `[start, end)`, a run of dead blocks, one free block; large
+    /// ones are appended after `large_tail`. Returns its size in bytes.
     fn free_run(&mut self, start: usize, end: usize, large_tail: &mut usize) -> usize {
         let granules = (end - start) / GRANULE;
+        // The blocks merged into this one start no block any more (bits
+        // of the word being swept that are cleared here lie behind it).
+        let first = self.granule(start);
+        self.starts.clear_range(first + 1, first + granules);
         write(start, super::free_header(granules));
         if granules <= SMALL_CLASSES {
             self.push_small(start, granules);
