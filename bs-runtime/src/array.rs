@@ -217,6 +217,17 @@ pub fn set(a: Obj, index: i32, v: Value) -> Result<()> {
     Ok(())
 }
 
+/// The storage word of `a[index]` when `a` is an `any[]` (a growable
+/// array whose elements need no check) and `index` is below its length:
+/// the common case of [`set`], without its checks of other kinds.
+pub fn any_slot(a: Value, index: i32) -> Option<*mut usize> {
+    // SAFETY: reference values point to valid objects.
+    let obj = unsafe { Obj::from_value(a) }?;
+    let is_any_array = obj.kind() == Kind::Array && obj.array_descriptor().element.is_null();
+    let i = usize::try_from(index).ok()?;
+    (is_any_array && i < length(obj)).then(|| slot(obj, i))
+}
+
 /// Whether `v` may be an element of the growable or fixed array `a`.
 fn check_element(a: Obj, v: Value) -> core::result::Result<(), Expected> {
     if a.kind() != Kind::Array {

@@ -302,6 +302,10 @@ pub extern "C" fn bs_array_get(a: Value, index: i32, loc: Loc) -> Value {
 /// `a[index] = v` of any array, `v` checked against the element type.
 #[unsafe(no_mangle)]
 pub extern "C" fn bs_array_set(a: Value, index: i32, v: Value, loc: Loc) {
+    if let Some(slot) = array::any_slot(a, index) {
+        // SAFETY: the slot of an element below the length.
+        return unsafe { slot.write(v.0) };
+    }
     ok(array::set(array_of(a, loc), index, v), loc)
 }
 

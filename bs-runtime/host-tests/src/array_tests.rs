@@ -387,3 +387,27 @@ fn integers_equal_floats_exactly_when_they_are_the_same_number() {
         }
     }
 }
+
+/// The short path of `a[i] = v` serves `any[]` within its length only:
+/// every other array, index or value goes through the checks of `set`.
+#[test]
+fn only_an_any_array_within_its_length_has_a_short_store_path() {
+    let mut h = heap();
+    let anys = new(&mut h, &__bs_desc_any_array, 3, Value::from_int(5).0);
+    let slot = array::any_slot(anys.value(), 2).expect("an any[] element");
+    unsafe { slot.write(Value::from_int(9).0) };
+    assert_eq!(array::get(anys, 2).unwrap(), Value::from_int(9));
+    assert_eq!(array::get(anys, 1).unwrap(), Value::from_int(5));
+    for index in [3, -1, i32::MIN, i32::MAX] {
+        assert!(array::any_slot(anys.value(), index).is_none(), "{index}");
+    }
+    let shapes = new(&mut h, &SHAPES, 2, 0);
+    let ints = new(&mut h, &__bs_desc_int_array, 2, 0);
+    let fixed = new(&mut h, &__bs_desc_fixed_array, 2, 0);
+    let shape = h.string("not an array");
+    for other in [shapes.value(), ints.value(), fixed.value(), shape.value()] {
+        assert!(array::any_slot(other, 0).is_none());
+    }
+    assert!(array::any_slot(Value::UNDEFINED, 0).is_none());
+    assert!(array::any_slot(Value::from_int(1), 0).is_none());
+}
