@@ -327,7 +327,9 @@ fn sizes(elf: &Path, firmware_crate: &str) -> Result<Sizes> {
         let (Ok(name), size) = (symbol.name(), symbol.size()) else {
             continue;
         };
-        if size == 0 || symbol.is_undefined() {
+        // `.L_MergedGlobals*`: globals that LLVM laid out together, each
+        // of which has a symbol of its own too.
+        if size == 0 || symbol.is_undefined() || name.starts_with(".L_MergedGlobals") {
             continue;
         }
         let part = part_of(name, firmware_crate);
@@ -414,7 +416,13 @@ fn print_sizes(board: Board, profile: &str, sizes: &Sizes) {
         .take(6)
         .map(|(name, size)| format!("{} {size}", short_name(name)))
         .collect();
-    println!("  runtime RAM, largest: {}", largest.join(", "));
+    println!(
+        "  bs-runtime and what it links in: {} bytes of flash, {} bytes of RAM besides the heaps \
+         (largest: {})",
+        runtime.0,
+        runtime.1 - heaps,
+        largest.join(", ")
+    );
 }
 
 /// `_ZN10bluescript5print5LINES17h…E` → `print::LINES`, roughly.
