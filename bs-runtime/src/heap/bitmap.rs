@@ -61,7 +61,6 @@ impl Bitmap {
 
     /// The first set bit at or after `bit`, or `limit` if there is none
     /// below `limit` (bits at or above `limit` must be clear).
-    #[inline(always)]
     pub(crate) fn next_set(&self, bit: usize, limit: usize) -> usize {
         if bit >= limit {
             return limit;
