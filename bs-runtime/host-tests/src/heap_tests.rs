@@ -79,14 +79,21 @@ fn freed_blocks_are_reused_and_zeroed() {
     h.heap.check();
 }
 
-#[test]
-fn small_holes_serve_their_size_and_are_split() {
-    let mut h = TestHeap::new(8192);
-    // Fill the heap with 3-granule objects, keep every other one.
+/// Allocates 3-granule objects (without collecting) until the heap is
+/// full; returns them in order.
+fn fill_with_three_granule_objects(h: &mut TestHeap) -> Vec<Obj> {
     let mut all = Vec::new();
     while let Some(obj) = h.heap.allocate(6, VECTOR as *const _ as usize, 4) {
         all.push(obj);
     }
+    all
+}
+
+#[test]
+fn small_holes_serve_their_size_and_are_split() {
+    let mut h = TestHeap::new(8192);
+    // Fill the heap with 3-granule objects, keep every other one.
+    let all = fill_with_three_granule_objects(&mut h);
     for obj in all.iter().step_by(2) {
         h.root(obj.value());
     }
@@ -362,10 +369,7 @@ fn a_large_pair_fits_a_fragmented_heap_after_collection() {
     // Every other small object live: the free memory is all in holes
     // too small for a large object, until the dead ones are swept and
     // merged with their neighbours.
-    let mut all = Vec::new();
-    while let Some(obj) = h.heap.allocate(6, VECTOR as *const _ as usize, 4) {
-        all.push(obj);
-    }
+    let all = fill_with_three_granule_objects(&mut h);
     for (i, obj) in all.iter().enumerate() {
         if i % 2 == 0 || i >= all.len() - 40 {
             h.root(obj.value());
