@@ -266,7 +266,7 @@ fn part_of(name: &str, firmware_crate: &str) -> Part {
         return Part::SerialAgent;
     }
     match symbol_crate(name).as_deref() {
-        Some("bluescript_serial_agent" | "siphasher") => Part::SerialAgent,
+        Some("bluescript_serial_agent" | "siphasher" | "crc") => Part::SerialAgent,
         Some("bluescript" | "rustc") => Part::Runtime, // `rustc`: the panic handler
         Some("rtt_target") => Part::RttTarget,
         Some("cortex_m" | "cortex_m_rt" | "riscv" | "riscv_rt" | "critical_section") => {
