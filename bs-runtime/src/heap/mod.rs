@@ -184,6 +184,7 @@ impl Heap {
 
     /// Two new objects, or `None` if they do not both fit: then collect
     /// and try again (the first may have been taken: it is garbage).
+    #[inline(always)]
     pub fn allocate_two(&mut self, first: Shape, second: Shape) -> Option<(Obj, Obj)> {
         let a = self.allocate(first.words, first.header, first.word1)?;
         let b = self.allocate(second.words, second.header, second.word1)?;
