@@ -611,6 +611,30 @@ fn declare_descriptors<'a>(out: &mut String, symbols: impl Iterator<Item = &'a S
     out.push_str("}\n");
 }
 
+/// The `const` globals of `program` whose declaration assigns a literal
+/// number or boolean, with that literal.
+fn constant_globals(program: &Program) -> BTreeMap<String, Expr> {
+    let is_const = |name: &str| program.globals.iter().any(|g| g.name == name && g.is_const);
+    let is_literal = |value: &Expr| match &value.kind {
+        ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Bool(_) => true,
+        ExprKind::Unary(UnOp::Neg, operand) => {
+            matches!(operand.kind, ExprKind::Int(_) | ExprKind::Float(_))
+        }
+        _ => false,
+    };
+    program
+        .main
+        .iter()
+        .filter_map(|statement| match &statement.kind {
+            StmtKind::Expr(Expr {
+                kind: ExprKind::Assign(Place::Global(name), value),
+                ..
+            }) if is_const(name) && is_literal(value) => Some((name.clone(), (**value).clone())),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The Rust items of top-level `code` templates.
 fn push_native_items(out: &mut String, program: &Program) {
     for item in &program.native_items {
@@ -749,6 +773,10 @@ struct Generator<'s> {
     frame: RefCell<roots::Frame>,
     /// Script functions known never to allocate (roots.rs).
     never_allocate: RefCell<std::collections::BTreeSet<String>>,
+    /// `const` globals initialized with a number or a boolean: code reads
+    /// the value itself, which rustc can fold. Sound under patching: a
+    /// change to it is a top-level change, which restarts the program.
+    constants: BTreeMap<String, Expr>,
 }
 
 impl<'s> Generator<'s> {
@@ -764,6 +792,7 @@ impl<'s> Generator<'s> {
             current: RefCell::new(Vec::new()),
             frame: RefCell::new(roots::Frame::default()),
             never_allocate,
+            constants: constant_globals(program),
         }
     }
 
@@ -1064,6 +1093,9 @@ impl<'s> Generator<'s> {
             ExprKind::Int(v) => format!("({v}_i32)"),
             ExprKind::Float(v) => float_literal(*v),
             ExprKind::Bool(v) => v.to_string(),
+            ExprKind::Read(Place::Global(name)) if self.constants.contains_key(name) => {
+                self.expr(&self.constants[name])
+            }
             ExprKind::Read(p) => self.read(p, expr.ty),
             ExprKind::Assign(target, value) => self.assign(target, expr.ty, value),
             ExprKind::Update {

@@ -350,6 +350,8 @@ pub struct Global {
     pub ty: Ty,
     /// The file that declares it (`Program::files`).
     pub file: u32,
+    /// Declared `const`: only its declaration assigns it.
+    pub is_const: bool,
 }
 
 #[derive(Clone, Debug)]

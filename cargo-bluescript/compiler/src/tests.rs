@@ -1768,3 +1768,22 @@ fn a_cell_defines_the_descriptors_of_its_types_and_refers_to_the_images() {
     assert!(needed.iter().any(|s| s == "__bs_class_Shape"), "{needed:?}");
     assert!(!needed.iter().any(|s| defined.contains(s)), "{needed:?}");
 }
+
+#[test]
+fn const_globals_with_a_literal_are_read_as_the_literal() {
+    let program = compiles(
+        "const TAPS = 32\nconst GAIN = -0.5\nconst ON = true\nlet taps = 32\nconst NAMES = [1]\n\
+         function f(x: integer): float { return (x & (TAPS - 1)) * GAIN + taps + NAMES[0] }\n\
+         function g(): boolean { return ON }\nprint(f(3), g())",
+    );
+    let code = image_code(&program, Calls::Slots);
+    let f = function_text(&code, "f");
+    // rustc folds them; a `let` and an array stay variables.
+    assert!(f.contains("(32_i32)") && !f.contains("__bs_g_TAPS"), "{f}");
+    assert!(
+        !f.contains("__bs_g_GAIN") && f.contains("__bs_g_taps"),
+        "{f}"
+    );
+    assert!(f.contains("__bs_g_NAMES"), "{f}");
+    assert!(!function_text(&code, "g").contains("__bs_g_ON"));
+}

@@ -132,6 +132,7 @@ pub fn check_program(
                     .ty
                     .expect("typed once main is checked"),
                 file: checker.globals[name].module as u32,
+                is_const: checker.globals[name].is_const,
             })
             .collect(),
         functions,

@@ -56,7 +56,9 @@ impl CallPolicy {
             Calls::Direct => CallPolicy {
                 direct: program.functions.iter().map(|f| f.name.clone()).collect(),
                 never_allocate: never_allocating(program, false),
-                recursive: recursive_functions(program),
+                // As in Rust, rustc may turn recursion into a loop: without
+                // end, it then loops instead of overflowing the stack.
+                recursive: BTreeSet::new(),
                 epoch: None,
                 inline_hints: false,
             },
@@ -92,11 +94,11 @@ impl CallPolicy {
         self.direct.contains(callee)
     }
 
-    /// A direct call of `callee` with `args`. A recursive callee's call is
-    /// followed by an empty `asm!`, which rustc must keep after it: without
-    /// it, LLVM turns recursion into a loop, and recursion without end
-    /// would hang instead of failing with a stack overflow (LANGUAGE.md
-    /// §12).
+    /// A direct call of `callee` with `args`. In a development image or a
+    /// patch, a recursive callee's call is followed by an empty `asm!`,
+    /// which rustc must keep after it: without it, LLVM turns recursion
+    /// into a loop, and recursion without end would hang instead of
+    /// failing with a stack overflow, a run-time error (LANGUAGE.md §12).
     pub(super) fn direct_call(&self, callee: &str, args: &[String]) -> String {
         let symbol = match self.epoch {
             Some(epoch) => patch_symbol(callee, epoch),
