@@ -16,6 +16,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+mod bounds;
 mod calls;
 mod places;
 mod roots;
@@ -248,6 +249,16 @@ unsafe fn growable_element(a: u32, i: i32, loc: *const u8) -> *mut u32 {
         }
         (*(a as *const u32).add(ARRAY_STORAGE) as *mut u32).add(VECTOR_DATA + i as usize)
     }
+}
+/// Element `i` of a fixed-length array, `i` proved in range.
+#[inline(always)]
+unsafe fn fixed_element_unchecked<T>(a: u32, i: i32) -> *mut T {
+    unsafe { ((a as *mut u32).add(FIXED_DATA) as *mut T).add(i as usize) }
+}
+/// Element `i` of a growable array, `i` proved in range.
+#[inline(always)]
+unsafe fn growable_element_unchecked(a: u32, i: i32) -> *mut u32 {
+    unsafe { (*(a as *const u32).add(ARRAY_STORAGE) as *mut u32).add(VECTOR_DATA + i as usize) }
 }
 /// Word `offset` of an object: a field, a cell's value.
 #[inline(always)]
@@ -777,6 +788,9 @@ struct Generator<'s> {
     /// the value itself, which rustc can fold. Sound under patching: a
     /// change to it is a top-level change, which restarts the program.
     constants: BTreeMap<String, Expr>,
+    /// The index expressions of element accesses that the loop being
+    /// generated proved in range (bounds.rs): generated without a check.
+    unchecked: RefCell<std::collections::HashSet<*const Expr>>,
 }
 
 impl<'s> Generator<'s> {
@@ -793,6 +807,7 @@ impl<'s> Generator<'s> {
             frame: RefCell::new(roots::Frame::default()),
             never_allocate,
             constants: constant_globals(program),
+            unchecked: RefCell::new(std::collections::HashSet::new()),
         }
     }
 
@@ -994,38 +1009,32 @@ impl<'s> Generator<'s> {
                 }
             }
             StmtKind::Loop {
-                label,
                 cond,
                 cond_after_body,
                 body,
                 step,
                 fresh,
+                ..
             } => {
-                let exit = cond
-                    .as_ref()
-                    .map(|c| format!("if !{} {{ break 'b{label}; }}", self.expr(c)));
-                self.line(depth, &format!("'b{label}: loop {{"));
-                if let (Some(exit), false) = (&exit, cond_after_body) {
-                    self.line(depth + 1, exit);
-                }
-                // `continue` leaves this block, so the step and a do-while's
-                // condition still run.
-                self.line(depth + 1, &format!("'c{label}: {{"));
-                self.block(body, Some(*label), depth + 2);
-                self.line(depth + 1, "}");
-                for (name, ty) in fresh {
-                    let value = self.read(&Place::Cell(name.clone()), *ty);
-                    let cell = new_cell(*ty, &value);
-                    let mirror = self.mirror_variable(name, &local(name));
-                    self.line(depth + 1, &format!("{} = {cell};{mirror}", local(name)));
-                }
-                if let (Some(exit), true) = (&exit, cond_after_body) {
-                    self.line(depth + 1, exit);
-                }
-                if let Some(step) = step {
-                    let step = self.expr(step);
-                    self.line(depth + 1, &format!("{step};"));
-                }
+                let versioning = match (cond, step, cond_after_body) {
+                    (Some(cond), Some(step), false) if fresh.is_empty() => {
+                        self.versioning(cond, body, step)
+                    }
+                    _ => None,
+                };
+                let Some(versioning) = versioning else {
+                    self.loop_statement(statement, depth);
+                    return;
+                };
+                // The copy without the checks that the precondition proves,
+                // and the original for when it does not hold.
+                self.line(depth, &format!("if {} {{", versioning.precondition));
+                let outer = self.unchecked.borrow().clone();
+                self.unchecked.borrow_mut().extend(versioning.unchecked);
+                self.loop_statement(statement, depth + 1);
+                *self.unchecked.borrow_mut() = outer;
+                self.line(depth, "} else {");
+                self.loop_statement(statement, depth + 1);
                 self.line(depth, "}");
             }
             StmtKind::Break(label) => {
@@ -1086,6 +1095,47 @@ impl<'s> Generator<'s> {
                 self.line(depth, "bs_print_end();");
             }
         }
+    }
+
+    /// A loop statement as it is written.
+    fn loop_statement(&mut self, statement: &Stmt, depth: usize) {
+        let StmtKind::Loop {
+            label,
+            cond,
+            cond_after_body,
+            body,
+            step,
+            fresh,
+        } = &statement.kind
+        else {
+            return;
+        };
+        let exit = cond
+            .as_ref()
+            .map(|c| format!("if !{} {{ break 'b{label}; }}", self.expr(c)));
+        self.line(depth, &format!("'b{label}: loop {{"));
+        if let (Some(exit), false) = (&exit, cond_after_body) {
+            self.line(depth + 1, exit);
+        }
+        // `continue` leaves this block, so the step and a do-while's
+        // condition still run.
+        self.line(depth + 1, &format!("'c{label}: {{"));
+        self.block(body, Some(*label), depth + 2);
+        self.line(depth + 1, "}");
+        for (name, ty) in fresh {
+            let value = self.read(&Place::Cell(name.clone()), *ty);
+            let cell = new_cell(*ty, &value);
+            let mirror = self.mirror_variable(name, &local(name));
+            self.line(depth + 1, &format!("{} = {cell};{mirror}", local(name)));
+        }
+        if let (Some(exit), true) = (&exit, cond_after_body) {
+            self.line(depth + 1, exit);
+        }
+        if let Some(step) = step {
+            let step = self.expr(step);
+            self.line(depth + 1, &format!("{step};"));
+        }
+        self.line(depth, "}");
     }
 
     fn expr(&self, expr: &Expr) -> String {

@@ -1787,3 +1787,154 @@ fn const_globals_with_a_literal_are_read_as_the_literal() {
     assert!(f.contains("__bs_g_NAMES"), "{f}");
     assert!(!function_text(&code, "g").contains("__bs_g_ON"));
 }
+
+/// Counted loops whose accesses a check before the loop proves in range.
+const PROVABLE_LOOPS: &str = "
+function f(i: integer): integer { return i }
+function sum(a: integer[]): integer {
+  let s = 0
+  for (let i = 0; i < a.length; i++) { s += a[i] }
+  return s
+}
+function halve(a: float[], n: integer) {
+  for (let i = 1; i <= n; i++) { a[i - 1] = a[i - 1] * 0.5 }
+}
+function ring(a: integer[], start: integer): integer {
+  let s = 0
+  let j = start
+  for (let k = 0; k < 8; k++) { s += a[j] + a[k & 7]; j = (j + 1) & 7 }
+  return s
+}
+function strided(re: float[], n: integer, length: integer) {
+  const half = length >> 1
+  for (let i = 0; i < n; i += length) { const m = i + half; re[m] = re[i] }
+}
+class Ring {
+  items: string[]
+  constructor() { this.items = ['a', 'b'] }
+  joined(): string {
+    let s = ''
+    for (let i = 0; i < this.items.length; i++) { s = s + this.items[i] }
+    return s
+  }
+}
+";
+
+/// The number of checked and unchecked element accesses in `text`.
+fn element_checks(text: &str) -> (usize, usize) {
+    let unchecked = text.matches("_element_unchecked").count();
+    let checked =
+        text.matches("fixed_element::<").count() + text.matches("growable_element(").count();
+    (checked, unchecked)
+}
+
+#[test]
+fn counted_loops_index_arrays_without_a_check_per_iteration() {
+    let program = compiles(PROVABLE_LOOPS);
+    let code = image_code(&program, Calls::Slots);
+    // Each access once in the fast copy (unchecked) and once in the
+    // original loop (checked), which runs when the precondition fails.
+    for (function, accesses) in [
+        ("sum", 1),
+        ("halve", 2),
+        ("ring", 2),
+        ("strided", 2),
+        ("Ring_u2e_joined", 1),
+    ] {
+        let text = &function_text(&code, function);
+        assert_eq!(
+            element_checks(text),
+            (accesses, accesses),
+            "{function}:\n{text}"
+        );
+        assert_eq!(text.matches("'b1: loop").count(), 2, "{text}");
+    }
+    // The precondition bounds the counter's first and last values.
+    let halve = &function_text(&code, "halve");
+    assert!(
+        halve.contains("if ((v_n) < i32::MAX) && ((v_i as i64) - (((1_i32)) as i64) >= 0)"),
+        "{halve}"
+    );
+    // A step other than 1 must be positive and must not wrap the counter.
+    assert!(
+        function_text(&code, "strided").contains("(v_length) >= 1"),
+        "{code}"
+    );
+    // Versioned loops compile for the device, in a patch as in an image.
+    let functions: Vec<&ir::Function> = program.functions.iter().collect();
+    let patch = generate_patch(
+        &program,
+        &functions,
+        &slots_for(&program),
+        &led_exports(),
+        3,
+    )
+    .code;
+    let functions_code = &patch[patch.find("fn __bs_fn_").unwrap()..];
+    assert_eq!(element_checks(functions_code).1, 8, "{patch}");
+    if let Err(errors) = compile_for_device(&patch) {
+        panic!("rustc rejected the patch:\n{errors}\n--- code ---\n{patch}");
+    }
+}
+
+#[test]
+fn loops_whose_accesses_cannot_be_proved_keep_their_checks() {
+    let program = compiles(
+        "
+function f(i: integer): integer { return i }
+function calls(a: integer[]): integer {
+  let s = 0
+  for (let i = 0; i < a.length; i++) { s += a[i] + f(i) }
+  return s
+}
+function reassigned(a: integer[], b: integer[]) {
+  for (let i = 0; i < 4; i++) { a[i] = 1; a = b }
+}
+function scaled(a: integer[]) {
+  for (let i = 0; i < 4; i++) { a[2 * i] = 0 }
+}
+function counterWritten(a: integer[]) {
+  for (let i = 0; i < 4; i++) { a[i] = 0; i = i + a[0] }
+}
+function grows(a: string[]) {
+  for (let i = 0; i < a.length; i++) { a.push('x'); print(a[i]) }
+}
+function downward(a: integer[]) {
+  for (let i = 3; i >= 0; i--) { a[i] = 0 }
+}
+function notMasked(a: integer[], b: integer[]) {
+  let j = 0
+  for (let i = 0; i < 4; i++) { a[j] = 0; j = j + b.length }
+}
+function boundChanges(a: integer[]) {
+  let n = 2
+  for (let i = 0; i < n; i++) { a[i] = 0; n = 8 }
+}
+function floatBound(a: integer[]) {
+  for (let i = 0; i < 2.5; i++) { a[i] = 0 }
+}
+function outer(a: integer[]) {
+  for (let i = 0; i < 4; i++) { a[i] = 0; for (let j = 0; j < i; j++) { a[i] = a[i] + 1 } }
+}
+",
+    );
+    let code = image_code(&program, Calls::Slots);
+    for function in [
+        "calls",
+        "reassigned",
+        "scaled",
+        "counterWritten",
+        "grows",
+        "downward",
+        "notMasked",
+        "boundChanges",
+        "floatBound",
+    ] {
+        let text = &function_text(&code, function);
+        assert_eq!(element_checks(text).1, 0, "{function}:\n{text}");
+        assert_eq!(text.matches(": loop").count(), 1, "{function}:\n{text}");
+    }
+    // Only innermost loops are copied; this one indexes by the outer counter.
+    let outer = &function_text(&code, "outer");
+    assert_eq!(element_checks(outer), (3, 0), "{outer}");
+}

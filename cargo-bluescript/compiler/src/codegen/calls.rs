@@ -203,14 +203,14 @@ fn small_functions<'f>(functions: impl Iterator<Item = &'f Function>) -> BTreeSe
 }
 
 /// The number of statements and expressions in `body`.
-fn size(body: &[Stmt]) -> usize {
+pub(super) fn size(body: &[Stmt]) -> usize {
     let mut count = 0;
     for_each_statement(body, &mut |_| count += 1);
     for_each_expr(body, &mut |_| count += 1);
     count
 }
 
-fn for_each_statement(body: &[Stmt], visit: &mut dyn FnMut(&Stmt)) {
+pub(super) fn for_each_statement<'a>(body: &'a [Stmt], visit: &mut dyn FnMut(&'a Stmt)) {
     for statement in body {
         visit(statement);
         match &statement.kind {
@@ -226,14 +226,17 @@ fn for_each_statement(body: &[Stmt], visit: &mut dyn FnMut(&Stmt)) {
     }
 }
 
-/// Visits every expression of `body`, nested ones included.
-fn for_each_expr(body: &[Stmt], visit: &mut dyn FnMut(&Expr)) {
-    fn expr(e: &Expr, visit: &mut dyn FnMut(&Expr)) {
-        visit(e);
-        for child in roots::children(e) {
-            expr(child, visit);
-        }
+/// Visits `e` and every expression nested in it.
+pub(super) fn for_each_nested_expr<'a>(e: &'a Expr, visit: &mut dyn FnMut(&'a Expr)) {
+    visit(e);
+    for child in roots::children(e) {
+        for_each_nested_expr(child, visit);
     }
+}
+
+/// Visits every expression of `body`, nested ones included.
+pub(super) fn for_each_expr<'a>(body: &'a [Stmt], visit: &mut dyn FnMut(&'a Expr)) {
+    let expr = for_each_nested_expr;
     for_each_statement(body, &mut |statement| match &statement.kind {
         StmtKind::Let { init, .. } => init.iter().for_each(|e| expr(e, visit)),
         StmtKind::Expr(e) | StmtKind::Return(Some(e)) => expr(e, visit),

@@ -58,12 +58,16 @@ impl Generator<'_> {
                 let stored = storage(ty, Some(array.ty));
                 let location = location_pointer(location);
                 let growable = matches!(array.ty, Ty::Array(element) if element.is_reference());
+                let unchecked = self.unchecked.borrow().contains(&(&**index as *const Expr));
                 Some(self.with_operands(&[array, index], allocates, |texts| {
                     let (a, i) = (&texts[0], &texts[1]);
-                    let pointer = if growable {
-                        format!("growable_element({a}, {i}, {location})")
-                    } else {
-                        format!("fixed_element::<{stored}>({a}, {i}, {location})")
+                    let pointer = match (growable, unchecked) {
+                        (true, false) => format!("growable_element({a}, {i}, {location})"),
+                        (false, false) => {
+                            format!("fixed_element::<{stored}>({a}, {i}, {location})")
+                        }
+                        (true, true) => format!("growable_element_unchecked({a}, {i})"),
+                        (false, true) => format!("fixed_element_unchecked::<{stored}>({a}, {i})"),
                     };
                     use_pointer(&pointer, stored)
                 }))
