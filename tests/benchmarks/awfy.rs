@@ -53,10 +53,13 @@ pub fn harnessed_script(source: &str, inner_iterations: u32, rounds: usize) -> S
          function awfyHarness() {{\n\
          {}\
          \x20 console.log(\"@empty\", empty)\n\
+         \x20 // Called through its slot: inlined into this loop, rustc may\n\
+         \x20 // compile the first round apart from the others.\n\
+         \x20 const measured = innerBenchmarkLoop\n\
          \x20 for (let round = 0; round < {rounds}; round++) {{\n\
          \x20   cost_collect()\n\
          \x20   cost_start()\n\
-         \x20   const verified = innerBenchmarkLoop(cost_opaque({inner_iterations}))\n\
+         \x20   const verified = measured(cost_opaque({inner_iterations}))\n\
          \x20   cost_stop()\n\
          \x20   console.log(\"@awfy\", verified, cost_last(1), cost_last(0), cost_exact())\n\
          \x20 }}\n\
