@@ -357,7 +357,7 @@ mod tests {
             data_floor: None,
             host_roots: 0,
             main_source: None,
-            cell_descriptors: Default::default(),
+            placed_descriptors: Default::default(),
         }
     }
 

@@ -72,9 +72,6 @@ impl PatchPlan {
 pub enum Unpatchable {
     /// Globals or top-level statements changed: they ran at start.
     TopLevel,
-    /// The patch would need run-time type information the image lacks (a
-    /// new class, array or function type): the descriptors it misses.
-    NewTypes(Vec<String>),
 }
 
 impl std::fmt::Display for Unpatchable {
@@ -83,15 +80,6 @@ impl std::fmt::Display for Unpatchable {
             Unpatchable::TopLevel => f.write_str(
                 "global declarations or top-level statements changed (only code added at the \
                  end of the main script runs without a restart)",
-            ),
-            Unpatchable::NewTypes(missing) => write!(
-                f,
-                "the edit uses {} the running image does not describe",
-                if missing.len() == 1 {
-                    "a type"
-                } else {
-                    "types"
-                }
             ),
         }
     }
@@ -325,12 +313,9 @@ impl Patcher {
         let started = Instant::now();
         let object = self.compile(&source.code, &format!("patch{epoch}"))?;
         if !missing.is_empty() {
-            // A cell may declare types: their descriptors go with its data,
-            // which nothing moves. An edit's would be overwritten by
-            // compacting while objects still point to them.
-            if cell.is_none() {
-                return Err(Unpatchable::NewTypes(missing.into_keys().collect()).into());
-            }
+            // Descriptors of types the device lacks go with the cells' data
+            // at the top of the patch region, which compacting never moves:
+            // objects point to them for as long as they live.
             let below = data.take().unwrap_or_else(|| PatchData {
                 address: shadow.code_end(),
                 ..PatchData::default()
@@ -358,7 +343,7 @@ impl Patcher {
             .chain(data.iter().flat_map(|data| &data.globals))
             .map(|(name, global)| (global_symbol(name), global.address))
             .collect();
-        symbols.extend(shadow.cell_descriptors.clone());
+        symbols.extend(shadow.placed_descriptors.clone());
         symbols.extend(data.iter().flat_map(|data| data.descriptors.clone()));
         let symbols: Vec<(String, u32)> = symbols.into_iter().collect();
         let linked = self.link(
@@ -420,7 +405,7 @@ impl Patcher {
         let name = format!("types{epoch}");
         let object = self.compile(&code, &name)?;
         let board = self.toolchain.board;
-        let earlier: Vec<(String, u32)> = shadow.cell_descriptors.clone().into_iter().collect();
+        let earlier: Vec<(String, u32)> = shadow.placed_descriptors.clone().into_iter().collect();
         let link_at = |base: u32| -> Result<(LinkedPatch, PathBuf)> {
             let run_base = board.memory.executable_address(base);
             let linked = self.link(&object, &shadow.image, run_base, &earlier, &name)?;
@@ -580,10 +565,6 @@ fn image_intrinsics(object: &Path, image: &Path) -> Result<Intrinsics> {
         found,
     })
 }
-
-/// [`Patcher::build`] fails with [`Unpatchable::NewTypes`] when the patch
-/// would need descriptors the image lacks.
-impl std::error::Error for Unpatchable {}
 
 /// The linker script that places a patch's code at `base`, the next free
 /// address of the patch region: code first, then constants and data. On a
@@ -803,6 +784,12 @@ fn pending_patch(shadow: &Shadow, program: &ir::Program, patch: &LinkedPatch) ->
         globals: data.globals,
         data_floor: patch.data.as_ref().map(|data| data.address),
         host_roots: data.host_roots.unwrap_or(0),
+        // A cell's become the shadow machine's once it has run to its end.
+        descriptors: if patch.entry.is_none() {
+            data.descriptors
+        } else {
+            BTreeMap::new()
+        },
     }
 }
 
@@ -932,7 +919,7 @@ pub(crate) mod tests {
             data_floor: None,
             host_roots: 0,
             main_source: None,
-            cell_descriptors: Default::default(),
+            placed_descriptors: Default::default(),
         }
     }
 
@@ -942,7 +929,7 @@ pub(crate) mod tests {
         assert!(shadow.defines_descriptor("__bs_class_Point"));
         assert!(!shadow.defines_descriptor("__bs_type_Point_u5b__u5d_"));
         shadow
-            .cell_descriptors
+            .placed_descriptors
             .insert("__bs_type_Point_u5b__u5d_".into(), 0x2000_4000);
         assert!(shadow.defines_descriptor("__bs_type_Point_u5b__u5d_"));
     }

@@ -557,7 +557,6 @@ impl Session {
                     .apply_appended(&program, timings)?
                     .ok_or(Unpatchable::TopLevel));
             }
-            Plan::Restart(why) => return Ok(Err(why)),
             Plan::Patch(plan) => plan,
         };
         let built = self
@@ -572,11 +571,7 @@ impl Session {
             }
             built => built,
         };
-        let linked = match linked.map_err(|error| error.downcast::<Unpatchable>()) {
-            Ok(linked) => linked,
-            Err(Ok(why)) => return Ok(Err(why)),
-            Err(Err(error)) => return Err(error),
-        };
+        let linked = linked?;
         // Saves the shadow machine too (before the switch and after).
         device.apply_patch(&program, &plan, &linked, &mut timings)?;
         let functions = plan

@@ -117,11 +117,12 @@ pub struct Shadow {
     /// can run without a restart.
     #[serde(default)]
     pub main_source: Option<String>,
-    /// The descriptors of types that shell cells declared, by symbol, in
-    /// the data at the top of the patch region: recorded once their cell
-    /// ran to its end (a failed cell's types are not the shell's).
+    /// The descriptors of types the image lacks that edits and shell cells
+    /// placed in the data at the top of the patch region, by symbol: an
+    /// edit's once applied, a cell's once it ran to its end (a failed
+    /// cell's types are not the shell's).
     #[serde(default)]
-    pub cell_descriptors: BTreeMap<String, u32>,
+    pub placed_descriptors: BTreeMap<String, u32>,
 }
 
 /// A patch whose slots and epoch were sent to the device in one commit,
@@ -146,6 +147,9 @@ pub struct PendingPatch {
     pub data_floor: Option<u32>,
     #[serde(default)]
     pub host_roots: u32,
+    /// The descriptors an edit placed in that data.
+    #[serde(default)]
+    pub descriptors: BTreeMap<String, u32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -281,7 +285,7 @@ impl Shadow {
             data_floor: None,
             host_roots: 0,
             main_source: program.files.first().map(|file| file.text.clone()),
-            cell_descriptors: BTreeMap::new(),
+            placed_descriptors: BTreeMap::new(),
         })
     }
 
@@ -348,7 +352,7 @@ impl Shadow {
     /// Whether the device has the descriptor `symbol`: the image's, or a
     /// shell cell's.
     pub fn defines_descriptor(&self, symbol: &str) -> bool {
-        self.descriptors.contains(symbol) || self.cell_descriptors.contains_key(symbol)
+        self.descriptors.contains(symbol) || self.placed_descriptors.contains_key(symbol)
     }
 
     pub fn in_patch_region(&self, address: u32) -> bool {
@@ -366,6 +370,7 @@ impl Shadow {
             if pending.host_roots != 0 {
                 self.host_roots = pending.host_roots;
             }
+            self.placed_descriptors.extend(pending.descriptors);
         }
     }
 

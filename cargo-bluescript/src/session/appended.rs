@@ -95,7 +95,7 @@ impl Session {
         let device = self.device.as_mut().expect("a program runs");
         // The types it declares are the program's now, whatever the code
         // does when it runs.
-        device.shadow.cell_descriptors.extend(applied.descriptors);
+        device.shadow.placed_descriptors.extend(applied.descriptors);
         // From now on the program is the script as saved: later edits are
         // planned against it.
         device.shadow.main_source = Some(new.text.clone());

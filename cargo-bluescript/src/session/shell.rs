@@ -151,7 +151,7 @@ impl Session {
         if outcome == Some(Outcome::Returned) {
             device
                 .shadow
-                .cell_descriptors
+                .placed_descriptors
                 .extend(posted.descriptors.clone());
             if let Some(shell) = &mut self.shell {
                 shell.accept(&posted.cell);
