@@ -243,6 +243,16 @@ pub struct Patcher {
     lld: PathBuf,
     builtins: Option<PathBuf>,
     work_dir: PathBuf,
+    /// The image's compiler intrinsics, read once per image rather than
+    /// on every patch that calls one.
+    image_routines: std::cell::RefCell<Option<ImageRoutines>>,
+}
+
+/// The compiler intrinsics an image defines (`is_intrinsic`), by name,
+/// and which image file (path, size, time) they were read from.
+struct ImageRoutines {
+    image: (PathBuf, u64, Option<std::time::SystemTime>),
+    addresses: BTreeMap<String, Vec<u32>>,
 }
 
 impl Patcher {
@@ -254,6 +264,7 @@ impl Patcher {
             builtins: toolchain.compiler_builtins(),
             toolchain,
             work_dir,
+            image_routines: Default::default(),
         })
     }
 
@@ -474,7 +485,7 @@ impl Patcher {
         let script = self.work_dir.join(format!("{name}.ld"));
         let output = self.work_dir.join(format!("{name}.elf"));
         let mut symbols = globals.to_vec();
-        let intrinsics = image_intrinsics(object, image)?;
+        let intrinsics = self.image_intrinsics(object, image)?;
         symbols.extend(intrinsics.found);
         std::fs::write(&script, link_script(self.toolchain.board, base, &symbols))?;
         let mut command = Command::new(&self.lld);
@@ -523,47 +534,68 @@ fn is_intrinsic(name: &str) -> bool {
     (name.starts_with("__") && !name.starts_with("__bs_")) || LIBC.contains(&name)
 }
 
-fn image_intrinsics(object: &Path, image: &Path) -> Result<Intrinsics> {
-    let object_data = std::fs::read(object)?;
-    let object = object::File::parse(&*object_data)?;
-    let wanted: BTreeSet<&str> = object
-        .symbols()
-        .filter(|symbol| symbol.is_undefined())
-        .filter_map(|symbol| symbol.name().ok())
-        .filter(|name| is_intrinsic(name))
-        .collect();
-    if wanted.is_empty() {
-        return Ok(Intrinsics {
-            found: Vec::new(),
-            missing: false,
-        });
+impl Patcher {
+    fn image_intrinsics(&self, object: &Path, image: &Path) -> Result<Intrinsics> {
+        let object_data = std::fs::read(object)?;
+        let object = object::File::parse(&*object_data)?;
+        let wanted: BTreeSet<&str> = object
+            .symbols()
+            .filter(|symbol| symbol.is_undefined())
+            .filter_map(|symbol| symbol.name().ok())
+            .filter(|name| is_intrinsic(name))
+            .collect();
+        if wanted.is_empty() {
+            return Ok(Intrinsics {
+                found: Vec::new(),
+                missing: false,
+            });
+        }
+        let metadata = std::fs::metadata(image)?;
+        let key = (
+            image.to_path_buf(),
+            metadata.len(),
+            metadata.modified().ok(),
+        );
+        let mut cache = self.image_routines.borrow_mut();
+        if cache.as_ref().is_none_or(|routines| routines.image != key) {
+            *cache = Some(ImageRoutines {
+                image: key,
+                addresses: image_routines(image)?,
+            });
+        }
+        let addresses = &cache.as_ref().expect("read above").addresses;
+        // A name defined more than once is not one routine: left to the linker.
+        let found: Vec<(String, u32)> = wanted
+            .iter()
+            .filter_map(|name| match addresses.get(*name).map(Vec::as_slice) {
+                Some([address]) => Some((name.to_string(), *address)),
+                _ => None,
+            })
+            .collect();
+        Ok(Intrinsics {
+            missing: found.len() < wanted.len(),
+            found,
+        })
     }
+}
+
+/// Every compiler intrinsic `image` defines, with its addresses.
+fn image_routines(image: &Path) -> Result<BTreeMap<String, Vec<u32>>> {
     let image_data = std::fs::read(image)?;
     let image = object::File::parse(&*image_data)?;
-    let mut defined: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+    let mut defined: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     for symbol in image.symbols() {
         if symbol.kind() != object::SymbolKind::Text || !symbol.is_definition() {
             continue;
         }
-        if let Some(name) = symbol.name().ok().filter(|name| wanted.contains(name)) {
+        if let Some(name) = symbol.name().ok().filter(|name| is_intrinsic(name)) {
             defined
-                .entry(name)
+                .entry(name.to_string())
                 .or_default()
                 .push(symbol.address() as u32);
         }
     }
-    // A name defined more than once is not one routine: left to the linker.
-    let found: Vec<(String, u32)> = defined
-        .into_iter()
-        .filter_map(|(name, addresses)| match addresses[..] {
-            [address] => Some((name.to_string(), address)),
-            _ => None,
-        })
-        .collect();
-    Ok(Intrinsics {
-        missing: found.len() < wanted.len(),
-        found,
-    })
+    Ok(defined)
 }
 
 /// The linker script that places a patch's code at `base`, the next free
