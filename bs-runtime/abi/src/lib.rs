@@ -43,6 +43,10 @@ macro_rules! numbered {
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),*];
 
+            // Inlined: the runtime decodes kinds in its allocation and
+            // access paths, and a development build does not inline across
+            // crates on its own.
+            #[inline]
             pub const fn from_word(word: $repr) -> Option<$name> {
                 match word {
                     $($number => Some($name::$variant),)*

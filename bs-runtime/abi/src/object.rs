@@ -32,6 +32,7 @@ numbered! {
 
 impl Kind {
     /// Whether a script sees this as an array (`instanceof Array`).
+    #[inline]
     pub const fn is_array(self) -> bool {
         matches!(
             self,

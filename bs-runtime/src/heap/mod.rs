@@ -157,38 +157,39 @@ impl Heap {
     /// A new object (see [`Mutator::allocate`]), or `None` if no free block
     /// fits: then collect and try again.
     pub fn allocate(&mut self, words: usize, header: usize, word1: usize) -> Option<Obj> {
-        if words > self.capacity() / WORD {
-            return None; // also keeps the arithmetic below from overflowing
-        }
-        let granules = words.max(GRANULE_WORDS).div_ceil(GRANULE_WORDS);
-        let block = self.take(granules)? as *mut usize;
+        let granules = self.granules_for(words)?;
+        let block = self.take(granules)?;
         // SAFETY: `take` returns a free block of `granules` granules, which
         // now belongs to the new object.
-        unsafe {
-            block.write(header);
-            block.add(1).write(word1);
-            // A granule at a time, in a loop that stays a loop (volatile
-            // stores: rustc would make it a call of `memset`): most
-            // objects are a few granules, for which that call costs more
-            // than the stores (8 % of storage's instructions).
-            let mut word = block.add(GRANULE_WORDS);
-            let end = block.add(granules * GRANULE_WORDS);
-            while word < end {
-                word.write_volatile(0);
-                word.add(1).write_volatile(0);
-                word = word.add(GRANULE_WORDS);
-            }
-            Some(Obj::from_address(block as usize))
-        }
+        Some(unsafe { init_object(block, granules, header, word1) })
     }
 
     /// Two new objects, or `None` if they do not both fit: then collect
-    /// and try again (the first may have been taken: it is garbage).
+    /// and try again. They are cut from one block (an array and its
+    /// vector: one take instead of two), each with its own start bit, so
+    /// that the collector frees either alone.
     #[inline(always)]
     pub fn allocate_two(&mut self, first: Shape, second: Shape) -> Option<(Obj, Obj)> {
-        let a = self.allocate(first.words, first.header, first.word1)?;
-        let b = self.allocate(second.words, second.header, second.word1)?;
-        Some((a, b))
+        let first_granules = self.granules_for(first.words)?;
+        let second_granules = self.granules_for(second.words)?;
+        let block = self.take(first_granules + second_granules)?;
+        let second_block = block + first_granules * GRANULE;
+        self.set_start(second_block);
+        // SAFETY: `take` returns a free block of both objects' granules,
+        // now tiled by the two objects.
+        unsafe {
+            Some((
+                init_object(block, first_granules, first.header, first.word1),
+                init_object(second_block, second_granules, second.header, second.word1),
+            ))
+        }
+    }
+
+    /// Granules of an object of `words` words, or `None` if it cannot fit
+    /// (which also keeps the arithmetic from overflowing).
+    #[inline(always)]
+    fn granules_for(&self, words: usize) -> Option<usize> {
+        (words <= self.capacity() / WORD).then(|| words.max(GRANULE_WORDS).div_ceil(GRANULE_WORDS))
     }
 
     /// A block of `granules` granules, its start bit set. Inlined into
@@ -381,6 +382,33 @@ fn free_granules(header: usize) -> usize {
 
 /// Reads a heap word. Only called with addresses of blocks (and their
 /// word 1) that the heap's invariants vouch for.
+/// Writes a new object's header and word 1 into the free block at
+/// `block` and zeroes the rest of its `granules` granules.
+///
+/// # Safety
+/// `block` must be a free block of `granules` granules that now belongs
+/// to the object.
+#[inline(always)]
+unsafe fn init_object(block: usize, granules: usize, header: usize, word1: usize) -> Obj {
+    let block = block as *mut usize;
+    // SAFETY: by the caller's contract.
+    unsafe {
+        block.write(header);
+        block.add(1).write(word1);
+        // A granule at a time, in a loop that stays a loop (volatile
+        // stores: rustc would make it a call of `memset`): most objects are
+        // a few granules, for which that call costs more than the stores.
+        let mut word = block.add(GRANULE_WORDS);
+        let end = block.add(granules * GRANULE_WORDS);
+        while word < end {
+            word.write_volatile(0);
+            word.add(1).write_volatile(0);
+            word = word.add(GRANULE_WORDS);
+        }
+        Obj::from_address(block as usize)
+    }
+}
+
 fn read(address: usize) -> usize {
     // SAFETY: see above.
     unsafe { (address as *const usize).read() }
