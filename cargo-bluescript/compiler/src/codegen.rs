@@ -260,6 +260,39 @@ unsafe fn fixed_element_unchecked<T>(a: u32, i: i32) -> *mut T {
 unsafe fn growable_element_unchecked(a: u32, i: i32) -> *mut u32 {
     unsafe { (*(a as *const u32).add(ARRAY_STORAGE) as *mut u32).add(VECTOR_DATA + i as usize) }
 }
+/// Whether `a[i]` of an `any[]` is an element of a plain `any[]` (not a
+/// typed array viewed as one, whose elements the runtime boxes and checks)
+/// below its length: then it is a word of its vector, read and written
+/// inline.
+#[inline(always)]
+unsafe fn is_plain_any_element(a: u32, i: i32) -> bool {
+    unsafe {
+        *(a as *const u32) == (&raw const __bs_desc_any_array) as u32
+            && (i as u32) < *(a as *const u32).add(ARRAY_LENGTH)
+    }
+}
+/// `a[i]` of an `any[]`.
+#[inline(always)]
+unsafe fn any_array_get(a: u32, i: i32, loc: *const u8) -> u32 {
+    unsafe {
+        if is_plain_any_element(a, i) {
+            *growable_element_unchecked(a, i)
+        } else {
+            bs_array_get(a, i, loc)
+        }
+    }
+}
+/// `a[i] = v` of an `any[]`.
+#[inline(always)]
+unsafe fn any_array_set(a: u32, i: i32, v: u32, loc: *const u8) {
+    unsafe {
+        if is_plain_any_element(a, i) {
+            *growable_element_unchecked(a, i) = v
+        } else {
+            bs_array_set(a, i, v, loc)
+        }
+    }
+}
 /// Word `offset` of an object: a field, a cell's value.
 #[inline(always)]
 unsafe fn word<T>(object: u32, offset: usize) -> *mut T {
@@ -842,7 +875,7 @@ impl<'s> Generator<'s> {
         if function.is_closure {
             params.insert(0, "closure_: u32".to_string());
         }
-        let inline = if self.policy.inline_hints && self.policy.is_direct(&function.name) {
+        let inline = if self.policy.is_inline_hinted(&function.name) {
             "#[inline]\n"
         } else {
             ""

@@ -12,13 +12,14 @@ fn storage(ty: Ty, array: Option<Ty>) -> &'static str {
     }
 }
 
-/// The runtime's element getter and setter for `a[i]` of an `any` (the
-/// index an `any`) or of an `any[]` (an integer index).
+/// The element getter and setter for `a[i]` of an `any` (the index an
+/// `any`: the runtime's) or of an `any[]` (an integer index: inline for a
+/// plain `any[]`, the runtime's otherwise).
 fn element_accessors(array: Ty) -> (&'static str, &'static str) {
     if array == Ty::Any {
         ("bs_any_index_get", "bs_any_index_set")
     } else {
-        ("bs_array_get", "bs_array_set")
+        ("any_array_get", "any_array_set")
     }
 }
 
