@@ -31,10 +31,11 @@ pub struct CallPolicy {
     recursive: BTreeSet<String>,
     /// The patch whose symbols direct calls name; `None`: the image's.
     epoch: Option<u32>,
-    /// Whether directly called functions are marked `#[inline]`: a
-    /// development image is split into codegen units, and rustc inlines
-    /// across them only what is so marked.
-    pub(super) inline_hints: bool,
+    /// Small functions marked `#[inline]`: a development image is split
+    /// into codegen units, and rustc inlines across them only what is so
+    /// marked; a release image is optimized for size, and rustc inlines
+    /// little there unless it is so marked.
+    inline_hinted: BTreeSet<String>,
 }
 
 /// What the code of one function counts on besides its own text.
@@ -55,19 +56,19 @@ impl CallPolicy {
         match calls {
             Calls::Direct => CallPolicy {
                 direct: program.functions.iter().map(|f| f.name.clone()).collect(),
+                inline_hinted: small_functions(program.functions.iter()),
                 never_allocate: never_allocating(program, false),
                 // As in Rust, rustc may turn recursion into a loop: without
                 // end, it then loops instead of overflowing the stack.
                 recursive: BTreeSet::new(),
                 epoch: None,
-                inline_hints: false,
             },
             Calls::Slots => CallPolicy {
                 direct: small_functions(program.functions.iter()),
+                inline_hinted: small_functions(program.functions.iter()),
                 never_allocate: never_allocating(program, true),
                 recursive: recursive_functions(program),
                 epoch: None,
-                inline_hints: true,
             },
         }
     }
@@ -80,13 +81,18 @@ impl CallPolicy {
             never_allocate: never_allocating(program, true),
             recursive: recursive_functions(program),
             epoch: Some(epoch),
-            inline_hints: false,
+            inline_hinted: BTreeSet::new(),
         }
     }
 
     /// From now on every call goes through slots.
     pub(super) fn call_through_slots(&mut self) {
         self.direct.clear();
+    }
+
+    /// Whether `function` is marked `#[inline]`.
+    pub(super) fn is_inline_hinted(&self, function: &str) -> bool {
+        self.inline_hinted.contains(function)
     }
 
     /// Whether code calls `callee` directly.
