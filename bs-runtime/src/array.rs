@@ -36,7 +36,9 @@ fn address<T>(desc: &'static T) -> usize {
 
 /// `new Array<T>(length, init)` and the like, for the array type `desc`.
 /// `init` is the initial element as a word: the bits of an `i32` or
-/// `f32`, 0 or 1 for a boolean, a value for arrays of values.
+/// `f32`, 0 or 1 for a boolean, a value for arrays of values. Inlined
+/// into its one caller, `bs_array_new`: its result then needs no memory.
+#[inline(always)]
 pub fn new(
     m: &mut impl Mutator,
     desc: &'static ArrayDescriptor,
@@ -67,6 +69,7 @@ fn kind_of(desc: &ArrayDescriptor) -> Option<Kind> {
     Kind::from_word(desc.kind).filter(|kind| kind.is_array())
 }
 
+#[inline(always)]
 fn new_growable(
     m: &mut impl Mutator,
     desc: &'static ArrayDescriptor,

@@ -206,7 +206,9 @@ pub(crate) fn restore_roots(mark: RootMark) {
     unsafe { HELD.with(|held| held.len = mark.held) };
 }
 
-/// Reports a run-time error if the heap may not be used here.
+/// Reports a run-time error if the heap may not be used here. Inlined:
+/// it guards every allocation, and it is a few instructions.
+#[inline(always)]
 fn check_context() {
     if arch::in_interrupt() {
         runtime_error("allocation inside an interrupt handler");
