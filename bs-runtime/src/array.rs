@@ -58,11 +58,29 @@ pub fn new(
     let words = fixed_array_words(kind, len);
     let array = m.allocate(words, address(desc), len)?;
     if init != 0 {
-        for i in 0..len {
-            store_raw(array, kind, i, init);
-        }
+        fill_raw(array, kind, len, init);
     }
     Ok(array.value())
+}
+
+/// Stores the raw element word `raw` (as [`store_raw`] does) into all
+/// `len` elements of the new fixed array `a`: the kind matched once, the
+/// bytes of a `boolean[]` or `Uint8Array` set as a block (a sieve's 5000
+/// flags: 10 instructions a flag before).
+fn fill_raw(a: Obj, kind: Kind, len: usize, raw: usize) {
+    let data = a.ptr().wrapping_add(layout::FIXED_DATA);
+    // SAFETY: `a` is a fixed array of `len` elements of `kind`, inline
+    // from `FIXED_DATA` on.
+    unsafe {
+        match kind {
+            Kind::BoolArray => data.cast::<u8>().write_bytes(u8::from(raw != 0), len),
+            Kind::Uint8Array => data.cast::<u8>().write_bytes(raw as u8, len),
+            Kind::IntArray | Kind::Int32Array | Kind::FloatArray => {
+                core::slice::from_raw_parts_mut(data.cast::<u32>(), len).fill(raw as u32)
+            }
+            _ => core::slice::from_raw_parts_mut(data, len).fill(raw),
+        }
+    }
 }
 
 fn kind_of(desc: &ArrayDescriptor) -> Option<Kind> {

@@ -51,6 +51,21 @@ fn ints(a: Obj) -> Vec<i32> {
 }
 
 #[test]
+fn a_new_fixed_array_has_its_initial_element_everywhere() {
+    let mut h = heap();
+    for len in [1, 3, 4, 5, 13, 64] {
+        let flags = new(&mut h, &__bs_desc_bool_array, len, 1);
+        assert!((0..len).all(|i| array::get_bool(flags, i) == Ok(true)));
+        let bytes = new(&mut h, &__bs_desc_uint8_array, len, 0x1ff);
+        assert!((0..len).all(|i| array::get_i32(bytes, i) == Ok(0xff)));
+        let words = new(&mut h, &__bs_desc_int32_array, len, -2i32 as u32 as usize);
+        assert!((0..len).all(|i| array::get_i32(words, i) == Ok(-2)));
+        let values = new(&mut h, &__bs_desc_fixed_array, len, Value::TRUE.0);
+        assert!((0..len).all(|i| array::get(values, i) == Ok(Value::TRUE)));
+    }
+}
+
+#[test]
 fn fixed_arrays_of_every_kind() {
     let mut h = heap();
     let a = new(&mut h, &__bs_desc_int_array, 4, -7i32 as u32 as usize);
