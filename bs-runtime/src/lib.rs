@@ -52,6 +52,12 @@ mod gc;
 mod heap;
 mod host_request;
 mod math;
+// The C memory routines; not under esp-hal, whose linker scripts take them
+// from the chip's ROM.
+#[cfg(not(feature = "esp"))]
+mod mem;
+#[cfg(not(feature = "esp"))]
+mod mem_symbols;
 mod object;
 mod print;
 #[cfg(feature = "serial-agent")]

@@ -1,7 +1,7 @@
 //! Compiles the source files of bs-runtime that depend on `core` only (the
 //! portable part of the runtime: float printing, values, objects, the heap
 //! and its collector, strings, arrays, dynamic operations, the host-request
-//! protocol), so that their tests and the tests
+//! protocol, the memory routines), so that their tests and the tests
 //! in this crate run on the host. The modules sit at the crate root, as in
 //! the runtime, so that their `crate::` paths resolve the same way.
 //!
@@ -27,6 +27,8 @@ mod float_text;
 mod heap;
 #[path = "../../src/host_request.rs"]
 mod host_request;
+#[path = "../../src/mem.rs"]
+mod mem;
 #[path = "../../src/object.rs"]
 mod object;
 #[path = "../../src/string.rs"]
@@ -41,4 +43,5 @@ mod dynamic_tests;
 mod gc_tests;
 mod heap_tests;
 mod host_request_tests;
+mod mem_tests;
 mod string_tests;
