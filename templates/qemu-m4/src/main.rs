@@ -18,9 +18,20 @@ fn main() -> ! {
     bluescript::run(&SCRIPTS)
 }
 
-/// Every device interrupt (there is no peripheral access crate for the
-/// MPS2 board, so they all come here): UART0's receive interrupt serves the
-/// serial agent. A driver that needs another interrupt adds it here.
+/// The device interrupts of the MPS2 AN386: 32, as on the board and in
+/// QEMU's model of it. There is no peripheral access crate for the board,
+/// so they all go to `DefaultHandler`.
+#[unsafe(link_section = ".vector_table.interrupts")]
+#[unsafe(no_mangle)]
+static __INTERRUPTS: [unsafe extern "C" fn(); 32] = {
+    extern "C" {
+        fn DefaultHandler();
+    }
+    [DefaultHandler; 32]
+};
+
+/// Every device interrupt: UART0's receive interrupt serves the serial
+/// agent. A driver that needs another interrupt adds it here.
 #[exception]
 unsafe fn DefaultHandler(irqn: i16) {
     if irqn == uart::RX_IRQ as i16 {
