@@ -18,6 +18,7 @@ use std::fmt::Write;
 
 mod bounds;
 mod calls;
+mod escape;
 mod places;
 mod roots;
 mod types;
@@ -293,6 +294,10 @@ unsafe fn any_array_set(a: u32, i: i32, v: u32, loc: *const u8) {
         }
     }
 }
+/// An array object in a function's frame (escape.rs), aligned as the
+/// heap's objects are.
+#[repr(C, align(8))]
+struct StackObject<const WORDS: usize>([u32; WORDS]);
 /// Word `offset` of an object: a field, a cell's value.
 #[inline(always)]
 unsafe fn word<T>(object: u32, offset: usize) -> *mut T {
@@ -824,6 +829,9 @@ struct Generator<'s> {
     /// The index expressions of element accesses that the loop being
     /// generated proved in range (bounds.rs): generated without a check.
     unchecked: RefCell<std::collections::HashSet<*const Expr>>,
+    /// The locals of the function being generated whose arrays live in its
+    /// frame (escape.rs).
+    stack_arrays: std::collections::BTreeSet<String>,
 }
 
 impl<'s> Generator<'s> {
@@ -841,6 +849,7 @@ impl<'s> Generator<'s> {
             never_allocate,
             constants: constant_globals(program),
             unchecked: RefCell::new(std::collections::HashSet::new()),
+            stack_arrays: std::collections::BTreeSet::new(),
         }
     }
 
@@ -888,6 +897,7 @@ impl<'s> Generator<'s> {
             ret_suffix(function.signature.ret)
         );
         let start = self.out.len();
+        self.stack_arrays = escape::stack_arrays(&function.body);
         let prologue = self.begin_frame(
             function.is_closure,
             &function.params,
@@ -909,6 +919,7 @@ impl<'s> Generator<'s> {
             );
         }
         self.statements(&function.body, 1);
+        self.stack_arrays.clear();
         let frame = self.end_frame();
         self.out.insert_str(start, &frame);
         if function.signature.ret != Ty::Void {
@@ -980,6 +991,13 @@ impl<'s> Generator<'s> {
                 init,
                 boxed,
             } => {
+                let in_frame = self.stack_arrays.contains(name);
+                if let Some(array) =
+                    escape::candidate(*ty, init.as_ref(), *boxed).filter(|_| in_frame)
+                {
+                    self.stack_array(name, array, depth);
+                    return;
+                }
                 let allocates = *boxed || init.as_ref().is_some_and(|e| self.allocates(e));
                 let slot = self.declare_slot(name, *ty, *boxed, allocates);
                 if let Some((_, clear)) = slot.as_ref().filter(|(_, clear)| !clear.is_empty()) {

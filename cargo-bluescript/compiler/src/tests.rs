@@ -507,6 +507,46 @@ fn generated_patches_compile_for_the_device() {
 }
 
 #[test]
+fn arrays_that_never_leave_their_function_live_in_its_frame() {
+    let program = compiles(
+        r#"
+function local(k: integer): integer {
+  const counts = new Array<integer>(4, 1)
+  counts[k & 3]++
+  return counts[0] + counts.length
+}
+function passed(k: integer): integer {
+  const counts = new Array<integer>(4, 1)
+  return local(counts[k & 3]) + sum(counts)
+}
+function sum(xs: integer[]): integer {
+  return xs[0]
+}
+function large(): integer {
+  const big = new Array<integer>(100, 0)
+  return big.length
+}
+print(local(1), passed(2), large())
+"#,
+    );
+    let code = image_code(&program, Calls::Slots);
+    let body = |name: &str| {
+        let start = code.find(&format!("fn __bs_fn_{name}(")).unwrap();
+        let end = start + code[start..].find("\n} }").unwrap();
+        code[start..end].to_string()
+    };
+    assert!(body("local").contains("StackObject([0u32; 6])"), "{code}");
+    assert!(!body("local").contains("bs_array_new"), "{code}");
+    // Passed to a function, or too large for a frame: in the heap.
+    assert!(body("passed").contains("bs_array_new"), "{code}");
+    assert!(body("large").contains("bs_array_new"), "{code}");
+    let functions: Vec<&ir::Function> = program.functions.iter().collect();
+    let patch = generate_patch(&program, &functions, &slots_for(&program), &[], 7).code;
+    assert!(patch.contains("StackObject([0u32; 6])"));
+    compile_for_device(&patch).unwrap_or_else(|errors| panic!("{errors}\n{patch}"));
+}
+
+#[test]
 fn integer_powers_are_exact_and_wrap() {
     let program = compiles("let a = 3 ** 19\nlet b = 2 ** 31\nlet c = 2 ** -1\nlet d = 2.0 ** 0.5");
     assert_eq!(program.globals[0].ty, ir::Ty::Integer);
