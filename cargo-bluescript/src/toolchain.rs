@@ -8,7 +8,8 @@ use std::process::Command;
 
 #[derive(Clone, Debug)]
 pub struct Toolchain {
-    /// `rustc` run in the project directory, so `rust-toolchain.toml` applies.
+    /// The rustc of the toolchain that `rust-toolchain.toml` in the project
+    /// directory chooses (or `RUSTC`).
     pub rustc: PathBuf,
     pub project_dir: PathBuf,
     pub sysroot: PathBuf,
@@ -32,6 +33,17 @@ impl Toolchain {
             );
         }
         let sysroot = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+        // rustup's `rustc` is a proxy that chooses the toolchain again on
+        // every run, about 7 ms of CPU per patch: the chosen toolchain's
+        // own binary is run instead.
+        let own_rustc = sysroot
+            .join("bin")
+            .join(format!("rustc{}", std::env::consts::EXE_SUFFIX));
+        let rustc = if std::env::var_os("RUSTC").is_none() && own_rustc.is_file() {
+            own_rustc
+        } else {
+            rustc
+        };
         Ok(Toolchain {
             rustc,
             project_dir: project_dir.to_path_buf(),
