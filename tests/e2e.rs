@@ -342,6 +342,75 @@ setInterval(tick, 100)
     );
 }
 
+/// Editors save in several file events: the file truncated and written
+/// (slowly: a large file), or moved away and written anew (vim), or a new
+/// file renamed over it (JetBrains, Kate). Each save is patched once, from
+/// the whole file: nothing is compiled from a half-written one.
+#[test]
+fn watch_patches_each_editors_save_once_and_whole() {
+    let project = Project::new("editors");
+    let script = |version: usize| {
+        format!(
+            "let count: integer = 0\n\
+             function tick() {{\n  count = count + 1\n  console.log(\"v{version}\", count)\n}}\n\
+             setInterval(tick, 20)\n"
+        )
+    };
+    let main = project.root.join("scripts/main.bs");
+    project.write_script(&script(0));
+    let mut watch = Watch::start(&project);
+    watch.expect_stdout(Duration::from_secs(600), "from v0", |l| {
+        l.starts_with("v0 ")
+    });
+    watch.expect_stderr(Duration::from_secs(30), "Watching");
+    let saves: [&dyn Fn(&str); 3] = [
+        &|text| {
+            use std::io::Write;
+            let mut file = std::fs::File::create(&main).unwrap();
+            let (head, tail) = text.split_at(text.len() / 2);
+            file.write_all(head.as_bytes()).unwrap();
+            file.flush().unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+            file.write_all(tail.as_bytes()).unwrap();
+        },
+        &|text| {
+            let backup = main.with_extension("bs~");
+            std::fs::rename(&main, &backup).unwrap();
+            std::fs::write(&main, text).unwrap();
+            let mode = std::fs::metadata(&backup).unwrap().permissions();
+            std::fs::set_permissions(&main, mode).unwrap();
+            std::fs::remove_file(&backup).unwrap();
+        },
+        &|text| {
+            let temporary = main.with_extension("bs.tmp");
+            std::fs::write(&temporary, text).unwrap();
+            std::fs::rename(&temporary, &main).unwrap();
+        },
+    ];
+    for (version, save) in (1..).zip(saves) {
+        save(&script(version));
+        let prefix = format!("v{version} ");
+        let line = watch.expect_stdout(Duration::from_secs(30), "from the new code", |l| {
+            l.starts_with(&prefix)
+        });
+        // Patched, not restarted: the count goes on.
+        assert!(
+            number_after(&line, &prefix[..prefix.len() - 1]).unwrap() > 1,
+            "{line}"
+        );
+        watch.expect_stderr(Duration::from_secs(10), "Patched tick");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    watch.drain_stderr();
+    let said: Vec<&String> = watch
+        .seen_stderr
+        .iter()
+        .skip_while(|l| !l.contains("Watching"))
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(said.len(), 4, "one line per save: {said:#?}");
+}
+
 /// The script of `watch_patches_methods_and_closures`, with the body of
 /// `Counter.step` and the line the interval's closure prints.
 fn counting_script(step: &str, print: &str) -> String {

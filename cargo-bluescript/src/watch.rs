@@ -12,25 +12,20 @@ use crate::project::Project;
 use crate::repl::{Console, Served};
 use crate::session::{Edit, Event, Patched, Session, Started};
 use anyhow::{Context, Result};
-use notify::{EventKind, RecursiveMode};
-use notify_debouncer_full::{new_debouncer, DebounceEventResult};
-use std::path::Path;
+use notify::{RecursiveMode, Watcher};
+use saves::{Change, Saves};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Editors save in bursts (write, rename, chmod): one patch per burst.
-const DEBOUNCE: Duration = Duration::from_millis(20);
+mod saves;
 
-/// What a burst of file events asks for.
-#[derive(Debug, PartialEq, Eq)]
-enum Change {
-    Scripts,
-    /// The firmware's Rust changed: only a new image can hold it.
-    Firmware,
-}
+/// Right after a change, the user waits for what the new code prints: the
+/// device is polled this often meanwhile.
+const FAST_POLL_INTERVAL: Duration = Duration::from_millis(1);
+const FAST_POLL_WINDOW: Duration = Duration::from_millis(250);
 
 /// How often a real board that was lost, or the link to a board, is looked
 /// for again.
@@ -44,15 +39,15 @@ pub fn watch(
     stop: Arc<AtomicBool>,
 ) -> Result<ExitCode> {
     let (sender, events) = mpsc::channel();
-    let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
-        let _ = sender.send(result);
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let _ = sender.send(event);
     })
     .context("cannot start the file watcher")?;
-    debouncer
+    watcher
         .watch(&project.scripts_dir, RecursiveMode::Recursive)
         .with_context(|| format!("cannot watch `{}`", project.scripts_dir.display()))?;
     let firmware_src = project.root.join("src");
-    debouncer
+    watcher
         .watch(&firmware_src, RecursiveMode::Recursive)
         .with_context(|| format!("cannot watch `{}`", firmware_src.display()))?;
 
@@ -72,6 +67,8 @@ pub fn watch(
     // The shell's prompt, on the same program: inputs run between polls.
     let mut console = Some(Console::start(project, &mut session, stop.clone())?);
     let mut last_reattach = Instant::now();
+    let mut saves = Saves::new(&project.scripts_dir);
+    let mut fast_poll_until = Instant::now();
     while !stop.load(Ordering::SeqCst) {
         match session.poll() {
             Ok(Some(poll)) => {
@@ -113,16 +110,30 @@ pub fn watch(
                 Served::Nothing | Served::Input | Served::Interrupted => {}
             }
         }
-        let Ok(result) = events.recv_timeout(POLL_INTERVAL) else {
+        let poll_interval = if fast_poll_until > Instant::now() {
+            FAST_POLL_INTERVAL
+        } else {
+            POLL_INTERVAL
+        };
+        let timeout = saves
+            .wait(Instant::now())
+            .map_or(poll_interval, |wait| wait.min(poll_interval));
+        if let Ok(event) = events.recv_timeout(timeout) {
+            saves.add(event, Instant::now());
+            while let Ok(event) = events.try_recv() {
+                saves.add(event, Instant::now());
+            }
+        }
+        let Some((change, saved_at)) = saves.take(Instant::now()) else {
             continue;
         };
-        let saved_at = Instant::now();
-        let edit = match classify(project, result) {
-            None => continue,
-            Some(Change::Scripts) => session.scripts_changed(&mut print_event),
-            Some(Change::Firmware) => session.firmware_changed(&mut print_event),
+        let edit = match change {
+            Change::Scripts => session.scripts_changed(&mut print_event),
+            Change::Firmware => session.firmware_changed(&mut print_event),
         };
         shown.outcome(&mut session, edit, saved_at);
+        saves.handled(Instant::now());
+        fast_poll_until = Instant::now() + FAST_POLL_WINDOW;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -254,29 +265,6 @@ pub(crate) fn print_event(event: Event) {
         Event::BuildOutput(line) => eprintln!("{line}"),
         Event::Error(error) => report_error(error),
     }
-}
-
-fn classify(project: &Project, result: DebounceEventResult) -> Option<Change> {
-    let events = result.ok()?;
-    let mut change = None;
-    for event in events {
-        if matches!(event.kind, EventKind::Access(_) | EventKind::Other) {
-            continue;
-        }
-        for path in &event.paths {
-            if is_script(path) && path.starts_with(&project.scripts_dir) {
-                change.get_or_insert(Change::Scripts);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                change = Some(Change::Firmware);
-            }
-        }
-    }
-    change
-}
-
-fn is_script(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "bs" || e == "ts")
-        && !path.to_string_lossy().ends_with(".d.ts")
 }
 
 fn describe(patched: &Patched, total: Duration) -> String {
