@@ -9,7 +9,7 @@ use crate::toolchain::Toolchain;
 use anyhow::{anyhow, bail, Context, Result};
 use bluescript_compiler::codegen::{
     generate_descriptors, generate_patch, global_symbol, never_allocating, patch_symbol,
-    Dependencies, SlotMap, PATCH_RUSTC_OPTIONS,
+    Dependencies, SlotMap,
 };
 use bluescript_compiler::ir::{self, Function, Ty};
 use object::{Object, ObjectSection, ObjectSymbol};
@@ -17,6 +17,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+mod rustc;
+use rustc::PatchRustc;
 
 /// What a saved edit means for the running device.
 #[derive(Debug, PartialEq)]
@@ -240,6 +243,7 @@ pub struct Placed {
 
 pub struct Patcher {
     toolchain: Toolchain,
+    rustc: PatchRustc,
     lld: PathBuf,
     builtins: Option<PathBuf>,
     work_dir: PathBuf,
@@ -260,12 +264,24 @@ impl Patcher {
         let work_dir = state_dir.join("patch");
         std::fs::create_dir_all(&work_dir)?;
         Ok(Patcher {
+            rustc: PatchRustc::new(
+                &toolchain.rustc,
+                toolchain.board,
+                &toolchain.project_dir,
+                &work_dir,
+            ),
             lld: toolchain.lld()?,
             builtins: toolchain.compiler_builtins(),
             toolchain,
             work_dir,
             image_routines: Default::default(),
         })
+    }
+
+    /// Starts the rustc that the next patch will use (see
+    /// `patch/rustc.rs`), so that the first save finds it waiting too.
+    pub fn expect_patches(&self) {
+        self.rustc.start_spare();
     }
 
     /// Compiles and links the plan's functions; nothing touches the device.
@@ -322,7 +338,7 @@ impl Patcher {
             .collect();
 
         let started = Instant::now();
-        let object = self.compile(&source.code, &format!("patch{epoch}"))?;
+        let object = self.rustc.compile(&source.code, &format!("patch{epoch}"))?;
         if !missing.is_empty() {
             // Descriptors of types the device lacks go with the cells' data
             // at the top of the patch region, which compacting never moves:
@@ -414,7 +430,7 @@ impl Patcher {
                 shadow.defines_descriptor(symbol)
             });
         let name = format!("types{epoch}");
-        let object = self.compile(&code, &name)?;
+        let object = self.rustc.compile(&code, &name)?;
         let board = self.toolchain.board;
         let earlier: Vec<(String, u32)> = shadow.placed_descriptors.clone().into_iter().collect();
         let link_at = |base: u32| -> Result<(LinkedPatch, PathBuf)> {
@@ -448,28 +464,6 @@ impl Patcher {
             descriptors,
             ..data
         })
-    }
-
-    fn compile(&self, code: &str, name: &str) -> Result<PathBuf> {
-        let source = self.work_dir.join(format!("{name}.rs"));
-        let object = self.work_dir.join(format!("{name}.o"));
-        std::fs::write(&source, code)?;
-        let output = rustc_command(
-            &self.toolchain.rustc,
-            self.toolchain.board,
-            &source,
-            &object,
-        )
-        .current_dir(&self.toolchain.project_dir)
-        .output()
-        .context("cannot run rustc")?;
-        if !output.status.success() {
-            bail!(
-                "rustc rejected the generated patch (a compiler bug; please report it):\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        Ok(object)
     }
 
     /// Links `object` at `base` against the symbols of the running `image`
@@ -628,20 +622,6 @@ fn link_script(board: Board, base: u32, globals: &[(String, u32)]) -> String {
          .bss : ALIGN(4) {{ *(.bss .bss.* .sbss .sbss.* COMMON) }}\n  \
          /DISCARD/ : {{{discarded} }}\n}}\n"
     )
-}
-
-/// How a patch crate is compiled for `board`: optimized, no panics, no
-/// unwinding, nothing that the running image might lack.
-pub fn rustc_command(rustc: &Path, board: Board, source: &Path, object: &Path) -> Command {
-    let mut command = Command::new(rustc);
-    command
-        .args(PATCH_RUSTC_OPTIONS)
-        .arg(format!("--target={}", board.target_triple()))
-        .args(board.isa().patch_rustc_flags())
-        .arg(source)
-        .arg("-o")
-        .arg(object);
-    command
 }
 
 /// Current slots of every function, plus the new ones of this plan.
@@ -1304,7 +1284,7 @@ return t + x * x - n
 
         let patcher = Patcher::new(toolchain, dir.path()).unwrap();
         let source = sum_patch_source();
-        let object = patcher.compile(&source, "patch1").unwrap();
+        let object = patcher.rustc.compile(&source, "patch1").unwrap();
         let linked = patcher.link(&object, &image, base, &[], "patch1").unwrap();
         let slots: SlotMap = [("sum".to_string(), 0)].into();
         let patch = extract(&linked, board, base, &slots, &["sum".to_string()], None, 1).unwrap();
@@ -1369,7 +1349,10 @@ return t + x * x - n
         let data_base = 0x3fcc_e400;
         let run_base = board.memory.executable_address(data_base);
         assert_eq!(run_base, 0x403c_e400);
-        let object = patcher.compile(&sum_patch_source(), "patch1").unwrap();
+        let object = patcher
+            .rustc
+            .compile(&sum_patch_source(), "patch1")
+            .unwrap();
         let linked = patcher
             .link(&object, &image, run_base, &[], "patch1")
             .unwrap();

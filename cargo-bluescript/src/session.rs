@@ -231,6 +231,12 @@ impl Session {
         self.reflash = reflash;
     }
 
+    /// The program will be patched (watch): the compiler for the first
+    /// patch is started now.
+    pub fn expect_patches(&self) {
+        self.patcher.expect_patches();
+    }
+
     /// Takes over the board `flash` left running, if there is one (it keeps
     /// its state), or builds the program and starts a board of its own. On
     /// error no program runs, and the next change starts it again.

@@ -64,6 +64,7 @@ pub fn watch(
             project.display_path(&project.scripts_dir)
         ),
     );
+    session.expect_patches();
     // The shell's prompt, on the same program: inputs run between polls.
     let mut console = Some(Console::start(project, &mut session, stop.clone())?);
     let mut last_reattach = Instant::now();
