@@ -279,7 +279,8 @@ impl Patcher {
     }
 
     /// Starts the rustc that the next patch will use (see
-    /// `patch/rustc.rs`), so that the first save finds it waiting too.
+    /// `patch/rustc.rs`; each patch built starts the next one's), so that
+    /// the first save finds it waiting too.
     pub fn expect_patches(&self) {
         self.rustc.start_spare();
     }
@@ -403,6 +404,7 @@ impl Patcher {
         }
         patch.data = data;
         timings.link = started.elapsed();
+        self.rustc.start_spare();
         Ok(patch)
     }
 

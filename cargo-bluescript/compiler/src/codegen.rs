@@ -20,6 +20,7 @@ mod bounds;
 mod calls;
 mod escape;
 mod places;
+mod prune;
 mod roots;
 mod types;
 
@@ -576,7 +577,8 @@ pub fn generate_patch(
     exports: &[Export],
     epoch: u32,
 ) -> PatchSource {
-    let mut out = patch_prelude(program, exports);
+    let prelude = patch_prelude(program, exports);
+    let mut out = String::new();
     let policy = CallPolicy::patch(program, functions, epoch);
     let dependencies = functions
         .iter()
@@ -593,7 +595,7 @@ pub fn generate_patch(
     declare_descriptors(&mut out, descriptors.keys());
     out.push_str(&generator.out);
     PatchSource {
-        code: out,
+        code: prune::keep_used(&prelude, &out) + &out,
         descriptors,
         dependencies,
     }
@@ -611,7 +613,8 @@ pub fn generate_descriptors(
     wanted: &BTreeMap<String, Ty>,
     defined: &dyn Fn(&str) -> bool,
 ) -> (String, Vec<String>) {
-    let mut out = patch_prelude(program, exports);
+    let prelude = patch_prelude(program, exports);
+    let mut out = String::new();
     let generator = Generator::new(slots, CallPolicy::default(), true, program);
     generator
         .descriptors
@@ -620,6 +623,7 @@ pub fn generate_descriptors(
     let (descriptors, external) = generator.emit_descriptors_where(&|symbol| !defined(symbol));
     declare_descriptors(&mut out, external.iter());
     out.push_str(&descriptors);
+    let out = prune::keep_used(&prelude, &out) + &out;
     let emitted = generator
         .descriptors
         .borrow()

@@ -2,9 +2,10 @@
 //!
 //! About a fifth of rustc's time on a patch passes before it reads its
 //! source: loading its libraries, reading its arguments and the target.
-//! So after each compile, the next rustc is started right away, reading
-//! its source from its standard input: a save finds it waiting, and hands
-//! it the generated code.
+//! So once a patch is built, the rustc for the next one is started,
+//! reading its source from its standard input: a save finds it waiting,
+//! and hands it the generated code. (Not before the patch is linked: on
+//! two cores, it would slow the linker down.)
 
 use crate::board::Board;
 use anyhow::{bail, Context, Result};
@@ -53,7 +54,6 @@ impl PatchRustc {
                 .output()
                 .context("cannot run rustc")?,
         };
-        self.start_spare();
         if !output.status.success() {
             bail!(
                 "rustc rejected the generated patch `{}` (a compiler bug; please report it):\n{}",
@@ -144,9 +144,8 @@ mod tests {
         found
     }
 
-    /// Each compile after the first hands its code to the rustc started
-    /// after the one before; one that died is replaced, and a rejected
-    /// patch leaves the next to compile.
+    /// A compile hands its code to the rustc started for it; one that
+    /// died is replaced, and a rejected patch leaves the next to compile.
     #[test]
     fn every_patch_compiles_through_the_rustc_waiting_for_it() {
         let board = Board::named("qemu-m4").unwrap();
@@ -157,10 +156,12 @@ mod tests {
 
         let first = compiler.compile(&version(1), "patch1").unwrap();
         assert!(defines(&first, "version_1"));
+        compiler.start_spare();
         assert!(compiler.spare.borrow().is_some(), "the next rustc waits");
         let second = compiler.compile(&version(2), "patch2").unwrap();
         assert!(defines(&second, "version_2"));
         assert!(!defines(&second, "version_1"));
+        compiler.start_spare();
 
         let mut spare = compiler.spare.borrow_mut().take().unwrap();
         spare.kill().unwrap();
@@ -169,6 +170,7 @@ mod tests {
         let third = compiler.compile(&version(3), "patch3").unwrap();
         assert!(defines(&third, "version_3"));
 
+        compiler.start_spare();
         let rejected = compiler.compile("fn broken( {", "patch4").unwrap_err();
         assert!(rejected.to_string().contains("patch4.rs"), "{rejected}");
         let fifth = compiler.compile(&version(5), "patch5").unwrap();
