@@ -71,7 +71,8 @@ fn measure(title: &str, script: fn(usize) -> String, patched_line: &str, cycles:
     });
     watch.expect_stderr(Duration::from_secs(30), "Watching");
 
-    let (mut total, mut compile, mut link, mut transfer) = (vec![], vec![], vec![], vec![]);
+    let (mut total, mut check, mut compile) = (vec![], vec![], vec![]);
+    let (mut link, mut transfer) = (vec![], vec![]);
     for version in 1..=cycles {
         // Let the previous burst of events settle, as between two saves.
         std::thread::sleep(Duration::from_millis(100));
@@ -83,6 +84,7 @@ fn measure(title: &str, script: fn(usize) -> String, patched_line: &str, cycles:
         });
         total.push(saved.elapsed().as_secs_f64() * 1000.0);
         let patched = watch.expect_stderr(Duration::from_secs(10), patched_line);
+        check.push(stage(&patched, "check").expect("check time"));
         compile.push(stage(&patched, "compile").expect("compile time"));
         link.push(stage(&patched, "link").expect("link time"));
         transfer.push(stage(&patched, "transfer").expect("transfer time"));
@@ -92,6 +94,7 @@ fn measure(title: &str, script: fn(usize) -> String, patched_line: &str, cycles:
     println!("{:<28}{:>10}{:>10}", "", "p50 ms", "p95 ms");
     for (name, values) in [
         ("total (save to new output)", &total),
+        ("  check and plan", &check),
         ("  compile (rustc)", &compile),
         ("  link (rust-lld)", &link),
         ("  transfer (probe)", &transfer),

@@ -194,7 +194,8 @@ fn recompile_what_counted_on(
 /// Time spent in each stage of one patch.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Timings {
-    /// Reading, parsing and type-checking the scripts.
+    /// Reading, parsing and type-checking the scripts, and planning the
+    /// patch (a shell cell: checking it).
     pub check: Duration,
     pub compile: Duration,
     pub link: Duration,
@@ -278,9 +279,8 @@ impl Patcher {
         })
     }
 
-    /// Starts the rustc that the next patch will use (see
-    /// `patch/rustc.rs`; each patch built starts the next one's), so that
-    /// the first save finds it waiting too.
+    /// Starts the rustc that the next patch will use, if none waits yet
+    /// (see `patch/rustc.rs`).
     pub fn expect_patches(&self) {
         self.rustc.start_spare();
     }
@@ -404,7 +404,6 @@ impl Patcher {
         }
         patch.data = data;
         timings.link = started.elapsed();
-        self.rustc.start_spare();
         Ok(patch)
     }
 

@@ -231,8 +231,8 @@ impl Session {
         self.reflash = reflash;
     }
 
-    /// The program will be patched (watch): the compiler for the first
-    /// patch is started now.
+    /// The program will be patched (watch): the compiler for the next
+    /// patch is started now, if none waits yet.
     pub fn expect_patches(&self) {
         self.patcher.expect_patches();
     }
@@ -554,8 +554,9 @@ impl Session {
                 }
             }
         };
+        let planned = patch::plan(&device.shadow, &program)?;
         timings.check = started.elapsed();
-        let mut plan = match patch::plan(&device.shadow, &program)? {
+        let mut plan = match planned {
             Plan::Unchanged => return Ok(Ok(Edit::Unchanged)),
             Plan::Restart(Unpatchable::TopLevel) => {
                 // Code added at the end of the main script runs once instead.

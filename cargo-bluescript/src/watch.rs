@@ -27,6 +27,11 @@ mod saves;
 const FAST_POLL_INTERVAL: Duration = Duration::from_millis(1);
 const FAST_POLL_WINDOW: Duration = Duration::from_millis(250);
 
+/// How long after a change the next patch's rustc is started: not while
+/// the change is applied and its first output read, which it would slow
+/// down on two cores.
+const SPARE_COMPILER_DELAY: Duration = Duration::from_millis(30);
+
 /// How often a real board that was lost, or the link to a board, is looked
 /// for again.
 const REATTACH_INTERVAL: Duration = Duration::from_secs(1);
@@ -64,12 +69,11 @@ pub fn watch(
             project.display_path(&project.scripts_dir)
         ),
     );
-    session.expect_patches();
     // The shell's prompt, on the same program: inputs run between polls.
     let mut console = Some(Console::start(project, &mut session, stop.clone())?);
     let mut last_reattach = Instant::now();
     let mut saves = Saves::new(&project.scripts_dir);
-    let mut fast_poll_until = Instant::now();
+    let mut last_change = Instant::now();
     while !stop.load(Ordering::SeqCst) {
         match session.poll() {
             Ok(Some(poll)) => {
@@ -111,7 +115,10 @@ pub fn watch(
                 Served::Nothing | Served::Input | Served::Interrupted => {}
             }
         }
-        let poll_interval = if fast_poll_until > Instant::now() {
+        if Instant::now() >= last_change + SPARE_COMPILER_DELAY {
+            session.expect_patches();
+        }
+        let poll_interval = if Instant::now() < last_change + FAST_POLL_WINDOW {
             FAST_POLL_INTERVAL
         } else {
             POLL_INTERVAL
@@ -134,7 +141,7 @@ pub fn watch(
         };
         shown.outcome(&mut session, edit, saved_at);
         saves.handled(Instant::now());
-        fast_poll_until = Instant::now() + FAST_POLL_WINDOW;
+        last_change = Instant::now();
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -289,9 +296,10 @@ fn describe(patched: &Patched, total: Duration) -> String {
         what.push_str("the top-level code added at the end, which runs once,");
     }
     format!(
-        "{} in {} ms (compile {} ms, link {} ms, transfer {:.1} ms)",
+        "{} in {} ms (check {:.1} ms, compile {} ms, link {} ms, transfer {:.1} ms)",
         what,
         total.as_millis(),
+        timings.check.as_secs_f64() * 1000.0,
         timings.compile.as_millis(),
         timings.link.as_millis(),
         timings.transfer.as_secs_f64() * 1000.0

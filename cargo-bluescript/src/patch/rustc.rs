@@ -2,10 +2,10 @@
 //!
 //! About a fifth of rustc's time on a patch passes before it reads its
 //! source: loading its libraries, reading its arguments and the target.
-//! So once a patch is built, the rustc for the next one is started,
-//! reading its source from its standard input: a save finds it waiting,
-//! and hands it the generated code. (Not before the patch is linked: on
-//! two cores, it would slow the linker down.)
+//! So the rustc for the next patch is started ahead, reading its source
+//! from its standard input: a save finds it waiting, and hands it the
+//! generated code. `watch` starts it while nothing else happens, not
+//! during a patch: on two cores it would slow the patch down.
 
 use crate::board::Board;
 use anyhow::{bail, Context, Result};
