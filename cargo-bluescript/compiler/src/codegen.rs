@@ -22,6 +22,7 @@ mod escape;
 mod places;
 mod prune;
 mod roots;
+mod tagged;
 mod types;
 
 pub use calls::{image_dependencies, never_allocating, CallPolicy, Dependencies};
@@ -445,6 +446,7 @@ fn push_helpers(out: &mut String) {
         let _ = writeln!(out, "const OP_{}: i32 = {code};", name.to_uppercase());
     }
     out.push_str(HELPERS);
+    out.push_str(tagged::INT_HELPERS);
 }
 
 /// The module compiled into the firmware crate (included by `bluescript::scripts!()`).
@@ -836,6 +838,9 @@ struct Generator<'s> {
     /// The locals of the function being generated whose arrays live in its
     /// frame (escape.rs).
     stack_arrays: std::collections::BTreeSet<String>,
+    /// The `any` locals that the loop copy being generated knows to hold
+    /// integers (tagged.rs).
+    int_locals: RefCell<std::collections::HashSet<String>>,
 }
 
 impl<'s> Generator<'s> {
@@ -854,6 +859,7 @@ impl<'s> Generator<'s> {
             constants: constant_globals(program),
             unchecked: RefCell::new(std::collections::HashSet::new()),
             stack_arrays: std::collections::BTreeSet::new(),
+            int_locals: RefCell::new(std::collections::HashSet::new()),
         }
     }
 
@@ -1064,32 +1070,24 @@ impl<'s> Generator<'s> {
                 }
             }
             StmtKind::Loop {
-                cond,
-                cond_after_body,
-                body,
-                step,
-                fresh,
-                ..
+                cond, body, step, ..
             } => {
-                let versioning = match (cond, step, cond_after_body) {
-                    (Some(cond), Some(step), false) if fresh.is_empty() => {
-                        self.versioning(cond, body, step)
-                    }
-                    _ => None,
-                };
-                let Some(versioning) = versioning else {
-                    self.loop_statement(statement, depth);
+                let Some(ints) = self.int_versioning(cond.as_ref(), body, step.as_ref()) else {
+                    self.bounds_versioned_loop(statement, depth);
                     return;
                 };
-                // The copy without the checks that the precondition proves,
-                // and the original for when it does not hold.
-                self.line(depth, &format!("if {} {{", versioning.precondition));
-                let outer = self.unchecked.borrow().clone();
-                self.unchecked.borrow_mut().extend(versioning.unchecked);
-                self.loop_statement(statement, depth + 1);
-                *self.unchecked.borrow_mut() = outer;
+                // The copy where the variables hold integers, and the
+                // loop as before for when they do not.
+                self.line(depth, &format!("if {} {{", ints.guard));
+                self.int_locals
+                    .borrow_mut()
+                    .extend(ints.names.iter().cloned());
+                self.bounds_versioned_loop(statement, depth + 1);
+                for name in &ints.names {
+                    self.int_locals.borrow_mut().remove(name);
+                }
                 self.line(depth, "} else {");
-                self.loop_statement(statement, depth + 1);
+                self.bounds_versioned_loop(statement, depth + 1);
                 self.line(depth, "}");
             }
             StmtKind::Break(label) => {
@@ -1152,6 +1150,36 @@ impl<'s> Generator<'s> {
         }
     }
 
+    /// A loop statement, with the copy without bounds checks that a check
+    /// at its entry proves unneeded, if any (bounds.rs).
+    fn bounds_versioned_loop(&mut self, statement: &Stmt, depth: usize) {
+        let versioning = match &statement.kind {
+            StmtKind::Loop {
+                cond: Some(cond),
+                cond_after_body: false,
+                body,
+                step: Some(step),
+                fresh,
+                ..
+            } if fresh.is_empty() => self.versioning(cond, body, step),
+            _ => None,
+        };
+        let Some(versioning) = versioning else {
+            self.loop_statement(statement, depth);
+            return;
+        };
+        // The copy without the checks that the precondition proves,
+        // and the original for when it does not hold.
+        self.line(depth, &format!("if {} {{", versioning.precondition));
+        let outer = self.unchecked.borrow().clone();
+        self.unchecked.borrow_mut().extend(versioning.unchecked);
+        self.loop_statement(statement, depth + 1);
+        *self.unchecked.borrow_mut() = outer;
+        self.line(depth, "} else {");
+        self.loop_statement(statement, depth + 1);
+        self.line(depth, "}");
+    }
+
     /// A loop statement as it is written.
     fn loop_statement(&mut self, statement: &Stmt, depth: usize) {
         let StmtKind::Loop {
@@ -1203,6 +1231,23 @@ impl<'s> Generator<'s> {
             }
             ExprKind::Read(p) => self.read(p, expr.ty),
             ExprKind::Assign(target, value) => self.assign(target, expr.ty, value),
+            ExprKind::Update {
+                place: Place::Local(name),
+                increment,
+                prefix,
+                ..
+            } if expr.ty == Ty::Any && self.known_integer(name) => {
+                // A tagged integer steps by a tagged 1 (wrapping at 30 bits
+                // as boxing does); it needs no root slot.
+                let op = if *increment {
+                    "wrapping_add"
+                } else {
+                    "wrapping_sub"
+                };
+                let result = if *prefix { "n" } else { "t" };
+                let variable = local(name);
+                format!("{{ let t = {variable}; let n = t.{op}(box_int(1) - TAG_INTEGER); {variable} = n; {result} }}")
+            }
             ExprKind::Update {
                 place: target,
                 increment,
@@ -1458,6 +1503,7 @@ impl<'s> Generator<'s> {
                     Ty::Float => format!("truthy_f32({v})"),
                     // Every string is truthy, the empty one included.
                     Ty::String => format!("{{ let _ = {v}; true }}"),
+                    Ty::Any if self.integer_value(value) => format!("({v} != ANY_ZERO)"),
                     Ty::Any => format!("any_truthy({v})"),
                     _ => format!("({v} != 0)"),
                 }
@@ -1514,10 +1560,21 @@ impl<'s> Generator<'s> {
                 args,
                 location,
             } => self.with_operands(&args.iter().collect::<Vec<_>>(), false, |texts| {
-                let mut args = texts.to_vec();
+                let mut texts = texts.to_vec();
                 if let Some(location) = location {
-                    args.push(location_pointer(location));
+                    texts.push(location_pointer(location));
                 }
+                let integers = args
+                    .iter()
+                    .filter(|a| a.ty == Ty::Any)
+                    .all(|a| self.integer_value(a));
+                if let Some(text) = integers
+                    .then(|| tagged::integer_operation(symbol, &texts))
+                    .flatten()
+                {
+                    return text;
+                }
+                let args = texts;
                 // The inline fast paths of HELPERS, where there are.
                 let symbol = match *symbol {
                     "bs_any_arith" => "any_arith",

@@ -1860,6 +1860,12 @@ class Ring {
 }
 ";
 
+/// The code of a patch that replaces every function of `program`.
+fn patch_of_every_function(program: &ir::Program) -> String {
+    let functions: Vec<&ir::Function> = program.functions.iter().collect();
+    generate_patch(program, &functions, &slots_for(program), &led_exports(), 3).code
+}
+
 /// The number of checked and unchecked element accesses in `text`.
 fn element_checks(text: &str) -> (usize, usize) {
     let unchecked = text.matches("_element_unchecked").count();
@@ -1901,15 +1907,7 @@ fn counted_loops_index_arrays_without_a_check_per_iteration() {
         "{code}"
     );
     // Versioned loops compile for the device, in a patch as in an image.
-    let functions: Vec<&ir::Function> = program.functions.iter().collect();
-    let patch = generate_patch(
-        &program,
-        &functions,
-        &slots_for(&program),
-        &led_exports(),
-        3,
-    )
-    .code;
+    let patch = patch_of_every_function(&program);
     let functions_code = &patch[patch.find("fn __bs_fn_").unwrap()..];
     assert_eq!(element_checks(functions_code).1, 8, "{patch}");
     if let Err(errors) = compile_for_device(&patch) {
@@ -1977,4 +1975,71 @@ function outer(a: integer[]) {
     // Only innermost loops are copied; this one indexes by the outer counter.
     let outer = &function_text(&code, "outer");
     assert_eq!(element_checks(outer), (3, 0), "{outer}");
+}
+
+const INTEGER_LOOPS: &str = "
+function collatz(start) {
+  let x: any = start
+  let steps: any = 0
+  while (x != 1) {
+    if (x % 2 == 0) { x = x / 2 } else { x = 3 * x + 1 }
+    steps++
+  }
+  return steps
+}
+function concat(n) {
+  let s: any = ''
+  for (let i: any = 0; i < n; i++) { s = s + ',' + i }
+  return s
+}
+function halves(n) {
+  let count: any = 0
+  for (let i: any = 0; i < n; i += 0.5) { count++ }
+  return count
+}
+";
+
+#[test]
+fn loops_over_integer_anys_run_a_copy_without_tag_checks() {
+    let program = compiles(INTEGER_LOOPS);
+    let code = image_code(&program, Calls::Slots);
+    // Both variables stay integers once they are: one guard at the entry,
+    // a copy with inline integer operations and no root-slot stores, and
+    // the loop as written for other values.
+    let collatz = &function_text(&code, "collatz");
+    assert!(
+        collatz.contains("if ((v_steps ^ TAG_INTEGER) | (v_x ^ TAG_INTEGER)) & TAG_MASK == 0 {"),
+        "{collatz}"
+    );
+    assert_eq!(collatz.matches("'b1: loop").count(), 2, "{collatz}");
+    let copies = collatz.split_once("TAG_MASK == 0 {").unwrap().1;
+    let (fast, original) = copies.split_once("\n    } else {\n").unwrap();
+    assert!(fast.contains("int_arith((4_i32), v_x"), "{fast}");
+    assert!(!fast.contains("any_"), "{fast}");
+    assert!(!fast.contains("roots_.set"), "{fast}");
+    assert!(original.contains("any_arith((4_i32), v_x"), "{original}");
+    assert!(original.contains("roots_.set(0, v_x)"), "{original}");
+    // A string stored in `s` leaves only the counter in the guard; the
+    // concatenation allocates, and `s` keeps its root slot.
+    let concat = &function_text(&code, "concat");
+    assert!(
+        concat.contains("if ((v_i ^ TAG_INTEGER) | (v_n ^ TAG_INTEGER)) & TAG_MASK == 0 {"),
+        "{concat}"
+    );
+    let (fast, _) = concat.split_once("\n        } else {\n").unwrap();
+    assert!(fast.contains("bs_string_concat("), "{fast}");
+    assert!(fast.contains("roots_.set(1, v_s)"), "{fast}");
+    assert!(fast.contains("int_compare((0_i32), v_i, v_n)"), "{fast}");
+    // A float step: the counter is no integer after a round, but the count is.
+    let halves = &function_text(&code, "halves");
+    assert!(
+        halves.contains("if ((v_count ^ TAG_INTEGER) | (v_n ^ TAG_INTEGER)) & TAG_MASK == 0 {"),
+        "{halves}"
+    );
+    assert!(halves.contains("any_compare((0_i32), v_i, v_n"), "{halves}");
+    // The copies compile for the device.
+    let patch = patch_of_every_function(&program);
+    if let Err(errors) = compile_for_device(&patch) {
+        panic!("rustc rejected the patch:\n{errors}\n--- code ---\n{patch}");
+    }
 }

@@ -25,7 +25,7 @@ use std::collections::{HashMap, HashSet};
 const VERSIONED_LOOP_MAX_SIZE: usize = 150;
 
 /// A write of a local variable inside the loop.
-enum Store<'a> {
+pub(super) enum Store<'a> {
     /// `let name = …` (a new variable each iteration).
     Let,
     Assign(&'a Expr),

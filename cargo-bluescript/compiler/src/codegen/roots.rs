@@ -145,7 +145,10 @@ impl Generator<'_> {
         }
         for (name, ty) in params {
             let is_boxed = boxed.contains(name);
-            if (ty.is_reference() && frame.read_after_allocation.contains(name)) || is_boxed {
+            let rooted = ty.is_reference()
+                && frame.read_after_allocation.contains(name)
+                && !self.known_integer(name);
+            if rooted || is_boxed {
                 let slot = frame.allocate();
                 frame.variables.push((name.clone(), slot));
                 // A boxed parameter's slot gets its cell when it is made.
@@ -192,7 +195,11 @@ impl Generator<'_> {
 
     /// After the Rust variable of `name` was set to `value` (a reference,
     /// or a cell): mirrors it into its slot, if it has one.
+    /// An `any` known to hold an integer needs none (tagged.rs).
     pub(super) fn mirror_variable(&self, name: &str, value: &str) -> String {
+        if self.known_integer(name) {
+            return String::new();
+        }
         self.variable_slot(name)
             .map(|slot| format!(" {}", set(slot, value)))
             .unwrap_or_default()
@@ -209,7 +216,10 @@ impl Generator<'_> {
         init_allocates: bool,
     ) -> Option<(usize, String)> {
         let mut frame = self.frame.borrow_mut();
-        let rooted = boxed || (ty.is_reference() && frame.read_after_allocation.contains(name));
+        let rooted = boxed
+            || (ty.is_reference()
+                && frame.read_after_allocation.contains(name)
+                && !self.known_integer(name));
         if !frame.enabled || !rooted {
             return None;
         }
@@ -360,6 +370,7 @@ impl Generator<'_> {
             .map(|(i, operand)| {
                 let later = &operands[i + 1..];
                 operand.ty.is_reference()
+                    && !self.integer_value(operand)
                     && (tail_allocates || later.iter().any(|e| self.allocates(e)))
                     && !self.stays_rooted(operand, later)
             })
@@ -452,6 +463,9 @@ impl Generator<'_> {
     /// Whether the operation of `expr` itself (not its operands) may
     /// allocate.
     fn allocates_itself(&self, expr: &Expr) -> bool {
+        if self.integer_operation_of(expr) {
+            return false;
+        }
         match &expr.kind {
             ExprKind::CallScript { name, .. } => !self.never_allocate.borrow().contains(name),
             ExprKind::CallExport { .. }

@@ -1,0 +1,272 @@
+//! Loop versioning for `any` variables that hold integers: a copy of the
+//! loop in which they are known to be tagged integers, so that their
+//! arithmetic, comparisons and tests need no tag check and no runtime
+//! fallback, and their values no root slot.
+//!
+//! A loop is generated as `if GUARD { fast } else { original }` when a set
+//! of its `any` local variables stays integers once all of them are: every
+//! store of one of them in the loop (condition, body, step) is `++`/`--`,
+//! or an assignment of an integer expression: a number converted to
+//! `any`, a read of one of the set, or `+ - * / %` of two integer
+//! expressions (integer arithmetic on `any` stays integer, LANGUAGE.md
+//! §1). The guard checks, once at the loop's entry, that every variable of
+//! the set holds an integer; then they hold integers in every iteration.
+//! A division or remainder by zero still goes to the runtime, which
+//! reports it at the same place. The original loop runs otherwise.
+//!
+//! Other code cannot change a local variable behind the loop's back: a
+//! captured variable lives in a cell (`Place::Cell`), which is not a
+//! `Place::Local`. A variable declared in the loop is left out (it may
+//! shadow one of the same name outside).
+//!
+//! Their root slots are not written in the fast copy: a slot only has to
+//! hold alive what the variable may reference, and an integer references
+//! nothing; the slot keeps the value it had at the entry (an integer) or
+//! something it already held alive, until the next store after the loop.
+
+use super::bounds::Store;
+use super::*;
+use std::collections::{BTreeSet, HashMap};
+
+/// Loops larger than this (statements and expressions) are not copied.
+const VERSIONED_LOOP_MAX_SIZE: usize = 200;
+
+/// The stores of the loop's `any` locals, and the names it declares.
+#[derive(Default)]
+struct Stores<'a> {
+    stores: HashMap<&'a str, Vec<Store<'a>>>,
+    /// `any` locals stored in the loop, or read as operands.
+    used: BTreeSet<&'a str>,
+    declared: BTreeSet<&'a str>,
+}
+
+impl<'a> Stores<'a> {
+    /// Notes `e`; a read counts as a use where it is an operand of an
+    /// `any` operation, or the stored value.
+    fn note_expr(&mut self, e: &'a Expr) {
+        let mut operand = |value: &'a Expr| {
+            if let ExprKind::Read(Place::Local(name)) = &value.kind {
+                if value.ty == Ty::Any {
+                    self.used.insert(name);
+                }
+            }
+        };
+        match &e.kind {
+            ExprKind::Runtime {
+                symbol: "bs_any_arith" | "bs_any_compare" | "bs_any_equals",
+                args,
+                ..
+            } => args.iter().for_each(operand),
+            ExprKind::Truthy(value) => operand(value),
+            ExprKind::Assign(Place::Local(name), value) if e.ty == Ty::Any => {
+                operand(value);
+                self.used.insert(name);
+                self.stores
+                    .entry(name)
+                    .or_default()
+                    .push(Store::Assign(value));
+            }
+            ExprKind::Update {
+                place: Place::Local(name),
+                ..
+            } if e.ty == Ty::Any => {
+                self.used.insert(name);
+                self.stores.entry(name).or_default().push(Store::Update);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Whether `e`, an `any`, holds an integer when the variables of `ints`
+/// do (`current`: the variable that `ExprKind::Current` reads).
+pub(super) fn is_integer(e: &Expr, ints: &dyn Fn(&str) -> bool, current: Option<&str>) -> bool {
+    match &e.kind {
+        ExprKind::ToAny(value) => matches!(value.ty, Ty::Integer | Ty::Int32 | Ty::Enum(_)),
+        ExprKind::Read(Place::Local(name)) => ints(name),
+        ExprKind::Current => current.is_some_and(ints),
+        ExprKind::Assign(Place::Local(name), _)
+        | ExprKind::Update {
+            place: Place::Local(name),
+            ..
+        } => ints(name),
+        ExprKind::Runtime {
+            symbol: "bs_any_arith",
+            args,
+            ..
+        } => match &args[..] {
+            [op, lhs, rhs] => {
+                integer_op(op).is_some()
+                    && is_integer(lhs, ints, current)
+                    && is_integer(rhs, ints, current)
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// The operator of `bs_any_arith` whose result on two integers is an
+/// integer (`**` is not: a negative exponent).
+fn integer_op(op: &Expr) -> Option<ArithOp> {
+    let ExprKind::Int(code) = op.kind else {
+        return None;
+    };
+    [
+        ArithOp::Add,
+        ArithOp::Sub,
+        ArithOp::Mul,
+        ArithOp::Div,
+        ArithOp::Rem,
+    ]
+    .into_iter()
+    .find(|op| *op as i32 == code)
+}
+
+/// `any` operations on operands known to be integers (Rust text), or
+/// None where the operation is not one of them.
+pub(super) fn integer_operation(symbol: &str, args: &[String]) -> Option<String> {
+    let text = match (symbol, args) {
+        ("bs_any_compare", [op, a, b, _]) => format!("int_compare({op}, {a}, {b})"),
+        ("bs_any_equals", [a, b]) => format!("({a} == {b})"),
+        ("bs_any_arith", [op, a, b, location]) => {
+            format!("int_arith({op}, {a}, {b}, {location})")
+        }
+        _ => return None,
+    };
+    Some(text)
+}
+
+/// The helpers of integer-known operations, in every generated module.
+pub(super) const INT_HELPERS: &str = r#"/// `any` arithmetic on two tagged integers (tags checked by the caller):
+/// `bs_any_arith`'s results, inline; by zero, the runtime reports it.
+#[inline(always)]
+unsafe fn int_arith(op: i32, a: u32, b: u32, loc: *const u8) -> u32 {
+    match op {
+        OP_ADD => a.wrapping_add(b).wrapping_sub(TAG_INTEGER),
+        OP_SUB => a.wrapping_sub(b).wrapping_add(TAG_INTEGER),
+        OP_MUL => (unbox_int(a).wrapping_mul((b - TAG_INTEGER) as i32) as u32) | TAG_INTEGER,
+        // 30-bit operands cannot overflow.
+        OP_DIV if b != ANY_ZERO => box_int(unbox_int(a).wrapping_div(unbox_int(b))),
+        OP_REM if b != ANY_ZERO => box_int(unbox_int(a).wrapping_rem(unbox_int(b))),
+        _ => unsafe { bs_any_arith(op, a, b, loc) },
+    }
+}
+#[inline(always)]
+fn int_compare(op: i32, a: u32, b: u32) -> bool {
+    let (a, b) = (a as i32, b as i32);
+    match op {
+        OP_LT => a < b,
+        OP_LE => a <= b,
+        OP_GT => a > b,
+        _ => a >= b,
+    }
+}
+"#;
+
+/// The integer versioning of a loop: its guard, and the variables that
+/// the fast copy knows to be integers.
+pub(super) struct IntVersioning {
+    pub(super) guard: String,
+    pub(super) names: Vec<String>,
+}
+
+impl Generator<'_> {
+    /// Whether `name` is a local `any` known to hold an integer here.
+    pub(super) fn known_integer(&self, name: &str) -> bool {
+        self.int_locals.borrow().contains(name)
+    }
+
+    /// Whether the `any` expression `e` holds an integer here.
+    pub(super) fn integer_value(&self, e: &Expr) -> bool {
+        e.ty == Ty::Any && is_integer(e, &|name| self.known_integer(name), None)
+    }
+
+    /// Whether `expr` is an `any` operation (arithmetic, comparison,
+    /// `++`/`--`) on integers known here: done inline, it never allocates.
+    pub(super) fn integer_operation_of(&self, expr: &Expr) -> bool {
+        match &expr.kind {
+            ExprKind::Runtime {
+                symbol: symbol @ ("bs_any_arith" | "bs_any_compare" | "bs_any_equals"),
+                args,
+                ..
+            } => {
+                (*symbol != "bs_any_arith" || self.integer_value(expr))
+                    && args
+                        .iter()
+                        .filter(|a| a.ty == Ty::Any)
+                        .all(|a| self.integer_value(a))
+            }
+            ExprKind::Update {
+                place: Place::Local(name),
+                ..
+            } => expr.ty == Ty::Any && self.known_integer(name),
+            _ => false,
+        }
+    }
+
+    /// The integer versioning of loop `cond`/`body`/`step`, if some of its
+    /// `any` variables stay integers once they are, and are used.
+    pub(super) fn int_versioning(
+        &self,
+        cond: Option<&Expr>,
+        body: &[Stmt],
+        step: Option<&Expr>,
+    ) -> Option<IntVersioning> {
+        if calls::size(body) > VERSIONED_LOOP_MAX_SIZE {
+            return None;
+        }
+        let mut stores = Stores::default();
+        let mut note = |e| stores.note_expr(e);
+        cond.into_iter()
+            .chain(step)
+            .for_each(|e| calls::for_each_nested_expr(e, &mut note));
+        calls::for_each_expr(body, &mut note);
+        calls::for_each_statement(body, &mut |statement| {
+            if let StmtKind::Let { name, .. } = &statement.kind {
+                stores.declared.insert(name);
+            }
+        });
+        // The largest set whose every store keeps it integer: remove
+        // variables until no store breaks it.
+        let mut set: BTreeSet<&str> = stores
+            .used
+            .iter()
+            .copied()
+            .filter(|name| !stores.declared.contains(name))
+            .collect();
+        loop {
+            let keeps = |name: &str, set: &BTreeSet<&str>| {
+                let ints = |n: &str| set.contains(n) || self.known_integer(n);
+                stores.stores.get(name).is_none_or(|list| {
+                    list.iter().all(|store| match store {
+                        Store::Update => true,
+                        Store::Assign(value) => is_integer(value, &ints, Some(name)),
+                        // Declared names are left out before.
+                        Store::Let => false,
+                    })
+                })
+            };
+            let broken: Vec<&str> = set.iter().copied().filter(|n| !keeps(n, &set)).collect();
+            if broken.is_empty() {
+                break;
+            }
+            for name in broken {
+                set.remove(name);
+            }
+        }
+        // Only new knowledge: variables already known need no guard.
+        set.retain(|name| !self.known_integer(name));
+        if set.is_empty() {
+            return None;
+        }
+        let words: Vec<String> = set
+            .iter()
+            .map(|name| format!("({} ^ TAG_INTEGER)", local(name)))
+            .collect();
+        Some(IntVersioning {
+            guard: format!("({}) & TAG_MASK == 0", words.join(" | ")),
+            names: set.iter().map(|name| name.to_string()).collect(),
+        })
+    }
+}
