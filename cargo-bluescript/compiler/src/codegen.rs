@@ -906,6 +906,44 @@ impl<'s> Generator<'s> {
             params.join(", "),
             ret_suffix(function.signature.ret)
         );
+        match self.function_int_versioning(function) {
+            Some(ints) => {
+                // The body where the parameters hold integers (with a
+                // frame of its own: they need no slots), and the body as
+                // written for other values.
+                self.line(1, &format!("if {} {{", ints.guard));
+                self.int_locals
+                    .borrow_mut()
+                    .extend(ints.names.iter().cloned());
+                self.function_body(function);
+                self.int_locals.borrow_mut().clear();
+                self.line(1, "} else {");
+                self.function_body(function);
+                self.line(1, "}");
+            }
+            None => self.function_body(function),
+        }
+        if function.signature.ret != Ty::Void {
+            // Never reached: the checker refuses a function that can run
+            // off its end (LANGUAGE.md §7a). rustc still needs a diverging
+            // tail where it cannot see that (after a `while (true)` loop,
+            // which becomes a loop with a `break` on its test).
+            // Functions of imported modules are qualified (`util.bs:f`);
+            // the location names the file already.
+            let name = function.name.rsplit(':').next().unwrap_or(&function.name);
+            let message = format!("function `{name}` ended without returning a value");
+            let _ = writeln!(
+                self.out,
+                "    fail({}, {})",
+                string_literal(&message),
+                string_literal(&function.location)
+            );
+        }
+        self.out.push_str("} }\n");
+    }
+
+    /// A function's body with its frame of root slots.
+    fn function_body(&mut self, function: &Function) {
         let start = self.out.len();
         self.stack_arrays = escape::stack_arrays(&function.body);
         let prologue = self.begin_frame(
@@ -932,23 +970,6 @@ impl<'s> Generator<'s> {
         self.stack_arrays.clear();
         let frame = self.end_frame();
         self.out.insert_str(start, &frame);
-        if function.signature.ret != Ty::Void {
-            // Never reached: the checker refuses a function that can run
-            // off its end (LANGUAGE.md §7a). rustc still needs a diverging
-            // tail where it cannot see that (after a `while (true)` loop,
-            // which becomes a loop with a `break` on its test).
-            // Functions of imported modules are qualified (`util.bs:f`);
-            // the location names the file already.
-            let name = function.name.rsplit(':').next().unwrap_or(&function.name);
-            let message = format!("function `{name}` ended without returning a value");
-            let _ = writeln!(
-                self.out,
-                "    fail({}, {})",
-                string_literal(&message),
-                string_literal(&function.location)
-            );
-        }
-        self.out.push_str("} }\n");
     }
 
     fn main(&mut self, body: &[Stmt], roots: usize) {

@@ -2043,3 +2043,68 @@ fn loops_over_integer_anys_run_a_copy_without_tag_checks() {
         panic!("rustc rejected the patch:\n{errors}\n--- code ---\n{patch}");
     }
 }
+
+const INTEGER_PARAMETERS: &str = "
+let moves: any = 0
+function move(disks, from, to) {
+  if (disks == 0) return
+  const other: any = 3 - from - to
+  move(disks - 1, from, other)
+  moves++
+  move(disks - 1, other, to)
+}
+function fib(n) {
+  if (n < 2) return n
+  return fib(n - 1) + fib(n - 2)
+}
+function label(n, text) {
+  const twice: any = n * 2
+  return text + ',' + twice
+}
+";
+
+#[test]
+fn functions_whose_any_parameters_stay_integers_have_a_copy_without_roots_for_them() {
+    let program = compiles(INTEGER_PARAMETERS);
+    let code = image_code(&program, Calls::Slots);
+    // The parameters and `other` hold integers in the copy: nothing of it
+    // needs a root slot, so it has no frame; the body as written keeps one.
+    let moves = &function_text(&code, "move");
+    let (fast, original) = moves
+        .split_once(
+            "if ((v_disks ^ TAG_INTEGER) | (v_from ^ TAG_INTEGER) | (v_to ^ TAG_INTEGER)) & TAG_MASK == 0 {",
+        )
+        .unwrap()
+        .1
+        .split_once("\n    } else {\n")
+        .unwrap();
+    assert!(!fast.contains("RootFrame"), "{fast}");
+    assert!(
+        fast.contains("let mut v_other: u32 = int_arith((1_i32), int_arith((1_i32)"),
+        "{fast}"
+    );
+    // `moves` is a global: it may hold anything.
+    assert!(fast.contains("any_arith(OP_ADD, t, box_int(1)"), "{fast}");
+    assert!(original.contains("RootFrame::<4>"), "{original}");
+    // fib's result may be anything: it stays rooted across the second call,
+    // but `n` needs no slot.
+    let fib = &function_text(&code, "fib");
+    let fast = fib.split_once("TAG_MASK == 0 {").unwrap().1;
+    let fast = fast.split_once("\n    } else {\n").unwrap().0;
+    assert!(fast.contains("RootFrame::<1>"), "{fast}");
+    assert!(!fast.contains("roots_.set(0, v_n)"), "{fast}");
+    assert!(
+        fast.contains("int_compare((0_i32), v_n, box_int((2_i32)))"),
+        "{fast}"
+    );
+    // `text` is never an operand of integer arithmetic: only `n` is guarded.
+    let label = &function_text(&code, "label");
+    assert!(
+        label.contains("if ((v_n ^ TAG_INTEGER)) & TAG_MASK == 0 {"),
+        "{label}"
+    );
+    let patch = patch_of_every_function(&program);
+    if let Err(errors) = compile_for_device(&patch) {
+        panic!("rustc rejected the patch:\n{errors}\n--- code ---\n{patch}");
+    }
+}

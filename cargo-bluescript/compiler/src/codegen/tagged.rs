@@ -30,6 +30,8 @@ use std::collections::{BTreeSet, HashMap};
 
 /// Loops larger than this (statements and expressions) are not copied.
 const VERSIONED_LOOP_MAX_SIZE: usize = 200;
+/// Functions larger than this are not copied.
+const VERSIONED_FUNCTION_MAX_SIZE: usize = 150;
 
 /// The stores of the loop's `any` locals, and the names it declares.
 #[derive(Default)]
@@ -37,7 +39,6 @@ struct Stores<'a> {
     stores: HashMap<&'a str, Vec<Store<'a>>>,
     /// `any` locals stored in the loop, or read as operands.
     used: BTreeSet<&'a str>,
-    declared: BTreeSet<&'a str>,
 }
 
 impl<'a> Stores<'a> {
@@ -222,18 +223,67 @@ impl Generator<'_> {
             .chain(step)
             .for_each(|e| calls::for_each_nested_expr(e, &mut note));
         calls::for_each_expr(body, &mut note);
-        calls::for_each_statement(body, &mut |statement| {
-            if let StmtKind::Let { name, .. } = &statement.kind {
-                stores.declared.insert(name);
+        let declared = declarations(body);
+        let set = self.integer_set(&stores, |name| !declared.contains_key(name));
+        let guarded: Vec<&str> = set
+            .iter()
+            .copied()
+            .filter(|n| !self.known_integer(n))
+            .collect();
+        self.guarded(&guarded, &set)
+    }
+
+    /// The integer versioning of a whole function: its `any` parameters
+    /// that stay integers once they are, with the variables it declares
+    /// once that then stay integers from their declaration on.
+    pub(super) fn function_int_versioning(&self, function: &Function) -> Option<IntVersioning> {
+        if function.is_closure
+            || !function.boxed_params.is_empty()
+            || calls::size(&function.body) > VERSIONED_FUNCTION_MAX_SIZE
+        {
+            return None;
+        }
+        let mut stores = Stores::default();
+        calls::for_each_expr(&function.body, &mut |e| stores.note_expr(e));
+        let declared = declarations(&function.body);
+        let params: BTreeSet<&str> = function
+            .params
+            .iter()
+            .filter(|(_, ty)| *ty == Ty::Any)
+            .map(|(name, _)| name.as_str())
+            .collect();
+        // A variable declared once (and no parameter) is the same variable
+        // wherever it is read; its initializer is one more store.
+        for (name, inits) in &declared {
+            if let [Some(init)] = inits[..] {
+                stores.used.insert(name);
+                stores
+                    .stores
+                    .entry(name)
+                    .or_default()
+                    .push(Store::Assign(init));
             }
+        }
+        let set = self.integer_set(&stores, |name| match declared.get(name) {
+            None => params.contains(name),
+            Some(inits) => inits.len() == 1 && inits[0].is_some() && !params.contains(name),
         });
-        // The largest set whose every store keeps it integer: remove
-        // variables until no store breaks it.
+        let guarded: Vec<&str> = set.iter().copied().filter(|n| params.contains(n)).collect();
+        self.guarded(&guarded, &set)
+    }
+
+    /// The largest set of `candidate` variables of `stores` whose every
+    /// store keeps them integers while they all are.
+    fn integer_set<'a>(
+        &self,
+        stores: &Stores<'a>,
+        candidate: impl Fn(&str) -> bool,
+    ) -> BTreeSet<&'a str> {
         let mut set: BTreeSet<&str> = stores
             .used
             .iter()
             .copied()
-            .filter(|name| !stores.declared.contains(name))
+            .filter(|name| candidate(name))
             .collect();
         loop {
             let keeps = |name: &str, set: &BTreeSet<&str>| {
@@ -242,31 +292,54 @@ impl Generator<'_> {
                     list.iter().all(|store| match store {
                         Store::Update => true,
                         Store::Assign(value) => is_integer(value, &ints, Some(name)),
-                        // Declared names are left out before.
                         Store::Let => false,
                     })
                 })
             };
             let broken: Vec<&str> = set.iter().copied().filter(|n| !keeps(n, &set)).collect();
             if broken.is_empty() {
-                break;
+                return set;
             }
             for name in broken {
                 set.remove(name);
             }
         }
-        // Only new knowledge: variables already known need no guard.
-        set.retain(|name| !self.known_integer(name));
-        if set.is_empty() {
+    }
+
+    /// The versioning that checks `guarded` at the entry and knows `set`
+    /// (None if nothing is to check).
+    fn guarded(&self, guarded: &[&str], set: &BTreeSet<&str>) -> Option<IntVersioning> {
+        if guarded.is_empty() {
             return None;
         }
-        let words: Vec<String> = set
+        let words: Vec<String> = guarded
             .iter()
             .map(|name| format!("({} ^ TAG_INTEGER)", local(name)))
             .collect();
         Some(IntVersioning {
             guard: format!("({}) & TAG_MASK == 0", words.join(" | ")),
-            names: set.iter().map(|name| name.to_string()).collect(),
+            names: set
+                .iter()
+                .filter(|name| !self.known_integer(name))
+                .map(|name| name.to_string())
+                .collect(),
         })
     }
+}
+
+/// The `any` variables that `body` declares, with their initializers (a
+/// variable of another type or in a cell counts as no initializer).
+fn declarations(body: &[Stmt]) -> HashMap<&str, Vec<Option<&Expr>>> {
+    let mut declared: HashMap<&str, Vec<Option<&Expr>>> = HashMap::new();
+    calls::for_each_statement(body, &mut |statement| match &statement.kind {
+        StmtKind::Let {
+            name,
+            ty: Ty::Any,
+            init,
+            boxed: false,
+        } => declared.entry(name).or_default().push(init.as_ref()),
+        StmtKind::Let { name, .. } => declared.entry(name).or_default().push(None),
+        _ => {}
+    });
+    declared
 }
