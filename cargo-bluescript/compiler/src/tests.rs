@@ -2092,6 +2092,9 @@ fn functions_whose_any_parameters_stay_integers_have_a_copy_without_roots_for_th
     let fast = fib.split_once("TAG_MASK == 0 {").unwrap().1;
     let fast = fast.split_once("\n    } else {\n").unwrap().0;
     assert!(fast.contains("RootFrame::<1>"), "{fast}");
+    // The early return runs before the frame is made.
+    let early = fast.find("return v_n;").unwrap();
+    assert!(early < fast.find("RootFrame").unwrap(), "{fast}");
     assert!(!fast.contains("roots_.set(0, v_n)"), "{fast}");
     assert!(
         fast.contains("int_compare((0_i32), v_n, box_int((2_i32)))"),

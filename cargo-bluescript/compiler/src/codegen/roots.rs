@@ -392,7 +392,7 @@ impl Generator<'_> {
         }
     }
 
-    fn statement_allocates(&self, statement: &Stmt) -> bool {
+    pub(super) fn statement_allocates(&self, statement: &Stmt) -> bool {
         let exprs = |e: &Expr| self.allocates(e);
         match &statement.kind {
             StmtKind::Let { init, boxed, .. } => *boxed || init.as_ref().is_some_and(exprs),

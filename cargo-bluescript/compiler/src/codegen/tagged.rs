@@ -183,6 +183,21 @@ impl Generator<'_> {
         e.ty == Ty::Any && is_integer(e, &|name| self.known_integer(name), None)
     }
 
+    /// Whether `statement` can run before the function's frame is made:
+    /// it neither allocates nor stores (so it writes no slot), and has no
+    /// loop (whose jumps clear slots).
+    pub(super) fn runs_before_frame(&self, statement: &Stmt) -> bool {
+        let body = std::slice::from_ref(statement);
+        let mut stores = false;
+        calls::for_each_statement(body, &mut |s| {
+            stores |= matches!(s.kind, StmtKind::Let { .. } | StmtKind::Loop { .. });
+        });
+        calls::for_each_expr(body, &mut |e| {
+            stores |= matches!(e.kind, ExprKind::Assign(..) | ExprKind::Update { .. });
+        });
+        !stores && !self.statement_allocates(statement)
+    }
+
     /// Whether `expr` is an `any` operation (arithmetic, comparison,
     /// `++`/`--`) on integers known here: done inline, it never allocates.
     pub(super) fn integer_operation_of(&self, expr: &Expr) -> bool {
