@@ -37,8 +37,10 @@ fn address<T>(desc: &'static T) -> usize {
 /// `new Array<T>(length, init)` and the like, for the array type `desc`.
 /// `init` is the initial element as a word: the bits of an `i32` or
 /// `f32`, 0 or 1 for a boolean, a value for arrays of values. Inlined
-/// into its one caller, `bs_array_new`: its result then needs no memory.
-#[inline(always)]
+/// into its one caller, `bs_array_new`: its result then needs no memory
+/// (but see build.rs for opt-level `z`).
+#[cfg_attr(not(opt_level_z), inline(always))]
+#[cfg_attr(opt_level_z, inline)]
 pub fn new(
     m: &mut impl Mutator,
     desc: &'static ArrayDescriptor,
@@ -87,7 +89,7 @@ fn kind_of(desc: &ArrayDescriptor) -> Option<Kind> {
     Kind::from_word(desc.kind).filter(|kind| kind.is_array())
 }
 
-#[inline(always)]
+#[cfg_attr(not(opt_level_z), inline(always))]
 fn new_growable(
     m: &mut impl Mutator,
     desc: &'static ArrayDescriptor,

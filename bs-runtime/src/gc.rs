@@ -68,6 +68,7 @@ static HEAP: ThreadCell<Heap> = ThreadCell::new(Heap::EMPTY);
 /// the words that hold values.
 static GLOBALS: ThreadCell<(*const *const usize, usize)> = ThreadCell::new((core::ptr::null(), 0));
 
+#[inline(always)]
 fn with_heap<R>(f: impl FnOnce(&mut Heap) -> R) -> R {
     // SAFETY: allocation and collection run in thread mode only (checked
     // by `Device::allocate`), never nested, and report no errors inside.
@@ -115,6 +116,9 @@ impl Mutator for Device {
         with_heap(|heap| heap.allocate(words, header, word1)).ok_or(Error::OutOfMemory)
     }
 
+    // Inlined into its one caller, a new growable array's construction:
+    // the shapes and the result then need no memory (see build.rs).
+    #[cfg_attr(not(opt_level_z), inline(always))]
     fn allocate_two(&mut self, first: Shape, second: Shape, keep: Value) -> Result<(Obj, Obj)> {
         check_context();
         if let Some(pair) = with_heap(|heap| heap.allocate_two(first, second)) {
