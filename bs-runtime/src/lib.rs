@@ -52,11 +52,11 @@ mod gc;
 mod heap;
 mod host_request;
 mod math;
-// The C memory routines; not under esp-hal, whose linker scripts take them
-// from the chip's ROM.
-#[cfg(not(feature = "esp"))]
+// The C memory routines, unless the HAL takes them from the chip's ROM
+// (esp-hal's linker scripts, rp2040-hal's intrinsics).
+#[cfg(feature = "memory-routines")]
 mod mem;
-#[cfg(not(feature = "esp"))]
+#[cfg(feature = "memory-routines")]
 mod mem_symbols;
 mod object;
 mod print;
