@@ -14,7 +14,7 @@ use crate::abi::SLOT_COUNT;
 use crate::array;
 use crate::catch::runtime_error_at;
 use crate::convert::{self, Style};
-use crate::dynamic;
+use crate::dynamic::{self, InlineCache};
 use crate::error::{Error, Result};
 use crate::gc::Device;
 use crate::object::{
@@ -512,37 +512,62 @@ pub extern "C" fn bs_any_bitnot(v: Value, loc: Loc) -> Value {
 }
 
 /// `obj.name`: a field of an instance (boxed), or `length` of a string or
-/// an array. `name` is NUL-terminated.
+/// an array. `name` is NUL-terminated; the field found is remembered in
+/// the site's `cache`, which generated code reads before it calls this.
+///
+/// # Safety
+/// `cache` must point to the site's two words.
 #[unsafe(no_mangle)]
-pub extern "C" fn bs_any_get(obj: Value, name: *const u8, loc: Loc) -> Value {
-    ok_dynamic(dynamic::get(obj, member_name(name)), loc)
+pub unsafe extern "C" fn bs_any_get(
+    obj: Value,
+    name: *const u8,
+    cache: *mut InlineCache,
+    loc: Loc,
+) -> Value {
+    // SAFETY: by the caller's contract.
+    let cache = unsafe { &mut *cache };
+    ok_dynamic(dynamic::get(obj, member_name(name), cache), loc)
 }
 
 /// `obj.name = value` of a field of an instance, `value` checked against
-/// the field's type.
+/// the field's type; the field is remembered in the site's `cache`.
+///
+/// # Safety
+/// `cache` must point to the site's two words.
 #[unsafe(no_mangle)]
-pub extern "C" fn bs_any_set(obj: Value, name: *const u8, value: Value, loc: Loc) {
-    ok_dynamic(dynamic::set(obj, member_name(name), value), loc)
+pub unsafe extern "C" fn bs_any_set(
+    obj: Value,
+    name: *const u8,
+    value: Value,
+    cache: *mut InlineCache,
+    loc: Loc,
+) {
+    // SAFETY: by the caller's contract.
+    let cache = unsafe { &mut *cache };
+    ok_dynamic(dynamic::set(obj, member_name(name), value, cache), loc)
 }
 
 /// `obj.name(args…)`: a method of an instance (its adapter gets `obj`,
-/// `args`, `argc`, `loc`), or a method of a string (`startsWith`,
-/// `endsWith`, `indexOf`, `substring`, `charCodeAt`) or an array (`push`,
-/// `pop`, `shift`, `unshift`).
+/// `args`, `argc`, `loc`, and is remembered in the site's `cache`), or a
+/// method of a string (`startsWith`, `endsWith`, `indexOf`, `substring`,
+/// `charCodeAt`) or an array (`push`, `pop`, `shift`, `unshift`).
 ///
 /// # Safety
-/// `args` must point to `argc` values (it may be null when `argc` is 0).
+/// `args` must point to `argc` values (it may be null when `argc` is 0);
+/// `cache` to the site's two words.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bs_any_call_method(
     obj: Value,
     name: *const u8,
     args: *const Value,
     argc: usize,
+    cache: *mut InlineCache,
     loc: Loc,
 ) -> Value {
     let name = member_name(name);
     // SAFETY: by the caller's contract; descriptors are trusted.
-    let result = unsafe { dynamic::call_method(&mut Device, obj, name, args, argc, loc) };
+    let result =
+        unsafe { dynamic::call_method(&mut Device, obj, name, args, argc, loc, &mut *cache) };
     ok_dynamic(result, loc)
 }
 

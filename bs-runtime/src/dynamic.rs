@@ -18,11 +18,12 @@ use crate::convert;
 use crate::error::{self, Expected};
 use crate::heap::Mutator;
 use crate::object::{
-    Descriptor, DynamicFn, Kind, Member, Obj, ValueType, MEMBER_ANY, MEMBER_BOOL, MEMBER_FLOAT,
-    MEMBER_INT, MEMBER_METHOD, MEMBER_NULLABLE, MEMBER_REF,
+    layout, Descriptor, DynamicFn, Kind, Member, Obj, ValueType, MEMBER_ANY, MEMBER_BOOL,
+    MEMBER_FLOAT, MEMBER_INT, MEMBER_METHOD, MEMBER_NULLABLE, MEMBER_REF,
 };
 use crate::string;
 use crate::value::Value;
+use bluescript_abi::object::CACHE_KIND_BITS;
 
 pub use bluescript_abi::{ArithOp, CompareOp};
 
@@ -312,12 +313,33 @@ fn box_field(kind: usize, word: usize) -> Value {
     }
 }
 
+/// A property site's inline cache, two words of generated code (see
+/// [`CACHE_KIND_BITS`]): the operations that take one fill it with the
+/// member they found on an instance, and generated code uses it for the
+/// next instance of the same class without asking the runtime.
+#[derive(Debug)]
+#[repr(C)]
+pub struct InlineCache {
+    /// The class descriptor's address, or `CACHE_EMPTY`.
+    pub descriptor: usize,
+    /// A field's `offset << CACHE_KIND_BITS | kind`, or a method's adapter.
+    pub member: usize,
+}
+
+impl InlineCache {
+    fn remember_field(&mut self, obj: Obj, member: &Member) {
+        self.descriptor = obj.word(layout::HEADER);
+        self.member = member.offset << CACHE_KIND_BITS | member.kind;
+    }
+}
+
 /// `v.name`: a field of an instance, or the `length` of a string or an
-/// array.
-pub fn get(v: Value, name: &'static str) -> Result<Value> {
+/// array. A field found is remembered in `cache`.
+pub fn get(v: Value, name: &'static str, cache: &mut InlineCache) -> Result<Value> {
     if let Some(obj) = object(v) {
         let kind = obj.kind();
         if let Some((member, word)) = field(obj, name) {
+            cache.remember_field(obj, member);
             return Ok(box_field(member.kind, word));
         }
         if name == "length" && kind == Kind::String {
@@ -335,8 +357,9 @@ pub fn get(v: Value, name: &'static str) -> Result<Value> {
 }
 
 /// `v.name = value` of a field of an instance, `value` checked against
-/// the field's type (a float field accepts an integer, converted).
-pub fn set(v: Value, name: &'static str, value: Value) -> Result<()> {
+/// the field's type (a float field accepts an integer, converted). The
+/// field is remembered in `cache`.
+pub fn set(v: Value, name: &'static str, value: Value, cache: &mut InlineCache) -> Result<()> {
     let Some(obj) = object(v).filter(|o| o.kind() == Kind::Instance) else {
         return Err(Error::Member {
             access: Access::Set,
@@ -351,6 +374,7 @@ pub fn set(v: Value, name: &'static str, value: Value) -> Result<()> {
             found: v,
         });
     };
+    cache.remember_field(obj, member);
     // SAFETY: the target of a reference field is a static descriptor.
     let target = || unsafe { &*member.target.cast::<Descriptor>() };
     let word = match member.kind {
@@ -414,6 +438,7 @@ pub unsafe fn call_method(
     args: *const Value,
     argc: usize,
     loc: *const u8,
+    cache: &mut InlineCache,
 ) -> Result<Value> {
     let no_method = Error::Member {
         access: Access::Call,
@@ -428,6 +453,8 @@ pub unsafe fn call_method(
             return Err(no_method);
         };
         if member.kind == MEMBER_METHOD && !member.target.is_null() {
+            cache.descriptor = obj.word(layout::HEADER);
+            cache.member = member.target as usize;
             // SAFETY: a method's target is its adapter.
             let adapter = unsafe { core::mem::transmute::<*const (), DynamicFn>(member.target) };
             // SAFETY: by the caller's contract.

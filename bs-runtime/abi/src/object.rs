@@ -69,6 +69,18 @@ pub const MEMBER_NULLABLE: usize = 6;
 /// A method; the entry's `target` is its adapter.
 pub const MEMBER_METHOD: usize = 7;
 
+/// A property site's inline cache in generated code is two words: the
+/// descriptor of the instance whose member the site found last, and what
+/// it found. For a field: its word index shifted left by
+/// `CACHE_KIND_BITS`, or'd with its `MEMBER_*` kind; for a method: its
+/// adapter's address (the member table's `target`).
+pub const CACHE_KIND_BITS: usize = 3;
+/// The descriptor word of an empty inline cache: no descriptor is at an
+/// odd address. (Not 0, so that the cache is initialized data, carried in
+/// a patch's bytes.)
+pub const CACHE_EMPTY: usize = 1;
+const _: () = assert!(MEMBER_METHOD < 1 << CACHE_KIND_BITS);
+
 /// Word indices of the object layouts (word 0 is the header: the
 /// descriptor's address).
 pub mod layout {

@@ -4,7 +4,7 @@
 
 use crate::array;
 use crate::convert::{self, Style};
-use crate::dynamic::{self, ArithOp, CompareOp, Error};
+use crate::dynamic::{self, ArithOp, CompareOp, Error, InlineCache};
 use crate::object::{
     __bs_desc_any_array, __bs_desc_float_array, __bs_desc_int_array, __bs_desc_string,
     __bs_desc_string_array, layout, ClassDescriptor, ClosureDescriptor, Descriptor, Kind, Member,
@@ -13,6 +13,7 @@ use crate::object::{
 };
 use crate::support::{class_with, member, obj, text, TestHeap};
 use crate::value::Value;
+use bluescript_abi::object::{CACHE_EMPTY, CACHE_KIND_BITS};
 
 /// `class Point { x: integer; y: float; name: string; ok: boolean;
 /// tag: any; next: Point | null; sum(k: integer): integer; twice(): void }`
@@ -376,18 +377,18 @@ fn fields_read_boxed_by_kind() {
     p.set_word(NAME, name.0);
     p.set_word(OK, 1);
     let v = p.value();
-    assert_eq!(dynamic::get(v, "x"), Ok(int(-7)));
-    assert_eq!(dynamic::get(v, "y").unwrap().as_float(), Some(2.5));
-    assert_eq!(dynamic::get(v, "name"), Ok(name));
-    assert_eq!(dynamic::get(v, "ok"), Ok(Value::TRUE));
-    assert_eq!(dynamic::get(v, "tag"), Ok(Value::UNDEFINED));
-    assert_eq!(dynamic::get(v, "next"), Ok(Value::UNDEFINED));
+    assert_eq!(get(v, "x"), Ok(int(-7)));
+    assert_eq!(get(v, "y").unwrap().as_float(), Some(2.5));
+    assert_eq!(get(v, "name"), Ok(name));
+    assert_eq!(get(v, "ok"), Ok(Value::TRUE));
+    assert_eq!(get(v, "tag"), Ok(Value::UNDEFINED));
+    assert_eq!(get(v, "next"), Ok(Value::UNDEFINED));
     // `length` of strings and of every array kind.
-    assert_eq!(dynamic::get(name, "length"), Ok(int(2)));
+    assert_eq!(get(name, "length"), Ok(int(2)));
     let floats = obj(array::new(&mut h, &__bs_desc_float_array, 3, 0).unwrap());
-    assert_eq!(dynamic::get(floats.value(), "length"), Ok(int(3)));
+    assert_eq!(get(floats.value(), "length"), Ok(int(3)));
     let any = obj(array::new(&mut h, &__bs_desc_any_array, 0, 0).unwrap());
-    assert_eq!(dynamic::get(any.value(), "length"), Ok(int(0)));
+    assert_eq!(get(any.value(), "length"), Ok(int(0)));
 }
 
 #[test]
@@ -395,28 +396,16 @@ fn unknown_properties_and_methods_are_not_properties() {
     let mut h = heap();
     let p = point(&mut h, 1, 2.0);
     let s = string(&mut h, "ab");
+    assert_eq!(message(get(p.value(), "foo")), "no property `foo` on Point");
+    assert_eq!(message(get(p.value(), "sum")), "no property `sum` on Point");
     assert_eq!(
-        message(dynamic::get(p.value(), "foo")),
-        "no property `foo` on Point"
-    );
-    assert_eq!(
-        message(dynamic::get(p.value(), "sum")),
-        "no property `sum` on Point"
-    );
-    assert_eq!(
-        message(dynamic::get(p.value(), "length")),
+        message(get(p.value(), "length")),
         "no property `length` on Point"
     );
+    assert_eq!(message(get(s, "size")), "no property `size` on string");
+    assert_eq!(message(get(int(3), "x")), "no property `x` on integer");
     assert_eq!(
-        message(dynamic::get(s, "size")),
-        "no property `size` on string"
-    );
-    assert_eq!(
-        message(dynamic::get(int(3), "x")),
-        "no property `x` on integer"
-    );
-    assert_eq!(
-        message(dynamic::get(Value::UNDEFINED, "foo")),
+        message(get(Value::UNDEFINED, "foo")),
         "cannot read property `foo` of undefined"
     );
 }
@@ -427,17 +416,11 @@ fn a_field_of_type_null_holds_only_null() {
     let nothing = obj(array::new_instance(&mut h, &NOTHING).unwrap());
     let v = nothing.value();
     h.root(v);
-    dynamic::set(v, "n", Value::UNDEFINED).unwrap();
-    assert_eq!(dynamic::get(v, "n"), Ok(Value::UNDEFINED));
-    assert_eq!(
-        message(dynamic::set(v, "n", int(0))),
-        "expected null, found integer"
-    );
+    set(v, "n", Value::UNDEFINED).unwrap();
+    assert_eq!(get(v, "n"), Ok(Value::UNDEFINED));
+    assert_eq!(message(set(v, "n", int(0))), "expected null, found integer");
     let s = string(&mut h, "s");
-    assert_eq!(
-        message(dynamic::set(v, "n", s)),
-        "expected null, found string"
-    );
+    assert_eq!(message(set(v, "n", s)), "expected null, found string");
     assert_eq!(nothing.word(1), 0);
 }
 
@@ -448,25 +431,25 @@ fn field_stores_are_checked_by_kind() {
     let q = point(&mut h, 2, 3.0);
     let name = string(&mut h, "n");
     let v = p.value();
-    dynamic::set(v, "x", int(-42)).unwrap();
+    set(v, "x", int(-42)).unwrap();
     assert_eq!(p.word(X) as u32 as i32, -42);
-    dynamic::set(v, "y", int(3)).unwrap(); // an integer converts
+    set(v, "y", int(3)).unwrap(); // an integer converts
     assert_eq!(f32::from_bits(p.word(Y) as u32), 3.0);
-    dynamic::set(v, "y", float(0.25)).unwrap();
+    set(v, "y", float(0.25)).unwrap();
     assert_eq!(f32::from_bits(p.word(Y) as u32), 0.25);
-    dynamic::set(v, "ok", Value::TRUE).unwrap();
+    set(v, "ok", Value::TRUE).unwrap();
     assert_eq!(p.word(OK), 1);
-    dynamic::set(v, "tag", Value::FALSE).unwrap();
+    set(v, "tag", Value::FALSE).unwrap();
     assert_eq!(p.word(TAG), Value::FALSE.0);
-    dynamic::set(v, "name", name).unwrap();
+    set(v, "name", name).unwrap();
     assert_eq!(p.word(NAME), name.0);
-    dynamic::set(v, "next", q.value()).unwrap();
+    set(v, "next", q.value()).unwrap();
     assert_eq!(p.word(NEXT), q.address());
-    dynamic::set(v, "next", Value::UNDEFINED).unwrap(); // nullable
+    set(v, "next", Value::UNDEFINED).unwrap(); // nullable
     assert_eq!(p.word(NEXT), 0);
     // A subclass instance fits a field of the superclass's type.
     let p3 = obj(array::new_instance(&mut h, &POINT3).unwrap());
-    dynamic::set(v, "next", p3.value()).unwrap();
+    set(v, "next", p3.value()).unwrap();
     assert_eq!(p.word(NEXT), p3.address());
 
     let cases = [
@@ -481,21 +464,21 @@ fn field_stores_are_checked_by_kind() {
         ("sum", int(1), "no property `sum` on Point"),
     ];
     for (field, value, expected) in cases {
-        assert_eq!(message(dynamic::set(v, field, value)), expected, "{field}");
+        assert_eq!(message(set(v, field, value)), expected, "{field}");
     }
     // Failed stores change nothing.
     assert_eq!(p.word(X) as u32 as i32, -42);
     assert_eq!(p.word(NAME), name.0);
     assert_eq!(
-        message(dynamic::set(name, "length", int(1))),
+        message(set(name, "length", int(1))),
         "cannot set property `length` of string"
     );
     assert_eq!(
-        message(dynamic::set(Value::UNDEFINED, "x", int(1))),
+        message(set(Value::UNDEFINED, "x", int(1))),
         "cannot set property `x` of undefined"
     );
     assert_eq!(
-        dynamic::set(name, "length", int(1)),
+        set(name, "length", int(1)),
         Err(Error::Member {
             access: dynamic::Access::Set,
             name: "length",
@@ -518,8 +501,27 @@ fn call_method(
             args.as_ptr(),
             args.len(),
             c"main.bs:1:1".as_ptr().cast(),
+            &mut empty_cache(),
         )
     }
+}
+
+/// The cache of a place that has not found a member yet.
+fn empty_cache() -> InlineCache {
+    InlineCache {
+        descriptor: CACHE_EMPTY,
+        member: 0,
+    }
+}
+
+/// `v.name` at a site of its own.
+fn get(v: Value, name: &'static str) -> Result<Value, Error> {
+    dynamic::get(v, name, &mut empty_cache())
+}
+
+/// `v.name = value` at a site of its own.
+fn set(v: Value, name: &'static str, value: Value) -> Result<(), Error> {
+    dynamic::set(v, name, value, &mut empty_cache())
 }
 
 #[test]
@@ -544,6 +546,7 @@ fn methods_are_called_through_their_adapters() {
             core::ptr::null(),
             0,
             core::ptr::null(),
+            &mut empty_cache(),
         )
     };
     assert_eq!(r, Ok(Value::UNDEFINED));
@@ -556,7 +559,7 @@ fn methods_are_called_through_their_adapters() {
         call_method(&mut h, p3.value(), "sum", &[int(5)]),
         Ok(int(106))
     );
-    assert_eq!(dynamic::get(p3.value(), "z"), Ok(int(100)));
+    assert_eq!(get(p3.value(), "z"), Ok(int(100)));
 
     assert_eq!(
         message(call_method(&mut h, p.value(), "foo", &[])),
@@ -846,4 +849,65 @@ fn member_tables_are_searched_by_name() {
     static BARE: ClassDescriptor = crate::support::class(c"Bare", 1, &[0], core::ptr::null());
     assert!(BARE.members().is_empty());
     let _: &Descriptor = unsafe { &*(&POINT as *const ClassDescriptor as *const Descriptor) };
+}
+
+#[test]
+fn inline_caches_remember_the_member_found_on_each_class() {
+    let mut h = heap();
+    let p = point(&mut h, 3, 1.5);
+    let p3 = obj(array::new_instance(&mut h, &POINT3).unwrap());
+    let at = |class: &ClassDescriptor| class as *const ClassDescriptor as usize;
+    let field = |offset: usize, kind: usize| offset << CACHE_KIND_BITS | kind;
+    let mut cache = empty_cache();
+    assert_eq!(
+        dynamic::get(p.value(), "y", &mut cache).unwrap().as_float(),
+        Some(1.5)
+    );
+    assert_eq!(
+        (cache.descriptor, cache.member),
+        (at(&POINT), field(Y, MEMBER_FLOAT))
+    );
+    // A subclass is a descriptor of its own.
+    assert_eq!(dynamic::get(p3.value(), "z", &mut cache), Ok(int(0)));
+    assert_eq!(
+        (cache.descriptor, cache.member),
+        (at(&POINT3), field(7, MEMBER_INT))
+    );
+    // A store remembers the field even when its value is refused.
+    let mut cache = empty_cache();
+    assert!(dynamic::set(p.value(), "x", Value::TRUE, &mut cache).is_err());
+    assert_eq!(
+        (cache.descriptor, cache.member),
+        (at(&POINT), field(X, MEMBER_INT))
+    );
+    dynamic::set(p.value(), "tag", Value::TRUE, &mut cache).unwrap();
+    assert_eq!(
+        (cache.descriptor, cache.member),
+        (at(&POINT), field(TAG, MEMBER_ANY))
+    );
+    // A method: its adapter.
+    let mut cache = empty_cache();
+    let sum = unsafe {
+        dynamic::call_method(
+            &mut h,
+            p.value(),
+            "sum",
+            [int(1)].as_ptr(),
+            1,
+            c"main.bs:1:1".as_ptr().cast(),
+            &mut cache,
+        )
+    };
+    assert_eq!(sum, Ok(int(4)));
+    assert_eq!(
+        (cache.descriptor, cache.member),
+        (at(&POINT), point_sum as *const () as usize)
+    );
+    // Strings, arrays and missing members leave the cache as it was.
+    let mut cache = empty_cache();
+    let s = string(&mut h, "ab");
+    assert_eq!(dynamic::get(s, "length", &mut cache), Ok(int(2)));
+    assert!(dynamic::get(p.value(), "foo", &mut cache).is_err());
+    assert!(dynamic::get(int(1), "x", &mut cache).is_err());
+    assert_eq!(cache.descriptor, CACHE_EMPTY);
 }

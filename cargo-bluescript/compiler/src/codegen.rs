@@ -9,7 +9,7 @@
 
 use super::exports::Export;
 use super::ir::*;
-use bluescript_abi::object::{layout, Kind, CLASS_DESCRIPTOR_WORDS};
+use bluescript_abi::object::{self, layout, Kind, CLASS_DESCRIPTOR_WORDS};
 use bluescript_abi::symbols::{self, prefix, PATCH_EPOCH_SEPARATOR};
 use bluescript_abi::{value, ArithOp, CompareOp};
 use std::cell::RefCell;
@@ -165,9 +165,9 @@ const RUNTIME_EXTERNS: &str = r#"    static mut __bs_slots: usize;
     fn bs_any_compare(op: i32, a: u32, b: u32, loc: *const u8) -> bool;
     fn bs_any_neg(v: u32, loc: *const u8) -> u32;
     fn bs_any_bitnot(v: u32, loc: *const u8) -> u32;
-    fn bs_any_get(object: u32, name: *const u8, loc: *const u8) -> u32;
-    fn bs_any_set(object: u32, name: *const u8, v: u32, loc: *const u8);
-    fn bs_any_call_method(object: u32, name: *const u8, args: *const u32, argc: usize, loc: *const u8) -> u32;
+    fn bs_any_get(object: u32, name: *const u8, cache: *mut InlineCache, loc: *const u8) -> u32;
+    fn bs_any_set(object: u32, name: *const u8, v: u32, cache: *mut InlineCache, loc: *const u8);
+    fn bs_any_call_method(object: u32, name: *const u8, args: *const u32, argc: usize, cache: *mut InlineCache, loc: *const u8) -> u32;
     fn bs_any_call(f: u32, args: *const u32, argc: usize, loc: *const u8) -> u32;
     fn bs_any_index_get(a: u32, index: u32, loc: *const u8) -> u32;
     fn bs_any_index_set(a: u32, index: u32, v: u32, loc: *const u8);
@@ -402,6 +402,76 @@ unsafe fn any_array(v: u32, loc: *const u8) -> u32 {
         }
     }
 }
+/// A property site's inline cache: the descriptor of the instance whose
+/// member the site found last, and that member (a field's word and kind,
+/// or a method's adapter). Not zero at first, so that it is initialized
+/// data, which a patch's bytes carry.
+type InlineCache = [u32; 2];
+const EMPTY_CACHE: InlineCache = [CACHE_EMPTY, 0];
+/// What the cache remembers, when `o` is an instance of the class it
+/// remembers it for.
+#[inline(always)]
+unsafe fn cached(o: u32, cache: *mut InlineCache) -> Option<u32> {
+    unsafe {
+        let [descriptor, member] = *cache;
+        if o != ANY_UNDEFINED && o & TAG_MASK == TAG_REFERENCE && *(o as *const u32) == descriptor {
+            Some(member)
+        } else {
+            None
+        }
+    }
+}
+/// `o.name` of an `any`: the field the site's cache remembers, boxed by
+/// its kind as the runtime boxes it; the runtime otherwise (which fills
+/// the cache).
+#[inline(always)]
+unsafe fn any_get(o: u32, name: *const u8, cache: *mut InlineCache, loc: *const u8) -> u32 {
+    unsafe {
+        if let Some(field) = cached(o, cache) {
+            let word = *word::<u32>(o, (field >> CACHE_KIND_BITS) as usize);
+            return match field & CACHE_KIND_MASK {
+                MEMBER_INT => box_int(word as i32),
+                MEMBER_FLOAT => bs_any_from_float(f32::from_bits(word)),
+                MEMBER_BOOL => box_bool(word != 0),
+                _ => word,
+            };
+        }
+        bs_any_get(o, name, cache, loc)
+    }
+}
+/// `o.name = v` of an `any`: a store into the field the site's cache
+/// remembers where `v` needs no check (any value for an `any` field, an
+/// integer for an integer field, `null` for a nullable one); the runtime
+/// otherwise.
+#[inline(always)]
+unsafe fn any_set(o: u32, name: *const u8, v: u32, cache: *mut InlineCache, loc: *const u8) {
+    unsafe {
+        if let Some(field) = cached(o, cache) {
+            let place = word::<u32>(o, (field >> CACHE_KIND_BITS) as usize);
+            match field & CACHE_KIND_MASK {
+                MEMBER_ANY => *place = v,
+                MEMBER_INT if is_int(v) => *place = unbox_int(v) as u32,
+                MEMBER_NULLABLE if v == ANY_UNDEFINED => *place = 0,
+                _ => return bs_any_set(o, name, v, cache, loc),
+            }
+            return;
+        }
+        bs_any_set(o, name, v, cache, loc)
+    }
+}
+/// `o.name(args…)` of an `any`: the adapter of the method the site's
+/// cache remembers (the runtime's call of it, without the lookup); the
+/// runtime otherwise.
+#[inline(always)]
+unsafe fn any_call_method(o: u32, name: *const u8, args: *const u32, argc: usize, cache: *mut InlineCache, loc: *const u8) -> u32 {
+    unsafe {
+        if let Some(adapter) = cached(o, cache) {
+            let adapter = core::mem::transmute::<usize, unsafe extern "C" fn(u32, *const u32, usize, *const u8) -> u32>(adapter as usize);
+            return adapter(o, args, argc, loc);
+        }
+        bs_any_call_method(o, name, args, argc, cache, loc)
+    }
+}
 #[inline(always)]
 unsafe fn print_text(text: &str) {
     unsafe { bs_print_str(text.as_ptr(), text.len()) }
@@ -430,6 +500,14 @@ fn push_helpers(out: &mut String) {
         ("CLOSURE_SLOT", "usize", layout::CLOSURE_SLOT),
         ("CLOSURE_CAPTURES", "usize", layout::CLOSURE_CAPTURES),
         ("CELL_VALUE", "usize", layout::CELL_VALUE),
+        ("CACHE_EMPTY", "u32", object::CACHE_EMPTY),
+        ("CACHE_KIND_BITS", "u32", object::CACHE_KIND_BITS),
+        ("CACHE_KIND_MASK", "u32", (1 << object::CACHE_KIND_BITS) - 1),
+        ("MEMBER_INT", "u32", object::MEMBER_INT),
+        ("MEMBER_FLOAT", "u32", object::MEMBER_FLOAT),
+        ("MEMBER_BOOL", "u32", object::MEMBER_BOOL),
+        ("MEMBER_ANY", "u32", object::MEMBER_ANY),
+        ("MEMBER_NULLABLE", "u32", object::MEMBER_NULLABLE),
     ];
     for (name, ty, number) in constants {
         let _ = writeln!(out, "const {name}: {ty} = {number};");
@@ -1466,9 +1544,19 @@ impl<'s> Generator<'s> {
                 };
                 let mut operands = vec![&**receiver];
                 operands.extend(args);
+                // A method call has an inline cache of its own.
+                let (cache, call, cache_argument) = if *symbol == "bs_any_call_method" {
+                    (
+                        "static mut CACHE: InlineCache = EMPTY_CACHE; ",
+                        "any_call_method",
+                        "&raw mut CACHE, ",
+                    )
+                } else {
+                    ("", *symbol, "")
+                };
                 self.with_operands(&operands, false, |texts| {
                     format!(
-                        "{{ let r: u32 = {}; let args: [u32; {n}] = [{}]; {symbol}(r, {name}args.as_ptr(), {n}, {}) }}",
+                        "{{ {cache}let r: u32 = {}; let args: [u32; {n}] = [{}]; {call}(r, {name}args.as_ptr(), {n}, {cache_argument}{}) }}",
                         texts[0],
                         texts[1..].join(", "),
                         location_pointer(location),

@@ -163,12 +163,17 @@ impl Generator<'_> {
                 location,
             } => {
                 let (name, location) = (location_pointer(name), location_pointer(location));
+                // The site's inline cache, shared by its read and its
+                // write (both remember the same field).
                 Some(self.with_operands(&[object], allocates, |texts| {
                     let body = use_place(
-                        &format!("bs_any_get(o, {name}, {location})"),
-                        &format!("bs_any_set(o, {name}, n, {location});"),
+                        &format!("any_get(o, {name}, &raw mut CACHE, {location})"),
+                        &format!("any_set(o, {name}, n, &raw mut CACHE, {location});"),
                     );
-                    format!("{{ let o = {}; {body} }}", texts[0])
+                    format!(
+                        "{{ static mut CACHE: InlineCache = EMPTY_CACHE; let o = {}; {body} }}",
+                        texts[0]
+                    )
                 }))
             }
             _ => None,
