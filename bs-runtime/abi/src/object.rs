@@ -75,11 +75,21 @@ pub const MEMBER_METHOD: usize = 7;
 /// `CACHE_KIND_BITS`, or'd with its `MEMBER_*` kind; for a method: its
 /// adapter's address (the member table's `target`).
 pub const CACHE_KIND_BITS: usize = 3;
-/// The descriptor word of an empty inline cache: no descriptor is at an
-/// odd address. (Not 0, so that the cache is initialized data, carried in
-/// a patch's bytes.)
-pub const CACHE_EMPTY: usize = 1;
+/// The descriptor word of an empty inline cache: no object's header is 0
+/// (so the cache is zeroed data, which costs an image no flash and is
+/// zero in a patch's bytes).
+pub const CACHE_EMPTY: usize = 0;
 const _: () = assert!(MEMBER_METHOD < 1 << CACHE_KIND_BITS);
+// Generated code reads the fields of kinds from `MEMBER_ANY` up as they
+// are (no other kind of member is a field).
+const _: () = assert!(
+    MEMBER_INT < MEMBER_ANY
+        && MEMBER_FLOAT < MEMBER_ANY
+        && MEMBER_BOOL < MEMBER_ANY
+        && MEMBER_ANY < MEMBER_REF
+        && MEMBER_REF < MEMBER_NULLABLE
+        && MEMBER_NULLABLE < MEMBER_METHOD
+);
 
 /// Word indices of the object layouts (word 0 is the header: the
 /// descriptor's address).

@@ -404,8 +404,7 @@ unsafe fn any_array(v: u32, loc: *const u8) -> u32 {
 }
 /// A property site's inline cache: the descriptor of the instance whose
 /// member the site found last, and that member (a field's word and kind,
-/// or a method's adapter). Not zero at first, so that it is initialized
-/// data, which a patch's bytes carry.
+/// or a method's adapter); `CACHE_EMPTY` at first.
 type InlineCache = [u32; 2];
 const EMPTY_CACHE: InlineCache = [CACHE_EMPTY, 0];
 /// What the cache remembers, when `o` is an instance of the class it
@@ -430,10 +429,11 @@ unsafe fn any_get(o: u32, name: *const u8, cache: *mut InlineCache, loc: *const 
         if let Some(field) = cached(o, cache) {
             let word = *word::<u32>(o, (field >> CACHE_KIND_BITS) as usize);
             return match field & CACHE_KIND_MASK {
+                // `any`, reference and nullable fields hold the value.
+                MEMBER_ANY.. => word,
                 MEMBER_INT => box_int(word as i32),
                 MEMBER_FLOAT => bs_any_from_float(f32::from_bits(word)),
-                MEMBER_BOOL => box_bool(word != 0),
-                _ => word,
+                _ => box_bool(word != 0),
             };
         }
         bs_any_get(o, name, cache, loc)
