@@ -116,12 +116,19 @@ fn inputs_declare_classes_and_new_types_and_the_program_dispatches_to_them() {
         // Through `any`: the class's descriptor finds the method by name.
         ("let boxed: any = new Square(4)", None),
         ("boxed.area() + boxed.side", Some("20")),
+        // A cell's function reads a property of an `any` through its
+        // inline cache, which lives in the cell's patch.
+        ("function sideOf(o) { return o.side }", None),
+        (
+            "sideOf(boxed) + sideOf(new Square(5)) * 10 + sideOf(boxed) * 100",
+            Some("454"),
+        ),
     ];
     send_expecting_answers(&mut shell, &inputs);
     // An input that failed declared no class: the name is free again, for
     // another shape of it.
     shell.send("class Probe { n: integer; constructor() { this.n = [1][3] } }; new Probe()\n");
-    shell.expect_stderr(ANSWER, "<repl 9>:1:");
+    shell.expect_stderr(ANSWER, "<repl 11>:1:");
     shell.send("class Probe { s: string; constructor() { this.s = 'fresh' } }\nnew Probe().s\n");
     assert_eq!(next_line(&mut shell, ANSWER), "fresh");
     shell.send("shapes.length\n");
