@@ -37,15 +37,6 @@ pub use bluescript_abi::object::{
     MEMBER_NULLABLE, MEMBER_REF,
 };
 
-/// Bytes per element of a fixed-length array kind.
-fn element_bytes(kind: Kind) -> usize {
-    match kind {
-        Kind::IntArray | Kind::Int32Array | Kind::FloatArray => 4,
-        Kind::BoolArray | Kind::Uint8Array => 1,
-        _ => WORD,
-    }
-}
-
 /// The part every descriptor starts with.
 #[derive(Debug)]
 #[repr(C)]
@@ -415,7 +406,7 @@ pub fn string_words(byte_len: usize) -> usize {
 
 /// Words of a fixed-length array of `kind` with `len` elements.
 pub fn fixed_array_words(kind: Kind, len: usize) -> usize {
-    layout::FIXED_DATA + (len * element_bytes(kind)).div_ceil(WORD)
+    bluescript_abi::object::fixed_array_words(kind, len, WORD)
 }
 
 /// The words an object occupies, from its header and size word alone

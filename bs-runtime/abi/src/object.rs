@@ -31,6 +31,17 @@ numbered! {
 }
 
 impl Kind {
+    /// Bytes per element of a fixed-length array of this kind: a value
+    /// (`FixedArray`) is a word of `word_bytes` bytes.
+    #[inline]
+    pub const fn element_bytes(self, word_bytes: usize) -> usize {
+        match self {
+            Kind::IntArray | Kind::Int32Array | Kind::FloatArray => 4,
+            Kind::BoolArray | Kind::Uint8Array => 1,
+            _ => word_bytes,
+        }
+    }
+
     /// Whether a script sees this as an array (`instanceof Array`).
     #[inline]
     pub const fn is_array(self) -> bool {
@@ -93,6 +104,13 @@ const _: () = assert!(
 
 /// Word indices of the object layouts (word 0 is the header: the
 /// descriptor's address).
+/// Words of `word_bytes` bytes of a fixed-length array of `kind` with
+/// `len` elements, its header and length included: the runtime allocates
+/// this many, and generated code lays out arrays in a frame so.
+pub const fn fixed_array_words(kind: Kind, len: usize, word_bytes: usize) -> usize {
+    layout::FIXED_DATA + (len * kind.element_bytes(word_bytes)).div_ceil(word_bytes)
+}
+
 pub mod layout {
     pub const HEADER: usize = 0;
     pub const STRING_BYTES: usize = 1;

@@ -29,26 +29,33 @@ pub(super) struct StackArray<'a> {
 }
 
 impl StackArray<'_> {
-    /// Words of the object: header, length and the elements.
+    /// Words of the object: header, length and the elements, as the
+    /// runtime would allocate it.
     pub(super) fn words(&self) -> usize {
-        let element_bytes = match self.ty {
-            Ty::Array(element) if *element == Ty::Boolean => 1,
-            Ty::Uint8Array => 1,
-            _ => 4,
-        };
-        2 + (self.length * element_bytes).div_ceil(4)
+        let kind = fixed_kind(self.ty).expect("a candidate's type");
+        object::fixed_array_words(kind, self.length, bluescript_abi::WORD_BYTES as usize)
+    }
+}
+
+/// The object kind of an array of numbers or booleans, or a `Uint8Array`.
+fn fixed_kind(ty: Ty) -> Option<Kind> {
+    match ty {
+        Ty::Array(element) => match *element {
+            Ty::Integer => Some(Kind::IntArray),
+            Ty::Int32 => Some(Kind::Int32Array),
+            Ty::Float => Some(Kind::FloatArray),
+            Ty::Boolean => Some(Kind::BoolArray),
+            _ => None,
+        },
+        Ty::Uint8Array => Some(Kind::Uint8Array),
+        _ => None,
     }
 }
 
 /// The `let` of a stack-array candidate: a fixed array of numbers or
 /// booleans of a literal length.
 pub(super) fn candidate(ty: Ty, init: Option<&Expr>, boxed: bool) -> Option<StackArray<'_>> {
-    let is_fixed_of_values = match ty {
-        Ty::Array(element) => matches!(*element, Ty::Integer | Ty::Int32 | Ty::Float | Ty::Boolean),
-        Ty::Uint8Array => true,
-        _ => false,
-    };
-    if boxed || !is_fixed_of_values {
+    if boxed || fixed_kind(ty).is_none() {
         return None;
     }
     let ExprKind::NewArray {
