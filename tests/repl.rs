@@ -339,3 +339,62 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// Untyped functions: `makeList`'s parameter gets integers, `count`'s
+/// the list's elements.
+const PROFILED_PROGRAM: &str = "class Element {\n  next: Element | null\n  \
+    constructor() { this.next = null }\n}\n\
+    function makeList(length) {\n  if (length == 0) { return null }\n  \
+    const e = new Element()\n  e.next = makeList(length - 1)\n  return e\n}\n\
+    function count(x) {\n  let n = 0\n  while (x != null) { n++; x = x.next }\n  return n\n}\n";
+
+#[test]
+fn the_shell_shows_which_types_reached_untyped_parameters() {
+    let project = Project::new("profiles");
+    project.write_script(PROFILED_PROGRAM);
+    let mut shell = shell(&project);
+    let inputs = [
+        ("count(makeList(3))", Some("3")),
+        ("function join(a, b) { return a + b }", None),
+        ("join(1, 2)", Some("3")),
+        ("join('a', 'b')", Some("ab")),
+    ];
+    send_expecting_answers(&mut shell, &inputs);
+    let profile = |shell: &mut Watch| {
+        shell.send(".profile\n");
+        let mut lines: Vec<String> = (0..3)
+            .map(|_| {
+                let line = next_line(shell, ANSWER);
+                line.split_whitespace().collect::<Vec<_>>().join(" ")
+            })
+            .collect();
+        lines.sort();
+        lines
+    };
+    // The image's functions and the shell's own, each with its calls.
+    assert_eq!(
+        profile(&mut shell),
+        [
+            "count 1 call x: Element",
+            "join 2 calls a: integer | string, b: integer | string",
+            "makeList 4 calls length: integer",
+        ]
+    );
+    // A function defined again starts a profile of its own.
+    send_expecting_answers(
+        &mut shell,
+        &[
+            ("function join(a, b) { return a - b }", None),
+            ("join(5, 2)", Some("3")),
+            ("count(null)", Some("0")),
+        ],
+    );
+    assert_eq!(
+        profile(&mut shell),
+        [
+            "count 2 calls x: Element | null",
+            "join 1 call a: integer, b: integer",
+            "makeList 4 calls length: integer",
+        ]
+    );
+}

@@ -99,6 +99,11 @@ static __bs_state: AtomicU32 = AtomicU32::new(State::Booting as u32);
 #[unsafe(no_mangle)]
 static __bs_error_count: AtomicU32 = AtomicU32::new(0);
 
+/// Whether generated code's type profiles are paused (not 0); written by
+/// the host only (`bluescript_abi::profile`).
+#[unsafe(no_mangle)]
+static __bs_profiling_paused: AtomicU32 = AtomicU32::new(0);
+
 /// The host's "I am reading your output" mark. In `.uninit`, so that the
 /// startup code, which zeroes `.bss`, leaves the host's write in place.
 #[unsafe(no_mangle)]
@@ -249,6 +254,7 @@ pub(crate) fn keep() {
     core::hint::black_box(&__bs_patch_epoch);
     core::hint::black_box(&__bs_state);
     core::hint::black_box(&__bs_error_count);
+    core::hint::black_box(&__bs_profiling_paused);
     core::hint::black_box(&__bs_host_request);
     core::hint::black_box(&__bs_host_roots);
     core::hint::black_box(&crate::gc::__bs_roots_top);

@@ -122,6 +122,13 @@ pub fn build(manifest_path: Option<&Path>, release: bool) -> Result<ExitCode> {
     let project = Project::locate(manifest_path)?;
     let image = firmware::build(&project, release, &mut StderrLog)?;
     status("Built", &image.elf.display().to_string());
+    let (functions, bytes) = image.shadow.profile_budget();
+    if functions > 0 {
+        status(
+            "Profiling",
+            &format!("the untyped parameters of {functions} functions in {bytes} bytes of RAM"),
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -7,6 +7,7 @@ use crate::connection::output::{Output, ProgramOutput};
 use crate::connection::serial::LinkLost;
 use crate::connection::{with_halted, CoreAccess};
 use crate::patch::{self, LinkedPatch, PatchPlan, Timings};
+use crate::profiles::{self, FunctionProfile};
 use crate::shadow::{Resolution, RuntimeSymbols, Shadow};
 use anyhow::{bail, Context, Result};
 use bluescript_abi::{program, State};
@@ -202,6 +203,24 @@ impl Device {
         Ok(())
     }
 
+    /// What the type profiles of the running code say (the core is halted
+    /// while they are read).
+    pub fn read_profiles(&mut self) -> Result<Vec<FunctionProfile>> {
+        let shadow = &self.shadow;
+        with_halted(self.board.core(), |core| profiles::read(core, shadow))
+    }
+
+    /// Pauses the recording of type profiles, or resumes it.
+    pub fn set_profiling(&mut self, on: bool) -> Result<()> {
+        let address = self.shadow.runtime.profiling_paused;
+        if address == 0 {
+            bail!("this image cannot pause its type profiles: rebuild it");
+        }
+        with_halted(self.board.core(), |core| {
+            core.write_word(address, u32::from(!on))
+        })
+    }
+
     /// Halts the device; with `between_callbacks`, at a moment when no
     /// script code runs. Meanwhile its output is read (and kept for the next
     /// poll): a callback waiting for room in a full output buffer would
@@ -344,6 +363,7 @@ mod tests {
                 host_roots: RAM + 0x34,
                 rtt: RAM + 0x400,
                 program: RAM,
+                profiling_paused: 0,
             },
             functions: Default::default(),
             globals: Default::default(),
@@ -358,6 +378,7 @@ mod tests {
             host_roots: 0,
             main_source: None,
             placed_descriptors: Default::default(),
+            type_descriptors: Default::default(),
         }
     }
 

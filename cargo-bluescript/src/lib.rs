@@ -10,6 +10,7 @@ pub mod device;
 pub mod firmware;
 pub mod isa;
 pub mod patch;
+pub mod profiles;
 pub mod progress;
 pub mod project;
 pub mod repl;

@@ -4,12 +4,13 @@
 
 use crate::board::Board;
 use crate::connection::CoreAccess;
+use crate::profiles::ProfileRecord;
 use crate::shadow::{FunctionRecord, GlobalRecord, PendingPatch, RegionFull, Shadow, SlotSwitch};
 use crate::toolchain::Toolchain;
 use anyhow::{anyhow, bail, Context, Result};
 use bluescript_compiler::codegen::{
-    generate_descriptors, generate_patch, global_symbol, never_allocating, patch_symbol,
-    Dependencies, SlotMap,
+    generate_descriptors, generate_patch, global_symbol, never_allocating, patch_profile_symbol,
+    patch_symbol, profiled_params, Dependencies, SlotMap,
 };
 use bluescript_compiler::ir::{self, Function, Ty};
 use object::{Object, ObjectSection, ObjectSymbol};
@@ -240,6 +241,8 @@ pub struct Placed {
     pub size: u32,
     /// What its code counts on besides its text.
     pub dependencies: Dependencies,
+    /// Its type profile's address, if it has one.
+    pub profile: Option<u32>,
 }
 
 pub struct Patcher {
@@ -707,12 +710,18 @@ fn extract(
     let mut placed = Vec::new();
     for name in functions {
         let (address, size) = find(name)?;
+        let profile_symbol = patch_profile_symbol(name, epoch);
+        let profile = elf
+            .symbols()
+            .find(|s| s.name() == Ok(profile_symbol.as_str()))
+            .map(|s| s.address() as u32);
         placed.push(Placed {
             name: name.clone(),
             slot: slots[name],
             address,
             size,
             dependencies: Dependencies::default(),
+            profile,
         });
     }
     Ok(LinkedPatch {
@@ -784,6 +793,13 @@ fn pending_patch(shadow: &Shadow, program: &ir::Program, patch: &LinkedPatch) ->
                 size: placed.size,
                 inlines: Vec::new(),
                 never_allocate: Vec::new(),
+                profile: placed.profile.map(|address| ProfileRecord {
+                    address,
+                    params: profiled_params(function)
+                        .into_iter()
+                        .map(str::to_string)
+                        .collect(),
+                }),
             }
             .counting_on(&placed.dependencies),
         );
@@ -891,6 +907,7 @@ pub(crate) mod tests {
                     size: 0x80,
                     inlines: Vec::new(),
                     never_allocate: Vec::new(),
+                    profile: None,
                 }
                 .counting_on(&dependencies[&f.name]);
                 (f.name.clone(), record)
@@ -919,6 +936,7 @@ pub(crate) mod tests {
                 host_roots: 0x2000_1024,
                 rtt: 0x2000_2000,
                 program: 0x100,
+                profiling_paused: 0,
             },
             functions,
             globals: Default::default(),
@@ -933,6 +951,7 @@ pub(crate) mod tests {
             host_roots: 0,
             main_source: None,
             placed_descriptors: Default::default(),
+            type_descriptors: Default::default(),
         }
     }
 
@@ -1087,6 +1106,7 @@ return t + x * x - n
                 size: 0x20,
                 inlines: Vec::new(),
                 never_allocate: Vec::new(),
+                profile: None,
             },
         );
         let edited = BASE.replace("n += x", "n -= x");
@@ -1125,6 +1145,7 @@ return t + x * x - n
                     address: base + 1,
                     size: 32,
                     dependencies: Default::default(),
+                    profile: None,
                 },
                 Placed {
                     name: "c".into(),
@@ -1132,6 +1153,7 @@ return t + x * x - n
                     address: base + 33,
                     size: 32,
                     dependencies: Default::default(),
+                    profile: None,
                 },
             ],
             entry: None,

@@ -14,6 +14,7 @@
 use crate::board::{Board, StartOptions};
 use crate::commands::{report_error, status, stderr_color, write_output};
 use crate::connection::output::Output;
+use crate::profiles::FunctionProfile;
 use crate::project::Project;
 use crate::session::{CellRun, Edit, Restart, Session};
 use crate::watch::{print_event, Shown};
@@ -49,6 +50,7 @@ keep running meanwhile.
   .type EXPR     the type of an expression (nothing runs)
   .load FILE     run a script file as one input
   .save FILE     write the declarations made so far as a script
+  .profile       the types that reached each function's untyped parameters
   .restart       build and start the program again (its state and the
                  shell's declarations are gone)
   .exit          leave (also Ctrl-D); the program runs on if it was flashed
@@ -289,6 +291,10 @@ impl Console {
                 shown.outcome(session, edit, Instant::now());
             }
             "help" => println!("{HELP}"),
+            "profile" => match session.profiles() {
+                Ok(profiles) => print!("{}", render_profiles(&profiles)),
+                Err(error) => self.failed(&error),
+            },
             "type" if !argument.is_empty() => match session.type_of(argument) {
                 Ok(Ok(ty)) => println!("{ty}"),
                 Ok(Err(diagnostics)) => self.rejected(&diagnostics),
@@ -445,4 +451,33 @@ impl Console {
 /// Where the shell keeps its history: the project's state directory.
 pub fn history_path(state_dir: &Path) -> PathBuf {
     state_dir.join("repl-history")
+}
+
+/// `.profile`'s table: the functions with untyped parameters, most called
+/// first, with what reached each parameter.
+fn render_profiles(profiles: &[FunctionProfile]) -> String {
+    if profiles.is_empty() {
+        return "No function of the running code records types: none has an untyped parameter, \
+                or the image was built with --release.\n"
+            .to_string();
+    }
+    let mut sorted: Vec<&FunctionProfile> = profiles.iter().collect();
+    sorted.sort_by(|a, b| b.calls.cmp(&a.calls).then(a.function.cmp(&b.function)));
+    let width = sorted.iter().map(|p| p.function.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for profile in sorted {
+        let params: Vec<String> = profile
+            .params
+            .iter()
+            .map(|param| format!("{}: {}", param.name, param.description))
+            .collect();
+        let calls = if profile.calls == 1 { "call" } else { "calls" };
+        out.push_str(&format!(
+            "{:width$}  {:>10} {calls:5}  {}\n",
+            profile.function,
+            profile.calls,
+            params.join(", ")
+        ));
+    }
+    out
 }

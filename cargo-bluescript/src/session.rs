@@ -12,6 +12,7 @@ use crate::board::{AttachedBoard, Board, Connection, FlashedBoard, StartOptions}
 use crate::device::{Device, Poll};
 use crate::firmware::{self, BuildLog, ScriptErrors};
 use crate::patch::{self, Patcher, Plan, Timings, Unpatchable};
+use crate::profiles::FunctionProfile;
 use crate::project::Project;
 use crate::shadow::{RegionFull, Shadow};
 use crate::toolchain::Toolchain;
@@ -491,6 +492,15 @@ impl Session {
             return Ok(self.defer(Deferred::Firmware, None));
         }
         self.restart(Restart::FirmwareChanged, events)
+    }
+
+    /// What the type profiles of the running program say: which values
+    /// reached the untyped parameters of its functions.
+    pub fn profiles(&mut self) -> Result<Vec<FunctionProfile>> {
+        self.device
+            .as_mut()
+            .context("no program runs")?
+            .read_profiles()
     }
 
     /// The scripts changed: patches the running program, restarts it when

@@ -3,11 +3,13 @@
 //! globals live, how much of the patch region is free, and which image and
 //! patch epoch the device runs. Persisted after every applied patch.
 
+use crate::profiles::ProfileRecord;
 use anyhow::{anyhow, bail, Context, Result};
 use bluescript_abi::symbols::{self, prefix};
 use bluescript_abi::WORD_BYTES;
 use bluescript_compiler::codegen::{
-    function_symbol, global_symbol, image_dependencies, Calls, Dependencies, SlotMap,
+    descriptor_symbol, function_symbol, global_symbol, image_dependencies, profile_symbol,
+    profiled_params, Calls, Dependencies, SlotMap,
 };
 use bluescript_compiler::exports::Export;
 use bluescript_compiler::ir::{self, Signature, Ty};
@@ -37,6 +39,10 @@ pub struct RuntimeSymbols {
     pub host_roots: u32,
     pub rtt: u32,
     pub program: u32,
+    /// Generated code records type profiles while this word is 0; 0 in a
+    /// shadow machine saved before images had it.
+    #[serde(default)]
+    pub profiling_paused: u32,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -54,6 +60,10 @@ pub struct FunctionRecord {
     pub inlines: Vec<String>,
     #[serde(default)]
     pub never_allocate: Vec<String>,
+    /// Its code's type profile (`bluescript_abi::profile`): `None` when it
+    /// has no `any` parameter, or in a release image.
+    #[serde(default)]
+    pub profile: Option<ProfileRecord>,
 }
 
 impl FunctionRecord {
@@ -123,6 +133,10 @@ pub struct Shadow {
     /// cell's types are not the shell's).
     #[serde(default)]
     pub placed_descriptors: BTreeMap<String, u32>,
+    /// The types of the image's descriptors of classes, strings and the
+    /// runtime's arrays, by address: what a type profile's descriptor is.
+    #[serde(default)]
+    pub type_descriptors: BTreeMap<u32, Ty>,
 }
 
 /// A patch whose slots and epoch were sent to the device in one commit,
@@ -171,6 +185,32 @@ pub enum Resolution {
 }
 
 const SHADOW_FILE: &str = "shadow.json";
+
+/// The types whose descriptors `address_of` finds: the program's classes,
+/// strings and the arrays the runtime describes.
+fn named_descriptors(
+    program: &ir::Program,
+    address_of: &dyn Fn(&str) -> Option<u32>,
+) -> BTreeMap<u32, Ty> {
+    let runtime_types = [
+        Ty::String,
+        Ty::Uint8Array,
+        Ty::FixedArray,
+        Ty::array(Ty::Integer),
+        Ty::array(Ty::Int32),
+        Ty::array(Ty::Float),
+        Ty::array(Ty::Boolean),
+        Ty::array(Ty::Any),
+        Ty::array(Ty::String),
+    ];
+    program
+        .classes
+        .iter()
+        .map(|class| Ty::Class(class.name))
+        .chain(runtime_types)
+        .filter_map(|ty| Some((address_of(&descriptor_symbol(ty))?, ty)))
+        .collect()
+}
 
 struct ElfSymbol {
     address: u32,
@@ -224,6 +264,7 @@ impl Shadow {
             host_roots: find(symbols::HOST_ROOTS)?.address,
             rtt: find(symbols::RTT)?.address,
             program: find(symbols::PROGRAM)?.address,
+            profiling_paused: find(symbols::PROFILING_PAUSED)?.address,
         };
         let mut functions = BTreeMap::new();
         for function in &program.functions {
@@ -238,6 +279,15 @@ impl Shadow {
                     size: symbol.size,
                     inlines: Vec::new(),
                     never_allocate: Vec::new(),
+                    profile: symbols.get(&profile_symbol(&function.name)).map(|record| {
+                        ProfileRecord {
+                            address: record.address,
+                            params: profiled_params(function)
+                                .into_iter()
+                                .map(str::to_string)
+                                .collect(),
+                        }
+                    }),
                 }
                 .counting_on(&dependencies[&function.name]),
             );
@@ -286,6 +336,9 @@ impl Shadow {
             host_roots: 0,
             main_source: program.files.first().map(|file| file.text.clone()),
             placed_descriptors: BTreeMap::new(),
+            type_descriptors: named_descriptors(program, &|symbol| {
+                symbols.get(symbol).map(|s| s.address)
+            }),
         })
     }
 
@@ -304,6 +357,17 @@ impl Shadow {
         std::fs::write(&temporary, serde_json::to_vec_pretty(self)?)?;
         std::fs::rename(&temporary, &path)?;
         Ok(())
+    }
+
+    /// How many functions record type profiles, and the RAM their
+    /// records take.
+    pub fn profile_budget(&self) -> (usize, u32) {
+        let records: Vec<_> = self
+            .functions
+            .values()
+            .filter_map(|f| f.profile.as_ref())
+            .collect();
+        (records.len(), records.iter().map(|r| r.bytes()).sum())
     }
 
     pub fn slot_address(&self, slot: u32) -> u32 {

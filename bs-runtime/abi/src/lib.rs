@@ -59,6 +59,7 @@ macro_rules! numbered {
 
 pub mod host_request;
 pub mod object;
+pub mod profile;
 pub mod program;
 pub mod symbols;
 pub mod value;

@@ -28,6 +28,9 @@ pub const HOST_REQUEST: &str = "__bs_host_request";
 /// holding a value (the globals that cells declare), which the collector
 /// marks besides the program's.
 pub const HOST_ROOTS: &str = "__bs_host_roots";
+/// `u32`, zero at boot: generated code records type profiles
+/// ([`crate::profile`]) while it is 0; the host writes 1 to pause them.
+pub const PROFILING_PAUSED: &str = "__bs_profiling_paused";
 /// The SEGGER RTT control block (defined by `rtt-target`).
 pub const RTT: &str = "_SEGGER_RTT";
 /// Bytes of the RTT control block with its two up channels.
@@ -63,6 +66,9 @@ pub mod prefix {
     pub const TYPE: &str = "__bs_type_";
     /// A descriptor the runtime defines: `__bs_desc_<what>`.
     pub const RUNTIME_DESCRIPTOR: &str = "__bs_desc_";
+    /// A function's type profile ([`crate::profile`]): `__bs_prof_<name>`
+    /// in the image, `__bs_prof_<name>__p<epoch>` in a patch.
+    pub const PROFILE: &str = "__bs_prof_";
     /// A driver's `extern "C"` entry point: `__bs_export_<name>`.
     pub const EXPORT: &str = "__bs_export_";
     /// A driver's signature record: `__bs_sig_<name>`.
@@ -207,6 +213,7 @@ pub const IMAGE_SYMBOLS: &[ImageSymbol] = &[
     data(PATCH_EPOCH, WORD, WORD_BYTES),
     data(STATE, WORD, WORD_BYTES),
     data(ERROR_COUNT, WORD, WORD_BYTES),
+    data(PROFILING_PAUSED, WORD, WORD_BYTES),
     data(HOST_ATTACHED, WORD, WORD_BYTES),
     data(
         HOST_REQUEST,

@@ -20,6 +20,7 @@ mod bounds;
 mod calls;
 mod escape;
 mod places;
+mod profiles;
 mod prune;
 mod roots;
 mod tagged;
@@ -58,6 +59,9 @@ pub fn image_slots(program: &Program) -> SlotMap {
 }
 
 /// The symbol of a script function in the image.
+pub use profiles::{patch_profile_symbol, profile_symbol, profiled_params};
+pub use types::descriptor_symbol;
+
 pub fn function_symbol(name: &str) -> String {
     format!("{}{}", prefix::FUNCTION, mangle(name))
 }
@@ -84,6 +88,7 @@ fn mangle(name: &str) -> String {
 
 const RUNTIME_EXTERNS: &str = r#"    static mut __bs_slots: usize;
     static mut __bs_roots_top: usize;
+    static __bs_profiling_paused: u32;
     fn bs_print_begin(to_stderr: bool);
     fn bs_print_int(v: i32);
     fn bs_print_float(v: f32);
@@ -509,7 +514,7 @@ fn push_helpers(out: &mut String) {
         ("MEMBER_ANY", "u32", object::MEMBER_ANY),
         ("MEMBER_NULLABLE", "u32", object::MEMBER_NULLABLE),
     ];
-    for (name, ty, number) in constants {
+    for (name, ty, number) in constants.into_iter().chain(profiles::constants()) {
         let _ = writeln!(out, "const {name}: {ty} = {number};");
     }
     let op_codes = ArithOp::ALL
@@ -525,6 +530,7 @@ fn push_helpers(out: &mut String) {
     }
     out.push_str(HELPERS);
     out.push_str(tagged::INT_HELPERS);
+    out.push_str(profiles::PROFILE_HELPERS);
 }
 
 /// The module compiled into the firmware crate (included by `bluescript::scripts!()`).
@@ -589,6 +595,7 @@ pub fn generate_image(
         );
     }
     let mut generator = Generator::new(slots, CallPolicy::image(program, calls), false, program);
+    generator.profiles = calls == Calls::Slots;
     push_native_items(&mut out, program);
     for function in &program.functions {
         generator.function(function, &function_symbol(&function.name));
@@ -665,6 +672,7 @@ pub fn generate_patch(
         .map(|f| (f.name.clone(), policy.dependencies(f)))
         .collect();
     let mut generator = Generator::new(slots, policy, true, program);
+    generator.profiles = true;
     push_native_items(&mut out, program);
     for function in functions {
         generator.function(function, &patch_symbol(&function.name, epoch));
@@ -919,6 +927,9 @@ struct Generator<'s> {
     /// The `any` locals that the loop copy being generated knows to hold
     /// integers (tagged.rs).
     int_locals: RefCell<std::collections::HashSet<String>>,
+    /// Whether functions record type profiles of their `any` parameters
+    /// (profiles.rs): in development images and patches.
+    profiles: bool,
 }
 
 impl<'s> Generator<'s> {
@@ -938,6 +949,7 @@ impl<'s> Generator<'s> {
             unchecked: RefCell::new(std::collections::HashSet::new()),
             stack_arrays: std::collections::BTreeSet::new(),
             int_locals: RefCell::new(std::collections::HashSet::new()),
+            profiles: false,
         }
     }
 
@@ -977,6 +989,7 @@ impl<'s> Generator<'s> {
         } else {
             ""
         };
+        let profile = self.profile_record(function, symbol);
         let _ = writeln!(
             self.out,
             "// {}\n{inline}#[unsafe(no_mangle)]\npub unsafe extern \"C\" fn {symbol}({}){} {{ unsafe {{",
@@ -984,6 +997,9 @@ impl<'s> Generator<'s> {
             params.join(", "),
             ret_suffix(function.signature.ret)
         );
+        if let Some(record) = profile {
+            self.record_profile(function, &record);
+        }
         match self.function_int_versioning(function) {
             Some(ints) => {
                 // The body where the parameters hold integers (with a

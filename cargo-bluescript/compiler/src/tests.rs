@@ -2111,3 +2111,37 @@ fn functions_whose_any_parameters_stay_integers_have_a_copy_without_roots_for_th
         panic!("rustc rejected the patch:\n{errors}\n--- code ---\n{patch}");
     }
 }
+
+#[test]
+fn untyped_parameters_are_profiled_in_development_images_and_patches_only() {
+    use super::codegen::{patch_profile_symbol, profile_symbol};
+    let program = compiles(
+        r#"
+function mixed(a, n: integer, b) { return a }
+function typed(n: integer): integer { return n }
+const twice = (x) => x
+print(mixed(1, 2, 3), typed(4), twice(5))
+"#,
+    );
+    let image = image_code(&program, Calls::Slots);
+    // Two `any` parameters: the call count and two words each.
+    let record = format!("static mut {}: [u32; 5]", profile_symbol("mixed"));
+    assert!(image.contains(&record), "{image}");
+    assert!(
+        image.contains("profile_value(record.add(1), v_a); profile_value(record.add(3), v_b);"),
+        "{image}"
+    );
+    // Typed functions and closures record nothing.
+    assert_eq!(image.matches("static mut __bs_prof_").count(), 1, "{image}");
+    assert!(!image_code(&program, Calls::Direct).contains("__bs_prof_"));
+    let functions: Vec<&ir::Function> = program.functions.iter().collect();
+    let patch = generate_patch(&program, &functions, &slots_for(&program), &[], 7).code;
+    assert!(
+        patch.contains(&format!(
+            "static mut {}: [u32; 5]",
+            patch_profile_symbol("mixed", 7)
+        )),
+        "{patch}"
+    );
+    compile_for_device(&patch).unwrap_or_else(|errors| panic!("{errors}\n{patch}"));
+}

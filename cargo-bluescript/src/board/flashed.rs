@@ -494,6 +494,7 @@ mod tests {
             host_roots: BASE + 0x34,
             rtt: BASE + 0x40,
             program: BASE,
+            profiling_paused: 0,
         }
     }
 

@@ -240,6 +240,7 @@ mod tests {
                 host_roots: 0x2000_0034,
                 rtt: 0x2000_0400,
                 program: 0x2000_0000,
+                profiling_paused: 0,
             },
             functions: Default::default(),
             globals: Default::default(),
@@ -254,6 +255,7 @@ mod tests {
             host_roots: 0,
             main_source: None,
             placed_descriptors: Default::default(),
+            type_descriptors: Default::default(),
         }
     }
 

@@ -320,6 +320,7 @@ mod tests {
                 address: base + start + 1,
                 size: FUNCTION_SIZE,
                 dependencies: Default::default(),
+                profile: None,
             });
         }
         LinkedPatch {

@@ -48,39 +48,41 @@ fn fail_at(message: &str, location: *const u8) -> ! {
 }
 "#;
 
+/// The symbol of the descriptor of `ty`'s objects (of `T` for `T |
+/// null`): the runtime's for strings and arrays of its element kinds, the
+/// compiler's for classes and the other array and function types.
+pub fn descriptor_symbol(ty: Ty) -> String {
+    let runtime = |what: &str| format!("{}{what}", prefix::RUNTIME_DESCRIPTOR);
+    match ty.non_null() {
+        Ty::String => runtime("string"),
+        Ty::Uint8Array => runtime("uint8_array"),
+        Ty::FixedArray => runtime("fixed_array"),
+        array @ Ty::Array(element) => match *element {
+            Ty::Integer | Ty::Enum(_) => runtime("int_array"),
+            Ty::Int32 => runtime("int32_array"),
+            Ty::Float => runtime("float_array"),
+            Ty::Boolean => runtime("bool_array"),
+            Ty::Any => runtime("any_array"),
+            Ty::String => runtime("string_array"),
+            _ => format!("{}{}", prefix::TYPE, mangle(&array.to_string())),
+        },
+        Ty::Class(name) => format!("{}{}", prefix::CLASS, mangle(name.qualified())),
+        function @ Ty::Function(_) => format!("{}{}", prefix::TYPE, mangle(&function.to_string())),
+        // No other type is an object.
+        _ => runtime("any_array"),
+    }
+}
+
 impl Generator<'_> {
     /// The address of the descriptor of `ty` (of `T` for `T | null`).
     pub(super) fn descriptor(&self, ty: Ty) -> String {
         let ty = ty.non_null();
-        let symbol = match ty {
-            Ty::String => "__bs_desc_string".to_string(),
-            Ty::Uint8Array => "__bs_desc_uint8_array".to_string(),
-            Ty::FixedArray => "__bs_desc_fixed_array".to_string(),
-            Ty::Array(element) => match *element {
-                Ty::Integer | Ty::Enum(_) => "__bs_desc_int_array".to_string(),
-                Ty::Int32 => "__bs_desc_int32_array".to_string(),
-                Ty::Float => "__bs_desc_float_array".to_string(),
-                Ty::Boolean => "__bs_desc_bool_array".to_string(),
-                Ty::Any => "__bs_desc_any_array".to_string(),
-                Ty::String => "__bs_desc_string_array".to_string(),
-                _ => self.generated(ty),
-            },
-            Ty::Class(_) | Ty::Function(_) => self.generated(ty),
-            // No other type is an object.
-            _ => "__bs_desc_any_array".to_string(),
-        };
+        let symbol = descriptor_symbol(ty);
+        if !symbol.starts_with(prefix::RUNTIME_DESCRIPTOR) {
+            // One the compiler emits: recorded for `emit_descriptors`.
+            self.descriptors.borrow_mut().insert(symbol.clone(), ty);
+        }
         format!("(&raw const {symbol} as *const u32)")
-    }
-
-    /// The symbol of a descriptor the compiler emits, recorded for
-    /// `emit_descriptors`.
-    fn generated(&self, ty: Ty) -> String {
-        let symbol = match ty {
-            Ty::Class(name) => format!("__bs_class_{}", mangle(name.qualified())),
-            other => format!("__bs_type_{}", mangle(&other.to_string())),
-        };
-        self.descriptors.borrow_mut().insert(symbol.clone(), ty);
-        symbol
     }
 
     /// The image's descriptors and adapters, for every type the code
