@@ -785,3 +785,90 @@ fn a_fault_in_patched_code_is_a_run_time_error_on_risc_v() {
     let after = number_after(&after, "again").unwrap();
     assert!(after > before + 2, "{before} then {after}");
 }
+
+/// Two classes with the same fields in different orders, walked by
+/// untyped functions: a version specialized to one class would read the
+/// other's fields at the wrong offsets.
+fn specializing_script(extra: &str) -> String {
+    format!(
+        "class Cell {{\n  value: integer\n  next: Cell | null\n  label: any\n\
+         \x20 constructor(v: integer, next: Cell | null) {{ this.value = v; this.next = next; this.label = v }}\n\
+         \x20 twice(k: integer): integer {{ return this.value * k }}\n}}\n\
+         class Other {{\n  label: any\n  next: Other | null\n  value: integer\n\
+         \x20 constructor(v: integer, next: Other | null) {{ this.value = v; this.next = next; this.label = v }}\n\
+         \x20 twice(k: integer): integer {{ return this.value * k * 10 }}\n}}\n\
+         function sum(list) {{\n  let total = 0\n  let node = list\n\
+         \x20 while (node != null) {{\n    total = total + node.value + node.twice(2)\n    node = node.next\n  }}\n\
+         \x20 return total{extra}\n}}\n\
+         function labels(list) {{\n  let text = ''\n  let node = list\n\
+         \x20 while (node != null) {{\n    text = text + node.label\n    node = node.next\n  }}\n  return text\n}}\n\
+         const cells = new Cell(1, new Cell(2, new Cell(3, null)))\n\
+         const others = new Other(1, new Other(2, null))\n\
+         let phase = 0\nlet ticks = 0\n\
+         setInterval(() => {{\n  ticks++\n\
+         \x20 if (phase == 1) {{ cells.label = 'one' }}\n\
+         \x20 const list: any = phase == 1 && ticks % 2 == 0 ? others : cells\n\
+         \x20 console.log('sum', list instanceof Cell ? 'cells' : 'others', sum(list), labels(list))\n}}, 10)\n"
+    )
+}
+
+#[test]
+fn watch_specializes_untyped_functions_to_the_classes_they_see() {
+    let project = Project::new("specializing");
+    project.write_script(&specializing_script(""));
+    let mut command = tool(&["watch"], &project.root);
+    command.stdin(std::process::Stdio::piped());
+    let mut watch = Watch::spawn(command);
+    watch.expect_stdout(Duration::from_secs(600), "a sum", |l| {
+        l == "sum cells 18 123"
+    });
+    // Hot, and always the same class: both get a version for `Cell`.
+    let line = watch.expect_stderr(Duration::from_secs(30), "Specialized");
+    assert!(
+        line.contains("labels(list: Cell)") && line.contains("sum(list: Cell)"),
+        "{line}"
+    );
+    for _ in 0..5 {
+        let line = watch.expect_stdout(Duration::from_secs(10), "a sum", |_| true);
+        assert_eq!(line, "sum cells 18 123");
+    }
+    // An edit replaces both versions; the new one's profile starts afresh,
+    // and it is specialized again.
+    project.write_script(&specializing_script(" + 1000"));
+    watch.expect_stderr(Duration::from_secs(30), "Patched sum");
+    watch.expect_stdout(Duration::from_secs(10), "the edited sum", |l| {
+        l == "sum cells 1018 123"
+    });
+    let line = watch.expect_stderr(Duration::from_secs(30), "Specialized");
+    assert!(line.contains("sum(list: Cell)"), "{line}");
+    // A field that held integers holds a string, and every other call
+    // brings an `Other`: the entry check sends it to the body as written,
+    // and when that happens often the version changes, then goes. Every
+    // sum meanwhile is right.
+    watch.send("phase = 1\n");
+    watch.expect_stdout(Duration::from_secs(30), "a sum of others", |l| {
+        l.starts_with("sum others")
+    });
+    let dropped = |watch: &mut Watch| {
+        watch
+            .stderr_so_far()
+            .iter()
+            .any(|l| l.contains("dropped the version") && l.contains("sum"))
+    };
+    let mut after_drop = 0;
+    let started = std::time::Instant::now();
+    while after_drop < 20 {
+        let line = watch.expect_stdout(Duration::from_secs(10), "a sum", |_| true);
+        assert!(
+            ["sum cells 1018 one23", "sum others 1063 12"].contains(&line.as_str()),
+            "{line}"
+        );
+        if dropped(&mut watch) {
+            after_drop += 1;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the version of `sum` was never dropped"
+        );
+    }
+}

@@ -131,7 +131,7 @@ fn generate(program: &ir::Program, exports: &[Export], calls: Calls) -> Generate
     let functions: Vec<&ir::Function> = program.functions.iter().collect();
     Generated {
         image: generate_image(program, &slots, exports, 1, MAIN, calls),
-        patch: generate_patch(program, &functions, &slots, exports, 1).code,
+        patch: generate_patch(program, &functions, &slots, exports, 1, &Default::default()).code,
     }
 }
 

@@ -32,6 +32,7 @@ pub fn plan(shadow: &Shadow, cell: &Cell) -> Result<CellPlan> {
             new_slots: Vec::new(),
             needs_safe_point: false,
             compact: false,
+            specializations: Default::default(),
         },
     };
     let globals: Vec<_> = cell

@@ -387,10 +387,16 @@ pub fn watch(
     manifest_path: Option<&Path>,
     transport: Option<Transport>,
     probe: &ProbeArgs,
-    reflash: bool,
+    watch_options: crate::watch::WatchOptions,
 ) -> Result<ExitCode> {
     let (project, options) = locate_with_board_tools(manifest_path, transport, probe)?;
-    crate::watch::watch(&project, project.board, options, reflash, interrupted())
+    crate::watch::watch(
+        &project,
+        project.board,
+        options,
+        watch_options,
+        interrupted(),
+    )
 }
 
 /// The project, and how its board is started and reached, once the tools

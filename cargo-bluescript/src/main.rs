@@ -143,6 +143,10 @@ enum Command {
         /// Flash a real board that runs something else than this project flashed last
         #[arg(long)]
         reflash: bool,
+        /// Do not record type profiles or specialize untyped functions to
+        /// the classes they see
+        #[arg(long)]
+        no_specialize: bool,
     },
     /// An interactive shell on the running program: each input is compiled
     /// and run on the device (attaches to a board `flash` left running)
@@ -198,11 +202,18 @@ fn run(command: Command) -> Result<ExitCode> {
             transport.transport(),
             &probe.into_args(),
         ),
-        Command::Watch { reach, reflash } => commands::watch(
+        Command::Watch {
+            reach,
+            reflash,
+            no_specialize,
+        } => commands::watch(
             reach.manifest_path.as_deref(),
             reach.transport.transport(),
             &reach.probe.into_args(),
-            reflash,
+            cargo_bluescript::watch::WatchOptions {
+                reflash,
+                specialize: !no_specialize,
+            },
         ),
         Command::Repl(reach) => commands::repl(
             reach.manifest_path.as_deref(),

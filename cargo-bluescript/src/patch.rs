@@ -10,7 +10,7 @@ use crate::toolchain::Toolchain;
 use anyhow::{anyhow, bail, Context, Result};
 use bluescript_compiler::codegen::{
     generate_descriptors, generate_patch, global_symbol, never_allocating, patch_profile_symbol,
-    patch_symbol, profiled_params, Dependencies, SlotMap,
+    patch_symbol, profiled_params, Dependencies, SlotMap, Specialization, Specializations,
 };
 use bluescript_compiler::ir::{self, Function, Ty};
 use object::{Object, ObjectSection, ObjectSymbol};
@@ -42,6 +42,10 @@ pub struct PatchPlan {
     pub needs_safe_point: bool,
     /// Rewrites the patch region from its start, reclaiming old code.
     pub compact: bool,
+    /// Functions of `functions` compiled with a version specialized to
+    /// the classes their parameters held (the dynamic compiler's, kept
+    /// when a function is compiled again unchanged).
+    pub specializations: Specializations,
 }
 
 impl PatchPlan {
@@ -67,6 +71,10 @@ impl PatchPlan {
             .sort_by_key(|name| order.iter().position(|n| n == name));
         self.needs_safe_point = true;
         self.compact = true;
+        let kept = kept_specializations(shadow, program, &self.functions);
+        for (name, specialization) in kept {
+            self.specializations.entry(name).or_insert(specialization);
+        }
         Ok(self)
     }
 }
@@ -141,20 +149,78 @@ pub fn plan_functions(
             new_slots.push((function.name.clone(), slot));
         }
     }
+    let functions = in_program_order(program, &changed);
+    let specializations = kept_specializations(shadow, program, &functions);
     Ok(Plan::Patch(PatchPlan {
-        functions: program
-            .functions
-            .iter()
-            .filter(|f| changed.contains(&f.name))
-            .map(|f| f.name.clone())
-            .collect(),
+        functions,
         new_slots,
         // No frame may still run the old copy of a callee inlined into a
         // caller once the new callee is live: the switch waits until no
         // script code runs.
         needs_safe_point: !resigned.is_empty() || counted_on,
         compact: false,
+        specializations,
     }))
+}
+
+/// A patch that gives the functions of `chosen` a specialized version
+/// (`None`: takes it away), and compiles again, unchanged, every function
+/// that counted on one of them. The program must be the one the device
+/// runs. No safe point is needed: every version computes what the body as
+/// written does, so a frame that still runs an old copy is right.
+pub fn plan_specializations(
+    shadow: &Shadow,
+    program: &ir::Program,
+    chosen: &BTreeMap<String, Option<Specialization>>,
+) -> PatchPlan {
+    let mut changed: BTreeSet<String> = chosen.keys().cloned().collect();
+    recompile_what_counted_on(shadow, program, &|_| false, &mut changed);
+    let functions = in_program_order(program, &changed);
+    let mut specializations = kept_specializations(shadow, program, &functions);
+    for (name, specialization) in chosen {
+        match specialization {
+            Some(specialization) => specializations.insert(name.clone(), specialization.clone()),
+            None => specializations.remove(name),
+        };
+    }
+    PatchPlan {
+        functions,
+        new_slots: Vec::new(),
+        needs_safe_point: false,
+        compact: false,
+        specializations,
+    }
+}
+
+/// The functions of `program` that `names` names, in program order.
+fn in_program_order(program: &ir::Program, names: &BTreeSet<String>) -> Vec<String> {
+    program
+        .functions
+        .iter()
+        .filter(|f| names.contains(&f.name))
+        .map(|f| f.name.clone())
+        .collect()
+}
+
+/// The specializations of those of `functions` that are compiled again
+/// as they were (to follow a callee, or to compact): an edited function
+/// loses its specialized version with the old one.
+pub fn kept_specializations(
+    shadow: &Shadow,
+    program: &ir::Program,
+    functions: &[String],
+) -> Specializations {
+    functions
+        .iter()
+        .filter_map(|name| {
+            let record = shadow.functions.get(name)?;
+            let function = program.function(name)?;
+            let unchanged = record.fingerprint == function.fingerprint
+                && record.signature == function.signature;
+            let specialization = record.specialization.clone()?;
+            unchanged.then(|| (name.clone(), specialization))
+        })
+        .collect()
 }
 
 /// Adds to `changed` every installed function whose code counted on what
@@ -243,6 +309,8 @@ pub struct Placed {
     pub dependencies: Dependencies,
     /// Its type profile's address, if it has one.
     pub profile: Option<u32>,
+    /// What its specialized version is specialized to, if it has one.
+    pub specialization: Option<Specialization>,
 }
 
 pub struct Patcher {
@@ -333,7 +401,14 @@ impl Patcher {
             .chain(entry)
             .filter_map(|name| program.function(name))
             .collect();
-        let source = generate_patch(program, &functions, &slots, &shadow.exports, epoch);
+        let source = generate_patch(
+            program,
+            &functions,
+            &slots,
+            &shadow.exports,
+            epoch,
+            &plan.specializations,
+        );
         let missing: BTreeMap<String, Ty> = source
             .descriptors
             .iter()
@@ -398,6 +473,7 @@ impl Patcher {
             if let Some(dependencies) = source.dependencies.get(&placed.name) {
                 placed.dependencies = dependencies.clone();
             }
+            placed.specialization = plan.specializations.get(&placed.name).cloned();
         }
         shadow.ensure_fits(base, patch.bytes.len() as u32)?;
         if let Some(data) = &data {
@@ -722,6 +798,7 @@ fn extract(
             size,
             dependencies: Dependencies::default(),
             profile,
+            specialization: None,
         });
     }
     Ok(LinkedPatch {
@@ -800,6 +877,7 @@ fn pending_patch(shadow: &Shadow, program: &ir::Program, patch: &LinkedPatch) ->
                         .map(str::to_string)
                         .collect(),
                 }),
+                specialization: placed.specialization.clone(),
             }
             .counting_on(&placed.dependencies),
         );
@@ -908,6 +986,7 @@ pub(crate) mod tests {
                     inlines: Vec::new(),
                     never_allocate: Vec::new(),
                     profile: None,
+                    specialization: None,
                 }
                 .counting_on(&dependencies[&f.name]);
                 (f.name.clone(), record)
@@ -1107,6 +1186,7 @@ return t + x * x - n
                 inlines: Vec::new(),
                 never_allocate: Vec::new(),
                 profile: None,
+                specialization: None,
             },
         );
         let edited = BASE.replace("n += x", "n -= x");
@@ -1146,6 +1226,7 @@ return t + x * x - n
                     size: 32,
                     dependencies: Default::default(),
                     profile: None,
+                    specialization: None,
                 },
                 Placed {
                     name: "c".into(),
@@ -1154,6 +1235,7 @@ return t + x * x - n
                     size: 32,
                     dependencies: Default::default(),
                     profile: None,
+                    specialization: None,
                 },
             ],
             entry: None,

@@ -11,18 +11,22 @@ use crate::board::probe::{self, Found, Takeover};
 use crate::board::{AttachedBoard, Board, Connection, FlashedBoard, StartOptions};
 use crate::device::{Device, Poll};
 use crate::firmware::{self, BuildLog, ScriptErrors};
-use crate::patch::{self, Patcher, Plan, Timings, Unpatchable};
+use crate::patch::{self, PatchPlan, Patcher, Plan, Timings, Unpatchable};
 use crate::profiles::FunctionProfile;
 use crate::project::Project;
 use crate::shadow::{RegionFull, Shadow};
 use crate::toolchain::Toolchain;
 use anyhow::{bail, Context, Result};
 use bluescript_abi::program;
+use bluescript_compiler::ir;
 use std::time::Instant;
 
 mod appended;
 mod shell;
+mod specialize;
+
 pub use shell::{CellRun, PostedCell};
+pub use specialize::{describe as describe_specialized, Decision, Specialized};
 
 /// Why the program was restarted instead of patched.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,6 +177,8 @@ pub struct Session {
     /// The interactive shell's environment, once it has had input: the
     /// program the device runs and the cells it ran.
     shell: Option<bluescript_compiler::environment::Environment>,
+    /// The dynamic compiler's memory of what it specialized.
+    specializer: specialize::Specializer,
 }
 
 /// Cargo's messages, as events.
@@ -210,6 +216,7 @@ impl Session {
             link_down: false,
             deferred: None,
             shell: None,
+            specializer: Default::default(),
         })
     }
 
@@ -566,7 +573,7 @@ impl Session {
         };
         let planned = patch::plan(&device.shadow, &program)?;
         timings.check = started.elapsed();
-        let mut plan = match planned {
+        let plan = match planned {
             Plan::Unchanged => return Ok(Ok(Edit::Unchanged)),
             Plan::Restart(Unpatchable::TopLevel) => {
                 // Code added at the end of the main script runs once instead.
@@ -576,21 +583,36 @@ impl Session {
             }
             Plan::Patch(plan) => plan,
         };
+        let patched = self.build_and_apply(&program, plan, timings, events)?;
+        self.shell_follows_scripts();
+        Ok(Ok(Edit::Patched(patched)))
+    }
+
+    /// Compiles and links `plan` (compacting the patch region when it is
+    /// full) and applies it to the running device.
+    fn build_and_apply(
+        &mut self,
+        program: &ir::Program,
+        mut plan: PatchPlan,
+        mut timings: Timings,
+        events: &mut dyn FnMut(Event),
+    ) -> Result<Patched> {
+        let device = self.device.as_mut().expect("a program runs");
         let built = self
             .patcher
-            .build(&device.shadow, &program, &plan, &mut timings);
+            .build(&device.shadow, program, &plan, &mut timings);
         let linked = match built {
             Err(error) if error.is::<RegionFull>() => {
                 events(Event::Compacting);
-                plan = plan.compacting(&device.shadow, &program)?;
+                plan = plan.compacting(&device.shadow, program)?;
                 self.patcher
-                    .build(&device.shadow, &program, &plan, &mut timings)
+                    .build(&device.shadow, program, &plan, &mut timings)
             }
             built => built,
         };
         let linked = linked?;
         // Saves the shadow machine too (before the switch and after).
-        device.apply_patch(&program, &plan, &linked, &mut timings)?;
+        device.apply_patch(program, &plan, &linked, &mut timings)?;
         let functions = plan
             .functions
             .iter()
@@ -600,7 +622,7 @@ impl Session {
                 new: plan.new_slots.iter().any(|(n, _)| n == name),
             })
             .collect();
-        let patched = Patched {
+        Ok(Patched {
             functions,
             address: linked.base,
             bytes: linked.bytes.len(),
@@ -609,8 +631,6 @@ impl Session {
             at_safe_point: plan.needs_safe_point,
             appended_top_level: false,
             timings,
-        };
-        self.shell_follows_scripts();
-        Ok(Ok(Edit::Patched(patched)))
+        })
     }
 }

@@ -9,7 +9,7 @@ use bluescript_abi::symbols::{self, prefix};
 use bluescript_abi::WORD_BYTES;
 use bluescript_compiler::codegen::{
     descriptor_symbol, function_symbol, global_symbol, image_dependencies, profile_symbol,
-    profiled_params, Calls, Dependencies, SlotMap,
+    profiled_params, Calls, Dependencies, SlotMap, Specialization,
 };
 use bluescript_compiler::exports::Export;
 use bluescript_compiler::ir::{self, Signature, Ty};
@@ -64,6 +64,11 @@ pub struct FunctionRecord {
     /// has no `any` parameter, or in a release image.
     #[serde(default)]
     pub profile: Option<ProfileRecord>,
+    /// The classes its specialized version is for, if its code has one
+    /// (the dynamic compiler's): its profile then counts only the calls
+    /// that failed the version's entry check.
+    #[serde(default)]
+    pub specialization: Option<Specialization>,
 }
 
 impl FunctionRecord {
@@ -288,6 +293,7 @@ impl Shadow {
                                 .collect(),
                         }
                     }),
+                    specialization: None,
                 }
                 .counting_on(&dependencies[&function.name]),
             );

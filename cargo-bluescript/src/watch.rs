@@ -10,7 +10,7 @@ use crate::board::{Board, StartOptions};
 use crate::commands::{report_error, status, stderr_color, write_output, POLL_INTERVAL};
 use crate::project::Project;
 use crate::repl::{Console, Served};
-use crate::session::{Edit, Event, Patched, Session, Started};
+use crate::session::{describe_specialized, Edit, Event, Patched, Session, Started};
 use anyhow::{Context, Result};
 use notify::{RecursiveMode, Watcher};
 use saves::{Change, Saves};
@@ -36,13 +36,30 @@ const SPARE_COMPILER_DELAY: Duration = Duration::from_millis(30);
 /// for again.
 const REATTACH_INTERVAL: Duration = Duration::from_secs(1);
 
+/// How long after a change, and how often, the dynamic compiler looks at
+/// the type profiles.
+const SPECIALIZE_INTERVAL: Duration = Duration::from_millis(500);
+
+/// How `watch` runs.
+#[derive(Clone, Copy, Debug)]
+pub struct WatchOptions {
+    /// Flash a real board that runs another project.
+    pub reflash: bool,
+    /// Record type profiles and specialize untyped functions to them.
+    pub specialize: bool,
+}
+
 pub fn watch(
     project: &Project,
     board: Board,
     options: StartOptions,
-    reflash: bool,
+    watch_options: WatchOptions,
     stop: Arc<AtomicBool>,
 ) -> Result<ExitCode> {
+    let WatchOptions {
+        reflash,
+        specialize,
+    } = watch_options;
     let (sender, events) = mpsc::channel();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let _ = sender.send(event);
@@ -74,6 +91,8 @@ pub fn watch(
     let mut last_reattach = Instant::now();
     let mut saves = Saves::new(&project.scripts_dir);
     let mut last_change = Instant::now();
+    let mut last_specialized = Instant::now();
+    let mut profiling_paused_for: Option<u32> = None;
     while !stop.load(Ordering::SeqCst) {
         match session.poll() {
             Ok(Some(poll)) => {
@@ -133,6 +152,15 @@ pub fn watch(
             }
         }
         let Some((change, saved_at)) = saves.take(Instant::now()) else {
+            let idle = last_change.elapsed().min(last_specialized.elapsed());
+            if idle >= SPECIALIZE_INTERVAL && saves.wait(Instant::now()).is_none() {
+                last_specialized = Instant::now();
+                if specialize {
+                    specialize_round(&mut session);
+                } else {
+                    pause_profiling(&mut session, &mut profiling_paused_for);
+                }
+            }
             continue;
         };
         let edit = match change {
@@ -144,6 +172,40 @@ pub fn watch(
         last_change = Instant::now();
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One round of the dynamic compiler, reported in one line.
+fn specialize_round(session: &mut Session) {
+    match session.specialize() {
+        Ok(Some(specialized)) => {
+            let timings = specialized.patched.timings;
+            let total = timings.check + timings.compile + timings.link + timings.transfer;
+            status(
+                "Specialized",
+                &format!(
+                    "{} in {} ms",
+                    describe_specialized(&specialized),
+                    total.as_millis()
+                ),
+            );
+        }
+        Ok(None) => {}
+        Err(error) => report_error(&error.context(
+            "the dynamic compiler could not install a specialized version; the program runs on",
+        )),
+    }
+}
+
+/// With `--no-specialize`: pauses the profiles of every program started
+/// (once per build).
+fn pause_profiling(session: &mut Session, paused_for: &mut Option<u32>) {
+    let build = session.device().map(|device| device.shadow.build_id);
+    if build.is_some() && build != *paused_for {
+        match session.set_profiling(false) {
+            Ok(()) => *paused_for = build,
+            Err(error) => report_error(&error.context("cannot pause the type profiles")),
+        }
+    }
 }
 
 /// What has been said about the program: each end state is announced once

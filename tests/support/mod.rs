@@ -221,6 +221,12 @@ impl Watch {
         );
     }
 
+    /// Every stderr line so far.
+    pub fn stderr_so_far(&mut self) -> &[String] {
+        self.drain_stderr();
+        &self.seen_stderr
+    }
+
     pub fn drain_stderr(&mut self) {
         while let Ok(line) = self.stderr.try_recv() {
             self.seen_stderr.push(line);

@@ -23,6 +23,7 @@ mod places;
 mod profiles;
 mod prune;
 mod roots;
+mod specialize;
 mod tagged;
 mod types;
 
@@ -60,6 +61,7 @@ pub fn image_slots(program: &Program) -> SlotMap {
 
 /// The symbol of a script function in the image.
 pub use profiles::{patch_profile_symbol, profile_symbol, profiled_params};
+pub use specialize::{specialization_gains, Specialization, Specializations};
 pub use types::descriptor_symbol;
 
 pub fn function_symbol(name: &str) -> String {
@@ -531,6 +533,7 @@ fn push_helpers(out: &mut String) {
     out.push_str(HELPERS);
     out.push_str(tagged::INT_HELPERS);
     out.push_str(profiles::PROFILE_HELPERS);
+    out.push_str(specialize::SPECIALIZED_HELPERS);
 }
 
 /// The module compiled into the firmware crate (included by `bluescript::scripts!()`).
@@ -663,16 +666,27 @@ pub fn generate_patch(
     slots: &SlotMap,
     exports: &[Export],
     epoch: u32,
+    specializations: &Specializations,
 ) -> PatchSource {
     let prelude = patch_prelude(program, exports);
     let mut out = String::new();
     let policy = CallPolicy::patch(program, functions, epoch);
     let dependencies = functions
         .iter()
-        .map(|f| (f.name.clone(), policy.dependencies(f)))
+        .map(|f| {
+            let mut dependencies = policy.dependencies(f);
+            let copy = specializations
+                .get(&f.name)
+                .and_then(|s| specialize::specialize(&program.classes, f, s));
+            if let Some(copy) = copy {
+                dependencies.add(policy.dependencies(&copy.function(f)));
+            }
+            (f.name.clone(), dependencies)
+        })
         .collect();
     let mut generator = Generator::new(slots, policy, true, program);
     generator.profiles = true;
+    generator.specializations = specializations.clone();
     push_native_items(&mut out, program);
     for function in functions {
         generator.function(function, &patch_symbol(&function.name, epoch));
@@ -930,6 +944,9 @@ struct Generator<'s> {
     /// Whether functions record type profiles of their `any` parameters
     /// (profiles.rs): in development images and patches.
     profiles: bool,
+    /// The functions to generate with a specialized version too
+    /// (specialize.rs).
+    specializations: Specializations,
 }
 
 impl<'s> Generator<'s> {
@@ -950,6 +967,7 @@ impl<'s> Generator<'s> {
             stack_arrays: std::collections::BTreeSet::new(),
             int_locals: RefCell::new(std::collections::HashSet::new()),
             profiles: false,
+            specializations: Specializations::new(),
         }
     }
 
@@ -997,6 +1015,39 @@ impl<'s> Generator<'s> {
             params.join(", "),
             ret_suffix(function.signature.ret)
         );
+        let specialized = self
+            .specializations
+            .get(&function.name)
+            .and_then(|specialization| {
+                specialize::specialize(self.classes, function, specialization)
+            });
+        let guarded = match &specialized {
+            Some(specialized) => {
+                // The copy for the classes the profile saw, then the body
+                // as written for other values.
+                let guards: Vec<String> = specialized
+                    .guards
+                    .iter()
+                    .map(|(param, class, nullable)| {
+                        let test = format!(
+                            "is_exactly({}, {})",
+                            local(param),
+                            self.descriptor(Ty::Class(*class))
+                        );
+                        if *nullable {
+                            format!("({} == 0 || {test})", local(param))
+                        } else {
+                            test
+                        }
+                    })
+                    .collect();
+                self.line(1, &format!("if {} {{", guards.join(" && ")));
+                self.function_body(&specialized.function(function));
+                self.line(1, "} else {");
+                true
+            }
+            None => false,
+        };
         if let Some(record) = profile {
             self.record_profile(function, &record);
         }
@@ -1016,6 +1067,9 @@ impl<'s> Generator<'s> {
                 self.line(1, "}");
             }
             None => self.function_body(function),
+        }
+        if guarded {
+            self.line(1, "}");
         }
         if function.signature.ret != Ty::Void {
             // Never reached: the checker refuses a function that can run

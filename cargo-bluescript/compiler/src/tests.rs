@@ -172,9 +172,7 @@ fn returned_integers_and_floats_infer_a_float() {
     };
     assert_eq!(value.ty, ir::Ty::Float);
     assert!(matches!(value.kind, ir::ExprKind::IntToFloat(_)));
-    let slots = slots_for(&program);
-    let functions: Vec<&ir::Function> = program.functions.iter().collect();
-    let code = generate_patch(&program, &functions, &slots, &led_exports(), 1).code;
+    let code = patch_with(&program, &led_exports(), 1);
     if let Err(errors) = compile_for_device(&code) {
         panic!("rustc rejected the generated code:\n{errors}\n--- code ---\n{code}");
     }
@@ -490,9 +488,7 @@ fn compile_for_device(code: &str) -> Result<Vec<String>, String> {
 #[test]
 fn generated_patches_compile_for_the_device() {
     let program = compiles(EVERYTHING);
-    let slots = slots_for(&program);
-    let functions: Vec<&ir::Function> = program.functions.iter().collect();
-    let code = generate_patch(&program, &functions, &slots, &led_exports(), 7).code;
+    let code = patch_with(&program, &led_exports(), 7);
     assert!(code.contains("fn __bs_fn_tick__p7()"));
     let needed = compile_for_device(&code).unwrap_or_else(|errors| {
         panic!("rustc rejected the generated patch:\n{errors}\n--- code ---\n{code}")
@@ -540,8 +536,7 @@ print(local(1), passed(2), large())
     // Passed to a function, or too large for a frame: in the heap.
     assert!(body("passed").contains("bs_array_new"), "{code}");
     assert!(body("large").contains("bs_array_new"), "{code}");
-    let functions: Vec<&ir::Function> = program.functions.iter().collect();
-    let patch = generate_patch(&program, &functions, &slots_for(&program), &[], 7).code;
+    let patch = patch_with(&program, &[], 7);
     assert!(patch.contains("StackObject([0u32; 6])"));
     compile_for_device(&patch).unwrap_or_else(|errors| panic!("{errors}\n{patch}"));
 }
@@ -689,8 +684,7 @@ fn imported_items_are_qualified_by_their_module_and_its_top_level_runs_first() {
         code.contains("static mut __bs_g_util_u2e_bs_u3a_calls: i32"),
         "{code}"
     );
-    let functions: Vec<&ir::Function> = program.functions.iter().collect();
-    let patch = generate_patch(&program, &functions, &slots, &led_exports(), 1).code;
+    let patch = patch_with(&program, &led_exports(), 1);
     if let Err(errors) = compile_for_device(&patch) {
         panic!("rustc rejected the generated code:\n{errors}\n--- code ---\n{patch}");
     }
@@ -1141,9 +1135,7 @@ fn strings_are_values() {
 #[test]
 fn string_code_compiles_for_the_device() {
     let program = compiles(STRINGS);
-    let slots = slots_for(&program);
-    let functions: Vec<&ir::Function> = program.functions.iter().collect();
-    let code = generate_patch(&program, &functions, &slots, &[], 3).code;
+    let code = patch_with(&program, &[], 3);
     let needed = compile_for_device(&code).unwrap_or_else(|errors| {
         panic!("rustc rejected the generated patch:\n{errors}\n--- code ---\n{code}")
     });
@@ -1757,7 +1749,15 @@ fn a_cell_compiles_for_the_device_as_a_patch_does() {
     let slots = slots_for(&cell.program);
     let mut functions = vec![&cell.function];
     functions.extend(&cell.functions);
-    let code = generate_patch(&cell.program, &functions, &slots, &led_exports(), 3).code;
+    let code = generate_patch(
+        &cell.program,
+        &functions,
+        &slots,
+        &led_exports(),
+        3,
+        &Default::default(),
+    )
+    .code;
     let needed = compile_for_device(&code).unwrap_or_else(|errors| {
         panic!("rustc rejected the cell:\n{errors}\n--- code ---\n{code}")
     });
@@ -1783,7 +1783,14 @@ fn a_cell_defines_the_descriptors_of_its_types_and_refers_to_the_images() {
     let slots = slots_for(&cell.program);
     let mut functions = vec![&cell.function];
     functions.extend(&cell.functions);
-    let patch = generate_patch(&cell.program, &functions, &slots, &[], 2);
+    let patch = generate_patch(
+        &cell.program,
+        &functions,
+        &slots,
+        &[],
+        2,
+        &Default::default(),
+    );
     let in_image = |symbol: &str| symbol == "__bs_class_Shape";
     let wanted = patch
         .descriptors
@@ -1862,8 +1869,22 @@ class Ring {
 
 /// The code of a patch that replaces every function of `program`.
 fn patch_of_every_function(program: &ir::Program) -> String {
+    patch_with(program, &led_exports(), 3)
+}
+
+/// A patch number `epoch` of every function of `program`, with `exports`.
+fn patch_with(program: &ir::Program, exports: &[Export], epoch: u32) -> String {
     let functions: Vec<&ir::Function> = program.functions.iter().collect();
-    generate_patch(program, &functions, &slots_for(program), &led_exports(), 3).code
+    let slots = slots_for(program);
+    generate_patch(
+        program,
+        &functions,
+        &slots,
+        exports,
+        epoch,
+        &Default::default(),
+    )
+    .code
 }
 
 /// The number of checked and unchecked element accesses in `text`.
@@ -2134,8 +2155,7 @@ print(mixed(1, 2, 3), typed(4), twice(5))
     // Typed functions and closures record nothing.
     assert_eq!(image.matches("static mut __bs_prof_").count(), 1, "{image}");
     assert!(!image_code(&program, Calls::Direct).contains("__bs_prof_"));
-    let functions: Vec<&ir::Function> = program.functions.iter().collect();
-    let patch = generate_patch(&program, &functions, &slots_for(&program), &[], 7).code;
+    let patch = patch_with(&program, &[], 7);
     assert!(
         patch.contains(&format!(
             "static mut {}: [u32; 5]",
@@ -2143,5 +2163,82 @@ print(mixed(1, 2, 3), typed(4), twice(5))
         )),
         "{patch}"
     );
+    compile_for_device(&patch).unwrap_or_else(|errors| panic!("{errors}\n{patch}"));
+}
+
+#[test]
+fn specialized_versions_read_fields_and_call_methods_directly() {
+    use super::codegen::{specialization_gains, Specialization, Specializations};
+    let program = compiles(
+        r#"
+class Node {
+  next: Node | null
+  weight: float
+  constructor() { this.next = null; this.weight = 0.5 }
+  scaled(k: integer): float { return this.weight * k }
+}
+class Heavy extends Node {
+  constructor() { super() }
+  scaled(k: integer): float { return this.weight * k * 2.0 }
+}
+function walk(list, k) {
+  let total = 0.0
+  let node = list
+  while (node != null) {
+    total = total + node.scaled(k) + node.weight
+    node = node.next
+  }
+  return total
+}
+function other(x) { return x + 1 }
+print(walk(new Node(), 2), other(1))
+"#,
+    );
+    let node = ir::Ty::Class(ir::Name::new("Node"));
+    let walk = program.function("walk").unwrap();
+    let specialization = Specialization {
+        params: vec![("list".to_string(), node)],
+    };
+    assert!(specialization_gains(&program, walk, &specialization));
+    // Nothing in `other` reads a property of its parameter.
+    let other = Specialization {
+        params: vec![("x".to_string(), node)],
+    };
+    assert!(!specialization_gains(
+        &program,
+        program.function("other").unwrap(),
+        &other
+    ));
+    let specializations: Specializations = [("walk".to_string(), specialization)].into();
+    let functions = vec![walk];
+    let patch = generate_patch(
+        &program,
+        &functions,
+        &slots_for(&program),
+        &[],
+        4,
+        &specializations,
+    )
+    .code;
+    let body = &patch[patch.find("fn __bs_fn_walk__p4").unwrap()..];
+    // The entry check, then direct reads of `next` (word 1) and `weight`
+    // (word 2, boxed) where `node` is not null, and the overridden method
+    // through the vtable; the body as written after it, profiled.
+    assert!(
+        body.contains("if is_exactly(v_list, (&raw const __bs_class_Node"),
+        "{body}"
+    );
+    assert!(body.contains("(*word::<u32>(v_node, 1))"), "{body}");
+    assert!(
+        body.contains("bs_any_from_float((*word::<f32>(v_node, 2)))"),
+        "{body}"
+    );
+    assert!(
+        body.contains(
+            "slot(*word::<u32>(*word::<u32>(r, HEADER), 7) as usize)))(r, any_to_int(v_k"
+        ),
+        "{body}"
+    );
+    assert!(body.contains("__bs_prof_walk__p4"), "{body}");
     compile_for_device(&patch).unwrap_or_else(|errors| panic!("{errors}\n{patch}"));
 }

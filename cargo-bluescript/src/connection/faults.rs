@@ -321,6 +321,7 @@ mod tests {
                 size: FUNCTION_SIZE,
                 dependencies: Default::default(),
                 profile: None,
+                specialization: None,
             });
         }
         LinkedPatch {
@@ -456,6 +457,7 @@ mod tests {
                 new_slots: vec![("c".into(), 2)],
                 needs_safe_point: false,
                 compact: false,
+                specializations: Default::default(),
             };
             let patch = next_patch(&device.shadow);
             let start = scenario.link.crossed();

@@ -49,6 +49,20 @@ pub struct Dependencies {
     pub never_allocate: Vec<String>,
 }
 
+impl Dependencies {
+    /// Counts on what `other` counts on too.
+    pub fn add(&mut self, other: Dependencies) {
+        for (mine, theirs) in [
+            (&mut self.inlines, other.inlines),
+            (&mut self.never_allocate, other.never_allocate),
+        ] {
+            mine.extend(theirs);
+            mine.sort();
+            mine.dedup();
+        }
+    }
+}
+
 impl CallPolicy {
     /// The policy of an image: a release image (never patched) calls every
     /// function directly; a development image the small ones.
@@ -237,6 +251,42 @@ pub(super) fn for_each_nested_expr<'a>(e: &'a Expr, visit: &mut dyn FnMut(&'a Ex
     visit(e);
     for child in roots::children(e) {
         for_each_nested_expr(child, visit);
+    }
+}
+
+/// Visits, to change them, the expressions of `body`'s statements (not
+/// those nested in them).
+pub(super) fn for_each_top_expr_mut(body: &mut [Stmt], visit: &mut dyn FnMut(&mut Expr)) {
+    for statement in body {
+        match &mut statement.kind {
+            StmtKind::Let { init, .. } => init.iter_mut().for_each(&mut *visit),
+            StmtKind::Expr(e) | StmtKind::Return(Some(e)) => visit(e),
+            StmtKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                visit(cond);
+                for_each_top_expr_mut(then, visit);
+                for_each_top_expr_mut(otherwise, visit);
+            }
+            StmtKind::Loop {
+                cond, body, step, ..
+            } => {
+                cond.iter_mut().for_each(&mut *visit);
+                for_each_top_expr_mut(body, visit);
+                step.iter_mut().for_each(&mut *visit);
+            }
+            StmtKind::Block(body) => for_each_top_expr_mut(body, visit),
+            StmtKind::Print { pieces, .. } => {
+                for piece in pieces {
+                    if let PrintPiece::Value(e) = piece {
+                        visit(e);
+                    }
+                }
+            }
+            StmtKind::Break(_) | StmtKind::Continue(_) | StmtKind::Return(None) => {}
+        }
     }
 }
 

@@ -641,94 +641,120 @@ fn assigns_local(expr: &Expr, name: &str) -> bool {
     here || children(expr).into_iter().any(|e| assigns_local(e, name))
 }
 
-/// The subexpressions of a place.
-fn place_children(place: &Place) -> Vec<&Expr> {
-    match place {
-        Place::Element { array, index, .. } | Place::DynamicElement { array, index, .. } => {
-            vec![&**array, &**index]
+/// `children` and `children_mut`: the subexpressions of an expression,
+/// those of the places it reads or writes included, borrowed as the
+/// expression is.
+macro_rules! children {
+    ($children:ident, $place_children:ident $(, $mutable:ident)?) => {
+        fn $place_children(place: &$($mutable)? Place) -> Vec<&$($mutable)? Expr> {
+            let mut out: Vec<&$($mutable)? Expr> = Vec::new();
+            match place {
+                Place::Element { array, index, .. }
+                | Place::DynamicElement { array, index, .. } => {
+                    out.push(array);
+                    out.push(index);
+                }
+                Place::Field { object, .. } | Place::DynamicProperty { object, .. } => {
+                    out.push(object)
+                }
+                Place::Local(_)
+                | Place::Global(_)
+                | Place::Cell(_)
+                | Place::Captured(_)
+                | Place::Static(_) => {}
+            }
+            out
         }
-        Place::Field { object, .. } | Place::DynamicProperty { object, .. } => vec![&**object],
-        Place::Local(_)
-        | Place::Global(_)
-        | Place::Cell(_)
-        | Place::Captured(_)
-        | Place::Static(_) => Vec::new(),
-    }
-}
 
-/// The subexpressions of `expr`, those of the places it reads or writes
-/// included.
-pub(super) fn children(expr: &Expr) -> Vec<&Expr> {
-    let mut out: Vec<&Expr> = Vec::new();
-    match &expr.kind {
-        ExprKind::Int(_)
-        | ExprKind::Float(_)
-        | ExprKind::Bool(_)
-        | ExprKind::TimeNow
-        | ExprKind::Str(_)
-        | ExprKind::Null
-        | ExprKind::Current
-        | ExprKind::TypeOf(None, _)
-        | ExprKind::Closure { .. } => {}
-        ExprKind::Read(p) | ExprKind::Update { place: p, .. } => out.extend(place_children(p)),
-        ExprKind::Assign(p, value) => {
-            out.extend(place_children(p));
-            out.push(value);
-        }
-        ExprKind::Unary(_, e)
-        | ExprKind::Truthy(e)
-        | ExprKind::IntToFloat(e)
-        | ExprKind::TimeDelay(e)
-        | ExprKind::ClearTimer(e)
-        | ExprKind::Retyped(e)
-        | ExprKind::ToAny(e)
-        | ExprKind::FromAny(e, _)
-        | ExprKind::IsNull { value: e, .. }
-        | ExprKind::CopyArray { source: e, .. }
-        | ExprKind::FloatToInt(e)
-        | ExprKind::ArrayLength(e)
-        | ExprKind::InstanceOf(e, _)
-        | ExprKind::StartTimer { ms: e, .. }
-        | ExprKind::TypeOf(Some(e), _) => out.push(e),
-        ExprKind::Binary { lhs, rhs, .. } | ExprKind::Logical { lhs, rhs, .. } => {
-            out.push(lhs);
-            out.push(rhs);
-        }
-        ExprKind::Conditional {
-            cond,
-            then,
-            otherwise,
-        } => out.extend([&**cond, &**then, &**otherwise]),
-        ExprKind::StartClosureTimer { closure, ms, .. } => out.extend([&**closure, &**ms]),
-        ExprKind::CallScript { args, .. }
-        | ExprKind::CallExport { args, .. }
-        | ExprKind::Math(_, args)
-        | ExprKind::ArrayLiteral(args, _)
-        | ExprKind::New { args, .. }
-        | ExprKind::Runtime { args, .. } => out.extend(args),
-        ExprKind::NewArray { length, init, .. } => {
-            out.push(length);
-            out.extend(init.as_deref());
-        }
-        ExprKind::CallMethod { object, args, .. } => {
-            out.push(object);
-            out.extend(args);
-        }
-        ExprKind::CallClosure { callee, args, .. } => {
-            out.push(callee);
-            out.extend(args);
-        }
-        ExprKind::DynamicCall { receiver, args, .. } => {
-            out.push(receiver);
-            out.extend(args);
-        }
-        ExprKind::Code(pieces) => {
-            for piece in pieces {
-                if let CodePiece::Place(p, _) = piece {
-                    out.extend(place_children(p));
+        pub(super) fn $children(expr: &$($mutable)? Expr) -> Vec<&$($mutable)? Expr> {
+            let mut out: Vec<&$($mutable)? Expr> = Vec::new();
+            match &$($mutable)? expr.kind {
+                ExprKind::Int(_)
+                | ExprKind::Float(_)
+                | ExprKind::Bool(_)
+                | ExprKind::TimeNow
+                | ExprKind::Str(_)
+                | ExprKind::Null
+                | ExprKind::Current
+                | ExprKind::TypeOf(None, _)
+                | ExprKind::Closure { .. } => {}
+                ExprKind::Read(p) | ExprKind::Update { place: p, .. } => {
+                    out.extend($place_children(p))
+                }
+                ExprKind::Assign(p, value) => {
+                    out.extend($place_children(p));
+                    out.push(value);
+                }
+                ExprKind::Unary(_, e)
+                | ExprKind::Truthy(e)
+                | ExprKind::IntToFloat(e)
+                | ExprKind::TimeDelay(e)
+                | ExprKind::ClearTimer(e)
+                | ExprKind::Retyped(e)
+                | ExprKind::ToAny(e)
+                | ExprKind::FromAny(e, _)
+                | ExprKind::IsNull { value: e, .. }
+                | ExprKind::CopyArray { source: e, .. }
+                | ExprKind::FloatToInt(e)
+                | ExprKind::ArrayLength(e)
+                | ExprKind::InstanceOf(e, _)
+                | ExprKind::StartTimer { ms: e, .. }
+                | ExprKind::TypeOf(Some(e), _) => out.push(e),
+                ExprKind::Binary { lhs, rhs, .. } | ExprKind::Logical { lhs, rhs, .. } => {
+                    out.push(lhs);
+                    out.push(rhs);
+                }
+                ExprKind::Conditional {
+                    cond,
+                    then,
+                    otherwise,
+                } => {
+                    out.push(cond);
+                    out.push(then);
+                    out.push(otherwise);
+                }
+                ExprKind::StartClosureTimer { closure, ms, .. } => {
+                    out.push(closure);
+                    out.push(ms);
+                }
+                ExprKind::CallScript { args, .. }
+                | ExprKind::CallExport { args, .. }
+                | ExprKind::Math(_, args)
+                | ExprKind::ArrayLiteral(args, _)
+                | ExprKind::New { args, .. }
+                | ExprKind::Runtime { args, .. } => out.extend(args),
+                ExprKind::NewArray { length, init, .. } => {
+                    out.push(length);
+                    if let Some(init) = init {
+                        out.push(init);
+                    }
+                }
+                ExprKind::CallMethod { object, args, .. }
+                | ExprKind::CallClosure {
+                    callee: object,
+                    args,
+                    ..
+                }
+                | ExprKind::DynamicCall {
+                    receiver: object,
+                    args,
+                    ..
+                } => {
+                    out.push(object);
+                    out.extend(args);
+                }
+                ExprKind::Code(pieces) => {
+                    for piece in pieces {
+                        if let CodePiece::Place(p, _) = piece {
+                            out.extend($place_children(p));
+                        }
+                    }
                 }
             }
+            out
         }
-    }
-    out
+    };
 }
+
+children!(children, place_children);
+children!(children_mut, place_children_mut, mut);
