@@ -802,10 +802,12 @@ fn specializing_script(extra: &str) -> String {
          \x20 return total{extra}\n}}\n\
          function labels(list) {{\n  let text = ''\n  let node = list\n\
          \x20 while (node != null) {{\n    text = text + node.label\n    node = node.next\n  }}\n  return text\n}}\n\
+         function setValue(node, v) {{\n  node.value = v\n}}\n\
          const cells = new Cell(1, new Cell(2, new Cell(3, null)))\n\
+         const spare = new Cell(0, null)\n\
          const others = new Other(1, new Other(2, null))\n\
          let phase = 0\nlet ticks = 0\n\
-         setInterval(() => {{\n  ticks++\n\
+         setInterval(() => {{\n  ticks++\n  setValue(spare, ticks)\n\
          \x20 if (phase == 1) {{ cells.label = 'one' }}\n\
          \x20 const list: any = phase == 1 && ticks % 2 == 0 ? others : cells\n\
          \x20 console.log('sum', list instanceof Cell ? 'cells' : 'others', sum(list), labels(list))\n}}, 10)\n"

@@ -2174,7 +2174,8 @@ fn specialized_versions_read_fields_and_call_methods_directly() {
 class Node {
   next: Node | null
   weight: float
-  constructor() { this.next = null; this.weight = 0.5 }
+  visits: integer
+  constructor() { this.next = null; this.weight = 0.5; this.visits = 0 }
   scaled(k: integer): float { return this.weight * k }
 }
 class Heavy extends Node {
@@ -2186,6 +2187,7 @@ function walk(list, k) {
   let node = list
   while (node != null) {
     total = total + node.scaled(k) + node.weight
+    node.visits = k
     node = node.next
   }
   return total
@@ -2239,6 +2241,11 @@ print(walk(new Node(), 2), other(1))
         ),
         "{body}"
     );
+    // The store converts as the runtime's would; the body as written
+    // stores through the runtime.
+    let specialized = &body[..body.find("\n    } else {\n").unwrap()];
+    assert!(specialized.contains("= any_to_int(v_k"), "{body}");
+    assert!(body[specialized.len()..].contains("any_set("), "{body}");
     assert!(body.contains("__bs_prof_walk__p4"), "{body}");
     compile_for_device(&patch).unwrap_or_else(|errors| panic!("{errors}\n{patch}"));
 }

@@ -138,7 +138,7 @@ pub(super) fn specialize(
         rewritten: 0,
         references: Vec::new(),
     };
-    super::calls::for_each_top_expr_mut(&mut body, &mut |expr| rewriter.expr(expr));
+    super::calls::for_each_top_expr_mut(&mut body, &mut |expr| rewriter.statement(expr));
     if rewriter.rewritten == 0 {
         return None;
     }
@@ -370,6 +370,70 @@ struct Rewriter<'a, 'c> {
 }
 
 impl Rewriter<'_, '_> {
+    /// Rewrites an expression of a statement: as any other, and a store
+    /// into a property whose value nothing reads.
+    fn statement(&mut self, expr: &mut Expr) {
+        self.expr(expr);
+        let ExprKind::Assign(
+            Place::DynamicProperty {
+                object,
+                name,
+                location,
+            },
+            value,
+        ) = &expr.kind
+        else {
+            return;
+        };
+        if let Some(replacement) = self.field_write(expr, object, name, value, location) {
+            self.rewritten += 1;
+            *expr = replacement;
+        }
+    }
+
+    /// `object.name = value` stored at the field's offset, `value`
+    /// converted as the runtime's store converts it (and failing with the
+    /// same error). Only fields whose conversion is the same as an `as`
+    /// conversion's: an `any`, an integer, a float, an instance. Not
+    /// `o.n += v`, which reads the field as an `any` first.
+    fn field_write(
+        &self,
+        assign: &Expr,
+        object: &Expr,
+        name: &str,
+        value: &Expr,
+        location: &str,
+    ) -> Option<Expr> {
+        let (class, nullable) = self.analysis.class_of(object)?;
+        let (offset, ty) = self.analysis.field(object, name)?;
+        let converts_as_stores = matches!(ty, Ty::Any | Ty::Integer | Ty::Float)
+            || matches!(ty.non_null(), Ty::Class(_));
+        if !converts_as_stores || super::contains_current(value) {
+            return None;
+        }
+        let value = match ty {
+            Ty::Any => value.clone(),
+            ty => Expr {
+                ty,
+                kind: ExprKind::FromAny(Box::new(value.clone()), location.to_string()),
+            },
+        };
+        let direct = Expr {
+            ty: Ty::Any,
+            kind: ExprKind::ToAny(Box::new(Expr {
+                ty,
+                kind: ExprKind::Assign(
+                    Place::Field {
+                        object: Box::new(retyped(object.clone(), Ty::Class(class.name))),
+                        offset,
+                    },
+                    Box::new(value),
+                ),
+            })),
+        };
+        unless_null(nullable, object, assign, direct)
+    }
+
     /// Rewrites `expr`'s subexpressions, then `expr` itself. What a site
     /// is known to hold is found on the body as written (the analysis
     /// reads the original locals, which the rewrite leaves alone).
