@@ -32,7 +32,8 @@ impl ProfileRecord {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FunctionProfile {
     pub function: String,
-    /// Calls since its code was installed (wrapping).
+    /// Calls since its code was installed, counted up to
+    /// `bluescript_abi::profile::PROFILED_CALLS`.
     pub calls: u32,
     pub params: Vec<ParamProfile>,
 }

@@ -20,6 +20,7 @@ use crate::session::{CellRun, Edit, Restart, Session};
 use crate::watch::{print_event, Shown};
 use anyhow::{Context, Result};
 use bluescript_abi::host_request::Outcome;
+use bluescript_abi::profile::PROFILED_CALLS;
 use bluescript_compiler::environment::needs_more_input;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -471,11 +472,15 @@ fn render_profiles(profiles: &[FunctionProfile]) -> String {
             .iter()
             .map(|param| format!("{}: {}", param.name, param.description))
             .collect();
-        let calls = if profile.calls == 1 { "call" } else { "calls" };
+        let calls = match profile.calls {
+            1 => "1".to_string(),
+            n if n as usize >= PROFILED_CALLS => format!("{n}+"),
+            n => n.to_string(),
+        };
+        let noun = if profile.calls == 1 { "call" } else { "calls" };
         out.push_str(&format!(
-            "{:width$}  {:>10} {calls:5}  {}\n",
+            "{:width$}  {calls:>10} {noun:5}  {}\n",
             profile.function,
-            profile.calls,
             params.join(", ")
         ));
     }

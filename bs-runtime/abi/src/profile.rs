@@ -4,7 +4,8 @@
 //! the host reads the records to choose what to specialize.
 //!
 //! A record is `[u32; 1 + PARAM_WORDS * n]` for its `n` `any` parameters
-//! (in declaration order): word 0 counts calls (wrapping), then per
+//! (in declaration order): word 0 counts calls up to `PROFILED_CALLS`,
+//! the calls recorded, then per
 //! parameter the `KIND_*` bits of the values seen and the descriptor of
 //! the objects seen (`NO_DESCRIPTOR`, one descriptor's address, or
 //! `SEVERAL_DESCRIPTORS`).
@@ -15,6 +16,10 @@ use crate::value::{TAG_FLOAT, TAG_INTEGER, TAG_SPECIAL};
 pub const HEADER_WORDS: usize = 1;
 /// Words per profiled parameter: its kinds, its descriptor.
 pub const PARAM_WORDS: usize = 2;
+/// Calls a record records; later calls only test the count. The host
+/// decides from far fewer, and a function that changes its types later
+/// is caught by its specialized version's entry check instead.
+pub const PROFILED_CALLS: usize = 1000;
 
 /// `undefined` (= `null`).
 pub const KIND_NULL: usize = 1;

@@ -2,7 +2,8 @@
 //! profiles"): on entry, a function of a development image or a patch
 //! that has `any` parameters counts the call and records, for each, the
 //! kinds of values and the descriptor of objects it received, in a record
-//! the host reads by symbol. Release images record nothing.
+//! the host reads by symbol, for its first `PROFILED_CALLS` calls. Release
+//! images record nothing.
 
 use super::{mangle, Generator};
 use crate::ir::{Function, Ty};
@@ -58,8 +59,9 @@ unsafe fn profile_value(record: *mut u32, v: u32) {
 "#;
 
 /// The ABI's profile constants, for `push_helpers`.
-pub(super) fn constants() -> [(&'static str, &'static str, usize); 4] {
+pub(super) fn constants() -> [(&'static str, &'static str, usize); 5] {
     [
+        ("PROFILED_CALLS", "u32", profile::PROFILED_CALLS),
         ("PROFILE_NULL", "u32", profile::KIND_NULL),
         ("PROFILE_OBJECT", "u32", profile::KIND_OBJECT),
         ("PROFILE_NO_DESCRIPTOR", "u32", profile::NO_DESCRIPTOR),
@@ -87,9 +89,11 @@ impl Generator<'_> {
     /// The statements on entry that record this call in `record`.
     pub(super) fn record_profile(&mut self, function: &Function, record: &str) {
         let params = profiled_params(function);
+        // Once the count reaches its limit, a call costs one load and
+        // one comparison.
         let mut code = format!(
-            "if __bs_profiling_paused == 0 {{ let record = &raw mut {record} as *mut u32; \
-             *record = (*record).wrapping_add(1);"
+            "let record = &raw mut {record} as *mut u32; \
+             if *record < PROFILED_CALLS && __bs_profiling_paused == 0 {{ *record += 1;"
         );
         for (i, name) in params.iter().enumerate() {
             let offset = profile::HEADER_WORDS + profile::PARAM_WORDS * i;

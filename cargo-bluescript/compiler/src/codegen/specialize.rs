@@ -352,6 +352,23 @@ impl<'c> Analysis<'c> {
         class.methods.iter().find(|(method, ..)| method == name)
     }
 
+    /// Whether `value` is known to hold a value of type `ty`, a class or
+    /// a nullable class: an instance of it or of a subclass, or `null`
+    /// where `ty` allows it.
+    fn fits(&self, value: &Expr, ty: Ty) -> bool {
+        let Ty::Class(target) = ty.non_null() else {
+            return false;
+        };
+        let nullable_target = ty != ty.non_null();
+        match self.known(value) {
+            Known::Null => nullable_target,
+            Known::Class { class, nullable } => {
+                self.descends(class, target) && (nullable_target || !nullable)
+            }
+            Known::Unset | Known::Unknown => false,
+        }
+    }
+
     /// Whether some subclass of `class` implements vtable entry `index`
     /// with another function than `function`.
     fn overridden(&self, class: &Class, index: usize, function: &str) -> bool {
@@ -411,12 +428,16 @@ impl Rewriter<'_, '_> {
         if !converts_as_stores || super::contains_current(value) {
             return None;
         }
-        let value = match ty {
-            Ty::Any => value.clone(),
-            ty => Expr {
+        let value = if ty == Ty::Any {
+            value.clone()
+        } else if self.analysis.fits(value, ty) {
+            // The same word, as the field's type: nothing to check.
+            retyped(value.clone(), ty)
+        } else {
+            Expr {
                 ty,
                 kind: ExprKind::FromAny(Box::new(value.clone()), location.to_string()),
-            },
+            }
         };
         let direct = Expr {
             ty: Ty::Any,
