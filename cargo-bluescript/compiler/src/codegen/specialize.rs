@@ -475,6 +475,10 @@ impl Rewriter<'_, '_> {
                 args,
                 location,
             } => self.method_call(expr, receiver, name, args, location),
+            // A conversion that cannot fail: the same word.
+            ExprKind::FromAny(value, _) if self.analysis.fits(value, expr.ty) => {
+                Some(retyped((**value).clone(), expr.ty))
+            }
             _ => None,
         };
         if let Some(replacement) = replacement {
