@@ -2138,10 +2138,12 @@ fn untyped_parameters_are_profiled_in_development_images_and_patches_only() {
     use super::codegen::{patch_profile_symbol, profile_symbol};
     let program = compiles(
         r#"
-function mixed(a, n: integer, b) { return a }
+class Box { x: integer; constructor() { this.x = 1 } }
+function mixed(a, n: integer, b) { return a.x }
 function typed(n: integer): integer { return n }
-const twice = (x) => x
-print(mixed(1, 2, 3), typed(4), twice(5))
+function sum(a, b) { return a + b }
+const twice = (x) => x.x
+print(mixed(new Box(), 2, 3), typed(4), sum(1, 2), twice(new Box()))
 "#,
     );
     let image = image_code(&program, Calls::Slots);
@@ -2152,7 +2154,8 @@ print(mixed(1, 2, 3), typed(4), twice(5))
         image.contains("profile_value(record.add(1), v_a); profile_value(record.add(3), v_b);"),
         "{image}"
     );
-    // Typed functions and closures record nothing.
+    // Typed functions, closures, and functions that read no member of an
+    // `any` (nothing to specialize) record nothing.
     assert_eq!(image.matches("static mut __bs_prof_").count(), 1, "{image}");
     assert!(!image_code(&program, Calls::Direct).contains("__bs_prof_"));
     let patch = patch_with(&program, &[], 7);

@@ -21,10 +21,12 @@ pub fn patch_profile_symbol(function: &str, epoch: u32) -> String {
     format!("{}{PATCH_EPOCH_SEPARATOR}{epoch}", profile_symbol(function))
 }
 
-/// The parameters a record profiles: the `any` ones, in order. A closure
-/// has none (its calls are not specialized).
+/// The parameters a record profiles: the `any` ones, in order. None
+/// where no specialized version could gain anything (the body reads,
+/// writes or calls no member of an `any`; integer arithmetic is
+/// tagged.rs's), or for a closure (its calls are not specialized).
 pub fn profiled_params(function: &Function) -> Vec<&str> {
-    if function.is_closure {
+    if function.is_closure || !super::specialize::has_dynamic_members(&function.body) {
         return Vec::new();
     }
     function

@@ -89,6 +89,23 @@ unsafe fn is_exactly(v: u32, descriptor: *const u32) -> bool {
 }
 "#;
 
+/// Whether `body` reads or writes a property of an `any`, calls a method
+/// of one or converts one to a class: what a specialized version makes
+/// direct.
+pub(super) fn has_dynamic_members(body: &[Stmt]) -> bool {
+    let mut found = false;
+    super::calls::for_each_expr(body, &mut |expr| {
+        found |= match &expr.kind {
+            ExprKind::Read(Place::DynamicProperty { .. })
+            | ExprKind::Assign(Place::DynamicProperty { .. }, _) => true,
+            ExprKind::DynamicCall { symbol, .. } => *symbol == "bs_any_call_method",
+            ExprKind::FromAny(..) => matches!(expr.ty.non_null(), Ty::Class(_)),
+            _ => false,
+        }
+    });
+    found
+}
+
 /// Whether a version of `function` specialized to `specialization` makes
 /// any property access or method call direct (else it is not worth its
 /// code).
