@@ -14,7 +14,7 @@ use crate::abi::SLOT_COUNT;
 use crate::array;
 use crate::catch::runtime_error_at;
 use crate::convert::{self, Style};
-use crate::dynamic::{self, InlineCache};
+use crate::dynamic::{self, LookupCache, StoreCache};
 use crate::error::{Error, Result};
 use crate::gc::Device;
 use crate::object::{
@@ -516,12 +516,12 @@ pub extern "C" fn bs_any_bitnot(v: Value, loc: Loc) -> Value {
 /// the site's `cache`, which generated code reads before it calls this.
 ///
 /// # Safety
-/// `cache` must point to the site's two words.
+/// `cache` must point to the site's lookup cache.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bs_any_get(
     obj: Value,
     name: *const u8,
-    cache: *mut InlineCache,
+    cache: *mut LookupCache,
     loc: Loc,
 ) -> Value {
     // SAFETY: by the caller's contract.
@@ -533,13 +533,13 @@ pub unsafe extern "C" fn bs_any_get(
 /// the field's type; the field is remembered in the site's `cache`.
 ///
 /// # Safety
-/// `cache` must point to the site's two words.
+/// `cache` must point to the site's store cache.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bs_any_set(
     obj: Value,
     name: *const u8,
     value: Value,
-    cache: *mut InlineCache,
+    cache: *mut StoreCache,
     loc: Loc,
 ) {
     // SAFETY: by the caller's contract.
@@ -554,14 +554,14 @@ pub unsafe extern "C" fn bs_any_set(
 ///
 /// # Safety
 /// `args` must point to `argc` values (it may be null when `argc` is 0);
-/// `cache` to the site's two words.
+/// `cache` to the site's lookup cache.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bs_any_call_method(
     obj: Value,
     name: *const u8,
     args: *const Value,
     argc: usize,
-    cache: *mut InlineCache,
+    cache: *mut LookupCache,
     loc: Loc,
 ) -> Value {
     let name = member_name(name);

@@ -18,12 +18,14 @@ use crate::convert;
 use crate::error::{self, Expected};
 use crate::heap::Mutator;
 use crate::object::{
-    layout, Descriptor, DynamicFn, Kind, Member, Obj, ValueType, MEMBER_ANY, MEMBER_BOOL,
-    MEMBER_FLOAT, MEMBER_INT, MEMBER_METHOD, MEMBER_NULLABLE, MEMBER_REF,
+    Descriptor, DynamicFn, Kind, Member, Obj, ValueType, MEMBER_ANY, MEMBER_BOOL, MEMBER_FLOAT,
+    MEMBER_INT, MEMBER_METHOD, MEMBER_NULLABLE, MEMBER_REF,
 };
 use crate::string;
 use crate::value::Value;
-use bluescript_abi::object::CACHE_KIND_BITS;
+use bluescript_abi::object::{
+    CACHE_ENTRIES, CACHE_KIND_BITS, LOOKUP_ENTRY_WORDS, STORE_ENTRY_WORDS,
+};
 
 pub use bluescript_abi::{ArithOp, CompareOp};
 
@@ -313,33 +315,59 @@ fn box_field(kind: usize, word: usize) -> Value {
     }
 }
 
-/// A property site's inline cache, two words of generated code (see
-/// [`CACHE_KIND_BITS`]): the operations that take one fill it with the
-/// member they found on an instance, and generated code uses it for the
-/// next instance of the same class without asking the runtime.
+/// A property site's inline cache, static data of generated code (see
+/// [`CACHE_KIND_BITS`]): [`CACHE_ENTRIES`] entries of `WORDS` words, each
+/// a class descriptor (or `CACHE_EMPTY`) and the member the site found on
+/// an instance of that class. The operations that take one remember the
+/// member they found, and generated code uses it for the next instances
+/// of that class without asking the runtime.
 #[derive(Debug)]
 #[repr(C)]
-pub struct InlineCache {
-    /// The class descriptor's address, or `CACHE_EMPTY`.
-    pub descriptor: usize,
-    /// A field's `offset << CACHE_KIND_BITS | kind`, or a method's adapter.
-    pub member: usize,
+pub struct InlineCache<const WORDS: usize> {
+    pub entries: [[usize; WORDS]; CACHE_ENTRIES],
 }
 
-impl InlineCache {
-    fn remember_field(&mut self, obj: Obj, member: &Member) {
-        self.descriptor = obj.word(layout::HEADER);
-        self.member = member.offset << CACHE_KIND_BITS | member.kind;
+/// The cache of a read or a method call: a field's
+/// `offset << CACHE_KIND_BITS | kind`, or a method's adapter.
+pub type LookupCache = InlineCache<LOOKUP_ENTRY_WORDS>;
+/// The cache of a store: a field's `offset << CACHE_KIND_BITS | kind`, and
+/// its member's `target` (with which generated code checks a reference).
+pub type StoreCache = InlineCache<STORE_ENTRY_WORDS>;
+
+impl<const WORDS: usize> InlineCache<WORDS> {
+    /// Remembers `entry` (whose first word is a descriptor) in place of
+    /// the entry of the same class, else first, the others moving down
+    /// one place (the last is forgotten): empty entries fill in order,
+    /// and then the class remembered longest ago makes room.
+    fn remember(&mut self, entry: [usize; WORDS]) {
+        let at = match self.entries.iter().position(|e| e[0] == entry[0]) {
+            Some(at) => at,
+            None => {
+                self.entries.copy_within(..CACHE_ENTRIES - 1, 1);
+                0
+            }
+        };
+        self.entries[at] = entry;
     }
+}
+
+/// The descriptor word that an inline cache entry for `obj` starts with.
+fn cache_key(obj: Obj) -> usize {
+    obj.descriptor() as *const Descriptor as usize
+}
+
+/// A field's `offset << CACHE_KIND_BITS | kind`.
+fn cached_field(member: &Member) -> usize {
+    member.offset << CACHE_KIND_BITS | member.kind
 }
 
 /// `v.name`: a field of an instance, or the `length` of a string or an
 /// array. A field found is remembered in `cache`.
-pub fn get(v: Value, name: &'static str, cache: &mut InlineCache) -> Result<Value> {
+pub fn get(v: Value, name: &'static str, cache: &mut LookupCache) -> Result<Value> {
     if let Some(obj) = object(v) {
         let kind = obj.kind();
         if let Some((member, word)) = field(obj, name) {
-            cache.remember_field(obj, member);
+            cache.remember([cache_key(obj), cached_field(member)]);
             return Ok(box_field(member.kind, word));
         }
         if name == "length" && kind == Kind::String {
@@ -359,7 +387,7 @@ pub fn get(v: Value, name: &'static str, cache: &mut InlineCache) -> Result<Valu
 /// `v.name = value` of a field of an instance, `value` checked against
 /// the field's type (a float field accepts an integer, converted). The
 /// field is remembered in `cache`.
-pub fn set(v: Value, name: &'static str, value: Value, cache: &mut InlineCache) -> Result<()> {
+pub fn set(v: Value, name: &'static str, value: Value, cache: &mut StoreCache) -> Result<()> {
     let Some(obj) = object(v).filter(|o| o.kind() == Kind::Instance) else {
         return Err(Error::Member {
             access: Access::Set,
@@ -374,7 +402,7 @@ pub fn set(v: Value, name: &'static str, value: Value, cache: &mut InlineCache) 
             found: v,
         });
     };
-    cache.remember_field(obj, member);
+    cache.remember([cache_key(obj), cached_field(member), member.target as usize]);
     // SAFETY: the target of a reference field is a static descriptor.
     let target = || unsafe { &*member.target.cast::<Descriptor>() };
     let word = match member.kind {
@@ -438,7 +466,7 @@ pub unsafe fn call_method(
     args: *const Value,
     argc: usize,
     loc: *const u8,
-    cache: &mut InlineCache,
+    cache: &mut LookupCache,
 ) -> Result<Value> {
     let no_method = Error::Member {
         access: Access::Call,
@@ -453,8 +481,7 @@ pub unsafe fn call_method(
             return Err(no_method);
         };
         if member.kind == MEMBER_METHOD && !member.target.is_null() {
-            cache.descriptor = obj.word(layout::HEADER);
-            cache.member = member.target as usize;
+            cache.remember([cache_key(obj), member.target as usize]);
             // SAFETY: a method's target is its adapter.
             let adapter = unsafe { core::mem::transmute::<*const (), DynamicFn>(member.target) };
             // SAFETY: by the caller's contract.

@@ -80,14 +80,20 @@ pub const MEMBER_NULLABLE: usize = 6;
 /// A method; the entry's `target` is its adapter.
 pub const MEMBER_METHOD: usize = 7;
 
-/// A property site's inline cache in generated code is two words: the
-/// descriptor of the instance whose member the site found last, and what
-/// it found. For a field: its word index shifted left by
-/// `CACHE_KIND_BITS`, or'd with its `MEMBER_*` kind; for a method: its
-/// adapter's address (the member table's `target`).
+/// A property site's inline cache in generated code is `CACHE_ENTRIES`
+/// entries. An entry of a read or a method call is
+/// `LOOKUP_ENTRY_WORDS` words: the descriptor of an instance the site
+/// found the member on, and what it found. For a field: its word index
+/// shifted left by `CACHE_KIND_BITS`, or'd with its `MEMBER_*` kind; for
+/// a method: its adapter's address (the member table's `target`). An
+/// entry of a store is `STORE_ENTRY_WORDS` words: the same two, and the
+/// field's `target` (the descriptor a reference field's values have).
+pub const CACHE_ENTRIES: usize = 1;
+pub const LOOKUP_ENTRY_WORDS: usize = 2;
+pub const STORE_ENTRY_WORDS: usize = 3;
 pub const CACHE_KIND_BITS: usize = 3;
-/// The descriptor word of an empty inline cache: no object's header is 0
-/// (so the cache is zeroed data, which costs an image no flash and is
+/// The descriptor word of an empty cache entry: no object's header is 0
+/// (so a cache is zeroed data, which costs an image no flash and is
 /// zero in a patch's bytes).
 pub const CACHE_EMPTY: usize = 0;
 const _: () = assert!(MEMBER_METHOD < 1 << CACHE_KIND_BITS);

@@ -13,7 +13,7 @@ use crate::object::{
 };
 use crate::support::{class_with, member, obj, text, TestHeap};
 use crate::value::Value;
-use bluescript_abi::object::{CACHE_EMPTY, CACHE_KIND_BITS};
+use bluescript_abi::object::{CACHE_EMPTY, CACHE_ENTRIES, CACHE_KIND_BITS};
 
 /// `class Point { x: integer; y: float; name: string; ok: boolean;
 /// tag: any; next: Point | null; sum(k: integer): integer; twice(): void }`
@@ -507,10 +507,9 @@ fn call_method(
 }
 
 /// The cache of a place that has not found a member yet.
-fn empty_cache() -> InlineCache {
+fn empty_cache<const WORDS: usize>() -> InlineCache<WORDS> {
     InlineCache {
-        descriptor: CACHE_EMPTY,
-        member: 0,
+        entries: [[CACHE_EMPTY; WORDS]; CACHE_ENTRIES],
     }
 }
 
@@ -863,27 +862,19 @@ fn inline_caches_remember_the_member_found_on_each_class() {
         dynamic::get(p.value(), "y", &mut cache).unwrap().as_float(),
         Some(1.5)
     );
-    assert_eq!(
-        (cache.descriptor, cache.member),
-        (at(&POINT), field(Y, MEMBER_FLOAT))
-    );
+    assert_eq!(cache.entries[0], [at(&POINT), field(Y, MEMBER_FLOAT)]);
     // A subclass is a descriptor of its own.
     assert_eq!(dynamic::get(p3.value(), "z", &mut cache), Ok(int(0)));
-    assert_eq!(
-        (cache.descriptor, cache.member),
-        (at(&POINT3), field(7, MEMBER_INT))
-    );
-    // A store remembers the field even when its value is refused.
+    assert_eq!(cache.entries[0], [at(&POINT3), field(7, MEMBER_INT)]);
+    // A store remembers the field, and its target, even when its value
+    // is refused.
     let mut cache = empty_cache();
     assert!(dynamic::set(p.value(), "x", Value::TRUE, &mut cache).is_err());
+    assert_eq!(cache.entries[0], [at(&POINT), field(X, MEMBER_INT), 0]);
+    dynamic::set(p.value(), "next", Value::UNDEFINED, &mut cache).unwrap();
     assert_eq!(
-        (cache.descriptor, cache.member),
-        (at(&POINT), field(X, MEMBER_INT))
-    );
-    dynamic::set(p.value(), "tag", Value::TRUE, &mut cache).unwrap();
-    assert_eq!(
-        (cache.descriptor, cache.member),
-        (at(&POINT), field(TAG, MEMBER_ANY))
+        cache.entries[0],
+        [at(&POINT), field(NEXT, MEMBER_NULLABLE), at(&POINT)]
     );
     // A method: its adapter.
     let mut cache = empty_cache();
@@ -900,8 +891,8 @@ fn inline_caches_remember_the_member_found_on_each_class() {
     };
     assert_eq!(sum, Ok(int(4)));
     assert_eq!(
-        (cache.descriptor, cache.member),
-        (at(&POINT), point_sum as *const () as usize)
+        cache.entries[0],
+        [at(&POINT), point_sum as *const () as usize]
     );
     // Strings, arrays and missing members leave the cache as it was.
     let mut cache = empty_cache();
@@ -909,5 +900,5 @@ fn inline_caches_remember_the_member_found_on_each_class() {
     assert_eq!(dynamic::get(s, "length", &mut cache), Ok(int(2)));
     assert!(dynamic::get(p.value(), "foo", &mut cache).is_err());
     assert!(dynamic::get(int(1), "x", &mut cache).is_err());
-    assert_eq!(cache.descriptor, CACHE_EMPTY);
+    assert!(cache.entries.iter().all(|entry| entry[0] == CACHE_EMPTY));
 }

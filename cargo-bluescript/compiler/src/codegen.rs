@@ -172,9 +172,9 @@ const RUNTIME_EXTERNS: &str = r#"    static mut __bs_slots: usize;
     fn bs_any_compare(op: i32, a: u32, b: u32, loc: *const u8) -> bool;
     fn bs_any_neg(v: u32, loc: *const u8) -> u32;
     fn bs_any_bitnot(v: u32, loc: *const u8) -> u32;
-    fn bs_any_get(object: u32, name: *const u8, cache: *mut InlineCache, loc: *const u8) -> u32;
-    fn bs_any_set(object: u32, name: *const u8, v: u32, cache: *mut InlineCache, loc: *const u8);
-    fn bs_any_call_method(object: u32, name: *const u8, args: *const u32, argc: usize, cache: *mut InlineCache, loc: *const u8) -> u32;
+    fn bs_any_get(object: u32, name: *const u8, cache: *mut LookupCache, loc: *const u8) -> u32;
+    fn bs_any_set(object: u32, name: *const u8, v: u32, cache: *mut StoreCache, loc: *const u8);
+    fn bs_any_call_method(object: u32, name: *const u8, args: *const u32, argc: usize, cache: *mut LookupCache, loc: *const u8) -> u32;
     fn bs_any_call(f: u32, args: *const u32, argc: usize, loc: *const u8) -> u32;
     fn bs_any_index_get(a: u32, index: u32, loc: *const u8) -> u32;
     fn bs_any_index_set(a: u32, index: u32, v: u32, loc: *const u8);
@@ -392,11 +392,7 @@ unsafe fn any_to_int(v: u32, loc: *const u8) -> i32 {
 }
 #[inline(always)]
 unsafe fn is_string(v: u32) -> bool {
-    unsafe {
-        v != ANY_UNDEFINED
-            && v & TAG_MASK == TAG_REFERENCE
-            && *(v as *const u32) == &raw const __bs_desc_string as u32
-    }
+    unsafe { has_header(v, &raw const __bs_desc_string as u32) }
 }
 /// An `any` as `any[]`: every array is one (LANGUAGE.md §9).
 #[inline(always)]
@@ -409,31 +405,38 @@ unsafe fn any_array(v: u32, loc: *const u8) -> u32 {
         }
     }
 }
-/// A property site's inline cache: the descriptor of the instance whose
-/// member the site found last, and that member (a field's word and kind,
-/// or a method's adapter); `CACHE_EMPTY` at first.
-type InlineCache = [u32; 2];
-const EMPTY_CACHE: InlineCache = [CACHE_EMPTY, 0];
-/// What the cache remembers, when `o` is an instance of the class it
-/// remembers it for.
+/// A property site's inline cache: entries of a descriptor of a class
+/// whose member the site found, and that member (a field's word and kind,
+/// or a method's adapter; a store also the field's target descriptor);
+/// `CACHE_EMPTY` at first.
+type LookupCache = [[u32; LOOKUP_ENTRY_WORDS]; CACHE_ENTRIES];
+type StoreCache = [[u32; STORE_ENTRY_WORDS]; CACHE_ENTRIES];
+const EMPTY_LOOKUP_CACHE: LookupCache = [[CACHE_EMPTY; LOOKUP_ENTRY_WORDS]; CACHE_ENTRIES];
+const EMPTY_STORE_CACHE: StoreCache = [[CACHE_EMPTY; STORE_ENTRY_WORDS]; CACHE_ENTRIES];
+/// Whether `v` is an object whose header is `descriptor`.
 #[inline(always)]
-unsafe fn cached(o: u32, cache: *mut InlineCache) -> Option<u32> {
+unsafe fn has_header(v: u32, descriptor: u32) -> bool {
+    unsafe { v != ANY_UNDEFINED && v & TAG_MASK == TAG_REFERENCE && *(v as *const u32) == descriptor }
+}
+/// The cache entry for `o`'s class, when `o` is an instance of a class
+/// the cache remembers.
+#[inline(always)]
+unsafe fn cached<const WORDS: usize>(o: u32, cache: *const [[u32; WORDS]; CACHE_ENTRIES]) -> Option<[u32; WORDS]> {
     unsafe {
-        let [descriptor, member] = *cache;
-        if o != ANY_UNDEFINED && o & TAG_MASK == TAG_REFERENCE && *(o as *const u32) == descriptor {
-            Some(member)
-        } else {
-            None
+        if o == ANY_UNDEFINED || o & TAG_MASK != TAG_REFERENCE {
+            return None;
         }
+        let header = *(o as *const u32);
+        (*cache).iter().find(|entry| entry[0] == header).copied()
     }
 }
 /// `o.name` of an `any`: the field the site's cache remembers, boxed by
 /// its kind as the runtime boxes it; the runtime otherwise (which fills
 /// the cache).
 #[inline(always)]
-unsafe fn any_get(o: u32, name: *const u8, cache: *mut InlineCache, loc: *const u8) -> u32 {
+unsafe fn any_get(o: u32, name: *const u8, cache: *mut LookupCache, loc: *const u8) -> u32 {
     unsafe {
-        if let Some(field) = cached(o, cache) {
+        if let Some([_, field]) = cached(o, cache) {
             let word = *word::<u32>(o, (field >> CACHE_KIND_BITS) as usize);
             return match field & CACHE_KIND_MASK {
                 // `any`, reference and nullable fields hold the value.
@@ -447,21 +450,30 @@ unsafe fn any_get(o: u32, name: *const u8, cache: *mut InlineCache, loc: *const 
     }
 }
 /// `o.name = v` of an `any`: a store into the field the site's cache
-/// remembers where `v` needs no check (any value for an `any` field, an
-/// integer for an integer field, `null` for a nullable one); the runtime
-/// otherwise.
+/// remembers where `v` is checked and converted as cheaply as the runtime
+/// would: any value for an `any` field, an integer for an integer field,
+/// a float (or an integer, converted) for a float field, a boolean for a
+/// boolean field, `null` for a nullable one, an object whose header is
+/// the field's target descriptor for a reference field (an instance of a
+/// subclass, and errors, go to the runtime, as everything else does).
 #[inline(always)]
-unsafe fn any_set(o: u32, name: *const u8, v: u32, cache: *mut InlineCache, loc: *const u8) {
+unsafe fn any_set(o: u32, name: *const u8, v: u32, cache: *mut StoreCache, loc: *const u8) {
     unsafe {
-        if let Some(field) = cached(o, cache) {
-            let place = word::<u32>(o, (field >> CACHE_KIND_BITS) as usize);
-            match field & CACHE_KIND_MASK {
-                MEMBER_ANY => *place = v,
-                MEMBER_INT if is_int(v) => *place = unbox_int(v) as u32,
-                MEMBER_NULLABLE if v == ANY_UNDEFINED => *place = 0,
-                _ => return bs_any_set(o, name, v, cache, loc),
+        if let Some([_, field, target]) = cached(o, cache) {
+            let stored = match field & CACHE_KIND_MASK {
+                MEMBER_ANY => Some(v),
+                MEMBER_INT if is_int(v) => Some(unbox_int(v) as u32),
+                MEMBER_FLOAT if v & TAG_MASK == TAG_FLOAT => Some(v & !TAG_MASK),
+                MEMBER_FLOAT if is_int(v) => Some((unbox_int(v) as f32).to_bits()),
+                MEMBER_BOOL if v == ANY_TRUE || v == ANY_FALSE => Some((v == ANY_TRUE) as u32),
+                MEMBER_NULLABLE if v == ANY_UNDEFINED => Some(0),
+                MEMBER_REF | MEMBER_NULLABLE if has_header(v, target) => Some(v),
+                _ => None,
+            };
+            if let Some(stored) = stored {
+                *word::<u32>(o, (field >> CACHE_KIND_BITS) as usize) = stored;
+                return;
             }
-            return;
         }
         bs_any_set(o, name, v, cache, loc)
     }
@@ -470,9 +482,9 @@ unsafe fn any_set(o: u32, name: *const u8, v: u32, cache: *mut InlineCache, loc:
 /// cache remembers (the runtime's call of it, without the lookup); the
 /// runtime otherwise.
 #[inline(always)]
-unsafe fn any_call_method(o: u32, name: *const u8, args: *const u32, argc: usize, cache: *mut InlineCache, loc: *const u8) -> u32 {
+unsafe fn any_call_method(o: u32, name: *const u8, args: *const u32, argc: usize, cache: *mut LookupCache, loc: *const u8) -> u32 {
     unsafe {
-        if let Some(adapter) = cached(o, cache) {
+        if let Some([_, adapter]) = cached(o, cache) {
             let adapter = core::mem::transmute::<usize, unsafe extern "C" fn(u32, *const u32, usize, *const u8) -> u32>(adapter as usize);
             return adapter(o, args, argc, loc);
         }
@@ -494,6 +506,7 @@ fn push_helpers(out: &mut String) {
         ("TAG_MASK", "u32", value::TAG_MASK),
         ("TAG_REFERENCE", "u32", value::TAG_REFERENCE),
         ("TAG_INTEGER", "u32", value::TAG_INTEGER),
+        ("TAG_FLOAT", "u32", value::TAG_FLOAT),
         ("TAG_SPECIAL", "u32", value::TAG_SPECIAL),
         ("INTEGER_SHIFT", "u32", value::INTEGER_SHIFT),
         ("ANY_UNDEFINED", "u32", value::UNDEFINED),
@@ -508,12 +521,16 @@ fn push_helpers(out: &mut String) {
         ("CLOSURE_CAPTURES", "usize", layout::CLOSURE_CAPTURES),
         ("CELL_VALUE", "usize", layout::CELL_VALUE),
         ("CACHE_EMPTY", "u32", object::CACHE_EMPTY),
+        ("CACHE_ENTRIES", "usize", object::CACHE_ENTRIES),
+        ("LOOKUP_ENTRY_WORDS", "usize", object::LOOKUP_ENTRY_WORDS),
+        ("STORE_ENTRY_WORDS", "usize", object::STORE_ENTRY_WORDS),
         ("CACHE_KIND_BITS", "u32", object::CACHE_KIND_BITS),
         ("CACHE_KIND_MASK", "u32", (1 << object::CACHE_KIND_BITS) - 1),
         ("MEMBER_INT", "u32", object::MEMBER_INT),
         ("MEMBER_FLOAT", "u32", object::MEMBER_FLOAT),
         ("MEMBER_BOOL", "u32", object::MEMBER_BOOL),
         ("MEMBER_ANY", "u32", object::MEMBER_ANY),
+        ("MEMBER_REF", "u32", object::MEMBER_REF),
         ("MEMBER_NULLABLE", "u32", object::MEMBER_NULLABLE),
     ];
     for (name, ty, number) in constants.into_iter().chain(profiles::constants()) {
@@ -1617,7 +1634,7 @@ impl<'s> Generator<'s> {
                 // A method call has an inline cache of its own.
                 let (cache, call, cache_argument) = if *symbol == "bs_any_call_method" {
                     (
-                        "static mut CACHE: InlineCache = EMPTY_CACHE; ",
+                        "static mut CACHE: LookupCache = EMPTY_LOOKUP_CACHE; ",
                         "any_call_method",
                         "&raw mut CACHE, ",
                     )

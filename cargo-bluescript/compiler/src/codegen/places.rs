@@ -163,17 +163,20 @@ impl Generator<'_> {
                 location,
             } => {
                 let (name, location) = (location_pointer(name), location_pointer(location));
-                // The site's inline cache, shared by its read and its
-                // write (both remember the same field).
+                // The read and the store each have an inline cache (a
+                // store's entries also hold the field's target).
                 Some(self.with_operands(&[object], allocates, |texts| {
                     let body = use_place(
-                        &format!("any_get(o, {name}, &raw mut CACHE, {location})"),
-                        &format!("any_set(o, {name}, n, &raw mut CACHE, {location});"),
+                        &format!(
+                            "{{ static mut CACHE: LookupCache = EMPTY_LOOKUP_CACHE; \
+                             any_get(o, {name}, &raw mut CACHE, {location}) }}"
+                        ),
+                        &format!(
+                            "{{ static mut CACHE: StoreCache = EMPTY_STORE_CACHE; \
+                             any_set(o, {name}, n, &raw mut CACHE, {location}); }}"
+                        ),
                     );
-                    format!(
-                        "{{ static mut CACHE: InlineCache = EMPTY_CACHE; let o = {}; {body} }}",
-                        texts[0]
-                    )
+                    format!("{{ let o = {}; {body} }}", texts[0])
                 }))
             }
             _ => None,
