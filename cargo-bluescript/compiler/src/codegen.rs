@@ -413,30 +413,41 @@ type LookupCache = [[u32; LOOKUP_ENTRY_WORDS]; CACHE_ENTRIES];
 type StoreCache = [[u32; STORE_ENTRY_WORDS]; CACHE_ENTRIES];
 const EMPTY_LOOKUP_CACHE: LookupCache = [[CACHE_EMPTY; LOOKUP_ENTRY_WORDS]; CACHE_ENTRIES];
 const EMPTY_STORE_CACHE: StoreCache = [[CACHE_EMPTY; STORE_ENTRY_WORDS]; CACHE_ENTRIES];
+/// Whether `v` holds an object (a reference other than `undefined`).
+#[inline(always)]
+fn is_object(v: u32) -> bool {
+    v != ANY_UNDEFINED && v & TAG_MASK == TAG_REFERENCE
+}
 /// Whether `v` is an object whose header is `descriptor`.
 #[inline(always)]
 unsafe fn has_header(v: u32, descriptor: u32) -> bool {
-    unsafe { v != ANY_UNDEFINED && v & TAG_MASK == TAG_REFERENCE && *(v as *const u32) == descriptor }
+    unsafe { is_object(v) && *(v as *const u32) == descriptor }
 }
-/// The cache entry for `o`'s class, when `o` is an instance of a class
-/// the cache remembers.
-#[inline(always)]
-unsafe fn cached<const WORDS: usize>(o: u32, cache: *const [[u32; WORDS]; CACHE_ENTRIES]) -> Option<[u32; WORDS]> {
-    unsafe {
-        if o == ANY_UNDEFINED || o & TAG_MASK != TAG_REFERENCE {
-            return None;
+/// `$hit` with `$entry` the entry of the inline cache `$cache` for the
+/// class of `$o`, if it has one: each entry in turn, each with a copy of
+/// `$hit` (which returns, or breaks to give up), so that a hit in the
+/// first entry costs a compare and a load, as with one entry.
+macro_rules! on_cache_hit {
+    ($o:expr, $cache:expr, $entry:ident => $hit:block) => {
+        if is_object($o) {
+            let header = *($o as *const u32);
+            let mut i = 0;
+            while i < CACHE_ENTRIES {
+                let $entry = (*$cache)[i];
+                if $entry[0] == header $hit
+                i += 1;
+            }
         }
-        let header = *(o as *const u32);
-        (*cache).iter().find(|entry| entry[0] == header).copied()
-    }
+    };
 }
-/// `o.name` of an `any`: the field the site's cache remembers, boxed by
-/// its kind as the runtime boxes it; the runtime otherwise (which fills
-/// the cache).
+/// `o.name` of an `any`: the field the site's cache remembers for `o`'s
+/// class, boxed by its kind as the runtime boxes it; the runtime
+/// otherwise (which fills the cache).
 #[inline(always)]
 unsafe fn any_get(o: u32, name: *const u8, cache: *mut LookupCache, loc: *const u8) -> u32 {
     unsafe {
-        if let Some([_, field]) = cached(o, cache) {
+        on_cache_hit!(o, cache, entry => {
+            let field = entry[1];
             let word = *word::<u32>(o, (field >> CACHE_KIND_BITS) as usize);
             return match field & CACHE_KIND_MASK {
                 // `any`, reference and nullable fields hold the value.
@@ -445,49 +456,59 @@ unsafe fn any_get(o: u32, name: *const u8, cache: *mut LookupCache, loc: *const 
                 MEMBER_FLOAT => bs_any_from_float(f32::from_bits(word)),
                 _ => box_bool(word != 0),
             };
-        }
+        });
         bs_any_get(o, name, cache, loc)
     }
 }
+/// The word that a field of kind `field & CACHE_KIND_MASK` stores for
+/// `v`, where checking and converting `v` is as cheap inline as in the
+/// runtime: any value for an `any` field, an integer for an integer
+/// field, a float (or an integer, converted) for a float field, a boolean
+/// for a boolean field, `null` for a nullable one, an object whose header
+/// is the field's `target` descriptor for a reference field. `None`
+/// leaves the store to the runtime (an instance of a subclass, errors).
+#[inline(always)]
+unsafe fn stored_word(v: u32, field: u32, target: u32) -> Option<u32> {
+    unsafe {
+        match field & CACHE_KIND_MASK {
+            MEMBER_ANY => Some(v),
+            MEMBER_INT if is_int(v) => Some(unbox_int(v) as u32),
+            MEMBER_FLOAT if v & TAG_MASK == TAG_FLOAT => Some(v & !TAG_MASK),
+            MEMBER_FLOAT if is_int(v) => Some((unbox_int(v) as f32).to_bits()),
+            MEMBER_BOOL if v == ANY_TRUE || v == ANY_FALSE => Some((v == ANY_TRUE) as u32),
+            MEMBER_NULLABLE if v == ANY_UNDEFINED => Some(0),
+            MEMBER_REF | MEMBER_NULLABLE if has_header(v, target) => Some(v),
+            _ => None,
+        }
+    }
+}
 /// `o.name = v` of an `any`: a store into the field the site's cache
-/// remembers where `v` is checked and converted as cheaply as the runtime
-/// would: any value for an `any` field, an integer for an integer field,
-/// a float (or an integer, converted) for a float field, a boolean for a
-/// boolean field, `null` for a nullable one, an object whose header is
-/// the field's target descriptor for a reference field (an instance of a
-/// subclass, and errors, go to the runtime, as everything else does).
+/// remembers for `o`'s class, where `stored_word` takes `v`; the runtime
+/// otherwise.
 #[inline(always)]
 unsafe fn any_set(o: u32, name: *const u8, v: u32, cache: *mut StoreCache, loc: *const u8) {
     unsafe {
-        if let Some([_, field, target]) = cached(o, cache) {
-            let stored = match field & CACHE_KIND_MASK {
-                MEMBER_ANY => Some(v),
-                MEMBER_INT if is_int(v) => Some(unbox_int(v) as u32),
-                MEMBER_FLOAT if v & TAG_MASK == TAG_FLOAT => Some(v & !TAG_MASK),
-                MEMBER_FLOAT if is_int(v) => Some((unbox_int(v) as f32).to_bits()),
-                MEMBER_BOOL if v == ANY_TRUE || v == ANY_FALSE => Some((v == ANY_TRUE) as u32),
-                MEMBER_NULLABLE if v == ANY_UNDEFINED => Some(0),
-                MEMBER_REF | MEMBER_NULLABLE if has_header(v, target) => Some(v),
-                _ => None,
-            };
-            if let Some(stored) = stored {
+        on_cache_hit!(o, cache, entry => {
+            let [_, field, target] = entry;
+            if let Some(stored) = stored_word(v, field, target) {
                 *word::<u32>(o, (field >> CACHE_KIND_BITS) as usize) = stored;
                 return;
             }
-        }
+            break;
+        });
         bs_any_set(o, name, v, cache, loc)
     }
 }
 /// `o.name(args…)` of an `any`: the adapter of the method the site's
-/// cache remembers (the runtime's call of it, without the lookup); the
-/// runtime otherwise.
+/// cache remembers for `o`'s class (the runtime's call of it, without the
+/// lookup); the runtime otherwise.
 #[inline(always)]
 unsafe fn any_call_method(o: u32, name: *const u8, args: *const u32, argc: usize, cache: *mut LookupCache, loc: *const u8) -> u32 {
     unsafe {
-        if let Some([_, adapter]) = cached(o, cache) {
-            let adapter = core::mem::transmute::<usize, unsafe extern "C" fn(u32, *const u32, usize, *const u8) -> u32>(adapter as usize);
+        on_cache_hit!(o, cache, entry => {
+            let adapter = core::mem::transmute::<usize, unsafe extern "C" fn(u32, *const u32, usize, *const u8) -> u32>(entry[1] as usize);
             return adapter(o, args, argc, loc);
-        }
+        });
         bs_any_call_method(o, name, args, argc, cache, loc)
     }
 }
