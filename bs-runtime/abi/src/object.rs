@@ -88,9 +88,14 @@ pub const MEMBER_METHOD: usize = 7;
 /// a method: its adapter's address (the member table's `target`). An
 /// entry of a store is `STORE_ENTRY_WORDS` words: the same two, and the
 /// field's `target` (the descriptor a reference field's values have).
-pub const CACHE_ENTRIES: usize = 1;
+///
+/// Two entries: a place that sees two classes in turn (a class and a
+/// subclass, a list's nodes and its sentinel) hits for both, for a few
+/// percent more code (docs/values-and-heap.md, "Inline caches").
+pub const CACHE_ENTRIES: usize = 2;
 pub const LOOKUP_ENTRY_WORDS: usize = 2;
 pub const STORE_ENTRY_WORDS: usize = 3;
+/// How far a field's word index is shifted above its kind in an entry.
 pub const CACHE_KIND_BITS: usize = 3;
 /// The descriptor word of an empty cache entry: no object's header is 0
 /// (so a cache is zeroed data, which costs an image no flash and is

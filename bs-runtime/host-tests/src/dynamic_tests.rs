@@ -851,6 +851,46 @@ fn member_tables_are_searched_by_name() {
 }
 
 #[test]
+fn inline_caches_remember_two_classes_and_make_room_for_a_third() {
+    // The ABI's choice of entries per site, which this test walks through.
+    const _: () = assert!(CACHE_ENTRIES == 2);
+    let mut h = heap();
+    let p = point(&mut h, 3, 1.5);
+    let p3 = obj(array::new_instance(&mut h, &POINT3).unwrap());
+    h.root(p3.value());
+    let nothing = obj(array::new_instance(&mut h, &NOTHING).unwrap());
+    let at = |class: &ClassDescriptor| class as *const ClassDescriptor as usize;
+    let field = |offset: usize, kind: usize| offset << CACHE_KIND_BITS | kind;
+    let classes = |cache: &InlineCache<3>| cache.entries.map(|entry| entry[0]);
+    let mut cache = empty_cache();
+    dynamic::set(p.value(), "x", int(1), &mut cache).unwrap();
+    assert_eq!(classes(&cache), [at(&POINT), CACHE_EMPTY]);
+    // The empty entry takes the second class; the first stays.
+    dynamic::set(p3.value(), "z", int(2), &mut cache).unwrap();
+    assert_eq!(
+        cache.entries,
+        [
+            [at(&POINT3), field(7, MEMBER_INT), 0],
+            [at(&POINT), field(X, MEMBER_INT), 0]
+        ]
+    );
+    // A class the cache remembers is not remembered twice (the runtime
+    // sees it when generated code leaves a check to it).
+    dynamic::set(p.value(), "x", int(3), &mut cache).unwrap();
+    assert_eq!(classes(&cache), [at(&POINT3), at(&POINT)]);
+    // A third class replaces the one remembered longest ago.
+    dynamic::set(nothing.value(), "n", Value::UNDEFINED, &mut cache).unwrap();
+    assert_eq!(
+        cache.entries,
+        [
+            [at(&NOTHING), field(1, MEMBER_NULLABLE), 0],
+            [at(&POINT3), field(7, MEMBER_INT), 0]
+        ]
+    );
+    assert_eq!((p.word(X), p3.word(7)), (3, 2));
+}
+
+#[test]
 fn inline_caches_remember_the_member_found_on_each_class() {
     let mut h = heap();
     let p = point(&mut h, 3, 1.5);
