@@ -425,18 +425,17 @@ unsafe fn has_header(v: u32, descriptor: u32) -> bool {
 }
 /// `$hit` with `$entry` the entry of the inline cache `$cache` for the
 /// class of `$o`, if it has one: each entry in turn, each with a copy of
-/// `$hit` (which returns, or breaks to give up), so that a hit in the
-/// first entry costs a compare and a load, as with one entry.
+/// `$hit` (which returns), unrolled (`opt-level = "s"` keeps a loop), so
+/// that a hit in the first entry costs a compare and a load, as with one
+/// entry.
 macro_rules! on_cache_hit {
     ($o:expr, $cache:expr, $entry:ident => $hit:block) => {
         if is_object($o) {
             let header = *($o as *const u32);
-            let mut i = 0;
-            while i < CACHE_ENTRIES {
+            each_cache_entry!(i => {
                 let $entry = (*$cache)[i];
                 if $entry[0] == header $hit
-                i += 1;
-            }
+            });
         }
     };
 }
@@ -494,7 +493,7 @@ unsafe fn any_set(o: u32, name: *const u8, v: u32, cache: *mut StoreCache, loc: 
                 *word::<u32>(o, (field >> CACHE_KIND_BITS) as usize) = stored;
                 return;
             }
-            break;
+            return bs_any_set(o, name, v, cache, loc);
         });
         bs_any_set(o, name, v, cache, loc)
     }
@@ -568,6 +567,14 @@ fn push_helpers(out: &mut String) {
     for (name, code) in op_codes {
         let _ = writeln!(out, "const OP_{}: i32 = {code};", name.to_uppercase());
     }
+    // `$body` once for each entry of an inline cache, `$i` its index.
+    let entries: String = (0..object::CACHE_ENTRIES)
+        .map(|i| format!("{{ let $i: usize = {i}; $body }} "))
+        .collect();
+    let _ = writeln!(
+        out,
+        "macro_rules! each_cache_entry {{ ($i:ident => $body:block) => {{ {entries}}}; }}"
+    );
     out.push_str(HELPERS);
     out.push_str(tagged::INT_HELPERS);
     out.push_str(profiles::PROFILE_HELPERS);
