@@ -10,18 +10,28 @@ mod awfy;
 mod harness;
 mod support;
 
+use awfy::Port;
 use cargo_bluescript::board::Board;
+use cargo_bluescript::project::Project as Firmware;
+
+/// A project `name` on `qemu-m3` made into the AWFY firmware (the project
+/// lives as long as it is kept).
+fn awfy_firmware(name: &str) -> (support::Project, Firmware) {
+    let board = Board::named("qemu-m3").unwrap();
+    let project = support::Project::for_board(name, board);
+    awfy::install_firmware(&project.root).unwrap();
+    let firmware = harness::locate(&project.root).unwrap();
+    (project, firmware)
+}
 
 #[test]
 fn sieve_is_counted_per_inner_iteration_on_qemu_m3() {
-    let board = Board::named("qemu-m3").unwrap();
-    let project = support::Project::for_board("awfy_check", board);
-    awfy::install_firmware(&project.root).unwrap();
-    let firmware = harness::locate(&project.root).unwrap();
-    let source = awfy::source("sieve").unwrap();
+    let (_project, firmware) = awfy_firmware("awfy_check");
+    let source = awfy::source("sieve", Port::Typed).unwrap();
     // `measure` fails on a failed verification, a counter that misses a
     // loop's length, or rounds that disagree.
-    let measured = awfy::measure(&firmware, &source, 2, 2, false).unwrap();
+    let measured = awfy::measure(&firmware, &source, Port::Typed, 2, 2, false).unwrap();
+    assert_eq!(measured.cold, None);
     let [missed, loops, _, _, tick] = measured.calibration;
     assert_eq!(missed, 0);
     assert!(loops > 1000, "{loops}");
@@ -36,28 +46,45 @@ fn sieve_is_counted_per_inner_iteration_on_qemu_m3() {
 }
 
 #[test]
-fn a_failed_verification_or_rounds_that_disagree_fail_the_measurement() {
-    let calibration = "@calibration 0 1004 3 1 140\n@empty 12\n";
-    let measured = awfy::parse_output(
-        &format!("{calibration}@awfy true 2 5 true\n@awfy true 2 5 true\n"),
-        2,
-    )
-    .unwrap();
-    assert_eq!(measured.instructions, 2_000_000_005 - 12);
-    assert!(measured.exact);
-    let failed = awfy::parse_output(&format!("{calibration}@awfy false 0 900 true\n"), 1);
-    assert!(failed
-        .unwrap_err()
-        .to_string()
-        .contains("verification failed"));
-    let disagree = awfy::parse_output(
-        &format!("{calibration}@awfy true 0 900 true\n@awfy true 0 990 true\n"),
-        2,
+fn the_untyped_list_verifies_cold_and_warm() {
+    let (_project, firmware) = awfy_firmware("awfy_untyped_check");
+    let source = awfy::source("list", Port::Untyped).unwrap();
+    // Fails if the untyped port's verification does, in the cold round or
+    // in a warm one.
+    let measured = awfy::measure(&firmware, &source, Port::Untyped, 1, 2, false).unwrap();
+    let cold = measured.cold.expect("a cold round");
+    // The cold round fills the inline caches its warm rounds hit: it
+    // cannot count less. An iteration walks lists of 15, 10 and 6
+    // elements through thousands of `tail` calls.
+    assert!(
+        cold >= measured.instructions,
+        "cold {cold}, warm {}",
+        measured.instructions
     );
-    assert!(disagree
-        .unwrap_err()
-        .to_string()
-        .contains("different instructions"));
-    let missing = awfy::parse_output(&format!("{calibration}@awfy true 0 900 true\n"), 2);
-    assert!(missing.is_err());
+    assert!(measured.instructions > 100_000, "{}", measured.instructions);
+}
+
+#[test]
+fn a_failed_verification_or_rounds_that_disagree_fail_the_measurement() {
+    let parse = |rounds: &str, count: usize, cold_round: bool| {
+        let calibration = "@calibration 0 1004 3 1 140\n@empty 12\n";
+        awfy::parse_output(&format!("{calibration}{rounds}"), count, cold_round)
+    };
+    let error = |parsed: anyhow::Result<awfy::Measured>| parsed.unwrap_err().to_string();
+    let measured = parse("@awfy true 2 5 true\n@awfy true 2 5 true\n", 2, false).unwrap();
+    assert_eq!(measured.instructions, 2_000_000_005 - 12);
+    assert_eq!(measured.cold, None);
+    assert!(measured.exact);
+    let failed = parse("@awfy false 0 900 true\n", 1, false);
+    assert!(error(failed).contains("verification failed"));
+    let disagree = parse("@awfy true 0 900 true\n@awfy true 0 990 true\n", 2, false);
+    assert!(error(disagree).contains("different instructions"));
+    assert!(parse("@awfy true 0 900 true\n", 2, false).is_err());
+    // The cold round is counted apart from the warm rounds, and must
+    // verify too.
+    let cold = parse("@cold true 0 5000 true\n@awfy true 0 900 true\n", 1, true).unwrap();
+    assert_eq!((cold.cold, cold.instructions), (Some(5000 - 12), 900 - 12));
+    let cold_failed = parse("@cold false 0 5000 true\n@awfy true 0 900 true\n", 1, true);
+    assert!(error(cold_failed).contains("cold round: the benchmark's verification failed"));
+    assert!(parse("@awfy true 0 900 true\n", 1, true).is_err());
 }

@@ -11,6 +11,12 @@
 //! what measuring nothing counts): the instructions of `innerIterations`
 //! inner iterations, AWFY's verification included, and of nothing else.
 //! Under `-icount` the count is the same on every run.
+//!
+//! The untyped ports (`awfy/untyped/`) are also counted cold: before the
+//! rounds, a first round of one inner iteration runs in the fresh image,
+//! with every inline cache empty. The rounds that follow are the warm
+//! count; whatever is to make untyped code faster between the first run
+//! and the later ones (a host-side step) belongs between the two.
 #![allow(dead_code)]
 
 use crate::harness;
@@ -32,9 +38,31 @@ pub fn programs_dir() -> PathBuf {
     harness::benchmarks_dir().join("awfy")
 }
 
-/// The program `awfy/<name>.bs`.
-pub fn source(name: &str) -> Result<String> {
-    let path = programs_dir().join(format!("{name}.bs"));
+/// How a program is written: the typed port `awfy/<name>.bs`, or the
+/// untyped one `awfy/untyped/<name>.bs`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub enum Port {
+    Typed,
+    Untyped,
+}
+
+impl Port {
+    pub fn path(self, name: &str) -> PathBuf {
+        match self {
+            Port::Typed => programs_dir().join(format!("{name}.bs")),
+            Port::Untyped => programs_dir().join("untyped").join(format!("{name}.bs")),
+        }
+    }
+
+    /// Whether the harness counts a cold round first.
+    pub fn cold_round(self) -> bool {
+        self == Port::Untyped
+    }
+}
+
+/// The program `name` written as `port`.
+pub fn source(name: &str, port: Port) -> Result<String> {
+    let path = port.path(name);
     std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))
 }
 
@@ -46,8 +74,27 @@ pub fn install_firmware(root: &Path) -> Result<()> {
 }
 
 /// `source` with a top level that counts `rounds` calls of
-/// `innerBenchmarkLoop(inner_iterations)`.
-pub fn harnessed_script(source: &str, inner_iterations: u32, rounds: usize) -> String {
+/// `innerBenchmarkLoop(inner_iterations)`, after (`cold_round`) a first
+/// call `innerBenchmarkLoop(1)` in the fresh image.
+pub fn harnessed_script(
+    source: &str,
+    inner_iterations: u32,
+    rounds: usize,
+    cold_round: bool,
+) -> String {
+    // A host-side step that specializes code after the cold round would
+    // run between it and the warm rounds.
+    let cold = if cold_round {
+        format!(
+            "\x20 {{\n\
+             \x20   // Cold: nothing of the program has run yet.\n\
+             {}\
+             \x20 }}\n",
+            counted_call("@cold", 1, "    ")
+        )
+    } else {
+        String::new()
+    };
     format!(
         "{}\n\n// Appended by the AWFY benchmark.\n\
          function awfyHarness() {{\n\
@@ -56,17 +103,28 @@ pub fn harnessed_script(source: &str, inner_iterations: u32, rounds: usize) -> S
          \x20 // Called through its slot: inlined into this loop, rustc may\n\
          \x20 // compile the first round apart from the others.\n\
          \x20 const measured = innerBenchmarkLoop\n\
+         {cold}\
          \x20 for (let round = 0; round < {rounds}; round++) {{\n\
-         \x20   cost_collect()\n\
-         \x20   cost_start()\n\
-         \x20   const verified = measured(cost_opaque({inner_iterations}))\n\
-         \x20   cost_stop()\n\
-         \x20   console.log(\"@awfy\", verified, cost_last(1), cost_last(0), cost_exact())\n\
+         {}\
          \x20 }}\n\
          }}\n\
          awfyHarness()\n",
         source.trim_end(),
-        harness::COUNTER_CHECK
+        harness::COUNTER_CHECK,
+        counted_call("@awfy", inner_iterations, "    ")
+    )
+}
+
+/// Statements (indented by `indent`) that collect the heap, count one call
+/// `measured(inner_iterations)` and print `label`, whether it verified and
+/// its count.
+fn counted_call(label: &str, inner_iterations: u32, indent: &str) -> String {
+    format!(
+        "{indent}cost_collect()\n\
+         {indent}cost_start()\n\
+         {indent}const verified = measured(cost_opaque({inner_iterations}))\n\
+         {indent}cost_stop()\n\
+         {indent}console.log(\"{label}\", verified, cost_last(1), cost_last(0), cost_exact())\n"
     )
 }
 
@@ -79,34 +137,58 @@ pub struct Measured {
     pub instructions: u64,
     /// Largest minus smallest count of the rounds.
     pub spread: u64,
+    /// Instructions of the cold round, `innerBenchmarkLoop(1)` in the fresh
+    /// image, if there was one.
+    pub cold: Option<u64>,
     /// Whether every reading of the rounds was exact (none at a tick edge).
     pub exact: bool,
 }
 
 /// What the harnessed script printed: a failed verification, a counter
-/// that is not exact, missing rounds or rounds that disagree are errors.
-pub fn parse_output(output: &str, rounds: usize) -> Result<Measured> {
+/// that is not exact, missing rounds or rounds that disagree are errors,
+/// and so is a missing (`cold_round`) or unexpected cold round.
+pub fn parse_output(output: &str, rounds: usize, cold_round: bool) -> Result<Measured> {
     let calibration = harness::parse_calibration(output)?;
     let mut empty = None;
+    let mut cold = None;
     let mut counts = Vec::new();
     let mut exact = true;
     for line in output.lines() {
         let fields: Vec<&str> = line.split(' ').collect();
         match fields.as_slice() {
             ["@empty", count] => empty = Some(count.parse::<u64>()?),
-            ["@awfy", verified, billions, units, round_exact] => {
+            [label @ ("@cold" | "@awfy"), verified, billions, units, round_exact] => {
+                let round = if *label == "@cold" {
+                    "the cold round".to_string()
+                } else {
+                    format!("round {}", counts.len() + 1)
+                };
                 ensure!(
                     *verified == "true",
-                    "round {}: the benchmark's verification failed",
-                    counts.len() + 1
+                    "{round}: the benchmark's verification failed"
                 );
-                counts.push(billions.parse::<u64>()? * 1_000_000_000 + units.parse::<u64>()?);
+                let count = billions.parse::<u64>()? * 1_000_000_000 + units.parse::<u64>()?;
                 exact &= *round_exact == "true";
+                if *label == "@cold" {
+                    ensure!(cold.is_none(), "two cold rounds reported");
+                    cold = Some(count);
+                } else {
+                    counts.push(count);
+                }
             }
             _ => {}
         }
     }
     let empty = empty.context("no @empty line")?;
+    ensure!(
+        cold.is_some() == cold_round,
+        "{}",
+        if cold_round {
+            "no cold round reported"
+        } else {
+            "a cold round reported where none was asked for"
+        }
+    );
     ensure!(
         counts.len() == rounds,
         "{} rounds reported instead of {rounds}",
@@ -123,24 +205,29 @@ pub fn parse_output(output: &str, rounds: usize) -> Result<Measured> {
         calibration,
         instructions: median.saturating_sub(empty),
         spread,
+        cold: cold.map(|count| count.saturating_sub(empty)),
         exact,
     })
 }
 
-/// Builds `source` with its harness (`release`: `--release`), runs it on
-/// the firmware's board and checks what it printed.
+/// Builds `source` with its harness (`release`: `--release`; a cold round
+/// first where `port` has one), runs it on the firmware's board and checks
+/// what it printed.
 pub fn measure(
     firmware: &Firmware,
     source: &str,
+    port: Port,
     inner_iterations: u32,
     rounds: usize,
     release: bool,
 ) -> Result<Measured> {
+    let cold_round = port.cold_round();
     std::fs::write(
         &firmware.main_script,
-        harnessed_script(source, inner_iterations, rounds),
+        harnessed_script(source, inner_iterations, rounds, cold_round),
     )?;
     let image = firmware::build(firmware, release, &mut StderrLog)?;
     let output = harness::run_image_within(firmware.board, image, RUN_TIMEOUT)?;
-    parse_output(&output, rounds).with_context(|| format!("the program printed:\n{output}"))
+    parse_output(&output, rounds, cold_round)
+        .with_context(|| format!("the program printed:\n{output}"))
 }
