@@ -79,6 +79,21 @@ fn a_failed_verification_or_rounds_that_disagree_fail_the_measurement() {
     assert!(error(failed).contains("verification failed"));
     let disagree = parse("@awfy true 0 900 true\n@awfy true 0 990 true\n", 2, false);
     assert!(error(disagree).contains("different instructions"));
+    let later_disagree = parse(
+        "@awfy true 0 990 true\n@awfy true 0 900 true\n@awfy true 0 950 true\n",
+        3,
+        false,
+    );
+    assert!(error(later_disagree).contains("different instructions"));
+    // The first round may count more (it records type profiles), and the
+    // median is the later rounds' count.
+    let first_more = parse(
+        "@awfy true 0 990 true\n@awfy true 0 900 true\n@awfy true 0 900 true\n",
+        3,
+        false,
+    )
+    .unwrap();
+    assert_eq!((first_more.instructions, first_more.spread), (900 - 12, 0));
     assert!(parse("@awfy true 0 900 true\n", 2, false).is_err());
     // The cold round is counted apart from the warm rounds, and must
     // verify too.

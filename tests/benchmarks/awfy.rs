@@ -135,7 +135,8 @@ pub struct Measured {
     /// Instructions of one call of `innerBenchmarkLoop`: the median of the
     /// rounds.
     pub instructions: u64,
-    /// Largest minus smallest count of the rounds.
+    /// Largest minus smallest count of the rounds after the first (which
+    /// may count more: [`harness::settled_count`]).
     pub spread: u64,
     /// Instructions of the cold round, `innerBenchmarkLoop(1)` in the fresh
     /// image, if there was one.
@@ -145,7 +146,8 @@ pub struct Measured {
 }
 
 /// What the harnessed script printed: a failed verification, a counter
-/// that is not exact, missing rounds or rounds that disagree are errors,
+/// that is not exact, missing rounds or rounds that disagree
+/// ([`harness::settled_count`]) are errors,
 /// and so is a missing (`cold_round`) or unexpected cold round.
 pub fn parse_output(output: &str, rounds: usize, cold_round: bool) -> Result<Measured> {
     let calibration = harness::parse_calibration(output)?;
@@ -194,13 +196,8 @@ pub fn parse_output(output: &str, rounds: usize, cold_round: bool) -> Result<Mea
         "{} rounds reported instead of {rounds}",
         counts.len()
     );
-    let mut sorted = counts.clone();
-    sorted.sort();
-    let (median, spread) = (sorted[rounds / 2], sorted[rounds - 1] - sorted[0]);
-    ensure!(
-        spread <= harness::round_tolerance(median),
-        "the rounds counted different instructions: {counts:?}"
-    );
+    let (median, spread) = harness::settled_count(&counts)
+        .with_context(|| format!("the rounds counted different instructions: {counts:?}"))?;
     Ok(Measured {
         calibration,
         instructions: median.saturating_sub(empty),

@@ -242,30 +242,40 @@ pub fn round_tolerance(count: u64) -> u64 {
     4 + count / 10_000
 }
 
+/// The median of one version's `counts` in one image, and the spread
+/// (largest minus smallest) of the rounds after the first; `None` where
+/// they disagree. The first may count more, not less: it fills the inline
+/// caches of the places that access properties of an `any` (once each),
+/// and in a development image records the type profiles of the first
+/// calls of untyped functions.
+pub fn settled_count(counts: &[u64]) -> Option<(u64, u64)> {
+    let (&first, later) = counts.split_first()?;
+    let mut sorted = counts.to_vec();
+    sorted.sort();
+    let median = sorted[counts.len() / 2];
+    let (low, high) = (later.iter().min(), later.iter().max());
+    let Some((&low, &high)) = low.zip(high) else {
+        return Some((median, 0));
+    };
+    let tolerance = round_tolerance(median);
+    (high - low <= tolerance && first + tolerance >= low).then_some((median, high - low))
+}
+
 impl Runs {
-    /// The median count of the rounds, and the spread (largest minus
-    /// smallest) of the rounds after the first: the first may count more,
-    /// as it fills the inline caches of the places that access properties
-    /// of an `any` (once each), but not less.
+    /// [`settled_count`] of the rounds.
     fn count(&self, language: &str) -> Result<(u64, u64)> {
         ensure!(
             self.rounds.len() == ROUNDS,
             "the {language} version reported {} rounds instead of {ROUNDS}",
             self.rounds.len()
         );
-        let mut counts: Vec<u64> = self.rounds.iter().map(|r| r.1).collect();
-        let first = counts[0];
-        counts.sort();
-        let mut later: Vec<u64> = self.rounds[1..].iter().map(|r| r.1).collect();
-        later.sort();
-        let median = counts[ROUNDS / 2];
-        let spread = later[later.len() - 1] - later[0];
-        ensure!(
-            spread <= round_tolerance(median) && first + round_tolerance(median) >= later[0],
-            "rounds of the {language} version counted different instructions: {:?}",
-            self.rounds
-        );
-        Ok((median, spread))
+        let counts: Vec<u64> = self.rounds.iter().map(|r| r.1).collect();
+        settled_count(&counts).with_context(|| {
+            format!(
+                "rounds of the {language} version counted different instructions: {:?}",
+                self.rounds
+            )
+        })
     }
 }
 
