@@ -102,4 +102,9 @@ fn a_failed_verification_or_rounds_that_disagree_fail_the_measurement() {
     let cold_failed = parse("@cold false 0 5000 true\n@awfy true 0 900 true\n", 1, true);
     assert!(error(cold_failed).contains("cold round: the benchmark's verification failed"));
     assert!(parse("@awfy true 0 900 true\n", 1, true).is_err());
+    // The warm-up is not counted, but must verify.
+    let warmed = "@cold true 0 5000 true\n@warmup true 0 9000 true\n@awfy true 0 900 true\n";
+    assert_eq!(parse(warmed, 1, true).unwrap().instructions, 900 - 12);
+    let warm_up_failed = warmed.replace("@warmup true", "@warmup false");
+    assert!(error(parse(&warm_up_failed, 1, true)).contains("the warm-up: the benchmark's"));
 }

@@ -14,9 +14,12 @@
 //!
 //! The untyped ports (`awfy/untyped/`) are also counted cold: before the
 //! rounds, a first round of one inner iteration runs in the fresh image,
-//! with every inline cache empty. The rounds that follow are the warm
-//! count; whatever is to make untyped code faster between the first run
-//! and the later ones (a host-side step) belongs between the two.
+//! with every inline cache empty. Then a warm-up call of
+//! `innerBenchmarkLoop(innerIterations)`, not counted, takes a development
+//! image's untyped functions past the calls whose types it records; the
+//! rounds that follow are the warm count. Whatever is to make untyped code
+//! faster after its first run (a host-side step) belongs after the cold
+//! round, before the warm-up.
 #![allow(dead_code)]
 
 use crate::harness;
@@ -75,7 +78,8 @@ pub fn install_firmware(root: &Path) -> Result<()> {
 
 /// `source` with a top level that counts `rounds` calls of
 /// `innerBenchmarkLoop(inner_iterations)`, after (`cold_round`) a first
-/// call `innerBenchmarkLoop(1)` in the fresh image.
+/// call `innerBenchmarkLoop(1)` in the fresh image and an uncounted
+/// warm-up call.
 pub fn harnessed_script(
     source: &str,
     inner_iterations: u32,
@@ -83,14 +87,18 @@ pub fn harnessed_script(
     cold_round: bool,
 ) -> String {
     // A host-side step that specializes code after the cold round would
-    // run between it and the warm rounds.
+    // run between it and the warm-up.
     let cold = if cold_round {
         format!(
             "\x20 {{\n\
              \x20   // Cold: nothing of the program has run yet.\n\
              {}\
+             \x20 }}\n\
+             \x20 {{\n\
+             {}\
              \x20 }}\n",
-            counted_call("@cold", 1, "    ")
+            counted_call("@cold", 1, "    "),
+            counted_call("@warmup", inner_iterations, "    ")
         )
     } else {
         String::new()
@@ -159,11 +167,11 @@ pub fn parse_output(output: &str, rounds: usize, cold_round: bool) -> Result<Mea
         let fields: Vec<&str> = line.split(' ').collect();
         match fields.as_slice() {
             ["@empty", count] => empty = Some(count.parse::<u64>()?),
-            [label @ ("@cold" | "@awfy"), verified, billions, units, round_exact] => {
-                let round = if *label == "@cold" {
-                    "the cold round".to_string()
-                } else {
-                    format!("round {}", counts.len() + 1)
+            [label @ ("@cold" | "@warmup" | "@awfy"), verified, billions, units, round_exact] => {
+                let round = match *label {
+                    "@cold" => "the cold round".to_string(),
+                    "@warmup" => "the warm-up".to_string(),
+                    _ => format!("round {}", counts.len() + 1),
                 };
                 ensure!(
                     *verified == "true",
@@ -171,11 +179,13 @@ pub fn parse_output(output: &str, rounds: usize, cold_round: bool) -> Result<Mea
                 );
                 let count = billions.parse::<u64>()? * 1_000_000_000 + units.parse::<u64>()?;
                 exact &= *round_exact == "true";
-                if *label == "@cold" {
-                    ensure!(cold.is_none(), "two cold rounds reported");
-                    cold = Some(count);
-                } else {
-                    counts.push(count);
+                match *label {
+                    "@cold" => {
+                        ensure!(cold.is_none(), "two cold rounds reported");
+                        cold = Some(count);
+                    }
+                    "@awfy" => counts.push(count),
+                    _ => {}
                 }
             }
             _ => {}
