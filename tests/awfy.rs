@@ -10,7 +10,7 @@ mod awfy;
 mod harness;
 mod support;
 
-use awfy::Port;
+use awfy::{Port, Warm};
 use cargo_bluescript::board::Board;
 use cargo_bluescript::project::Project as Firmware;
 
@@ -30,7 +30,8 @@ fn sieve_is_counted_per_inner_iteration_on_qemu_m3() {
     let source = awfy::source("sieve", Port::Typed).unwrap();
     // `measure` fails on a failed verification, a counter that misses a
     // loop's length, or rounds that disagree.
-    let measured = awfy::measure(&firmware, &source, Port::Typed, 2, 2, false).unwrap();
+    let (measured, _) =
+        awfy::measure(&firmware, &source, Port::Typed, 2, 2, false, Warm::AsBuilt).unwrap();
     assert_eq!(measured.cold, None);
     let [missed, loops, _, _, tick] = measured.calibration;
     assert_eq!(missed, 0);
@@ -46,18 +47,30 @@ fn sieve_is_counted_per_inner_iteration_on_qemu_m3() {
 }
 
 #[test]
-fn the_untyped_list_verifies_cold_and_warm() {
+fn the_untyped_list_verifies_cold_and_warm_after_the_dynamic_compiler() {
     let (_project, firmware) = awfy_firmware("awfy_untyped_check");
     let source = awfy::source("list", Port::Untyped).unwrap();
     // Fails if the untyped port's verification does, in the cold round or
-    // in a warm one.
-    let measured = awfy::measure(&firmware, &source, Port::Untyped, 1, 2, false).unwrap();
-    let cold = measured.cold.expect("a cold round");
-    // The cold round fills the inline caches its warm rounds hit: it
-    // cannot count less. An iteration walks lists of 15, 10 and 6
-    // elements through thousands of `tail` calls.
+    // in a warm one, which run the versions the host specialized.
+    let (measured, specialized) = awfy::measure(
+        &firmware,
+        &source,
+        Port::Untyped,
+        1,
+        2,
+        false,
+        Warm::Specialized,
+    )
+    .unwrap();
     assert!(
-        cold >= measured.instructions,
+        specialized.iter().any(|f| f.starts_with("List.isShorterThan(")),
+        "{specialized:?}"
+    );
+    let cold = measured.cold.expect("a cold round");
+    // The versions read `next` without a lookup. An iteration walks lists
+    // of 15, 10 and 6 elements through thousands of `tail` calls.
+    assert!(
+        cold > measured.instructions * 3 / 2,
         "cold {cold}, warm {}",
         measured.instructions
     );

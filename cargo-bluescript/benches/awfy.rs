@@ -14,12 +14,15 @@
 //! iterations. Without `--dev` or `--release`, both profiles are measured;
 //! naming programs (`bounce`, `mandelbrot`, ...) measures only those.
 //!
-//! `cargo bench -p cargo-bluescript --bench awfy -- --untyped [--dev | --release] [NAME...]`
+//! `cargo bench -p cargo-bluescript --bench awfy -- --untyped [--dev | --release] [--no-specialize] [NAME...]`
 //!
 //! measures the untyped ports (`tests/benchmarks/awfy/untyped/`) instead:
 //! cold (the first inner iteration in a fresh image, every inline cache
 //! empty) and warm (per inner iteration, in the rounds after it), next to
-//! the typed port's count and MicroPython's bytecode.
+//! the typed port's count and MicroPython's bytecode. In a development
+//! image the host's dynamic compiler runs between the two, as under
+//! `watch` (not with `--no-specialize`); a `--release` image is never
+//! patched.
 
 #[path = "../../tests/benchmarks/awfy.rs"]
 mod awfy;
@@ -208,17 +211,22 @@ fn measure(
     program: &Program,
     port: awfy::Port,
     release: bool,
+    warm: awfy::Warm,
 ) -> Result<Count> {
     let source = awfy::source(program.file, port)?;
     let workload = program.workload;
-    let measured = awfy::measure(
+    let (measured, specialized) = awfy::measure(
         firmware,
         &source,
         port,
         workload.inner_iterations(),
         ROUNDS,
         release,
+        warm,
     )?;
+    if !specialized.is_empty() {
+        eprintln!("{:>12} {}", "Specialized", specialized.join(", "));
+    }
     let divisor = u64::from(workload.divisor());
     Ok(Count {
         per_iteration: (measured.instructions + divisor / 2) / divisor,
@@ -231,6 +239,7 @@ fn run() -> Result<()> {
     let mut profiles = Vec::new();
     let mut wanted = Vec::new();
     let mut untyped = false;
+    let mut specialize = true;
     // `cargo bench` passes `--bench` to every bench target.
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
@@ -238,6 +247,7 @@ fn run() -> Result<()> {
             "--dev" => profiles.push(false),
             "--release" => profiles.push(true),
             "--untyped" => untyped = true,
+            "--no-specialize" => specialize = false,
             other if other.starts_with('-') => bail!("unknown option `{other}`"),
             name => wanted.push(name.to_string()),
         }
@@ -279,9 +289,17 @@ fn run() -> Result<()> {
     for &release in &profiles {
         for program in &programs {
             for &port in &ports {
-                let count = measure(&firmware, program, port, release).with_context(|| {
-                    format!("{} ({}, {port:?})", program.label, profile_name(release))
-                })?;
+                // Development images run the dynamic compiler between the
+                // cold and the warm rounds, as `watch` would.
+                let warm = if specialize && !release {
+                    awfy::Warm::Specialized
+                } else {
+                    awfy::Warm::AsBuilt
+                };
+                let count =
+                    measure(&firmware, program, port, release, warm).with_context(|| {
+                        format!("{} ({}, {port:?})", program.label, profile_name(release))
+                    })?;
                 eprintln!(
                     "{:>12} {} ({}, {port:?}): {} instructions per inner iteration{}",
                     "Measured",

@@ -79,15 +79,22 @@ pub fn install_firmware(root: &Path) -> Result<()> {
 /// `source` with a top level that counts `rounds` calls of
 /// `innerBenchmarkLoop(inner_iterations)`, after (`cold_round`) a first
 /// call `innerBenchmarkLoop(1)` in the fresh image and an uncounted
-/// warm-up call.
+/// warm-up call, and then (`specialize`) a wait while the host's dynamic
+/// compiler specializes what the profiles call for.
 pub fn harnessed_script(
     source: &str,
     inner_iterations: u32,
     rounds: usize,
     cold_round: bool,
+    specialize: bool,
 ) -> String {
-    // A host-side step that specializes code after the cold round would
-    // run between it and the warm-up.
+    let specialize = if specialize {
+        "\x20 // The host's dynamic compiler runs meanwhile.\n\
+         \x20 console.log(\"@specialize\")\n\
+         \x20 cost_wait_host()\n"
+    } else {
+        ""
+    };
     let cold = if cold_round {
         format!(
             "\x20 {{\n\
@@ -96,7 +103,8 @@ pub fn harnessed_script(
              \x20 }}\n\
              \x20 {{\n\
              {}\
-             \x20 }}\n",
+             \x20 }}\n\
+             {specialize}",
             counted_call("@cold", 1, "    "),
             counted_call("@warmup", inner_iterations, "    ")
         )
@@ -220,6 +228,18 @@ pub fn parse_output(output: &str, rounds: usize, cold_round: bool) -> Result<Mea
 /// Builds `source` with its harness (`release`: `--release`; a cold round
 /// first where `port` has one), runs it on the firmware's board and checks
 /// what it printed.
+/// How an untyped port runs between its cold round and its warm rounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Warm {
+    /// As built: the warm rounds run with filled inline caches.
+    AsBuilt,
+    /// The host's dynamic compiler runs first, as under `watch`
+    /// (development images only).
+    Specialized,
+}
+
+/// Measures `source` (built with `--release` if `release`): its counts,
+/// and the functions the dynamic compiler specialized.
 pub fn measure(
     firmware: &Firmware,
     source: &str,
@@ -227,14 +247,27 @@ pub fn measure(
     inner_iterations: u32,
     rounds: usize,
     release: bool,
-) -> Result<Measured> {
+    warm: Warm,
+) -> Result<(Measured, Vec<String>)> {
     let cold_round = port.cold_round();
+    let specialize = warm == Warm::Specialized && cold_round;
+    ensure!(
+        !(specialize && release),
+        "a --release image is never patched: it has no dynamic compiler"
+    );
     std::fs::write(
         &firmware.main_script,
-        harnessed_script(source, inner_iterations, rounds, cold_round),
+        harnessed_script(source, inner_iterations, rounds, cold_round, specialize),
     )?;
-    let image = firmware::build(firmware, release, &mut StderrLog)?;
-    let output = harness::run_image_within(firmware.board, image, RUN_TIMEOUT)?;
-    parse_output(&output, rounds, cold_round)
-        .with_context(|| format!("the program printed:\n{output}"))
+    let (output, specialized) = if specialize {
+        let run = harness::run_specializing(firmware, firmware.board, RUN_TIMEOUT)?;
+        (run.stdout, run.specialized)
+    } else {
+        let image = firmware::build(firmware, release, &mut StderrLog)?;
+        let output = harness::run_image_within(firmware.board, image, RUN_TIMEOUT)?;
+        (output, Vec::new())
+    };
+    let measured = parse_output(&output, rounds, cold_round)
+        .with_context(|| format!("the program printed:\n{output}"))?;
+    Ok((measured, specialized))
 }

@@ -332,6 +332,116 @@ pub fn run_image_within(board: Board, image: firmware::Image, timeout: Duration)
     }
 }
 
+/// The symbol of the word that lets a program waiting in `cost_wait_host`
+/// go on (`firmware/cost.rs`).
+pub const HOST_GO_SYMBOL: &str = "COST_HOST_GO";
+
+/// Rounds of the dynamic compiler at one `@specialize`, at most.
+const MAX_SPECIALIZE_ROUNDS: usize = 4;
+
+/// What a program run under the dynamic compiler printed, and what the
+/// dynamic compiler did.
+pub struct SpecializedRun {
+    pub stdout: String,
+    /// One line per function it gave a version (`tail(x: Element)`).
+    pub specialized: Vec<String>,
+}
+
+/// Runs `firmware`'s development image as `watch` would, with the dynamic
+/// compiler on: each time the program prints `@specialize` and waits in
+/// `cost_wait_host`, the host runs the dynamic compiler's rounds until it
+/// has nothing left to do, then lets the program go on. Under `-icount`
+/// the program's counts do not depend on how long that takes.
+pub fn run_specializing(
+    firmware: &Firmware,
+    board: Board,
+    timeout: Duration,
+) -> Result<SpecializedRun> {
+    use cargo_bluescript::session::Session;
+    let mut session = Session::new(firmware, board, false)?;
+    session.set_start_options(StartOptions {
+        icount: Some(
+            board
+                .qemu()
+                .context("benchmarks run on emulated boards")?
+                .counter
+                .icount_shift(),
+        ),
+        ..StartOptions::default()
+    });
+    session.start(&mut |_| {})?;
+    let image = session
+        .device()
+        .context("the program did not start")?
+        .shadow
+        .image
+        .clone();
+    let go = symbol_address(&image, HOST_GO_SYMBOL)?;
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let mut specialized = Vec::new();
+    let mut waiting_seen = 0;
+    let deadline = Instant::now() + timeout;
+    loop {
+        let poll = session.poll()?.context("the board was lost")?;
+        for output in poll.output {
+            match output.stream {
+                Stream::Stdout => stdout.extend(output.bytes),
+                Stream::Stderr => stderr.extend(output.bytes),
+            }
+        }
+        let text = String::from_utf8_lossy(&stdout).into_owned();
+        if poll.status.errors > 0 || poll.status.halted() {
+            bail!(
+                "the program failed:\n{text}{}",
+                String::from_utf8_lossy(&stderr)
+            );
+        }
+        if poll.status.finished() {
+            return Ok(SpecializedRun {
+                stdout: text,
+                specialized,
+            });
+        }
+        let waiting = text.lines().filter(|l| *l == "@specialize").count();
+        if waiting > waiting_seen {
+            waiting_seen = waiting;
+            // A round installs what the profiles call for; the versions'
+            // records start at zero, so the next one has nothing to do.
+            for _ in 0..MAX_SPECIALIZE_ROUNDS {
+                let Some(round) = session.specialize()? else {
+                    break;
+                };
+                specialized.extend(
+                    round
+                        .specialized
+                        .iter()
+                        .map(|(name, specialization)| format!("{name}{specialization}")),
+                );
+            }
+            let device = session.device().context("the board was lost")?;
+            cargo_bluescript::connection::with_halted(device.core(), |core| {
+                core.write_word(go, 1)
+            })?;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the program did not finish within {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The address of `symbol` in the ELF at `image`.
+fn symbol_address(image: &Path, symbol: &str) -> Result<u32> {
+    use object::{Object, ObjectSymbol};
+    let data = std::fs::read(image)?;
+    let elf = object::File::parse(&*data)?;
+    elf.symbols()
+        .find(|s| s.name() == Ok(symbol))
+        .map(|s| s.address() as u32)
+        .with_context(|| format!("the image has no `{symbol}`"))
+}
+
 /// Appends the device's output to `stdout` and `stderr`; its state.
 fn poll(device: &mut Device, stdout: &mut Vec<u8>, stderr: &mut Vec<u8>) -> Result<ProgramStatus> {
     let poll = device.poll()?;

@@ -203,3 +203,21 @@ fn cost_collect() {
         bs_gc_collect();
     }
 }
+
+/// What the host writes (1) to let a program waiting in `cost_wait_host`
+/// go on. By symbol: the AWFY bench finds it in the image.
+#[unsafe(no_mangle)]
+static COST_HOST_GO: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+/// Spins until the host writes `COST_HOST_GO`, then clears it: the
+/// benchmark's dynamic-compiler step (the host reads the type profiles
+/// and patches specialized code in meanwhile) happens between two parts
+/// of the program, outside every measurement.
+#[bluescript::export]
+fn cost_wait_host() {
+    use core::sync::atomic::Ordering;
+    while COST_HOST_GO.load(Ordering::Relaxed) == 0 {
+        core::hint::spin_loop();
+    }
+    COST_HOST_GO.store(0, Ordering::Relaxed);
+}
