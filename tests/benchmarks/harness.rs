@@ -294,9 +294,10 @@ pub fn run_image(board: Board, image: firmware::Image) -> Result<String> {
     run_image_within(board, image, RUN_TIMEOUT)
 }
 
-/// [`run_image`], for a program that may take up to `timeout`.
-pub fn run_image_within(board: Board, image: firmware::Image, timeout: Duration) -> Result<String> {
-    let options = StartOptions {
+/// How a benchmark's board starts: under `-icount`, with the shift its
+/// instruction counter needs.
+fn counting_options(board: Board) -> Result<StartOptions> {
+    Ok(StartOptions {
         icount: Some(
             board
                 .qemu()
@@ -305,8 +306,12 @@ pub fn run_image_within(board: Board, image: firmware::Image, timeout: Duration)
                 .icount_shift(),
         ),
         ..StartOptions::default()
-    };
-    let mut device = Device::start(board, image.shadow, &options)?;
+    })
+}
+
+/// [`run_image`], for a program that may take up to `timeout`.
+pub fn run_image_within(board: Board, image: firmware::Image, timeout: Duration) -> Result<String> {
+    let mut device = Device::start(board, image.shadow, &counting_options(board)?)?;
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
     let deadline = Instant::now() + timeout;
     loop {
@@ -359,16 +364,7 @@ pub fn run_specializing(
 ) -> Result<SpecializedRun> {
     use cargo_bluescript::session::Session;
     let mut session = Session::new(firmware, board, false)?;
-    session.set_start_options(StartOptions {
-        icount: Some(
-            board
-                .qemu()
-                .context("benchmarks run on emulated boards")?
-                .counter
-                .icount_shift(),
-        ),
-        ..StartOptions::default()
-    });
+    session.set_start_options(counting_options(board)?);
     session.start(&mut |_| {})?;
     let image = session
         .device()
