@@ -63,7 +63,9 @@ fn the_untyped_list_verifies_cold_and_warm_after_the_dynamic_compiler() {
     )
     .unwrap();
     assert!(
-        specialized.iter().any(|f| f.starts_with("List.isShorterThan(")),
+        specialized
+            .iter()
+            .any(|f| f.starts_with("List.isShorterThan(")),
         "{specialized:?}"
     );
     let cold = measured.cold.expect("a cold round");

@@ -2252,3 +2252,34 @@ print(walk(new Node(), 2), other(1))
     assert!(body.contains("__bs_prof_walk__p4"), "{body}");
     compile_for_device(&patch).unwrap_or_else(|errors| panic!("{errors}\n{patch}"));
 }
+
+#[test]
+fn returns_of_null_and_objects_infer_a_nullable_or_common_type() {
+    let program = compiles(
+        r#"
+class A { constructor() {} }
+class B extends A { constructor() { super() } }
+class C { constructor() {} }
+function pick(n: integer) {
+  if (n == 0) { return null }
+  if (n == 1) { return new B() }
+  return new A()
+}
+function later(n: integer) {
+  if (n == 0) { return new B() }
+  return null
+}
+function unrelated(n: integer) {
+  if (n == 0) { return 'x' }
+  return new C()
+}
+print(pick(0) == null, later(1) == null, unrelated(1))
+"#,
+    );
+    let ret = |name: &str| program.function(name).unwrap().signature.ret.to_string();
+    assert_eq!(ret("pick"), "A | null");
+    assert_eq!(ret("later"), "B | null");
+    assert_eq!(ret("unrelated"), "any");
+    let code = image_code(&program, Calls::Slots);
+    compile_for_device(&patch_with(&program, &[], 2)).unwrap_or_else(|e| panic!("{e}\n{code}"));
+}

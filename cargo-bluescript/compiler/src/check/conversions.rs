@@ -101,6 +101,47 @@ impl<'s, 'a> Checker<'s, 'a> {
         }
     }
 
+    /// The type of both `a` and `b` values, where they are references
+    /// (`null`, classes, strings, arrays, or those nullable) of different
+    /// types: `T | null` for `null` and a `T`, the nearest common
+    /// superclass of two classes (nullable if either is), `any` for two
+    /// unrelated types. `None` where either is no reference.
+    pub(super) fn common_reference(&self, a: Ty, b: Ty) -> Option<Ty> {
+        let reference = |t: Ty| t.is_reference() && t != Ty::Any && !matches!(t, Ty::Function(_));
+        if !reference(a) || !reference(b) {
+            return None;
+        }
+        let nullable = |t: Ty| t == Ty::Null || t != t.non_null();
+        let (a_inner, b_inner) = (a.non_null(), b.non_null());
+        let inner = match (a_inner, b_inner) {
+            (Ty::Null, other) | (other, Ty::Null) => other,
+            (x, y) if x == y => x,
+            (Ty::Class(_), Ty::Class(_)) => {
+                let mut common = a_inner;
+                while !self.is_subtype(b_inner, common) {
+                    let Ty::Class(class) = common else {
+                        return Some(Ty::Any);
+                    };
+                    match self
+                        .classes
+                        .get(class.qualified())
+                        .and_then(|c| c.superclass)
+                    {
+                        Some(superclass) => common = Ty::Class(superclass),
+                        None => return Some(Ty::Any),
+                    }
+                }
+                common
+            }
+            _ => return Some(Ty::Any),
+        };
+        Some(if nullable(a) || nullable(b) {
+            Ty::nullable(inner)
+        } else {
+            inner
+        })
+    }
+
     /// Whether a `from` is a `to` without conversion: a class and its
     /// superclasses.
     pub(super) fn is_subtype(&self, from: Ty, to: Ty) -> bool {

@@ -333,6 +333,17 @@ fn returns_to(body: &mut [Stmt], ty: Ty) {
                     },
                 };
             }
+            StmtKind::Return(Some(value))
+                if value.ty != ty && value.ty.is_reference() && ty.is_reference() =>
+            {
+                // `null` or a subclass returned before the common type was
+                // known: the same word.
+                let returned = std::mem::replace(value, null());
+                *value = Expr {
+                    ty,
+                    kind: ExprKind::Retyped(Box::new(returned)),
+                };
+            }
             StmtKind::Return(Some(value)) if value.ty != ty && value.ty.is_integral() => {
                 let integer = widen(std::mem::replace(
                     value,

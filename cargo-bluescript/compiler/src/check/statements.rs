@@ -451,6 +451,25 @@ impl<'s, 'a> Checker<'s, 'a> {
                     .map_or(statement.span, |a| a.span());
                 Ok(StmtKind::Return(Some(self.convert(value, common, span)?)))
             }
+            (ReturnType::Inferred(Some(before)), Some(value))
+                if self
+                    .common_reference(before, value.ty)
+                    .is_some_and(|common| common != before) =>
+            {
+                // `null` and an object returned, or objects of two
+                // classes: the nullable type, the common superclass
+                // (LANGUAGE.md §4; none in common: `any`). `function_body`
+                // retypes the returns seen so far.
+                let common = self
+                    .common_reference(before, value.ty)
+                    .expect("checked by the guard");
+                self.context().ret = Some(ReturnType::Inferred(Some(common)));
+                let span = statement
+                    .argument
+                    .as_ref()
+                    .map_or(statement.span, |a| a.span());
+                Ok(StmtKind::Return(Some(self.convert(value, common, span)?)))
+            }
             (ReturnType::Declared(ty) | ReturnType::Inferred(Some(ty)), Some(value)) => {
                 let span = statement
                     .argument
