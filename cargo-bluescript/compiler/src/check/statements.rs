@@ -401,6 +401,10 @@ impl<'s, 'a> Checker<'s, 'a> {
             (Some(a), _) => Some(self.expr(a)?),
             (None, _) => None,
         };
+        let value_span = statement
+            .argument
+            .as_ref()
+            .map_or(statement.span, |a| a.span());
         match (ret, value) {
             (ReturnType::Declared(Ty::Void), None)
             | (ReturnType::Inferred(None | Some(Ty::Void)), None) => {
@@ -445,11 +449,9 @@ impl<'s, 'a> Checker<'s, 'a> {
                     Ty::Integer
                 };
                 self.context().ret = Some(ReturnType::Inferred(Some(common)));
-                let span = statement
-                    .argument
-                    .as_ref()
-                    .map_or(statement.span, |a| a.span());
-                Ok(StmtKind::Return(Some(self.convert(value, common, span)?)))
+                Ok(StmtKind::Return(Some(
+                    self.convert(value, common, value_span)?,
+                )))
             }
             (ReturnType::Inferred(Some(before)), Some(value))
                 if self
@@ -464,18 +466,12 @@ impl<'s, 'a> Checker<'s, 'a> {
                     .common_reference(before, value.ty)
                     .expect("checked by the guard");
                 self.context().ret = Some(ReturnType::Inferred(Some(common)));
-                let span = statement
-                    .argument
-                    .as_ref()
-                    .map_or(statement.span, |a| a.span());
-                Ok(StmtKind::Return(Some(self.convert(value, common, span)?)))
+                Ok(StmtKind::Return(Some(
+                    self.convert(value, common, value_span)?,
+                )))
             }
             (ReturnType::Declared(ty) | ReturnType::Inferred(Some(ty)), Some(value)) => {
-                let span = statement
-                    .argument
-                    .as_ref()
-                    .map_or(statement.span, |a| a.span());
-                Ok(StmtKind::Return(Some(self.convert(value, ty, span)?)))
+                Ok(StmtKind::Return(Some(self.convert(value, ty, value_span)?)))
             }
             (ReturnType::Inferred(None), Some(value)) => {
                 self.context().ret = Some(ReturnType::Inferred(Some(value.ty)));
