@@ -1498,6 +1498,11 @@ impl<'s> Generator<'s> {
                         self.expr(inner),
                         self.unboxed("t", expr.ty, &location)
                     ),
+                    // In a copy that knows it holds an integer
+                    // (tagged.rs): no check.
+                    _ if expr.ty.is_integral() && self.integer_value(value) => {
+                        format!("unbox_int({})", self.expr(value))
+                    }
                     _ => self.unboxed(&self.expr(value), expr.ty, &location),
                 }
             }

@@ -43,7 +43,7 @@ struct Stores<'a> {
 
 impl<'a> Stores<'a> {
     /// Notes `e`; a read counts as a use where it is an operand of an
-    /// `any` operation, or the stored value.
+    /// `any` operation, converted to an integer, or the stored value.
     fn note_expr(&mut self, e: &'a Expr) {
         let mut operand = |value: &'a Expr| {
             if let ExprKind::Read(Place::Local(name)) = &value.kind {
@@ -59,6 +59,9 @@ impl<'a> Stores<'a> {
                 ..
             } => args.iter().for_each(operand),
             ExprKind::Truthy(value) => operand(value),
+            // An index, or any integer taken from an `any`: unboxed
+            // without a check where it is known to be one.
+            ExprKind::FromAny(value, _) if e.ty.is_integral() => operand(value),
             ExprKind::Assign(Place::Local(name), value) if e.ty == Ty::Any => {
                 operand(value);
                 self.used.insert(name);
