@@ -285,8 +285,10 @@ impl Generator<'_> {
                 "{{ let t: u32 = {value}; if t == 0 {{ 0 }} else {{ {} }} }}",
                 self.unboxed("t", *inner, location)
             ),
+            // An object of exactly the type passes inline; the runtime
+            // checks the rest (subclasses, errors).
             _ => format!(
-                "bs_any_to_object({value}, {}, {location})",
+                "{{ let t: u32 = {value}; let d = {}; if is_exactly(t, d) {{ t }} else {{ bs_any_to_object(t, d, {location}) }} }}",
                 self.descriptor(ty)
             ),
         }
