@@ -874,3 +874,39 @@ fn watch_specializes_untyped_functions_to_the_classes_they_see() {
         );
     }
 }
+
+#[test]
+fn watch_without_specializing_pauses_the_profiles() {
+    let project = Project::new("unspecialized");
+    project.write_script(&specializing_script(""));
+    let mut command = tool(&["watch", "--no-specialize"], &project.root);
+    command.stdin(std::process::Stdio::piped());
+    let mut watch = Watch::spawn(command);
+    watch.expect_stdout(Duration::from_secs(600), "a sum", |l| {
+        l == "sum cells 18 123"
+    });
+    watch.expect_stderr(Duration::from_secs(30), "Watching");
+    // Paused at the first idle moment: later calls are not counted.
+    std::thread::sleep(Duration::from_millis(1500));
+    let calls_of_sum = |watch: &mut Watch| -> u32 {
+        watch.send(".profile\n");
+        let line = watch.expect_stdout(Duration::from_secs(30), "the profile of sum", |l| {
+            l.starts_with("sum ") && l.contains("list:")
+        });
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    let before = calls_of_sum(&mut watch);
+    // Below the count where every profile stops on its own.
+    assert!(before < 1000, "{before}");
+    std::thread::sleep(Duration::from_millis(1000));
+    let after = calls_of_sum(&mut watch);
+    assert_eq!(before, after, "the profile went on counting");
+    assert!(
+        !watch
+            .stderr_so_far()
+            .iter()
+            .any(|l| l.contains("Specialized")),
+        "{:?}",
+        watch.stderr_so_far()
+    );
+}

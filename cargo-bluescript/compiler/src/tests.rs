@@ -2247,7 +2247,10 @@ print(walk(new Node(), 2), other(1))
     // The store converts as the runtime's would; the body as written
     // stores through the runtime.
     let specialized = &body[..body.find("\n    } else {\n").unwrap()];
-    assert!(specialized.contains("let p = word::<i32>(v_node, 3);"), "{body}");
+    assert!(
+        specialized.contains("let p = word::<i32>(v_node, 3);"),
+        "{body}"
+    );
     assert!(body[specialized.len()..].contains("any_set("), "{body}");
     assert!(body.contains("__bs_prof_walk__p4"), "{body}");
     compile_for_device(&patch).unwrap_or_else(|errors| panic!("{errors}\n{patch}"));
