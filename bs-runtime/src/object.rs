@@ -150,6 +150,12 @@ pub struct ClosureDescriptor {
     pub any_entry: DynamicFn,
 }
 
+// Generated code loads a closure's `any` entry by word index.
+const _: () = assert!(
+    core::mem::offset_of!(ClosureDescriptor, any_entry)
+        == bluescript_abi::object::CLOSURE_DESCRIPTOR_ANY_ENTRY * WORD
+);
+
 // SAFETY: descriptors are immutable static data; their pointers point to
 // immutable static data.
 unsafe impl Sync for Descriptor {}

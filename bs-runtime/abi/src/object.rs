@@ -64,6 +64,11 @@ impl Kind {
 /// from the receiver's descriptor at `CLASS_DESCRIPTOR_WORDS + index`.
 pub const CLASS_DESCRIPTOR_WORDS: usize = 7;
 
+/// The word of a closure descriptor (`kind`, `signature`, `any_entry`)
+/// holding its `any` entry: generated code calls a closure held in an
+/// `any` through it, after checking the descriptor's kind.
+pub const CLOSURE_DESCRIPTOR_ANY_ENTRY: usize = 2;
+
 /// `kind` of a member-table entry: a field holding the bits of an `i32`
 /// (`integer`, `int32`, enums).
 pub const MEMBER_INT: usize = 1;

@@ -511,6 +511,22 @@ unsafe fn any_call_method(o: u32, name: *const u8, args: *const u32, argc: usize
         bs_any_call_method(o, name, args, argc, cache, loc)
     }
 }
+/// `f(args…)` of an `any`: a closure is called through its descriptor's
+/// `any` entry, as the runtime would; anything else goes to the runtime,
+/// which reports the error.
+#[inline(always)]
+unsafe fn any_call(f: u32, args: *const u32, argc: usize, loc: *const u8) -> u32 {
+    unsafe {
+        if f != ANY_UNDEFINED && f & TAG_MASK == TAG_REFERENCE {
+            let descriptor = *(f as *const u32) as *const u32;
+            if *descriptor == KIND_CLOSURE {
+                let entry = core::mem::transmute::<usize, unsafe extern "C" fn(u32, *const u32, usize, *const u8) -> u32>(*descriptor.add(CLOSURE_ANY_ENTRY) as usize);
+                return entry(f, args, argc, loc);
+            }
+        }
+        bs_any_call(f, args, argc, loc)
+    }
+}
 #[inline(always)]
 unsafe fn print_text(text: &str) {
     unsafe { bs_print_str(text.as_ptr(), text.len()) }
@@ -552,6 +568,12 @@ fn push_helpers(out: &mut String) {
         ("MEMBER_ANY", "u32", object::MEMBER_ANY),
         ("MEMBER_REF", "u32", object::MEMBER_REF),
         ("MEMBER_NULLABLE", "u32", object::MEMBER_NULLABLE),
+        ("KIND_CLOSURE", "u32", Kind::Closure as usize),
+        (
+            "CLOSURE_ANY_ENTRY",
+            "usize",
+            object::CLOSURE_DESCRIPTOR_ANY_ENTRY,
+        ),
     ];
     for (name, ty, number) in constants.into_iter().chain(profiles::constants()) {
         let _ = writeln!(out, "const {name}: {ty} = {number};");
@@ -1671,6 +1693,8 @@ impl<'s> Generator<'s> {
                         "any_call_method",
                         "&raw mut CACHE, ",
                     )
+                } else if *symbol == "bs_any_call" {
+                    ("", "any_call", "")
                 } else {
                     ("", *symbol, "")
                 };
