@@ -38,6 +38,10 @@ pub struct Specialized {
 #[derive(Default)]
 pub(super) struct Specializer {
     versions: BTreeMap<(String, u64), u32>,
+    /// The profile each function had when a round last decided about it:
+    /// until it changes, there is nothing new to decide (and no reason to
+    /// check the scripts again every round).
+    considered: BTreeMap<String, FunctionProfile>,
 }
 
 /// What to do with one function.
@@ -103,12 +107,13 @@ impl Session {
             return Ok(None);
         }
         let profiles = device.read_profiles()?;
+        let considered = &self.specializer.considered;
         let due = |profile: &&FunctionProfile| {
             let limit = match device.shadow.functions.get(&profile.function) {
                 Some(record) if record.specialization.is_some() => FAILED_CHECKS,
                 _ => HOT_CALLS,
             };
-            profile.calls >= limit
+            profile.calls >= limit && considered.get(&profile.function) != Some(*profile)
         };
         if !profiles.iter().any(|p| due(&p)) {
             return Ok(None);
@@ -121,8 +126,12 @@ impl Session {
         if !matches!(patch::plan(&device.shadow, &program)?, Plan::Unchanged) {
             return Ok(None);
         }
+        let due: Vec<&FunctionProfile> = profiles.iter().filter(due).collect();
         let mut chosen = BTreeMap::new();
-        for profile in profiles.iter().filter(due) {
+        for profile in due {
+            self.specializer
+                .considered
+                .insert(profile.function.clone(), profile.clone());
             let name = &profile.function;
             let (Some(function), Some(record)) =
                 (program.function(name), device.shadow.functions.get(name))
