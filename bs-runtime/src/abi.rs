@@ -185,6 +185,12 @@ pub(crate) fn patch_epoch_address() -> usize {
     __bs_patch_epoch.as_ptr() as usize
 }
 
+/// The word that pauses type profiles, which the host writes.
+#[cfg_attr(not(feature = "serial-agent"), allow(dead_code))]
+pub(crate) fn profiling_paused_address() -> usize {
+    __bs_profiling_paused.as_ptr() as usize
+}
+
 #[cfg_attr(not(feature = "serial-agent"), allow(dead_code))]
 pub(crate) fn host_attached_address() -> usize {
     __bs_host_attached.get() as usize

@@ -316,8 +316,9 @@ fn readable() -> [Range<usize>; 3] {
 }
 
 /// What the host may write: the patch region, the function table, the
-/// patch epoch, the attach mark, the mailbox and the roots table pointer.
-fn writable() -> [Range<usize>; 6] {
+/// patch epoch, the attach mark, the mailbox, the roots table pointer and
+/// the word that pauses type profiles.
+fn writable() -> [Range<usize>; 7] {
     let word = |address: usize| address..address + 4;
     let [mailbox, host_roots] = abi::host_request_words();
     [
@@ -327,6 +328,7 @@ fn writable() -> [Range<usize>; 6] {
         word(abi::host_attached_address()),
         mailbox,
         host_roots,
+        word(abi::profiling_paused_address()),
     ]
 }
 
