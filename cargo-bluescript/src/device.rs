@@ -5,7 +5,7 @@
 use crate::board::{Board, RunningBoard, StartOptions};
 use crate::connection::output::{Output, ProgramOutput};
 use crate::connection::serial::LinkLost;
-use crate::connection::{with_halted, CoreAccess};
+use crate::connection::{with_halted, with_memory, CoreAccess};
 use crate::patch::{self, LinkedPatch, PatchPlan, Timings};
 use crate::profiles::{self, FunctionProfile};
 use crate::shadow::{Resolution, RuntimeSymbols, Shadow};
@@ -203,11 +203,15 @@ impl Device {
         Ok(())
     }
 
-    /// What the type profiles of the running code say (the core is halted
-    /// while they are read).
+    /// What the type profiles of the running code say. Read while the core
+    /// runs where the connection can, else with the core halted briefly;
+    /// code without profiles is not disturbed at all.
     pub fn read_profiles(&mut self) -> Result<Vec<FunctionProfile>> {
+        if !self.shadow.functions.values().any(|f| f.profile.is_some()) {
+            return Ok(Vec::new());
+        }
         let shadow = &self.shadow;
-        with_halted(self.board.core(), |core| profiles::read(core, shadow))
+        with_memory(self.board.core(), |core| profiles::read(core, shadow))
     }
 
     /// Pauses the recording of type profiles, or resumes it.
@@ -216,7 +220,7 @@ impl Device {
         if address == 0 {
             bail!("this image cannot pause its type profiles: rebuild it");
         }
-        with_halted(self.board.core(), |core| {
+        with_memory(self.board.core(), |core| {
             core.write_word(address, u32::from(!on))
         })
     }
