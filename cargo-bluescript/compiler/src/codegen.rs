@@ -738,22 +738,29 @@ pub fn generate_patch(
     let prelude = patch_prelude(program, exports);
     let mut out = String::new();
     let policy = CallPolicy::patch(program, functions, epoch);
+    // Each specialized copy is made once, for its code and for what it
+    // counts on.
+    let specialized: BTreeMap<String, specialize::Specialized> = functions
+        .iter()
+        .filter_map(|f| {
+            let specialization = specializations.get(&f.name)?;
+            let copy = specialize::specialize(&program.classes, f, specialization)?;
+            Some((f.name.clone(), copy))
+        })
+        .collect();
     let dependencies = functions
         .iter()
         .map(|f| {
             let mut dependencies = policy.dependencies(f);
-            let copy = specializations
-                .get(&f.name)
-                .and_then(|s| specialize::specialize(&program.classes, f, s));
-            if let Some(copy) = copy {
-                dependencies.add(policy.dependencies(&copy.function(f)));
+            if let Some(copy) = specialized.get(&f.name) {
+                dependencies.add(policy.dependencies(&copy.function));
             }
             (f.name.clone(), dependencies)
         })
         .collect();
     let mut generator = Generator::new(slots, policy, true, program);
     generator.profiles = true;
-    generator.specializations = specializations.clone();
+    generator.specialized = specialized;
     push_native_items(&mut out, program);
     for function in functions {
         generator.function(function, &patch_symbol(&function.name, epoch));
@@ -1011,9 +1018,9 @@ struct Generator<'s> {
     /// Whether functions record type profiles of their `any` parameters
     /// (profiles.rs): in development images and patches.
     profiles: bool,
-    /// The functions to generate with a specialized version too
-    /// (specialize.rs).
-    specializations: Specializations,
+    /// The functions to generate with a specialized version too, and
+    /// their specialized copies (specialize.rs).
+    specialized: BTreeMap<String, specialize::Specialized>,
 }
 
 impl<'s> Generator<'s> {
@@ -1034,7 +1041,7 @@ impl<'s> Generator<'s> {
             stack_arrays: std::collections::BTreeSet::new(),
             int_locals: RefCell::new(std::collections::HashSet::new()),
             profiles: false,
-            specializations: Specializations::new(),
+            specialized: BTreeMap::new(),
         }
     }
 
@@ -1082,12 +1089,7 @@ impl<'s> Generator<'s> {
             params.join(", "),
             ret_suffix(function.signature.ret)
         );
-        let specialized = self
-            .specializations
-            .get(&function.name)
-            .and_then(|specialization| {
-                specialize::specialize(self.classes, function, specialization)
-            });
+        let specialized = self.specialized.remove(&function.name);
         let guarded = match &specialized {
             Some(specialized) => {
                 // The copy for the classes the profile saw, then the body
@@ -1109,14 +1111,14 @@ impl<'s> Generator<'s> {
                     })
                     .collect();
                 self.line(1, &format!("if {} {{", guards.join(" && ")));
-                self.function_body(&specialized.function(function));
+                self.function_body(&specialized.function);
                 self.line(1, "} else {");
                 true
             }
             None => false,
         };
-        if let Some(record) = profile {
-            self.record_profile(function, &record);
+        if let Some(recording) = profile {
+            self.line(1, &recording);
         }
         match self.function_int_versioning(function) {
             Some(ints) => {

@@ -65,29 +65,29 @@ pub fn specialization_of(profile: &FunctionProfile) -> Option<Specialization> {
     (!params.is_empty()).then_some(Specialization { params })
 }
 
+/// The calls a function's profile must count before the dynamic compiler
+/// decides about it: every call of a generic function counts, only the
+/// failed entry checks of a specialized one.
+fn calls_to_decide(record: &FunctionRecord) -> u32 {
+    match record.specialization {
+        None => HOT_CALLS,
+        Some(_) => FAILED_CHECKS,
+    }
+}
+
 /// What the dynamic compiler does with `function`, which runs `record`'s
-/// code and whose profile since then is `profile`.
+/// code and whose profile since then, `profile`, counts enough calls.
 pub fn decide(
     program: &ir::Program,
     function: &ir::Function,
     record: &FunctionRecord,
     profile: &FunctionProfile,
 ) -> Option<Decision> {
-    let gains =
-        |specialization: &Specialization| specialization_gains(program, function, specialization);
+    let specialization = specialization_of(profile)
+        .filter(|specialization| specialization_gains(program, function, specialization));
     match &record.specialization {
-        // Its profile counts every call.
-        None if profile.calls >= HOT_CALLS => specialization_of(profile)
-            .filter(gains)
-            .map(Decision::Specialize),
-        None => None,
-        // Its profile counts the calls that failed the entry check.
-        Some(_) if profile.calls >= FAILED_CHECKS => Some(
-            specialization_of(profile)
-                .filter(gains)
-                .map_or(Decision::Drop, Decision::Specialize),
-        ),
-        Some(_) => None,
+        None => specialization.map(Decision::Specialize),
+        Some(_) => Some(specialization.map_or(Decision::Drop, Decision::Specialize)),
     }
 }
 
@@ -108,14 +108,20 @@ impl Session {
         }
         let profiles = device.read_profiles()?;
         let considered = &self.specializer.considered;
-        let due = |profile: &&FunctionProfile| {
-            let limit = match device.shadow.functions.get(&profile.function) {
-                Some(record) if record.specialization.is_some() => FAILED_CHECKS,
-                _ => HOT_CALLS,
-            };
-            profile.calls >= limit && considered.get(&profile.function) != Some(*profile)
-        };
-        if !profiles.iter().any(|p| due(&p)) {
+        let due: Vec<&FunctionProfile> = profiles
+            .iter()
+            .filter(|profile| {
+                device
+                    .shadow
+                    .functions
+                    .get(&profile.function)
+                    .is_some_and(|record| {
+                        profile.calls >= calls_to_decide(record)
+                            && considered.get(&profile.function) != Some(*profile)
+                    })
+            })
+            .collect();
+        if due.is_empty() {
             return Ok(None);
         }
         let started = Instant::now();
@@ -126,7 +132,6 @@ impl Session {
         if !matches!(patch::plan(&device.shadow, &program)?, Plan::Unchanged) {
             return Ok(None);
         }
-        let due: Vec<&FunctionProfile> = profiles.iter().filter(due).collect();
         let mut chosen = BTreeMap::new();
         for profile in due {
             self.specializer

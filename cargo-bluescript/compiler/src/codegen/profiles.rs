@@ -5,20 +5,26 @@
 //! the host reads by symbol, for its first `PROFILED_CALLS` calls. Release
 //! images record nothing.
 
-use super::{mangle, Generator};
+use super::{function_symbol, patch_symbol, Generator};
 use crate::ir::{Function, Ty};
 use bluescript_abi::profile;
-use bluescript_abi::symbols::{prefix, PATCH_EPOCH_SEPARATOR};
+use bluescript_abi::symbols::prefix;
 use std::fmt::Write;
 
 /// The symbol of `function`'s profile record in the image.
 pub fn profile_symbol(function: &str) -> String {
-    format!("{}{}", prefix::PROFILE, mangle(function))
+    record_symbol(&function_symbol(function))
 }
 
 /// The symbol of its record in patch number `epoch`.
 pub fn patch_profile_symbol(function: &str, epoch: u32) -> String {
-    format!("{}{PATCH_EPOCH_SEPARATOR}{epoch}", profile_symbol(function))
+    record_symbol(&patch_symbol(function, epoch))
+}
+
+/// The record of the function whose code is `symbol`: the same name
+/// under the profile prefix.
+fn record_symbol(symbol: &str) -> String {
+    symbol.replacen(prefix::FUNCTION, prefix::PROFILE, 1)
 }
 
 /// The parameters a record profiles: the `any` ones, in order. None
@@ -72,40 +78,41 @@ pub(super) fn constants() -> [(&'static str, &'static str, usize); 5] {
 }
 
 impl Generator<'_> {
-    /// `function`'s record, before its code, and the name it has there
-    /// (`None`: the function is not profiled).
+    /// The record of `function`, whose code is `symbol`, before its code;
+    /// the statements on entry that record a call in it (`None`: the
+    /// function is not profiled).
     pub(super) fn profile_record(&mut self, function: &Function, symbol: &str) -> Option<String> {
         let params = profiled_params(function);
         if !self.profiles || params.is_empty() {
             return None;
         }
-        let record = symbol.replacen(prefix::FUNCTION, prefix::PROFILE, 1);
+        let record = record_symbol(symbol);
         let _ = writeln!(
             self.out,
             "#[unsafe(no_mangle)]\nstatic mut {record}: [u32; {words}] = [0; {words}];",
             words = profile::record_words(params.len())
         );
-        Some(record)
+        Some(recording(&record, &params))
     }
+}
 
-    /// The statements on entry that record this call in `record`.
-    pub(super) fn record_profile(&mut self, function: &Function, record: &str) {
-        let params = profiled_params(function);
-        // Once the count reaches its limit, a call costs one load and
-        // one comparison.
-        let mut code = format!(
-            "let record = &raw mut {record} as *mut u32; \
+/// The statements that record a call in `record`: the count, and each of
+/// `params`.
+fn recording(record: &str, params: &[&str]) -> String {
+    // Once the count reaches its limit, a call costs one load and
+    // one comparison.
+    let mut code = format!(
+        "let record = &raw mut {record} as *mut u32; \
              if *record < PROFILED_CALLS && __bs_profiling_paused == 0 {{ *record += 1;"
+    );
+    for (i, name) in params.iter().enumerate() {
+        let offset = profile::HEADER_WORDS + profile::PARAM_WORDS * i;
+        let _ = write!(
+            code,
+            " profile_value(record.add({offset}), {});",
+            super::local(name)
         );
-        for (i, name) in params.iter().enumerate() {
-            let offset = profile::HEADER_WORDS + profile::PARAM_WORDS * i;
-            let _ = write!(
-                code,
-                " profile_value(record.add({offset}), {});",
-                super::local(name)
-            );
-        }
-        code.push_str(" }");
-        self.line(1, &code);
     }
+    code.push_str(" }");
+    code
 }

@@ -57,28 +57,12 @@ enum Known {
     Unknown,
 }
 
-/// A specialized copy of a function: the entry check and the body.
+/// A specialized copy of a function: the entry check, and the function
+/// with the specialized body (and what that body calls besides).
 pub(super) struct Specialized {
     /// `(parameter, class, nullable)` to check on entry.
     pub guards: Vec<(String, Name, bool)>,
-    pub body: Vec<Stmt>,
-    /// The functions the copy calls that the body as written does not.
-    pub references: Vec<String>,
-}
-
-impl Specialized {
-    /// The function with the specialized body.
-    pub(super) fn function(&self, function: &Function) -> Function {
-        let mut references = function.references.clone();
-        references.extend(self.references.iter().cloned());
-        references.sort();
-        references.dedup();
-        Function {
-            body: self.body.clone(),
-            references,
-            ..function.clone()
-        }
-    }
+    pub function: Function,
 }
 
 /// Whether `v` is an instance of exactly the class of `descriptor`: the
@@ -149,20 +133,22 @@ pub(super) fn specialize(
         return None;
     }
     let analysis = Analysis::of(classes, function, assumed);
-    let mut body = function.body.clone();
+    let mut copy = function.clone();
     let mut rewriter = Rewriter {
         analysis: &analysis,
         rewritten: 0,
         references: Vec::new(),
     };
-    super::calls::for_each_top_expr_mut(&mut body, &mut |expr| rewriter.statement(expr));
+    super::calls::for_each_top_expr_mut(&mut copy.body, &mut |expr| rewriter.statement(expr));
     if rewriter.rewritten == 0 {
         return None;
     }
+    copy.references.extend(rewriter.references);
+    copy.references.sort();
+    copy.references.dedup();
     Some(Specialized {
         guards,
-        body,
-        references: rewriter.references,
+        function: copy,
     })
 }
 
